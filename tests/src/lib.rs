@@ -1,0 +1,9 @@
+//! Helpers for the end-to-end tests: a throwaway MIT Kerberos realm on
+//! loopback ([`realm`]) and Debian's real rsyslogd as a peer ([`rsyslog`]).
+//!
+//! Nothing here depends on the machine's own `/etc/krb5.conf`: every process a
+//! test starts gets its Kerberos environment from a [`realm::TestRealm`].
+
+pub mod net;
+pub mod realm;
+pub mod rsyslog;

@@ -1,0 +1,79 @@
+//! Debian's rsyslogd, run as a test peer with a config of the test's own.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::realm::{tool, which, EnvVar};
+
+/// A foreground rsyslogd with its own config, pid file and work directory.
+/// It is killed when dropped.
+pub struct Rsyslogd {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Rsyslogd {
+    /// Writes `config` to `dir/rsyslog.conf` and starts `rsyslogd -n` on it
+    /// with `env` added to its environment. `dir` also holds its pid file,
+    /// its work directory and its stderr (`rsyslogd.log`).
+    pub fn start(dir: &Path, config: &str, env: &[EnvVar]) -> Result<Self> {
+        if which("rsyslogd").is_none() {
+            bail!("rsyslogd not found: run tests/setup.sh (Debian packages rsyslog, rsyslog-gssapi)");
+        }
+        fs::create_dir_all(dir.join("work"))?;
+        let conf = dir.join("rsyslog.conf");
+        let header = format!("$WorkDirectory {}\n", dir.join("work").display());
+        fs::write(&conf, header + config)?;
+        let log = fs::File::create(dir.join("rsyslogd.log"))?;
+        let child = Command::new(tool("rsyslogd"))
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting rsyslogd")?;
+        Ok(Rsyslogd { child, dir: dir.to_path_buf() })
+    }
+
+    /// What rsyslogd printed so far (startup errors, session errors).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("rsyslogd.log")).unwrap_or_default()
+    }
+
+    /// Fails if rsyslogd has exited, with its log.
+    pub fn ensure_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("rsyslogd exited with {status}:\n{}", self.log());
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then wait (rsyslogd flushes its files on an orderly stop).
+    pub fn stop(mut self) -> Result<()> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Rsyslogd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
