@@ -1,1 +1,1 @@
-
+//! The shipper's disk-assisted action queue (not built yet).

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian package that building and testing need.
+# Run as root (or with sudo available). Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(
+  # build: libgssapi-sys runs bindgen against MIT's gssapi.h
+  libkrb5-dev libclang-dev pkg-config
+  # tests: a real MIT KDC, its admin tools, and the client tools
+  krb5-kdc krb5-admin-server krb5-user
+  # tests: Debian's rsyslog and its GSS modules, the peer we must interoperate with
+  rsyslog rsyslog-gssapi
+  # tests: the plain TCP checks use these
+  procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# No recommends: krb5-kdc would otherwise pull in services we do not want started.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's postinst may start the system rsyslog or KDC; the tests use their own
+# instances on private ports and configs, so a running system one is harmless.
