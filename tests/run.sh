@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command: install what tests need, then run every test.
+# Ends with one summed line, "tests: N passed, N failed", over all test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 export PATH="$PATH:/usr/sbin:/sbin"
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' "$log")
+echo
+echo "tests: $summary"
+exit "$status"
