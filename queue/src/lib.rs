@@ -1,1 +1,45 @@
-//! The shipper's disk-assisted action queue (not built yet).
+//! The shipper's disk-assisted action queue: a crash-safe FIFO with an exact
+//! cap on disk bytes, in the spirit of Vector's disk buffer.
+//!
+//! # Files
+//! In the work directory, for a queue named `NAME`:
+//! - `NAME.0000000001.seg`, …: segment files of a target size, each an 8-byte
+//!   magic followed by records `len | crc32c(seq ‖ payload) | seq | payload`.
+//!   A record never spans two segments.
+//! - `NAME.ckpt`: how far the consumer has acknowledged (two CRC-protected slots).
+//! - `NAME.lock`: held while a process has the queue open.
+//! - `NAME.*.seg.bad`: segments found unreadable at open, moved aside.
+//!
+//! # Durability
+//! - A message is *accepted* when [`Queue::push`] returns `Ok`: it has been
+//!   written to its segment file. It survives `kill -9` of the process (the data
+//!   is in the kernel's page cache) and is delivered after a restart, in order.
+//! - An OS crash or power loss loses at most the last fsync interval
+//!   (default 1 s, [`QueueConfig::fsync_interval`]).
+//! - Delivery is at-least-once: records handed out but not acknowledged when
+//!   the process stops are handed out again after the restart. Acknowledged
+//!   records never come back: the checkpoint is written before `ack` returns.
+//!
+//! # Disk cap
+//! The bytes of the segment files and the checkpoint never exceed
+//! [`QueueConfig::max_disk_bytes`]: space is reserved before a write. Space is
+//! freed one segment at a time, once all its records are acknowledged. When the
+//! cap is reached, an enqueue waits up to the enqueue timeout, then discards
+//! the new message (or, with [`FullPolicy::DropOldest`], the oldest segment),
+//! and counts it.
+//!
+//! # Recovery
+//! Opening derives the truth from the segments: a torn last record is cut off,
+//! a record with a bad checksum is skipped and counted when read, a segment
+//! that cannot be read is moved aside, and the queue always starts.
+
+mod checkpoint;
+mod config;
+mod error;
+mod queue;
+mod record;
+mod segment;
+
+pub use config::{parse_size, FullPolicy, QueueConfig};
+pub use error::{PushError, QueueError};
+pub use queue::{Queue, Record, Stats};

@@ -1,0 +1,140 @@
+//! Queue settings, with the rsyslog legacy directive each one comes from.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::QueueError;
+
+/// What to do when the disk cap is reached and stays reached for the whole
+/// enqueue timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Discard the message being enqueued (rsyslog's behaviour).
+    DropNewest,
+    /// Free the oldest segment file (its unacknowledged records are discarded
+    /// and counted) so that recent messages are kept.
+    DropOldest,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// `$WorkDirectory`: where the queue's files live (created if missing).
+    pub dir: PathBuf,
+    /// `$ActionQueueFileName`: the prefix of the queue's file names.
+    pub name: String,
+    /// `$ActionQueueMaxDiskSpace` (`100m` = 100 MiB): a hard cap on the bytes of
+    /// all the queue's files, counted exactly. `None` (rsyslog's 0) = no cap.
+    pub max_disk_bytes: Option<u64>,
+    /// `$ActionQueueMaxFileSize`: target size of one segment file. Space is freed
+    /// one whole segment at a time, so with a cap the effective size is at most a
+    /// quarter of the cap.
+    pub segment_bytes: u64,
+    /// `$ActionQueueSize`: how many messages the in-memory read cache holds.
+    pub memory_records: usize,
+    /// `$ActionQueueHighWatermark` / `$ActionQueueLowWatermark`: every accepted
+    /// message is on disk anyway, so they only shape the read cache: it stops
+    /// taking new messages at the high mark and resumes at the low mark.
+    /// `None` = 90% and 70% of `memory_records`, as in rsyslog.
+    pub high_watermark: Option<usize>,
+    pub low_watermark: Option<usize>,
+    /// `$ActionQueueTimeoutEnqueue` (ms): how long an enqueue waits for space.
+    pub enqueue_timeout: Duration,
+    /// Extension: which message is dropped when full.
+    pub when_full: FullPolicy,
+    /// Extension: how often written data is fsynced; an OS crash or power loss
+    /// loses at most this much. `None` = leave it to the OS.
+    pub fsync_interval: Option<Duration>,
+    /// `$ActionQueueSaveOnShutdown`: keep queued messages across an orderly
+    /// stop. Off means an orderly [`crate::Queue::close`] discards them. (A crash
+    /// never loses accepted messages either way.)
+    pub save_on_shutdown: bool,
+}
+
+/// rsyslog's legacy action-queue defaults where they still apply.
+impl QueueConfig {
+    pub fn new(dir: impl Into<PathBuf>, name: impl Into<String>) -> Self {
+        QueueConfig {
+            dir: dir.into(),
+            name: name.into(),
+            max_disk_bytes: None,
+            segment_bytes: 8 * 1024 * 1024,
+            memory_records: 1000,
+            high_watermark: None,
+            low_watermark: None,
+            enqueue_timeout: Duration::from_millis(50),
+            when_full: FullPolicy::DropNewest,
+            fsync_interval: Some(Duration::from_secs(1)),
+            save_on_shutdown: true,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<Settled, QueueError> {
+        if self.name.is_empty() || self.name.contains('/') || self.name.starts_with('.') {
+            return Err(QueueError::Config(format!("queue file name '{}' must be a plain file name", self.name)));
+        }
+        const MIN_SEGMENT: u64 = 4096;
+        let mut segment = self.segment_bytes.max(MIN_SEGMENT);
+        if let Some(cap) = self.max_disk_bytes {
+            if cap < 4 * MIN_SEGMENT {
+                return Err(QueueError::Config(format!(
+                    "MaxDiskSpace {cap} is too small: at least {} bytes are needed",
+                    4 * MIN_SEGMENT
+                )));
+            }
+            segment = segment.min(cap / 4);
+        }
+        let memory = self.memory_records.max(1);
+        let high = self.high_watermark.unwrap_or(memory * 9 / 10).clamp(1, memory);
+        let low = self.low_watermark.unwrap_or(memory * 7 / 10).min(high.saturating_sub(1));
+        Ok(Settled { segment_bytes: segment, cache_high: high, cache_low: low })
+    }
+}
+
+/// Values derived from the configuration once, at open.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settled {
+    pub segment_bytes: u64,
+    pub cache_high: usize,
+    pub cache_low: usize,
+}
+
+/// Parses an rsyslog size such as `100m`: lowercase `k`/`m`/`g` are binary
+/// (`100m` = 104857600), uppercase `K`/`M`/`G` decimal, as rsyslog does.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, multiplier) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('m') => (&s[..s.len() - 1], 1 << 20),
+        Some('g') => (&s[..s.len() - 1], 1 << 30),
+        Some('K') => (&s[..s.len() - 1], 1_000),
+        Some('M') => (&s[..s.len() - 1], 1_000_000),
+        Some('G') => (&s[..s.len() - 1], 1_000_000_000),
+        _ => (s, 1),
+    };
+    let n: u64 = digits.trim().parse().map_err(|_| format!("invalid size '{s}'"))?;
+    n.checked_mul(multiplier).ok_or_else(|| format!("size '{s}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_rsyslog() {
+        assert_eq!(parse_size("100m"), Ok(104_857_600));
+        assert_eq!(parse_size("100M"), Ok(100_000_000));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn segment_is_at_most_a_quarter_of_the_cap() {
+        let mut c = QueueConfig::new("/tmp", "q");
+        c.max_disk_bytes = Some(1 << 20);
+        assert_eq!(c.validate().unwrap().segment_bytes, 1 << 18);
+        c.max_disk_bytes = Some(1000);
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! Segment files: naming, listing, and the recovery scan.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::QueueError;
+use crate::record::{RecordHeader, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
+
+pub(crate) fn segment_path(dir: &Path, prefix: &str, id: u64) -> PathBuf {
+    dir.join(format!("{prefix}.{id:010}.seg"))
+}
+
+/// Ids of the segment files of queue `prefix` in `dir`, ascending.
+pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<u64>, QueueError> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(dir).map_err(QueueError::io("listing", dir))? {
+        let entry = entry.map_err(QueueError::io("listing", dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else { continue };
+        let Some(id) = rest.strip_suffix(".seg").and_then(|d| d.parse::<u64>().ok()) else { continue };
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Moves an unreadable file aside (`NAME.bad`) so the queue can start.
+pub(crate) fn quarantine(path: &Path, why: &str) {
+    let mut bad = path.as_os_str().to_owned();
+    bad.push(".bad");
+    match fs::rename(path, &bad) {
+        Ok(()) => tracing::error!(file = %path.display(), reason = why, "queue segment moved aside as unreadable"),
+        Err(e) => tracing::error!(file = %path.display(), reason = why, error = %e, "cannot move unreadable segment aside"),
+    }
+}
+
+/// Creates a new, empty segment (just its header).
+pub(crate) fn create(path: &Path) -> Result<File, QueueError> {
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .read(true)
+        .open(path)
+        .map_err(QueueError::io("creating segment", path))?;
+    file.write_all(SEGMENT_MAGIC).map_err(QueueError::io("writing segment header", path))?;
+    Ok(file)
+}
+
+/// What the recovery scan learned about one segment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scanned {
+    pub size: u64,
+    pub first_seq: Option<u64>,
+    /// One past the last intact record (only known for fully scanned segments).
+    pub next_seq: Option<u64>,
+}
+
+/// Checks the header and reads the first record's sequence number, without
+/// reading the rest. `Err` carries the reason the segment is unreadable.
+pub(crate) fn inspect(path: &Path) -> Result<Scanned, String> {
+    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let size = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
+    let mut head = [0u8; SEGMENT_HEADER as usize + RECORD_HEADER];
+    let n = read_up_to(&mut file, &mut head).map_err(|e| format!("cannot read: {e}"))?;
+    if n < SEGMENT_HEADER as usize || &head[..SEGMENT_HEADER as usize] != SEGMENT_MAGIC {
+        return Err("not a queue segment (bad header)".into());
+    }
+    let first_seq = (n == head.len()).then(|| {
+        let mut h = [0u8; RECORD_HEADER];
+        h.copy_from_slice(&head[SEGMENT_HEADER as usize..]);
+        RecordHeader::decode(&h).seq
+    });
+    Ok(Scanned { size, first_seq, next_seq: None })
+}
+
+/// Reads a whole segment, keeps every intact record, and cuts off a torn tail:
+/// an incomplete last record, or a last record whose checksum fails. A bad
+/// record followed by intact ones is left for the reader to skip and count.
+pub(crate) fn scan_and_repair(path: &Path, max_record: usize) -> Result<Scanned, String> {
+    let data = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if data.len() < SEGMENT_HEADER as usize || &data[..SEGMENT_HEADER as usize] != SEGMENT_MAGIC {
+        return Err("not a queue segment (bad header)".into());
+    }
+    let mut pos = SEGMENT_HEADER as usize;
+    let (mut first_seq, mut next_seq) = (None, None);
+    while pos + RECORD_HEADER <= data.len() {
+        let mut h = [0u8; RECORD_HEADER];
+        h.copy_from_slice(&data[pos..pos + RECORD_HEADER]);
+        let header = RecordHeader::decode(&h);
+        let end = pos + RECORD_HEADER + header.len as usize;
+        if header.len as usize > max_record || end > data.len() {
+            break; // torn: the length runs past the end, or is garbage
+        }
+        if !header.matches(&data[pos + RECORD_HEADER..end]) && end == data.len() {
+            break; // torn: the last record did not reach the disk whole
+        }
+        first_seq.get_or_insert(header.seq);
+        next_seq = Some(header.seq + 1);
+        pos = end;
+    }
+    if pos < data.len() {
+        tracing::warn!(file = %path.display(), kept = pos, dropped = data.len() - pos, "truncating torn tail of queue segment");
+        let file = OpenOptions::new().write(true).open(path).map_err(|e| format!("cannot open to repair: {e}"))?;
+        file.set_len(pos as u64).map_err(|e| format!("cannot truncate torn tail: {e}"))?;
+    }
+    Ok(Scanned { size: pos as u64, first_seq, next_seq })
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}

@@ -1,0 +1,362 @@
+//! Behaviour of the queue through its public API, on real files.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use queue::{FullPolicy, PushError, Queue, QueueConfig, Record};
+
+fn config(dir: &Path) -> QueueConfig {
+    let mut c = QueueConfig::new(dir, "fwd");
+    c.segment_bytes = 16 * 1024;
+    c.memory_records = 100;
+    c.fsync_interval = None;
+    c
+}
+
+fn msg(i: u64) -> Vec<u8> {
+    let mut m = format!("<13>Nov 23 12:00:00 node1 app: message {i:08} ").into_bytes();
+    m.resize(150, b'x');
+    m
+}
+
+fn id_of(r: &Record) -> u64 {
+    let text = std::str::from_utf8(&r.payload).unwrap();
+    let at = text.find("message ").unwrap() + 8;
+    text[at..at + 8].parse().unwrap()
+}
+
+fn drain(q: &Queue) -> Vec<Record> {
+    let mut out = Vec::new();
+    loop {
+        let batch = q.pop_batch(64, 1 << 20).unwrap();
+        if batch.is_empty() {
+            return out;
+        }
+        out.extend(batch);
+    }
+}
+
+/// Exact bytes of the queue's files in `dir`, from the file system.
+fn files_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("fwd.") && !e.file_name().to_string_lossy().ends_with(".bad"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn order_is_preserved_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    for i in 0..1000 {
+        q.push(&msg(i)).unwrap();
+    }
+    let first = q.pop_batch(300, usize::MAX).unwrap();
+    assert_eq!(first.iter().map(id_of).collect::<Vec<_>>(), (0..300).collect::<Vec<_>>());
+    q.ack(first[199].seq).unwrap(); // 0..200 delivered; 200..300 handed out, not acknowledged
+    q.close().unwrap();
+
+    let q = Queue::open(config(dir.path())).unwrap();
+    assert_eq!(q.stats().queued, 800);
+    for i in 1000..1500 {
+        q.push(&msg(i)).unwrap();
+    }
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    assert_eq!(ids, (200..1500).collect::<Vec<_>>(), "in order, unacknowledged ones again, nothing acknowledged");
+    let seqs: Vec<u64> = drain(&q).iter().map(|r| r.seq).collect();
+    assert!(seqs.is_empty());
+}
+
+#[test]
+fn acknowledged_segments_are_deleted_and_rewind_redelivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    for i in 0..2000 {
+        q.push(&msg(i)).unwrap();
+    }
+    let before = segments(dir.path()).len();
+    assert!(before > 10, "{before} segments");
+    let batch = q.pop_batch(500, usize::MAX).unwrap();
+    q.rewind();
+    let again = q.pop_batch(500, usize::MAX).unwrap();
+    assert_eq!(batch, again, "rewind hands out the same records again");
+    q.ack(again.last().unwrap().seq).unwrap();
+    assert!(segments(dir.path()).len() < before, "fully acknowledged segments are deleted");
+    assert_eq!(q.stats().bytes_on_disk, files_bytes(dir.path()));
+    let rest: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    assert_eq!(rest, (500..2000).collect::<Vec<_>>());
+    let s = q.stats();
+    // dequeued counts hand-outs: the 500 rewound records were handed out twice.
+    assert_eq!((s.enqueued, s.dequeued, s.acknowledged, s.queued), (2000, 2500, 500, 1500));
+}
+
+#[test]
+fn the_cap_is_never_exceeded_by_a_single_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    let cap = 100 * 1024 + 37; // deliberately not a multiple of anything
+    c.max_disk_bytes = Some(cap);
+    c.enqueue_timeout = Duration::ZERO;
+    let q = Queue::open(c).unwrap();
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    for i in 0..2000 {
+        // Vary sizes so the last record before the cap does not line up.
+        let mut m = msg(i);
+        m.resize(40 + (i as usize * 37) % 400, b'y');
+        match q.push(&m) {
+            Ok(()) => accepted += 1,
+            Err(PushError::Full) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+        let on_disk = files_bytes(dir.path());
+        assert!(on_disk <= cap, "{on_disk} bytes on disk with a cap of {cap}");
+        assert_eq!(q.stats().bytes_on_disk, on_disk, "the count is exact");
+    }
+    assert!(refused > 0 && accepted > 0);
+    assert!(files_bytes(dir.path()) > cap - 2 * 1024, "the run filled the cap");
+    let s = q.stats();
+    assert_eq!(s.discarded_full, refused);
+    assert_eq!(s.enqueued, accepted);
+}
+
+#[test]
+fn enqueue_waits_the_timeout_then_discards_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.max_disk_bytes = Some(64 * 1024);
+    c.enqueue_timeout = Duration::from_millis(300);
+    let q = Queue::open(c).unwrap();
+    let mut i = 0;
+    let fill_start = Instant::now();
+    while q.push(&msg(i)).is_ok() {
+        i += 1;
+    }
+    let accepted = i;
+    assert!(fill_start.elapsed() >= Duration::from_millis(300));
+    assert_eq!(q.stats().discarded_full, 1);
+
+    // Full: a push waits the timeout, then gives up.
+    let start = Instant::now();
+    assert!(matches!(q.push(&msg(i)), Err(PushError::Full)));
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(300), "gave up after {waited:?}");
+    assert_eq!(q.stats().discarded_full, 2);
+
+    // A consumer acknowledging frees a segment during the wait: the push succeeds.
+    let consumer = q.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let batch = consumer.pop_batch(200, usize::MAX).unwrap();
+        consumer.ack(batch.last().unwrap().seq).unwrap();
+    });
+    q.push(&msg(i)).expect("space freed while waiting");
+    t.join().unwrap();
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    let mut expected: Vec<u64> = (200..accepted).collect();
+    expected.push(i);
+    assert_eq!(ids, expected, "discarded messages are gone, the rest in order");
+}
+
+#[test]
+fn drop_oldest_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.max_disk_bytes = Some(64 * 1024);
+    c.when_full = FullPolicy::DropOldest;
+    c.enqueue_timeout = Duration::ZERO;
+    let q = Queue::open(c).unwrap();
+    for i in 0..2000 {
+        q.push(&msg(i)).expect("drop-oldest always makes room");
+        assert!(files_bytes(dir.path()) <= 64 * 1024);
+    }
+    let s = q.stats();
+    assert!(s.discarded_full > 1000, "{s:?}");
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    assert_eq!(ids.len() as u64, 2000 - s.discarded_full, "every message is either delivered or counted");
+    assert_eq!(*ids.last().unwrap(), 1999);
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "the survivors are the newest, contiguous and in order");
+}
+
+#[test]
+fn drop_oldest_while_records_are_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.max_disk_bytes = Some(64 * 1024);
+    c.when_full = FullPolicy::DropOldest;
+    c.enqueue_timeout = Duration::ZERO;
+    let q = Queue::open(c).unwrap();
+    for i in 0..300 {
+        q.push(&msg(i)).unwrap();
+    }
+    let handed = q.pop_batch(10, usize::MAX).unwrap();
+    for i in 300..1000 {
+        q.push(&msg(i)).unwrap();
+    }
+    q.ack(handed.last().unwrap().seq).unwrap(); // acknowledging records already dropped is harmless
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    assert_eq!(*ids.last().unwrap(), 999);
+    assert!(ids[0] > 10 && ids.windows(2).all(|w| w[1] == w[0] + 1), "{:?}", &ids[..5]);
+}
+
+#[test]
+fn torn_tail_is_cut_off_and_the_queue_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    for i in 0..50 {
+        q.push(&msg(i)).unwrap();
+    }
+    drop(q);
+    let last = segments(dir.path()).pop().unwrap();
+    let good_len = fs::metadata(&last).unwrap().len();
+    // Half a record: a header that promises 150 bytes, and 20 of them.
+    let mut torn = fs::read(&last).unwrap();
+    torn.extend_from_slice(&150u32.to_le_bytes());
+    torn.extend_from_slice(&[0xAB; 4 + 8 + 20]);
+    fs::write(&last, &torn).unwrap();
+
+    let q = Queue::open(config(dir.path())).unwrap();
+    assert_eq!(fs::metadata(&last).unwrap().len(), good_len, "the torn record is truncated");
+    q.push(&msg(50)).unwrap();
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    assert_eq!(ids, (0..51).collect::<Vec<_>>());
+    assert_eq!(q.stats().corrupt_skipped, 0);
+}
+
+#[test]
+fn flipped_bit_skips_that_record_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    for i in 0..60 {
+        q.push(&msg(i)).unwrap();
+    }
+    drop(q);
+    let first = segments(dir.path()).remove(0);
+    let mut bytes = fs::read(&first).unwrap();
+    // Record 5's payload: 8-byte segment header, then 166-byte records.
+    bytes[8 + 5 * 166 + 16 + 40] ^= 0x04;
+    fs::write(&first, &bytes).unwrap();
+
+    let q = Queue::open(config(dir.path())).unwrap();
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    let expected: Vec<u64> = (0..60).filter(|i| *i != 5).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(q.stats().corrupt_skipped, 1);
+}
+
+#[test]
+fn garbage_length_loses_only_the_rest_of_that_segment_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    for i in 0..300 {
+        q.push(&msg(i)).unwrap();
+    }
+    drop(q);
+    let first = segments(dir.path()).remove(0);
+    let mut bytes = fs::read(&first).unwrap();
+    let per_segment = (bytes.len() as u64 - 8) / 166;
+    bytes[8 + 3 * 166..8 + 3 * 166 + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    fs::write(&first, &bytes).unwrap();
+
+    let q = Queue::open(config(dir.path())).unwrap();
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    let expected: Vec<u64> = (0..3).chain(per_segment..300).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(q.stats().corrupt_skipped, per_segment - 3);
+}
+
+#[test]
+fn unreadable_segment_is_moved_aside_and_the_queue_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    for i in 0..300 {
+        q.push(&msg(i)).unwrap();
+    }
+    drop(q);
+    let segs = segments(dir.path());
+    fs::write(&segs[1], b"this is not a segment").unwrap();
+
+    let q = Queue::open(config(dir.path())).unwrap();
+    let bad = format!("{}.bad", segs[1].display());
+    assert!(Path::new(&bad).exists(), "moved aside to {bad}");
+    let ids: Vec<u64> = drain(&q).iter().map(id_of).collect();
+    assert_eq!(ids[0], 0);
+    assert_eq!(*ids.last().unwrap(), 299);
+    assert!(ids.windows(2).all(|w| w[1] > w[0]), "still in order");
+    let lost = 300 - ids.len() as u64;
+    assert!(lost > 0);
+    assert_eq!(q.stats().corrupt_skipped, lost, "what the bad segment held is counted");
+}
+
+#[test]
+fn save_on_shutdown_off_discards_on_an_orderly_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.save_on_shutdown = false;
+    let q = Queue::open(c.clone()).unwrap();
+    for i in 0..100 {
+        q.push(&msg(i)).unwrap();
+    }
+    q.close().unwrap();
+    let q = Queue::open(c).unwrap();
+    assert!(drain(&q).is_empty());
+}
+
+#[test]
+fn a_second_process_cannot_open_the_same_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let _q = Queue::open(config(dir.path())).unwrap();
+    // The lock is per open file description, so a second open in this process
+    // is refused just like another process would be.
+    match Queue::open(config(dir.path())) {
+        Err(queue::QueueError::Locked { .. }) => {}
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened twice"),
+    }
+}
+
+#[test]
+fn too_large_record_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    let big = vec![b'x'; q.max_record() + 1];
+    assert!(matches!(q.push(&big), Err(PushError::TooLarge { .. })));
+    assert!(drain(&q).is_empty());
+}
+
+#[tokio::test]
+async fn async_consumer_waits_for_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    let producer = q.clone();
+    let t = std::thread::spawn(move || {
+        for i in 0..500 {
+            producer.push(&msg(i)).unwrap();
+            if i % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    let mut ids = Vec::new();
+    while ids.len() < 500 {
+        let batch = tokio::time::timeout(Duration::from_secs(10), q.next_batch(64, 1 << 20)).await.unwrap().unwrap();
+        q.ack(batch.last().unwrap().seq).unwrap();
+        ids.extend(batch.iter().map(id_of));
+    }
+    t.join().unwrap();
+    assert_eq!(ids, (0..500).collect::<Vec<_>>());
+}
