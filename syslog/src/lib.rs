@@ -1,0 +1,7 @@
+//! rsyslog-compatible syslog, shared by the shipper and the collector.
+
+pub mod message;
+pub mod time;
+
+pub use message::{parse, Message, Origin, ParseOptions};
+pub use time::Timestamp;

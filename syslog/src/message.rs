@@ -1,0 +1,390 @@
+//! A received syslog message, parsed the way rsyslog's default parser chain
+//! does it: sanitise, PRI, then RFC 5424 if `1 ` follows the PRI, else RFC 3164.
+//! Messages are bytes: invalid UTF-8 passes through untouched.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::time::{parse_rfc3164, parse_rfc3339, Timestamp};
+
+/// `user.notice`, given to messages without a PRI.
+pub const DEFAULT_PRI: u8 = 13;
+/// A malformed PRI: facility 24 ("invld"), severity debug.
+pub const INVALID_PRI: u8 = (24 << 3) | 7;
+
+pub const FACILITY_NAMES: [&str; 25] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "ntp",
+    "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7", "invld",
+];
+pub const SEVERITY_NAMES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+/// Where a message came from; shared by every message of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The peer's name (reverse DNS, short form), or its address.
+    pub fromhost: String,
+    pub fromhost_ip: String,
+    /// `imgssapi`, `imtcp`, …
+    pub inputname: &'static str,
+}
+
+/// Settings of the reception path that change how bytes become a message.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseOptions {
+    /// `$MaxMessageSize`: the sanitised message is cut to this many bytes.
+    pub max_message_size: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions { max_message_size: 8096 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// rsyslog's `rawmsg`: the message after decompression and sanitising.
+    pub raw: Vec<u8>,
+    pub pri: u8,
+    pub reported: Timestamp,
+    pub generated: Timestamp,
+    /// HOSTNAME from the header; `None` when there was none.
+    pub hostname: Option<Vec<u8>>,
+    pub tag: Vec<u8>,
+    msg_offset: usize,
+    /// 0: legacy (RFC 3164), 1: RFC 5424.
+    pub protocol: u8,
+    pub app_name: Vec<u8>,
+    pub procid: Vec<u8>,
+    pub msgid: Vec<u8>,
+    pub structured_data: Vec<u8>,
+    pub origin: Arc<Origin>,
+}
+
+impl Message {
+    pub fn facility(&self) -> u8 {
+        self.pri >> 3
+    }
+
+    pub fn severity(&self) -> u8 {
+        self.pri & 7
+    }
+
+    /// The MSG part (in RFC 3164 usually starting with a space).
+    pub fn msg(&self) -> &[u8] {
+        &self.raw[self.msg_offset.min(self.raw.len())..]
+    }
+
+    /// HOSTNAME, or `fromhost` when the header had none.
+    pub fn hostname(&self) -> &[u8] {
+        self.hostname.as_deref().unwrap_or(self.origin.fromhost.as_bytes())
+    }
+
+    /// The TAG up to the first `:`, `[`, `/` or non-printable character.
+    pub fn programname(&self) -> &[u8] {
+        let end = self
+            .tag
+            .iter()
+            .position(|&c| !(0x20..0x7f).contains(&c) || c == b':' || c == b'[' || c == b'/')
+            .unwrap_or(self.tag.len());
+        &self.tag[..end]
+    }
+}
+
+/// Parses one received message. `received` is the reception time, used where
+/// the header has no timestamp and for the fields an RFC 3164 one lacks.
+/// Returns `None` for an empty message, which rsyslog drops too.
+pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &ParseOptions) -> Option<Message> {
+    if input.is_empty() {
+        return None;
+    }
+    let decompressed = decompress(input);
+    let raw = sanitize(decompressed.as_deref().unwrap_or(input), options.max_message_size);
+    let mut m = Message {
+        raw,
+        pri: DEFAULT_PRI,
+        reported: received,
+        generated: received,
+        hostname: None,
+        tag: Vec::new(),
+        msg_offset: 0,
+        protocol: 0,
+        app_name: Vec::new(),
+        procid: Vec::new(),
+        msgid: Vec::new(),
+        structured_data: Vec::new(),
+        origin,
+    };
+    let after_pri = parse_pri(&mut m);
+    let rest = &m.raw[after_pri..];
+    if rest.len() >= 2 && rest[0] == b'1' && rest[1] == b' ' {
+        parse_rfc5424(&mut m, after_pri + 2);
+    } else {
+        parse_rfc3164_header(&mut m, after_pri);
+    }
+    Some(m)
+}
+
+/// The `z` compression extension: a message that starts with `z` is a zlib
+/// stream. rsyslog drops a `z` message that does not decompress; we keep it as
+/// plain text instead (deliberate difference: a plain message that happens to
+/// start with `z` is not lost).
+fn decompress(input: &[u8]) -> Option<Vec<u8>> {
+    if input.first() != Some(&b'z') {
+        return None;
+    }
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(&input[1..]).take(16 * 1024 * 1024).read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+/// rsyslog's SanitizeMsg with its defaults: drop one trailing NUL, then one
+/// trailing LF, and escape control characters (tab included) as `#ooo`.
+fn sanitize(input: &[u8], max: usize) -> Vec<u8> {
+    let mut s = input;
+    if let [head @ .., 0] = s {
+        s = head;
+    }
+    if let [head @ .., b'\n'] = s {
+        s = head;
+    }
+    let mut out = Vec::with_capacity(s.len().min(max));
+    for &c in s {
+        if c < 32 {
+            if out.len() + 4 > max {
+                break;
+            }
+            out.extend_from_slice(&[b'#', b'0' + (c >> 6), b'0' + ((c >> 3) & 7), b'0' + (c & 7)]);
+        } else {
+            if out.len() + 1 > max {
+                break;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Sets the PRI and returns where the header starts.
+fn parse_pri(m: &mut Message) -> usize {
+    let raw = &m.raw;
+    if raw.first() != Some(&b'<') {
+        m.pri = DEFAULT_PRI;
+        return 0;
+    }
+    let mut pri: u32 = 0;
+    let mut i = 1;
+    while i < raw.len() && raw[i].is_ascii_digit() && pri <= 191 {
+        pri = pri * 10 + u32::from(raw[i] - b'0');
+        i += 1;
+    }
+    if raw.get(i) == Some(&b'>') && pri <= 191 {
+        m.pri = pri as u8;
+        i + 1
+    } else {
+        m.pri = INVALID_PRI;
+        0
+    }
+}
+
+fn parse_rfc5424(m: &mut Message, mut pos: usize) {
+    m.protocol = 1;
+    let raw = m.raw.clone();
+    let rest = &raw[pos..];
+    if rest.len() >= 2 && rest[0] == b'-' && rest[1] == b' ' {
+        pos += 2;
+    } else if let Some((t, n)) = parse_rfc3339(rest) {
+        m.reported = t;
+        pos += n;
+    } else {
+        m.msg_offset = pos;
+        return;
+    }
+    let mut field = |pos: &mut usize| -> Vec<u8> {
+        let start = *pos;
+        while *pos < raw.len() && raw[*pos] != b' ' {
+            *pos += 1;
+        }
+        let value = raw[start..*pos].to_vec();
+        if *pos < raw.len() {
+            *pos += 1;
+        }
+        value
+    };
+    m.hostname = Some(field(&mut pos));
+    m.app_name = field(&mut pos);
+    m.procid = field(&mut pos);
+    m.msgid = field(&mut pos);
+    m.structured_data = structured_data(&raw, &mut pos);
+    m.msg_offset = pos;
+    // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a colon.
+    m.tag = if m.procid == b"-" {
+        m.app_name.clone()
+    } else {
+        let mut t = m.app_name.clone();
+        t.push(b'[');
+        t.extend_from_slice(&m.procid);
+        t.push(b']');
+        t
+    };
+}
+
+fn structured_data(raw: &[u8], pos: &mut usize) -> Vec<u8> {
+    let start = *pos;
+    match raw.get(*pos) {
+        Some(b'-') => *pos += 1,
+        Some(b'[') => loop {
+            let left = raw.len() - *pos;
+            if left < 2 {
+                if left > 0 && raw[*pos] == b']' {
+                    *pos += 1;
+                }
+                break;
+            }
+            if raw[*pos] == b'\\' && raw[*pos + 1] == b']' {
+                *pos += 2;
+            } else if raw[*pos] == b']' && raw[*pos + 1] == b' ' {
+                *pos += 1;
+                break;
+            } else {
+                *pos += 1;
+            }
+        },
+        _ => return Vec::new(),
+    }
+    let value = raw[start..*pos].to_vec();
+    if raw.get(*pos) == Some(&b' ') {
+        *pos += 1;
+    }
+    value
+}
+
+fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
+    m.protocol = 0;
+    if m.pri == INVALID_PRI {
+        m.msg_offset = pos;
+        return;
+    }
+    let raw = std::mem::take(&mut m.raw);
+    let rest = &raw[pos..];
+    if let Some((t, n)) = parse_rfc3339(rest) {
+        m.reported = t;
+        pos += n;
+    } else if let Some((t, n)) = parse_rfc3164(rest, &m.generated) {
+        m.reported = t;
+        pos += n;
+    } else if rest.len() > 1 && rest[0] == b' ' {
+        if let Some((t, n)) = parse_rfc3164(&rest[1..], &m.generated) {
+            m.reported = t;
+            pos += 1 + n;
+        }
+    }
+
+    // HOSTNAME: a word of [A-Za-z0-9._-] ending in an alphanumeric and followed
+    // by a space (or the end of the message).
+    let rest = &raw[pos..];
+    if !rest.is_empty() {
+        let mut i = 0;
+        while i < rest.len() && i < 511 && (rest[i].is_ascii_alphanumeric() || matches!(rest[i], b'.' | b'_' | b'-')) {
+            i += 1;
+        }
+        if i == rest.len() {
+            m.hostname = Some(rest.to_vec());
+            pos += i;
+        } else if i > 0 && rest[i - 1].is_ascii_alphanumeric() && rest[i] == b' ' {
+            m.hostname = Some(rest[..i].to_vec());
+            pos += i + 1;
+        }
+    }
+
+    // TAG: up to a colon (kept) or a space (not kept), at most 510 bytes.
+    let start = pos;
+    while pos < raw.len() && raw[pos] != b':' && raw[pos] != b' ' && pos - start < 510 {
+        pos += 1;
+    }
+    let mut tag = raw[start..pos].to_vec();
+    if pos < raw.len() && raw[pos] == b':' {
+        tag.push(b':');
+        pos += 1;
+    }
+    m.tag = tag;
+    m.msg_offset = pos;
+    m.raw = raw;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin() -> Arc<Origin> {
+        Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp" })
+    }
+
+    fn p(s: &[u8]) -> Message {
+        let base = parse_rfc3339(b"2026-11-23T10:00:00.000001+00:00").unwrap().0;
+        parse(s, origin(), base, &ParseOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn rfc3164_fields() {
+        let m = p(b"<38>Nov 23 12:14:25 vm sshd[42]: accepted key\n");
+        assert_eq!((m.facility(), m.severity()), (4, 6));
+        assert_eq!(m.hostname(), b"vm");
+        assert_eq!(m.tag, b"sshd[42]:");
+        assert_eq!(m.programname(), b"sshd");
+        assert_eq!(m.msg(), b" accepted key");
+        assert_eq!(m.raw, b"<38>Nov 23 12:14:25 vm sshd[42]: accepted key");
+    }
+
+    #[test]
+    fn tag_cannot_contain_a_space_so_pbs_mom_is_pbs() {
+        let m = p(b"<30>Nov 23 12:00:00 node1 pbs mom: x");
+        assert_eq!(m.tag, b"pbs");
+        assert_eq!(m.programname(), b"pbs");
+        assert_eq!(m.msg(), b" mom: x");
+    }
+
+    #[test]
+    fn no_hostname_falls_back_to_fromhost() {
+        let m = p(b"<30>Nov 23 12:00:00 pbs_mom: x");
+        assert_eq!(m.hostname(), b"peer");
+        assert_eq!(m.tag, b"pbs_mom:");
+        let m = p(b"no pri at all");
+        assert_eq!(m.pri, DEFAULT_PRI);
+        assert_eq!(m.hostname(), b"no");
+        assert_eq!(m.tag, b"pri");
+    }
+
+    #[test]
+    fn rfc5424_emulates_tag() {
+        let m = p(b"<165>1 2003-10-11T22:14:15.003Z mymachine evntslog 123 ID47 [ex@32473 iut=\"3\"] An app event");
+        assert_eq!(m.protocol, 1);
+        assert_eq!(m.hostname(), b"mymachine");
+        assert_eq!(m.tag, b"evntslog[123]");
+        assert_eq!(m.programname(), b"evntslog");
+        assert_eq!(m.structured_data, b"[ex@32473 iut=\"3\"]");
+        assert_eq!(m.msg(), b"An app event");
+        let m = p(b"<13>1 - host app - - - hello");
+        assert_eq!(m.tag, b"app");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_pri_errors_handled() {
+        let m = p(b"<13>Nov 23 12:00:00 h t: a\tb\x01c\0");
+        assert_eq!(m.msg(), b" a#011b#001c");
+        let m = p(b"<999>Nov 23 12:00:00 h t: x");
+        assert_eq!(m.pri, INVALID_PRI);
+        assert_eq!(m.msg(), b"<999>Nov 23 12:00:00 h t: x");
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated() {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(vec![b'z'], flate2::Compression::best());
+        e.write_all(b"<13>Nov 23 12:00:00 h t: compressed").unwrap();
+        let m = p(&e.finish().unwrap());
+        assert_eq!(m.msg(), b" compressed");
+        let m = p(b"zebra: not compressed");
+        assert_eq!(m.tag, b"zebra:", "kept as plain text");
+    }
+}
