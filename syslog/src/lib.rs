@@ -1,6 +1,7 @@
 //! rsyslog-compatible syslog, shared by the shipper and the collector.
 
 pub mod message;
+pub mod template;
 pub mod time;
 
 pub use message::{parse, Message, Origin, ParseOptions};
