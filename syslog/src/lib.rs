@@ -1,5 +1,8 @@
 //! rsyslog-compatible syslog, shared by the shipper and the collector.
 
+pub mod config;
+pub mod filter;
+pub mod framing;
 pub mod message;
 pub mod template;
 pub mod time;

@@ -453,7 +453,7 @@ fn split_once_or_all(s: &str, c: char) -> (&str, &str) {
 
 /// POSIX basic regular expressions: `\( \) \{ \} \| \+ \?` are operators and
 /// the bare characters are literals; the regex crate speaks the extended form.
-fn bre_to_ere(bre: &str) -> String {
+pub(crate) fn bre_to_ere(bre: &str) -> String {
     let mut out = String::new();
     let mut chars = bre.chars().peekable();
     while let Some(c) = chars.next() {
@@ -474,6 +474,11 @@ fn bre_to_ere(bre: &str) -> String {
         }
     }
     out
+}
+
+/// A property's value with no replacer options (dates in the default format).
+pub(crate) fn render_plain(property: Property, m: &Message, out: &mut Vec<u8>) {
+    render_property(&PropertyRef::plain(property), m, &Timestamp::now(), out);
 }
 
 fn render_property(p: &PropertyRef, m: &Message, now: &Timestamp, out: &mut Vec<u8>) {
