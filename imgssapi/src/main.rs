@@ -1,7 +1,139 @@
-//! Placeholder: the daemon is not built yet. The workspace reserves its place
-//! so that the folder tree shows the architecture from the start.
+//! `imgssapi`: the collector. Runs in place of the central rsyslogd, with its
+//! legacy configuration, and writes the same files.
 
-fn main() {
-    eprintln!("imgssapi: not implemented yet; see README.md, 'Status'");
-    std::process::exit(2);
+mod config;
+mod dns;
+mod output;
+mod server;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+
+/// Kerberos-protected syslog collector, compatible with rsyslog's imgssapi.
+#[derive(Parser, Debug)]
+#[command(name = "imgssapi", version)]
+struct Cli {
+    /// The configuration file (rsyslog legacy syntax).
+    #[arg(short = 'f', long = "config")]
+    config: PathBuf,
+    /// Check the configuration, print every problem as FILE:LINE: message,
+    /// and exit 0 (no errors) or 1.
+    #[arg(long)]
+    check_config: bool,
+    /// Write the process id here while running.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+
+    let (config, text) = config::load(&cli.config);
+    if cli.check_config {
+        for p in &text.problems {
+            println!("{p}");
+        }
+        return if text.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    }
+    for p in &text.problems {
+        match p.severity {
+            syslog::config::Severity::Error => tracing::error!("{p}"),
+            syslog::config::Severity::Warning => tracing::warn!("{p}"),
+        }
+    }
+    if text.has_errors() {
+        eprintln!("imgssapi: configuration has errors; not starting (see above, or run with --check-config)");
+        return ExitCode::FAILURE;
+    }
+    match run(cli, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, config: config::CollectorConfig) -> anyhow::Result<()> {
+    if let Some(mask) = config.umask {
+        // SAFETY: umask only changes this process's file creation mask.
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    raise_open_file_limit();
+    let config = Arc::new(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (tx, rx) = mpsc::channel(4096);
+    let stats = Arc::new(output::OutputStats::default());
+    let writer = output::Output::new(config.rules.clone(), config.file_actions, stats.clone());
+    let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let result = runtime.block_on(async {
+        let listening = server::bind(config.clone(), tx.clone(), stop_rx.clone()).await?;
+        if let Some(path) = &cli.pid_file {
+            std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
+        }
+        tracing::info!(ports = ?listening.ports(), rules = config.rules.len(), "collector running");
+        let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
+        listening.serve(config.max_sessions, stop_rx).await;
+        signals.abort();
+        anyhow::Ok(())
+    });
+    drop(tx);
+    // Handshakes stuck in a blocking GSS call must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if writer_thread.join().is_err() {
+        tracing::error!("output thread panicked");
+    }
+    if let Some(path) = &cli.pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!(
+        written = stats.written.load(std::sync::atomic::Ordering::Relaxed),
+        lost = stats.lost.load(std::sync::atomic::Ordering::Relaxed),
+        "collector stopped"
+    );
+    result
+}
+
+async fn handle_signals(output: mpsc::Sender<output::Command>, stop: watch::Sender<bool>) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                let _ = output.send(output::Command::Reopen).await;
+            }
+        }
+    }
+    tracing::info!("SIGTERM: graceful shutdown");
+    let _ = stop.send(true);
+    Ok(())
+}
+
+/// Thousands of sessions and a dynafile cache of thousands of files need more
+/// than the usual soft limit of 1024 descriptors.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max.min(1 << 20);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

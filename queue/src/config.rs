@@ -22,7 +22,7 @@ pub struct QueueConfig {
     pub dir: PathBuf,
     /// `$ActionQueueFileName`: the prefix of the queue's file names.
     pub name: String,
-    /// `$ActionQueueMaxDiskSpace` (`100m` = 100 MiB): a hard cap on the bytes of
+    /// `$ActionQueueMaxDiskSpace` (`100m` = 100 MiB, see `syslog::config::parse_size`): a hard cap on the bytes of
     /// all the queue's files, counted exactly. `None` (rsyslog's 0) = no cap.
     pub max_disk_bytes: Option<u64>,
     /// `$ActionQueueMaxFileSize`: target size of one segment file. Space is freed
@@ -98,36 +98,9 @@ pub(crate) struct Settled {
     pub cache_low: usize,
 }
 
-/// Parses an rsyslog size such as `100m`: lowercase `k`/`m`/`g` are binary
-/// (`100m` = 104857600), uppercase `K`/`M`/`G` decimal, as rsyslog does.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, multiplier) = match s.chars().last() {
-        Some('k') => (&s[..s.len() - 1], 1u64 << 10),
-        Some('m') => (&s[..s.len() - 1], 1 << 20),
-        Some('g') => (&s[..s.len() - 1], 1 << 30),
-        Some('K') => (&s[..s.len() - 1], 1_000),
-        Some('M') => (&s[..s.len() - 1], 1_000_000),
-        Some('G') => (&s[..s.len() - 1], 1_000_000_000),
-        _ => (s, 1),
-    };
-    let n: u64 = digits.trim().parse().map_err(|_| format!("invalid size '{s}'"))?;
-    n.checked_mul(multiplier).ok_or_else(|| format!("size '{s}' is too large"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_like_rsyslog() {
-        assert_eq!(parse_size("100m"), Ok(104_857_600));
-        assert_eq!(parse_size("100M"), Ok(100_000_000));
-        assert_eq!(parse_size("4k"), Ok(4096));
-        assert_eq!(parse_size("1g"), Ok(1 << 30));
-        assert_eq!(parse_size("512"), Ok(512));
-        assert!(parse_size("lots").is_err());
-    }
 
     #[test]
     fn segment_is_at_most_a_quarter_of_the_cap() {

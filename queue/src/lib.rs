@@ -40,6 +40,6 @@ mod queue;
 mod record;
 mod segment;
 
-pub use config::{parse_size, FullPolicy, QueueConfig};
+pub use config::{FullPolicy, QueueConfig};
 pub use error::{PushError, QueueError};
 pub use queue::{Queue, Record, Stats};

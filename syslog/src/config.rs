@@ -267,6 +267,24 @@ fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
     Err("no such file or directory".into())
 }
 
+/// Parses an rsyslog size such as `100m` (`$ActionQueueMaxDiskSpace`,
+/// `$MaxMessageSize`): lowercase `k`/`m`/`g` are binary (`100m` = 104857600),
+/// uppercase `K`/`M`/`G` decimal, as rsyslog does.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, multiplier) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('m') => (&s[..s.len() - 1], 1 << 20),
+        Some('g') => (&s[..s.len() - 1], 1 << 30),
+        Some('K') => (&s[..s.len() - 1], 1_000),
+        Some('M') => (&s[..s.len() - 1], 1_000_000),
+        Some('G') => (&s[..s.len() - 1], 1_000_000_000),
+        _ => (s, 1),
+    };
+    let n: u64 = digits.trim().parse().map_err(|_| format!("invalid size '{s}'"))?;
+    n.checked_mul(multiplier).ok_or_else(|| format!("size '{s}' is too large"))
+}
+
 /// What a legacy action line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -343,6 +361,16 @@ mod tests {
         assert!(matches!(&c.lines[1].statement, Statement::Rule { action, .. } if action == "/var/log/auth.log"));
         assert_eq!(c.problems.len(), 1);
         assert!(c.problems[0].to_string().ends_with(":7: cannot understand this line (RainerScript is not supported; use the legacy syntax): bogus line"));
+    }
+
+    #[test]
+    fn sizes_like_rsyslog() {
+        assert_eq!(parse_size("100m"), Ok(104_857_600));
+        assert_eq!(parse_size("100M"), Ok(100_000_000));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert!(parse_size("lots").is_err());
     }
 
     #[test]

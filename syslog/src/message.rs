@@ -200,7 +200,7 @@ fn parse_rfc5424(m: &mut Message, mut pos: usize) {
         m.msg_offset = pos;
         return;
     }
-    let mut field = |pos: &mut usize| -> Vec<u8> {
+    let field = |pos: &mut usize| -> Vec<u8> {
         let start = *pos;
         while *pos < raw.len() && raw[*pos] != b' ' {
             *pos += 1;

@@ -1,0 +1,226 @@
+//! Applying the rules and writing files, on one dedicated thread.
+//!
+//! Sessions send batches of parsed messages here; each batch goes through the
+//! rules in order and is written through buffered handles, which are flushed
+//! at the end of every batch, so a message is in its file a few milliseconds
+//! after it arrived. Dynamic files are kept open in a per-action LRU cache and
+//! closed after an idle period; SIGHUP closes them all (logrotate).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use syslog::{Message, Timestamp};
+use tokio::sync::mpsc;
+
+use crate::config::{FileAction, FileSettings, Rule, RuleAction};
+
+pub enum Command {
+    Messages(Vec<Message>),
+    /// Close every file; they are reopened on the next write (SIGHUP).
+    Reopen,
+}
+
+/// Counters shared with the rest of the daemon.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    pub written: AtomicU64,
+    pub lost: AtomicU64,
+}
+
+const IDLE_CLOSE: Duration = Duration::from_secs(600);
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+struct OpenFile {
+    writer: BufWriter<File>,
+    last_used: Instant,
+    dirty: bool,
+}
+
+struct ActionFiles {
+    files: HashMap<PathBuf, OpenFile>,
+    capacity: usize,
+}
+
+pub struct Output {
+    rules: Vec<Rule>,
+    actions: Vec<ActionFiles>,
+    stats: Arc<OutputStats>,
+    last_error_log: HashMap<PathBuf, Instant>,
+    path_buf: Vec<u8>,
+    line_buf: Vec<u8>,
+}
+
+impl Output {
+    pub fn new(rules: Vec<Rule>, action_count: usize, stats: Arc<OutputStats>) -> Self {
+        let mut actions: Vec<ActionFiles> = (0..action_count).map(|_| ActionFiles { files: HashMap::new(), capacity: 1 }).collect();
+        for rule in &rules {
+            for a in &rule.actions {
+                if let RuleAction::File { id, settings, .. } = a {
+                    actions[*id].capacity = settings.cache_size;
+                }
+            }
+        }
+        Output { rules, actions, stats, last_error_log: HashMap::new(), path_buf: Vec::new(), line_buf: Vec::new() }
+    }
+
+    /// Runs until every sender is gone, then flushes and returns.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut last_sweep = Instant::now();
+        while let Some(first) = rx.blocking_recv() {
+            self.handle(first);
+            // Take what else is waiting, so one flush covers a burst.
+            for _ in 0..256 {
+                match rx.try_recv() {
+                    Ok(cmd) => self.handle(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.flush();
+            if last_sweep.elapsed() > Duration::from_secs(30) {
+                self.close_idle();
+                last_sweep = Instant::now();
+            }
+        }
+        self.flush();
+        self.close_all();
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Messages(batch) => {
+                // $NOW and friends: local time once per batch, as rsyslog does.
+                let now = Timestamp::now();
+                for m in &batch {
+                    self.process(m, &now);
+                }
+            }
+            Command::Reopen => {
+                self.flush();
+                self.close_all();
+                tracing::info!("SIGHUP: closed all output files; they reopen on the next message");
+            }
+        }
+    }
+
+    fn process(&mut self, m: &Message, now: &Timestamp) {
+        for r in 0..self.rules.len() {
+            if !self.rules[r].filter.matches(m) {
+                continue;
+            }
+            for a in 0..self.rules[r].actions.len() {
+                match &self.rules[r].actions[a] {
+                    RuleAction::Stop => return,
+                    RuleAction::File { target, template, settings, id } => {
+                        self.path_buf.clear();
+                        let path = match target {
+                            FileAction::Static(p) => p.clone(),
+                            FileAction::Dynamic(t) => {
+                                t.render_path(m, now, &mut self.path_buf);
+                                PathBuf::from(OsStr::from_bytes(&self.path_buf))
+                            }
+                        };
+                        self.line_buf.clear();
+                        template.render(m, now, &mut self.line_buf);
+                        let (id, settings) = (*id, settings.clone());
+                        self.write(id, &path, &settings);
+                    }
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, id: usize, path: &Path, settings: &FileSettings) {
+        if !self.actions[id].files.contains_key(path) {
+            match open(path, settings) {
+                Ok(file) => {
+                    let action = &mut self.actions[id];
+                    if action.files.len() >= action.capacity {
+                        evict_least_recent(&mut action.files);
+                    }
+                    let writer = BufWriter::with_capacity(64 * 1024, file);
+                    action.files.insert(path.to_path_buf(), OpenFile { writer, last_used: Instant::now(), dirty: false });
+                }
+                Err(e) => {
+                    self.lose(path, &format!("cannot open: {e}"));
+                    return;
+                }
+            }
+        }
+        let Some(file) = self.actions[id].files.get_mut(path) else { return };
+        file.last_used = Instant::now();
+        file.dirty = true;
+        if let Err(e) = file.writer.write_all(&self.line_buf) {
+            self.actions[id].files.remove(path);
+            self.lose(path, &format!("write failed: {e}"));
+            return;
+        }
+        self.stats.written.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn lose(&mut self, path: &Path, why: &str) {
+        let lost = self.stats.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        let due = self.last_error_log.get(path).is_none_or(|t| t.elapsed() > ERROR_LOG_EVERY);
+        if due {
+            tracing::error!(file = %path.display(), error = why, lost_total = lost, "message lost: cannot write output file");
+            self.last_error_log.insert(path.to_path_buf(), Instant::now());
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut failed = Vec::new();
+        for action in &mut self.actions {
+            for (path, f) in action.files.iter_mut().filter(|(_, f)| f.dirty) {
+                f.dirty = false;
+                if let Err(e) = f.writer.flush() {
+                    failed.push((path.clone(), e.to_string()));
+                }
+            }
+            for (path, _) in &failed {
+                action.files.remove(path);
+            }
+        }
+        for (path, e) in failed {
+            // What was buffered for this file is gone: count at least one loss.
+            self.lose(&path, &format!("flush failed: {e}"));
+        }
+    }
+
+    fn close_idle(&mut self) {
+        for action in &mut self.actions {
+            action.files.retain(|_, f| f.last_used.elapsed() < IDLE_CLOSE);
+        }
+    }
+
+    fn close_all(&mut self) {
+        for action in &mut self.actions {
+            action.files.clear();
+        }
+    }
+}
+
+fn evict_least_recent(files: &mut HashMap<PathBuf, OpenFile>) {
+    if let Some(oldest) = files.iter().min_by_key(|(_, f)| f.last_used).map(|(p, _)| p.clone()) {
+        if let Some(mut f) = files.remove(&oldest) {
+            let _ = f.writer.flush();
+        }
+    }
+}
+
+fn open(path: &Path, settings: &FileSettings) -> std::io::Result<File> {
+    if settings.create_dirs {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                DirBuilder::new().recursive(true).mode(settings.dir_mode).create(dir)?;
+            }
+        }
+    }
+    OpenOptions::new().append(true).create(true).mode(settings.file_mode).open(path)
+}
