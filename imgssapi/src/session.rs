@@ -32,6 +32,8 @@ const PLAIN_DETECT_WAIT: Duration = Duration::from_secs(1);
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) {
     let ip = canonical_ip(peer);
+    // Log IPv4 peers as such, not as IPv4-mapped IPv6 addresses.
+    let peer = SocketAddr::new(ip, peer.port());
     let plain_allowed = AllowedSenders::permits(&ctx.config.allowed.tcp, ip);
     let gss_allowed = AllowedSenders::permits(&ctx.config.allowed.gss, ip);
     let (gss_ok, plain_ok) = match (&ctx.gss, &ctx.credential) {
@@ -117,12 +119,12 @@ async fn gss_session(
         anyhow::bail!("GSS session without an acceptor credential");
     };
     let handshake_timeout = ctx.config.token_timeout.unwrap_or(Duration::from_secs(60)) * 2;
+    reader.set_token_timeout(ctx.config.token_timeout);
     let mut writer = FrameWriter::new(write, ByteOrder::Little);
     let mut session = accept(&mut reader, &mut writer, credential, handshake_timeout)
         .await
         .map_err(|e| anyhow::anyhow!("GSS handshake failed: {e}"))?;
     tracing::info!(%peer, principal = session.peer_name(), byte_order = ?reader.byte_order(), "GSS session opened");
-    reader.set_token_timeout(ctx.config.token_timeout);
     let max_token = DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024);
     let mut shutdown = ctx.shutdown.clone();
     let mut draining = *shutdown.borrow();

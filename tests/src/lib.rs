@@ -4,6 +4,8 @@
 //! Nothing here depends on the machine's own `/etc/krb5.conf`: every process a
 //! test starts gets its Kerberos environment from a [`realm::TestRealm`].
 
+pub mod client;
+pub mod daemon;
 pub mod net;
 pub mod realm;
 pub mod rsyslog;

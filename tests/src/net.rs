@@ -5,8 +5,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port that was free a moment ago, chosen below Linux's ephemeral
+/// range (32768 and up) so that the many client connections of a test run
+/// cannot take it between now and the server's bind.
 pub fn free_port() -> Result<u16> {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() as u16).wrapping_mul(7919) % 12000;
+    for _ in 0..12000 {
+        let port = 20000 + (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % 12000;
+        if TcpListener::bind(("0.0.0.0", port)).is_ok() && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
@@ -29,7 +40,8 @@ pub fn wait_for_listener(addr: SocketAddr, timeout: Duration) -> Result<()> {
 pub fn wait_for_file(path: &std::path::Path, timeout: Duration, done: impl Fn(&str) -> bool) -> Result<String> {
     let start = Instant::now();
     loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // Bytes, not a UTF-8 string: log files may hold any bytes.
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
         if done(&text) {
             return Ok(text);
         }

@@ -77,3 +77,35 @@ impl Drop for Rsyslogd {
         let _ = self.child.wait();
     }
 }
+
+/// A stock rsyslog acting as a worker node: imudp on loopback, forwarding
+/// everything with omgssapi to `target_port` in `$GssMode mode`.
+pub struct RsyslogForwarder {
+    pub daemon: Rsyslogd,
+    pub udp_port: u16,
+}
+
+impl RsyslogForwarder {
+    pub fn start(dir: &Path, env: &[EnvVar], mode: &str, target_port: u16, extra: &str) -> Result<Self> {
+        let udp_port = crate::net::free_port()?;
+        let config = format!(
+            "$ModLoad imudp\n\
+             $UDPServerAddress 127.0.0.1\n\
+             $UDPServerRun {udp_port}\n\
+             $ModLoad omgssapi\n\
+             $GssForwardServiceName host\n\
+             $GssMode {mode}\n\
+             {extra}\
+             *.* :omgssapi:localhost:{target_port}\n"
+        );
+        let daemon = Rsyslogd::start(dir, &config, env)?;
+        Ok(RsyslogForwarder { daemon, udp_port })
+    }
+
+    /// Sends one syslog datagram to the forwarder's input.
+    pub fn send(&self, msg: &str) -> Result<()> {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        udp.send_to(msg.as_bytes(), ("127.0.0.1", self.udp_port))?;
+        Ok(())
+    }
+}

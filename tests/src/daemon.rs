@@ -1,0 +1,111 @@
+//! Our own daemons (`imgssapi`, `omgssapi`) run as child processes.
+//!
+//! `cargo test --workspace` builds every binary of the workspace before it
+//! runs the tests; they sit next to the test executable's `deps` folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::realm::EnvVar;
+
+pub fn bin_path(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(Path::parent).context("test executable has no target dir")?;
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!("{} not built: run the tests with `cargo test --workspace` (tests/run.sh does)", path.display());
+    }
+    Ok(path)
+}
+
+/// A daemon with a config file and a log of its stderr, stopped when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `config` to `dir/NAME.conf` and starts `NAME -f` on it.
+    pub fn start(name: &str, dir: &Path, config: &str, env: &[EnvVar], extra_args: &[&str]) -> Result<Daemon> {
+        fs::create_dir_all(dir)?;
+        let conf = dir.join(format!("{name}.conf"));
+        fs::write(&conf, config)?;
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(bin_path(name)?)
+            .arg("-f")
+            .arg(&conf)
+            .arg("--pid-file")
+            .arg(dir.join(format!("{name}.pid")))
+            .args(extra_args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Daemon { child: Some(child), log, dir: dir.to_path_buf() })
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status();
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return Ok(());
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("daemon exited with {status} before logging '{needle}':\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("daemon did not log '{needle}' within {timeout:?}:\n{}", self.log())
+    }
+
+    /// SIGTERM and wait for the exit; returns the exit status.
+    pub fn stop(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        self.signal("TERM");
+        let start = Instant::now();
+        let child = self.child.as_mut().context("already stopped")?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok(status);
+            }
+            if start.elapsed() > timeout {
+                bail!("daemon did not stop within {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

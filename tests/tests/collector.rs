@@ -1,0 +1,408 @@
+//! The collector (`imgssapi`) end to end, through the real KDC: the grid's
+//! seed config, stock rsyslog and our client as senders, plain TCP, many
+//! sessions, bad input, SIGHUP and graceful shutdown.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gsslog_tests::client::GssClient;
+use gsslog_tests::daemon::{bin_path, Daemon};
+use gsslog_tests::net::{free_port, wait_for_file};
+use gsslog_tests::realm::TestRealm;
+use gsslog_tests::rsyslog::RsyslogForwarder;
+use gsswire::{ByteOrder, Protection};
+use tokio::io::AsyncWriteExt;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The grid's server.conf with only its paths and port changed.
+fn seed_config(root: &Path, port: u16) -> String {
+    include_str!("../../syslog/testdata/server.conf")
+        .replace("/var/log/hosts", &root.display().to_string())
+        .replace("$InputGSSServerRun 515", &format!("$InputGSSServerRun {port}"))
+}
+
+fn start_collector(dir: &Path, config: &str) -> Daemon {
+    let realm = TestRealm::shared();
+    let mut d = Daemon::start("imgssapi", dir, config, &realm.server_env(), &[]).unwrap();
+    d.wait_for_log("collector running", WAIT).unwrap();
+    d
+}
+
+/// `YYYY/MM` of today, local time, as `$YEAR/$MONTH` render it.
+fn year_month() -> (String, String) {
+    let now = syslog::Timestamp::now();
+    (format!("{:04}", now.year), format!("{:02}", now.month))
+}
+
+fn ymd() -> String {
+    let now = syslog::Timestamp::now();
+    format!("{:04}{:02}{:02}", now.year, now.month, now.day)
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).lines().map(str::to_string).collect()
+}
+
+fn wait_lines(path: &Path, n: usize, d: &Daemon) -> Vec<String> {
+    wait_for_file(path, WAIT, |t| t.lines().count() >= n).unwrap_or_else(|e| panic!("{e}\ncollector log:\n{}", d.log()));
+    std::thread::sleep(Duration::from_millis(100));
+    lines(path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_config_writes_the_per_host_tree_from_stock_rsyslog_and_our_client() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hosts");
+    let port = free_port().unwrap();
+    let collector = start_collector(&dir.path().join("collector"), &seed_config(&root, port));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    // Host 127.0.0.2: our client, encryption, little-endian (the fleet's order).
+    let mut node2 = GssClient::connect(addr, Some(ip("127.0.0.2")), Protection::Encryption, ByteOrder::Little).await.unwrap();
+    node2
+        .send_lines(&[
+            "<38>Nov 23 12:00:01 node2 sshd[101]: Accepted publickey for alice",
+            "<86>Nov 23 12:00:02 node2 sudo: alice : TTY=pts/0 ; COMMAND=/bin/true",
+            "<4>Nov 23 12:00:03 node2 kernel: [  1.234] eth0: link up",
+            "<30>Nov 23 12:00:04 node2 pbs_mom: job 42 started",
+        ])
+        .await
+        .unwrap();
+    // Host 127.0.0.3: integrity only, big-endian (rsyslog 8.2606 and later).
+    let mut node3 = GssClient::connect(addr, Some(ip("127.0.0.3")), Protection::Integrity, ByteOrder::Big).await.unwrap();
+    node3.send_lines(&["<13>Nov 23 12:00:05 node3 cron: daily run", "<34>Nov 23 12:00:06 node3 login: FAILED LOGIN"]).await.unwrap();
+
+    // 127.0.0.1: Debian's stock rsyslog with omgssapi, in both modes.
+    realm.add_client("rsyslog-enc").unwrap();
+    realm.add_client("rsyslog-int").unwrap();
+    let enc = RsyslogForwarder::start(&dir.path().join("rs-enc"), &realm.client_env("rsyslog-enc"), "encryption", port, "").unwrap();
+    let int = RsyslogForwarder::start(&dir.path().join("rs-int"), &realm.client_env("rsyslog-int"), "integrity", port, "").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    enc.send("<38>Nov 23 12:00:07 node1 sshd[7]: stock rsyslog encrypted").unwrap();
+    int.send("<13>Nov 23 12:00:08 node1 app: stock rsyslog integrity").unwrap();
+
+    let (y, m) = year_month();
+    let host = |h: &str, f: &str| root.join(&y).join(&m).join(h).join(f);
+    let offset = {
+        let mut v = Vec::new();
+        syslog::Timestamp::now().write_rfc3339(&mut v);
+        String::from_utf8(v).unwrap()[26..].to_string()
+    };
+    let year = &y;
+    let auth2 = wait_lines(&host("127.0.0.2", "auth.log"), 2, &collector);
+    assert_eq!(
+        auth2,
+        [
+            format!("{year}-11-23T12:00:01{offset} node2 sshd[101]: Accepted publickey for alice"),
+            format!("{year}-11-23T12:00:02{offset} node2 sudo: alice : TTY=pts/0 ; COMMAND=/bin/true"),
+        ]
+    );
+    assert_eq!(wait_lines(&host("127.0.0.2", "kern.log"), 1, &collector), [format!("{year}-11-23T12:00:03{offset} node2 kernel: [  1.234] eth0: link up")]);
+    assert_eq!(wait_lines(&host("127.0.0.2", "syslog"), 1, &collector), [format!("{year}-11-23T12:00:04{offset} node2 pbs_mom: job 42 started")]);
+    assert_eq!(wait_lines(&host("127.0.0.3", "syslog"), 1, &collector), [format!("{year}-11-23T12:00:05{offset} node3 cron: daily run")]);
+    assert_eq!(wait_lines(&host("127.0.0.3", "auth.log"), 1, &collector), [format!("{year}-11-23T12:00:06{offset} node3 login: FAILED LOGIN")]);
+    assert_eq!(wait_lines(&host("127.0.0.1", "auth.log"), 1, &collector), [format!("{year}-11-23T12:00:07{offset} node1 sshd[7]: stock rsyslog encrypted")]);
+    assert_eq!(wait_lines(&host("127.0.0.1", "syslog"), 1, &collector), [format!("{year}-11-23T12:00:08{offset} node1 app: stock rsyslog integrity")]);
+    // The per-service auth file gathers every host's auth and authpriv lines.
+    let service = root.join("auth").join(&y).join(&m).join(format!("auth.log.{}", ymd()));
+    assert_eq!(wait_lines(&service, 4, &collector).len(), 4);
+    assert!(!host("127.0.0.3", "kern.log").exists());
+    assert!(!root.join("pbs").exists(), "the 'pbs mom' rule can never match, as in rsyslog");
+    // rsyslog's default modes: directories 0700, files 0644.
+    assert_eq!(std::fs::metadata(root.join(&y)).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(host("127.0.0.2", "auth.log")).unwrap().permissions().mode() & 0o777, 0o644);
+    let log = collector.log();
+    assert!(log.contains("GSS session opened") && log.contains("principal=\"rsyslog-enc@GSSLOG.TEST\""), "{log}");
+    assert!(log.contains("peer=127.0.0.2:"), "the peer address is logged with the principal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_tcp_and_gss_share_the_port_when_permitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hosts");
+    let port = free_port().unwrap();
+    let config = seed_config(&root, port).replace("$InputGSSServerPermitPlainTCP off", "$InputGSSServerPermitPlainTCP on");
+    let collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    let plain = tokio::net::TcpSocket::new_v4().unwrap();
+    plain.bind(SocketAddr::new(ip("127.0.0.4"), 0)).unwrap();
+    let mut plain = plain.connect(addr).await.unwrap();
+    plain.write_all(b"<13>Nov 23 12:00:00 plainhost app: plain hello\n").await.unwrap();
+    // A plain client that waits longer than the detection window before speaking.
+    let slow = tokio::net::TcpSocket::new_v4().unwrap();
+    slow.bind(SocketAddr::new(ip("127.0.0.6"), 0)).unwrap();
+    let mut slow = slow.connect(addr).await.unwrap();
+    let mut gss = GssClient::connect(addr, Some(ip("127.0.0.5")), Protection::Encryption, ByteOrder::Little).await.unwrap();
+    gss.send_lines(&["<13>Nov 23 12:00:00 gsshost app: gss hello"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    slow.write_all(b"<13>Nov 23 12:00:00 slowhost app: slow hello\n").await.unwrap();
+
+    let (y, m) = year_month();
+    for (h, text) in [("127.0.0.4", "plain hello"), ("127.0.0.5", "gss hello"), ("127.0.0.6", "slow hello")] {
+        let got = wait_lines(&root.join(&y).join(&m).join(h).join("syslog"), 1, &collector);
+        assert!(got[0].ends_with(text), "{got:?}");
+    }
+    assert!(collector.log().contains("plain TCP session opened"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_concurrent_sessions_are_held() {
+    raise_fd_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("all.log");
+    let port = free_port().unwrap();
+    let config = format!(
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions 2100\n*.* {};RSYSLOG_TraditionalFileFormat\n",
+        out.display()
+    );
+    let collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    const N: usize = 2000;
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let permit = handshakes.clone();
+        tasks.spawn(async move {
+            let source = ip(&format!("127.0.{}.{}", 10 + i / 250, 1 + i % 250));
+            let guard = permit.acquire_owned().await.unwrap();
+            let client = GssClient::connect(addr, Some(source), Protection::Encryption, ByteOrder::Little).await;
+            drop(guard);
+            (i, client.unwrap())
+        });
+    }
+    let mut clients = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        clients.push(r.unwrap());
+    }
+    assert_eq!(clients.len(), N, "all sessions established and open at once");
+    for (i, c) in clients.iter_mut() {
+        c.send_lines(&[format!("<13>Nov 23 12:00:00 h{i} app: session {i}")]).await.unwrap();
+    }
+    let got = wait_lines(&out, N, &collector);
+    assert_eq!(got.len(), N);
+    assert_eq!(collector.log().matches("GSS session opened").count(), N);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_beyond_the_limit_are_refused_with_a_log_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions 3\n*.* {}\n", out.display());
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap());
+    }
+    assert!(GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.is_err());
+    collector.wait_for_log("too many sessions", WAIT).unwrap();
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    again.send_lines(&["<13>Nov 23 12:00:00 h app: after a slot freed"]).await.unwrap();
+    wait_lines(&out, 1, &collector);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_ends_only_its_own_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!(
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerTokenIOTimeout 1\n$MaxMessageSize 1k\n*.* {};RSYSLOG_TraditionalFileFormat\n",
+        out.display()
+    );
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut good = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    good.send_lines(&["<13>Nov 23 12:00:00 good app: before"]).await.unwrap();
+
+    let raw = |bytes: Vec<u8>, close: bool| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(&bytes).await.unwrap();
+        if close {
+            drop(s);
+            None
+        } else {
+            Some(s)
+        }
+    };
+    raw(b"GET / HTTP/1.0\r\n\r\n".to_vec(), true).await;
+    // Length 0x7fffffff, consistent with the DER header, so the order is detected.
+    raw(vec![0xff, 0xff, 0xff, 0x7f, 0x60, 0x84, 0x7f, 0xff, 0xff, 0xf9], true).await;
+    raw(vec![0x20, 0, 0, 0, 0x60, 0x1e, 1, 2, 3], true).await; // truncated initial token
+    let stalled = raw(vec![0x20, 0, 0, 0, 0x60, 0x1e, 1, 2, 3], false).await; // stalls mid-token
+    // A garbage token inside an established session.
+    let mut broken = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    broken.writer.write_token(b"\x05\x04\x06\xffnot a real wrap token at all").await.unwrap();
+    // A message far over $MaxMessageSize, and NULs and invalid UTF-8.
+    let mut long = String::from("<13>Nov 23 12:00:00 good app: ");
+    long.push_str(&"x".repeat(2500));
+    good.send_plaintext(format!("{long}\n<13>Nov 23 12:00:00 good app: nul\0and \u{fffd}\n").as_bytes()).await.unwrap();
+    good.send_plaintext(b"<13>Nov 23 12:00:00 good app: bad utf8 \xff\xfe\n").await.unwrap();
+
+    collector.wait_for_log("token not complete within the token timeout", WAIT).unwrap();
+    drop(stalled);
+    good.send_lines(&["<13>Nov 23 12:00:00 good app: after"]).await.unwrap();
+    let got = wait_for_file(&out, WAIT, |t| t.contains("app: after")).unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    let log = collector.log();
+    for cause in [
+        "first frame is not a GSS-API initial token",
+        "token length 2147483647 exceeds the limit",
+        "connection closed in the middle of a token",
+        "unwrap failed",
+    ] {
+        assert!(log.contains(cause), "collector log should name '{cause}':\n{log}");
+    }
+    assert!(got.contains("app: before") && got.contains("nul#000and"), "{got}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.windows(2).any(|w| w == b"\xff\xfe"), "invalid UTF-8 passes through untouched");
+    // rsyslog splits an oversize message into $MaxMessageSize pieces.
+    assert!(got.lines().filter(|l| l.contains("xxxxxxxx")).count() >= 3, "{got}");
+    assert!(collector.is_running());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrity_only_tokens_are_refused_when_encryption_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!(
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerRequireEncryption on\n*.* {};RSYSLOG_TraditionalFileFormat\n",
+        out.display()
+    );
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut integ = GssClient::connect(addr, None, Protection::Integrity, ByteOrder::Little).await.unwrap();
+    integ.send_lines(&["<13>Nov 23 12:00:00 h app: in clear"]).await.unwrap();
+    collector.wait_for_log("integrity-only token refused", WAIT).unwrap();
+    let mut enc = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    enc.send_lines(&["<13>Nov 23 12:00:00 h app: sealed"]).await.unwrap();
+    let got = wait_lines(&out, 1, &collector);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].ends_with("app: sealed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reopens_files_for_logrotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}\n", out.display());
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    c.send_lines(&["<13>Nov 23 12:00:00 h app: first"]).await.unwrap();
+    wait_lines(&out, 1, &collector);
+    let rotated = dir.path().join("all.log.1");
+    std::fs::rename(&out, &rotated).unwrap();
+    collector.signal("HUP");
+    collector.wait_for_log("SIGHUP: closed all output files", WAIT).unwrap();
+    c.send_lines(&["<13>Nov 23 12:00:00 h app: second"]).await.unwrap();
+    let now = wait_lines(&out, 1, &collector);
+    assert!(now[0].ends_with("app: second"));
+    assert_eq!(lines(&rotated).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {};RSYSLOG_TraditionalFileFormat\n", out.display());
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    // Three clients that send until the collector half-closes their session,
+    // as our shipper does; each then stops and closes.
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut clients = tokio::task::JoinSet::new();
+    for k in 0..3 {
+        let sent = sent.clone();
+        clients.spawn(async move {
+            let c = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+            let GssClient { mut reader, mut writer, mut session } = c;
+            let closed = Arc::new(AtomicBool::new(false));
+            let flag = closed.clone();
+            let watcher = tokio::spawn(async move {
+                let _ = reader.read_token(1 << 20).await;
+                flag.store(true, Ordering::SeqCst);
+            });
+            let mut n = 0u64;
+            while !closed.load(Ordering::SeqCst) {
+                let mut plain = Vec::new();
+                for _ in 0..20 {
+                    plain.extend_from_slice(format!("<13>Nov 23 12:00:00 c{k} app: msg {n}\n").as_bytes());
+                    n += 1;
+                }
+                let token = session.wrap(&plain).unwrap();
+                if writer.write_token(&token).await.is_err() {
+                    n -= 20;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            sent.fetch_add(n, Ordering::SeqCst);
+            drop(writer);
+            let _ = watcher.await;
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = collector.stop(WAIT);
+        (s, collector)
+    })
+    .await
+    .unwrap();
+    let (status, collector) = status;
+    assert!(status.unwrap().success(), "{}", collector.log());
+    while clients.join_next().await.is_some() {}
+    let written = lines(&out).len() as u64;
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(sent > 300, "the load was real: {sent}");
+    assert_eq!(written, sent, "every message sent before the half-close was written\n{}", collector.log());
+}
+
+#[test]
+fn check_config_reports_file_and_line_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, "$ModLoad imgssapi\n$InputGSSServerRun 514\nauth.* -?NotDefined\n$InputGSSServerMaxSessions many\n").unwrap();
+    let out = std::process::Command::new(bin_path("imgssapi").unwrap()).args(["--check-config", "-f"]).arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let b = bad.display();
+    assert!(stdout.contains(&format!("{b}:3: dynamic file template 'NotDefined' is not defined above this line")), "{stdout}");
+    assert!(stdout.contains(&format!("{b}:4: $InputGSSServerMaxSessions: 'many' is not a positive number")), "{stdout}");
+
+    let seed = dir.path().join("server.conf");
+    std::fs::write(&seed, seed_config(&dir.path().join("hosts"), 515)).unwrap();
+    let out = std::process::Command::new(bin_path("imgssapi").unwrap()).args(["--check-config", "-f"]).arg(&seed).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "two warnings about the seed's dead pbs rule: {stdout}");
+    assert!(stdout.contains(":21: warning: this filter can never match"));
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max.min(65536);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+}
+
