@@ -1,15 +1,39 @@
 //! `fromhost`: the peer's name by reverse DNS, as rsyslog derives it (short
 //! form when the name is in our own domain, lowercased), or its address.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// Blocking: call it from a blocking thread.
-pub fn fromhost(ip: IpAddr) -> String {
-    match reverse_lookup(ip) {
+/// How long a looked-up name is reused (rsyslog keeps a DNS cache too).
+const CACHE_TTL: Duration = Duration::from_secs(600);
+static CACHE: Mutex<Option<HashMap<IpAddr, (String, Instant)>>> = Mutex::new(None);
+
+/// The `fromhost` of a peer. Blocking (it may ask DNS): call it from a
+/// blocking thread. With `dns` off (`-x`, as in rsyslog) it is the address.
+pub fn fromhost(ip: IpAddr, dns: bool) -> String {
+    if !dns {
+        return ip.to_string();
+    }
+    if let Some((name, at)) = CACHE.lock().ok().and_then(|c| c.as_ref()?.get(&ip).cloned()) {
+        if at.elapsed() < CACHE_TTL {
+            return name;
+        }
+    }
+    let name = match reverse_lookup(ip) {
         Some(name) => shorten(&name.to_ascii_lowercase(), local_domain().as_deref()),
         None => ip.to_string(),
+    };
+    if let Ok(mut cache) = CACHE.lock() {
+        let map = cache.get_or_insert_with(HashMap::new);
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.insert(ip, (name.clone(), Instant::now()));
     }
+    name
 }
 
 fn shorten(name: &str, local_domain: Option<&str>) -> String {
@@ -63,6 +87,6 @@ mod tests {
         assert_eq!(shorten("node1.grid.example", Some("grid.example")), "node1");
         assert_eq!(shorten("node1.other.example", Some("grid.example")), "node1.other.example");
         assert_eq!(shorten("localhost", None), "localhost");
-        assert_eq!(fromhost("127.0.0.1".parse().unwrap()), "localhost");
+        assert_eq!(fromhost("127.0.0.1".parse().unwrap(), false), "127.0.0.1");
     }
 }

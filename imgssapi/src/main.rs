@@ -30,6 +30,9 @@ struct Cli {
     /// Write the process id here while running.
     #[arg(long)]
     pid_file: Option<PathBuf>,
+    /// No reverse DNS for senders: `fromhost` is their address (rsyslogd -x).
+    #[arg(short = 'x')]
+    no_dns: bool,
 }
 
 fn main() -> ExitCode {
@@ -81,7 +84,7 @@ fn run(cli: Cli, config: config::CollectorConfig) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let result = runtime.block_on(async {
-        let listening = server::bind(config.clone(), tx.clone(), stop_rx.clone()).await?;
+        let listening = server::bind(config.clone(), tx.clone(), stop_rx.clone(), !cli.no_dns).await?;
         if let Some(path) = &cli.pid_file {
             std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
         }

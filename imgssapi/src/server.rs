@@ -23,6 +23,7 @@ pub async fn bind(
     config: Arc<CollectorConfig>,
     output: mpsc::Sender<Command>,
     shutdown: watch::Receiver<bool>,
+    dns: bool,
 ) -> anyhow::Result<Listening> {
     let mut listeners = Vec::new();
     for l in &config.listeners {
@@ -51,6 +52,7 @@ pub async fn bind(
             credential,
             output: output.clone(),
             shutdown: shutdown.clone(),
+            dns,
         });
         listeners.push((listener, ctx));
     }

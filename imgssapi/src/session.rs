@@ -25,6 +25,8 @@ pub struct SessionContext {
     pub credential: Option<AcceptorCredential>,
     pub output: mpsc::Sender<Command>,
     pub shutdown: watch::Receiver<bool>,
+    /// Reverse DNS for `fromhost` (off with `-x`).
+    pub dns: bool,
 }
 
 /// How long a new session may stay silent before PermitPlainTCP calls it plain.
@@ -45,7 +47,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) 
         tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
         return;
     }
-    let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip)).await.unwrap_or_else(|_| ip.to_string());
+    let dns = ctx.dns;
+    let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
     let origin = Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname });
     let (read, write) = stream.into_split();
