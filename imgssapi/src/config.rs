@@ -96,6 +96,8 @@ pub struct CollectorConfig {
     pub allowed: AllowedSenders,
     pub rules: Vec<Rule>,
     pub file_actions: usize,
+    /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
+    pub dns: bool,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
@@ -132,6 +134,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     let mut rules: Vec<Rule> = Vec::new();
     let mut file_actions = 0;
     let mut gss_loaded = false;
+    let mut dns = true;
 
     let lines = std::mem::take(&mut text.lines);
     for line in &lines {
@@ -208,6 +211,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
                         _ => text.error(loc, format!("$MaxMessageSize: '{v}' is not a size of at least 128 bytes")),
                     },
                     "allowedsender" => parse_allowed(text, loc, v, &mut allowed),
+                    "net.enabledns" => set_bool(text, loc, name, v, &mut dns),
                     ignored if IGNORED.contains(&ignored) => {
                         text.warn(loc, format!("${ignored} is accepted and has no effect on this collector"))
                     }
@@ -272,6 +276,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         allowed,
         rules,
         file_actions,
+        dns,
     }
 }
 

@@ -30,7 +30,8 @@ struct Cli {
     /// Write the process id here while running.
     #[arg(long)]
     pid_file: Option<PathBuf>,
-    /// No reverse DNS for senders: `fromhost` is their address (rsyslogd -x).
+    /// No reverse DNS for senders: `fromhost` is their address. (rsyslog's old
+    /// -x; current rsyslog and this daemon also take global(net.enableDNS="off").)
     #[arg(short = 'x')]
     no_dns: bool,
 }
@@ -84,7 +85,7 @@ fn run(cli: Cli, config: config::CollectorConfig) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let result = runtime.block_on(async {
-        let listening = server::bind(config.clone(), tx.clone(), stop_rx.clone(), !cli.no_dns).await?;
+        let listening = server::bind(config.clone(), tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
         if let Some(path) = &cli.pid_file {
             std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
         }

@@ -159,6 +159,21 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
         out.lines.push(Line { location, statement: Statement::AlsoAction { action: action.trim().to_string() } });
         return;
     }
+    if let Some(params) = line.strip_prefix("global(").and_then(|r| r.trim_end().strip_suffix(')')) {
+        // RainerScript's global(name="value" ...) is accepted as directives
+        // named after the parameter (e.g. net.enabledns), for the few that
+        // legacy syntax cannot express.
+        for pair in params.split_whitespace() {
+            match pair.split_once('=') {
+                Some((k, v)) => out.lines.push(Line {
+                    location: location.clone(),
+                    statement: Statement::Directive { name: k.to_ascii_lowercase(), value: v.trim_matches('"').to_string() },
+                }),
+                None => out.error(&location, format!("global(...): expected name=\"value\", found '{pair}'")),
+            }
+        }
+        return;
+    }
     if let Some(module) = line.strip_prefix("module(") {
         // RainerScript's module(load="x") is accepted as $ModLoad x.
         match module.split_once("load=\"").and_then(|(_, r)| r.split_once('"')) {
@@ -371,6 +386,12 @@ mod tests {
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("512"), Ok(512));
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn global_parameters_become_directives() {
+        let c = read("global(net.enableDNS=\"off\")\n");
+        assert!(matches!(&c.lines[0].statement, Statement::Directive { name, value } if name == "net.enabledns" && value == "off"));
     }
 
     #[test]

@@ -66,14 +66,15 @@ enum MaskOp {
 impl MaskOp {
     fn apply(self, mask: u8, sev: u8) -> u8 {
         let up_to = if sev >= 7 { 0xff } else { (1u8 << (sev + 1)) - 1 };
-        let from_all = |m: u8| if m == 0 { 0xff } else { m };
+        // `!` only removes bits: on its own (`mail.!err`) it selects nothing,
+        // as in rsyslog 8.2302 (checked by the differential test).
         match self {
             MaskOp::All => 0xff,
             MaskOp::None => 0,
             MaskOp::UpTo => mask | up_to,
             MaskOp::Exactly => mask | (1 << sev),
-            MaskOp::NotUpTo => from_all(mask) & !up_to,
-            MaskOp::NotExactly => from_all(mask) & !(1 << sev),
+            MaskOp::NotUpTo => mask & !up_to,
+            MaskOp::NotExactly => mask & !(1 << sev),
         }
     }
 }
@@ -298,8 +299,9 @@ mod tests {
         assert!(s.matches(2, 4) && s.matches(2, 0) && !s.matches(2, 5));
         let s = Selector::parse("mail.=info").unwrap();
         assert!(s.matches(2, 6) && !s.matches(2, 5));
-        let s = Selector::parse("mail.!err").unwrap();
+        let s = Selector::parse("mail.*;mail.!err").unwrap();
         assert!(s.matches(2, 4) && !s.matches(2, 3));
+        assert!(!Selector::parse("mail.!err").unwrap().matches(2, 7), "alone it selects nothing");
         let s = Selector::parse("*.debug;local6.err").unwrap();
         assert!(s.matches(22, 7), "rsyslog's known limitation: later parts add, they do not restrict");
         assert!(Selector::parse("auth.bogus").is_err());

@@ -114,6 +114,10 @@ impl Property {
             Property::SyslogTag => &m.tag,
             Property::ProgramName => m.programname(),
             Property::InputName => m.origin.inputname.as_bytes(),
+            // RFC 3164 messages have no APP-NAME or PROCID: rsyslog emulates
+            // them from the TAG (programname, and what stands in [brackets]).
+            Property::AppName if m.protocol == 0 => m.programname(),
+            Property::ProcId if m.protocol == 0 => nil_if_empty(legacy_procid(&m.tag)),
             Property::AppName => nil_if_empty(&m.app_name),
             Property::ProcId => nil_if_empty(&m.procid),
             Property::MsgId => nil_if_empty(&m.msgid),
@@ -128,11 +132,11 @@ impl Property {
                     Property::Facility => m.facility().to_string(),
                     Property::Severity => m.severity().to_string(),
                     Property::ProtocolVersion => m.protocol.to_string(),
+                    // rsyslog 8.2302 writes "kern.emerg" (its docs show a "<pri>" suffix).
                     Property::PriText => format!(
-                        "{}.{}<{}>",
+                        "{}.{}",
                         String::from_utf8_lossy(name(&FACILITY_NAMES, m.facility())),
-                        String::from_utf8_lossy(name(&SEVERITY_NAMES, m.severity())),
-                        m.pri
+                        String::from_utf8_lossy(name(&SEVERITY_NAMES, m.severity()))
                     ),
                     _ => String::new(),
                 };
@@ -140,6 +144,16 @@ impl Property {
                 scratch
             }
         }
+    }
+}
+
+/// The `pid` of a `prog[pid]:` TAG.
+fn legacy_procid(tag: &[u8]) -> &[u8] {
+    let Some(open) = tag.iter().position(|&c| c == b'[') else { return b"" };
+    let rest = &tag[open + 1..];
+    match rest.iter().position(|&c| c == b']') {
+        Some(close) => &rest[..close],
+        None => b"",
     }
 }
 
@@ -225,6 +239,9 @@ pub struct PropertyRef {
     control: ControlChars,
     drop_last_lf: bool,
     sp_if_no_first_sp: bool,
+    /// rsyslog's built-in formats are C code (strgen modules) that add the
+    /// space also when MSG is empty; a template string does not.
+    space_even_if_empty: bool,
     secpath: SecPath,
 }
 
@@ -239,6 +256,7 @@ impl PropertyRef {
             control: ControlChars::Keep,
             drop_last_lf: false,
             sp_if_no_first_sp: false,
+            space_even_if_empty: false,
             secpath: SecPath::Keep,
         }
     }
@@ -553,8 +571,13 @@ fn render_property(p: &PropertyRef, m: &Message, now: &Timestamp, out: &mut Vec<
         value = b"_".to_vec();
     }
     if p.sp_if_no_first_sp {
-        // rsyslog: the whole value becomes one space, or nothing.
-        out.extend_from_slice(if value.first() == Some(&b' ') { b"" } else { b" " });
+        // rsyslog: the whole value becomes one space, or nothing (also for an
+        // empty value).
+        let space = match value.first() {
+            Some(&c) => c != b' ',
+            None => p.space_even_if_empty,
+        };
+        out.extend_from_slice(if space { b" " } else { b"" });
         return;
     }
     out.extend_from_slice(&value);
@@ -602,7 +625,13 @@ pub fn builtin(name: &str) -> Option<Template> {
         "RSYSLOG_FileFormatUTC" => "%TIMESTAMP:::date-rfc3339,date-utc% %HOSTNAME% %syslogtag%%msg:::sp-if-no-1st-sp%%msg:::drop-last-lf%\\n",
         _ => return None,
     };
-    Some(Template::parse(name, text).0)
+    let mut t = Template::parse(name, text).0;
+    for part in &mut t.parts {
+        if let Part::Property(p) = part {
+            p.space_even_if_empty = p.sp_if_no_first_sp;
+        }
+    }
+    Some(t)
 }
 
 #[cfg(test)]
@@ -659,7 +688,8 @@ mod tests {
         assert_eq!(r("%msg:R,ERE,1,DFLT:(Z+)--end%"), "**NO MATCH**");
         assert_eq!(r("%msg:F,47:2%"), "..");
         assert_eq!(r("%timereported:::date-year%-%timereported:::date-month%"), "2026-11");
-        assert_eq!(r("%pri-text% %syslogfacility-text%.%syslogseverity-text%"), "auth.info<38> auth.info");
+        assert_eq!(r("%pri-text% %syslogfacility-text%.%syslogseverity-text%"), "auth.info auth.info");
+        assert_eq!(r("%app-name% %procid% %msgid%"), "sshd 42 -");
         assert_eq!(r("%msg:::secpath-replace%"), " User Root_.._x");
         let mut out = Vec::new();
         Template::parse("p", "/x/%msg:F,47:2%/%programname%").0.render_path(&m, &m.generated, &mut out);

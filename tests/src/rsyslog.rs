@@ -21,6 +21,11 @@ impl Rsyslogd {
     /// with `env` added to its environment. `dir` also holds its pid file,
     /// its work directory and its stderr (`rsyslogd.log`).
     pub fn start(dir: &Path, config: &str, env: &[EnvVar]) -> Result<Self> {
+        Self::start_with_args(dir, config, env, &[])
+    }
+
+    /// Like [`Rsyslogd::start`], with extra command-line arguments (`-x`).
+    pub fn start_with_args(dir: &Path, config: &str, env: &[EnvVar], args: &[&str]) -> Result<Self> {
         if which("rsyslogd").is_none() {
             bail!("rsyslogd not found: run tests/setup.sh (Debian packages rsyslog, rsyslog-gssapi)");
         }
@@ -35,6 +40,7 @@ impl Rsyslogd {
             .arg(&conf)
             .arg("-i")
             .arg(dir.join("rsyslogd.pid"))
+            .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
