@@ -14,12 +14,15 @@ use crate::realm::EnvVar;
 
 pub fn bin_path(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().and_then(Path::parent).context("test executable has no target dir")?;
-    let path = dir.join(name);
-    if !path.is_file() {
-        bail!("{} not built: run the tests with `cargo test --workspace` (tests/run.sh does)", path.display());
+    // A test runs from target/<profile>/deps, a helper binary from target/<profile>.
+    let here = exe.parent().context("executable has no directory")?;
+    for dir in [here, here.parent().unwrap_or(here)] {
+        let path = dir.join(name);
+        if path.is_file() {
+            return Ok(path);
+        }
     }
-    Ok(path)
+    bail!("{name} not built next to {}: run `cargo test --workspace` (tests/run.sh does)", exe.display())
 }
 
 /// A daemon with a config file and a log of its stderr, stopped when dropped.
