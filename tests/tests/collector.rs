@@ -407,3 +407,25 @@ fn raise_fd_limit() {
     }
 }
 
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_file_is_an_error_and_other_files_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let good = dir.path().join("good.log");
+    // A path under a regular file cannot be created, even by root.
+    std::fs::write(dir.path().join("not-a-dir"), b"").unwrap();
+    let bad = dir.path().join("not-a-dir/sub/bad.log");
+    let config = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}\n*.* {}\n", bad.display(), good.display());
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    c.send_lines(&["<13>Nov 23 12:00:00 h app: one", "<13>Nov 23 12:00:00 h app: two"]).await.unwrap();
+    assert_eq!(wait_lines(&good, 2, &collector).len(), 2);
+    collector.wait_for_log("message lost: cannot write output file", WAIT).unwrap();
+    assert!(collector.log().contains("not-a-dir/sub/bad.log"), "the error names the file");
+    drop(c);
+    let status = tokio::task::spawn_blocking(move || collector.stop(WAIT).map(|s| (s, collector.log()))).await.unwrap().unwrap();
+    assert!(status.0.success());
+    assert!(status.1.contains("lost=2"), "the losses are counted: {}", status.1);
+}
