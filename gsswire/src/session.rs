@@ -150,10 +150,15 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let timeout = config.handshake_timeout;
-    tokio::time::timeout(timeout, initiate_steps(reader, writer, config))
-        .await
-        .map_err(|_| HandshakeError::TimedOut(timeout))?
+    bounded(config.handshake_timeout, initiate_steps(reader, writer, config)).await
+}
+
+/// Runs a handshake within `timeout`.
+async fn bounded<T>(
+    timeout: Duration,
+    handshake: impl std::future::Future<Output = Result<T, HandshakeError>>,
+) -> Result<T, HandshakeError> {
+    tokio::time::timeout(timeout, handshake).await.map_err(|_| HandshakeError::TimedOut(timeout))?
 }
 
 async fn initiate_steps<R, W>(
@@ -208,9 +213,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    tokio::time::timeout(timeout, accept_steps(reader, writer, credential))
-        .await
-        .map_err(|_| HandshakeError::TimedOut(timeout))?
+    bounded(timeout, accept_steps(reader, writer, credential)).await
 }
 
 async fn accept_steps<R, W>(

@@ -210,6 +210,30 @@ impl Cursor<'_> {
         }
         v
     }
+    /// After the hour: `:mm:ss[.fraction]`, range-checked as rsyslog does.
+    /// Returns minute, second, fraction and its number of digits.
+    fn clock_after_hour(&mut self, hour: i64) -> Option<(i64, i64, u32, u8)> {
+        if !(0..=23).contains(&hour) || !self.eat(b':') {
+            return None;
+        }
+        let minute = self.int();
+        if !(0..=59).contains(&minute) || !self.eat(b':') {
+            return None;
+        }
+        let second = self.int();
+        if !(0..=60).contains(&second) {
+            return None;
+        }
+        let (secfrac, precision) = if self.eat(b'.') {
+            let start = self.i;
+            let v = self.int();
+            (v as u32, (self.i - start) as u8)
+        } else {
+            (0, 0)
+        };
+        Some((minute, second, secfrac, precision))
+    }
+
     fn eat(&mut self, c: u8) -> bool {
         if self.peek() == Some(c) {
             self.i += 1;
@@ -238,24 +262,7 @@ pub fn parse_rfc3339(s: &[u8]) -> Option<(Timestamp, usize)> {
         return None;
     }
     let hour = c.int();
-    if !(0..=23).contains(&hour) || !c.eat(b':') {
-        return None;
-    }
-    let minute = c.int();
-    if !(0..=59).contains(&minute) || !c.eat(b':') {
-        return None;
-    }
-    let second = c.int();
-    if !(0..=60).contains(&second) {
-        return None;
-    }
-    let (secfrac, precision) = if c.eat(b'.') {
-        let start = c.i;
-        let v = c.int();
-        (v as u32, (c.i - start) as u8)
-    } else {
-        (0, 0)
-    };
+    let (minute, second, secfrac, precision) = c.clock_after_hour(hour)?;
     let (mode, oh, om) = match c.peek()? {
         b'Z' => {
             c.i += 1;
@@ -332,24 +339,7 @@ pub fn parse_rfc3164(s: &[u8], base: &Timestamp) -> Option<(Timestamp, usize)> {
         }
         hour = c.int();
     }
-    if !(0..=23).contains(&hour) || !c.eat(b':') {
-        return None;
-    }
-    let minute = c.int();
-    if !(0..=59).contains(&minute) || !c.eat(b':') {
-        return None;
-    }
-    let second = c.int();
-    if !(0..=60).contains(&second) {
-        return None;
-    }
-    let (secfrac, precision) = if c.eat(b'.') {
-        let start = c.i;
-        let v = c.int();
-        (v as u32, (c.i - start) as u8)
-    } else {
-        (0, 0)
-    };
+    let (minute, second, secfrac, precision) = c.clock_after_hour(hour)?;
     c.eat(b':');
     if c.left() > 0 && !c.eat(b' ') {
         return None;

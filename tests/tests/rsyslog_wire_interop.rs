@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gsslog_tests::net::{free_port, wait_for_file, wait_for_listener};
 use gsslog_tests::realm::TestRealm;
-use gsslog_tests::rsyslog::Rsyslogd;
+use gsslog_tests::rsyslog::{RsyslogForwarder, Rsyslogd};
 use gsswire::{
     accept, initiate, AcceptorCredential, ByteOrder, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, Protection,
     DEFAULT_MAX_DATA_TOKEN,
@@ -71,23 +71,15 @@ async fn rsyslog_into_our_acceptor(mode: &str) {
     realm.add_client(&format!("node-{mode}")).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gss_port = listener.local_addr().unwrap().port();
-    let udp_port = free_port().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "$ModLoad imudp\n\
-         $UDPServerAddress 127.0.0.1\n\
-         $UDPServerRun {udp_port}\n\
-         $ModLoad omgssapi\n\
-         $GssForwardServiceName host\n\
-         $GssMode {mode}\n\
-         *.* :omgssapi:localhost:{gss_port}\n"
-    );
-    let rsyslogd = Rsyslogd::start(dir.path(), &config, &realm.client_env(&format!("node-{mode}"))).unwrap();
+    let forwarder = RsyslogForwarder::start(dir.path(), &realm.client_env(&format!("node-{mode}")), mode, gss_port, "").unwrap();
+    let rsyslogd = &forwarder.daemon;
 
     // rsyslog connects when the first message reaches omgssapi; keep feeding
     // its UDP input until it does (UDP readiness cannot be polled).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop_feeding = stop.clone();
+    let udp_port = forwarder.udp_port;
     let feeder = std::thread::spawn(move || {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         for i in 0..200 {
@@ -125,7 +117,7 @@ async fn rsyslog_into_our_acceptor(mode: &str) {
     assert!(text.ends_with(" via rsyslog omgssapi\n"), "one message, LF-framed: {text:?}");
     assert_eq!(got.sealed, mode == "encryption", "Sealed bit for $GssMode {mode}");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    drop(rsyslogd);
+    drop(forwarder);
     let _ = feeder.join();
 }
 
