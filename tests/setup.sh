@@ -10,8 +10,8 @@ packages=(
   krb5-kdc krb5-admin-server krb5-user
   # tests: Debian's rsyslog and its GSS modules, the peer we must interoperate with
   rsyslog rsyslog-gssapi
-  # tests: the plain TCP checks use these
-  procps
+  # tests: kill, and a private network namespace with its own loopback routes
+  procps iproute2 util-linux
 )
 
 missing=()

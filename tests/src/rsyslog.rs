@@ -85,7 +85,7 @@ impl Drop for Rsyslogd {
 }
 
 /// A stock rsyslog acting as a worker node: imudp on loopback, forwarding
-/// everything with omgssapi to `target_port` in `$GssMode mode`.
+/// everything with omgssapi to `localhost:target_port` in `$GssMode mode`.
 pub struct RsyslogForwarder {
     pub daemon: Rsyslogd,
     pub udp_port: u16,
@@ -93,6 +93,11 @@ pub struct RsyslogForwarder {
 
 impl RsyslogForwarder {
     pub fn start(dir: &Path, env: &[EnvVar], mode: &str, target_port: u16, extra: &str) -> Result<Self> {
+        Self::start_to(dir, env, mode, "localhost", target_port, extra)
+    }
+
+    /// Like [`RsyslogForwarder::start`], to `target_host` (also the GSS host name).
+    pub fn start_to(dir: &Path, env: &[EnvVar], mode: &str, target_host: &str, target_port: u16, extra: &str) -> Result<Self> {
         let udp_port = crate::net::free_port()?;
         let config = format!(
             "$ModLoad imudp\n\
@@ -102,7 +107,7 @@ impl RsyslogForwarder {
              $GssForwardServiceName host\n\
              $GssMode {mode}\n\
              {extra}\
-             *.* :omgssapi:localhost:{target_port}\n"
+             *.* :omgssapi:{target_host}:{target_port}\n"
         );
         let daemon = Rsyslogd::start(dir, &config, env)?;
         Ok(RsyslogForwarder { daemon, udp_port })
