@@ -196,7 +196,10 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
         }
         return;
     }
-    let (selector, action) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    // As rsyslog's lexer: the selector is the run of [a-z0-9*.,;!=] at the
+    // start, so `*.*:omgssapi:host` needs no space before the action.
+    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || "*.,;!=".contains(c))).unwrap_or(line.len());
+    let (selector, action) = line.split_at(end);
     if !selector.contains('.') {
         out.error(&location, format!("cannot understand this line (RainerScript is not supported; use the legacy syntax): {line}"));
         return;
@@ -392,6 +395,13 @@ mod tests {
     fn global_parameters_become_directives() {
         let c = read("global(net.enableDNS=\"off\")\n");
         assert!(matches!(&c.lines[0].statement, Statement::Directive { name, value } if name == "net.enabledns" && value == "off"));
+    }
+
+    #[test]
+    fn action_may_follow_the_selector_without_a_space() {
+        let c = read("*.*:omgssapi:collector:515\n");
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        assert!(matches!(&c.lines[0].statement, Statement::Rule { action, .. } if action == ":omgssapi:collector:515"));
     }
 
     #[test]

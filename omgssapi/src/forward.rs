@@ -1,0 +1,218 @@
+//! One `:omgssapi:` action: a GSS session to the collector, fed from the
+//! action's queue, in order, many messages to a token.
+//!
+//! - Connecting means: resolve the name again, connect, and complete the
+//!   handshake, all inside the reconnect loop and its backoff, so a failing
+//!   collector sees one attempt per backoff step, not a burst.
+//! - A record is acknowledged (and may leave the disk queue) once the token
+//!   holding it was written; after a reconnect the unacknowledged ones go again.
+//! - The collector never sends after the handshake, so anything read on the
+//!   session (end of stream above all: a collector shutting down half-closes,
+//!   and rsyslog 8.2504+ closes idle sessions) means: stop sending, reconnect.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use gsswire::{initiate, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, Session};
+use queue::{Queue, Record};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, watch};
+
+use crate::backoff::Backoff;
+use crate::config::ForwardConfig;
+
+/// A session that stayed up this long resets the backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(10);
+/// After this much quiet, give the close watcher a chance before writing.
+const IDLE: Duration = Duration::from_secs(1);
+
+pub async fn run(config: ForwardConfig, queue: Queue, mut stop: watch::Receiver<bool>) {
+    let target = format!("{}:{}", config.target.host, config.target.port);
+    let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
+    let mut outage: Option<(Instant, u32, String)> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let attempt = tokio::select! {
+            a = connect(&config) => a,
+            _ = stop.changed() => return,
+        };
+        let (mut writer, mut session, closed) = match attempt {
+            Ok(c) => c,
+            Err(e) => {
+                match &mut outage {
+                    None => {
+                        tracing::warn!(collector = %target, error = %e, "collector unreachable; queueing and retrying with backoff");
+                        outage = Some((Instant::now(), 1, e));
+                    }
+                    Some((_, attempts, _)) => {
+                        *attempts += 1;
+                        tracing::debug!(collector = %target, error = %e, attempt = *attempts, "reconnect failed");
+                    }
+                }
+                if sleep_or_stop(backoff.next_delay(), &mut stop).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        match outage.take() {
+            Some((since, attempts, _)) => tracing::info!(collector = %target, down_for = ?since.elapsed(), attempts, "reconnected to collector"),
+            None => tracing::info!(collector = %target, "connected to collector"),
+        }
+        queue.rewind();
+        let connected = Instant::now();
+        let ended = send_until_broken(&config, &queue, &mut writer, &mut session, closed, &mut stop).await;
+        drop(writer);
+        match ended {
+            Ended::Stopped => return,
+            Ended::Broken(why) => {
+                tracing::info!(collector = %target, reason = %why, "session ended; reconnecting");
+                if connected.elapsed() > STABLE_SESSION {
+                    backoff.reset();
+                }
+                // A random first wait, so that nodes that lost the collector at
+                // the same moment do not come back together.
+                if sleep_or_stop(backoff.next_delay(), &mut stop).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+enum Ended {
+    Stopped,
+    Broken(String),
+}
+
+type Connection = (FrameWriter<OwnedWriteHalf>, Session, oneshot::Receiver<String>);
+
+async fn connect(config: &ForwardConfig) -> Result<Connection, String> {
+    let host = config.target.host.as_str();
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(config.handshake_timeout, tokio::net::lookup_host((host, config.target.port)))
+        .await
+        .map_err(|_| format!("resolving {host} timed out"))?
+        .map_err(|e| format!("resolving {host}: {e}"))?
+        .collect();
+    let mut last = format!("{host} resolves to no address");
+    let mut stream = None;
+    for addr in addrs {
+        match tokio::time::timeout(config.handshake_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                stream = Some(s);
+                break;
+            }
+            Ok(Err(e)) => last = format!("connecting to {addr}: {e}"),
+            Err(_) => last = format!("connecting to {addr} timed out"),
+        }
+    }
+    let stream = stream.ok_or(last)?;
+    // No Nagle: a token must not wait 40 ms for an ACK after the handshake.
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (read, write) = stream.into_split();
+    let mut reader = FrameReader::new(read, FrameOrder::Fixed(config.byte_order));
+    let mut writer = FrameWriter::new(write, config.byte_order);
+    let initiator = InitiatorConfig {
+        service: config.service.clone(),
+        host: host.to_string(),
+        protection: config.protection,
+        handshake_timeout: config.handshake_timeout,
+    };
+    let session = initiate(&mut reader, &mut writer, &initiator).await.map_err(|e| format!("GSS handshake: {e}"))?;
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let why = match reader.read_token(1 << 20).await {
+            Ok(None) => "the collector closed the session".to_string(),
+            Ok(Some(_)) => "the collector sent data after the handshake".to_string(),
+            Err(e) => format!("session error: {e}"),
+        };
+        let _ = tx.send(why);
+    });
+    Ok((writer, session, rx))
+}
+
+async fn send_until_broken(
+    config: &ForwardConfig,
+    queue: &Queue,
+    writer: &mut FrameWriter<OwnedWriteHalf>,
+    session: &mut Session,
+    mut closed: oneshot::Receiver<String>,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let max_records = if config.one_message_per_token { 256 } else { 4096 };
+    let mut last_write = Instant::now();
+    let mut plain = Vec::with_capacity(config.batch_bytes + 8192);
+    loop {
+        let batch = tokio::select! {
+            b = queue.next_batch(max_records, config.batch_bytes * 4) => b,
+            why = &mut closed => return Ended::Broken(why.unwrap_or_else(|_| "session watcher ended".into())),
+            _ = stop.changed() => return Ended::Stopped,
+        };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the queue failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if last_write.elapsed() > IDLE {
+            // After a quiet spell the peer may have closed: let the watcher
+            // see it before a message goes into a dead connection.
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if let Ok(why) = closed.try_recv() {
+                return Ended::Broken(why);
+            }
+        }
+        if let Err(e) = write_batch(config, session, writer, &batch, &mut plain).await {
+            return Ended::Broken(e);
+        }
+        last_write = Instant::now();
+        if let Some(last) = batch.last() {
+            if let Err(e) = queue.ack(last.seq) {
+                tracing::error!(error = %e, "cannot record delivery in the queue checkpoint");
+            }
+        }
+    }
+}
+
+/// Packs records into tokens of at most `batch_bytes` of plaintext (one
+/// record per token in strict mode; a larger record travels alone).
+async fn write_batch(
+    config: &ForwardConfig,
+    session: &mut Session,
+    writer: &mut FrameWriter<OwnedWriteHalf>,
+    batch: &[Record],
+    plain: &mut Vec<u8>,
+) -> Result<(), String> {
+    plain.clear();
+    for r in batch {
+        let full = !plain.is_empty() && (config.one_message_per_token || plain.len() + r.payload.len() > config.batch_bytes);
+        if full {
+            send_token(session, writer, plain).await?;
+            plain.clear();
+        }
+        plain.extend_from_slice(&r.payload);
+    }
+    if !plain.is_empty() {
+        send_token(session, writer, plain).await?;
+    }
+    Ok(())
+}
+
+async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHalf>, plain: &[u8]) -> Result<(), String> {
+    let token = session.wrap(plain).map_err(|e| format!("wrap failed: {e}"))?;
+    writer.write_token(&token).await.map_err(|e| format!("write failed: {e}"))
+}
+
+/// Sleeps, or returns true early when asked to stop.
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = stop.changed() => true,
+    }
+}
