@@ -27,8 +27,21 @@ const STABLE_SESSION: Duration = Duration::from_secs(10);
 /// After this much quiet, give the close watcher a chance before writing.
 const IDLE: Duration = Duration::from_secs(1);
 
-pub async fn run(config: ForwardConfig, queue: Queue, mut stop: watch::Receiver<bool>) {
+/// What one action has sent, logged when it stops.
+#[derive(Debug, Default)]
+struct Sent {
+    messages: u64,
+    tokens: u64,
+}
+
+pub async fn run(config: ForwardConfig, queue: Queue, stop: watch::Receiver<bool>) {
     let target = format!("{}:{}", config.target.host, config.target.port);
+    let mut sent = Sent::default();
+    forward(&config, &queue, stop, &target, &mut sent).await;
+    tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, "forwarder stopped");
+}
+
+async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: watch::Receiver<bool>, target: &str, sent: &mut Sent) {
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
     let mut outage: Option<(Instant, u32, String)> = None;
     loop {
@@ -36,7 +49,7 @@ pub async fn run(config: ForwardConfig, queue: Queue, mut stop: watch::Receiver<
             return;
         }
         let attempt = tokio::select! {
-            a = connect(&config) => a,
+            a = connect(config) => a,
             _ = stop.changed() => return,
         };
         let (mut writer, mut session, closed) = match attempt {
@@ -64,7 +77,7 @@ pub async fn run(config: ForwardConfig, queue: Queue, mut stop: watch::Receiver<
         }
         queue.rewind();
         let connected = Instant::now();
-        let ended = send_until_broken(&config, &queue, &mut writer, &mut session, closed, &mut stop).await;
+        let ended = send_until_broken(config, queue, &mut writer, &mut session, closed, &mut stop, sent).await;
         drop(writer);
         match ended {
             Ended::Stopped => return,
@@ -141,6 +154,7 @@ async fn send_until_broken(
     session: &mut Session,
     mut closed: oneshot::Receiver<String>,
     stop: &mut watch::Receiver<bool>,
+    sent: &mut Sent,
 ) -> Ended {
     let max_records = if config.one_message_per_token { 256 } else { 4096 };
     let mut last_write = Instant::now();
@@ -168,8 +182,12 @@ async fn send_until_broken(
                 return Ended::Broken(why);
             }
         }
-        if let Err(e) = write_batch(config, session, writer, &batch, &mut plain).await {
-            return Ended::Broken(e);
+        match write_batch(config, session, writer, &batch, &mut plain).await {
+            Ok(tokens) => {
+                sent.messages += batch.len() as u64;
+                sent.tokens += tokens;
+            }
+            Err(e) => return Ended::Broken(e),
         }
         last_write = Instant::now();
         if let Some(last) = batch.last() {
@@ -181,27 +199,31 @@ async fn send_until_broken(
 }
 
 /// Packs records into tokens of at most `batch_bytes` of plaintext (one
-/// record per token in strict mode; a larger record travels alone).
+/// record per token in strict mode; a larger record travels alone). Returns
+/// how many tokens were written.
 async fn write_batch(
     config: &ForwardConfig,
     session: &mut Session,
     writer: &mut FrameWriter<OwnedWriteHalf>,
     batch: &[Record],
     plain: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<u64, String> {
     plain.clear();
+    let mut tokens = 0;
     for r in batch {
         let full = !plain.is_empty() && (config.one_message_per_token || plain.len() + r.payload.len() > config.batch_bytes);
         if full {
             send_token(session, writer, plain).await?;
+            tokens += 1;
             plain.clear();
         }
         plain.extend_from_slice(&r.payload);
     }
     if !plain.is_empty() {
         send_token(session, writer, plain).await?;
+        tokens += 1;
     }
-    Ok(())
+    Ok(tokens)
 }
 
 async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHalf>, plain: &[u8]) -> Result<(), String> {

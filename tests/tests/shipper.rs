@@ -1,0 +1,391 @@
+//! The shipper (`omgssapi`) end to end, through the real KDC, with the grid's
+//! client stanza: into Debian's rsyslog imgssapi and into our collector; fed
+//! by Debian's rsyslog through omprog, and by its own socket, UDP and TCP
+//! inputs; across collector outages, restarts and a `kill -9` of itself.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gsslog_tests::daemon::{bin_path, Daemon};
+use gsslog_tests::net::{free_port, wait_for_listener};
+use gsslog_tests::realm::{TestRealm, SHARED_CLIENT};
+use gsslog_tests::rsyslog::Rsyslogd;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The grid's client stanza with host and port changed (and `extra` lines,
+/// such as our extensions, before it).
+fn stanza(port: u16, extra: &str) -> String {
+    let seed = include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", &format!("localhost:{port}"));
+    format!("{extra}{seed}")
+}
+
+fn start_shipper(dir: &Path, config: &str, args: &[&str]) -> Daemon {
+    let realm = TestRealm::shared();
+    let work = dir.join("work");
+    let mut all = vec!["--work-directory", work.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut d = Daemon::start("omgssapi", dir, config, &realm.client_env(SHARED_CLIENT), &all).unwrap();
+    d.wait_for_log("shipper running", WAIT).unwrap();
+    d
+}
+
+/// Our collector writing `%msg%` of everything to `out`.
+fn start_collector(dir: &Path, port: u16, out: &Path) -> Daemon {
+    let realm = TestRealm::shared();
+    let conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut d = Daemon::start("imgssapi", dir, &conf, &realm.server_env(), &["-x"]).unwrap();
+    d.wait_for_log("collector running", WAIT).unwrap();
+    d
+}
+
+fn numbered(i: usize) -> String {
+    format!("<13>Nov 23 12:00:00 node1 app: seq {i:06}")
+}
+
+/// The sequence numbers found in a file, in the order they appear.
+fn seqs(path: &Path) -> Vec<usize> {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default())
+        .lines()
+        .filter_map(|l| l.split("seq ").nth(1).and_then(|n| n.trim().parse().ok()))
+        .collect()
+}
+
+fn wait_for_seqs(path: &Path, n: usize, daemons: &[&Daemon]) -> Vec<usize> {
+    let start = Instant::now();
+    loop {
+        let got = seqs(path);
+        let unique: BTreeSet<usize> = got.iter().copied().collect();
+        if unique.len() >= n {
+            return got;
+        }
+        if start.elapsed() > WAIT {
+            let logs: Vec<String> = daemons.iter().map(|d| d.log()).collect();
+            panic!("only {} of {n} messages arrived\n{}", unique.len(), logs.join("\n-----\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// First occurrences in order: duplicates (at-least-once) allowed, reordering not.
+fn assert_in_order(got: &[usize], n: usize) {
+    let mut seen = BTreeSet::new();
+    let firsts: Vec<usize> = got.iter().copied().filter(|s| seen.insert(*s)).collect();
+    assert_eq!(firsts, (0..n).collect::<Vec<_>>(), "every message, in the order accepted");
+}
+
+fn send_tcp(port: u16, lines: impl Iterator<Item = String>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut buf = Vec::new();
+    for l in lines {
+        buf.extend_from_slice(l.as_bytes());
+        buf.push(b'\n');
+    }
+    s.write_all(&buf).unwrap();
+}
+
+#[test]
+fn seed_stanza_passes_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("client.conf");
+    std::fs::write(&conf, stanza(515, "")).unwrap();
+    let out = Command::new(bin_path("omgssapi").unwrap()).args(["--check-config", "-f"]).arg(&conf).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::write(&conf, "*.* :omgssapi:(z)host:5x5\n").unwrap();
+    let out = Command::new(bin_path("omgssapi").unwrap()).args(["--check-config", "-f"]).arg(&conf).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.contains(&format!("{}:1: :omgssapi: unknown option 'z'", conf.display())), "{stdout}");
+}
+
+fn into_stock_rsyslog(mode: &str) {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let rs_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut rsyslogd = Rsyslogd::start(&dir.path().join("rsyslog"), &rs_conf, &realm.server_env()).unwrap();
+    wait_for_listener(SocketAddr::from(([127, 0, 0, 1], port)), WAIT).unwrap();
+    let input = free_port().unwrap();
+    let conf = stanza(port, "").replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    const N: usize = 2000;
+    send_tcp(input, (0..N).map(numbered));
+    let got = wait_for_seqs(&out, N, &[&shipper]);
+    assert_in_order(&got, N);
+    assert_eq!(got.len(), N, "no duplicates on a healthy session");
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    let tokens: u64 = log.split("tokens=").nth(1).and_then(|t| t.split_whitespace().next()).and_then(|t| t.parse().ok()).unwrap_or(u64::MAX);
+    assert!(tokens.saturating_mul(5) <= N as u64, "many messages per token, and rsyslog took them: {tokens} tokens for {N} messages\n{log}");
+    // (rsyslog 8.2302 logs "will be closed, error ignored" for every session
+    // that ends, including the readiness probe's, so its log is not checked.)
+    rsyslogd.ensure_running().unwrap();
+}
+
+#[test]
+fn into_stock_rsyslog_imgssapi_batched_encryption() {
+    into_stock_rsyslog("encryption");
+}
+
+#[test]
+fn into_stock_rsyslog_imgssapi_batched_integrity() {
+    into_stock_rsyslog("integrity");
+}
+
+#[test]
+fn stock_rsyslog_feeds_the_shipper_through_omprog() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let shipper_dir = dir.path().join("shipper");
+    std::fs::create_dir_all(shipper_dir.join("work")).unwrap();
+    let shipper_conf = shipper_dir.join("omgssapi.conf");
+    std::fs::write(&shipper_conf, stanza(port, "")).unwrap();
+    let udp = free_port().unwrap();
+    let binary = format!(
+        "{} -f {} --stdin --work-directory {}",
+        bin_path("omgssapi").unwrap().display(),
+        shipper_conf.display(),
+        shipper_dir.join("work").display()
+    );
+    let node_conf = format!(
+        "$ModLoad imudp\n$UDPServerAddress 127.0.0.1\n$UDPServerRun {udp}\nmodule(load=\"omprog\")\n\
+         *.* action(type=\"omprog\" binary=\"{binary}\" confirmMessages=\"on\" template=\"RSYSLOG_TraditionalForwardFormat\" output=\"{}\")\n",
+        shipper_dir.join("stderr.log").display()
+    );
+    let node = Rsyslogd::start(&dir.path().join("node"), &node_conf, &realm.client_env(SHARED_CLIENT)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let udp_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    const N: usize = 200;
+    for i in 0..N {
+        udp_socket.send_to(numbered(i).as_bytes(), ("127.0.0.1", udp)).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let got = wait_for_seqs(&out, N, &[&collector]);
+    assert_in_order(&got, N);
+    let _ = node;
+}
+
+#[test]
+fn unix_socket_udp_and_tcp_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let sock = dir.path().join("log.sock");
+    let (udp, tcp) = (free_port().unwrap(), free_port().unwrap());
+    let shipper = start_shipper(
+        &dir.path().join("shipper"),
+        &stanza(port, ""),
+        &["--unix-socket", sock.to_str().unwrap(), "--udp", &format!("127.0.0.1:{udp}"), "--tcp", &format!("127.0.0.1:{tcp}")],
+    );
+    let unix = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    unix.send_to(b"<13>Nov 23 12:00:00 app[1]: via unix socket seq 000000", &sock).unwrap();
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().send_to(numbered(1).as_bytes(), ("127.0.0.1", udp)).unwrap();
+    let mut t = TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    let octet = numbered(3);
+    t.write_all(format!("{}\n{} {}", numbered(2), octet.len(), octet).as_bytes()).unwrap();
+    drop(t);
+    let got = wait_for_seqs(&out, 4, &[&collector, &shipper]);
+    assert_eq!(got.iter().copied().collect::<BTreeSet<_>>(), (0..4).collect());
+    assert!(String::from_utf8_lossy(&std::fs::read(&out).unwrap()).contains("via unix socket"));
+}
+
+#[test]
+fn collector_down_fills_the_disk_cap_then_delivers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let input = free_port().unwrap();
+    let conf = stanza(port, "$ActionGSSForwardBackoffBase 100\n$ActionGSSForwardBackoffMax 500\n")
+        .replace("$ActionQueueMaxDiskSpace 100m", "$ActionQueueMaxDiskSpace 256k\n$ActionQueueMaxFileSize 64k")
+        .replace("$ActionQueueTimeoutEnqueue 100", "$ActionQueueTimeoutEnqueue 0");
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    const N: usize = 5000;
+    send_tcp(input, (0..N).map(numbered));
+    shipper.wait_for_log("queue full", WAIT).unwrap();
+    shipper.wait_for_log("collector unreachable", WAIT).unwrap();
+    let work = dir.path().join("shipper/work");
+    let on_disk: u64 = std::fs::read_dir(&work).unwrap().filter_map(Result::ok).map(|e| e.metadata().unwrap().len()).sum();
+    assert!(on_disk <= 256 * 1024, "the cap holds: {on_disk} bytes");
+    assert!(on_disk > 128 * 1024, "the queue filled up to the cap: {on_disk} bytes");
+
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    // Wait until delivery stops growing.
+    let mut last = (0, Instant::now());
+    while last.1.elapsed() < Duration::from_secs(3) {
+        let n = seqs(&out).len();
+        if n != last.0 {
+            last = (n, Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got = seqs(&out);
+    let kept = got.len();
+    assert!(kept > 500 && kept < N, "{kept} of {N} kept");
+    assert_eq!(got, (0..kept).collect::<Vec<_>>(), "what was accepted arrives complete and in order");
+    let status = shipper.stop(WAIT).unwrap();
+    assert!(status.success());
+    let log = shipper.log();
+    assert!(log.contains(&format!("discarded_full={}", N - kept)), "the discards are counted:\n{log}");
+    drop(collector);
+}
+
+#[test]
+fn kill_9_loses_nothing_that_was_confirmed() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let shipper_dir = dir.path().join("shipper");
+    std::fs::create_dir_all(&shipper_dir).unwrap();
+    let conf = shipper_dir.join("omgssapi.conf");
+    std::fs::write(&conf, stanza(port, "$ActionGSSForwardBackoffBase 100\n$ActionGSSForwardBackoffMax 500\n")).unwrap();
+    let spawn = |feed: bool| {
+        let mut cmd = Command::new(bin_path("omgssapi").unwrap());
+        cmd.arg("-f").arg(&conf).arg("--work-directory").arg(shipper_dir.join("work"));
+        if feed {
+            cmd.arg("--stdin");
+        }
+        cmd.envs(realm.client_env(SHARED_CLIENT)).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    // The collector is down: everything the shipper confirms sits in its queue.
+    let mut child = spawn(true);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(replies.next().unwrap().unwrap(), "OK", "omprog's readiness line");
+    let mut confirmed = 0;
+    for i in 0..3000 {
+        if writeln!(stdin, "{}", numbered(i)).and_then(|_| stdin.flush()).is_err() {
+            break;
+        }
+        match replies.next() {
+            Some(Ok(reply)) if reply == "OK" => confirmed = i + 1,
+            Some(Ok(reply)) => panic!("message {i} refused: {reply}"),
+            _ => break, // killed
+        }
+        if i == 1500 {
+            // Keep writing while we kill: the last confirmations race the kill.
+            let pid = child.id();
+            std::thread::spawn(move || {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            });
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(confirmed > 1000, "confirmed {confirmed}");
+
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let mut restarted = spawn(false);
+    let got = wait_for_seqs(&out, confirmed, &[&collector]);
+    assert_in_order(&got[..], got.iter().copied().collect::<BTreeSet<_>>().len());
+    let _ = restarted.kill();
+}
+
+#[test]
+fn graceful_collector_restart_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let mut collector = start_collector(&dir.path().join("collector0"), port, &out);
+    let input = free_port().unwrap();
+    let shipper = start_shipper(
+        &dir.path().join("shipper"),
+        &stanza(port, "$ActionGSSForwardBackoffBase 100\n$ActionGSSForwardBackoffMax 500\n"),
+        &["--tcp", &format!("127.0.0.1:{input}")],
+    );
+    const N: usize = 6000;
+    let feeder = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+        for i in 0..N {
+            s.write_all(format!("{}\n", numbered(i)).as_bytes()).unwrap();
+            if i % 100 == 99 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(collector.stop(WAIT).unwrap().success());
+    let collector = start_collector(&dir.path().join("collector1"), port, &out);
+    feeder.join().unwrap();
+    let got = wait_for_seqs(&out, N, &[&collector, &shipper]);
+    assert_in_order(&got, N);
+    assert!(shipper.log().contains("the collector closed the session"), "the half-close was noticed");
+}
+
+#[test]
+fn fifty_shippers_spread_their_reconnects_and_deliver_after_the_collector_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    // A collector that is "down": it takes connections and drops them at once,
+    // so every attempt is seen and timed.
+    let attempts = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let listener = TcpListener::bind(("0.0.0.0", port)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop_fake = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fake = {
+        let (attempts, stop) = (attempts.clone(), stop_fake.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        attempts.lock().unwrap().push(Instant::now());
+                        drop(s);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        })
+    };
+    const SHIPPERS: usize = 50;
+    let start = Instant::now();
+    let mut shippers = Vec::new();
+    let mut inputs = Vec::new();
+    for k in 0..SHIPPERS {
+        let input = free_port().unwrap();
+        let conf = stanza(port, "$ActionGSSForwardBackoffBase 500\n$ActionGSSForwardBackoffMax 2000\n");
+        shippers.push(start_shipper(&dir.path().join(format!("s{k}")), &conf, &["--udp", &format!("127.0.0.1:{input}")]));
+        inputs.push(input);
+    }
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (k, input) in inputs.iter().enumerate() {
+        udp.send_to(numbered(k).as_bytes(), ("127.0.0.1", *input)).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    stop_fake.store(true, std::sync::atomic::Ordering::SeqCst);
+    fake.join().unwrap();
+    let times = attempts.lock().unwrap().clone();
+    // After everyone's first attempt, count attempts per 100 ms window.
+    let settled = start + Duration::from_secs(3);
+    let mut windows = std::collections::BTreeMap::<u128, usize>::new();
+    for t in times.iter().filter(|t| **t > settled) {
+        *windows.entry((*t - settled).as_millis() / 100).or_default() += 1;
+    }
+    let later: usize = windows.values().sum();
+    let busiest = windows.values().copied().max().unwrap_or(0);
+    println!("{} attempts in all; {later} after the first 3 s, spread over {} of 30 windows of 100 ms, at most {busiest} in one", times.len(), windows.len());
+    assert!(later >= SHIPPERS, "the shippers kept retrying: {later}");
+    assert!(busiest <= SHIPPERS / 4, "reconnects must be spread, not together: {busiest} in one 100 ms window");
+    assert!(windows.len() >= 15, "attempts spread over time: {} windows", windows.len());
+
+    let out = dir.path().join("received.log");
+    let returned = Instant::now();
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let got = wait_for_seqs(&out, SHIPPERS, &[&collector]);
+    let took = returned.elapsed();
+    println!("all {SHIPPERS} shippers delivered {took:?} after the collector returned");
+    assert_eq!(got.iter().copied().collect::<BTreeSet<_>>(), (0..SHIPPERS).collect());
+    assert!(took < Duration::from_secs(10), "delivery within a few seconds of the return: {took:?}");
+}
