@@ -40,6 +40,8 @@ pub struct ForwardConfig {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub handshake_timeout: Duration,
+    /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
+    pub bind: Option<IpAddr>,
     pub location: Location,
 }
 
@@ -110,6 +112,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut backoff_base = Duration::from_secs(1);
     let mut backoff_max = Duration::from_secs(60);
     let mut handshake_timeout = Duration::from_secs(10);
+    let mut bind: Option<IpAddr> = None;
     let mut work_dir = default_work_dir.to_path_buf();
     let mut q = QueueSettings::default();
     let mut templates: HashMap<String, Arc<Template>> = HashMap::new();
@@ -153,6 +156,10 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
                     "actiongssforwardbackoffbase" => set_millis(text, loc, name, v, &mut backoff_base),
                     "actiongssforwardbackoffmax" => set_millis(text, loc, name, v, &mut backoff_max),
                     "actiongssforwardhandshaketimeout" => set_millis(text, loc, name, v, &mut handshake_timeout),
+                    "actiongssforwardbindaddress" => match v.trim_matches(|c| c == '[' || c == ']').parse() {
+                        Ok(a) => bind = Some(a),
+                        Err(_) => text.error(loc, format!("$ActionGSSForwardBindAddress: '{v}' is not an IP address")),
+                    },
                     "workdirectory" => work_dir = PathBuf::from(v),
                     "maxmessagesize" => match parse_size(v) {
                         Ok(n) if n >= 128 => max_message_size = n as usize,
@@ -251,6 +258,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
                             backoff_base,
                             backoff_max,
                             handshake_timeout,
+                            bind,
                             location: loc.clone(),
                         });
                         // Legacy $ActionQueue* settings apply to one action only.

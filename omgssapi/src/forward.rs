@@ -113,7 +113,7 @@ async fn connect(config: &ForwardConfig) -> Result<Connection, String> {
     let mut last = format!("{host} resolves to no address");
     let mut stream = None;
     for addr in addrs {
-        match tokio::time::timeout(config.handshake_timeout, TcpStream::connect(addr)).await {
+        match tokio::time::timeout(config.handshake_timeout, connect_from(config.bind, addr)).await {
             Ok(Ok(s)) => {
                 stream = Some(s);
                 break;
@@ -229,6 +229,14 @@ async fn write_batch(
 async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHalf>, plain: &[u8]) -> Result<(), String> {
     let token = session.wrap(plain).map_err(|e| format!("wrap failed: {e}"))?;
     writer.write_token(&token).await.map_err(|e| format!("write failed: {e}"))
+}
+
+async fn connect_from(source: Option<std::net::IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    socket.connect(addr).await
 }
 
 /// Sleeps, or returns true early when asked to stop.

@@ -1,19 +1,16 @@
 //! The demo: a throwaway realm, our collector with the grid's seed config,
-//! two "worker nodes" (Debian's stock rsyslog forwarding with omgssapi, and
-//! our test client from another address), sample logs, and the tree that
+//! two worker nodes (Debian's stock rsyslog forwarding with omgssapi, and our
+//! shipper with the grid's client stanza), sample logs, and the tree that
 //! results. Run it with `bash tests/demo.sh`.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use gsslog_tests::client::GssClient;
 use gsslog_tests::daemon::Daemon;
 use gsslog_tests::net::{free_port, wait_for_file};
 use gsslog_tests::realm::TestRealm;
 use gsslog_tests::rsyslog::RsyslogForwarder;
-use gsswire::{ByteOrder, Protection};
 
 fn main() -> Result<()> {
     let keep = std::env::args().nth(1).map(std::path::PathBuf::from);
@@ -46,17 +43,28 @@ fn main() -> Result<()> {
         rsyslog.send(m)?;
     }
 
-    println!("== node 127.0.0.2: a second host, our GSS client, integrity mode, big-endian frames");
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut c = GssClient::connect(addr, Some("127.0.0.2".parse()?), Protection::Integrity, ByteOrder::Big).await?;
-        c.send_lines(&[
-            "<38>Nov 23 09:16:00 node2 sshd[99]: Failed password for invalid user admin",
-            "<13>Nov 23 09:16:01 node2 cron[12]: (root) CMD (run-parts /etc/cron.hourly)",
-        ])
-        .await
-    })?;
+    println!("== node 127.0.0.2: our shipper with the grid's client.conf, fed through its /dev/log-style socket");
+    let shipper_conf = format!(
+        "$ActionGSSForwardBindAddress 127.0.0.2\n{}",
+        include_str!("../../../syslog/testdata/client.conf").replace("<server_name>:<port>", &format!("localhost:{port}"))
+    );
+    let socket = base.join("node2-log.sock");
+    let work = base.join("node2-queue");
+    let mut shipper = Daemon::start(
+        "omgssapi",
+        &base.join("node2-shipper"),
+        &shipper_conf,
+        &realm.client_env("client"),
+        &["--work-directory", &work.display().to_string(), "--unix-socket", &socket.display().to_string()],
+    )?;
+    shipper.wait_for_log("shipper running", Duration::from_secs(20))?;
+    let local = std::os::unix::net::UnixDatagram::unbound()?;
+    for m in [
+        "<38>Nov 23 09:16:00 node2 sshd[99]: Failed password for invalid user admin",
+        "<13>Nov 23 09:16:01 node2 cron[12]: (root) CMD (run-parts /etc/cron.hourly)",
+    ] {
+        local.send_to(m.as_bytes(), &socket)?;
+    }
 
     let (y, m) = {
         let now = syslog::Timestamp::now();
@@ -66,6 +74,7 @@ fn main() -> Result<()> {
         .with_context(|| collector.log())?;
     wait_for_file(&root.join(&y).join(&m).join("127.0.0.2/syslog"), Duration::from_secs(20), |t| !t.is_empty())?;
     std::thread::sleep(Duration::from_millis(300));
+    shipper.stop(Duration::from_secs(10))?;
     collector.stop(Duration::from_secs(10))?;
 
     println!("\n== the tree the collector wrote:");
