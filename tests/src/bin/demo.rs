@@ -74,7 +74,10 @@ fn main() -> Result<()> {
         .with_context(|| collector.log())?;
     wait_for_file(&root.join(&y).join(&m).join("127.0.0.2/syslog"), Duration::from_secs(20), |t| !t.is_empty())?;
     std::thread::sleep(Duration::from_millis(300));
+    // Nodes first: a stock rsyslog never closes its session, so the collector
+    // would otherwise wait out its drain timeout.
     shipper.stop(Duration::from_secs(10))?;
+    rsyslog.daemon.stop()?;
     collector.stop(Duration::from_secs(10))?;
 
     println!("\n== the tree the collector wrote:");
