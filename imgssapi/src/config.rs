@@ -323,10 +323,9 @@ fn build_action(
 }
 
 fn set_bool(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut bool) {
-    match v.to_ascii_lowercase().as_str() {
-        "on" | "yes" | "1" => *slot = true,
-        "off" | "no" | "0" => *slot = false,
-        _ => text.error(loc, format!("${name}: '{v}' is not on or off")),
+    match syslog::config::parse_bool(v) {
+        Ok(b) => *slot = b,
+        Err(e) => text.error(loc, format!("${name}: {e}")),
     }
 }
 

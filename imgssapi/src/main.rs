@@ -45,21 +45,8 @@ fn main() -> ExitCode {
         .init();
 
     let (config, text) = config::load(&cli.config);
-    if cli.check_config {
-        for p in &text.problems {
-            println!("{p}");
-        }
-        return if text.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
-    }
-    for p in &text.problems {
-        match p.severity {
-            syslog::config::Severity::Error => tracing::error!("{p}"),
-            syslog::config::Severity::Warning => tracing::warn!("{p}"),
-        }
-    }
-    if text.has_errors() {
-        eprintln!("imgssapi: configuration has errors; not starting (see above, or run with --check-config)");
-        return ExitCode::FAILURE;
+    if let Some(exit) = text.gate("imgssapi", cli.check_config) {
+        return exit;
     }
     match run(cli, config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,21 +57,8 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let (config, text) = config::load(&cli.config, &cli.work_directory);
-    if cli.check_config {
-        for p in &text.problems {
-            println!("{p}");
-        }
-        return if text.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
-    }
-    for p in &text.problems {
-        match p.severity {
-            syslog::config::Severity::Error => tracing::error!("{p}"),
-            syslog::config::Severity::Warning => tracing::warn!("{p}"),
-        }
-    }
-    if text.has_errors() {
-        eprintln!("omgssapi: configuration has errors; not starting (see above, or run with --check-config)");
-        return ExitCode::FAILURE;
+    if let Some(exit) = text.gate("omgssapi", cli.check_config) {
+        return exit;
     }
     match run(cli, config) {
         Ok(()) => ExitCode::SUCCESS,

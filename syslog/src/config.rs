@@ -97,6 +97,40 @@ impl ConfigText {
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(|p| p.severity == Severity::Error)
     }
+
+    /// The daemons' start-up gate. With `check_only` (`--check-config`) it
+    /// prints every problem as `FILE:LINE: message` and returns the exit code
+    /// (0, or 1 on any error); otherwise it logs them and returns an exit code
+    /// only if there are errors, `None` when the daemon may start.
+    pub fn gate(&self, program: &str, check_only: bool) -> Option<std::process::ExitCode> {
+        use std::process::ExitCode;
+        if check_only {
+            for p in &self.problems {
+                println!("{p}");
+            }
+            return Some(if self.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+        }
+        for p in &self.problems {
+            match p.severity {
+                Severity::Error => tracing::error!("{p}"),
+                Severity::Warning => tracing::warn!("{p}"),
+            }
+        }
+        if self.has_errors() {
+            eprintln!("{program}: configuration has errors; not starting (see above, or run with --check-config)");
+            return Some(ExitCode::FAILURE);
+        }
+        None
+    }
+}
+
+/// rsyslog's binary values: `on`/`off` (also `yes`/`no`, `1`/`0`).
+pub fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "1" => Ok(true),
+        "off" | "no" | "0" => Ok(false),
+        _ => Err(format!("'{v}' is not on or off")),
+    }
 }
 
 /// Reads `path` and every file it includes.
