@@ -390,6 +390,29 @@ mod tests {
     }
 
     #[test]
+    fn legacy_input_directives_and_extensions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imuxsock\n$SystemLogSocketName /run/test-log\n$AddUnixListenSocket /run/extra-log\n\
+             $ModLoad imudp\n$UDPServerAddress 127.0.0.1\n$UDPServerRun 5514\n\
+             $ModLoad imtcp\n$InputTCPServerBindAddress 127.0.0.1\n$InputTCPServerRun 5515\n\
+             $GssForwardFrameByteOrder be\n$ActionGSSForwardOneMessagePerToken on\n$ActionGSSForwardBatchSize 16k\n\
+             $GssMode integrity\nauth.* :omgssapi:(o)[::1]:6514\n",
+        )
+        .unwrap();
+        let (c, text) = load(&path, dir.path());
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert_eq!(c.inputs.unix_sockets, [PathBuf::from("/run/test-log"), PathBuf::from("/run/extra-log")]);
+        assert_eq!(c.inputs.udp, ["127.0.0.1:5514".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.inputs.tcp, ["127.0.0.1:5515".parse::<SocketAddr>().unwrap()]);
+        let f = &c.forwards[0];
+        assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
+        assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
+    }
+
+    #[test]
     fn seed_client_stanza_loads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.conf");

@@ -139,6 +139,21 @@ fn into_stock_rsyslog_imgssapi_batched_integrity() {
 }
 
 #[test]
+fn strict_mode_sends_one_message_per_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let input = free_port().unwrap();
+    let conf = stanza(port, "$ActionGSSForwardOneMessagePerToken on\n");
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    send_tcp(input, (0..300).map(numbered));
+    assert_in_order(&wait_for_seqs(&out, 300, &[&collector]), 300);
+    assert!(shipper.stop(WAIT).unwrap().success());
+    assert!(shipper.log().contains("messages=300 tokens=300"), "{}", shipper.log());
+}
+
+#[test]
 fn stock_rsyslog_feeds_the_shipper_through_omprog() {
     let realm = TestRealm::shared();
     let dir = tempfile::tempdir().unwrap();
