@@ -45,8 +45,9 @@ struct OpenFile {
 }
 
 struct ActionFiles {
-    files: HashMap<PathBuf, OpenFile>,
-    capacity: usize,
+    /// Open files by path (bytes, so a lookup needs no allocation).
+    files: HashMap<Vec<u8>, OpenFile>,
+    settings: FileSettings,
 }
 
 pub struct Output {
@@ -60,11 +61,13 @@ pub struct Output {
 
 impl Output {
     pub fn new(rules: Vec<Rule>, action_count: usize, stats: Arc<OutputStats>) -> Self {
-        let mut actions: Vec<ActionFiles> = (0..action_count).map(|_| ActionFiles { files: HashMap::new(), capacity: 1 }).collect();
+        let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
+        let mut actions: Vec<ActionFiles> =
+            (0..action_count).map(|_| ActionFiles { files: HashMap::new(), settings: default.clone() }).collect();
         for rule in &rules {
             for a in &rule.actions {
                 if let RuleAction::File { id, settings, .. } = a {
-                    actions[*id].capacity = settings.cache_size;
+                    actions[*id].settings = settings.clone();
                 }
             }
         }
@@ -118,48 +121,49 @@ impl Output {
             for a in 0..self.rules[r].actions.len() {
                 match &self.rules[r].actions[a] {
                     RuleAction::Stop => return,
-                    RuleAction::File { target, template, settings, id } => {
+                    RuleAction::File { target, template, id, .. } => {
                         self.path_buf.clear();
-                        let path = match target {
-                            FileAction::Static(p) => p.clone(),
-                            FileAction::Dynamic(t) => {
-                                t.render_path(m, now, &mut self.path_buf);
-                                PathBuf::from(OsStr::from_bytes(&self.path_buf))
-                            }
-                        };
+                        match target {
+                            FileAction::Static(p) => self.path_buf.extend_from_slice(p.as_os_str().as_bytes()),
+                            FileAction::Dynamic(t) => t.render_path(m, now, &mut self.path_buf),
+                        }
                         self.line_buf.clear();
                         template.render(m, now, &mut self.line_buf);
-                        let (id, settings) = (*id, settings.clone());
-                        self.write(id, &path, &settings);
+                        let id = *id;
+                        self.write(id);
                     }
                 }
             }
         }
     }
 
-    fn write(&mut self, id: usize, path: &Path, settings: &FileSettings) {
-        if !self.actions[id].files.contains_key(path) {
-            match open(path, settings) {
+    /// Writes `line_buf` to the file named by `path_buf` for action `id`.
+    fn write(&mut self, id: usize) {
+        let action = &mut self.actions[id];
+        if !action.files.contains_key(self.path_buf.as_slice()) {
+            let path = Path::new(OsStr::from_bytes(&self.path_buf));
+            match open(path, &action.settings) {
                 Ok(file) => {
-                    let action = &mut self.actions[id];
-                    if action.files.len() >= action.capacity {
+                    if action.files.len() >= action.settings.cache_size {
                         evict_least_recent(&mut action.files);
                     }
                     let writer = BufWriter::with_capacity(64 * 1024, file);
-                    action.files.insert(path.to_path_buf(), OpenFile { writer, last_used: Instant::now(), dirty: false });
+                    action.files.insert(self.path_buf.clone(), OpenFile { writer, last_used: Instant::now(), dirty: false });
                 }
                 Err(e) => {
-                    self.lose(path, &format!("cannot open: {e}"));
+                    let path = path.to_path_buf();
+                    self.lose(&path, &format!("cannot open: {e}"));
                     return;
                 }
             }
         }
-        let Some(file) = self.actions[id].files.get_mut(path) else { return };
+        let Some(file) = action.files.get_mut(self.path_buf.as_slice()) else { return };
         file.last_used = Instant::now();
         file.dirty = true;
         if let Err(e) = file.writer.write_all(&self.line_buf) {
-            self.actions[id].files.remove(path);
-            self.lose(path, &format!("write failed: {e}"));
+            action.files.remove(self.path_buf.as_slice());
+            let path = PathBuf::from(OsStr::from_bytes(&self.path_buf));
+            self.lose(&path, &format!("write failed: {e}"));
             return;
         }
         self.stats.written.fetch_add(1, Ordering::Relaxed);
@@ -177,14 +181,15 @@ impl Output {
     fn flush(&mut self) {
         let mut failed = Vec::new();
         for action in &mut self.actions {
+            let before = failed.len();
             for (path, f) in action.files.iter_mut().filter(|(_, f)| f.dirty) {
                 f.dirty = false;
                 if let Err(e) = f.writer.flush() {
-                    failed.push((path.clone(), e.to_string()));
+                    failed.push((PathBuf::from(OsStr::from_bytes(path)), e.to_string()));
                 }
             }
-            for (path, _) in &failed {
-                action.files.remove(path);
+            for (path, _) in &failed[before..] {
+                action.files.remove(path.as_os_str().as_bytes());
             }
         }
         for (path, e) in failed {
@@ -206,7 +211,7 @@ impl Output {
     }
 }
 
-fn evict_least_recent(files: &mut HashMap<PathBuf, OpenFile>) {
+fn evict_least_recent(files: &mut HashMap<Vec<u8>, OpenFile>) {
     if let Some(oldest) = files.iter().min_by_key(|(_, f)| f.last_used).map(|(p, _)| p.clone()) {
         if let Some(mut f) = files.remove(&oldest) {
             let _ = f.writer.flush();

@@ -104,14 +104,19 @@ impl Inputs {
                     let peer = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
                     let origin = me.origin(peer, "imtcp");
                     let mut deframer = Deframer::new(me.router.options.max_message_size);
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = stream.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        deframer.push(&buf[..n], &mut |m| me.accept(m, &origin));
+                    let mut buf = vec![0u8; 256 * 1024];
+                    let mut frames: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        let n = match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        // Everything one read brought goes to the queues in one write.
+                        deframer.push(&buf[..n], &mut |m| frames.push(m.to_vec()));
+                        me.accept_many(&mut frames, &origin);
                     }
-                    deframer.finish(&mut |m| me.accept(m, &origin));
+                    deframer.finish(&mut |m| frames.push(m.to_vec()));
+                    me.accept_many(&mut frames, &origin);
                 });
             }
         })?;
@@ -126,6 +131,16 @@ impl Inputs {
             return;
         }
         let _ = self.router.route(raw, origin);
+    }
+
+    fn accept_many(&self, frames: &mut Vec<Vec<u8>>, origin: &Arc<Origin>) {
+        if !frames.is_empty() && !self.stopping.load(Ordering::SeqCst) {
+            let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+            if let Err(e) = self.router.route_many(&refs, origin) {
+                tracing::error!(error = %e, "messages from a TCP sender could not be queued");
+            }
+        }
+        frames.clear();
     }
 }
 

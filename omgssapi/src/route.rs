@@ -28,26 +28,53 @@ impl Router {
     /// it (full for the whole enqueue timeout, or a disk error): the message
     /// is not accepted there, and a sender that can retry (omprog) should.
     pub fn route(&self, raw: &[u8], origin: &Arc<Origin>) -> Result<(), PushError> {
-        let Some(m) = syslog::parse(raw, origin.clone(), Timestamp::now(), &self.options) else { return Ok(()) };
-        let now = m.generated;
-        let mut rendered = Vec::with_capacity(raw.len() + 64);
-        let mut framed = Vec::with_capacity(raw.len() + 64);
+        self.route_many(&[raw], origin).map(|_| ())
+    }
+
+    /// Routes several messages (one read from a stream) with one queue write
+    /// per action. Returns how many records the queues refused (full).
+    pub fn route_many(&self, raws: &[&[u8]], origin: &Arc<Origin>) -> Result<usize, PushError> {
+        let received = Timestamp::now();
+        let messages: Vec<_> = raws.iter().filter_map(|raw| syslog::parse(raw, origin.clone(), received, &self.options)).collect();
+        let mut rendered = Vec::with_capacity(512);
+        let mut arena = Vec::with_capacity(raws.iter().map(|r| r.len() + 64).sum());
+        let mut ends = Vec::with_capacity(messages.len());
+        let mut refused = 0;
         let mut result = Ok(());
         for r in &self.routes {
-            if !r.filter.matches(&m) {
+            arena.clear();
+            ends.clear();
+            for m in messages.iter().filter(|m| r.filter.matches(m)) {
+                rendered.clear();
+                r.template.render(m, &received, &mut rendered);
+                // rsyslog cuts the rendered message to $MaxMessageSize before framing.
+                rendered.truncate(self.options.max_message_size);
+                frame(&rendered, &r.target, &mut arena);
+                ends.push(arena.len());
+            }
+            if ends.is_empty() {
                 continue;
             }
-            rendered.clear();
-            r.template.render(&m, &now, &mut rendered);
-            // rsyslog cuts the rendered message to $MaxMessageSize before framing.
-            rendered.truncate(self.options.max_message_size);
-            framed.clear();
-            frame(&rendered, &r.target, &mut framed);
-            if let Err(e) = r.queue.push(&framed) {
-                result = Err(e);
+            let mut start = 0;
+            let records: Vec<&[u8]> = ends
+                .iter()
+                .map(|&end| {
+                    let rec = &arena[start..end];
+                    start = end;
+                    rec
+                })
+                .collect();
+            match r.queue.push_batch(&records) {
+                Ok(accepted) => refused += records.len() - accepted,
+                Err(PushError::Full) => refused += records.len(),
+                Err(e) => result = Err(e),
             }
         }
-        result
+        match result {
+            Ok(()) if refused > 0 && raws.len() == 1 => Err(PushError::Full),
+            Ok(()) => Ok(refused),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -361,32 +361,32 @@ impl Template {
     }
 
     fn render_with(&self, m: &Message, now: &Timestamp, out: &mut Vec<u8>, path: bool) {
-        let mut value = Vec::new();
+        let mut scratch = Vec::new();
         for part in &self.parts {
             match part {
                 Part::Literal(l) => out.extend_from_slice(l),
                 Part::Property(p) => {
-                    value.clear();
-                    render_property(p, m, now, &mut value);
+                    let start = out.len();
+                    render_property(p, m, now, out, &mut scratch);
                     if path {
-                        make_path_safe(&mut value);
+                        make_path_safe(out, start);
                     }
-                    out.extend_from_slice(&value);
                 }
             }
         }
     }
 }
 
-fn make_path_safe(v: &mut Vec<u8>) {
-    for c in v.iter_mut() {
+/// Neutralises the value at `out[start..]` for use in a file path.
+fn make_path_safe(out: &mut Vec<u8>, start: usize) {
+    for c in out[start..].iter_mut() {
         if *c == b'/' || *c == 0 {
             *c = b'_';
         }
     }
-    if v.as_slice() == b"." || v.as_slice() == b".." {
-        v.clear();
-        v.push(b'_');
+    if &out[start..] == b"." || &out[start..] == b".." {
+        out.truncate(start);
+        out.push(b'_');
     }
 }
 
@@ -496,11 +496,45 @@ pub(crate) fn bre_to_ere(bre: &str) -> String {
 
 /// A property's value with no replacer options (dates in the default format).
 pub(crate) fn render_plain(property: Property, m: &Message, out: &mut Vec<u8>) {
-    render_property(&PropertyRef::plain(property), m, &Timestamp::now(), out);
+    render_property(&PropertyRef::plain(property), m, &Timestamp::now(), out, &mut Vec::new());
 }
 
-fn render_property(p: &PropertyRef, m: &Message, now: &Timestamp, out: &mut Vec<u8>) {
-    let mut scratch = Vec::new();
+impl PropertyRef {
+    /// True when the value is used as it is, or only looked at (first space,
+    /// last LF): no copy is needed.
+    fn borrows(&self) -> bool {
+        matches!(self.extract, Extract::None) && self.case == Case::Keep && self.control == ControlChars::Keep && self.secpath == SecPath::Keep
+    }
+}
+
+fn render_property(p: &PropertyRef, m: &Message, now: &Timestamp, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+    if p.borrows() && !matches!(p.property, Property::Now(..)) {
+        // The common case (the built-in formats, plain %property%): no copies.
+        let value: &[u8] = match p.property.timestamp(m) {
+            Some(ts) => {
+                scratch.clear();
+                format_date_into(ts, p.date, p.utc, scratch);
+                scratch
+            }
+            None => p.property.value(m, scratch),
+        };
+        if p.sp_if_no_first_sp {
+            let space = match value.first() {
+                Some(&c) => c != b' ',
+                None => p.space_even_if_empty,
+            };
+            if space {
+                out.push(b' ');
+            }
+            return;
+        }
+        let value = match value {
+            [head @ .., b'\n'] if p.drop_last_lf => head,
+            v => v,
+        };
+        out.extend_from_slice(value);
+        return;
+    }
     let mut value: Vec<u8> = if let Property::Now(field, utc) = p.property {
         let t = if utc { now.to_utc() } else { *now };
         let mut v = Vec::new();
@@ -517,9 +551,11 @@ fn render_property(p: &PropertyRef, m: &Message, now: &Timestamp, out: &mut Vec<
         }
         v
     } else if let Some(ts) = p.property.timestamp(m) {
-        format_date(ts, p.date, p.utc)
+        let mut v = Vec::new();
+        format_date_into(ts, p.date, p.utc, &mut v);
+        v
     } else {
-        p.property.value(m, &mut scratch).to_vec()
+        p.property.value(m, scratch).to_vec()
     };
 
     value = match &p.extract {
@@ -583,35 +619,34 @@ fn render_property(p: &PropertyRef, m: &Message, now: &Timestamp, out: &mut Vec<
     out.extend_from_slice(&value);
 }
 
-fn format_date(ts: &Timestamp, format: DateFormat, utc: bool) -> Vec<u8> {
+fn format_date_into(ts: &Timestamp, format: DateFormat, utc: bool, v: &mut Vec<u8>) {
     let t = if utc { ts.to_utc() } else { *ts };
-    let mut v = Vec::new();
+    let start = v.len();
     match format {
-        DateFormat::Default | DateFormat::Rfc3164 => t.write_rfc3164(&mut v),
+        DateFormat::Default | DateFormat::Rfc3164 => t.write_rfc3164(v),
         DateFormat::Rfc3164BuggyDay => {
-            t.write_rfc3164(&mut v);
-            if v[4] == b' ' {
-                v[4] = b'0';
+            t.write_rfc3164(v);
+            if v[start + 4] == b' ' {
+                v[start + 4] = b'0';
             }
         }
-        DateFormat::Rfc3339 => t.write_rfc3339(&mut v),
-        DateFormat::Mysql => t.write_mysql(&mut v),
+        DateFormat::Rfc3339 => t.write_rfc3339(v),
+        DateFormat::Mysql => t.write_mysql(v),
         DateFormat::Pgsql => {
-            t.write_date(&mut v, b'-');
+            t.write_date(v, b'-');
             v.extend_from_slice(format!(" {:02}:{:02}:{:02}", t.hour, t.minute, t.second).as_bytes());
         }
         DateFormat::Unix => v.extend_from_slice(t.unix().to_string().as_bytes()),
-        DateFormat::Year => push4(&mut v, t.year),
-        DateFormat::Month => push2(&mut v, t.month.into()),
-        DateFormat::Day => push2(&mut v, t.day.into()),
-        DateFormat::Hour => push2(&mut v, t.hour.into()),
-        DateFormat::Minute => push2(&mut v, t.minute.into()),
-        DateFormat::Second => push2(&mut v, t.second.into()),
-        DateFormat::Subseconds => t.write_secfrac(&mut v),
+        DateFormat::Year => push4(v, t.year),
+        DateFormat::Month => push2(v, t.month.into()),
+        DateFormat::Day => push2(v, t.day.into()),
+        DateFormat::Hour => push2(v, t.hour.into()),
+        DateFormat::Minute => push2(v, t.minute.into()),
+        DateFormat::Second => push2(v, t.second.into()),
+        DateFormat::Subseconds => t.write_secfrac(v),
         DateFormat::Wday => v.extend_from_slice(t.weekday().to_string().as_bytes()),
-        DateFormat::TzOffsHour => push2(&mut v, t.offset_hour.into()),
+        DateFormat::TzOffsHour => push2(v, t.offset_hour.into()),
     }
-    v
 }
 
 /// rsyslog's built-in templates.

@@ -50,6 +50,10 @@ impl Rsyslogd {
         Ok(Rsyslogd { child, dir: dir.to_path_buf() })
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What rsyslogd printed so far (startup errors, session errors).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("rsyslogd.log")).unwrap_or_default()

@@ -1,0 +1,382 @@
+//! Benchmark: our shipper and collector side by side with Debian's rsyslog,
+//! on this machine, in one run. `bash tests/bench.sh [N] [JSON-PATH]`.
+//!
+//! Each path gets the same load (about 150-byte RFC 3164 messages, the seed
+//! rules' facility mix, numbered) on one TCP connection into the sender, and
+//! both sides run the grid's seed configs (paths and ports changed; reverse
+//! DNS off on both collectors so no query leaves the machine). Measured:
+//! end-to-end messages per second (first send until the last line is in the
+//! collector's files), CPU µs per message of each daemon (utime+stime from
+//! /proc over that interval), peak RSS, and lost/duplicated messages.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use gsslog_tests::client::GssClient;
+use gsslog_tests::daemon::Daemon;
+use gsslog_tests::net::{free_port, wait_for_listener};
+use gsslog_tests::realm::{TestRealm, SHARED_CLIENT};
+use gsslog_tests::rsyslog::Rsyslogd;
+use gsswire::{ByteOrder, Protection};
+
+const SEED_SERVER: &str = include_str!("../../../syslog/testdata/server.conf");
+const SEED_CLIENT: &str = include_str!("../../../syslog/testdata/client.conf");
+const NO_DNS: &str = "global(net.enableDNS=\"off\")\n";
+
+#[derive(Debug, Clone, Default)]
+struct Row {
+    path: String,
+    implementation: String,
+    messages: usize,
+    msgs_per_s: f64,
+    sender_cpu_us: f64,
+    collector_cpu_us: f64,
+    sender_rss_kb: u64,
+    collector_rss_kb: u64,
+    lost: usize,
+    duplicated: usize,
+}
+
+fn main() -> Result<()> {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let json = std::env::args().nth(2).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/bench.json"));
+    let realm = TestRealm::start()?;
+    realm.add_client(SHARED_CLIENT)?;
+    realm.install_env(SHARED_CLIENT);
+    let work = tempfile::Builder::new().prefix("gsslog-bench-").tempdir()?;
+    println!("benchmark: {n} messages per run, {} cores", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(0));
+
+    let mut rows = Vec::new();
+    for mode in ["encryption", "integrity"] {
+        rows.push(gss_path(&realm, work.path(), n, mode, false)?);
+        rows.push(gss_path(&realm, work.path(), n, mode, true)?);
+    }
+    rows.push(collector_alone(work.path(), n, false)?);
+    rows.push(collector_alone(work.path(), n, true)?);
+    let sessions = 2000;
+    let per_session = (n / 10 / sessions).max(5);
+    rows.push(many_sessions(&realm, work.path(), sessions, per_session, false)?);
+    rows.push(many_sessions(&realm, work.path(), sessions, per_session, true)?);
+
+    print_table(&rows);
+    fs::write(&json, to_json(&rows)).with_context(|| format!("writing {}", json.display()))?;
+    println!("\nJSON: {}", json.display());
+    Ok(())
+}
+
+/// Message `i`: ~150 bytes, facilities auth, authpriv, kern, daemon, user in turn.
+fn message(i: usize) -> String {
+    const PRI: [u8; 5] = [38, 86, 4, 30, 13];
+    const TAG: [&str; 5] = ["sshd[2211]", "sudo", "kernel", "pbs_mom", "app[7]"];
+    let k = i % 5;
+    let mut m = format!("<{}>Nov 23 12:{:02}:{:02} node1 {}: bench seq {i:08} ", PRI[k], (i / 60) % 60, i % 60, TAG[k]);
+    while m.len() < 150 {
+        m.push_str("payload ");
+    }
+    m.truncate(150);
+    m
+}
+
+/// Sends messages 0..n, LF-framed, on one TCP connection.
+fn send_load(port: u16, n: usize) -> Result<Instant> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).context("connecting the load generator")?;
+    let start = Instant::now();
+    let mut buf = Vec::with_capacity(1 << 20);
+    for i in 0..n {
+        buf.extend_from_slice(message(i).as_bytes());
+        buf.push(b'\n');
+        if buf.len() > 1 << 19 {
+            s.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    s.write_all(&buf)?;
+    Ok(start)
+}
+
+/// Counts the lines of the per-host files as they grow.
+struct Progress {
+    files: Vec<(PathBuf, u64)>,
+    lines: usize,
+}
+
+impl Progress {
+    fn new(host_dir: &Path) -> Self {
+        let files = ["auth.log", "kern.log", "syslog"].iter().map(|f| (host_dir.join(f), 0)).collect();
+        Progress { files, lines: 0 }
+    }
+
+    fn poll(&mut self) -> usize {
+        for (path, offset) in &mut self.files {
+            let Ok(data) = fs::read(&*path) else { continue };
+            if (data.len() as u64) > *offset {
+                self.lines += data[*offset as usize..].iter().filter(|c| **c == b'\n').count();
+                *offset = data.len() as u64;
+            }
+        }
+        self.lines
+    }
+
+    /// Waits until `n` lines are there, or nothing has grown for `quiet`.
+    fn wait(&mut self, n: usize, quiet: Duration) -> Instant {
+        let mut last = (0, Instant::now());
+        loop {
+            let now = self.poll();
+            if now >= n {
+                return Instant::now();
+            }
+            if now != last.0 {
+                last = (now, Instant::now());
+            } else if last.1.elapsed() > quiet {
+                return last.1;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Unique and duplicated sequence numbers in the per-host files.
+fn tally(host_dir: &Path, n: usize) -> (usize, usize) {
+    let mut seen = HashSet::with_capacity(n);
+    let mut dup = 0;
+    for f in ["auth.log", "kern.log", "syslog"] {
+        let data = fs::read(host_dir.join(f)).unwrap_or_default();
+        for line in data.split(|c| *c == b'\n') {
+            let Some(at) = line.windows(10).position(|w| w == b"bench seq ") else { continue };
+            let digits = &line[at + 10..(at + 18).min(line.len())];
+            if let Some(seq) = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<usize>().ok()) {
+                if !seen.insert(seq) {
+                    dup += 1;
+                }
+            }
+        }
+    }
+    (n - seen.len().min(n), dup)
+}
+
+fn cpu(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10) // CLK_TCK is 100 on Linux
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn seed_server(root: &Path, port: u16) -> String {
+    format!(
+        "{NO_DNS}{}",
+        SEED_SERVER.replace("/var/log/hosts", &root.display().to_string()).replace("$InputGSSServerRun 515", &format!("$InputGSSServerRun {port}"))
+    )
+}
+
+fn host_dir(root: &Path) -> PathBuf {
+    let now = syslog::Timestamp::now();
+    root.join(format!("{:04}", now.year)).join(format!("{:02}", now.month)).join("127.0.0.1")
+}
+
+enum Proc {
+    Ours(Daemon),
+    Rsyslog(Rsyslogd),
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        match self {
+            Proc::Ours(d) => d.pid(),
+            Proc::Rsyslog(r) => r.pid(),
+        }
+    }
+}
+
+fn start_collector(dir: &Path, config: &str, env: &[(String, String)], ours: bool, port: u16) -> Result<Proc> {
+    if ours {
+        let mut d = Daemon::start("imgssapi", dir, config, env, &[])?;
+        d.wait_for_log("collector running", Duration::from_secs(30))?;
+        Ok(Proc::Ours(d))
+    } else {
+        let r = Rsyslogd::start(dir, config, env)?;
+        wait_for_listener(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30))?;
+        Ok(Proc::Rsyslog(r))
+    }
+}
+
+fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &Proc, root: &Path, input_port: u16) -> Result<Row> {
+    let host = host_dir(root);
+    let mut progress = Progress::new(&host);
+    let (s0, c0) = (sender.map(|s| cpu(s.pid())).unwrap_or_default(), cpu(collector.pid()));
+    let start = send_load(input_port, n)?;
+    let end = progress.wait(n, Duration::from_secs(10));
+    let (s1, c1) = (sender.map(|s| cpu(s.pid())).unwrap_or_default(), cpu(collector.pid()));
+    let secs = (end - start).as_secs_f64();
+    let (lost, duplicated) = tally(&host, n);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    Ok(Row {
+        path: path.to_string(),
+        implementation: if ours { "gsslog".into() } else { "rsyslog".into() },
+        messages: n,
+        msgs_per_s: (n - lost) as f64 / secs,
+        sender_cpu_us: per(s1.saturating_sub(s0)),
+        collector_cpu_us: per(c1.saturating_sub(c0)),
+        sender_rss_kb: sender.map(|s| peak_rss_kb(s.pid())).unwrap_or(0),
+        collector_rss_kb: peak_rss_kb(collector.pid()),
+        lost,
+        duplicated,
+    })
+}
+
+/// Stock rsyslog client → stock rsyslog imgssapi, or our shipper → our collector.
+fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool) -> Result<Row> {
+    let name = format!("{}-{mode}", if ours { "ours" } else { "rsyslog" });
+    let dir = base.join(&name);
+    let root = dir.join("hosts");
+    let port = free_port()?;
+    let input = free_port()?;
+    let collector = start_collector(&dir.join("collector"), &seed_server(&root, port), &realm.server_env(), ours, port)?;
+    let queue_dir = dir.join("queue");
+    fs::create_dir_all(&queue_dir)?;
+    let stanza = SEED_CLIENT.replace("<server_name>:<port>", &format!("localhost:{port}")).replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    let sender = if ours {
+        let mut d = Daemon::start(
+            "omgssapi",
+            &dir.join("shipper"),
+            &stanza,
+            &realm.client_env(SHARED_CLIENT),
+            &["--work-directory", &queue_dir.display().to_string(), "--tcp", &format!("127.0.0.1:{input}")],
+        )?;
+        d.wait_for_log("shipper running", Duration::from_secs(30))?;
+        Proc::Ours(d)
+    } else {
+        let conf = format!("$ModLoad imtcp\n$InputTCPServerRun {input}\n$ModLoad omgssapi\n$WorkDirectory {}\n{stanza}", queue_dir.display());
+        let r = Rsyslogd::start(&dir.join("client"), &conf, &realm.client_env(SHARED_CLIENT))?;
+        wait_for_listener(SocketAddr::from(([127, 0, 0, 1], input)), Duration::from_secs(30))?;
+        Proc::Rsyslog(r)
+    };
+    let row = measure(&format!("GSS {mode}"), ours, n, Some(&sender), &collector, &root, input)?;
+    println!("  {:<18} {:<8} {:>10.0} msg/s", row.path, row.implementation, row.msgs_per_s);
+    drop(sender);
+    drop(collector);
+    let _ = fs::remove_dir_all(&dir);
+    Ok(row)
+}
+
+/// The collector alone: plain TCP into the same per-host files (rsyslog imtcp).
+fn collector_alone(base: &Path, n: usize, ours: bool) -> Result<Row> {
+    let dir = base.join(format!("alone-{ours}"));
+    let root = dir.join("hosts");
+    let port = free_port()?;
+    let rules: String = seed_server(&root, port).lines().filter(|l| !l.starts_with("$InputGSS") && !l.starts_with("$ModLoad")).map(|l| format!("{l}\n")).collect();
+    let config = format!("$ModLoad imtcp\n$InputTCPServerRun {port}\n{rules}");
+    let collector = start_collector(&dir.join("collector"), &config, &[], ours, port)?;
+    let row = measure("collector alone (TCP)", ours, n, None, &collector, &root, port)?;
+    println!("  {:<18} {:<8} {:>10.0} msg/s", row.path, row.implementation, row.msgs_per_s);
+    drop(collector);
+    let _ = fs::remove_dir_all(&dir);
+    Ok(row)
+}
+
+/// Many GSS sessions at a modest rate each, one message per token as stock
+/// clients send, into either collector.
+fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: usize, ours: bool) -> Result<Row> {
+    let dir = base.join(format!("sessions-{ours}"));
+    let root = dir.join("hosts");
+    let port = free_port()?;
+    let config = seed_server(&root, port);
+    let collector = start_collector(&dir.join("collector"), &config, &realm.server_env(), ours, port)?;
+    let n = sessions * per_session;
+    let c0 = cpu(collector.pid());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let start = Instant::now();
+    let connected = runtime.block_on(async {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in 0..sessions {
+            let gate = gate.clone();
+            tasks.spawn(async move {
+                let permit = gate.acquire_owned().await.ok()?;
+                let mut c = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.ok()?;
+                drop(permit);
+                for k in 0..per_session {
+                    let i = s * per_session + k;
+                    c.send_lines(&[message(i)]).await.ok()?;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Some(c)
+            });
+        }
+        let mut held = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            if let Ok(Some(c)) = r {
+                held.push(c);
+            }
+        }
+        held.len()
+    });
+    let host = host_dir(&root);
+    let end = Progress::new(&host).wait(n, Duration::from_secs(5));
+    let c1 = cpu(collector.pid());
+    let (lost, duplicated) = tally(&host, n);
+    let row = Row {
+        path: format!("{sessions} sessions"),
+        implementation: if ours { "gsslog".into() } else { "rsyslog".into() },
+        messages: n,
+        msgs_per_s: (n - lost) as f64 / (end - start).as_secs_f64(),
+        sender_cpu_us: 0.0,
+        collector_cpu_us: c1.saturating_sub(c0).as_secs_f64() * 1e6 / n as f64,
+        sender_rss_kb: 0,
+        collector_rss_kb: peak_rss_kb(collector.pid()),
+        lost,
+        duplicated,
+    };
+    println!("  {:<18} {:<8} {connected} of {sessions} sessions held, {} of {n} messages lost", row.path, row.implementation, lost);
+    runtime.shutdown_background();
+    drop(collector);
+    let _ = fs::remove_dir_all(&dir);
+    if connected == 0 {
+        bail!("no session could be opened");
+    }
+    Ok(row)
+}
+
+fn print_table(rows: &[Row]) {
+    println!("\n{:<22} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
+    for r in rows {
+        let base = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog");
+        let ratio = base.map(|b| r.msgs_per_s / b.msgs_per_s).unwrap_or(1.0);
+        println!(
+            "{:<22} {:<8} {:>11.0} {:>8.2}x {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}",
+            r.path, r.implementation, r.msgs_per_s, ratio, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated
+        );
+    }
+    println!("\nratios against rsyslog in the same run: msg/s (higher is better); CPU per message of both daemons (lower is better):");
+    for r in rows.iter().filter(|r| r.implementation == "gsslog") {
+        if let Some(b) = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog") {
+            let cpu = (r.sender_cpu_us + r.collector_cpu_us) / (b.sender_cpu_us + b.collector_cpu_us).max(1e-9);
+            println!("  {:<22} throughput {:>6.2}x   CPU/msg {:>5.2}x", r.path, r.msgs_per_s / b.msgs_per_s, cpu);
+        }
+    }
+}
+
+fn to_json(rows: &[Row]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{{\"path\":\"{}\",\"implementation\":\"{}\",\"messages\":{},\"msgs_per_s\":{:.0},\"sender_cpu_us_per_msg\":{:.3},\"collector_cpu_us_per_msg\":{:.3},\"sender_peak_rss_kb\":{},\"collector_peak_rss_kb\":{},\"lost\":{},\"duplicated\":{}}}",
+                r.path, r.implementation, r.messages, r.msgs_per_s, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated
+            )
+        })
+        .collect();
+    format!("[\n  {}\n]\n", items.join(",\n  "))
+}
