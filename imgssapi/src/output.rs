@@ -44,9 +44,13 @@ struct OpenFile {
     dirty: bool,
 }
 
+/// Paths are our own rendered strings, not attacker-chosen keys, so a fast
+/// non-cryptographic hash is enough (SipHash showed up in profiles).
+type PathMap = HashMap<Vec<u8>, OpenFile, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
+
 struct ActionFiles {
     /// Open files by path (bytes, so a lookup needs no allocation).
-    files: HashMap<Vec<u8>, OpenFile>,
+    files: PathMap,
     settings: FileSettings,
 }
 
@@ -57,13 +61,15 @@ pub struct Output {
     last_error_log: HashMap<PathBuf, Instant>,
     path_buf: Vec<u8>,
     line_buf: Vec<u8>,
+    /// When the current batch started (one clock read per batch).
+    batch_started: Instant,
 }
 
 impl Output {
     pub fn new(rules: Vec<Rule>, action_count: usize, stats: Arc<OutputStats>) -> Self {
         let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
         let mut actions: Vec<ActionFiles> =
-            (0..action_count).map(|_| ActionFiles { files: HashMap::new(), settings: default.clone() }).collect();
+            (0..action_count).map(|_| ActionFiles { files: PathMap::default(), settings: default.clone() }).collect();
         for rule in &rules {
             for a in &rule.actions {
                 if let RuleAction::File { id, settings, .. } = a {
@@ -71,7 +77,15 @@ impl Output {
                 }
             }
         }
-        Output { rules, actions, stats, last_error_log: HashMap::new(), path_buf: Vec::new(), line_buf: Vec::new() }
+        Output {
+            rules,
+            actions,
+            stats,
+            last_error_log: HashMap::new(),
+            path_buf: Vec::new(),
+            line_buf: Vec::new(),
+            batch_started: Instant::now(),
+        }
     }
 
     /// Runs until every sender is gone, then flushes and returns.
@@ -101,6 +115,7 @@ impl Output {
             Command::Messages(batch) => {
                 // $NOW and friends: local time once per batch, as rsyslog does.
                 let now = Timestamp::now();
+                self.batch_started = Instant::now();
                 for m in &batch {
                     self.process(m, &now);
                 }
@@ -148,7 +163,7 @@ impl Output {
                         evict_least_recent(&mut action.files);
                     }
                     let writer = BufWriter::with_capacity(64 * 1024, file);
-                    action.files.insert(self.path_buf.clone(), OpenFile { writer, last_used: Instant::now(), dirty: false });
+                    action.files.insert(self.path_buf.clone(), OpenFile { writer, last_used: self.batch_started, dirty: false });
                 }
                 Err(e) => {
                     let path = path.to_path_buf();
@@ -158,7 +173,7 @@ impl Output {
             }
         }
         let Some(file) = action.files.get_mut(self.path_buf.as_slice()) else { return };
-        file.last_used = Instant::now();
+        file.last_used = self.batch_started;
         file.dirty = true;
         if let Err(e) = file.writer.write_all(&self.line_buf) {
             action.files.remove(self.path_buf.as_slice());
@@ -211,7 +226,7 @@ impl Output {
     }
 }
 
-fn evict_least_recent(files: &mut HashMap<Vec<u8>, OpenFile>) {
+fn evict_least_recent(files: &mut PathMap) {
     if let Some(oldest) = files.iter().min_by_key(|(_, f)| f.last_used).map(|(p, _)| p.clone()) {
         if let Some(mut f) = files.remove(&oldest) {
             let _ = f.writer.flush();

@@ -65,6 +65,14 @@ impl Deframer {
                     }
                 }
                 State::Line => match data.iter().position(|&c| c == b'\n') {
+                    Some(end) if self.msg.is_empty() && end <= self.max => {
+                        // The whole line is in this chunk: hand it over without a copy.
+                        if end > 0 {
+                            emit(&data[..end]);
+                        }
+                        self.state = State::Start;
+                        data = &data[end + 1..];
+                    }
                     Some(end) => {
                         self.append_all(&data[..end], emit);
                         self.submit(emit);

@@ -48,17 +48,32 @@ pub struct Message {
     pub pri: u8,
     pub reported: Timestamp,
     pub generated: Timestamp,
-    /// HOSTNAME from the header; `None` when there was none.
-    pub hostname: Option<Vec<u8>>,
-    pub tag: Vec<u8>,
+    /// HOSTNAME from the header (a range of `raw`); `None` when there was none.
+    hostname: Option<Span>,
+    /// The TAG: a range of `raw` (RFC 3164), or emulated (RFC 5424, below).
+    tag: Span,
+    emulated_tag: Vec<u8>,
     msg_offset: usize,
     /// 0: legacy (RFC 3164), 1: RFC 5424.
     pub protocol: u8,
-    pub app_name: Vec<u8>,
-    pub procid: Vec<u8>,
-    pub msgid: Vec<u8>,
-    pub structured_data: Vec<u8>,
+    app_name: Span,
+    procid: Span,
+    msgid: Span,
+    structured_data: Span,
     pub origin: Arc<Origin>,
+}
+
+/// A range of `Message::raw`: the parsed fields cost no allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Self {
+        Span { start: start as u32, end: end as u32 }
+    }
 }
 
 impl Message {
@@ -75,19 +90,47 @@ impl Message {
         &self.raw[self.msg_offset.min(self.raw.len())..]
     }
 
+    fn span(&self, s: Span) -> &[u8] {
+        self.raw.get(s.start as usize..s.end as usize).unwrap_or(b"")
+    }
+
     /// HOSTNAME, or `fromhost` when the header had none.
     pub fn hostname(&self) -> &[u8] {
-        self.hostname.as_deref().unwrap_or(self.origin.fromhost.as_bytes())
+        match self.hostname {
+            Some(h) => self.span(h),
+            None => self.origin.fromhost.as_bytes(),
+        }
+    }
+
+    /// The TAG (`syslogtag`): `sshd[42]:` in RFC 3164; `APP-NAME[PROCID]`
+    /// emulated for RFC 5424, as rsyslog does.
+    pub fn tag(&self) -> &[u8] {
+        if self.protocol == 1 {
+            &self.emulated_tag
+        } else {
+            self.span(self.tag)
+        }
+    }
+
+    /// RFC 5424 header fields (empty for RFC 3164 messages).
+    pub fn app_name(&self) -> &[u8] {
+        self.span(self.app_name)
+    }
+    pub fn procid(&self) -> &[u8] {
+        self.span(self.procid)
+    }
+    pub fn msgid(&self) -> &[u8] {
+        self.span(self.msgid)
+    }
+    pub fn structured_data(&self) -> &[u8] {
+        self.span(self.structured_data)
     }
 
     /// The TAG up to the first `:`, `[`, `/` or non-printable character.
     pub fn programname(&self) -> &[u8] {
-        let end = self
-            .tag
-            .iter()
-            .position(|&c| !(0x20..0x7f).contains(&c) || c == b':' || c == b'[' || c == b'/')
-            .unwrap_or(self.tag.len());
-        &self.tag[..end]
+        let tag = self.tag();
+        let end = tag.iter().position(|&c| !(0x20..0x7f).contains(&c) || c == b':' || c == b'[' || c == b'/').unwrap_or(tag.len());
+        &tag[..end]
     }
 }
 
@@ -106,13 +149,14 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
         reported: received,
         generated: received,
         hostname: None,
-        tag: Vec::new(),
+        tag: Span::default(),
+        emulated_tag: Vec::new(),
         msg_offset: 0,
         protocol: 0,
-        app_name: Vec::new(),
-        procid: Vec::new(),
-        msgid: Vec::new(),
-        structured_data: Vec::new(),
+        app_name: Span::default(),
+        procid: Span::default(),
+        msgid: Span::default(),
+        structured_data: Span::default(),
         origin,
     };
     let after_pri = parse_pri(&mut m);
@@ -149,18 +193,21 @@ fn sanitize(input: &[u8], max: usize) -> Vec<u8> {
         s = head;
     }
     let mut out = Vec::with_capacity(s.len().min(max));
-    for &c in s {
-        if c < 32 {
-            if out.len() + 4 > max {
-                break;
-            }
-            out.extend_from_slice(&[b'#', b'0' + (c >> 6), b'0' + ((c >> 3) & 7), b'0' + (c & 7)]);
-        } else {
-            if out.len() + 1 > max {
-                break;
-            }
-            out.push(c);
+    let mut rest = s;
+    while !rest.is_empty() {
+        // Copy the run of ordinary bytes in one go; escape the control byte after it.
+        let run = rest.iter().position(|&c| c < 32).unwrap_or(rest.len());
+        let take = run.min(max - out.len());
+        out.extend_from_slice(&rest[..take]);
+        if take < run || run == rest.len() {
+            break;
         }
+        let c = rest[run];
+        if out.len() + 4 > max {
+            break;
+        }
+        out.extend_from_slice(&[b'#', b'0' + (c >> 6), b'0' + ((c >> 3) & 7), b'0' + (c & 7)]);
+        rest = &rest[run + 1..];
     }
     out
 }
@@ -189,7 +236,7 @@ fn parse_pri(m: &mut Message) -> usize {
 
 fn parse_rfc5424(m: &mut Message, mut pos: usize) {
     m.protocol = 1;
-    let raw = m.raw.clone();
+    let raw = &m.raw;
     let rest = &raw[pos..];
     if rest.len() >= 2 && rest[0] == b'-' && rest[1] == b' ' {
         pos += 2;
@@ -200,36 +247,36 @@ fn parse_rfc5424(m: &mut Message, mut pos: usize) {
         m.msg_offset = pos;
         return;
     }
-    let field = |pos: &mut usize| -> Vec<u8> {
+    let field = |pos: &mut usize| -> Span {
         let start = *pos;
         while *pos < raw.len() && raw[*pos] != b' ' {
             *pos += 1;
         }
-        let value = raw[start..*pos].to_vec();
+        let value = Span::new(start, *pos);
         if *pos < raw.len() {
             *pos += 1;
         }
         value
     };
-    m.hostname = Some(field(&mut pos));
-    m.app_name = field(&mut pos);
-    m.procid = field(&mut pos);
-    m.msgid = field(&mut pos);
-    m.structured_data = structured_data(&raw, &mut pos);
-    m.msg_offset = pos;
+    let hostname = field(&mut pos);
+    let app_name = field(&mut pos);
+    let procid = field(&mut pos);
+    let msgid = field(&mut pos);
+    let sd = structured_data(raw, &mut pos);
     // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a colon.
-    m.tag = if m.procid == b"-" {
-        m.app_name.clone()
-    } else {
-        let mut t = m.app_name.clone();
-        t.push(b'[');
-        t.extend_from_slice(&m.procid);
-        t.push(b']');
-        t
-    };
+    let mut tag = raw[app_name.start as usize..app_name.end as usize].to_vec();
+    let pid = &raw[procid.start as usize..procid.end as usize];
+    if pid != b"-" {
+        tag.push(b'[');
+        tag.extend_from_slice(pid);
+        tag.push(b']');
+    }
+    (m.hostname, m.app_name, m.procid, m.msgid, m.structured_data) = (Some(hostname), app_name, procid, msgid, sd);
+    m.emulated_tag = tag;
+    m.msg_offset = pos;
 }
 
-fn structured_data(raw: &[u8], pos: &mut usize) -> Vec<u8> {
+fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
     let start = *pos;
     match raw.get(*pos) {
         Some(b'-') => *pos += 1,
@@ -250,9 +297,9 @@ fn structured_data(raw: &[u8], pos: &mut usize) -> Vec<u8> {
                 *pos += 1;
             }
         },
-        _ => return Vec::new(),
+        _ => return Span::default(),
     }
-    let value = raw[start..*pos].to_vec();
+    let value = Span::new(start, *pos);
     if raw.get(*pos) == Some(&b' ') {
         *pos += 1;
     }
@@ -289,10 +336,10 @@ fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
             i += 1;
         }
         if i == rest.len() {
-            m.hostname = Some(rest.to_vec());
+            m.hostname = Some(Span::new(pos, pos + i));
             pos += i;
         } else if i > 0 && rest[i - 1].is_ascii_alphanumeric() && rest[i] == b' ' {
-            m.hostname = Some(rest[..i].to_vec());
+            m.hostname = Some(Span::new(pos, pos + i));
             pos += i + 1;
         }
     }
@@ -302,12 +349,10 @@ fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
     while pos < raw.len() && raw[pos] != b':' && raw[pos] != b' ' && pos - start < 510 {
         pos += 1;
     }
-    let mut tag = raw[start..pos].to_vec();
     if pos < raw.len() && raw[pos] == b':' {
-        tag.push(b':');
         pos += 1;
     }
-    m.tag = tag;
+    m.tag = Span::new(start, pos);
     m.msg_offset = pos;
     m.raw = raw;
 }
@@ -330,7 +375,7 @@ mod tests {
         let m = p(b"<38>Nov 23 12:14:25 vm sshd[42]: accepted key\n");
         assert_eq!((m.facility(), m.severity()), (4, 6));
         assert_eq!(m.hostname(), b"vm");
-        assert_eq!(m.tag, b"sshd[42]:");
+        assert_eq!(m.tag(), b"sshd[42]:");
         assert_eq!(m.programname(), b"sshd");
         assert_eq!(m.msg(), b" accepted key");
         assert_eq!(m.raw, b"<38>Nov 23 12:14:25 vm sshd[42]: accepted key");
@@ -339,7 +384,7 @@ mod tests {
     #[test]
     fn tag_cannot_contain_a_space_so_pbs_mom_is_pbs() {
         let m = p(b"<30>Nov 23 12:00:00 node1 pbs mom: x");
-        assert_eq!(m.tag, b"pbs");
+        assert_eq!(m.tag(), b"pbs");
         assert_eq!(m.programname(), b"pbs");
         assert_eq!(m.msg(), b" mom: x");
     }
@@ -348,11 +393,11 @@ mod tests {
     fn no_hostname_falls_back_to_fromhost() {
         let m = p(b"<30>Nov 23 12:00:00 pbs_mom: x");
         assert_eq!(m.hostname(), b"peer");
-        assert_eq!(m.tag, b"pbs_mom:");
+        assert_eq!(m.tag(), b"pbs_mom:");
         let m = p(b"no pri at all");
         assert_eq!(m.pri, DEFAULT_PRI);
         assert_eq!(m.hostname(), b"no");
-        assert_eq!(m.tag, b"pri");
+        assert_eq!(m.tag(), b"pri");
     }
 
     #[test]
@@ -360,12 +405,12 @@ mod tests {
         let m = p(b"<165>1 2003-10-11T22:14:15.003Z mymachine evntslog 123 ID47 [ex@32473 iut=\"3\"] An app event");
         assert_eq!(m.protocol, 1);
         assert_eq!(m.hostname(), b"mymachine");
-        assert_eq!(m.tag, b"evntslog[123]");
+        assert_eq!(m.tag(), b"evntslog[123]");
         assert_eq!(m.programname(), b"evntslog");
-        assert_eq!(m.structured_data, b"[ex@32473 iut=\"3\"]");
+        assert_eq!(m.structured_data(), b"[ex@32473 iut=\"3\"]");
         assert_eq!(m.msg(), b"An app event");
         let m = p(b"<13>1 - host app - - - hello");
-        assert_eq!(m.tag, b"app");
+        assert_eq!(m.tag(), b"app");
     }
 
     #[test]
@@ -385,6 +430,6 @@ mod tests {
         let m = p(&e.finish().unwrap());
         assert_eq!(m.msg(), b" compressed");
         let m = p(b"zebra: not compressed");
-        assert_eq!(m.tag, b"zebra:", "kept as plain text");
+        assert_eq!(m.tag(), b"zebra:", "kept as plain text");
     }
 }
