@@ -4,13 +4,17 @@
 //! - Connecting means: resolve the name again, connect, and complete the
 //!   handshake, all inside the reconnect loop and its backoff, so a failing
 //!   collector sees one attempt per backoff step, not a burst.
-//! - A record is acknowledged (and may leave the disk queue) once the token
-//!   holding it was written; after a reconnect the unacknowledged ones go again.
+//! - A record is acknowledged (and may leave the disk queue) once the
+//!   collector's TCP stack has acknowledged the bytes of the token holding it
+//!   (bytes written minus the socket's unacknowledged send queue). A send
+//!   queue that makes no progress for a while (a cut network, a frozen peer)
+//!   ends the session; after a reconnect the unacknowledged records go again.
 //! - The collector never sends after the handshake, so anything read on the
 //!   session (end of stream above all: a collector shutting down half-closes,
 //!   and rsyslog 8.2504+ closes idle sessions) means: stop sending, reconnect.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use gsswire::{initiate, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, Session};
@@ -26,6 +30,10 @@ use crate::config::ForwardConfig;
 const STABLE_SESSION: Duration = Duration::from_secs(10);
 /// After this much quiet, give the close watcher a chance before writing.
 const IDLE: Duration = Duration::from_secs(1);
+/// Unacknowledged bytes that make no progress for this long end the session.
+const STALLED: Duration = Duration::from_secs(20);
+/// How often delivery is checked while records are in flight.
+const ACK_POLL: Duration = Duration::from_millis(50);
 
 /// What one action has sent, logged when it stops.
 #[derive(Debug, Default)]
@@ -159,13 +167,23 @@ async fn send_until_broken(
     let max_records = if config.one_message_per_token { 256 } else { 4096 };
     let mut last_write = Instant::now();
     let mut plain = Vec::with_capacity(config.batch_bytes + 8192);
+    let mut delivery = Delivery::new(writer.get_ref().as_ref().as_raw_fd());
+    let mut tick = tokio::time::interval(ACK_POLL);
     loop {
-        let batch = tokio::select! {
-            b = queue.next_batch(max_records, config.batch_bytes * 4) => b,
+        // Only cancellation-safe waits stand in the select: popping records
+        // happens after it, so no record is taken and then dropped.
+        tokio::select! {
+            _ = queue.wait_for_data(), if delivery.has_room() => {}
             why = &mut closed => return Ended::Broken(why.unwrap_or_else(|_| "session watcher ended".into())),
             _ = stop.changed() => return Ended::Stopped,
-        };
-        let batch = match batch {
+            _ = tick.tick(), if delivery.pending() => {
+                if let Err(why) = delivery.settle(queue) {
+                    return Ended::Broken(why);
+                }
+                continue;
+            }
+        }
+        let batch = match queue.next_batch(max_records, config.batch_bytes * 4).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "reading the queue failed");
@@ -183,52 +201,126 @@ async fn send_until_broken(
             }
         }
         match write_batch(config, session, writer, &batch, &mut plain).await {
-            Ok(tokens) => {
+            Ok((tokens, bytes)) => {
                 sent.messages += batch.len() as u64;
                 sent.tokens += tokens;
+                if let Some(last) = batch.last() {
+                    delivery.written(last.seq, bytes);
+                }
             }
             Err(e) => return Ended::Broken(e),
         }
         last_write = Instant::now();
-        if let Some(last) = batch.last() {
-            if let Err(e) = queue.ack(last.seq) {
+        if let Err(why) = delivery.settle(queue) {
+            return Ended::Broken(why);
+        }
+    }
+}
+
+/// Records written but not yet acknowledged by the peer's TCP stack.
+struct Delivery {
+    fd: std::os::fd::RawFd,
+    /// Bytes written on this connection so far.
+    written: u64,
+    /// (last record seq of a batch, `written` once that batch was written).
+    batches: std::collections::VecDeque<(u64, u64)>,
+    last_progress: Instant,
+    last_acked_bytes: u64,
+}
+
+impl Delivery {
+    fn new(fd: std::os::fd::RawFd) -> Self {
+        Delivery { fd, written: 0, batches: Default::default(), last_progress: Instant::now(), last_acked_bytes: 0 }
+    }
+
+    fn pending(&self) -> bool {
+        !self.batches.is_empty()
+    }
+
+    /// Keeps the records in flight bounded (the kernel buffers, roughly).
+    fn has_room(&self) -> bool {
+        self.batches.len() < 1024
+    }
+
+    fn written(&mut self, last_seq: u64, bytes: u64) {
+        if self.batches.is_empty() {
+            self.last_progress = Instant::now();
+        }
+        self.written += bytes;
+        self.batches.push_back((last_seq, self.written));
+    }
+
+    /// Acknowledges, in the queue, every batch the peer's TCP stack has
+    /// received; fails when unacknowledged bytes stopped moving.
+    fn settle(&mut self, queue: &Queue) -> Result<(), String> {
+        let unacked = unacknowledged_bytes(self.fd);
+        let acked_bytes = self.written.saturating_sub(unacked);
+        let mut through = None;
+        while self.batches.front().is_some_and(|(_, end)| *end <= acked_bytes) {
+            through = self.batches.pop_front().map(|(seq, _)| seq);
+        }
+        if let Some(seq) = through {
+            if let Err(e) = queue.ack(seq) {
                 tracing::error!(error = %e, "cannot record delivery in the queue checkpoint");
             }
         }
+        if acked_bytes > self.last_acked_bytes || self.batches.is_empty() {
+            self.last_acked_bytes = acked_bytes;
+            self.last_progress = Instant::now();
+        } else if self.last_progress.elapsed() > STALLED {
+            return Err(format!("no delivery progress for {STALLED:?} ({unacked} bytes unacknowledged): network or collector stuck"));
+        }
+        Ok(())
+    }
+}
+
+/// Bytes in the socket's send queue not yet acknowledged by the peer (Linux
+/// SIOCOUTQ). On failure 0 is assumed, which acknowledges on write as before.
+fn unacknowledged_bytes(fd: std::os::fd::RawFd) -> u64 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through the pointer; fd is
+    // the live socket of this session.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if rc == 0 {
+        n.max(0) as u64
+    } else {
+        0
     }
 }
 
 /// Packs records into tokens of at most `batch_bytes` of plaintext (one
 /// record per token in strict mode; a larger record travels alone). Returns
-/// how many tokens were written.
+/// how many tokens and bytes (framing included) were written.
 async fn write_batch(
     config: &ForwardConfig,
     session: &mut Session,
     writer: &mut FrameWriter<OwnedWriteHalf>,
     batch: &[Record],
     plain: &mut Vec<u8>,
-) -> Result<u64, String> {
+) -> Result<(u64, u64), String> {
     plain.clear();
-    let mut tokens = 0;
+    let (mut tokens, mut bytes) = (0, 0);
     for r in batch {
         let full = !plain.is_empty() && (config.one_message_per_token || plain.len() + r.payload.len() > config.batch_bytes);
         if full {
-            send_token(session, writer, plain).await?;
+            bytes += send_token(session, writer, plain).await?;
             tokens += 1;
             plain.clear();
         }
         plain.extend_from_slice(&r.payload);
     }
     if !plain.is_empty() {
-        send_token(session, writer, plain).await?;
+        bytes += send_token(session, writer, plain).await?;
         tokens += 1;
     }
-    Ok(tokens)
+    Ok((tokens, bytes))
 }
 
-async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHalf>, plain: &[u8]) -> Result<(), String> {
+/// Wraps and writes one token; returns the bytes put on the wire.
+async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHalf>, plain: &[u8]) -> Result<u64, String> {
     let token = session.wrap(plain).map_err(|e| format!("wrap failed: {e}"))?;
-    writer.write_token(&token).await.map_err(|e| format!("write failed: {e}"))
+    writer.write_token(&token).await.map_err(|e| format!("write failed: {e}"))?;
+    Ok(token.len() as u64 + 4)
 }
 
 async fn connect_from(source: Option<std::net::IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {

@@ -269,8 +269,32 @@ impl Queue {
         self.inner.pop_batch(max_records, max_bytes)
     }
 
+    /// Waits until a record is there to hand out. Cancellation-safe: it takes
+    /// nothing from the queue, so it can stand in a `select!`.
+    pub async fn wait_for_data(&self) {
+        loop {
+            let notified = self.inner.data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.has_pending() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        let pos = lock(&self.inner.reader).pos.seq;
+        let s = lock(&self.inner.shared);
+        pos.max(s.floor.map_or(0, |f| f.seq)) < s.tail_seq
+    }
+
     /// Like [`Queue::pop_batch`], but waits until at least one record is there.
     /// Disk reads run on tokio's blocking pool.
+    ///
+    /// Not cancellation-safe: dropped while the pop runs, the records it took
+    /// count as handed out (until [`Queue::rewind`]). In a `select!`, wait with
+    /// [`Queue::wait_for_data`] instead and call this after.
     pub async fn next_batch(&self, max_records: usize, max_bytes: usize) -> Result<Vec<Record>, QueueError> {
         loop {
             let notified = self.inner.data.notified();

@@ -360,3 +360,32 @@ async fn async_consumer_waits_for_data() {
     t.join().unwrap();
     assert_eq!(ids, (0..500).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn waiting_for_data_in_a_select_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = Queue::open(config(dir.path())).unwrap();
+    let producer = q.clone();
+    let t = std::thread::spawn(move || {
+        for i in 0..2000 {
+            producer.push(&msg(i)).unwrap();
+            if i % 50 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    let mut ids = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ids.len() < 2000 && Instant::now() < deadline {
+        // A timer that keeps winning the race must not cost records.
+        tokio::select! {
+            _ = q.wait_for_data() => {}
+            _ = tokio::time::sleep(Duration::from_micros(200)) => continue,
+        }
+        let batch = q.next_batch(64, 1 << 20).await.unwrap();
+        q.ack(batch.last().unwrap().seq).unwrap();
+        ids.extend(batch.iter().map(id_of));
+    }
+    t.join().unwrap();
+    assert_eq!(ids, (0..2000).collect::<Vec<_>>());
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the testbed images without any registry:
+#  1. gsslog-testbed-base: a Debian root made with debootstrap from the same
+#     package sources apt uses on this machine (MIT KDC, rsyslog, rsyslog-gssapi),
+#     then `docker import`ed. Built once and reused.
+#  2. gsslog-testbed: the base plus our release binaries and the role scripts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap; }
+
+suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+         | grep -v security | grep -oE 'https?://[^ ]+/debian' | head -n 1 || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+if ! docker image inspect gsslog-testbed-base >/dev/null 2>&1; then
+  root=$(mktemp -d /var/tmp/gsslog-rootfs.XXXXXX)
+  echo "testbed: debootstrap $suite from $mirror (a few minutes)"
+  debootstrap --variant=minbase \
+    --include=krb5-kdc,krb5-admin-server,krb5-user,rsyslog,rsyslog-gssapi,iproute2,procps,libgssapi-krb5-2 \
+    "$suite" "$root" "$mirror" > "$root.log" || { tail -20 "$root.log" >&2; exit 1; }
+  rm -f "$root.log"
+  rm -rf "$root"/var/cache/apt/archives/*.deb
+  tar -C "$root" -c . | docker import - gsslog-testbed-base >/dev/null
+  rm -rf "$root"
+fi
+
+cargo build --release --locked --quiet -p omgssapi -p imgssapi -p gsslog-tests
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+mkdir -p "$ctx/bin" "$ctx/seed"
+cp target/release/{omgssapi,imgssapi,loadgen} "$ctx/bin/"
+cp testbed/image/*.sh "$ctx/"
+cp syslog/testdata/{client,server}.conf "$ctx/seed/"
+cp testbed/image/Dockerfile "$ctx/"
+docker build -q -t gsslog-testbed "$ctx" >/dev/null
+echo "testbed: images gsslog-testbed-base and gsslog-testbed ready"

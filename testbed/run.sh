@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs testbed scenarios; each ends with the checker's per-node report and
+# exits non-zero when its expected figures are not met.
+#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|all
+# Environment: RATE (msg/s per node, default 200), DURATION (s of load, default 40).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NET=gsslog-testbed
+SUBNET=172.30.77
+OURS="node1 node2 node3"
+STOCK="stock1"
+NODES="node1 node2 node3 node4 capped1 stock1"
+RATE=${RATE:-200}
+DURATION=${DURATION:-40}
+COUNT=$((RATE * DURATION))
+CHECKER=target/release/checker
+declare -A IP=([kdc]=2 [collector]=10 [node1]=21 [node2]=22 [node3]=23 [node4]=24 [capped1]=25 [stock1]=31)
+
+cleanup() {
+  docker rm -f $(docker ps -aq --filter label=gsslog-testbed) >/dev/null 2>&1 || true
+  docker network rm $NET >/dev/null 2>&1 || true
+}
+
+start() { # name role [docker run options...]
+  local name=$1 role=$2; shift 2
+  docker run -d --label gsslog-testbed --name "gt-$name" --hostname "$name.grid.test" \
+    --network $NET --ip "$SUBNET.${IP[$name]}" --network-alias "$name.grid.test" \
+    -v "$RUN/shared:/shared" -e NODES="$NODES" -e NODE="$name" -e RATE="$RATE" -e COUNT="$COUNT" \
+    "$@" gsslog-testbed "/testbed/$role.sh" >/dev/null
+}
+
+up() { # [without-collector]
+  cleanup
+  RUN=$(mktemp -d /var/tmp/gsslog-testbed.XXXXXX)
+  mkdir -p "$RUN/shared" "$RUN/tree"
+  docker network create --subnet "$SUBNET.0/24" $NET >/dev/null
+  start kdc kdc
+  [ "${1:-}" = without-collector ] || start collector collector -v "$RUN/tree:/data"
+  for n in $OURS; do start "$n" node; done
+  for n in $STOCK; do start "$n" stock; done
+}
+
+wait_loads() { # node... : until each load driver has sent COUNT
+  local deadline=$((SECONDS + DURATION + 120))
+  for n in "$@"; do
+    while :; do
+      local sent; sent=$(cat "$RUN/shared/reports/$n" 2>/dev/null || true)
+      [ "${sent:-0}" -ge "$COUNT" ] && break
+      [ $SECONDS -lt $deadline ] || { echo "load driver of $n did not finish" >&2; docker logs "gt-$n" 2>&1 | tail -20 >&2; return 1; }
+      sleep 1
+    done
+  done
+}
+
+settle() { # until the collector's tree has stopped growing for 8 s (at most 180 s)
+  local last=-1 same=0 deadline=$((SECONDS + 180))
+  while [ $SECONDS -lt $deadline ]; do
+    local now; now=$(du -sb "$RUN/tree" | cut -f1)
+    if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; fi
+    [ $same -ge 8 ] && return 0
+    last=$now; sleep 1
+  done
+}
+
+check() { # max-lost-ours [max-lost-stock]
+  echo "== $SCENARIO: $RATE msg/s per node for $DURATION s; expected: ours lose at most $1${2:+, stock rsyslog at most $2}"
+  "$CHECKER" "$RUN/tree" "$RUN/shared/reports" "$@"
+}
+
+scenario() {
+  SCENARIO=$1
+  case $1 in
+    steady)
+      up; wait_loads $OURS $STOCK; settle; check 0 0 ;;
+    graceful-restart)
+      up; sleep $((DURATION / 3))
+      docker stop -t 30 gt-collector >/dev/null; docker start gt-collector >/dev/null
+      wait_loads $OURS $STOCK; settle; check 0 ;;
+    collector-kill)
+      # Loss is bounded by what was in flight: no ack exists in the protocol.
+      up; sleep $((DURATION / 3))
+      docker kill -s KILL gt-collector >/dev/null; sleep 5; docker start gt-collector >/dev/null
+      wait_loads $OURS $STOCK; settle; check $((RATE * 2)) ;;
+    network-cut)
+      up; sleep 5
+      docker network disconnect $NET gt-node1; sleep 30
+      docker network connect --ip "$SUBNET.${IP[node1]}" --alias node1.grid.test $NET gt-node1
+      wait_loads $OURS $STOCK; settle; check 0 ;;
+    kdc-down)
+      # Established sessions go on; a node starting while the KDC is down logs
+      # why it cannot connect, then recovers.
+      up; sleep 5
+      docker stop gt-kdc >/dev/null
+      start node4 node; sleep 10
+      docker logs gt-node4 2>&1 | grep -m1 "KDC cannot be reached" || { echo "node4 did not log the KDC failure" >&2; return 1; }
+      docker start gt-kdc >/dev/null
+      wait_loads $OURS node4 $STOCK; settle; OURS="$OURS node4" check 0 ;;
+    disk-cap)
+      # The collector is down long enough for capped1's 1 MB disk cap to fill:
+      # what it accepted arrives in order; the rest is discarded, counted, logged.
+      up without-collector
+      start capped1 node -e CAP=1m -e RATE=$((RATE * 10))
+      wait_loads $OURS capped1
+      docker logs gt-capped1 2>&1 | grep -m1 "queue full" || { echo "capped1 did not log a full queue" >&2; return 1; }
+      start collector collector -v "$RUN/tree:/data"
+      settle; check 0 ;;
+    *) echo "unknown scenario $1" >&2; return 2 ;;
+  esac
+}
+
+trap cleanup EXIT
+if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap; fi
+[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|all" >&2; exit 2; }
+status=0
+for s in "$@"; do
+  scenario "$s" || status=1
+  cleanup
+done
+exit $status
