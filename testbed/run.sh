@@ -21,11 +21,12 @@ cleanup() {
   docker network rm $NET >/dev/null 2>&1 || true
 }
 
-start() { # name role [docker run options...]
-  local name=$1 role=$2; shift 2
+start() { # name role [rate [count [docker run options...]]]
+  local name=$1 role=$2 rate=${3:-$RATE} count=${4:-$COUNT}; shift $(( $# < 4 ? $# : 4 ))
+  mkdir -p "$RUN/expected" && echo "$count" > "$RUN/expected/$name"
   docker run -d --label gsslog-testbed --name "gt-$name" --hostname "$name.grid.test" \
     --network $NET --ip "$SUBNET.${IP[$name]}" --network-alias "$name.grid.test" \
-    -v "$RUN/shared:/shared" -e NODES="$NODES" -e NODE="$name" -e RATE="$RATE" -e COUNT="$COUNT" \
+    -v "$RUN/shared:/shared" -e NODES="$NODES" -e NODE="$name" -e RATE="$rate" -e COUNT="$count" \
     "$@" gsslog-testbed "/testbed/$role.sh" >/dev/null
 }
 
@@ -35,17 +36,18 @@ up() { # [without-collector]
   mkdir -p "$RUN/shared" "$RUN/tree"
   docker network create --subnet "$SUBNET.0/24" $NET >/dev/null
   start kdc kdc
-  [ "${1:-}" = without-collector ] || start collector collector -v "$RUN/tree:/data"
+  [ "${1:-}" = without-collector ] || start collector collector "" "" -v "$RUN/tree:/data"
   for n in $OURS; do start "$n" node; done
   for n in $STOCK; do start "$n" stock; done
 }
 
-wait_loads() { # node... : until each load driver has sent COUNT
+wait_loads() { # node... : until each load driver has sent its count
   local deadline=$((SECONDS + DURATION + 120))
   for n in "$@"; do
+    local want; want=$(cat "$RUN/expected/$n")
     while :; do
       local sent; sent=$(cat "$RUN/shared/reports/$n" 2>/dev/null || true)
-      [ "${sent:-0}" -ge "$COUNT" ] && break
+      [ "${sent:-0}" -ge "$want" ] && break
       [ $SECONDS -lt $deadline ] || { echo "load driver of $n did not finish" >&2; docker logs "gt-$n" 2>&1 | tail -20 >&2; return 1; }
       sleep 1
     done
@@ -99,10 +101,10 @@ scenario() {
       # The collector is down long enough for capped1's 1 MB disk cap to fill:
       # what it accepted arrives in order; the rest is discarded, counted, logged.
       up without-collector
-      start capped1 node -e CAP=1m -e RATE=$((RATE * 10))
+      start capped1 node $((RATE * 10)) $((COUNT * 10)) -e CAP=1m
       wait_loads $OURS capped1
       docker logs gt-capped1 2>&1 | grep -m1 "queue full" || { echo "capped1 did not log a full queue" >&2; return 1; }
-      start collector collector -v "$RUN/tree:/data"
+      start collector collector "" "" -v "$RUN/tree:/data"
       settle; check 0 ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
   esac

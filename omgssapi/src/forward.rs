@@ -200,7 +200,13 @@ async fn send_until_broken(
                 return Ended::Broken(why);
             }
         }
-        match write_batch(config, session, writer, &batch, &mut plain).await {
+        // A write that cannot complete (send buffer full, peer gone silent)
+        // is the same stall as unacknowledged bytes that do not move.
+        let written = match tokio::time::timeout(STALLED, write_batch(config, session, writer, &batch, &mut plain)).await {
+            Ok(r) => r,
+            Err(_) => return Ended::Broken(format!("a write made no progress for {STALLED:?}: network or collector stuck")),
+        };
+        match written {
             Ok((tokens, bytes)) => {
                 sent.messages += batch.len() as u64;
                 sent.tokens += tokens;
