@@ -8,7 +8,10 @@ export PATH="$PATH:/usr/sbin:/sbin"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# The end-to-end tests run the daemons' binaries, which `cargo test` alone
+# does not build (it builds their unit-test harnesses).
+cargo build --workspace --locked
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' "$log")
 echo
 echo "tests: $summary"
