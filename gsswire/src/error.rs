@@ -19,11 +19,21 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// A failed GSS-API call as the library reported it: major and minor status
+/// and MIT's own text for both.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct GssStatus {
+    pub major: u32,
+    pub minor: u32,
+    pub message: String,
+}
+
 /// A GSS-API or Kerberos failure, classified by its cause.
 ///
-/// `libgssapi`'s `MajorFlags` is a bitflags type, but routine errors are
-/// enumerated values in bits 16..24, so the classification compares those bits
-/// as a number and looks at the Kerberos minor code for the common cases.
+/// Routine errors are enumerated values in bits 16..24 of the major status,
+/// so the classification compares those bits as a number and looks at the
+/// Kerberos minor code for the common cases.
 #[derive(Debug, thiserror::Error)]
 pub enum GssError {
     #[error("no usable Kerberos credentials: {detail}")]
@@ -67,9 +77,9 @@ const KRB5_KDC_UNREACH: u32 = -1765328228i32 as u32;
 const KRB5_KT_NOTFOUND: u32 = -1765328203i32 as u32;
 const KRB5_REALM_CANT_RESOLVE: u32 = -1765328164i32 as u32;
 
-impl From<libgssapi::error::Error> for GssError {
-    fn from(e: libgssapi::error::Error) -> Self {
-        let detail = e.to_string().trim().to_string();
+impl From<GssStatus> for GssError {
+    fn from(e: GssStatus) -> Self {
+        let detail = e.message.trim().to_string();
         match e.minor {
             KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN => return GssError::UnknownServer { detail },
             KRB5KRB_AP_ERR_SKEW => return GssError::ClockSkew { detail },
@@ -80,7 +90,7 @@ impl From<libgssapi::error::Error> for GssError {
             KRB5KRB_AP_ERR_BAD_INTEGRITY => return GssError::BadIntegrity { detail },
             _ => {}
         }
-        match e.major.bits() & 0x00ff_0000 {
+        match e.major & 0x00ff_0000 {
             GSS_S_NO_CRED | GSS_S_DEFECTIVE_CREDENTIAL | GSS_S_CREDENTIALS_EXPIRED => {
                 GssError::NoCredentials { detail }
             }
@@ -106,4 +116,16 @@ pub enum HandshakeError {
     TimedOut(Duration),
     #[error("GSS worker thread failed: {0}")]
     Worker(String),
+}
+
+impl From<crate::cfx::TokenError> for GssError {
+    fn from(e: crate::cfx::TokenError) -> Self {
+        use crate::cfx::TokenError;
+        use crate::krb5_crypto::CryptoError;
+        let detail = e.to_string();
+        match e {
+            TokenError::Crypto(CryptoError::BadIntegrity) => GssError::BadIntegrity { detail },
+            _ => GssError::DefectiveToken { detail },
+        }
+    }
 }

@@ -5,12 +5,19 @@
 //!   byte-order detection, size limits and a per-token timeout;
 //! - [`session`]: Kerberos context establishment (initiator and acceptor) and
 //!   per-message wrap/unwrap, including the Sealed bit of received tokens;
+//! - [`gss`]: the binding to MIT's GSS-API library (context establishment,
+//!   names, credentials, export of a complete context's message keys);
+//! - [`cfx`] and [`krb5_crypto`]: RFC 4121 wrap tokens with the AES-SHA1
+//!   enctypes (RFC 3961/3962), made in Rust with the exported keys;
 //! - [`error`]: what went wrong, by cause.
 
+pub mod cfx;
 pub mod error;
 pub mod frame;
+pub mod gss;
+pub mod krb5_crypto;
 pub mod session;
 
-pub use error::{FrameError, GssError, HandshakeError};
+pub use error::{FrameError, GssError, GssStatus, HandshakeError};
 pub use frame::{ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN, MAX_HANDSHAKE_TOKEN};
 pub use session::{accept, initiate, token_is_sealed, AcceptorCredential, InitiatorConfig, Protection, Session, Unwrapped};

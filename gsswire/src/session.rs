@@ -6,17 +6,16 @@
 //! talks to the KDC synchronously (it blocked 25 s against a silent KDC in our
 //! probe), and the acceptor's steps read the keytab and write the replay cache.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext, ServerCtx};
-use libgssapi::credential::{Cred, CredUsage};
-use libgssapi::name::Name;
-use libgssapi::oid::{OidSet, GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
-use libgssapi::util::Buf;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::cfx::CfxContext;
 use crate::error::{GssError, HandshakeError};
 use crate::frame::{FrameReader, FrameWriter, MAX_HANDSHAKE_TOKEN};
+use crate::gss::{flags, Credential, Name, SecurityContext};
+use crate::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
 
 /// Per-message protection, rsyslog's `$GssMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +39,10 @@ impl std::str::FromStr for Protection {
 }
 
 /// Whether a received wrap token is sealed (encrypted), read from its RFC 4121
-/// header: `05 04`, then the flags byte whose bit 0x02 is Sealed. `libgssapi`
-/// does not report `conf_state` from unwrap, so a collector that must refuse
-/// integrity-only tokens reads it here. `None` for tokens that are not RFC 4121
-/// wrap tokens (older enctypes), which Kerberos from this century does not emit.
+/// header: `05 04`, then the flags byte whose bit 0x02 is Sealed. A collector
+/// that must refuse integrity-only tokens reads it here. `None` for tokens
+/// that are not RFC 4121 wrap tokens (older enctypes), which Kerberos from
+/// this century does not emit.
 pub fn token_is_sealed(token: &[u8]) -> Option<bool> {
     (token.len() >= 16 && token[0] == 0x05 && token[1] == 0x04).then(|| token[2] & 0x02 != 0)
 }
@@ -52,7 +51,7 @@ pub fn token_is_sealed(token: &[u8]) -> Option<bool> {
 /// (`KRB5_KTNAME`) and shared by every session.
 #[derive(Clone)]
 pub struct AcceptorCredential {
-    cred: Cred,
+    cred: Arc<Credential>,
 }
 
 impl AcceptorCredential {
@@ -61,9 +60,8 @@ impl AcceptorCredential {
     /// keytab, as rsyslog's imgssapi does; `host@name` pins the host.
     pub fn acquire(service: &str) -> Result<Self, GssError> {
         let name = hostbased_name(service)?;
-        let mechs = krb5_mechs()?;
-        let cred = Cred::acquire(Some(&name), None, CredUsage::Accept, Some(&mechs))?;
-        Ok(AcceptorCredential { cred })
+        let cred = Credential::acceptor(&name)?;
+        Ok(AcceptorCredential { cred: Arc::new(cred) })
     }
 }
 
@@ -81,32 +79,54 @@ pub struct InitiatorConfig {
 
 /// An established GSS-API session: wraps outgoing and unwraps incoming data.
 pub struct Session {
-    context: Context,
+    messages: MessageProtection,
     protection: Protection,
     peer: String,
+    expires: Option<std::time::Instant>,
 }
 
-enum Context {
-    Initiator(ClientCtx),
-    Acceptor(ServerCtx),
+/// Who makes and checks the per-message tokens.
+enum MessageProtection {
+    /// Our RFC 4121 code, with the keys MIT exported (AES-SHA1 enctypes).
+    Exported(CfxContext),
+    /// MIT's `gss_wrap`/`gss_unwrap`, for every other enctype.
+    Library(SecurityContext),
 }
 
-impl Context {
-    fn get(&mut self) -> &mut dyn SecurityContext {
-        match self {
-            Context::Initiator(c) => c,
-            Context::Acceptor(s) => s,
+impl MessageProtection {
+    /// Takes the message keys over from MIT when our code handles their
+    /// enctype: MIT's builtin AES uses neither AES-NI nor the SHA extensions,
+    /// and per-message crypto was a third of all CPU in the benchmark.
+    fn from_complete(ctx: SecurityContext) -> Result<MessageProtection, GssError> {
+        let ours = matches!(
+            ctx.message_enctype(),
+            Ok(ENCTYPE_AES128_CTS_HMAC_SHA1_96 | ENCTYPE_AES256_CTS_HMAC_SHA1_96)
+        );
+        if !ours || std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
+            return Ok(MessageProtection::Library(ctx));
         }
+        let detect_replay = ctx.flags() & (flags::REPLAY | flags::SEQUENCE) != 0;
+        let keys = ctx.export_message_keys()?;
+        let cfx = CfxContext::new(&keys, detect_replay).map_err(|e| GssError::Other {
+            detail: format!("exported context unusable: {e}"),
+        })?;
+        Ok(MessageProtection::Exported(cfx))
     }
 }
 
 /// Plaintext of one received token and whether it travelled sealed.
 pub struct Unwrapped {
-    pub data: Buf,
+    pub data: Vec<u8>,
     pub sealed: bool,
 }
 
 impl Session {
+    fn new(ctx: SecurityContext, protection: Protection, peer: String) -> Result<Session, GssError> {
+        let expires = ctx.lifetime().map(|left| std::time::Instant::now() + left);
+        let messages = MessageProtection::from_complete(ctx)?;
+        Ok(Session { messages, protection, peer, expires })
+    }
+
     /// The authenticated principal of the peer (the client, on an acceptor),
     /// or the target service name on an initiator.
     pub fn peer_name(&self) -> &str {
@@ -118,25 +138,42 @@ impl Session {
         self.protection
     }
 
+    /// Whose code makes and checks this session's message tokens: `"gsslog"`
+    /// (ours, with the keys exported from MIT) or `"mit"` (MIT's, for enctypes
+    /// other than AES-SHA1, or when `GSSLOG_MIT_MESSAGE_TOKENS` is set).
+    pub fn message_tokens(&self) -> &'static str {
+        match self.messages {
+            MessageProtection::Exported(_) => "gsslog",
+            MessageProtection::Library(_) => "mit",
+        }
+    }
+
     /// Wraps `plaintext` into one token, sealed or not per the session's protection.
-    pub fn wrap(&mut self, plaintext: &[u8]) -> Result<Buf, GssError> {
+    pub fn wrap(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, GssError> {
         let encrypt = self.protection == Protection::Encryption;
-        Ok(self.context.get().wrap(encrypt, plaintext)?)
+        match &mut self.messages {
+            MessageProtection::Exported(cfx) => Ok(cfx.wrap(plaintext, encrypt)),
+            MessageProtection::Library(ctx) => Ok(ctx.wrap(encrypt, plaintext)?),
+        }
     }
 
     /// Verifies (and decrypts) one token.
     pub fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, GssError> {
-        let sealed = token_is_sealed(token).unwrap_or(false);
-        let data = self.context.get().unwrap(token)?;
-        Ok(Unwrapped { data, sealed })
+        match &mut self.messages {
+            MessageProtection::Exported(cfx) => {
+                let (data, sealed) = cfx.unwrap(token)?;
+                Ok(Unwrapped { data, sealed })
+            }
+            MessageProtection::Library(ctx) => {
+                let sealed = token_is_sealed(token).unwrap_or(false);
+                Ok(Unwrapped { data: ctx.unwrap(token)?, sealed })
+            }
+        }
     }
 
-    /// Remaining lifetime of the context, `None` once expired or unknown.
+    /// Remaining lifetime of the context (the ticket's), `None` once expired or unknown.
     pub fn lifetime(&self) -> Option<Duration> {
-        match &self.context {
-            Context::Initiator(c) => c.lifetime().ok(),
-            Context::Acceptor(s) => s.lifetime().ok(),
-        }
+        self.expires.and_then(|at| at.checked_duration_since(std::time::Instant::now()))
     }
 }
 
@@ -171,24 +208,22 @@ where
     W: AsyncWrite + Unpin,
 {
     let target = format!("{}@{}", config.service, config.host);
-    let mut flags = CtxFlags::GSS_C_MUTUAL_FLAG
-        | CtxFlags::GSS_C_REPLAY_FLAG
-        | CtxFlags::GSS_C_SEQUENCE_FLAG
-        | CtxFlags::GSS_C_INTEG_FLAG;
+    let mut req_flags = flags::MUTUAL | flags::REPLAY | flags::SEQUENCE | flags::INTEG;
     if config.protection == Protection::Encryption {
-        flags |= CtxFlags::GSS_C_CONF_FLAG;
+        req_flags |= flags::CONF;
     }
-    let name = hostbased_name(&target)?;
-    let mut ctx = ClientCtx::new(None, name, flags, Some(GSS_MECH_KRB5));
+    let name = Arc::new(hostbased_name(&target)?);
+    let mut ctx = SecurityContext::new();
     let mut incoming: Option<Vec<u8>> = None;
     loop {
+        let name = Arc::clone(&name);
         let (returned, step) = blocking(move || {
-            let out = ctx.step(incoming.as_deref(), None).map(|o| o.map(|b| b.to_vec()));
+            let out = ctx.initiate_step(&name, req_flags, incoming.as_deref());
             (ctx, out)
         })
         .await?;
         ctx = returned;
-        if let Some(token) = step.map_err(GssError::from)? {
+        if let Some(token) = step.map_err(GssError::from)?.output {
             writer.write_token(&token).await?;
         }
         if ctx.is_complete() {
@@ -197,7 +232,7 @@ where
         let reply = reader.read_token(MAX_HANDSHAKE_TOKEN).await?.ok_or(HandshakeError::PeerClosed)?;
         incoming = Some(reply.to_vec());
     }
-    Ok(Session { context: Context::Initiator(ctx), protection: config.protection, peer: target })
+    Ok(Session::new(ctx, config.protection, target)?)
 }
 
 /// Establishes a session as the server. In `FrameOrder::Auto` the reader
@@ -225,32 +260,31 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut ctx = ServerCtx::new(Some(credential.cred.clone()));
+    let mut ctx = SecurityContext::new();
     loop {
+        let cred = Arc::clone(&credential.cred);
         let token = reader.read_token(MAX_HANDSHAKE_TOKEN).await?.ok_or(HandshakeError::PeerClosed)?;
         if let Some(order) = reader.byte_order() {
             writer.set_byte_order(order);
         }
         let (returned, step) = blocking(move || {
-            let out = ctx.step(&token, None).map(|o| o.map(|b| b.to_vec()));
+            let out = ctx.accept_step(&cred, &token);
             (ctx, out)
         })
         .await?;
         ctx = returned;
-        if let Some(reply) = step.map_err(GssError::from)? {
+        if let Some(reply) = step.map_err(GssError::from)?.output {
             writer.write_token(&reply).await?;
         }
         if ctx.is_complete() {
             break;
         }
     }
-    let peer = ctx
-        .source_name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|e| format!("<unknown principal: {}>", GssError::from(e)));
+    let peer = ctx.peer().unwrap_or("<unknown principal>").to_string();
     // rsyslog's omgssapi asks only for MUTUAL plus CONF or INTEG, so what the
     // client may send is told by the token headers, not the context flags.
-    Ok(Session { context: Context::Acceptor(ctx), protection: Protection::Encryption, peer })
+    // Export (of the message keys) needs no KDC; it stays on this thread.
+    Ok(Session::new(ctx, Protection::Encryption, peer)?)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HandshakeError> {
@@ -258,14 +292,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 fn hostbased_name(s: &str) -> Result<Name, GssError> {
-    Name::new(s.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE)).map_err(|e| GssError::BadName {
-        name: s.to_string(),
-        detail: e.to_string().trim().to_string(),
-    })
-}
-
-fn krb5_mechs() -> Result<OidSet, GssError> {
-    Ok(OidSet::singleton(GSS_MECH_KRB5)?)
+    Name::host_based_service(s).map_err(|e| GssError::BadName { name: s.to_string(), detail: e.message.trim().to_string() })
 }
 
 #[cfg(test)]

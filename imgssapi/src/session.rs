@@ -127,7 +127,13 @@ async fn gss_session(
     let mut session = accept(&mut reader, &mut writer, credential, handshake_timeout)
         .await
         .map_err(|e| anyhow::anyhow!("GSS handshake failed: {e}"))?;
-    tracing::info!(%peer, principal = session.peer_name(), byte_order = ?reader.byte_order(), "GSS session opened");
+    tracing::info!(
+        %peer,
+        principal = session.peer_name(),
+        byte_order = ?reader.byte_order(),
+        message_tokens = session.message_tokens(),
+        "GSS session opened"
+    );
     let max_token = DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024);
     let mut shutdown = ctx.shutdown.clone();
     let mut draining = *shutdown.borrow();

@@ -80,8 +80,14 @@ async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: watch::Receive
             }
         };
         match outage.take() {
-            Some((since, attempts, _)) => tracing::info!(collector = %target, down_for = ?since.elapsed(), attempts, "reconnected to collector"),
-            None => tracing::info!(collector = %target, "connected to collector"),
+            Some((since, attempts, _)) => tracing::info!(
+                collector = %target,
+                down_for = ?since.elapsed(),
+                attempts,
+                message_tokens = session.message_tokens(),
+                "reconnected to collector"
+            ),
+            None => tracing::info!(collector = %target, message_tokens = session.message_tokens(), "connected to collector"),
         }
         queue.rewind();
         let connected = Instant::now();

@@ -75,6 +75,16 @@ impl TestRealm {
         self.kadmin(&format!("ktadd -k {} {principal}", self.server_keytab().display()))
     }
 
+    /// Adds a service principal whose only key is of `enctype` (for example
+    /// `aes128-cts-hmac-sha1-96`), so that tickets for it carry a session key
+    /// of that enctype.
+    pub fn add_service_with_enctype(&self, principal: &str, enctype: &str) -> Result<()> {
+        self.kadmin(&format!("addprinc -randkey -e {enctype}:normal {principal}"))?;
+        // The KDC assumes every service takes aes256-sha1 session keys unless told.
+        self.kadmin(&format!("setstr {principal} session_enctypes {enctype}"))?;
+        self.kadmin(&format!("ktadd -k {} -e {enctype}:normal {principal}", self.server_keytab().display()))
+    }
+
     /// Creates a client principal with its own keytab; returns the keytab path.
     pub fn add_client(&self, principal: &str) -> Result<PathBuf> {
         let keytab = self.client_keytab(principal);

@@ -121,7 +121,7 @@ fn into_stock_rsyslog(mode: &str) {
     assert_eq!(got.len(), N, "no duplicates on a healthy session");
     assert!(shipper.stop(WAIT).unwrap().success());
     let log = shipper.log();
-    let tokens: u64 = log.split("tokens=").nth(1).and_then(|t| t.split_whitespace().next()).and_then(|t| t.parse().ok()).unwrap_or(u64::MAX);
+    let tokens: u64 = log.split(" tokens=").nth(1).and_then(|t| t.split_whitespace().next()).and_then(|t| t.parse().ok()).unwrap_or(u64::MAX);
     assert!(tokens.saturating_mul(5) <= N as u64, "many messages per token, and rsyslog took them: {tokens} tokens for {N} messages\n{log}");
     // (rsyslog 8.2302 logs "will be closed, error ignored" for every session
     // that ends, including the readiness probe's, so its log is not checked.)

@@ -1,0 +1,649 @@
+//! A small, safe binding to MIT Kerberos' GSS-API library (`libgssapi_krb5`):
+//! only what rsyslog's protocol needs. Context establishment, names and
+//! credentials stay with MIT; once a context is complete its message keys and
+//! sequence numbers can be exported ([`SecurityContext::export_message_keys`])
+//! so that per-message tokens are made in [`crate::cfx`], as the Linux
+//! kernel's RPCSEC_GSS does with contexts that `gssd` set up.
+//!
+//! Every handle is owned by one Rust value and released in its `Drop`.
+
+use std::ffi::c_void;
+use std::ptr;
+use std::time::Duration;
+
+use crate::error::GssStatus;
+
+#[allow(non_camel_case_types)]
+mod sys {
+    use std::ffi::c_void;
+
+    pub type OM_uint32 = u32;
+    pub type gss_name_t = *mut c_void;
+    pub type gss_cred_id_t = *mut c_void;
+    pub type gss_ctx_id_t = *mut c_void;
+
+    #[repr(C)]
+    pub struct gss_buffer_desc {
+        pub length: usize,
+        pub value: *mut c_void,
+    }
+
+    #[repr(C)]
+    pub struct gss_OID_desc {
+        pub length: OM_uint32,
+        pub elements: *mut c_void,
+    }
+    pub type gss_OID = *mut gss_OID_desc;
+
+    #[repr(C)]
+    pub struct gss_OID_set_desc {
+        pub count: usize,
+        pub elements: gss_OID,
+    }
+
+    #[repr(C)]
+    pub struct gss_buffer_set_desc {
+        pub count: usize,
+        pub elements: *mut gss_buffer_desc,
+    }
+
+    #[repr(C)]
+    pub struct gss_krb5_lucid_key_t {
+        pub type_: OM_uint32,
+        pub length: OM_uint32,
+        pub data: *mut c_void,
+    }
+
+    #[repr(C)]
+    pub struct gss_krb5_rfc1964_keydata_t {
+        pub sign_alg: OM_uint32,
+        pub seal_alg: OM_uint32,
+        pub ctx_key: gss_krb5_lucid_key_t,
+    }
+
+    #[repr(C)]
+    pub struct gss_krb5_cfx_keydata_t {
+        pub have_acceptor_subkey: OM_uint32,
+        pub ctx_key: gss_krb5_lucid_key_t,
+        pub acceptor_subkey: gss_krb5_lucid_key_t,
+    }
+
+    #[repr(C)]
+    pub struct gss_krb5_lucid_context_v1_t {
+        pub version: OM_uint32,
+        pub initiate: OM_uint32,
+        pub endtime: OM_uint32,
+        pub send_seq: u64,
+        pub recv_seq: u64,
+        pub protocol: OM_uint32,
+        pub rfc1964_kd: gss_krb5_rfc1964_keydata_t,
+        pub cfx_kd: gss_krb5_cfx_keydata_t,
+    }
+
+    pub const GSS_C_GSS_CODE: i32 = 1;
+    pub const GSS_C_MECH_CODE: i32 = 2;
+    pub const GSS_C_INDEFINITE: OM_uint32 = 0xffff_ffff;
+    pub const GSS_C_ACCEPT: i32 = 2;
+    pub const GSS_S_CONTINUE_NEEDED: OM_uint32 = 1;
+
+    #[link(name = "gssapi_krb5")]
+    extern "C" {
+        pub static GSS_C_NT_HOSTBASED_SERVICE: gss_OID;
+        pub static GSS_C_INQ_SSPI_SESSION_KEY: gss_OID;
+        pub static gss_mech_krb5: gss_OID;
+
+        pub fn gss_import_name(
+            minor: *mut OM_uint32,
+            input: *mut gss_buffer_desc,
+            name_type: gss_OID,
+            output: *mut gss_name_t,
+        ) -> OM_uint32;
+        pub fn gss_release_name(minor: *mut OM_uint32, name: *mut gss_name_t) -> OM_uint32;
+        pub fn gss_display_name(
+            minor: *mut OM_uint32,
+            name: gss_name_t,
+            output: *mut gss_buffer_desc,
+            name_type: *mut gss_OID,
+        ) -> OM_uint32;
+        pub fn gss_release_buffer(minor: *mut OM_uint32, buffer: *mut gss_buffer_desc) -> OM_uint32;
+        pub fn gss_release_buffer_set(minor: *mut OM_uint32, set: *mut *mut gss_buffer_set_desc) -> OM_uint32;
+        pub fn gss_acquire_cred(
+            minor: *mut OM_uint32,
+            name: gss_name_t,
+            time_req: OM_uint32,
+            mechs: *mut gss_OID_set_desc,
+            usage: i32,
+            cred: *mut gss_cred_id_t,
+            actual_mechs: *mut *mut gss_OID_set_desc,
+            time_rec: *mut OM_uint32,
+        ) -> OM_uint32;
+        pub fn gss_release_cred(minor: *mut OM_uint32, cred: *mut gss_cred_id_t) -> OM_uint32;
+        pub fn gss_init_sec_context(
+            minor: *mut OM_uint32,
+            cred: gss_cred_id_t,
+            ctx: *mut gss_ctx_id_t,
+            target: gss_name_t,
+            mech: gss_OID,
+            req_flags: OM_uint32,
+            time_req: OM_uint32,
+            bindings: *mut c_void,
+            input: *mut gss_buffer_desc,
+            actual_mech: *mut gss_OID,
+            output: *mut gss_buffer_desc,
+            ret_flags: *mut OM_uint32,
+            time_rec: *mut OM_uint32,
+        ) -> OM_uint32;
+        pub fn gss_accept_sec_context(
+            minor: *mut OM_uint32,
+            ctx: *mut gss_ctx_id_t,
+            cred: gss_cred_id_t,
+            input: *mut gss_buffer_desc,
+            bindings: *mut c_void,
+            src_name: *mut gss_name_t,
+            mech: *mut gss_OID,
+            output: *mut gss_buffer_desc,
+            ret_flags: *mut OM_uint32,
+            time_rec: *mut OM_uint32,
+            delegated: *mut gss_cred_id_t,
+        ) -> OM_uint32;
+        pub fn gss_delete_sec_context(
+            minor: *mut OM_uint32,
+            ctx: *mut gss_ctx_id_t,
+            output: *mut gss_buffer_desc,
+        ) -> OM_uint32;
+        pub fn gss_context_time(minor: *mut OM_uint32, ctx: gss_ctx_id_t, time_rec: *mut OM_uint32) -> OM_uint32;
+        pub fn gss_wrap(
+            minor: *mut OM_uint32,
+            ctx: gss_ctx_id_t,
+            conf_req: i32,
+            qop: OM_uint32,
+            input: *mut gss_buffer_desc,
+            conf_state: *mut i32,
+            output: *mut gss_buffer_desc,
+        ) -> OM_uint32;
+        pub fn gss_unwrap(
+            minor: *mut OM_uint32,
+            ctx: gss_ctx_id_t,
+            input: *mut gss_buffer_desc,
+            output: *mut gss_buffer_desc,
+            conf_state: *mut i32,
+            qop_state: *mut OM_uint32,
+        ) -> OM_uint32;
+        pub fn gss_display_status(
+            minor: *mut OM_uint32,
+            status: OM_uint32,
+            status_type: i32,
+            mech: gss_OID,
+            message_context: *mut OM_uint32,
+            output: *mut gss_buffer_desc,
+        ) -> OM_uint32;
+        pub fn gss_inquire_sec_context_by_oid(
+            minor: *mut OM_uint32,
+            ctx: gss_ctx_id_t,
+            object: gss_OID,
+            data_set: *mut *mut gss_buffer_set_desc,
+        ) -> OM_uint32;
+        pub fn gss_krb5_export_lucid_sec_context(
+            minor: *mut OM_uint32,
+            ctx: *mut gss_ctx_id_t,
+            version: OM_uint32,
+            lucid: *mut *mut c_void,
+        ) -> OM_uint32;
+        pub fn gss_krb5_free_lucid_sec_context(minor: *mut OM_uint32, lucid: *mut c_void) -> OM_uint32;
+    }
+}
+
+/// Context flags (RFC 2744).
+pub mod flags {
+    pub const MUTUAL: u32 = 2;
+    pub const REPLAY: u32 = 4;
+    pub const SEQUENCE: u32 = 8;
+    pub const CONF: u32 = 16;
+    pub const INTEG: u32 = 32;
+}
+
+/// Builds a [`GssStatus`] from a failed call, with MIT's own words for both codes.
+fn status(major: u32, minor: u32) -> GssStatus {
+    let mut text = display_status(major, sys::GSS_C_GSS_CODE);
+    if minor != 0 {
+        text.push_str(": ");
+        text.push_str(&display_status(minor, sys::GSS_C_MECH_CODE));
+    }
+    GssStatus { major, minor, message: text }
+}
+
+fn display_status(code: u32, kind: i32) -> String {
+    let mut parts = Vec::new();
+    let mut message_context = 0u32;
+    loop {
+        let mut minor = 0;
+        let mut buf = empty_buffer();
+        // SAFETY: all pointers are valid for the call; buf is released below.
+        let major = unsafe {
+            sys::gss_display_status(&mut minor, code, kind, ptr::null_mut(), &mut message_context, &mut buf)
+        };
+        if major != 0 {
+            break;
+        }
+        parts.push(String::from_utf8_lossy(buffer_bytes(&buf)).into_owned());
+        // SAFETY: buf was filled by the library.
+        unsafe { sys::gss_release_buffer(&mut minor, &mut buf) };
+        if message_context == 0 || parts.len() > 8 {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        format!("status {code:#x}")
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn empty_buffer() -> sys::gss_buffer_desc {
+    sys::gss_buffer_desc { length: 0, value: ptr::null_mut() }
+}
+
+fn input_buffer(bytes: &[u8]) -> sys::gss_buffer_desc {
+    // The library only reads input buffers; the cast away from const is the C API's.
+    sys::gss_buffer_desc { length: bytes.len(), value: bytes.as_ptr() as *mut c_void }
+}
+
+fn buffer_bytes(buf: &sys::gss_buffer_desc) -> &[u8] {
+    if buf.value.is_null() || buf.length == 0 {
+        &[]
+    } else {
+        // SAFETY: the library guarantees `value` points to `length` bytes.
+        unsafe { std::slice::from_raw_parts(buf.value as *const u8, buf.length) }
+    }
+}
+
+/// Copies a library-owned buffer out and releases it.
+fn take_buffer(mut buf: sys::gss_buffer_desc) -> Vec<u8> {
+    let bytes = buffer_bytes(&buf).to_vec();
+    let mut minor = 0;
+    if !buf.value.is_null() {
+        // SAFETY: buf was filled by the library and is released once.
+        unsafe { sys::gss_release_buffer(&mut minor, &mut buf) };
+    }
+    bytes
+}
+
+fn krb5_mech_set() -> sys::gss_OID_set_desc {
+    // SAFETY: gss_mech_krb5 is a constant exported by the library.
+    sys::gss_OID_set_desc { count: 1, elements: unsafe { sys::gss_mech_krb5 } }
+}
+
+/// A GSS name (`service@host` or a principal).
+pub struct Name {
+    raw: sys::gss_name_t,
+}
+
+// SAFETY: MIT names are immutable once imported.
+unsafe impl Send for Name {}
+unsafe impl Sync for Name {}
+
+impl Name {
+    /// Imports a host-based service name such as `host@collector.example.org`.
+    pub fn host_based_service(text: &str) -> Result<Name, GssStatus> {
+        let mut buf = input_buffer(text.as_bytes());
+        let mut minor = 0;
+        let mut raw = ptr::null_mut();
+        // SAFETY: buf points into `text`, alive for the call; raw is released in Drop.
+        let major =
+            unsafe { sys::gss_import_name(&mut minor, &mut buf, sys::GSS_C_NT_HOSTBASED_SERVICE, &mut raw) };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(Name { raw })
+    }
+
+    fn display(raw: sys::gss_name_t) -> Result<String, GssStatus> {
+        let mut minor = 0;
+        let mut buf = empty_buffer();
+        // SAFETY: raw is a live name; buf is taken below.
+        let major = unsafe { sys::gss_display_name(&mut minor, raw, &mut buf, ptr::null_mut()) };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(String::from_utf8_lossy(&take_buffer(buf)).into_owned())
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let mut minor = 0;
+        // SAFETY: raw was returned by gss_import_name and is released once.
+        unsafe { sys::gss_release_name(&mut minor, &mut self.raw) };
+    }
+}
+
+/// An acceptor credential from the keytab, shareable across threads.
+pub struct Credential {
+    raw: sys::gss_cred_id_t,
+}
+
+// SAFETY: MIT's credential records carry their own lock; accepting on
+// several contexts with one credential at once is supported.
+unsafe impl Send for Credential {}
+unsafe impl Sync for Credential {}
+
+impl Credential {
+    /// Acquires the Kerberos acceptor credential for `name` from the keytab.
+    pub fn acceptor(name: &Name) -> Result<Credential, GssStatus> {
+        let mut mechs = krb5_mech_set();
+        let mut minor = 0;
+        let mut raw = ptr::null_mut();
+        // SAFETY: all pointers are valid for the call; raw is released in Drop.
+        let major = unsafe {
+            sys::gss_acquire_cred(
+                &mut minor,
+                name.raw,
+                sys::GSS_C_INDEFINITE,
+                &mut mechs,
+                sys::GSS_C_ACCEPT,
+                &mut raw,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(Credential { raw })
+    }
+}
+
+impl Drop for Credential {
+    fn drop(&mut self) {
+        let mut minor = 0;
+        // SAFETY: raw came from gss_acquire_cred and is released once.
+        unsafe { sys::gss_release_cred(&mut minor, &mut self.raw) };
+    }
+}
+
+/// One side of a security context, in establishment or complete.
+pub struct SecurityContext {
+    raw: sys::gss_ctx_id_t,
+    complete: bool,
+    flags: u32,
+    peer: Option<String>,
+}
+
+// SAFETY: a context is used by one thread at a time (`&mut self`) and MIT's
+// contexts hold no thread-local state.
+unsafe impl Send for SecurityContext {}
+
+/// What one establishment step produced.
+pub struct Step {
+    /// Token to send to the peer, if any.
+    pub output: Option<Vec<u8>>,
+}
+
+impl SecurityContext {
+    pub fn new() -> SecurityContext {
+        SecurityContext { raw: ptr::null_mut(), complete: false, flags: 0, peer: None }
+    }
+
+    /// One initiator step: `input` is the acceptor's last token (none at first).
+    pub fn initiate_step(&mut self, target: &Name, req_flags: u32, input: Option<&[u8]>) -> Result<Step, GssStatus> {
+        let mut in_buf = input.map(input_buffer);
+        let in_ptr = in_buf.as_mut().map_or(ptr::null_mut(), |b| b as *mut _);
+        let mut out = empty_buffer();
+        let mut minor = 0;
+        let mut ret_flags = 0;
+        // SAFETY: every pointer is valid for the call; the context handle is
+        // owned by self, the output buffer is taken below.
+        let major = unsafe {
+            sys::gss_init_sec_context(
+                &mut minor,
+                ptr::null_mut(),
+                &mut self.raw,
+                target.raw,
+                sys::gss_mech_krb5,
+                req_flags,
+                0,
+                ptr::null_mut(),
+                in_ptr,
+                ptr::null_mut(),
+                &mut out,
+                &mut ret_flags,
+                ptr::null_mut(),
+            )
+        };
+        let output = take_buffer(out);
+        self.finish_step(major, minor, ret_flags)?;
+        Ok(Step { output: (!output.is_empty()).then_some(output) })
+    }
+
+    /// One acceptor step on the initiator's token.
+    pub fn accept_step(&mut self, credential: &Credential, input: &[u8]) -> Result<Step, GssStatus> {
+        let mut in_buf = input_buffer(input);
+        let mut out = empty_buffer();
+        let mut minor = 0;
+        let mut ret_flags = 0;
+        let mut src_name: sys::gss_name_t = ptr::null_mut();
+        // SAFETY: as in initiate_step; src_name is released below.
+        let major = unsafe {
+            sys::gss_accept_sec_context(
+                &mut minor,
+                &mut self.raw,
+                credential.raw,
+                &mut in_buf,
+                ptr::null_mut(),
+                &mut src_name,
+                ptr::null_mut(),
+                &mut out,
+                &mut ret_flags,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        let output = take_buffer(out);
+        if !src_name.is_null() {
+            self.peer = Some(Name::display(src_name).unwrap_or_else(|e| format!("<unknown principal: {e}>")));
+            let mut ignored = 0;
+            // SAFETY: src_name was returned by the call above and is released once.
+            unsafe { sys::gss_release_name(&mut ignored, &mut src_name) };
+        }
+        self.finish_step(major, minor, ret_flags)?;
+        Ok(Step { output: (!output.is_empty()).then_some(output) })
+    }
+
+    fn finish_step(&mut self, major: u32, minor: u32, ret_flags: u32) -> Result<(), GssStatus> {
+        if major & 0xffff_0000 != 0 {
+            return Err(status(major, minor));
+        }
+        self.complete = major & sys::GSS_S_CONTINUE_NEEDED == 0;
+        self.flags = ret_flags;
+        Ok(())
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Flags granted by the peer (see [`flags`]).
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// The initiator's principal, on an acceptor.
+    pub fn peer(&self) -> Option<&str> {
+        self.peer.as_deref()
+    }
+
+    /// Remaining lifetime; `None` once expired or unknown.
+    pub fn lifetime(&self) -> Option<Duration> {
+        let mut minor = 0;
+        let mut secs = 0;
+        // SAFETY: raw is a live context.
+        let major = unsafe { sys::gss_context_time(&mut minor, self.raw, &mut secs) };
+        (major == 0).then(|| Duration::from_secs(secs.into()))
+    }
+
+    /// MIT's `gss_wrap`.
+    pub fn wrap(&mut self, encrypt: bool, plaintext: &[u8]) -> Result<Vec<u8>, GssStatus> {
+        let mut input = input_buffer(plaintext);
+        let mut out = empty_buffer();
+        let mut minor = 0;
+        // SAFETY: raw is a complete context; out is taken below.
+        let major = unsafe {
+            sys::gss_wrap(&mut minor, self.raw, encrypt as i32, 0, &mut input, ptr::null_mut(), &mut out)
+        };
+        let token = take_buffer(out);
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(token)
+    }
+
+    /// MIT's `gss_unwrap`.
+    pub fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, GssStatus> {
+        let mut input = input_buffer(token);
+        let mut out = empty_buffer();
+        let mut minor = 0;
+        // SAFETY: raw is a complete context; out is taken below.
+        let major = unsafe {
+            sys::gss_unwrap(&mut minor, self.raw, &mut input, &mut out, ptr::null_mut(), ptr::null_mut())
+        };
+        let plain = take_buffer(out);
+        if major & 0xffff_0000 != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(plain)
+    }
+
+    /// The Kerberos enctype of the key that protects messages (the acceptor
+    /// subkey when there is one), without disturbing the context.
+    pub fn message_enctype(&self) -> Result<i32, GssStatus> {
+        let mut minor = 0;
+        let mut set: *mut sys::gss_buffer_set_desc = ptr::null_mut();
+        // SAFETY: raw is a complete context; set is released below.
+        let major = unsafe {
+            sys::gss_inquire_sec_context_by_oid(&mut minor, self.raw, sys::GSS_C_INQ_SSPI_SESSION_KEY, &mut set)
+        };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        let mut enctype = None;
+        if !set.is_null() {
+            // SAFETY: the library returned a set of `count` buffers.
+            let buffers = unsafe { std::slice::from_raw_parts((*set).elements, (*set).count) };
+            // Buffer 1 is the OID 1.2.840.113554.1.2.2.4 with the enctype as one more arc.
+            enctype = buffers.get(1).and_then(|b| enctype_from_oid(buffer_bytes(b)));
+            // SAFETY: set came from the library and is released once.
+            unsafe { sys::gss_release_buffer_set(&mut minor, &mut set) };
+        }
+        enctype.ok_or_else(|| GssStatus {
+            major: 0,
+            minor: 0,
+            message: "the library did not report the session key's enctype".into(),
+        })
+    }
+
+    /// Hands the context's message keys and sequence numbers over, ending the
+    /// MIT context (`gss_krb5_export_lucid_sec_context`).
+    pub fn export_message_keys(mut self) -> Result<MessageKeys, GssStatus> {
+        let mut minor = 0;
+        let mut lucid: *mut c_void = ptr::null_mut();
+        // SAFETY: raw is a complete context; the call consumes it (sets it to
+        // no context), and lucid is freed below.
+        let major = unsafe { sys::gss_krb5_export_lucid_sec_context(&mut minor, &mut self.raw, 1, &mut lucid) };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        // SAFETY: version 1 was requested, so lucid points to a v1 structure.
+        let v1 = unsafe { &*(lucid as *const sys::gss_krb5_lucid_context_v1_t) };
+        let key = |k: &sys::gss_krb5_lucid_key_t| LucidKey {
+            enctype: k.type_ as i32,
+            // SAFETY: the key data is `length` bytes owned by the lucid context.
+            bytes: if k.data.is_null() {
+                Vec::new()
+            } else {
+                unsafe { std::slice::from_raw_parts(k.data as *const u8, k.length as usize) }.to_vec()
+            },
+        };
+        let keys = MessageKeys {
+            initiator: v1.initiate != 0,
+            send_seq: v1.send_seq,
+            recv_seq: v1.recv_seq,
+            cfx: v1.protocol == 1,
+            context_key: key(&v1.cfx_kd.ctx_key),
+            acceptor_subkey: (v1.cfx_kd.have_acceptor_subkey != 0).then(|| key(&v1.cfx_kd.acceptor_subkey)),
+            flags: self.flags,
+        };
+        // SAFETY: lucid came from the export above and is freed once.
+        unsafe { sys::gss_krb5_free_lucid_sec_context(&mut minor, lucid) };
+        Ok(keys)
+    }
+}
+
+impl Default for SecurityContext {
+    fn default() -> Self {
+        SecurityContext::new()
+    }
+}
+
+impl Drop for SecurityContext {
+    fn drop(&mut self) {
+        if !self.raw.is_null() {
+            let mut minor = 0;
+            // SAFETY: raw is a context this value owns; it is deleted once.
+            unsafe { sys::gss_delete_sec_context(&mut minor, &mut self.raw, ptr::null_mut()) };
+        }
+    }
+}
+
+/// A raw Kerberos key from an exported context.
+pub struct LucidKey {
+    pub enctype: i32,
+    pub bytes: Vec<u8>,
+}
+
+/// What a complete krb5 context protects messages with.
+pub struct MessageKeys {
+    pub initiator: bool,
+    pub send_seq: u64,
+    pub recv_seq: u64,
+    /// RFC 4121 tokens (all but the DES, 3DES and RC4 enctypes).
+    pub cfx: bool,
+    pub context_key: LucidKey,
+    pub acceptor_subkey: Option<LucidKey>,
+    /// Context flags as established.
+    pub flags: u32,
+}
+
+/// The enctype from MIT's session-key OID: the DER body of
+/// 1.2.840.113554.1.2.2.4 followed by one base-128 arc.
+fn enctype_from_oid(oid: &[u8]) -> Option<i32> {
+    const PREFIX: &[u8] = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x04";
+    let arc = oid.strip_prefix(PREFIX)?;
+    if arc.is_empty() || arc.len() > 5 {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for (i, byte) in arc.iter().enumerate() {
+        value = (value << 7) | u64::from(byte & 0x7f);
+        let last = i == arc.len() - 1;
+        if (byte & 0x80 == 0) != last {
+            return None;
+        }
+    }
+    i32::try_from(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enctype_arc_decodes() {
+        let mut oid = b"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x04".to_vec();
+        oid.push(18);
+        assert_eq!(enctype_from_oid(&oid), Some(18));
+        oid.pop();
+        oid.extend_from_slice(&[0x81, 0x00]);
+        assert_eq!(enctype_from_oid(&oid), Some(128));
+        assert_eq!(enctype_from_oid(b"\x2a\x86"), None);
+    }
+}

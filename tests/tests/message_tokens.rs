@@ -1,0 +1,153 @@
+//! Our RFC 4121 wrap tokens against MIT's, on real context pairs from a real
+//! KDC: what one makes, the other must take, in both directions, both modes,
+//! with and without an acceptor subkey, for each AES-SHA1 enctype; other
+//! enctypes stay with MIT's own code.
+
+use std::io::Write;
+use std::time::Duration;
+
+use gsslog_tests::daemon::Daemon;
+use gsslog_tests::net::free_port;
+use gsslog_tests::realm::{TestRealm, SHARED_CLIENT};
+use gsswire::cfx::CfxContext;
+use gsswire::gss::{flags, Credential, Name, SecurityContext};
+use gsswire::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Establishes an initiator and an acceptor context for `service@host`, in process.
+fn context_pair(target: &str, req_flags: u32) -> (SecurityContext, SecurityContext) {
+    let name = Name::host_based_service(target).unwrap();
+    let cred = Credential::acceptor(&Name::host_based_service("host").unwrap()).unwrap();
+    let mut init = SecurityContext::new();
+    let mut acc = SecurityContext::new();
+    let mut token = init.initiate_step(&name, req_flags, None).unwrap().output;
+    while let Some(t) = token.take() {
+        let reply = acc.accept_step(&cred, &t).unwrap().output;
+        if let Some(r) = reply {
+            token = init.initiate_step(&name, req_flags, Some(&r)).unwrap().output;
+        }
+    }
+    assert!(init.is_complete() && acc.is_complete(), "handshake incomplete");
+    (init, acc)
+}
+
+fn messages() -> Vec<Vec<u8>> {
+    let batch: Vec<u8> = (0..200).flat_map(|i| format!("<38>Nov 23 12:00:00 node1 sshd[{i}]: msg {i}\n").into_bytes()).collect();
+    vec![b"".to_vec(), b"x".to_vec(), b"<13>Nov 23 12:00:00 node1 test: sixteen+".to_vec(), batch]
+}
+
+/// `ours` speaks with exported keys, `theirs` stays an MIT context; tokens go
+/// both ways, sealed and not, and tampered ones are refused by MIT.
+fn exchange(mut ours: CfxContext, theirs: &mut SecurityContext) {
+    for seal in [true, false] {
+        for msg in messages() {
+            let token = ours.wrap(&msg, seal);
+            let unwrapped = theirs.unwrap(&token).unwrap_or_else(|e| panic!("MIT refused our token (seal={seal}, {} bytes): {e}", msg.len()));
+            assert_eq!(unwrapped, msg, "seal={seal}");
+            let back = theirs.wrap(seal, &msg).unwrap();
+            let (plain, sealed) = ours.unwrap(&back).expect("we unwrap MIT's token");
+            assert_eq!((plain, sealed), (msg.clone(), seal));
+        }
+        let mut bad = ours.wrap(b"tampered", seal);
+        let at = bad.len() - 13;
+        bad[at] ^= 1;
+        assert!(theirs.unwrap(&bad).is_err(), "MIT must refuse a tampered token (seal={seal})");
+    }
+}
+
+/// `enctype` is the session key's; with mutual authentication MIT's acceptor
+/// negotiates its subkey's enctype from the initiator's list (aes256 here).
+fn check_both_sides(target: &str, enctype: i32) {
+    for req in [flags::MUTUAL | flags::CONF | flags::INTEG, flags::MUTUAL | flags::REPLAY | flags::SEQUENCE | flags::CONF | flags::INTEG, flags::CONF | flags::INTEG] {
+        // Our initiator against MIT's acceptor.
+        let (init, mut acc) = context_pair(target, req);
+        if req & flags::MUTUAL == 0 {
+            assert_eq!(init.message_enctype().unwrap(), enctype);
+        }
+        let replay = init.flags() & (flags::REPLAY | flags::SEQUENCE) != 0;
+        let keys = init.export_message_keys().unwrap();
+        assert_eq!(keys.context_key.enctype, enctype);
+        assert_eq!(keys.acceptor_subkey.is_some(), req & flags::MUTUAL != 0, "acceptor subkey iff mutual, flags {req:#x}");
+        exchange(CfxContext::new(&keys, replay).unwrap(), &mut acc);
+        // MIT's initiator against our acceptor.
+        let (mut init, acc) = context_pair(target, req);
+        let replay = acc.flags() & (flags::REPLAY | flags::SEQUENCE) != 0;
+        let keys = acc.export_message_keys().unwrap();
+        exchange(CfxContext::new(&keys, replay).unwrap(), &mut init);
+    }
+}
+
+#[test]
+fn aes256_tokens_interoperate_with_mit() {
+    TestRealm::shared();
+    check_both_sides("host@localhost", ENCTYPE_AES256_CTS_HMAC_SHA1_96);
+}
+
+#[test]
+fn aes128_tokens_interoperate_with_mit() {
+    let realm = TestRealm::shared();
+    realm.add_service_with_enctype("host/aes128.localhost", "aes128-cts-hmac-sha1-96").unwrap();
+    check_both_sides("host@aes128.localhost", ENCTYPE_AES128_CTS_HMAC_SHA1_96);
+}
+
+#[test]
+fn replayed_mit_token_is_refused_when_replay_detection_was_asked() {
+    TestRealm::shared();
+    let req = flags::MUTUAL | flags::REPLAY | flags::SEQUENCE | flags::CONF | flags::INTEG;
+    let (mut init, acc) = context_pair("host@localhost", req);
+    let mut ours = CfxContext::new(&acc.export_message_keys().unwrap(), true).unwrap();
+    let token = init.wrap(true, b"once").unwrap();
+    assert_eq!(ours.unwrap(&token).unwrap().0, b"once");
+    let err = ours.unwrap(&token).unwrap_err();
+    assert!(err.to_string().contains("replayed"), "{err}");
+}
+
+fn with_krb5_config(mut env: Vec<(String, String)>, conf: &std::path::Path) -> Vec<(String, String)> {
+    for (k, v) in env.iter_mut() {
+        if k == "KRB5_CONFIG" {
+            *v = conf.display().to_string();
+        }
+    }
+    env
+}
+
+/// A session whose message key is not AES-SHA1 keeps MIT's per-message code
+/// and still works end to end. Both daemons' krb5.conf put
+/// aes256-cts-hmac-sha384-192 first among the permitted enctypes, so the
+/// collector's acceptor subkey (which protects every message) is of that type.
+#[test]
+fn other_enctypes_stay_with_mit() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = std::fs::read_to_string(realm.krb5_conf()).unwrap().replace(
+        "[libdefaults]",
+        "[libdefaults]\n permitted_enctypes = aes256-cts-hmac-sha384-192 aes256-cts-hmac-sha1-96",
+    );
+    let sha2_conf = dir.path().join("krb5-sha2.conf");
+    std::fs::write(&sha2_conf, conf).unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let collector_env = with_krb5_config(realm.server_env(), &sha2_conf);
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &collector_conf, &collector_env, &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+
+    let env = with_krb5_config(realm.client_env(SHARED_CLIENT), &sha2_conf);
+    let tcp = free_port().unwrap();
+    let work = dir.path().join("work");
+    let shipper_conf = format!("*.* :omgssapi:localhost:{port}\n");
+    let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{tcp}")];
+    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &shipper_conf, &env, &args).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    s.write_all(b"<13>Nov 23 12:00:00 node1 app: via MIT's tokens\n").unwrap();
+    drop(s);
+    collector.wait_for_log("message_tokens=\"mit\"", WAIT).unwrap();
+    shipper.wait_for_log("message_tokens=\"mit\"", WAIT).unwrap();
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&out).unwrap_or_default().contains("via MIT's tokens") {
+        assert!(start.elapsed() < WAIT, "message did not arrive\n{}\n{}", collector.log(), shipper.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
