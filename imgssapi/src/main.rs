@@ -4,6 +4,7 @@
 mod config;
 mod dns;
 mod output;
+mod render;
 mod server;
 mod session;
 
@@ -70,12 +71,13 @@ fn run(cli: Cli, config: config::CollectorConfig) -> anyhow::Result<()> {
     // growing our memory (4096 batches let the collector reach 100 MB).
     let (tx, rx) = mpsc::channel(64);
     let stats = Arc::new(output::OutputStats::default());
-    let writer = output::Output::new(config.rules.clone(), config.file_actions, stats.clone());
+    let rules = Arc::new(render::Rules::new(config.rules.clone(), config.file_actions));
+    let writer = output::Output::new(rules.file_settings(), stats.clone());
     let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let result = runtime.block_on(async {
-        let listening = server::bind(config.clone(), tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
+        let listening = server::bind(config.clone(), rules, tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
         if let Some(path) = &cli.pid_file {
             std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
         }

@@ -1,9 +1,9 @@
-//! Applying the rules and writing files, on one dedicated thread.
+//! Writing files, on one dedicated thread.
 //!
-//! Sessions send batches of parsed messages here; each batch goes through the
-//! rules in order and is written through buffered handles, which are flushed
-//! at the end of every batch, so a message is in its file a few milliseconds
-//! after it arrived. Dynamic files are kept open in a per-action LRU cache and
+//! Sessions send batches of rendered lines here (see [`crate::render`]); each
+//! line is written through a buffered handle, and the handles are flushed at
+//! the end of every burst of batches, so a message is in its file a few
+//! milliseconds after it arrived. Dynamic files are kept open in a per-action LRU cache and
 //! closed after an idle period; SIGHUP closes them all (logrotate).
 
 use std::collections::HashMap;
@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use syslog::{Message, Timestamp};
 use tokio::sync::mpsc;
 
-use crate::config::{FileAction, FileSettings, Rule, RuleAction};
+use crate::config::FileSettings;
+use crate::render::RenderedBatch;
 
 pub enum Command {
-    Messages(Vec<Message>),
+    Write(RenderedBatch),
     /// Close every file; they are reopened on the next write (SIGHUP).
     Reopen,
 }
@@ -55,37 +55,18 @@ struct ActionFiles {
 }
 
 pub struct Output {
-    rules: Vec<Rule>,
     actions: Vec<ActionFiles>,
     stats: Arc<OutputStats>,
     last_error_log: HashMap<PathBuf, Instant>,
-    path_buf: Vec<u8>,
-    line_buf: Vec<u8>,
     /// When the current batch started (one clock read per batch).
     batch_started: Instant,
 }
 
 impl Output {
-    pub fn new(rules: Vec<Rule>, action_count: usize, stats: Arc<OutputStats>) -> Self {
-        let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
-        let mut actions: Vec<ActionFiles> =
-            (0..action_count).map(|_| ActionFiles { files: PathMap::default(), settings: default.clone() }).collect();
-        for rule in &rules {
-            for a in &rule.actions {
-                if let RuleAction::File { id, settings, .. } = a {
-                    actions[*id].settings = settings.clone();
-                }
-            }
-        }
-        Output {
-            rules,
-            actions,
-            stats,
-            last_error_log: HashMap::new(),
-            path_buf: Vec::new(),
-            line_buf: Vec::new(),
-            batch_started: Instant::now(),
-        }
+    /// `settings` are the file actions' settings, by action id.
+    pub fn new(settings: &[FileSettings], stats: Arc<OutputStats>) -> Self {
+        let actions = settings.iter().map(|s| ActionFiles { files: PathMap::default(), settings: s.clone() }).collect();
+        Output { actions, stats, last_error_log: HashMap::new(), batch_started: Instant::now() }
     }
 
     /// Runs until every sender is gone, then flushes and returns.
@@ -112,12 +93,10 @@ impl Output {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Messages(batch) => {
-                // $NOW and friends: local time once per batch, as rsyslog does.
-                let now = Timestamp::now();
+            Command::Write(batch) => {
                 self.batch_started = Instant::now();
-                for m in &batch {
-                    self.process(m, &now);
+                for w in &batch.writes {
+                    self.write(w.action, batch.path(w), batch.line(w));
                 }
             }
             Command::Reopen => {
@@ -128,57 +107,31 @@ impl Output {
         }
     }
 
-    fn process(&mut self, m: &Message, now: &Timestamp) {
-        for r in 0..self.rules.len() {
-            if !self.rules[r].filter.matches(m) {
-                continue;
-            }
-            for a in 0..self.rules[r].actions.len() {
-                match &self.rules[r].actions[a] {
-                    RuleAction::Stop => return,
-                    RuleAction::File { target, template, id, .. } => {
-                        self.path_buf.clear();
-                        match target {
-                            FileAction::Static(p) => self.path_buf.extend_from_slice(p.as_os_str().as_bytes()),
-                            FileAction::Dynamic(t) => t.render_path(m, now, &mut self.path_buf),
-                        }
-                        self.line_buf.clear();
-                        template.render(m, now, &mut self.line_buf);
-                        let id = *id;
-                        self.write(id);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes `line_buf` to the file named by `path_buf` for action `id`.
-    fn write(&mut self, id: usize) {
+    /// Appends `line` to the file at `path` for action `id`.
+    fn write(&mut self, id: usize, path: &[u8], line: &[u8]) {
         let action = &mut self.actions[id];
-        if !action.files.contains_key(self.path_buf.as_slice()) {
-            let path = Path::new(OsStr::from_bytes(&self.path_buf));
-            match open(path, &action.settings) {
+        if !action.files.contains_key(path) {
+            let fs_path = Path::new(OsStr::from_bytes(path));
+            match open(fs_path, &action.settings) {
                 Ok(file) => {
                     if action.files.len() >= action.settings.cache_size {
                         evict_least_recent(&mut action.files);
                     }
                     let writer = BufWriter::with_capacity(64 * 1024, file);
-                    action.files.insert(self.path_buf.clone(), OpenFile { writer, last_used: self.batch_started, dirty: false });
+                    action.files.insert(path.to_vec(), OpenFile { writer, last_used: self.batch_started, dirty: false });
                 }
                 Err(e) => {
-                    let path = path.to_path_buf();
-                    self.lose(&path, &format!("cannot open: {e}"));
+                    self.lose(&fs_path.to_path_buf(), &format!("cannot open: {e}"));
                     return;
                 }
             }
         }
-        let Some(file) = action.files.get_mut(self.path_buf.as_slice()) else { return };
+        let Some(file) = action.files.get_mut(path) else { return };
         file.last_used = self.batch_started;
         file.dirty = true;
-        if let Err(e) = file.writer.write_all(&self.line_buf) {
-            action.files.remove(self.path_buf.as_slice());
-            let path = PathBuf::from(OsStr::from_bytes(&self.path_buf));
-            self.lose(&path, &format!("write failed: {e}"));
+        if let Err(e) = file.writer.write_all(line) {
+            action.files.remove(path);
+            self.lose(&PathBuf::from(OsStr::from_bytes(path)), &format!("write failed: {e}"));
             return;
         }
         self.stats.written.fetch_add(1, Ordering::Relaxed);

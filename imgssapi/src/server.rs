@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{CollectorConfig, ListenerConfig};
 use crate::output::Command;
+use crate::render::Rules;
 use crate::session::{self, SessionContext};
 
 pub struct Listening {
@@ -21,6 +22,7 @@ pub struct Listening {
 /// that a bind failure is an error at start.
 pub async fn bind(
     config: Arc<CollectorConfig>,
+    rules: Arc<Rules>,
     output: mpsc::Sender<Command>,
     shutdown: watch::Receiver<bool>,
     dns: bool,
@@ -50,6 +52,7 @@ pub async fn bind(
             config: config.clone(),
             gss: l.gss.clone(),
             credential,
+            rules: rules.clone(),
             output: output.clone(),
             shutdown: shutdown.clone(),
             dns,

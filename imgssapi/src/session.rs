@@ -17,12 +17,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::output::Command;
+use crate::render::{BatchRenderer, RenderedBatch, Rules};
 
 /// What every session of a listener shares.
 pub struct SessionContext {
     pub config: Arc<CollectorConfig>,
     pub gss: Option<GssSettings>,
     pub credential: Option<AcceptorCredential>,
+    /// Sessions apply the rules and render lines themselves (see [`crate::render`]).
+    pub rules: Arc<Rules>,
     pub output: mpsc::Sender<Command>,
     pub shutdown: watch::Receiver<bool>,
     /// Reverse DNS for `fromhost` (off with `-x`).
@@ -223,13 +226,14 @@ impl Sink {
 
     async fn push(&mut self, data: &[u8]) {
         let received = Timestamp::now();
-        let mut batch = Vec::new();
+        let mut batch = self.ctx.rules.batch();
         let (origin, options) = (&self.origin, &self.options);
         self.deframer.push(data, &mut |frame| {
             if let Some(m) = syslog::parse(frame, origin.clone(), received, options) {
-                batch.push(m);
+                batch.add(&m);
             }
         });
+        let batch = finish(batch);
         self.send(batch).await;
     }
 
@@ -237,23 +241,29 @@ impl Sink {
     /// (rsyslog drops it on GSS sessions; we do not lose it).
     async fn finish(&mut self) {
         let received = Timestamp::now();
-        let mut batch = Vec::new();
+        let mut batch = self.ctx.rules.batch();
         let (origin, options) = (&self.origin, &self.options);
         self.deframer.finish(&mut |frame| {
             if let Some(m) = syslog::parse(frame, origin.clone(), received, options) {
-                batch.push(m);
+                batch.add(&m);
             }
         });
+        let batch = finish(batch);
         self.send(batch).await;
     }
 
-    async fn send(&mut self, batch: Vec<syslog::Message>) {
-        if batch.is_empty() {
+    async fn send(&mut self, batch: Option<RenderedBatch>) {
+        let Some(batch) = batch else { return };
+        self.count += batch.messages as u64;
+        if batch.writes.is_empty() {
             return;
         }
-        self.count += batch.len() as u64;
-        if self.ctx.output.send(Command::Messages(batch)).await.is_err() {
+        if self.ctx.output.send(Command::Write(batch)).await.is_err() {
             tracing::error!("output thread is gone: messages of this session are lost");
         }
     }
+}
+
+fn finish(batch: BatchRenderer<'_>) -> Option<RenderedBatch> {
+    (!batch.is_empty()).then(|| batch.finish())
 }

@@ -64,7 +64,7 @@ impl Deframer {
                         }
                     }
                 }
-                State::Line => match data.iter().position(|&c| c == b'\n') {
+                State::Line => match memchr::memchr(b'\n', data) {
                     Some(end) if self.msg.is_empty() && end <= self.max => {
                         // The whole line is in this chunk: hand it over without a copy.
                         if end > 0 {

@@ -196,7 +196,7 @@ fn sanitize(input: &[u8], max: usize) -> Vec<u8> {
     let mut rest = s;
     while !rest.is_empty() {
         // Copy the run of ordinary bytes in one go; escape the control byte after it.
-        let run = rest.iter().position(|&c| c < 32).unwrap_or(rest.len());
+        let run = first_control_byte(rest).unwrap_or(rest.len());
         let take = run.min(max - out.len());
         out.extend_from_slice(&rest[..take]);
         if take < run || run == rest.len() {
@@ -210,6 +210,21 @@ fn sanitize(input: &[u8], max: usize) -> Vec<u8> {
         rest = &rest[run + 1..];
     }
     out
+}
+
+/// Where the first byte below 32 is. Whole 32-byte blocks are tested without
+/// an early exit, which the compiler turns into vector compares; most
+/// messages have no control byte at all.
+fn first_control_byte(bytes: &[u8]) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let mut offset = 0;
+    for block in bytes.chunks(BLOCK) {
+        if block.iter().fold(false, |any, &c| any | (c < 32)) {
+            return block.iter().position(|&c| c < 32).map(|i| offset + i);
+        }
+        offset += block.len();
+    }
+    None
 }
 
 /// Sets the PRI and returns where the header starts.
@@ -360,6 +375,20 @@ fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_control_byte_in_every_position() {
+        for len in [0usize, 1, 31, 32, 33, 64, 150] {
+            let clean = vec![b'a'; len];
+            assert_eq!(first_control_byte(&clean), None);
+            for at in 0..len {
+                let mut v = clean.clone();
+                v[at] = b'\t';
+                v[len - 1] = if at == len - 1 { b'\t' } else { 0 };
+                assert_eq!(first_control_byte(&v), Some(at), "len {len}, control at {at}");
+            }
+        }
+    }
 
     fn origin() -> Arc<Origin> {
         Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp" })

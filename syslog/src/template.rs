@@ -354,6 +354,18 @@ impl Template {
         self.render_with(m, now, out, false);
     }
 
+    /// Whether every message of one batch (one session, one `$NOW`) renders
+    /// the same text: the template uses only the sender and the clock.
+    pub fn same_for_a_batch(&self) -> bool {
+        self.parts.iter().all(|part| match part {
+            Part::Literal(_) => true,
+            Part::Property(p) => matches!(
+                p.property,
+                Property::FromHost | Property::FromHostIp | Property::InputName | Property::Now(..)
+            ),
+        })
+    }
+
     /// Renders a file path: no property value can add a directory level or
     /// climb out of one (`/` becomes `_`, a value `.` or `..` becomes `_`).
     pub fn render_path(&self, m: &Message, now: &Timestamp, out: &mut Vec<u8>) {

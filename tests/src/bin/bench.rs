@@ -95,20 +95,24 @@ fn message(i: usize) -> String {
     m
 }
 
-/// Sends messages 0..n, LF-framed, on one TCP connection.
-fn send_load(port: u16, n: usize) -> Result<Instant> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).context("connecting the load generator")?;
-    let start = Instant::now();
-    let mut buf = Vec::with_capacity(1 << 20);
+/// Messages 0..n, LF-framed: built once, before any clock starts, so that
+/// formatting the load does not take CPU from the daemons being measured.
+fn load(n: usize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(n * 151);
     for i in 0..n {
         buf.extend_from_slice(message(i).as_bytes());
         buf.push(b'\n');
-        if buf.len() > 1 << 19 {
-            s.write_all(&buf)?;
-            buf.clear();
-        }
     }
-    s.write_all(&buf)?;
+    buf
+}
+
+/// Sends the load on one TCP connection, in 512 KiB writes.
+fn send_load(port: u16, load: &[u8]) -> Result<Instant> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).context("connecting the load generator")?;
+    let start = Instant::now();
+    for chunk in load.chunks(1 << 19) {
+        s.write_all(chunk)?;
+    }
     Ok(start)
 }
 
@@ -236,7 +240,7 @@ fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &
     let host = host_dir(root);
     let mut progress = Progress::new(&host);
     let (s0, c0) = (sender.map(|s| cpu(s.pid())).unwrap_or_default(), cpu(collector.pid()));
-    let start = send_load(input_port, n)?;
+    let start = send_load(input_port, &load(n))?;
     let end = progress.wait(n, Duration::from_secs(10));
     let (s1, c1) = (sender.map(|s| cpu(s.pid())).unwrap_or_default(), cpu(collector.pid()));
     let secs = (end - start).as_secs_f64();

@@ -1,0 +1,137 @@
+//! Applying the rules, in the session tasks: each message goes through the
+//! filters in order, and for every file action that takes it the file's path
+//! and the line are rendered into the batch's one buffer. The output thread
+//! then only appends bytes to files, and the rendering spreads over the
+//! runtime's threads instead of queueing behind one.
+
+use std::ops::Range;
+
+use syslog::{Message, Timestamp};
+
+use crate::config::{FileAction, FileSettings, Rule, RuleAction};
+
+/// The rules of the config and what each file action's files are opened with.
+pub struct Rules {
+    rules: Vec<Rule>,
+    settings: Vec<FileSettings>,
+}
+
+impl Rules {
+    pub fn new(rules: Vec<Rule>, action_count: usize) -> Rules {
+        let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
+        let mut settings = vec![default; action_count];
+        for rule in &rules {
+            for action in &rule.actions {
+                if let RuleAction::File { id, settings: s, .. } = action {
+                    settings[*id] = s.clone();
+                }
+            }
+        }
+        Rules { rules, settings }
+    }
+
+    /// File settings by action id.
+    pub fn file_settings(&self) -> &[FileSettings] {
+        &self.settings
+    }
+
+    /// Starts a batch; `$NOW` and friends are read once, here, as rsyslog
+    /// reads them once per batch.
+    pub fn batch(&self) -> BatchRenderer<'_> {
+        BatchRenderer {
+            rules: self,
+            now: Timestamp::now(),
+            batch: RenderedBatch::default(),
+            path_memo: vec![None; self.settings.len()],
+        }
+    }
+}
+
+/// One line for one file: ranges into [`RenderedBatch::bytes`].
+pub struct PendingWrite {
+    pub action: usize,
+    pub path: Range<usize>,
+    pub line: Range<usize>,
+}
+
+/// The rendered output of a batch of messages.
+#[derive(Default)]
+pub struct RenderedBatch {
+    pub bytes: Vec<u8>,
+    pub writes: Vec<PendingWrite>,
+    /// Messages that went into the batch (whether or not a rule took them).
+    pub messages: usize,
+}
+
+impl RenderedBatch {
+    pub fn path(&self, w: &PendingWrite) -> &[u8] {
+        &self.bytes[w.path.clone()]
+    }
+
+    pub fn line(&self, w: &PendingWrite) -> &[u8] {
+        &self.bytes[w.line.clone()]
+    }
+}
+
+pub struct BatchRenderer<'r> {
+    rules: &'r Rules,
+    now: Timestamp,
+    batch: RenderedBatch,
+    /// A path that is the same for the whole batch (static, or rendered only
+    /// from the sender and the clock) is rendered once per action.
+    path_memo: Vec<Option<Range<usize>>>,
+}
+
+impl BatchRenderer<'_> {
+    pub fn add(&mut self, m: &Message) {
+        self.batch.messages += 1;
+        for rule in &self.rules.rules {
+            if !rule.filter.matches(m) {
+                continue;
+            }
+            for action in &rule.actions {
+                match action {
+                    RuleAction::Stop => return,
+                    RuleAction::File { target, template, id, .. } => {
+                        let path = self.path(*id, target, m);
+                        let start = self.batch.bytes.len();
+                        template.render(m, &self.now, &mut self.batch.bytes);
+                        let line = start..self.batch.bytes.len();
+                        self.batch.writes.push(PendingWrite { action: *id, path, line });
+                    }
+                }
+            }
+        }
+    }
+
+    fn path(&mut self, id: usize, target: &FileAction, m: &Message) -> Range<usize> {
+        if let Some(range) = &self.path_memo[id] {
+            return range.clone();
+        }
+        let bytes = &mut self.batch.bytes;
+        let start = bytes.len();
+        let same_for_batch = match target {
+            FileAction::Static(p) => {
+                bytes.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()));
+                true
+            }
+            FileAction::Dynamic(t) => {
+                t.render_path(m, &self.now, bytes);
+                t.same_for_a_batch()
+            }
+        };
+        let range = start..bytes.len();
+        if same_for_batch {
+            self.path_memo[id] = Some(range.clone());
+        }
+        range
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batch.messages == 0
+    }
+
+    pub fn finish(self) -> RenderedBatch {
+        self.batch
+    }
+}
