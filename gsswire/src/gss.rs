@@ -594,10 +594,16 @@ impl Drop for SecurityContext {
     }
 }
 
-/// A raw Kerberos key from an exported context.
+/// A raw Kerberos key from an exported context; wiped when dropped.
 pub struct LucidKey {
     pub enctype: i32,
     pub bytes: Vec<u8>,
+}
+
+impl Drop for LucidKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.bytes);
+    }
 }
 
 /// What a complete krb5 context protects messages with.

@@ -4,13 +4,16 @@
 //! random confounder, AES in CBC mode with ciphertext stealing and a zero IV,
 //! and HMAC-SHA1 truncated to 96 bits. AES-NI and the SHA extensions are used
 //! when the CPU has them (the RustCrypto crates detect them at run time);
-//! Debian's MIT build has neither.
+//! Debian's MIT build has neither. Key bytes are wiped when dropped (the AES
+//! key schedules by the `aes` crate's `zeroize` feature; the HMAC states hold
+//! only the padded key's hash states).
 
 use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, KeyInit};
 use aes::{Aes128, Aes256};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha1::Sha1;
+use zeroize::Zeroizing;
 
 pub const ENCTYPE_AES128_CTS_HMAC_SHA1_96: i32 = 17;
 pub const ENCTYPE_AES256_CTS_HMAC_SHA1_96: i32 = 18;
@@ -109,8 +112,8 @@ impl BaseKey {
 
     /// The keys for encrypting under `usage`.
     pub fn encryption_keys(&self, usage: u32) -> EncryptionKeys {
-        let ke = self.derive(usage, 0xAA);
-        let ki = self.derive(usage, 0x55);
+        let ke = Zeroizing::new(self.derive(usage, 0xAA));
+        let ki = Zeroizing::new(self.derive(usage, 0x55));
         EncryptionKeys {
             cipher: Cipher::new(&ke).expect("DK yields a key of the enctype's length"),
             integrity: hmac_key(&ki),
@@ -119,7 +122,7 @@ impl BaseKey {
 
     /// The key for checksums under `usage`.
     pub fn checksum_key(&self, usage: u32) -> ChecksumKey {
-        ChecksumKey { mac: hmac_key(&self.derive(usage, 0x99)) }
+        ChecksumKey { mac: hmac_key(&Zeroizing::new(self.derive(usage, 0x99))) }
     }
 }
 

@@ -35,15 +35,17 @@ impl Rules {
         &self.settings
     }
 
-    /// Starts a batch; `$NOW` and friends are read once, here, as rsyslog
-    /// reads them once per batch.
-    pub fn batch(&self) -> BatchRenderer<'_> {
-        BatchRenderer {
-            rules: self,
-            now: Timestamp::now(),
-            batch: RenderedBatch::default(),
-            path_memo: vec![None; self.settings.len()],
-        }
+    /// Starts a batch for about `input_len` bytes of messages; `$NOW` and
+    /// friends are read once, here, as rsyslog reads them once per batch.
+    pub fn batch(&self, input_len: usize) -> BatchRenderer<'_> {
+        // Lines are about as long as the messages, a few more with the
+        // timestamp; one write or two per message.
+        let batch = RenderedBatch {
+            bytes: Vec::with_capacity(input_len + input_len / 2 + 256),
+            writes: Vec::with_capacity(input_len / 64 + 4),
+            messages: 0,
+        };
+        BatchRenderer { rules: self, now: Timestamp::now(), batch, path_memo: vec![None; self.settings.len()] }
     }
 }
 
@@ -125,10 +127,6 @@ impl BatchRenderer<'_> {
             self.path_memo[id] = Some(range.clone());
         }
         range
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.batch.messages == 0
     }
 
     pub fn finish(self) -> RenderedBatch {

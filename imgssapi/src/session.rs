@@ -13,11 +13,11 @@ use syslog::{Origin, ParseOptions, Timestamp};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::output::Command;
-use crate::render::{BatchRenderer, RenderedBatch, Rules};
+use crate::render::{RenderedBatch, Rules};
 
 /// What every session of a listener shares.
 pub struct SessionContext {
@@ -208,62 +208,108 @@ async fn plain_session(
     }
 }
 
-/// Turns a session's byte stream into parsed messages and hands them to the
-/// output thread, one batch per received chunk.
+/// Turns a session's byte stream into rendered lines for the output thread,
+/// one batch per received chunk.
+///
+/// Framing is sequential (a message may span chunks), so it happens here; the
+/// parsing and rendering of each chunk's messages then runs as its own task,
+/// so that one busy session uses more than one core. Each task hands its
+/// batch over only after the task before it has, so the session's order
+/// holds; at most [`RENDER_TASKS_PER_SESSION`] are in flight, after which
+/// the session stops reading and TCP slows the sender.
 struct Sink {
     ctx: Arc<SessionContext>,
     origin: Arc<Origin>,
     deframer: Deframer,
     options: ParseOptions,
     count: u64,
+    in_flight: Arc<Semaphore>,
+    /// Fires when the last submitted batch has been handed to the output thread.
+    last_handed_over: Option<oneshot::Receiver<()>>,
+}
+
+const RENDER_TASKS_PER_SESSION: usize = 4;
+
+/// Complete messages of one chunk, copied out of the read buffer.
+#[derive(Default)]
+struct Frames {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Frames {
+    fn push(&mut self, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn render(&self, rules: &Rules, origin: &Arc<Origin>, options: &ParseOptions) -> RenderedBatch {
+        let received = Timestamp::now();
+        let mut batch = rules.batch(self.bytes.len());
+        let mut start = 0;
+        for &end in &self.ends {
+            if let Some(m) = syslog::parse(&self.bytes[start..end], origin.clone(), received, options) {
+                batch.add(&m);
+            }
+            start = end;
+        }
+        batch.finish()
+    }
 }
 
 impl Sink {
     fn new(ctx: Arc<SessionContext>, origin: Arc<Origin>) -> Self {
         let options = ParseOptions { max_message_size: ctx.config.max_message_size };
-        Sink { deframer: Deframer::new(ctx.config.max_message_size), ctx, origin, options, count: 0 }
+        Sink {
+            deframer: Deframer::new(ctx.config.max_message_size),
+            ctx,
+            origin,
+            options,
+            count: 0,
+            in_flight: Arc::new(Semaphore::new(RENDER_TASKS_PER_SESSION)),
+            last_handed_over: None,
+        }
     }
 
     async fn push(&mut self, data: &[u8]) {
-        let received = Timestamp::now();
-        let mut batch = self.ctx.rules.batch();
-        let (origin, options) = (&self.origin, &self.options);
-        self.deframer.push(data, &mut |frame| {
-            if let Some(m) = syslog::parse(frame, origin.clone(), received, options) {
-                batch.add(&m);
-            }
-        });
-        let batch = finish(batch);
-        self.send(batch).await;
+        let mut frames = Frames { bytes: Vec::with_capacity(data.len()), ends: Vec::new() };
+        self.deframer.push(data, &mut |frame| frames.push(frame));
+        self.submit(frames).await;
     }
 
     /// At the end of the session an unterminated last message is submitted
-    /// (rsyslog drops it on GSS sessions; we do not lose it).
+    /// (rsyslog drops it on GSS sessions; we do not lose it), and the session
+    /// waits until everything it received is with the output thread.
     async fn finish(&mut self) {
-        let received = Timestamp::now();
-        let mut batch = self.ctx.rules.batch();
-        let (origin, options) = (&self.origin, &self.options);
-        self.deframer.finish(&mut |frame| {
-            if let Some(m) = syslog::parse(frame, origin.clone(), received, options) {
-                batch.add(&m);
-            }
-        });
-        let batch = finish(batch);
-        self.send(batch).await;
+        let mut frames = Frames::default();
+        self.deframer.finish(&mut |frame| frames.push(frame));
+        self.submit(frames).await;
+        if let Some(last) = self.last_handed_over.take() {
+            let _ = last.await;
+        }
     }
 
-    async fn send(&mut self, batch: Option<RenderedBatch>) {
-        let Some(batch) = batch else { return };
-        self.count += batch.messages as u64;
-        if batch.writes.is_empty() {
+    async fn submit(&mut self, frames: Frames) {
+        if frames.ends.is_empty() {
             return;
         }
-        if self.ctx.output.send(Command::Write(batch)).await.is_err() {
-            tracing::error!("output thread is gone: messages of this session are lost");
-        }
+        self.count += frames.ends.len() as u64;
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
+        let previous = self.last_handed_over.take();
+        let (handed_over, next) = oneshot::channel();
+        self.last_handed_over = Some(next);
+        let (ctx, origin, options) = (self.ctx.clone(), self.origin.clone(), self.options);
+        tokio::spawn(async move {
+            let batch = frames.render(&ctx.rules, &origin, &options);
+            // A failed predecessor (its sender dropped) must not stall the rest.
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            if !batch.writes.is_empty() && ctx.output.send(Command::Write(batch)).await.is_err() {
+                tracing::error!("output thread is gone: messages of this session are lost");
+            }
+            drop(permit);
+            let _ = handed_over.send(());
+        });
     }
-}
-
-fn finish(batch: BatchRenderer<'_>) -> Option<RenderedBatch> {
-    (!batch.is_empty()).then(|| batch.finish())
 }

@@ -376,6 +376,48 @@ async fn graceful_shutdown_under_load_loses_nothing() {
     assert_eq!(written, sent, "every message sent before the half-close was written\n{}", collector.log());
 }
 
+/// A session's messages are rendered by several tasks at once; the file must
+/// still hold them in the order they were sent, for every sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_session_keeps_its_order_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!(
+        "$ModLoad imtcp\n$InputTCPServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n",
+        out.display()
+    );
+    let collector = start_collector(&dir.path().join("collector"), &config);
+    const SENDERS: usize = 3;
+    const N: usize = 30_000;
+    let mut senders = tokio::task::JoinSet::new();
+    for k in 0..SENDERS {
+        senders.spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let mut buf = Vec::new();
+            for i in 0..N {
+                buf.extend_from_slice(format!("<13>Nov 23 12:00:00 node app: s{k} {i}\n").as_bytes());
+                // Writes of varied sizes, so messages straddle reads and chunks.
+                if buf.len() > 1000 + (i % 7) * 3000 {
+                    s.write_all(&buf).await.unwrap();
+                    buf.clear();
+                }
+            }
+            s.write_all(&buf).await.unwrap();
+        });
+    }
+    while senders.join_next().await.is_some() {}
+    wait_for_file(&out, WAIT, |t| t.lines().count() >= SENDERS * N).unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    let mut next = [0usize; SENDERS];
+    for line in lines(&out) {
+        let (k, i) = line.trim().trim_start_matches('s').split_once(' ').unwrap();
+        let (k, i): (usize, usize) = (k.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(i, next[k], "sender {k} out of order");
+        next[k] += 1;
+    }
+    assert_eq!(next, [N; SENDERS]);
+}
+
 #[test]
 fn check_config_reports_file_and_line_and_exit_code() {
     let dir = tempfile::tempdir().unwrap();

@@ -239,6 +239,10 @@ fn start_collector(dir: &Path, config: &str, env: &[(String, String)], ours: boo
 fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &Proc, root: &Path, input_port: u16) -> Result<Row> {
     let host = host_dir(root);
     let mut progress = Progress::new(&host);
+    // Write back what earlier runs left dirty in the page cache, so that no run
+    // pays for the writeback of the one before it.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let (s0, c0) = (sender.map(|s| cpu(s.pid())).unwrap_or_default(), cpu(collector.pid()));
     let start = send_load(input_port, &load(n))?;
     let end = progress.wait(n, Duration::from_secs(10));
