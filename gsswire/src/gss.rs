@@ -450,10 +450,12 @@ impl SecurityContext {
     }
 
     fn finish_step(&mut self, major: u32, minor: u32, ret_flags: u32) -> Result<(), GssStatus> {
-        if major & 0xffff_0000 != 0 {
+        // Complete or continue-needed; anything else, supplementary bits
+        // included, is a failure of the step.
+        if major != 0 && major != sys::GSS_S_CONTINUE_NEEDED {
             return Err(status(major, minor));
         }
-        self.complete = major & sys::GSS_S_CONTINUE_NEEDED == 0;
+        self.complete = major == 0;
         self.flags = ret_flags;
         Ok(())
     }
@@ -507,7 +509,8 @@ impl SecurityContext {
             sys::gss_unwrap(&mut minor, self.raw, &mut input, &mut out, ptr::null_mut(), ptr::null_mut())
         };
         let plain = take_buffer(out);
-        if major & 0xffff_0000 != 0 {
+        // Supplementary bits count too: a duplicate or old token is a replay.
+        if major != 0 {
             return Err(status(major, minor));
         }
         Ok(plain)
