@@ -8,7 +8,7 @@
 //! key schedules by the `aes` crate's `zeroize` feature; the HMAC states hold
 //! only the padded key's hash states).
 
-use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, KeyInit};
+use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::{Aes128, Aes256};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -57,6 +57,23 @@ impl Cipher {
         match self {
             Cipher::Aes128(c) => c.encrypt_block(b),
             Cipher::Aes256(c) => c.encrypt_block(b),
+        }
+    }
+
+    /// CBC encryption with a zero IV, in place, of whole blocks; the block
+    /// cipher's backend is entered once for all of them.
+    fn cbc_encrypt(&self, data: &mut [u8]) {
+        fn run<C>(cipher: &C, data: &mut [u8])
+        where
+            C: BlockEncrypt + aes::cipher::BlockCipher + aes::cipher::BlockSizeUser<BlockSize = aes::cipher::consts::U16> + Clone,
+        {
+            let iv = GenericArray::default();
+            let mut cbc = <cbc::Encryptor<C> as InnerIvInit>::inner_iv_init(cipher.clone(), &iv);
+            cbc.encrypt_blocks_mut(blocks_mut(data));
+        }
+        match self {
+            Cipher::Aes128(c) => run(c.as_ref(), data),
+            Cipher::Aes256(c) => run(c.as_ref(), data),
         }
     }
 
@@ -263,11 +280,8 @@ fn cts_encrypt(cipher: &Cipher, data: &mut [u8]) {
         r => r,
     };
     let full = len - tail;
-    for block in data[..full].chunks_exact_mut(BLOCK) {
-        xor_into(&mut chain, block);
-        cipher.encrypt(&mut chain);
-        block.copy_from_slice(&chain);
-    }
+    cipher.cbc_encrypt(&mut data[..full]);
+    chain.copy_from_slice(&data[full - BLOCK..full]);
     // The last block, zero-padded, chained on the previous ciphertext.
     let mut last = chain;
     xor_into(&mut last[..tail], &data[full..]);
