@@ -64,6 +64,14 @@ settle() { # until the collector's tree has stopped growing for 8 s (at most 180
   done
 }
 
+logged() { # container text : prints the first log line with text, fails if none
+  # Read the whole log first: with pipefail, `docker logs | grep -m1` fails
+  # whenever grep stops reading before docker logs has written everything.
+  local log
+  log=$(docker logs "$1" 2>&1)
+  grep -m1 -- "$2" <<<"$log"
+}
+
 check() { # max-lost-ours [max-lost-stock]
   echo "== $SCENARIO: $RATE msg/s per node for $DURATION s; expected: ours lose at most $1${2:+, stock rsyslog at most $2}"
   "$CHECKER" "$RUN/tree" "$RUN/shared/reports" "$@"
@@ -94,7 +102,7 @@ scenario() {
       up; sleep 5
       docker stop gt-kdc >/dev/null
       start node4 node; sleep 10
-      docker logs gt-node4 2>&1 | grep -m1 "KDC cannot be reached" || { echo "node4 did not log the KDC failure" >&2; return 1; }
+      logged gt-node4 "KDC cannot be reached" || { echo "node4 did not log the KDC failure" >&2; return 1; }
       docker start gt-kdc >/dev/null
       wait_loads $OURS node4 $STOCK; settle; OURS="$OURS node4" check 0 ;;
     disk-cap)
@@ -103,7 +111,7 @@ scenario() {
       up without-collector
       start capped1 node $((RATE * 10)) $((COUNT * 10)) -e CAP=1m
       wait_loads $OURS capped1
-      docker logs gt-capped1 2>&1 | grep -m1 "queue full" || { echo "capped1 did not log a full queue" >&2; return 1; }
+      logged gt-capped1 "queue full" || { echo "capped1 did not log a full queue" >&2; return 1; }
       start collector collector "" "" -v "$RUN/tree:/data"
       settle; check 0 ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
