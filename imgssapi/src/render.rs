@@ -38,10 +38,11 @@ impl Rules {
     /// Starts a batch for about `input_len` bytes of messages; `$NOW` and
     /// friends are read once, here, as rsyslog reads them once per batch.
     pub fn batch(&self, input_len: usize) -> BatchRenderer<'_> {
-        // Lines are about as long as the messages, a few more with the
-        // timestamp; one write or two per message.
+        // Lines are about as long as the messages (a few bytes more with the
+        // timestamp), and the grid's rules write auth messages twice: room
+        // for two lines per message and the paths, so the buffer never grows.
         let batch = RenderedBatch {
-            bytes: Vec::with_capacity(input_len + input_len / 2 + 256),
+            bytes: Vec::with_capacity(2 * input_len + 1024),
             writes: Vec::with_capacity(input_len / 64 + 4),
             messages: 0,
         };

@@ -40,6 +40,8 @@ struct Row {
     collector_rss_kb: u64,
     lost: usize,
     duplicated: usize,
+    /// Sessions that completed their handshake (the 2000-session run only).
+    sessions_held: usize,
 }
 
 fn main() -> Result<()> {
@@ -318,6 +320,7 @@ fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &
         collector_rss_kb: peak_rss_kb(collector.pid()),
         lost,
         duplicated,
+        sessions_held: 0,
     })
 }
 
@@ -424,6 +427,7 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
         collector_rss_kb: peak_rss_kb(collector.pid()),
         lost,
         duplicated,
+        sessions_held: connected,
     };
     println!("  {:<18} {:<8} {connected} of {sessions} sessions held, {} of {n} messages lost", row.path, row.implementation, lost);
     runtime.shutdown_background();
@@ -450,6 +454,17 @@ fn print_table(rows: &[Row]) {
         if let Some(b) = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog") {
             let cpu = (r.sender_cpu_us + r.collector_cpu_us) / (b.sender_cpu_us + b.collector_cpu_us).max(1e-9);
             println!("  {:<22} throughput {:>6.2}x   CPU/msg {:>5.2}x", r.path, r.msgs_per_s / b.msgs_per_s, cpu);
+            if r.sessions_held > 0 && b.sessions_held > 0 {
+                // Handshakes dominate this run, and the two held different numbers of sessions.
+                let per_session = |x: &Row| x.collector_cpu_us * x.messages as f64 / x.sessions_held as f64 / 1000.0;
+                println!(
+                    "  {:<22} collector CPU per session held: {:.2} ms vs {:.2} ms = {:.2}x",
+                    "",
+                    per_session(r),
+                    per_session(b),
+                    per_session(r) / per_session(b)
+                );
+            }
         }
     }
 }
@@ -459,8 +474,8 @@ fn to_json(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{{\"path\":\"{}\",\"implementation\":\"{}\",\"messages\":{},\"msgs_per_s\":{:.0},\"sender_cpu_us_per_msg\":{:.3},\"collector_cpu_us_per_msg\":{:.3},\"sender_peak_rss_kb\":{},\"collector_peak_rss_kb\":{},\"lost\":{},\"duplicated\":{}}}",
-                r.path, r.implementation, r.messages, r.msgs_per_s, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated
+                "{{\"path\":\"{}\",\"implementation\":\"{}\",\"messages\":{},\"msgs_per_s\":{:.0},\"sender_cpu_us_per_msg\":{:.3},\"collector_cpu_us_per_msg\":{:.3},\"sender_peak_rss_kb\":{},\"collector_peak_rss_kb\":{},\"lost\":{},\"duplicated\":{},\"sessions_held\":{}}}",
+                r.path, r.implementation, r.messages, r.msgs_per_s, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated, r.sessions_held
             )
         })
         .collect();
