@@ -144,27 +144,47 @@ fn other_enctypes_stay_with_mit() {
     );
     let sha2_conf = dir.path().join("krb5-sha2.conf");
     std::fs::write(&sha2_conf, conf).unwrap();
-    let port = free_port().unwrap();
-    let out = dir.path().join("received.log");
-    let collector_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
     let collector_env = with_krb5_config(realm.server_env(), &sha2_conf);
-    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &collector_conf, &collector_env, &["-x"]).unwrap();
-    collector.wait_for_log("collector running", WAIT).unwrap();
+    let shipper_env = with_krb5_config(realm.client_env(SHARED_CLIENT), &sha2_conf);
+    ship_one_message(dir.path(), collector_env, shipper_env, "mit");
+}
 
-    let env = with_krb5_config(realm.client_env(SHARED_CLIENT), &sha2_conf);
+/// The escape hatch: `GSSLOG_MIT_MESSAGE_TOKENS` keeps MIT's code on an
+/// AES-SHA1 session; and without it the same daemons use ours.
+#[test]
+fn mit_message_tokens_on_request() {
+    let realm = TestRealm::shared();
+    let force = |mut env: Vec<(String, String)>| {
+        env.push(("GSSLOG_MIT_MESSAGE_TOKENS".into(), "1".into()));
+        env
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ship_one_message(&dir.path().join("forced"), force(realm.server_env()), force(realm.client_env(SHARED_CLIENT)), "mit");
+    ship_one_message(&dir.path().join("default"), realm.server_env(), realm.client_env(SHARED_CLIENT), "gsslog");
+}
+
+/// Our shipper sends one message to our collector; both must log that their
+/// session's message tokens are `expected`'s, and the message must arrive.
+fn ship_one_message(dir: &std::path::Path, collector_env: Vec<(String, String)>, shipper_env: Vec<(String, String)>, expected: &str) {
+    let port = free_port().unwrap();
+    let out = dir.join("received.log");
+    let collector_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut collector = Daemon::start("imgssapi", &dir.join("collector"), &collector_conf, &collector_env, &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
     let tcp = free_port().unwrap();
-    let work = dir.path().join("work");
+    let work = dir.join("work");
     let shipper_conf = format!("*.* :omgssapi:localhost:{port}\n");
     let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{tcp}")];
-    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &shipper_conf, &env, &args).unwrap();
+    let mut shipper = Daemon::start("omgssapi", &dir.join("shipper"), &shipper_conf, &shipper_env, &args).unwrap();
     shipper.wait_for_log("shipper running", WAIT).unwrap();
     let mut s = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
-    s.write_all(b"<13>Nov 23 12:00:00 node1 app: via MIT's tokens\n").unwrap();
+    s.write_all(b"<13>Nov 23 12:00:00 node1 app: one message\n").unwrap();
     drop(s);
-    collector.wait_for_log("message_tokens=\"mit\"", WAIT).unwrap();
-    shipper.wait_for_log("message_tokens=\"mit\"", WAIT).unwrap();
+    let logged = format!("message_tokens=\"{expected}\"");
+    collector.wait_for_log(&logged, WAIT).unwrap();
+    shipper.wait_for_log(&logged, WAIT).unwrap();
     let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&out).unwrap_or_default().contains("via MIT's tokens") {
+    while !std::fs::read_to_string(&out).unwrap_or_default().contains("one message") {
         assert!(start.elapsed() < WAIT, "message did not arrive\n{}\n{}", collector.log(), shipper.log());
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
