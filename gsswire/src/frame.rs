@@ -302,7 +302,7 @@ mod tests {
             der.push(0x80 | (4 - skip) as u8);
             der.extend(&bytes[skip..]);
         }
-        der.extend(std::iter::repeat(0xAB).take(body_len));
+        der.extend(std::iter::repeat_n(0xAB, body_len));
         der
     }
 

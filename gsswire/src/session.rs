@@ -88,7 +88,7 @@ pub struct Session {
 /// Who makes and checks the per-message tokens.
 enum MessageProtection {
     /// Our RFC 4121 code, with the keys MIT exported (AES-SHA1 enctypes).
-    Exported(CfxContext),
+    Exported(Box<CfxContext>),
     /// MIT's `gss_wrap`/`gss_unwrap`, for every other enctype.
     Library(SecurityContext),
 }
@@ -110,7 +110,7 @@ impl MessageProtection {
         let cfx = CfxContext::new(&keys, detect_replay).map_err(|e| GssError::Other {
             detail: format!("exported context unusable: {e}"),
         })?;
-        Ok(MessageProtection::Exported(cfx))
+        Ok(MessageProtection::Exported(Box::new(cfx)))
     }
 }
 

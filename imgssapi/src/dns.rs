@@ -50,7 +50,7 @@ fn reverse_lookup(ip: IpAddr) -> Option<String> {
     // buffer of the given size; NI_NAMEREQD makes failure explicit.
     let rc = unsafe {
         libc::getnameinfo(
-            addr.as_ptr() as *const libc::sockaddr,
+            addr.as_ptr(),
             addr.len(),
             host.as_mut_ptr(),
             host.len() as libc::socklen_t,

@@ -121,7 +121,7 @@ impl Output {
                     action.files.insert(path.to_vec(), OpenFile { writer, last_used: self.batch_started, dirty: false });
                 }
                 Err(e) => {
-                    self.lose(&fs_path.to_path_buf(), &format!("cannot open: {e}"));
+                    self.lose(fs_path, &format!("cannot open: {e}"));
                     return;
                 }
             }

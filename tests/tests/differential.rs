@@ -110,7 +110,7 @@ fn corpus() -> Vec<Vec<u8>> {
     ];
     c.extend(more.iter().map(|m| m.to_vec()));
     let mut long = b"<30>Nov 23 12:00:00 node1 longmsg: ".to_vec();
-    long.extend(std::iter::repeat(b'L').take(4000));
+    long.extend(std::iter::repeat_n(b'L', 4000));
     c.push(long);
     c
 }

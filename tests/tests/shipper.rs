@@ -313,6 +313,7 @@ fn kill_9_loses_nothing_that_was_confirmed() {
     let got = wait_for_seqs(&out, confirmed, &[&collector]);
     assert_in_order(&got[..], got.iter().copied().collect::<BTreeSet<_>>().len());
     let _ = restarted.kill();
+    let _ = restarted.wait();
 }
 
 #[test]
