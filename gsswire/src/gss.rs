@@ -9,7 +9,6 @@
 
 use std::ffi::c_void;
 use std::ptr;
-use std::time::Duration;
 
 use crate::error::GssStatus;
 
@@ -151,7 +150,6 @@ mod sys {
             ctx: *mut gss_ctx_id_t,
             output: *mut gss_buffer_desc,
         ) -> OM_uint32;
-        pub fn gss_context_time(minor: *mut OM_uint32, ctx: gss_ctx_id_t, time_rec: *mut OM_uint32) -> OM_uint32;
         pub fn gss_wrap(
             minor: *mut OM_uint32,
             ctx: gss_ctx_id_t,
@@ -373,19 +371,14 @@ pub struct SecurityContext {
 // contexts hold no thread-local state.
 unsafe impl Send for SecurityContext {}
 
-/// What one establishment step produced.
-pub struct Step {
-    /// Token to send to the peer, if any.
-    pub output: Option<Vec<u8>>,
-}
-
 impl SecurityContext {
     pub fn new() -> SecurityContext {
         SecurityContext { raw: ptr::null_mut(), complete: false, flags: 0, peer: None }
     }
 
-    /// One initiator step: `input` is the acceptor's last token (none at first).
-    pub fn initiate_step(&mut self, target: &Name, req_flags: u32, input: Option<&[u8]>) -> Result<Step, GssStatus> {
+    /// One initiator step: `input` is the acceptor's last token (none at
+    /// first). Returns the token to send to the peer, if any.
+    pub fn initiate_step(&mut self, target: &Name, req_flags: u32, input: Option<&[u8]>) -> Result<Option<Vec<u8>>, GssStatus> {
         let mut in_buf = input.map(input_buffer);
         let in_ptr = in_buf.as_mut().map_or(ptr::null_mut(), |b| b as *mut _);
         let mut out = empty_buffer();
@@ -412,11 +405,12 @@ impl SecurityContext {
         };
         let output = take_buffer(out);
         self.finish_step(major, minor, ret_flags)?;
-        Ok(Step { output: (!output.is_empty()).then_some(output) })
+        Ok((!output.is_empty()).then_some(output))
     }
 
-    /// One acceptor step on the initiator's token.
-    pub fn accept_step(&mut self, credential: &Credential, input: &[u8]) -> Result<Step, GssStatus> {
+    /// One acceptor step on the initiator's token. Returns the token to send
+    /// back, if any.
+    pub fn accept_step(&mut self, credential: &Credential, input: &[u8]) -> Result<Option<Vec<u8>>, GssStatus> {
         let mut in_buf = input_buffer(input);
         let mut out = empty_buffer();
         let mut minor = 0;
@@ -446,7 +440,7 @@ impl SecurityContext {
             unsafe { sys::gss_release_name(&mut ignored, &mut src_name) };
         }
         self.finish_step(major, minor, ret_flags)?;
-        Ok(Step { output: (!output.is_empty()).then_some(output) })
+        Ok((!output.is_empty()).then_some(output))
     }
 
     fn finish_step(&mut self, major: u32, minor: u32, ret_flags: u32) -> Result<(), GssStatus> {
@@ -472,15 +466,6 @@ impl SecurityContext {
     /// The initiator's principal, on an acceptor.
     pub fn peer(&self) -> Option<&str> {
         self.peer.as_deref()
-    }
-
-    /// Remaining lifetime; `None` once expired or unknown.
-    pub fn lifetime(&self) -> Option<Duration> {
-        let mut minor = 0;
-        let mut secs = 0;
-        // SAFETY: raw is a live context.
-        let major = unsafe { sys::gss_context_time(&mut minor, self.raw, &mut secs) };
-        (major == 0).then(|| Duration::from_secs(secs.into()))
     }
 
     /// MIT's `gss_wrap`.

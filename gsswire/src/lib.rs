@@ -20,4 +20,4 @@ pub mod session;
 
 pub use error::{FrameError, GssError, GssStatus, HandshakeError};
 pub use frame::{ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN, MAX_HANDSHAKE_TOKEN};
-pub use session::{accept, initiate, token_is_sealed, AcceptorCredential, InitiatorConfig, Protection, Session, Unwrapped};
+pub use session::{accept, initiate, AcceptorCredential, InitiatorConfig, Protection, Session, Unwrapped};

@@ -43,7 +43,7 @@ impl std::str::FromStr for Protection {
 /// that must refuse integrity-only tokens reads it here. `None` for tokens
 /// that are not RFC 4121 wrap tokens (older enctypes), which Kerberos from
 /// this century does not emit.
-pub fn token_is_sealed(token: &[u8]) -> Option<bool> {
+fn token_is_sealed(token: &[u8]) -> Option<bool> {
     (token.len() >= 16 && token[0] == 0x05 && token[1] == 0x04).then(|| token[2] & 0x02 != 0)
 }
 
@@ -82,7 +82,6 @@ pub struct Session {
     messages: MessageProtection,
     protection: Protection,
     peer: String,
-    expires: Option<std::time::Instant>,
 }
 
 /// Who makes and checks the per-message tokens.
@@ -122,9 +121,8 @@ pub struct Unwrapped {
 
 impl Session {
     fn new(ctx: SecurityContext, protection: Protection, peer: String) -> Result<Session, GssError> {
-        let expires = ctx.lifetime().map(|left| std::time::Instant::now() + left);
         let messages = MessageProtection::from_complete(ctx)?;
-        Ok(Session { messages, protection, peer, expires })
+        Ok(Session { messages, protection, peer })
     }
 
     /// The authenticated principal of the peer (the client, on an acceptor),
@@ -169,11 +167,6 @@ impl Session {
                 Ok(Unwrapped { data: ctx.unwrap(token)?, sealed })
             }
         }
-    }
-
-    /// Remaining lifetime of the context (the ticket's), `None` once expired or unknown.
-    pub fn lifetime(&self) -> Option<Duration> {
-        self.expires.and_then(|at| at.checked_duration_since(std::time::Instant::now()))
     }
 }
 
@@ -223,7 +216,7 @@ where
         })
         .await?;
         ctx = returned;
-        if let Some(token) = step.map_err(GssError::from)?.output {
+        if let Some(token) = step.map_err(GssError::from)? {
             writer.write_token(&token).await?;
         }
         if ctx.is_complete() {
@@ -273,7 +266,7 @@ where
         })
         .await?;
         ctx = returned;
-        if let Some(reply) = step.map_err(GssError::from)?.output {
+        if let Some(reply) = step.map_err(GssError::from)? {
             writer.write_token(&reply).await?;
         }
         if ctx.is_complete() {

@@ -10,26 +10,13 @@ use gsslog_tests::daemon::Daemon;
 use gsslog_tests::net::free_port;
 use gsslog_tests::realm::{TestRealm, SHARED_CLIENT};
 use gsswire::cfx::CfxContext;
-use gsswire::gss::{flags, Credential, Name, SecurityContext};
+use gsswire::gss::{flags, SecurityContext};
 use gsswire::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Establishes an initiator and an acceptor context for `service@host`, in process.
 fn context_pair(target: &str, req_flags: u32) -> (SecurityContext, SecurityContext) {
-    let name = Name::host_based_service(target).unwrap();
-    let cred = Credential::acceptor(&Name::host_based_service("host").unwrap()).unwrap();
-    let mut init = SecurityContext::new();
-    let mut acc = SecurityContext::new();
-    let mut token = init.initiate_step(&name, req_flags, None).unwrap().output;
-    while let Some(t) = token.take() {
-        let reply = acc.accept_step(&cred, &t).unwrap().output;
-        if let Some(r) = reply {
-            token = init.initiate_step(&name, req_flags, Some(&r)).unwrap().output;
-        }
-    }
-    assert!(init.is_complete() && acc.is_complete(), "handshake incomplete");
-    (init, acc)
+    gsslog_tests::client::context_pair(target, req_flags).unwrap()
 }
 
 fn messages() -> Vec<Vec<u8>> {

@@ -107,18 +107,10 @@ fn main() -> Result<()> {
 /// messages each) sealed by one side of a fresh context pair and unsealed by
 /// the other, with MIT's gss_wrap/gss_unwrap and with ours. MB/s of plaintext.
 fn token_crypto() -> Result<(f64, f64)> {
+    use gsslog_tests::client::context_pair;
     use gsswire::cfx::CfxContext;
-    use gsswire::gss::{flags, Credential, Name, SecurityContext};
-    let pair = || -> Result<(SecurityContext, SecurityContext)> {
-        let name = Name::host_based_service("host@localhost")?;
-        let cred = Credential::acceptor(&Name::host_based_service("host")?)?;
-        let (mut init, mut acc) = (SecurityContext::new(), SecurityContext::new());
-        let req = flags::MUTUAL | flags::CONF | flags::INTEG;
-        let token = init.initiate_step(&name, req, None)?.output.context("no initial token")?;
-        let reply = acc.accept_step(&cred, &token)?.output.context("no AP-REP")?;
-        init.initiate_step(&name, req, Some(&reply))?;
-        Ok((init, acc))
-    };
+    use gsswire::gss::flags;
+    let pair = || context_pair("host@localhost", flags::MUTUAL | flags::CONF | flags::INTEG);
     let plain = vec![b'x'; 8192];
     let rounds = 20_000;
     let mb = (plain.len() * rounds) as f64 / 1e6;
