@@ -8,7 +8,8 @@
 //! key schedules by the `aes` crate's `zeroize` feature; the HMAC states hold
 //! only the padded key's hash states).
 
-use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit};
+use aes::cipher::inout::InOutBuf;
+use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit};
 use aes::{Aes128, Aes256};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -60,29 +61,37 @@ impl Cipher {
         }
     }
 
-    /// CBC encryption with a zero IV, in place, of whole blocks; the block
-    /// cipher's backend is entered once for all of them.
-    fn cbc_encrypt(&self, data: &mut [u8]) {
-        fn run<C>(cipher: &C, data: &mut [u8])
-        where
-            C: BlockEncrypt + aes::cipher::BlockCipher + aes::cipher::BlockSizeUser<BlockSize = aes::cipher::consts::U16> + Clone,
-        {
-            let iv = GenericArray::default();
-            let mut cbc = <cbc::Encryptor<C> as InnerIvInit>::inner_iv_init(cipher.clone(), &iv);
-            cbc.encrypt_blocks_mut(blocks_mut(data));
-        }
+    fn decrypt(&self, block: &mut [u8; BLOCK]) {
+        let b = GenericArray::from_mut_slice(block);
         match self {
-            Cipher::Aes128(c) => run(c.as_ref(), data),
-            Cipher::Aes256(c) => run(c.as_ref(), data),
+            Cipher::Aes128(c) => c.decrypt_block(b),
+            Cipher::Aes256(c) => c.decrypt_block(b),
         }
     }
 
-    fn decrypt_blocks(&self, blocks: &mut [aes::Block]) {
+    /// CBC encryption with a zero IV, in place; `data` is whole blocks. The
+    /// cipher's backend is entered once for all of them.
+    fn cbc_encrypt(&self, data: &mut [u8]) {
         match self {
-            Cipher::Aes128(c) => c.decrypt_blocks(blocks),
-            Cipher::Aes256(c) => c.decrypt_blocks(blocks),
+            Cipher::Aes128(c) => cbc::Encryptor::inner_iv_init(c.as_ref().clone(), &Default::default()).encrypt_blocks_inout_mut(whole_blocks(data)),
+            Cipher::Aes256(c) => cbc::Encryptor::inner_iv_init(c.as_ref().clone(), &Default::default()).encrypt_blocks_inout_mut(whole_blocks(data)),
         }
     }
+
+    /// CBC decryption with a zero IV, in place; `data` is whole blocks
+    /// (decrypted in parallel, which AES-NI pipelines).
+    fn cbc_decrypt(&self, data: &mut [u8]) {
+        match self {
+            Cipher::Aes128(c) => cbc::Decryptor::inner_iv_init(c.as_ref().clone(), &Default::default()).decrypt_blocks_inout_mut(whole_blocks(data)),
+            Cipher::Aes256(c) => cbc::Decryptor::inner_iv_init(c.as_ref().clone(), &Default::default()).decrypt_blocks_inout_mut(whole_blocks(data)),
+        }
+    }
+}
+
+fn whole_blocks(data: &mut [u8]) -> InOutBuf<'_, '_, aes::Block> {
+    let (blocks, rest) = InOutBuf::from(data).into_chunks();
+    debug_assert!(rest.is_empty(), "CBC input must be whole blocks");
+    blocks
 }
 
 /// A base key (session key or subkey) of an AES-SHA1 enctype.
@@ -265,15 +274,12 @@ fn xor_into(dst: &mut [u8], src: &[u8]) {
 /// AES-CBC with ciphertext stealing (RFC 3962: the last two blocks swapped,
 /// always), zero IV, in place. `data` must be at least one block long.
 fn cts_encrypt(cipher: &Cipher, data: &mut [u8]) {
-    let len = data.len();
-    debug_assert!(len >= BLOCK);
-    let mut chain = [0u8; BLOCK];
-    if len == BLOCK {
-        chain.copy_from_slice(data);
-        cipher.encrypt(&mut chain);
-        data.copy_from_slice(&chain);
+    if let Ok(block) = <&mut [u8; BLOCK]>::try_from(&mut *data) {
+        cipher.encrypt(block);
         return;
     }
+    let len = data.len();
+    debug_assert!(len > BLOCK);
     // Blocks before the last (possibly partial) one: plain CBC.
     let tail = match len % BLOCK {
         0 => BLOCK,
@@ -281,27 +287,26 @@ fn cts_encrypt(cipher: &Cipher, data: &mut [u8]) {
     };
     let full = len - tail;
     cipher.cbc_encrypt(&mut data[..full]);
-    chain.copy_from_slice(&data[full - BLOCK..full]);
-    // The last block, zero-padded, chained on the previous ciphertext.
-    let mut last = chain;
-    xor_into(&mut last[..tail], &data[full..]);
-    cipher.encrypt(&mut last);
-    // Output ..., C(n), C(n-1) truncated to the tail's length.
+    // C(n-1), then the last block, zero-padded, chained on it: C(n).
     let prev_start = full - BLOCK;
     let mut prev = [0u8; BLOCK];
     prev.copy_from_slice(&data[prev_start..full]);
+    let mut last = prev;
+    xor_into(&mut last[..tail], &data[full..]);
+    cipher.encrypt(&mut last);
+    // Output ..., C(n), C(n-1) truncated to the tail's length.
     data[prev_start..full].copy_from_slice(&last);
     data[full..].copy_from_slice(&prev[..tail]);
 }
 
 /// Inverse of [`cts_encrypt`], in place.
 fn cts_decrypt(cipher: &Cipher, data: &mut [u8]) {
-    let len = data.len();
-    debug_assert!(len >= BLOCK);
-    if len == BLOCK {
-        cipher.decrypt_blocks(std::slice::from_mut(GenericArray::from_mut_slice(data)));
+    if let Ok(block) = <&mut [u8; BLOCK]>::try_from(&mut *data) {
+        cipher.decrypt(block);
         return;
     }
+    let len = data.len();
+    debug_assert!(len > BLOCK);
     let tail = match len % BLOCK {
         0 => BLOCK,
         r => r,
@@ -312,29 +317,15 @@ fn cts_decrypt(cipher: &Cipher, data: &mut [u8]) {
     // past the tail are C(n-1)'s own, so C(n-1) can be made whole again.
     let mut last = [0u8; BLOCK];
     last.copy_from_slice(&data[prev_start..full]);
-    cipher.decrypt_blocks(std::slice::from_mut(GenericArray::from_mut_slice(&mut last)));
+    cipher.decrypt(&mut last);
     let mut prev = [0u8; BLOCK];
     prev[..tail].copy_from_slice(&data[full..]);
     prev[tail..].copy_from_slice(&last[tail..]);
-    let mut p_last = [0u8; BLOCK];
-    p_last[..tail].copy_from_slice(&last[..tail]);
-    xor_into(&mut p_last[..tail], &prev[..tail]);
+    xor_into(&mut last[..tail], &prev[..tail]);
     data[prev_start..full].copy_from_slice(&prev);
-    data[full..].copy_from_slice(&p_last[..tail]);
-    // Now data[..full] is ordinary CBC ciphertext: decrypt all blocks at once
-    // (AES-NI pipelines them), then XOR each with the ciphertext before it.
-    let ciphertext: Vec<u8> = data[..full].to_vec();
-    let blocks: &mut [aes::Block] = blocks_mut(&mut data[..full]);
-    cipher.decrypt_blocks(blocks);
-    for (k, block) in data[BLOCK..full].chunks_exact_mut(BLOCK).enumerate() {
-        xor_into(block, &ciphertext[k * BLOCK..(k + 1) * BLOCK]);
-    }
-}
-
-fn blocks_mut(data: &mut [u8]) -> &mut [aes::Block] {
-    debug_assert_eq!(data.len() % BLOCK, 0);
-    // SAFETY: aes::Block is GenericArray<u8, U16>: 16 bytes, alignment 1.
-    unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr() as *mut aes::Block, data.len() / BLOCK) }
+    data[full..].copy_from_slice(&last[..tail]);
+    // Now data[..full] is ordinary CBC ciphertext.
+    cipher.cbc_decrypt(&mut data[..full]);
 }
 
 #[cfg(test)]
