@@ -58,12 +58,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, config: config::CollectorConfig) -> anyhow::Result<()> {
+fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     if let Some(mask) = config.umask {
         // SAFETY: umask only changes this process's file creation mask.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
     raise_open_file_limit();
+    // The rules go to the sessions, which apply them; the rest of the config is shared.
+    let rules = Arc::new(render::Rules::new(std::mem::take(&mut config.rules), config.file_actions));
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Batches in flight to the output thread: a few is enough to keep it busy;
@@ -71,17 +73,17 @@ fn run(cli: Cli, config: config::CollectorConfig) -> anyhow::Result<()> {
     // growing our memory (4096 batches let the collector reach 100 MB).
     let (tx, rx) = mpsc::channel(64);
     let stats = Arc::new(output::OutputStats::default());
-    let rules = Arc::new(render::Rules::new(config.rules.clone(), config.file_actions));
     let writer = output::Output::new(rules.file_settings(), stats.clone());
     let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let result = runtime.block_on(async {
+        let rule_count = rules.count();
         let listening = server::bind(config.clone(), rules, tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
         if let Some(path) = &cli.pid_file {
             std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
         }
-        tracing::info!(ports = ?listening.ports(), rules = config.rules.len(), "collector running");
+        tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
         let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
         listening.serve(config.max_sessions, stop_rx).await;
         signals.abort();

@@ -10,24 +10,37 @@ use syslog::{Message, Timestamp};
 
 use crate::config::{FileAction, FileSettings, Rule, RuleAction};
 
-/// The rules of the config and what each file action's files are opened with.
+/// The rules of the config and, by file action id, what its files are
+/// opened with and whether its path is the same for a whole batch (static,
+/// or rendered only from the sender and the clock).
 pub struct Rules {
     rules: Vec<Rule>,
     settings: Vec<FileSettings>,
+    path_same_for_batch: Vec<bool>,
 }
 
 impl Rules {
     pub fn new(rules: Vec<Rule>, action_count: usize) -> Rules {
         let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
         let mut settings = vec![default; action_count];
+        let mut path_same_for_batch = vec![false; action_count];
         for rule in &rules {
             for action in &rule.actions {
-                if let RuleAction::File { id, settings: s, .. } = action {
+                if let RuleAction::File { id, target, settings: s, .. } = action {
                     settings[*id] = s.clone();
+                    path_same_for_batch[*id] = match target {
+                        FileAction::Static(_) => true,
+                        FileAction::Dynamic(t) => t.same_for_a_batch(),
+                    };
                 }
             }
         }
-        Rules { rules, settings }
+        Rules { rules, settings, path_same_for_batch }
+    }
+
+    /// How many rules (selector or filter lines) there are.
+    pub fn count(&self) -> usize {
+        self.rules.len()
     }
 
     /// File settings by action id.
@@ -44,7 +57,6 @@ impl Rules {
         let batch = RenderedBatch {
             bytes: Vec::with_capacity(2 * input_len + 1024),
             writes: Vec::with_capacity(input_len / 64 + 4),
-            messages: 0,
         };
         BatchRenderer { rules: self, now: Timestamp::now(), batch, path_memo: vec![None; self.settings.len()] }
     }
@@ -62,8 +74,6 @@ pub struct PendingWrite {
 pub struct RenderedBatch {
     pub bytes: Vec<u8>,
     pub writes: Vec<PendingWrite>,
-    /// Messages that went into the batch (whether or not a rule took them).
-    pub messages: usize,
 }
 
 impl RenderedBatch {
@@ -80,14 +90,12 @@ pub struct BatchRenderer<'r> {
     rules: &'r Rules,
     now: Timestamp,
     batch: RenderedBatch,
-    /// A path that is the same for the whole batch (static, or rendered only
-    /// from the sender and the clock) is rendered once per action.
+    /// A path that is the same for the whole batch is rendered once per action.
     path_memo: Vec<Option<Range<usize>>>,
 }
 
 impl BatchRenderer<'_> {
     pub fn add(&mut self, m: &Message) {
-        self.batch.messages += 1;
         for rule in &self.rules.rules {
             if !rule.filter.matches(m) {
                 continue;
@@ -113,18 +121,12 @@ impl BatchRenderer<'_> {
         }
         let bytes = &mut self.batch.bytes;
         let start = bytes.len();
-        let same_for_batch = match target {
-            FileAction::Static(p) => {
-                bytes.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()));
-                true
-            }
-            FileAction::Dynamic(t) => {
-                t.render_path(m, &self.now, bytes);
-                t.same_for_a_batch()
-            }
-        };
+        match target {
+            FileAction::Static(p) => bytes.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())),
+            FileAction::Dynamic(t) => t.render_path(m, &self.now, bytes),
+        }
         let range = start..bytes.len();
-        if same_for_batch {
+        if self.rules.path_same_for_batch[id] {
             self.path_memo[id] = Some(range.clone());
         }
         range

@@ -230,25 +230,29 @@ struct Sink {
 
 const RENDER_TASKS_PER_SESSION: usize = 4;
 
-/// Complete messages of one chunk, copied out of the read buffer.
-#[derive(Default)]
+/// Complete messages of one chunk, copied out of the read buffer, and when
+/// they were received.
 struct Frames {
+    received: Timestamp,
     bytes: Vec<u8>,
     ends: Vec<usize>,
 }
 
 impl Frames {
+    fn new(capacity: usize) -> Frames {
+        Frames { received: Timestamp::now(), bytes: Vec::with_capacity(capacity), ends: Vec::new() }
+    }
+
     fn push(&mut self, frame: &[u8]) {
         self.bytes.extend_from_slice(frame);
         self.ends.push(self.bytes.len());
     }
 
     fn render(&self, rules: &Rules, origin: &Arc<Origin>, options: &ParseOptions) -> RenderedBatch {
-        let received = Timestamp::now();
         let mut batch = rules.batch(self.bytes.len());
         let mut start = 0;
         for &end in &self.ends {
-            if let Some(m) = syslog::parse(&self.bytes[start..end], origin.clone(), received, options) {
+            if let Some(m) = syslog::parse(&self.bytes[start..end], origin.clone(), self.received, options) {
                 batch.add(&m);
             }
             start = end;
@@ -272,7 +276,7 @@ impl Sink {
     }
 
     async fn push(&mut self, data: &[u8]) {
-        let mut frames = Frames { bytes: Vec::with_capacity(data.len()), ends: Vec::new() };
+        let mut frames = Frames::new(data.len());
         self.deframer.push(data, &mut |frame| frames.push(frame));
         self.submit(frames).await;
     }
@@ -281,7 +285,7 @@ impl Sink {
     /// (rsyslog drops it on GSS sessions; we do not lose it), and the session
     /// waits until everything it received is with the output thread.
     async fn finish(&mut self) {
-        let mut frames = Frames::default();
+        let mut frames = Frames::new(0);
         self.deframer.finish(&mut |frame| frames.push(frame));
         self.submit(frames).await;
         if let Some(last) = self.last_handed_over.take() {
