@@ -90,6 +90,8 @@ struct Reader {
 
 struct OpenSegment {
     id: u64,
+    /// For error messages; built once, when the segment is opened.
+    path: PathBuf,
     reader: BufReader<File>,
     offset: u64,
 }
@@ -454,12 +456,12 @@ impl Inner {
                 self.roll(w)?;
                 continue;
             }
-            let path = segment::segment_path(&self.config.dir, &self.config.name, w.id);
             if let Err(e) = (&*w.file).write_all(&w.buf) {
                 // Undo a partial write so the segment stays a sequence of whole records.
                 if w.file.set_len(w.size).is_err() {
                     w.broken = true;
                 }
+                let path = segment::segment_path(&self.config.dir, &self.config.name, w.id);
                 return Err(QueueError::Io { action: "appending to queue segment", path, source: e });
             }
             self.publish(w, &payloads[start..end], size);
@@ -585,31 +587,31 @@ impl Inner {
                     }
                 }
             };
-            let path = segment::segment_path(&self.config.dir, &self.config.name, r.pos.segment);
-            let start = r.pos.offset;
-            let seg = self.open_at(r, &path)?;
+            let (start, seq) = (r.pos.offset, r.pos.seq);
+            let seg = self.open_at(r)?;
             let mut h = [0u8; RECORD_HEADER];
-            seg.reader.read_exact(&mut h).map_err(QueueError::io("reading queue segment", &path))?;
+            seg.reader.read_exact(&mut h).map_err(QueueError::io("reading queue segment", &seg.path))?;
             let header = RecordHeader::decode(&h);
             let end = start + RECORD_HEADER as u64 + u64::from(header.len);
             if header.len as usize > self.max_record || end > size {
                 // Length is garbage: the rest of this segment cannot be framed.
                 // The gap in sequence numbers counts what was lost.
-                tracing::error!(file = %path.display(), offset = start, "unreadable record: skipping the rest of the segment");
+                tracing::error!(file = %seg.path.display(), offset = start, "unreadable record: skipping the rest of the segment");
                 r.pos.offset = size;
                 r.file = None;
                 continue;
             }
             let mut payload = vec![0u8; header.len as usize];
-            seg.reader.read_exact(&mut payload).map_err(QueueError::io("reading queue segment", &path))?;
+            seg.reader.read_exact(&mut payload).map_err(QueueError::io("reading queue segment", &seg.path))?;
             seg.offset = end;
-            r.pos.offset = end;
             if !header.matches(&payload) {
-                tracing::error!(file = %path.display(), seq = r.pos.seq, "queue record failed its checksum: skipped");
+                tracing::error!(file = %seg.path.display(), seq, "queue record failed its checksum: skipped");
+                r.pos.offset = end;
                 self.count_corrupt(1);
                 r.pos.seq += 1;
                 continue;
             }
+            r.pos.offset = end;
             if header.seq < r.pos.seq {
                 continue; // already delivered (before a drop-oldest floor)
             }
@@ -621,12 +623,14 @@ impl Inner {
         }
     }
 
-    fn open_at<'r>(&self, r: &'r mut Reader, path: &std::path::Path) -> Result<&'r mut OpenSegment, QueueError> {
+    fn open_at<'r>(&self, r: &'r mut Reader) -> Result<&'r mut OpenSegment, QueueError> {
         let pos = r.pos;
         let reusable = r.file.as_ref().is_some_and(|f| f.id == pos.segment);
         if !reusable {
-            let file = File::open(path).map_err(QueueError::io("opening queue segment", path))?;
-            r.file = Some(OpenSegment { id: pos.segment, reader: BufReader::with_capacity(256 * 1024, file), offset: 0 });
+            let path = segment::segment_path(&self.config.dir, &self.config.name, pos.segment);
+            let file = File::open(&path).map_err(QueueError::io("opening queue segment", &path))?;
+            let reader = BufReader::with_capacity(256 * 1024, file);
+            r.file = Some(OpenSegment { id: pos.segment, path, reader, offset: 0 });
         }
         let Some(seg) = r.file.as_mut() else {
             return Err(QueueError::Config("internal: segment reader missing".into()));
@@ -634,9 +638,9 @@ impl Inner {
         if seg.offset != pos.offset {
             let delta = pos.offset as i64 - seg.offset as i64;
             if reusable {
-                seg.reader.seek_relative(delta).map_err(QueueError::io("seeking in queue segment", path))?;
+                seg.reader.seek_relative(delta).map_err(QueueError::io("seeking in queue segment", &seg.path))?;
             } else {
-                seg.reader.seek(SeekFrom::Start(pos.offset)).map_err(QueueError::io("seeking in queue segment", path))?;
+                seg.reader.seek(SeekFrom::Start(pos.offset)).map_err(QueueError::io("seeking in queue segment", &seg.path))?;
             }
             seg.offset = pos.offset;
         }
