@@ -271,6 +271,17 @@ fn xor_into(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// For more than one block: where the last block starts, and its length
+/// (1 to 16; a whole block when the length is a multiple of 16).
+fn split_last_block(len: usize) -> (usize, usize) {
+    debug_assert!(len > BLOCK);
+    let tail = match len % BLOCK {
+        0 => BLOCK,
+        r => r,
+    };
+    (len - tail, tail)
+}
+
 /// AES-CBC with ciphertext stealing (RFC 3962: the last two blocks swapped,
 /// always), zero IV, in place. `data` must be at least one block long.
 fn cts_encrypt(cipher: &Cipher, data: &mut [u8]) {
@@ -278,14 +289,8 @@ fn cts_encrypt(cipher: &Cipher, data: &mut [u8]) {
         cipher.encrypt(block);
         return;
     }
-    let len = data.len();
-    debug_assert!(len > BLOCK);
+    let (full, tail) = split_last_block(data.len());
     // Blocks before the last (possibly partial) one: plain CBC.
-    let tail = match len % BLOCK {
-        0 => BLOCK,
-        r => r,
-    };
-    let full = len - tail;
     cipher.cbc_encrypt(&mut data[..full]);
     // C(n-1), then the last block, zero-padded, chained on it: C(n).
     let prev_start = full - BLOCK;
@@ -305,13 +310,7 @@ fn cts_decrypt(cipher: &Cipher, data: &mut [u8]) {
         cipher.decrypt(block);
         return;
     }
-    let len = data.len();
-    debug_assert!(len > BLOCK);
-    let tail = match len % BLOCK {
-        0 => BLOCK,
-        r => r,
-    };
-    let full = len - tail;
+    let (full, tail) = split_last_block(data.len());
     let prev_start = full - BLOCK;
     // Undo the swap: decrypting C(n) gives C(n-1) XOR P(n)padded, whose bytes
     // past the tail are C(n-1)'s own, so C(n-1) can be made whole again.
