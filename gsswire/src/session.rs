@@ -104,9 +104,8 @@ impl MessageProtection {
         if !ours || std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
             return Ok(MessageProtection::Library(ctx));
         }
-        let detect_replay = ctx.flags() & (flags::REPLAY | flags::SEQUENCE) != 0;
         let keys = ctx.export_message_keys()?;
-        let cfx = CfxContext::new(&keys, detect_replay).map_err(|e| GssError::Other {
+        let cfx = CfxContext::new(&keys).map_err(|e| GssError::Other {
             detail: format!("exported context unusable: {e}"),
         })?;
         Ok(MessageProtection::Exported(Box::new(cfx)))
