@@ -147,10 +147,11 @@ impl Header {
     }
 }
 
-/// The RFC 4121 sequence number of a wrap token, read from its clear header
-/// without any check of the token itself; `None` if it is not one.
-pub fn wrap_token_sequence(token: &[u8]) -> Option<u64> {
-    Header::parse(token).ok().map(|h| h.seq)
+/// The sequence number in the clear header of an RFC 4121 wrap token, after
+/// the checks that need no key (length, token ID, filler). It is authentic
+/// only once the token's checksum or sealed header copy has been verified.
+pub fn wrap_token_sequence(token: &[u8]) -> Result<u64, TokenError> {
+    Header::parse(token).map(|h| h.seq)
 }
 
 /// An exported context's per-message state.
