@@ -177,3 +177,22 @@ fn ship_one_message(dir: &std::path::Path, collector_env: Vec<(String, String)>,
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// MIT's gss_unwrap rotates integrity-only tokens and zeroes their EC and RRC
+/// in place; the token the caller handed over (a shared slice) must come back
+/// as it was, so the binding has to give MIT a copy.
+#[test]
+fn mit_unwrap_leaves_the_callers_token_untouched() {
+    TestRealm::shared();
+    let (mut init, mut acc) = context_pair("host@localhost", flags::MUTUAL | flags::CONF | flags::INTEG);
+    for seal in [false, true] {
+        let mut token = init.wrap(seal, b"<13>Nov 23 12:00:00 node1 app: in place?").unwrap();
+        // A rotated body makes MIT move every byte after the header.
+        token[6..8].copy_from_slice(&5u16.to_be_bytes());
+        token[16..].rotate_right(5);
+        let before = token.clone();
+        let shared: &[u8] = &token;
+        assert_eq!(acc.unwrap(shared).unwrap().0, b"<13>Nov 23 12:00:00 node1 app: in place?");
+        assert_eq!(token, before, "seal={seal}: MIT wrote into the caller's token");
+    }
+}
