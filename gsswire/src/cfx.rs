@@ -123,7 +123,7 @@ impl Header {
         })
     }
 
-    fn from_acceptor(&self) -> bool {
+    fn sent_by_acceptor(&self) -> bool {
         self.bytes[2] & FLAG_SENT_BY_ACCEPTOR != 0
     }
 
@@ -239,8 +239,8 @@ impl CfxContext {
     /// expected sequence number does not move.
     pub fn unwrap(&mut self, token: &[u8]) -> Result<(Vec<u8>, bool), TokenError> {
         let header = Header::parse(token)?;
-        if header.from_acceptor() == self.acceptor {
-            return Err(TokenError::WrongDirection(header.from_acceptor()));
+        if header.sent_by_acceptor() == self.acceptor {
+            return Err(TokenError::WrongDirection(header.sent_by_acceptor()));
         }
         if header.acceptor_subkey() != self.uses_acceptor_subkey {
             return Err(TokenError::SubkeyFlagMismatch { flag: header.acceptor_subkey() });

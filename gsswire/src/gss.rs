@@ -577,7 +577,7 @@ impl SecurityContext {
         if major != 0 {
             return Err(status(major, minor));
         }
-        Ok(ExportedContext { token, flags: self.flags, peer: self.peer.take() })
+        Ok(ExportedContext { token, complete: self.complete, flags: self.flags, peer: self.peer.take() })
     }
 
     /// The Kerberos enctype of the key that protects messages (the acceptor
@@ -679,6 +679,7 @@ fn lucid_keys(v1: &sys::gss_krb5_lucid_context_v1_t, flags: u32) -> MessageKeys 
 /// wiped when dropped).
 pub struct ExportedContext {
     token: Zeroizing<Vec<u8>>,
+    complete: bool,
     flags: u32,
     peer: Option<String>,
 }
@@ -697,7 +698,7 @@ impl ExportedContext {
         if major != 0 {
             return Err(status(major, minor));
         }
-        Ok(SecurityContext { raw, complete: true, flags: self.flags, peer: self.peer.clone() })
+        Ok(SecurityContext { raw, complete: self.complete, flags: self.flags, peer: self.peer.clone() })
     }
 }
 

@@ -203,6 +203,7 @@ impl MitMessages {
 }
 
 /// Plaintext of one received token and whether it travelled sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unwrapped {
     pub data: Vec<u8>,
     pub sealed: bool,

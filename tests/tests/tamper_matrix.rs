@@ -276,3 +276,33 @@ fn tampered_tokens_refused_with_sequence_flags() {
         assert!(d.contains("ASN.1 wrapper"), "raw MIT with sequence flags should refuse out-of-order tokens: {d}");
     }
 }
+
+/// The collector logs `unwrap failed: {error}`: the text must name the cause.
+#[test]
+fn refusals_name_their_cause() {
+    TestRealm::shared();
+    let (mut init, acc) = gsslog_tests::client::context_pair("host@localhost", flags::MUTUAL | flags::CONF | flags::INTEG).unwrap();
+    let receiver = acc.export().unwrap();
+    let tokens: Vec<Vec<u8>> = MESSAGES.iter().map(|m| init.wrap(true, m).unwrap()).collect();
+    for code in [MessageCode::Gsslog, MessageCode::Mit] {
+        let mut s = session(&receiver, code);
+        s.unwrap(&tokens[0]).unwrap();
+        let replay = s.unwrap(&tokens[0]).unwrap_err().to_string();
+        assert!(replay.contains("out of sequence"), "{code:?}: {replay}");
+        let mut s = session(&receiver, code);
+        let gap = s.unwrap(&tokens[1]).unwrap_err().to_string();
+        assert!(gap.contains("out of sequence"), "{code:?}: {gap}");
+        let mut s = session(&receiver, code);
+        let wrapped = s.unwrap(&asn1_wrapped(&tokens[0])).unwrap_err().to_string();
+        assert!(wrapped.contains("not an RFC 4121 wrap token"), "{code:?}: {wrapped}");
+    }
+    let mut raised = tokens[0].clone();
+    set_u16(&mut raised, 4, 7);
+    let err = session(&receiver, MessageCode::Gsslog).unwrap(&raised).unwrap_err().to_string();
+    assert!(err.contains("header"), "{err}");
+    let mut bad_mac = tokens[0].clone();
+    let last = bad_mac.len() - 1;
+    bad_mac[last] ^= 1;
+    let err = session(&receiver, MessageCode::Gsslog).unwrap(&bad_mac).unwrap_err().to_string();
+    assert!(err.contains("integrity"), "{err}");
+}
