@@ -50,6 +50,8 @@ pub enum GssError {
     DefectiveToken { detail: String },
     #[error("integrity check failed (tampered or misrouted token): {detail}")]
     BadIntegrity { detail: String },
+    #[error("token out of sequence (replayed, reordered or left out), as MIT reports it: {detail}")]
+    OutOfSequence { detail: String },
     #[error("security context expired: {detail}")]
     ContextExpired { detail: String },
     #[error("invalid name '{name}': {detail}")]
@@ -66,6 +68,8 @@ const GSS_S_DEFECTIVE_TOKEN: u32 = 9 << 16;
 const GSS_S_DEFECTIVE_CREDENTIAL: u32 = 10 << 16;
 const GSS_S_CREDENTIALS_EXPIRED: u32 = 11 << 16;
 const GSS_S_CONTEXT_EXPIRED: u32 = 12 << 16;
+// Supplementary bits: duplicate, old, unsequenced and gap tokens.
+const GSS_S_SEQUENCE_BITS: u32 = 0x2 | 0x4 | 0x8 | 0x10;
 
 // MIT krb5 minor codes (com_err table), as the unsigned value GSS returns.
 const KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: u32 = -1765328377i32 as u32;
@@ -89,6 +93,9 @@ impl From<GssStatus> for GssError {
             }
             KRB5KRB_AP_ERR_BAD_INTEGRITY => return GssError::BadIntegrity { detail },
             _ => {}
+        }
+        if e.major & crate::gss::status_bits::ERRORS == 0 && e.major & GSS_S_SEQUENCE_BITS != 0 {
+            return GssError::OutOfSequence { detail };
         }
         match e.major & 0x00ff_0000 {
             GSS_S_NO_CRED | GSS_S_DEFECTIVE_CREDENTIAL | GSS_S_CREDENTIALS_EXPIRED => {
@@ -116,16 +123,18 @@ pub enum HandshakeError {
     TimedOut(Duration),
     #[error("GSS worker thread failed: {0}")]
     Worker(String),
+    #[error("anonymous principal refused ({principal})")]
+    AnonymousPrincipal { principal: String },
 }
 
-impl From<crate::cfx::TokenError> for GssError {
-    fn from(e: crate::cfx::TokenError) -> Self {
-        use crate::cfx::TokenError;
-        use crate::krb5_crypto::CryptoError;
-        let detail = e.to_string();
-        match e {
-            TokenError::Crypto(CryptoError::BadIntegrity) => GssError::BadIntegrity { detail },
-            _ => GssError::DefectiveToken { detail },
-        }
-    }
+/// Why a received message token was refused. It ends the session.
+#[derive(Debug, thiserror::Error)]
+pub enum UnwrapError {
+    /// Refused by our checks, on either code path (header fields, sequence,
+    /// and on our own path the integrity check).
+    #[error(transparent)]
+    Token(#[from] crate::cfx::TokenError),
+    /// Refused by MIT's `gss_unwrap`.
+    #[error(transparent)]
+    Gss(#[from] GssError),
 }

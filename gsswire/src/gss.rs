@@ -6,9 +6,16 @@
 //! kernel's RPCSEC_GSS does with contexts that `gssd` set up.
 //!
 //! Every handle is owned by one Rust value and released in its `Drop`.
+//! Buffers that the library may write to (`gss_unwrap` rotates and zeroes
+//! fields of the token in place, as may `gss_import_sec_context`) are owned
+//! copies; the other inputs are only read (RFC 2744). Buffers that carry key
+//! material (the session key from `GSS_C_INQ_SSPI_SESSION_KEY`, exported
+//! contexts) are wiped before they are released.
 
 use std::ffi::c_void;
 use std::ptr;
+
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::GssStatus;
 
@@ -84,6 +91,7 @@ mod sys {
     pub const GSS_C_INDEFINITE: OM_uint32 = 0xffff_ffff;
     pub const GSS_C_ACCEPT: i32 = 2;
     pub const GSS_S_CONTINUE_NEEDED: OM_uint32 = 1;
+    pub const LUCID_VERSION: OM_uint32 = 1;
 
     #[link(name = "gssapi_krb5")]
     extern "C" {
@@ -181,6 +189,16 @@ mod sys {
             object: gss_OID,
             data_set: *mut *mut gss_buffer_set_desc,
         ) -> OM_uint32;
+        pub fn gss_export_sec_context(
+            minor: *mut OM_uint32,
+            ctx: *mut gss_ctx_id_t,
+            token: *mut gss_buffer_desc,
+        ) -> OM_uint32;
+        pub fn gss_import_sec_context(
+            minor: *mut OM_uint32,
+            token: *mut gss_buffer_desc,
+            ctx: *mut gss_ctx_id_t,
+        ) -> OM_uint32;
         pub fn gss_krb5_export_lucid_sec_context(
             minor: *mut OM_uint32,
             ctx: *mut gss_ctx_id_t,
@@ -198,6 +216,14 @@ pub mod flags {
     pub const SEQUENCE: u32 = 8;
     pub const CONF: u32 = 16;
     pub const INTEG: u32 = 32;
+    pub const ANON: u32 = 64;
+}
+
+/// Status bits (RFC 2744): routine and calling errors in the high 16 bits,
+/// supplementary information (duplicate, old, unsequenced, gap) below.
+pub mod status_bits {
+    pub const ERRORS: u32 = 0xffff_0000;
+    pub const SUPPLEMENTARY: u32 = 0x0000_ffff;
 }
 
 /// Builds a [`GssStatus`] from a failed call, with MIT's own words for both codes.
@@ -241,9 +267,16 @@ fn empty_buffer() -> sys::gss_buffer_desc {
     sys::gss_buffer_desc { length: 0, value: ptr::null_mut() }
 }
 
+/// For the inputs that the library only reads (names, context tokens,
+/// messages to wrap); the cast away from const is the C API's.
 fn input_buffer(bytes: &[u8]) -> sys::gss_buffer_desc {
-    // The library only reads input buffers; the cast away from const is the C API's.
     sys::gss_buffer_desc { length: bytes.len(), value: bytes.as_ptr() as *mut c_void }
+}
+
+/// For the inputs that the library may write to: `bytes` must be a copy the
+/// caller owns and does not read as the original afterwards.
+fn writable_buffer(bytes: &mut [u8]) -> sys::gss_buffer_desc {
+    sys::gss_buffer_desc { length: bytes.len(), value: bytes.as_mut_ptr() as *mut c_void }
 }
 
 fn buffer_bytes(buf: &sys::gss_buffer_desc) -> &[u8] {
@@ -258,12 +291,35 @@ fn buffer_bytes(buf: &sys::gss_buffer_desc) -> &[u8] {
 /// Copies a library-owned buffer out and releases it.
 fn take_buffer(mut buf: sys::gss_buffer_desc) -> Vec<u8> {
     let bytes = buffer_bytes(&buf).to_vec();
+    release_buffer(&mut buf);
+    bytes
+}
+
+/// As [`take_buffer`], for buffers holding key material: the copy is wiped
+/// when dropped and the library's buffer before it is released.
+fn take_secret_buffer(mut buf: sys::gss_buffer_desc) -> Zeroizing<Vec<u8>> {
+    let bytes = Zeroizing::new(buffer_bytes(&buf).to_vec());
+    wipe_buffer(&mut buf);
+    release_buffer(&mut buf);
+    bytes
+}
+
+fn wipe_buffer(buf: &mut sys::gss_buffer_desc) {
+    if !buf.value.is_null() && buf.length != 0 {
+        // SAFETY: the library allocated `length` bytes at `value` for the
+        // caller, which owns them until it releases the buffer; no other
+        // reference to them exists.
+        unsafe { std::slice::from_raw_parts_mut(buf.value as *mut u8, buf.length) }.zeroize();
+    }
+}
+
+fn release_buffer(buf: &mut sys::gss_buffer_desc) {
     let mut minor = 0;
     if !buf.value.is_null() {
-        // SAFETY: buf was filled by the library and is released once.
-        unsafe { sys::gss_release_buffer(&mut minor, &mut buf) };
+        // SAFETY: buf was filled by the library and is released once (the
+        // call sets it to empty).
+        unsafe { sys::gss_release_buffer(&mut minor, buf) };
     }
-    bytes
 }
 
 fn krb5_mech_set() -> sys::gss_OID_set_desc {
@@ -484,21 +540,44 @@ impl SecurityContext {
         Ok(token)
     }
 
-    /// MIT's `gss_unwrap`.
-    pub fn unwrap(&mut self, token: &[u8]) -> Result<Vec<u8>, GssStatus> {
-        let mut input = input_buffer(token);
+    /// MIT's `gss_unwrap`: the plaintext and whether the token was sealed.
+    /// Supplementary status bits count as failures too (a duplicate, old,
+    /// unsequenced or gap token is refused): see [`status_bits`].
+    pub fn unwrap(&mut self, token: &[u8]) -> Result<(Vec<u8>, bool), GssStatus> {
+        // MIT rotates and zeroes parts of the token in place: it gets a copy.
+        let mut copy = token.to_vec();
+        let mut input = writable_buffer(&mut copy);
         let mut out = empty_buffer();
         let mut minor = 0;
-        // SAFETY: raw is a complete context; out is taken below.
+        let mut conf_state = 0;
+        // SAFETY: raw is a complete context; input points to `copy`, owned
+        // here, alive and not otherwise borrowed for the call, which may
+        // write within its length; out is taken below.
         let major = unsafe {
-            sys::gss_unwrap(&mut minor, self.raw, &mut input, &mut out, ptr::null_mut(), ptr::null_mut())
+            sys::gss_unwrap(&mut minor, self.raw, &mut input, &mut out, &mut conf_state, ptr::null_mut())
         };
         let plain = take_buffer(out);
-        // Supplementary bits count too: a duplicate or old token is a replay.
         if major != 0 {
             return Err(status(major, minor));
         }
-        Ok(plain)
+        Ok((plain, conf_state != 0))
+    }
+
+    /// Serialises the context (`gss_export_sec_context`), ending this handle.
+    /// The result can be imported any number of times, each import a context
+    /// in the same state as this one.
+    pub fn export(mut self) -> Result<ExportedContext, GssStatus> {
+        let mut minor = 0;
+        let mut token = empty_buffer();
+        // SAFETY: raw is a complete context owned by self; the call sets it
+        // to no context on success, so Drop does not delete it again; the
+        // token buffer is taken (and wiped) below.
+        let major = unsafe { sys::gss_export_sec_context(&mut minor, &mut self.raw, &mut token) };
+        let token = take_secret_buffer(token);
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(ExportedContext { token, complete: self.complete, flags: self.flags, peer: self.peer.take() })
     }
 
     /// The Kerberos enctype of the key that protects messages (the acceptor
@@ -513,12 +592,23 @@ impl SecurityContext {
         if major != 0 {
             return Err(status(major, minor));
         }
-        let mut enctype = None;
+        // SAFETY: set is null or a set the library returned: `count` buffers
+        // at `elements`, which may be null when `count` is 0.
+        let buffers: &mut [sys::gss_buffer_desc] = match unsafe { set.as_mut() } {
+            Some(s) if !s.elements.is_null() && s.count != 0 => {
+                // SAFETY: as above; the set is ours until released below, and
+                // this is the only reference to its buffers.
+                unsafe { std::slice::from_raw_parts_mut(s.elements, s.count) }
+            }
+            _ => &mut [],
+        };
+        // Buffer 1 is the OID 1.2.840.113554.1.2.2.4 with the enctype as one more arc.
+        let enctype = buffers.get(1).and_then(|b| enctype_from_oid(buffer_bytes(b)));
+        // Buffer 0 is the raw session key: wiped before it goes back.
+        if let Some(key) = buffers.first_mut() {
+            wipe_buffer(key);
+        }
         if !set.is_null() {
-            // SAFETY: the library returned a set of `count` buffers.
-            let buffers = unsafe { std::slice::from_raw_parts((*set).elements, (*set).count) };
-            // Buffer 1 is the OID 1.2.840.113554.1.2.2.4 with the enctype as one more arc.
-            enctype = buffers.get(1).and_then(|b| enctype_from_oid(buffer_bytes(b)));
             // SAFETY: set came from the library and is released once.
             unsafe { sys::gss_release_buffer_set(&mut minor, &mut set) };
         }
@@ -540,29 +630,75 @@ impl SecurityContext {
         if major != 0 {
             return Err(status(major, minor));
         }
-        // SAFETY: version 1 was requested, so lucid points to a v1 structure.
-        let v1 = unsafe { &*(lucid as *const sys::gss_krb5_lucid_context_v1_t) };
-        let key = |k: &sys::gss_krb5_lucid_key_t| LucidKey {
-            enctype: k.type_ as i32,
-            // SAFETY: the key data is `length` bytes owned by the lucid context.
-            bytes: if k.data.is_null() {
-                Vec::new()
-            } else {
-                unsafe { std::slice::from_raw_parts(k.data as *const u8, k.length as usize) }.to_vec()
-            },
+        if lucid.is_null() {
+            return Err(GssStatus { major: 0, minor: 0, message: "the library exported no lucid context".into() });
+        }
+        // SAFETY: every lucid context starts with its version number (MIT's
+        // gss_krb5_lucid_context_version_t), so the first field can be read
+        // before the layout is known.
+        let version = unsafe { *(lucid as *const sys::OM_uint32) };
+        let keys = if version == sys::LUCID_VERSION {
+            // SAFETY: the version says lucid points to a v1 structure, which
+            // stays alive until it is freed below.
+            Ok(lucid_keys(unsafe { &*(lucid as *const sys::gss_krb5_lucid_context_v1_t) }, self.flags))
+        } else {
+            Err(GssStatus { major: 0, minor: 0, message: format!("lucid context of version {version}, not 1") })
         };
-        let keys = MessageKeys {
-            initiator: v1.initiate != 0,
-            send_seq: v1.send_seq,
-            recv_seq: v1.recv_seq,
-            cfx: v1.protocol == 1,
-            context_key: key(&v1.cfx_kd.ctx_key),
-            acceptor_subkey: (v1.cfx_kd.have_acceptor_subkey != 0).then(|| key(&v1.cfx_kd.acceptor_subkey)),
-            flags: self.flags,
-        };
-        // SAFETY: lucid came from the export above and is freed once.
+        // SAFETY: lucid came from the export above and is freed once (MIT
+        // wipes the key data).
         unsafe { sys::gss_krb5_free_lucid_sec_context(&mut minor, lucid) };
-        Ok(keys)
+        keys
+    }
+}
+
+/// The keys of a v1 lucid context, copied out.
+fn lucid_keys(v1: &sys::gss_krb5_lucid_context_v1_t, flags: u32) -> MessageKeys {
+    let key = |k: &sys::gss_krb5_lucid_key_t| LucidKey {
+        enctype: k.type_ as i32,
+        bytes: if k.data.is_null() || k.length == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the key data is `length` bytes owned by the lucid context.
+            unsafe { std::slice::from_raw_parts(k.data as *const u8, k.length as usize) }.to_vec()
+        },
+    };
+    // Protocol 1 is RFC 4121 (cfx_kd filled in), 0 is RFC 1964 (rfc1964_kd).
+    let cfx = v1.protocol == 1;
+    MessageKeys {
+        initiator: v1.initiate != 0,
+        send_seq: v1.send_seq,
+        recv_seq: v1.recv_seq,
+        cfx,
+        context_key: key(if cfx { &v1.cfx_kd.ctx_key } else { &v1.rfc1964_kd.ctx_key }),
+        acceptor_subkey: (cfx && v1.cfx_kd.have_acceptor_subkey != 0).then(|| key(&v1.cfx_kd.acceptor_subkey)),
+        flags,
+    }
+}
+
+/// A context serialised by [`SecurityContext::export`] (its keys included;
+/// wiped when dropped).
+pub struct ExportedContext {
+    token: Zeroizing<Vec<u8>>,
+    complete: bool,
+    flags: u32,
+    peer: Option<String>,
+}
+
+impl ExportedContext {
+    /// A new, complete context in the state the exported one had
+    /// (`gss_import_sec_context`).
+    pub fn import(&self) -> Result<SecurityContext, GssStatus> {
+        let mut copy = Zeroizing::new(self.token.to_vec());
+        let mut input = writable_buffer(&mut copy);
+        let mut minor = 0;
+        let mut raw = ptr::null_mut();
+        // SAFETY: input points to `copy`, owned here and alive for the call
+        // (which may write within it); raw is owned by the returned value.
+        let major = unsafe { sys::gss_import_sec_context(&mut minor, &mut input, &mut raw) };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(SecurityContext { raw, complete: self.complete, flags: self.flags, peer: self.peer.clone() })
     }
 }
 

@@ -5,16 +5,49 @@
 //! Context steps run on tokio's blocking pool: the initiator's first step
 //! talks to the KDC synchronously (it blocked 25 s against a silent KDC in our
 //! probe), and the acceptor's steps read the keytab and write the replay cache.
+//!
+//! The acceptor refuses anonymous initiators (the anonymous flag, or the
+//! `WELLKNOWN/ANONYMOUS` principal of RFC 8062).
+//!
+//! # What a received token must pass
+//!
+//! Message tokens are made and checked by one of two codes ([`MessageCode`]):
+//!
+//! - ours ([`crate::cfx`]) for AES-SHA1 keys: every check listed there,
+//!   exactly the next sequence number included;
+//! - MIT's `gss_unwrap` for every other enctype (aes-sha2, camellia, DES3,
+//!   RC4) or on request (`GSSLOG_MIT_MESSAGE_TOKENS`). Any status but
+//!   complete is a refusal, supplementary bits (duplicate, old, gap) too.
+//!   For RFC 4121 tokens we add what MIT does not check: no ASN.1 wrapper
+//!   (token ID `05 04` first, filler `FF`), and exactly the next sequence
+//!   number, read from the clear header once MIT has verified the token
+//!   (the sealed header copy or the checksum covers it). The first expected
+//!   number is the peer's initial one, which MIT tells only through a lucid
+//!   export, which ends the context it is taken from: so the complete
+//!   context is exported (`gss_export_sec_context`) and imported twice, one
+//!   copy kept as the working context, the other lucid-exported for its
+//!   `recv_seq` and then freed. Both copies are in the same state, nothing
+//!   having been received yet.
+//!   RFC 1964 tokens (DES3, RC4: enctypes this MIT build no longer issues
+//!   tickets for unless configured to) carry their sequence number
+//!   encrypted, so only MIT's own check applies: replays, reordering and
+//!   gaps are refused when the initiator asked for replay and sequence
+//!   detection (our shipper does), and not at all otherwise (stock
+//!   rsyslog's omgssapi does not ask); such sessions are logged with a
+//!   warning.
+//!
+//! A refused token is an [`UnwrapError`] naming the cause; the caller ends
+//! the session.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::cfx::CfxContext;
-use crate::error::{GssError, HandshakeError};
+use crate::cfx::{self, CfxContext, TokenError};
+use crate::error::{GssError, HandshakeError, UnwrapError};
 use crate::frame::{FrameReader, FrameWriter, MAX_HANDSHAKE_TOKEN};
-use crate::gss::{flags, Credential, Name, SecurityContext};
+use crate::gss::{flags, status_bits, Credential, Name, SecurityContext};
 use crate::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
 
 /// Per-message protection, rsyslog's `$GssMode`.
@@ -36,15 +69,6 @@ impl std::str::FromStr for Protection {
             other => Err(format!("unknown GSS mode '{other}' (expected encryption or integrity)")),
         }
     }
-}
-
-/// Whether a received wrap token is sealed (encrypted), read from its RFC 4121
-/// header: `05 04`, then the flags byte whose bit 0x02 is Sealed. A collector
-/// that must refuse integrity-only tokens reads it here. `None` for tokens
-/// that are not RFC 4121 wrap tokens (older enctypes), which Kerberos from
-/// this century does not emit.
-fn token_is_sealed(token: &[u8]) -> Option<bool> {
-    (token.len() >= 16 && token[0] == 0x05 && token[1] == 0x04).then(|| token[2] & 0x02 != 0)
 }
 
 /// The acceptor's long-term credential, acquired once from the keytab
@@ -84,44 +108,112 @@ pub struct Session {
     peer: String,
 }
 
+/// Whose code makes and checks a session's message tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageCode {
+    /// Ours for AES-SHA1 keys, MIT's for every other enctype.
+    Gsslog,
+    /// MIT's for every enctype.
+    Mit,
+}
+
+impl MessageCode {
+    /// `Mit` when `GSSLOG_MIT_MESSAGE_TOKENS` is set, else `Gsslog`.
+    pub fn from_env() -> MessageCode {
+        if std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
+            MessageCode::Mit
+        } else {
+            MessageCode::Gsslog
+        }
+    }
+}
+
 /// Who makes and checks the per-message tokens.
 enum MessageProtection {
     /// Our RFC 4121 code, with the keys MIT exported (AES-SHA1 enctypes).
     Exported(Box<CfxContext>),
-    /// MIT's `gss_wrap`/`gss_unwrap`, for every other enctype.
-    Library(SecurityContext),
+    /// MIT's `gss_wrap`/`gss_unwrap`, with our checks on top.
+    Library(MitMessages),
 }
 
 impl MessageProtection {
     /// Takes the message keys over from MIT when our code handles their
     /// enctype: MIT's builtin AES uses neither AES-NI nor the SHA extensions,
     /// and per-message crypto was a third of all CPU in the benchmark.
-    fn from_complete(ctx: SecurityContext) -> Result<MessageProtection, GssError> {
+    fn from_complete(ctx: SecurityContext, code: MessageCode) -> Result<MessageProtection, GssError> {
         let ours = matches!(
             ctx.message_enctype(),
             Ok(ENCTYPE_AES128_CTS_HMAC_SHA1_96 | ENCTYPE_AES256_CTS_HMAC_SHA1_96)
         );
-        if !ours || std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
-            return Ok(MessageProtection::Library(ctx));
+        if !ours || code == MessageCode::Mit {
+            return Ok(MessageProtection::Library(MitMessages::new(ctx)?));
         }
-        let detect_replay = ctx.flags() & (flags::REPLAY | flags::SEQUENCE) != 0;
         let keys = ctx.export_message_keys()?;
-        let cfx = CfxContext::new(&keys, detect_replay).map_err(|e| GssError::Other {
+        let cfx = CfxContext::new(&keys).map_err(|e| GssError::Other {
             detail: format!("exported context unusable: {e}"),
         })?;
         Ok(MessageProtection::Exported(Box::new(cfx)))
     }
 }
 
+/// MIT's per-message code, and the sequence number that the next RFC 4121
+/// token must carry (see the module documentation).
+struct MitMessages {
+    ctx: SecurityContext,
+    /// `None` for RFC 1964 contexts, whose sequence numbers are encrypted.
+    next_recv_seq: Option<u64>,
+}
+
+impl MitMessages {
+    fn new(ctx: SecurityContext) -> Result<MitMessages, GssError> {
+        let granted = ctx.flags();
+        let exported = ctx.export()?;
+        let keys = exported.import()?.export_message_keys()?;
+        let ctx = exported.import()?;
+        let both = flags::REPLAY | flags::SEQUENCE;
+        if !keys.cfx && granted & both != both {
+            tracing::warn!(
+                "RFC 1964 message tokens without replay and sequence detection: \
+                 replayed, reordered or left-out tokens cannot be detected on this session"
+            );
+        }
+        Ok(MitMessages { ctx, next_recv_seq: keys.cfx.then_some(keys.recv_seq) })
+    }
+
+    fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, UnwrapError> {
+        let Some(expected) = self.next_recv_seq else {
+            let (data, sealed) = self.ctx.unwrap(token).map_err(GssError::from)?;
+            return Ok(Unwrapped { data, sealed });
+        };
+        let got = cfx::wrap_token_sequence(token)?;
+        let result = self.ctx.unwrap(token);
+        // MIT verified the token (supplementary bits aside): the clear
+        // sequence number is the one the sender protected.
+        let authentic = match &result {
+            Ok(_) => true,
+            Err(status) => status.major & status_bits::ERRORS == 0,
+        };
+        if authentic && got != expected {
+            return Err(TokenError::OutOfSequence { got, expected }.into());
+        }
+        let (data, sealed) = result.map_err(GssError::from)?;
+        self.next_recv_seq = Some(expected.wrapping_add(1));
+        Ok(Unwrapped { data, sealed })
+    }
+}
+
 /// Plaintext of one received token and whether it travelled sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unwrapped {
     pub data: Vec<u8>,
     pub sealed: bool,
 }
 
 impl Session {
-    fn new(ctx: SecurityContext, protection: Protection, peer: String) -> Result<Session, GssError> {
-        let messages = MessageProtection::from_complete(ctx)?;
+    /// A session on a complete context, its message tokens made and checked
+    /// by `code`. `peer` is what [`Session::peer_name`] reports.
+    pub fn from_context(ctx: SecurityContext, protection: Protection, peer: String, code: MessageCode) -> Result<Session, GssError> {
+        let messages = MessageProtection::from_complete(ctx, code)?;
         Ok(Session { messages, protection, peer })
     }
 
@@ -151,21 +243,19 @@ impl Session {
         let encrypt = self.protection == Protection::Encryption;
         match &mut self.messages {
             MessageProtection::Exported(cfx) => Ok(cfx.wrap(plaintext, encrypt)),
-            MessageProtection::Library(ctx) => Ok(ctx.wrap(encrypt, plaintext)?),
+            MessageProtection::Library(mit) => Ok(mit.ctx.wrap(encrypt, plaintext)?),
         }
     }
 
-    /// Verifies (and decrypts) one token.
-    pub fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, GssError> {
+    /// Verifies (and decrypts) one token. An error names why the token was
+    /// refused; the session must not be used for receiving after one.
+    pub fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, UnwrapError> {
         match &mut self.messages {
             MessageProtection::Exported(cfx) => {
                 let (data, sealed) = cfx.unwrap(token)?;
                 Ok(Unwrapped { data, sealed })
             }
-            MessageProtection::Library(ctx) => {
-                let sealed = token_is_sealed(token).unwrap_or(false);
-                Ok(Unwrapped { data: ctx.unwrap(token)?, sealed })
-            }
+            MessageProtection::Library(mit) => mit.unwrap(token),
         }
     }
 }
@@ -225,7 +315,7 @@ where
         let reply = reader.read_token(MAX_HANDSHAKE_TOKEN).await?.ok_or(HandshakeError::PeerClosed)?;
         incoming = Some(reply.to_vec());
     }
-    Ok(Session::new(ctx, config.protection, target)?)
+    Ok(Session::from_context(ctx, config.protection, target, MessageCode::from_env())?)
 }
 
 /// Establishes a session as the server. In `FrameOrder::Auto` the reader
@@ -274,10 +364,22 @@ where
         }
     }
     let peer = ctx.peer().unwrap_or("<unknown principal>").to_string();
+    refuse_anonymous(ctx.flags(), &peer)?;
     // rsyslog's omgssapi asks only for MUTUAL plus CONF or INTEG, so what the
     // client may send is told by the token headers, not the context flags.
     // Export (of the message keys) needs no KDC; it stays on this thread.
-    Ok(Session::new(ctx, Protection::Encryption, peer)?)
+    Ok(Session::from_context(ctx, Protection::Encryption, peer, MessageCode::from_env())?)
+}
+
+/// An anonymous initiator proved nothing about who it is: refused, whether
+/// the context says so by its flag or by the principal (RFC 8062's
+/// `WELLKNOWN/ANONYMOUS`, in any realm).
+fn refuse_anonymous(granted: u32, peer: &str) -> Result<(), HandshakeError> {
+    let name = peer.rsplit_once('@').map_or(peer, |(name, _realm)| name);
+    if granted & flags::ANON != 0 || name == "WELLKNOWN/ANONYMOUS" {
+        return Err(HandshakeError::AnonymousPrincipal { principal: peer.to_string() });
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HandshakeError> {
@@ -293,13 +395,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_bit_from_rfc4121_header() {
-        let mut tok = [0u8; 16];
-        tok[..3].copy_from_slice(&[0x05, 0x04, 0x06]);
-        assert_eq!(token_is_sealed(&tok), Some(true));
-        tok[2] = 0x04;
-        assert_eq!(token_is_sealed(&tok), Some(false));
-        assert_eq!(token_is_sealed(b"short"), None);
+    fn anonymous_initiators_are_refused() {
+        for (granted, peer) in [
+            (flags::ANON, "anyone@GSSLOG.TEST"),
+            (0, "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"),
+            (0, "WELLKNOWN/ANONYMOUS@GSSLOG.TEST"),
+        ] {
+            let err = refuse_anonymous(granted | flags::MUTUAL, peer).unwrap_err();
+            assert_eq!(err.to_string(), format!("anonymous principal refused ({peer})"));
+        }
+        refuse_anonymous(flags::MUTUAL | flags::CONF, "alice@GSSLOG.TEST").unwrap();
+        refuse_anonymous(0, "host/WELLKNOWN/ANONYMOUS@GSSLOG.TEST").unwrap();
     }
 
     #[test]
