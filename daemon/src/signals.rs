@@ -4,13 +4,16 @@
 //! every task holds a clone of. SIGHUP never stops a daemon: the caller says
 //! what it means (the collector reopens its files, the shipper logs it).
 
+use std::sync::Arc;
+
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
-/// Triggers the [`Shutdown`] it was made with.
-#[derive(Debug)]
+/// Triggers the [`Shutdown`] it was made with; clones trigger the same one
+/// (a signal handler and an input that reached its end, say).
+#[derive(Debug, Clone)]
 pub struct ShutdownTrigger {
-    tx: watch::Sender<bool>,
+    tx: Arc<watch::Sender<bool>>,
 }
 
 /// A shutdown that any number of tasks can check or wait for.
@@ -22,7 +25,7 @@ pub struct Shutdown {
 /// A new, untriggered shutdown and its trigger.
 pub fn shutdown() -> (ShutdownTrigger, Shutdown) {
     let (tx, rx) = watch::channel(false);
-    (ShutdownTrigger { tx }, Shutdown { rx })
+    (ShutdownTrigger { tx: Arc::new(tx) }, Shutdown { rx })
 }
 
 impl ShutdownTrigger {
@@ -44,9 +47,17 @@ impl Shutdown {
     }
 
     /// Resolves once shutdown has started (at once if it already has, or if
-    /// the trigger is gone).
+    /// every trigger is gone). Cancellation-safe: fit for `select!`.
     pub async fn triggered(&mut self) {
         let _ = self.rx.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Sleeps for `d`; returns true, early, when shutdown starts first.
+    pub async fn sleep(&mut self, d: std::time::Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = self.triggered() => true,
+        }
     }
 }
 
