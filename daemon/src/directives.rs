@@ -12,8 +12,10 @@ use syslog::config::{ConfigText, Location};
 
 /// One directive line, borrowed from the configuration being read.
 pub struct Directive<'a> {
-    /// The name as written after `$`, lowercased.
+    /// The name after `$`, lowercased: what daemons match on.
     pub name: &'a str,
+    /// The name as written, for messages.
+    pub spelled: &'a str,
     /// The value, as written.
     pub value: &'a str,
     /// Where the line is.
@@ -23,13 +25,19 @@ pub struct Directive<'a> {
 
 impl<'a> Directive<'a> {
     /// A directive line from `location`; problems go to `problems`.
-    pub fn new(name: &'a str, value: &'a str, location: &'a Location, problems: &'a mut ConfigText) -> Self {
-        Directive { name, value, location, problems }
+    pub fn new(name: &'a str, spelled: &'a str, value: &'a str, location: &'a Location, problems: &'a mut ConfigText) -> Self {
+        Directive { name, spelled, value, location, problems }
     }
 
     /// Reports an error about this directive's value.
     pub fn error(&mut self, why: impl std::fmt::Display) {
-        let message = format!("${}: {why}", self.name);
+        let message = format!("${}: {why}", self.spelled);
+        self.problems.error(self.location, message);
+    }
+
+    /// Reports that the daemon has no such directive.
+    pub fn unknown(&mut self) {
+        let message = format!("unknown directive ${}", self.name);
         self.problems.error(self.location, message);
     }
 
@@ -130,7 +138,7 @@ mod tests {
     fn with<T>(value: &str, get: impl FnOnce(&mut Directive) -> T) -> (T, Vec<String>) {
         let mut text = ConfigText::default();
         let loc = Location { file: Arc::from("a.conf"), line: 3 };
-        let got = get(&mut Directive::new("somedirective", value, &loc, &mut text));
+        let got = get(&mut Directive::new("somedirective", "SomeDirective", value, &loc, &mut text));
         (got, text.problems.iter().map(|p| p.to_string()).collect())
     }
 
@@ -151,12 +159,12 @@ mod tests {
     fn bad_values_name_directive_file_and_line() {
         let (got, problems) = with("5x", |d| d.port());
         assert_eq!(got, None);
-        assert_eq!(problems, ["a.conf:3: $somedirective: '5x' is not a port number"]);
-        assert_eq!(with("0", |d| d.count(1)).1, ["a.conf:3: $somedirective: '0' is not a number of at least 1"]);
-        assert_eq!(with("100", |d| d.size(128)).1, ["a.conf:3: $somedirective: '100' is not a size of at least 128 bytes"]);
+        assert_eq!(problems, ["a.conf:3: $SomeDirective: '5x' is not a port number"]);
+        assert_eq!(with("0", |d| d.count(1)).1, ["a.conf:3: $SomeDirective: '0' is not a number of at least 1"]);
+        assert_eq!(with("100", |d| d.size(128)).1, ["a.conf:3: $SomeDirective: '100' is not a size of at least 128 bytes"]);
         assert_eq!(with("0999", |d| d.mode()).0, None);
-        assert_eq!(with("maybe", |d| d.bool()).1, ["a.conf:3: $somedirective: 'maybe' is not on or off"]);
-        assert_eq!(with("x", |d| d.seconds(true)).1, ["a.conf:3: $somedirective: 'x' must be 0 (none) or a number of seconds"]);
+        assert_eq!(with("maybe", |d| d.bool()).1, ["a.conf:3: $SomeDirective: 'maybe' is not on or off"]);
+        assert_eq!(with("x", |d| d.seconds(true)).1, ["a.conf:3: $SomeDirective: 'x' must be 0 (none) or a number of seconds"]);
         assert_eq!(with("host.example", |d| d.ip()).0, None);
     }
 }

@@ -140,7 +140,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     for line in &lines {
         let loc = &line.location;
         match &line.statement {
-            Statement::Directive { name, value } => {
+            Statement::Directive { name, value, .. } => {
                 let v = value.as_str();
                 match name.as_str() {
                     "modload" => match v {
