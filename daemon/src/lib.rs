@@ -1,6 +1,9 @@
 //! What the collector (`imgssapi`) and the shipper (`omgssapi`) share as
 //! daemons, written once:
 //!
+//! - [`config::walk`] and [`config::start`]: the configuration read in two
+//!   steps (each statement checked and kept, then assembled by the daemon),
+//!   and the start-up gate that `--check-config` uses;
 //! - [`cli::CommonArgs`]: `-f`, `--check-config`, `--pid-file`, flattened into
 //!   each daemon's own clap arguments;
 //! - [`logging::init`]: the daemons' own log lines on stderr;
@@ -17,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod directives;
 pub mod logging;
 pub mod os;

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use daemon::config::Statements;
 use daemon::directives::Directive;
 use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
-use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location, Statement};
+use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location};
 use syslog::template::Template;
 
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
@@ -237,47 +238,52 @@ fn set<T>(slot: &mut T, checked: Option<T>) {
     }
 }
 
-pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut settings = Settings::new();
-    let mut templates = TemplateRegistry::default();
-    let mut rules: Vec<Rule> = Vec::new();
-    let mut file_actions = 0;
-    let lines = std::mem::take(&mut text.lines);
-    for line in &lines {
-        let loc = &line.location;
-        match &line.statement {
-            Statement::Directive { name, spelled, value } => {
-                settings.apply(&mut Directive::new(name, spelled, value, loc, text), &templates)
-            }
-            Statement::Template { name, text: body, options } => {
-                templates.define(text, loc, name, body);
-                if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
-                    text.warn(loc, format!("template '{name}': option '{options}' ignored"));
-                }
-            }
-            Statement::Rule { filter, action } => {
-                if let Filter::Property(p) = filter {
-                    if let Some(why) = p.never_matches() {
-                        text.warn(loc, why);
-                    }
-                }
-                let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-                if let Some(a) = build_action(text, loc, action, &templates, &settings, &mut file_actions) {
-                    rule.actions.push(a);
-                }
-                rules.push(rule);
-            }
-            Statement::AlsoAction { action } => {
-                let built = build_action(text, loc, action, &templates, &settings, &mut file_actions);
-                match (rules.last_mut(), built) {
-                    (Some(rule), Some(a)) => rule.actions.push(a),
-                    (None, _) => text.error(loc, "'&' action without a rule above it"),
-                    _ => {}
-                }
-            }
+/// The collector's side of the walk: directives into [`Settings`], rules
+/// and their file actions assembled from the settings above them.
+struct Reading {
+    settings: Settings,
+    rules: Vec<Rule>,
+    file_actions: usize,
+}
+
+impl Statements for Reading {
+    fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        self.settings.apply(d, templates);
+    }
+
+    fn template_defined(&mut self, text: &mut ConfigText, at: &Location, name: &str, options: &str) {
+        if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
+            text.warn(at, format!("template '{name}': option '{options}' ignored"));
         }
     }
-    text.lines = lines;
+
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+        if let Filter::Property(p) = filter {
+            if let Some(why) = p.never_matches() {
+                text.warn(at, why);
+            }
+        }
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action(text, at, action, templates, &self.settings, &mut self.file_actions) {
+            rule.actions.push(a);
+        }
+        self.rules.push(rule);
+    }
+
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
+        let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
+        match (self.rules.last_mut(), built) {
+            (Some(rule), Some(a)) => rule.actions.push(a),
+            (None, _) => text.error(at, "'&' action without a rule above it"),
+            _ => {}
+        }
+    }
+}
+
+pub fn build(text: &mut ConfigText) -> CollectorConfig {
+    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
+    daemon::config::walk(text, &mut reading);
+    let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
     let Settings { max_sessions, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } = settings;
     CollectorConfig {

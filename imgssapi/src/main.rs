@@ -32,17 +32,8 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     daemon::logging::init();
-    let (config, text) = config::load(&cli.common.config);
-    if let Some(exit) = text.gate("imgssapi", cli.common.check_config) {
-        return exit;
-    }
-    match run(cli, config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let common = cli.common.clone();
+    daemon::config::start("imgssapi", &common.config, common.check_config, config::load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use gsswire::{ByteOrder, Protection};
 use queue::{FullPolicy, QueueConfig};
+use daemon::config::Statements;
 use daemon::directives::Directive;
 use daemon::templates::TemplateRegistry;
-use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location, Statement};
+use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location};
 use syslog::template::Template;
 
 /// Where an `:omgssapi:` action sends, and how it frames.
@@ -252,39 +253,46 @@ fn set<T>(slot: &mut T, checked: Option<T>) {
     }
 }
 
-pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
-    let mut settings = Settings::new(default_work_dir);
-    let mut templates = TemplateRegistry::default();
-    let mut forwards = Vec::new();
-    let lines = std::mem::take(&mut text.lines);
-    for line in &lines {
-        let loc = &line.location;
-        match &line.statement {
-            Statement::Directive { name, spelled, value } => {
-                settings.apply(&mut Directive::new(name, spelled, value, loc, text), &templates)
-            }
-            Statement::Template { name, text: body, .. } => templates.define(text, loc, name, body),
-            Statement::Rule { filter, action } => match parse_action(action) {
-                Action::Omgssapi(spec) => match parse_target(&spec) {
-                    Ok((target, template_name)) => {
-                        let name = template_name.unwrap_or_else(|| settings.default_template.clone());
-                        if let Some(template) = templates.for_action(text, loc, &name) {
-                            let index = forwards.len();
-                            forwards.push(settings.forward(filter, target, template, index, loc));
-                        }
+/// The shipper's side of the walk: directives into [`Settings`], each
+/// `:omgssapi:` action assembled from the settings above it.
+struct Reading {
+    settings: Settings,
+    forwards: Vec<ForwardConfig>,
+}
+
+impl Statements for Reading {
+    fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        self.settings.apply(d, templates);
+    }
+
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+        match parse_action(action) {
+            Action::Omgssapi(spec) => match parse_target(&spec) {
+                Ok((target, template_name)) => {
+                    let name = template_name.unwrap_or_else(|| self.settings.default_template.clone());
+                    if let Some(template) = templates.for_action(text, at, &name) {
+                        let index = self.forwards.len();
+                        self.forwards.push(self.settings.forward(filter, target, template, index, at));
                     }
-                    Err(e) => text.error(loc, e),
-                },
-                Action::Stop => {}
-                Action::File { .. } | Action::Other(_) => {
-                    text.warn(loc, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
                 }
+                Err(e) => text.error(at, e),
             },
-            Statement::AlsoAction { action } => text.warn(loc, format!("'& {action}' ignored: give each :omgssapi: action its own selector line")),
+            Action::Stop => {}
+            Action::File { .. } | Action::Other(_) => {
+                text.warn(at, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
+            }
         }
     }
-    text.lines = lines;
-    let Settings { mut inputs, modules, unix_default, max_message_size, .. } = settings;
+
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, _: &TemplateRegistry) {
+        text.warn(at, format!("'& {action}' ignored: give each :omgssapi: action its own selector line"));
+    }
+}
+
+pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
+    let mut reading = Reading { settings: Settings::new(default_work_dir), forwards: Vec::new() };
+    daemon::config::walk(text, &mut reading);
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, .. }, forwards } = reading;
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);

@@ -44,17 +44,10 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     daemon::logging::init();
-    let (config, text) = config::load(&cli.common.config, &cli.work_directory);
-    if let Some(exit) = text.gate("omgssapi", cli.common.check_config) {
-        return exit;
-    }
-    match run(cli, config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let common = cli.common.clone();
+    let work_directory = cli.work_directory.clone();
+    let load = |path: &std::path::Path| config::load(path, &work_directory);
+    daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
