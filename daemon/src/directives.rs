@@ -67,6 +67,7 @@ impl<'a> Directive<'a> {
         let parsed = match self.value.trim().parse::<usize>() {
             Ok(n) if n >= min => Ok(n),
             _ if min == 0 => Err(format!("'{}' is not a number", self.value)),
+            _ if min == 1 => Err(format!("'{}' is not a positive number", self.value)),
             _ => Err(format!("'{}' is not a number of at least {min}", self.value)),
         };
         self.check(parsed)
@@ -160,7 +161,8 @@ mod tests {
         let (got, problems) = with("5x", |d| d.port());
         assert_eq!(got, None);
         assert_eq!(problems, ["a.conf:3: $SomeDirective: '5x' is not a port number"]);
-        assert_eq!(with("0", |d| d.count(1)).1, ["a.conf:3: $SomeDirective: '0' is not a number of at least 1"]);
+        assert_eq!(with("0", |d| d.count(1)).1, ["a.conf:3: $SomeDirective: '0' is not a positive number"]);
+        assert_eq!(with("1", |d| d.count(2)).1, ["a.conf:3: $SomeDirective: '1' is not a number of at least 2"]);
         assert_eq!(with("100", |d| d.size(128)).1, ["a.conf:3: $SomeDirective: '100' is not a size of at least 128 bytes"]);
         assert_eq!(with("0999", |d| d.mode()).0, None);
         assert_eq!(with("maybe", |d| d.bool()).1, ["a.conf:3: $SomeDirective: 'maybe' is not on or off"]);
