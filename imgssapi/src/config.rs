@@ -1,15 +1,17 @@
 //! The collector's configuration: rsyslog's legacy directives, templates and
 //! rules, interpreted from the shared config reader's statements.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use daemon::config::Statements;
+use daemon::directives::Directive;
+use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
-use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location, Statement};
-use syslog::template::{builtin, Template};
+use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location};
+use syslog::template::Template;
 
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
@@ -110,161 +112,180 @@ const IGNORED: &[&str] = &[
     "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
 ];
 
+/// Step one: every directive read and checked, in file order; a value holds
+/// from its line on (file settings for the actions below it).
+struct Settings {
+    gss_port: Option<(u16, Location)>,
+    tcp_port: Option<u16>,
+    gss: GssSettings,
+    gss_loaded: bool,
+    bind: IpAddr,
+    keepalive: bool,
+    max_sessions: usize,
+    port_file: Option<PathBuf>,
+    token_timeout: Option<Duration>,
+    drain_timeout: Duration,
+    max_message_size: usize,
+    umask: Option<u32>,
+    allowed: AllowedSenders,
+    default_template: String,
+    files: FileSettings,
+    dns: bool,
+}
+
+impl Settings {
+    fn new() -> Settings {
+        Settings {
+            gss_port: None,
+            tcp_port: None,
+            gss: GssSettings {
+                service_name: "host".into(),
+                permit_plain_tcp: false,
+                byte_order: FrameOrder::Auto,
+                require_encryption: false,
+            },
+            gss_loaded: false,
+            bind: IpAddr::from([0u16; 8]),
+            keepalive: false,
+            max_sessions: 200,
+            port_file: None,
+            token_timeout: Some(Duration::from_secs(10)),
+            drain_timeout: Duration::from_secs(10),
+            max_message_size: 8096,
+            umask: None,
+            allowed: AllowedSenders::default(),
+            default_template: "RSYSLOG_FileFormat".into(),
+            files: FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 2500 },
+            dns: true,
+        }
+    }
+
+    /// Checks one directive's value and keeps it.
+    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        let v = d.value;
+        match d.name {
+            "modload" => match v {
+                "imgssapi" => self.gss_loaded = true,
+                "imtcp" => {}
+                other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
+            },
+            "inputgssserverrun" => {
+                if let Some(p) = d.port() {
+                    self.gss_port = Some((p, d.location.clone()));
+                }
+            }
+            "inputtcpserverrun" => set(&mut self.tcp_port, d.port().map(Some)),
+            "inputgssserverservicename" if !v.is_empty() => self.gss.service_name = v.to_string(),
+            "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
+            "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
+            "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
+            "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
+            "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
+            "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
+            "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
+            "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
+            "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
+            "actionfiledefaulttemplate" => {
+                if templates.knows(v) {
+                    self.default_template = v.to_string();
+                } else {
+                    d.error(format!("no template named '{v}' is defined above"));
+                }
+            }
+            "dynafilecachesize" => {
+                if let Some(n) = d.count(0) {
+                    if n > 25000 {
+                        d.warn(format!("$DynaFileCacheSize {n} is very large"));
+                    }
+                    self.files.cache_size = n.max(1);
+                }
+            }
+            "createdirs" => set(&mut self.files.create_dirs, d.bool()),
+            "dircreatemode" => set(&mut self.files.dir_mode, d.mode()),
+            "filecreatemode" => set(&mut self.files.file_mode, d.mode()),
+            "umask" => set(&mut self.umask, d.mode().map(Some)),
+            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
+            "allowedsender" => parse_allowed(d, &mut self.allowed),
+            "net.enabledns" => set(&mut self.dns, d.bool()),
+            ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this collector")),
+            _ => d.unknown(),
+        }
+    }
+
+    /// Step two: the listeners the settings ask for.
+    fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
+        let mut listeners = Vec::new();
+        if let Some((port, loc)) = self.gss_port.take() {
+            if !self.gss_loaded {
+                text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
+            }
+            listeners.push(ListenerConfig { port, bind: self.bind, gss: Some(self.gss.clone()), keepalive: self.keepalive });
+        }
+        if let Some(port) = self.tcp_port {
+            listeners.push(ListenerConfig { port, bind: self.bind, gss: None, keepalive: self.keepalive });
+        }
+        if listeners.is_empty() {
+            text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
+        }
+        listeners
+    }
+}
+
+/// Keeps a checked value; a bad one was already reported where it stands.
+fn set<T>(slot: &mut T, checked: Option<T>) {
+    if let Some(v) = checked {
+        *slot = v;
+    }
+}
+
+/// The collector's side of the walk: directives into [`Settings`], rules
+/// and their file actions assembled from the settings above them.
+struct Reading {
+    settings: Settings,
+    rules: Vec<Rule>,
+    file_actions: usize,
+}
+
+impl Statements for Reading {
+    fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        self.settings.apply(d, templates);
+    }
+
+    fn template_defined(&mut self, text: &mut ConfigText, at: &Location, name: &str, options: &str) {
+        if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
+            text.warn(at, format!("template '{name}': option '{options}' ignored"));
+        }
+    }
+
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+        if let Filter::Property(p) = filter {
+            if let Some(why) = p.never_matches() {
+                text.warn(at, why);
+            }
+        }
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action(text, at, action, templates, &self.settings, &mut self.file_actions) {
+            rule.actions.push(a);
+        }
+        self.rules.push(rule);
+    }
+
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
+        let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
+        match (self.rules.last_mut(), built) {
+            (Some(rule), Some(a)) => rule.actions.push(a),
+            (None, _) => text.error(at, "'&' action without a rule above it"),
+            _ => {}
+        }
+    }
+}
+
 pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut gss_port: Option<(u16, Location)> = None;
-    let mut tcp_port: Option<u16> = None;
-    let mut gss = GssSettings {
-        service_name: "host".into(),
-        permit_plain_tcp: false,
-        byte_order: FrameOrder::Auto,
-        require_encryption: false,
-    };
-    let mut bind: IpAddr = "::".parse().unwrap_or(IpAddr::from([0u8; 16]));
-    let mut keepalive = false;
-    let mut max_sessions = 200usize;
-    let mut port_file = None;
-    let mut token_timeout = Some(Duration::from_secs(10));
-    let mut drain_timeout = Duration::from_secs(10);
-    let mut max_message_size = 8096usize;
-    let mut umask = None;
-    let mut allowed = AllowedSenders::default();
-    let mut templates: HashMap<String, Arc<Template>> = HashMap::new();
-    let mut default_template = "RSYSLOG_FileFormat".to_string();
-    let mut settings = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 2500 };
-    let mut rules: Vec<Rule> = Vec::new();
-    let mut file_actions = 0;
-    let mut gss_loaded = false;
-    let mut dns = true;
-
-    let lines = std::mem::take(&mut text.lines);
-    for line in &lines {
-        let loc = &line.location;
-        match &line.statement {
-            Statement::Directive { name, value } => {
-                let v = value.as_str();
-                match name.as_str() {
-                    "modload" => match v {
-                        "imgssapi" => gss_loaded = true,
-                        "imtcp" => {}
-                        other => text.warn(loc, format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
-                    },
-                    "inputgssserverrun" => match v.parse::<u16>() {
-                        Ok(p) => gss_port = Some((p, loc.clone())),
-                        Err(_) => text.error(loc, format!("$InputGSSServerRun: '{v}' is not a port number")),
-                    },
-                    "inputtcpserverrun" => match v.parse::<u16>() {
-                        Ok(p) => tcp_port = Some(p),
-                        Err(_) => text.error(loc, format!("$InputTCPServerRun: '{v}' is not a port number")),
-                    },
-                    "inputgssserverservicename" if !v.is_empty() => gss.service_name = v.to_string(),
-                    "inputgssserverpermitplaintcp" => set_bool(text, loc, name, v, &mut gss.permit_plain_tcp),
-                    "inputgssserverkeepalive" => set_bool(text, loc, name, v, &mut keepalive),
-                    "inputgssserverrequireencryption" => set_bool(text, loc, name, v, &mut gss.require_encryption),
-                    "inputgssservermaxsessions" => match v.parse::<usize>() {
-                        Ok(n) if n > 0 => max_sessions = n,
-                        _ => text.error(loc, format!("$InputGSSServerMaxSessions: '{v}' is not a positive number")),
-                    },
-                    "inputgsslistenportfilename" => port_file = Some(PathBuf::from(v)),
-                    "inputgssservertokeniotimeout" => match v.parse::<i64>() {
-                        Ok(0) => token_timeout = None,
-                        Ok(n) if n > 0 => token_timeout = Some(Duration::from_secs(n as u64)),
-                        _ => text.error(loc, format!("$InputGSSServerTokenIOTimeout: '{v}' must be 0 (none) or a number of seconds")),
-                    },
-                    "inputgssserverdraintimeout" => match v.parse::<u64>() {
-                        Ok(n) => drain_timeout = Duration::from_secs(n),
-                        Err(_) => text.error(loc, format!("$InputGSSServerDrainTimeout: '{v}' is not a number of seconds")),
-                    },
-                    "inputgssserverbindaddress" => match v.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
-                        Ok(a) => bind = a,
-                        Err(_) => text.error(loc, format!("$InputGSSServerBindAddress: '{v}' is not an IP address")),
-                    },
-                    "inputgssserverframebyteorder" => match v.parse::<FrameOrder>() {
-                        Ok(o) => gss.byte_order = o,
-                        Err(e) => text.error(loc, format!("$InputGSSServerFrameByteOrder: {e}")),
-                    },
-                    "actionfiledefaulttemplate" => {
-                        if templates.contains_key(v) || builtin(v).is_some() {
-                            default_template = v.to_string();
-                        } else {
-                            text.error(loc, format!("$ActionFileDefaultTemplate: no template named '{v}' is defined above"));
-                        }
-                    }
-                    "dynafilecachesize" => match v.parse::<usize>() {
-                        Ok(n) => {
-                            if n > 25000 {
-                                text.warn(loc, format!("$DynaFileCacheSize {n} is very large"));
-                            }
-                            settings.cache_size = n.max(1);
-                        }
-                        Err(_) => text.error(loc, format!("$DynaFileCacheSize: '{v}' is not a number")),
-                    },
-                    "createdirs" => set_bool(text, loc, name, v, &mut settings.create_dirs),
-                    "dircreatemode" => set_mode(text, loc, name, v, &mut settings.dir_mode),
-                    "filecreatemode" => set_mode(text, loc, name, v, &mut settings.file_mode),
-                    "umask" => {
-                        let mut m = 0;
-                        set_mode(text, loc, name, v, &mut m);
-                        umask = Some(m);
-                    }
-                    "maxmessagesize" => match syslog::config::parse_size(v) {
-                        Ok(n) if n >= 128 => max_message_size = n as usize,
-                        _ => text.error(loc, format!("$MaxMessageSize: '{v}' is not a size of at least 128 bytes")),
-                    },
-                    "allowedsender" => parse_allowed(text, loc, v, &mut allowed),
-                    "net.enabledns" => set_bool(text, loc, name, v, &mut dns),
-                    ignored if IGNORED.contains(&ignored) => {
-                        text.warn(loc, format!("${ignored} is accepted and has no effect on this collector"))
-                    }
-                    other => text.error(loc, format!("unknown directive ${other}")),
-                }
-            }
-            Statement::Template { name, text: body, options } => {
-                let (template, problem) = Template::parse(name, body);
-                if let Some(p) = problem {
-                    text.warn(loc, format!("template '{name}' is malformed: {}", p.0));
-                }
-                if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
-                    text.warn(loc, format!("template '{name}': option '{options}' ignored"));
-                }
-                templates.insert(name.clone(), Arc::new(template));
-            }
-            Statement::Rule { filter, action } => {
-                if let Filter::Property(p) = filter {
-                    if let Some(why) = p.never_matches() {
-                        text.warn(loc, why);
-                    }
-                }
-                let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-                if let Some(a) = build_action(text, loc, action, &templates, &default_template, &settings, &mut file_actions) {
-                    rule.actions.push(a);
-                }
-                rules.push(rule);
-            }
-            Statement::AlsoAction { action } => {
-                let built = build_action(text, loc, action, &templates, &default_template, &settings, &mut file_actions);
-                match (rules.last_mut(), built) {
-                    (Some(rule), Some(a)) => rule.actions.push(a),
-                    (None, _) => text.error(loc, "'&' action without a rule above it"),
-                    _ => {}
-                }
-            }
-        }
-    }
-    text.lines = lines;
-
-    let mut listeners = Vec::new();
-    if let Some((port, loc)) = gss_port {
-        if !gss_loaded {
-            text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
-        }
-        listeners.push(ListenerConfig { port, bind, gss: Some(gss), keepalive });
-    }
-    if let Some(port) = tcp_port {
-        listeners.push(ListenerConfig { port, bind, gss: None, keepalive });
-    }
-    if listeners.is_empty() {
-        text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
-    }
+    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
+    daemon::config::walk(text, &mut reading);
+    let Reading { mut settings, rules, file_actions } = reading;
+    let listeners = settings.listeners(text);
+    let Settings { max_sessions, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } = settings;
     CollectorConfig {
         listeners,
         max_sessions,
@@ -284,24 +305,19 @@ fn build_action(
     text: &mut ConfigText,
     loc: &Location,
     action: &str,
-    templates: &HashMap<String, Arc<Template>>,
-    default_template: &str,
-    settings: &FileSettings,
+    templates: &TemplateRegistry,
+    settings: &Settings,
     file_actions: &mut usize,
 ) -> Option<RuleAction> {
-    let lookup = |name: &str| templates.get(name).cloned().or_else(|| builtin(name).map(Arc::new));
     match parse_action(action) {
         Action::Stop => Some(RuleAction::Stop),
         Action::File { target, template } => {
-            let content_name = template.as_deref().unwrap_or(default_template);
-            let Some(content) = lookup(content_name) else {
-                text.error(loc, format!("no template named '{content_name}' is defined above this line"));
-                return None;
-            };
+            let content_name = template.as_deref().unwrap_or(&settings.default_template);
+            let content = templates.for_action(text, loc, content_name)?;
             let target = match target {
                 FileTarget::Static(p) => FileAction::Static(p),
-                FileTarget::Dynamic(name) => match templates.get(&name) {
-                    Some(t) => FileAction::Dynamic(t.clone()),
+                FileTarget::Dynamic(name) => match templates.defined(&name) {
+                    Some(t) => FileAction::Dynamic(t),
                     None => {
                         text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
                         return None;
@@ -309,7 +325,7 @@ fn build_action(
                 },
             };
             *file_actions += 1;
-            Some(RuleAction::File { target, template: content, settings: settings.clone(), id: *file_actions - 1 })
+            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1 })
         }
         Action::Omgssapi(_) => {
             text.error(loc, "omgssapi forwarding is the shipper's job (omgssapi), not the collector's");
@@ -322,45 +338,31 @@ fn build_action(
     }
 }
 
-fn set_bool(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut bool) {
-    match syslog::config::parse_bool(v) {
-        Ok(b) => *slot = b,
-        Err(e) => text.error(loc, format!("${name}: {e}")),
-    }
-}
-
-fn set_mode(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut u32) {
-    match u32::from_str_radix(v.trim_start_matches("0o"), 8) {
-        Ok(m) if m <= 0o7777 => *slot = m,
-        _ => text.error(loc, format!("${name}: '{v}' is not an octal mode such as 0644")),
-    }
-}
-
-fn parse_allowed(text: &mut ConfigText, loc: &Location, v: &str, allowed: &mut AllowedSenders) {
-    let mut parts = v.split(',').map(str::trim);
+fn parse_allowed(d: &mut Directive, allowed: &mut AllowedSenders) {
+    let mut parts = d.value.split(',').map(str::trim);
     let kind = parts.next().unwrap_or("").to_ascii_uppercase();
     let list = match kind.as_str() {
         "GSS" => &mut allowed.gss,
         "TCP" => &mut allowed.tcp,
         "UDP" => {
-            text.warn(loc, "$AllowedSender UDP ignored: the collector has no UDP input");
+            d.warn("$AllowedSender UDP ignored: the collector has no UDP input");
             return;
         }
         other => {
-            text.error(loc, format!("$AllowedSender: unknown kind '{other}' (expected GSS or TCP)"));
+            d.error(format!("unknown kind '{other}' (expected GSS or TCP)"));
             return;
         }
     };
     for entry in parts.filter(|e| !e.is_empty()) {
         let (addr, bits) = entry.split_once('/').unwrap_or((entry, ""));
-        let Ok(ip) = addr.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() else {
-            text.error(loc, format!("$AllowedSender: '{entry}' is not an address (host names are not supported; use address/bits)"));
+        let Some(ip) = daemon::directives::parse_ip(addr) else {
+            d.error(format!("'{entry}' is not an address (host names are not supported; use address/bits)"));
             continue;
         };
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let bits = if bits.is_empty() { max } else { bits.parse().unwrap_or(255) };
         if bits > max {
-            text.error(loc, format!("$AllowedSender: bad prefix length in '{entry}'"));
+            d.error(format!("bad prefix length in '{entry}'"));
             continue;
         }
         list.push((ip, bits));

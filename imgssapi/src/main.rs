@@ -8,29 +8,21 @@ mod render;
 mod server;
 mod session;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Parser;
-use tokio::signal::unix::{signal, SignalKind};
+use daemon::cli::CommonArgs;
+use daemon::pid_file::PidFile;
+use daemon::signals::Signals;
 use tokio::sync::{mpsc, watch};
 
 /// Kerberos-protected syslog collector, compatible with rsyslog's imgssapi.
 #[derive(Parser, Debug)]
 #[command(name = "imgssapi", version)]
 struct Cli {
-    /// The configuration file (rsyslog legacy syntax).
-    #[arg(short = 'f', long = "config")]
-    config: PathBuf,
-    /// Check the configuration, print every problem as FILE:LINE: message,
-    /// and exit 0 (no errors) or 1.
-    #[arg(long)]
-    check_config: bool,
-    /// Write the process id here while running.
-    #[arg(long)]
-    pid_file: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// No reverse DNS for senders: `fromhost` is their address. (rsyslog's old
     /// -x; current rsyslog and this daemon also take global(net.enableDNS="off").)
     #[arg(short = 'x')]
@@ -39,31 +31,16 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-
-    let (config, text) = config::load(&cli.config);
-    if let Some(exit) = text.gate("imgssapi", cli.check_config) {
-        return exit;
-    }
-    match run(cli, config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    daemon::logging::init();
+    let common = cli.common.clone();
+    daemon::config::start("imgssapi", &common.config, common.check_config, config::load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     if let Some(mask) = config.umask {
-        // SAFETY: umask only changes this process's file creation mask.
-        unsafe { libc::umask(mask as libc::mode_t) };
+        daemon::os::set_umask(mask);
     }
-    raise_open_file_limit();
+    daemon::os::raise_open_file_limit();
     // The rules go to the sessions, which apply them; the rest of the config is shared.
     let rules = Arc::new(render::Rules::new(std::mem::take(&mut config.rules), config.file_actions));
     let config = Arc::new(config);
@@ -80,14 +57,12 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     let result = runtime.block_on(async {
         let rule_count = rules.count();
         let listening = server::bind(config.clone(), rules, tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
-        if let Some(path) = &cli.pid_file {
-            std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
-        }
+        let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
         let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
         listening.serve(config.max_sessions, stop_rx).await;
         signals.abort();
-        anyhow::Ok(())
+        anyhow::Ok(pid_file)
     });
     drop(tx);
     // Handshakes stuck in a blocking GSS call must not hold up the exit.
@@ -95,44 +70,27 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     if writer_thread.join().is_err() {
         tracing::error!("output thread panicked");
     }
-    if let Some(path) = &cli.pid_file {
-        let _ = std::fs::remove_file(path);
-    }
     tracing::info!(
         written = stats.written.load(std::sync::atomic::Ordering::Relaxed),
         lost = stats.lost.load(std::sync::atomic::Ordering::Relaxed),
         "collector stopped"
     );
-    result
-}
-
-async fn handle_signals(output: mpsc::Sender<output::Command>, stop: watch::Sender<bool>) -> anyhow::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => {
-                let _ = output.send(output::Command::Reopen).await;
-            }
-        }
-    }
-    tracing::info!("SIGTERM: graceful shutdown");
-    let _ = stop.send(true);
+    drop(result?);
     Ok(())
 }
 
-/// Thousands of sessions and a dynafile cache of thousands of files need more
-/// than the usual soft limit of 1024 descriptors.
-fn raise_open_file_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain getrlimit/setrlimit on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max.min(1 << 20);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
+/// SIGHUP closes every output file (they reopen on the next message, as
+/// after logrotate); SIGTERM or SIGINT starts the graceful shutdown.
+async fn handle_signals(output: mpsc::Sender<output::Command>, stop: watch::Sender<bool>) -> anyhow::Result<()> {
+    let mut signals = Signals::install()?;
+    let stopped = signals
+        .stop_requested(|| {
+            tracing::info!("SIGHUP: closing every output file; each reopens on its next message");
+            let output = output.clone();
+            tokio::spawn(async move { output.send(output::Command::Reopen).await });
+        })
+        .await;
+    tracing::info!(signal = stopped.name(), "graceful shutdown");
+    let _ = stop.send(true);
+    Ok(())
 }

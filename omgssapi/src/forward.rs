@@ -21,7 +21,8 @@ use gsswire::{initiate, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, S
 use queue::{Queue, Record};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
+use daemon::signals::Shutdown;
+use tokio::sync::oneshot;
 
 use crate::backoff::Backoff;
 use crate::config::ForwardConfig;
@@ -42,23 +43,23 @@ struct Sent {
     tokens: u64,
 }
 
-pub async fn run(config: ForwardConfig, queue: Queue, stop: watch::Receiver<bool>) {
+pub async fn run(config: ForwardConfig, queue: Queue, stop: Shutdown) {
     let target = format!("{}:{}", config.target.host, config.target.port);
     let mut sent = Sent::default();
     forward(&config, &queue, stop, &target, &mut sent).await;
     tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, "forwarder stopped");
 }
 
-async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: watch::Receiver<bool>, target: &str, sent: &mut Sent) {
+async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: Shutdown, target: &str, sent: &mut Sent) {
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
     let mut outage: Option<(Instant, u32, String)> = None;
     loop {
-        if *stop.borrow() {
+        if stop.is_triggered() {
             return;
         }
         let attempt = tokio::select! {
             a = connect(config) => a,
-            _ = stop.changed() => return,
+            _ = stop.triggered() => return,
         };
         let (mut writer, mut session, closed) = match attempt {
             Ok(c) => c,
@@ -73,7 +74,7 @@ async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: watch::Receive
                         tracing::debug!(collector = %target, error = %e, attempt = *attempts, "reconnect failed");
                     }
                 }
-                if sleep_or_stop(backoff.next_delay(), &mut stop).await {
+                if stop.sleep(backoff.next_delay()).await {
                     return;
                 }
                 continue;
@@ -102,7 +103,7 @@ async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: watch::Receive
                 }
                 // A random first wait, so that nodes that lost the collector at
                 // the same moment do not come back together.
-                if sleep_or_stop(backoff.next_delay(), &mut stop).await {
+                if stop.sleep(backoff.next_delay()).await {
                     return;
                 }
             }
@@ -167,7 +168,7 @@ async fn send_until_broken(
     writer: &mut FrameWriter<OwnedWriteHalf>,
     session: &mut Session,
     mut closed: oneshot::Receiver<String>,
-    stop: &mut watch::Receiver<bool>,
+    stop: &mut Shutdown,
     sent: &mut Sent,
 ) -> Ended {
     let max_records = if config.one_message_per_token { 256 } else { 4096 };
@@ -181,7 +182,7 @@ async fn send_until_broken(
         tokio::select! {
             _ = queue.wait_for_data(), if delivery.has_room() => {}
             why = &mut closed => return Ended::Broken(why.unwrap_or_else(|_| "session watcher ended".into())),
-            _ = stop.changed() => return Ended::Stopped,
+            _ = stop.triggered() => return Ended::Stopped,
             _ = tick.tick(), if delivery.pending() => {
                 if let Err(why) = delivery.settle(queue) {
                     return Ended::Broken(why);
@@ -341,12 +342,4 @@ async fn connect_from(source: Option<std::net::IpAddr>, addr: SocketAddr) -> std
         socket.bind(SocketAddr::new(ip, 0))?;
     }
     socket.connect(addr).await
-}
-
-/// Sleeps, or returns true early when asked to stop.
-async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = stop.changed() => true,
-    }
 }

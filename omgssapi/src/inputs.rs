@@ -7,10 +7,10 @@ use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use daemon::signals::Shutdown;
 use syslog::framing::Deframer;
 use syslog::Origin;
 
@@ -18,7 +18,8 @@ use crate::route::Router;
 
 pub struct Inputs {
     pub router: Arc<Router>,
-    pub stopping: Arc<AtomicBool>,
+    /// Once triggered, inputs take nothing more (omprog is told to retry).
+    pub shutdown: Shutdown,
     pub hostname: String,
 }
 
@@ -40,7 +41,7 @@ impl Inputs {
             let _ = writeln!(stdout, "OK").and_then(|_| stdout.flush());
             for line in stdin.lock().split(b'\n') {
                 let Ok(line) = line else { break };
-                let reply = if me.stopping.load(Ordering::SeqCst) {
+                let reply = if me.shutdown.is_triggered() {
                     "ERROR shutting down".to_string()
                 } else {
                     match me.router.route(&line, &origin) {
@@ -127,14 +128,14 @@ impl Inputs {
     /// Inputs that cannot ask the sender to retry: a refused message is
     /// counted by the queue and logged there.
     fn accept(&self, raw: &[u8], origin: &Arc<Origin>) {
-        if self.stopping.load(Ordering::SeqCst) {
+        if self.shutdown.is_triggered() {
             return;
         }
         let _ = self.router.route(raw, origin);
     }
 
     fn accept_many(&self, frames: &mut Vec<Vec<u8>>, origin: &Arc<Origin>) {
-        if !frames.is_empty() && !self.stopping.load(Ordering::SeqCst) {
+        if !frames.is_empty() && !self.shutdown.is_triggered() {
             let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
             if let Err(e) = self.router.route_many(&refs, origin) {
                 tracing::error!(error = %e, "messages from a TCP sender could not be queued");

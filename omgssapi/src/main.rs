@@ -10,28 +10,20 @@ mod route;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
+use daemon::cli::CommonArgs;
+use daemon::pid_file::PidFile;
+use daemon::signals::{self, Signals};
 
 /// Kerberos-protected syslog shipper, compatible with rsyslog's omgssapi.
 #[derive(Parser, Debug)]
 #[command(name = "omgssapi", version)]
 struct Cli {
-    /// The configuration file (rsyslog legacy syntax).
-    #[arg(short = 'f', long = "config")]
-    config: PathBuf,
-    /// Check the configuration, print every problem as FILE:LINE: message,
-    /// and exit 0 (no errors) or 1.
-    #[arg(long)]
-    check_config: bool,
-    /// Write the process id here while running.
-    #[arg(long)]
-    pid_file: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Read messages from stdin as rsyslog's omprog with confirmMessages="on".
     #[arg(long)]
     stdin: bool,
@@ -51,22 +43,11 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    let (config, text) = config::load(&cli.config, &cli.work_directory);
-    if let Some(exit) = text.gate("omgssapi", cli.check_config) {
-        return exit;
-    }
-    match run(cli, config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    daemon::logging::init();
+    let common = cli.common.clone();
+    let work_directory = cli.work_directory.clone();
+    let load = |path: &std::path::Path| config::load(path, &work_directory);
+    daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
@@ -85,11 +66,10 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         routes,
         options: syslog::ParseOptions { max_message_size: config.max_message_size },
     });
-    let stopping = Arc::new(AtomicBool::new(false));
-    let inputs = Arc::new(inputs::Inputs { router, stopping: stopping.clone(), hostname: local_hostname() });
+    let (stop, shutdown) = signals::shutdown();
+    let inputs = Arc::new(inputs::Inputs { router, shutdown: shutdown.clone(), hostname: daemon::os::short_hostname() });
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut guards = Vec::new();
     config.inputs.unix_sockets.extend(cli.unix_sockets.iter().cloned());
     config.inputs.udp.extend(cli.udp.iter().copied());
@@ -103,38 +83,30 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     for addr in &config.inputs.tcp {
         inputs.spawn_tcp(*addr)?;
     }
-    let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
     if cli.stdin {
+        let stop = stop.clone();
         inputs.spawn_stdin(move || {
-            let _ = eof_tx.send(());
+            tracing::info!("stdin closed (rsyslog's omprog is stopping): stopping");
+            stop.trigger();
         })?;
     }
-    if let Some(path) = &cli.pid_file {
-        std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
-    }
+    let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
 
     runtime.block_on(async {
+        let mut signals = Signals::install()?;
         let mut forwarders = tokio::task::JoinSet::new();
         for (f, q) in config.forwards.iter().zip(&queues) {
-            forwarders.spawn(forward::run(f.clone(), q.clone(), stop_rx.clone()));
+            forwarders.spawn(forward::run(f.clone(), q.clone(), shutdown.clone()));
         }
         tracing::info!(actions = config.forwards.len(), "shipper running");
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let stdin_closed = async {
-            match eof_rx.await {
-                Ok(()) => (),
-                Err(_) => std::future::pending().await,
-            }
-        };
+        let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
+        let mut stdin_closed = shutdown.clone();
         tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = int.recv() => tracing::info!("SIGINT: stopping"),
-            _ = stdin_closed => tracing::info!("stdin closed (rsyslog's omprog is stopping): stopping"),
+            s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
+            _ = stdin_closed.triggered() => {}
         }
         // Stop taking input, stop the forwarders, keep what is queued.
-        stopping.store(true, Ordering::SeqCst);
-        let _ = stop_tx.send(true);
+        stop.trigger();
         while forwarders.join_next().await.is_some() {}
         anyhow::Ok(())
     })?;
@@ -146,15 +118,7 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         }
     }
     drop(guards);
-    if let Some(path) = &cli.pid_file {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(pid_file);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
-}
-
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().split('.').next().unwrap_or("localhost").to_string())
-        .unwrap_or_else(|_| "localhost".into())
 }

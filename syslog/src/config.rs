@@ -63,8 +63,9 @@ impl Filter {
 
 #[derive(Debug, Clone)]
 pub enum Statement {
-    /// `$Name value`: the name lowercased, without the `$`.
-    Directive { name: String, value: String },
+    /// `$Name value`: the name lowercased, without the `$`, for matching, and
+    /// as written, for messages.
+    Directive { name: String, spelled: String, value: String },
     /// `$template Name,"text"[,options]`: the text with its escapes still in.
     Template { name: String, text: String, options: String },
     /// A filter and its first action.
@@ -176,8 +177,9 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
         return;
     }
     if let Some(directive) = line.strip_prefix('$') {
-        let (name, value) = directive.split_once(char::is_whitespace).unwrap_or((directive, ""));
-        let name = name.to_ascii_lowercase();
+        let (spelled, value) = directive.split_once(char::is_whitespace).unwrap_or((directive, ""));
+        let name = spelled.to_ascii_lowercase();
+        let spelled = spelled.to_string();
         let value = value.trim().to_string();
         match name.as_str() {
             "template" => match parse_template_line(&value) {
@@ -185,7 +187,7 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
                 Err(e) => out.error(&location, e),
             },
             "includeconfig" => include(&value, &location, path, out, depth),
-            _ => out.lines.push(Line { location, statement: Statement::Directive { name, value } }),
+            _ => out.lines.push(Line { location, statement: Statement::Directive { name, spelled, value } }),
         }
         return;
     }
@@ -201,7 +203,11 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
             match pair.split_once('=') {
                 Some((k, v)) => out.lines.push(Line {
                     location: location.clone(),
-                    statement: Statement::Directive { name: k.to_ascii_lowercase(), value: v.trim_matches('"').to_string() },
+                    statement: Statement::Directive {
+                        name: k.to_ascii_lowercase(),
+                        spelled: k.to_string(),
+                        value: v.trim_matches('"').to_string(),
+                    },
                 }),
                 None => out.error(&location, format!("global(...): expected name=\"value\", found '{pair}'")),
             }
@@ -213,7 +219,7 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
         match module.split_once("load=\"").and_then(|(_, r)| r.split_once('"')) {
             Some((name, _)) => out.lines.push(Line {
                 location,
-                statement: Statement::Directive { name: "modload".into(), value: name.to_string() },
+                statement: Statement::Directive { name: "modload".into(), spelled: "ModLoad".into(), value: name.to_string() },
             }),
             None => out.error(&location, "module(...) without load=\"name\""),
         }
@@ -428,7 +434,7 @@ mod tests {
     #[test]
     fn global_parameters_become_directives() {
         let c = read("global(net.enableDNS=\"off\")\n");
-        assert!(matches!(&c.lines[0].statement, Statement::Directive { name, value } if name == "net.enabledns" && value == "off"));
+        assert!(matches!(&c.lines[0].statement, Statement::Directive { name, value, .. } if name == "net.enabledns" && value == "off"));
     }
 
     #[test]
