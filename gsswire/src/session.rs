@@ -118,6 +118,14 @@ pub enum MessageCode {
 }
 
 impl MessageCode {
+    /// `"gsslog"` or `"mit"`, as the daemons log it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageCode::Gsslog => "gsslog",
+            MessageCode::Mit => "mit",
+        }
+    }
+
     /// `Mit` when `GSSLOG_MIT_MESSAGE_TOKENS` is set, else `Gsslog`.
     pub fn from_env() -> MessageCode {
         if std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
@@ -228,13 +236,13 @@ impl Session {
         self.protection
     }
 
-    /// Whose code makes and checks this session's message tokens: `"gsslog"`
-    /// (ours, with the keys exported from MIT) or `"mit"` (MIT's, for enctypes
-    /// other than AES-SHA1, or when `GSSLOG_MIT_MESSAGE_TOKENS` is set).
-    pub fn message_tokens(&self) -> &'static str {
+    /// Whose code makes and checks this session's message tokens:
+    /// [`MessageCode::Gsslog`] when ours does (keys exported from MIT, AES-SHA1
+    /// enctypes), [`MessageCode::Mit`] when MIT's does.
+    pub fn message_tokens(&self) -> MessageCode {
         match self.messages {
-            MessageProtection::Exported(_) => "gsslog",
-            MessageProtection::Library(_) => "mit",
+            MessageProtection::Exported(_) => MessageCode::Gsslog,
+            MessageProtection::Library(_) => MessageCode::Mit,
         }
     }
 

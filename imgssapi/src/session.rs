@@ -134,7 +134,7 @@ async fn gss_session(
         %peer,
         principal = session.peer_name(),
         byte_order = ?reader.byte_order(),
-        message_tokens = session.message_tokens(),
+        message_tokens = session.message_tokens().name(),
         "GSS session opened"
     );
     let max_token = DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024);

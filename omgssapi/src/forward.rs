@@ -85,10 +85,10 @@ async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: Shutdown, targ
                 collector = %target,
                 down_for = ?since.elapsed(),
                 attempts,
-                message_tokens = session.message_tokens(),
+                message_tokens = session.message_tokens().name(),
                 "reconnected to collector"
             ),
-            None => tracing::info!(collector = %target, message_tokens = session.message_tokens(), "connected to collector"),
+            None => tracing::info!(collector = %target, message_tokens = session.message_tokens().name(), "connected to collector"),
         }
         queue.rewind();
         let connected = Instant::now();
