@@ -18,7 +18,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use gsswire::{initiate, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, Session};
-use queue::{Queue, Record};
+use queue::{Consumer, Record};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
@@ -42,14 +42,14 @@ struct Sent {
     tokens: u64,
 }
 
-pub async fn run(config: ForwardConfig, queue: Queue, stop: watch::Receiver<bool>) {
+pub async fn run(config: ForwardConfig, mut queue: Consumer, stop: watch::Receiver<bool>) {
     let target = format!("{}:{}", config.target.host, config.target.port);
     let mut sent = Sent::default();
-    forward(&config, &queue, stop, &target, &mut sent).await;
+    forward(&config, &mut queue, stop, &target, &mut sent).await;
     tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, "forwarder stopped");
 }
 
-async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: watch::Receiver<bool>, target: &str, sent: &mut Sent) {
+async fn forward(config: &ForwardConfig, queue: &mut Consumer, mut stop: watch::Receiver<bool>, target: &str, sent: &mut Sent) {
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
     let mut outage: Option<(Instant, u32, String)> = None;
     loop {
@@ -163,7 +163,7 @@ async fn connect(config: &ForwardConfig) -> Result<Connection, String> {
 
 async fn send_until_broken(
     config: &ForwardConfig,
-    queue: &Queue,
+    queue: &mut Consumer,
     writer: &mut FrameWriter<OwnedWriteHalf>,
     session: &mut Session,
     mut closed: oneshot::Receiver<String>,
@@ -264,7 +264,7 @@ impl Delivery {
 
     /// Acknowledges, in the queue, every batch the peer's TCP stack has
     /// received; fails when unacknowledged bytes stopped moving.
-    fn settle(&mut self, queue: &Queue) -> Result<(), String> {
+    fn settle(&mut self, queue: &mut Consumer) -> Result<(), String> {
         let unacked = unacknowledged_bytes(self.fd);
         let acked_bytes = self.written.saturating_sub(unacked);
         let mut through = None;

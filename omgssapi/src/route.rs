@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use queue::{PushError, Queue};
+use queue::{Producer, PushError};
 use syslog::config::Filter;
 use syslog::template::Template;
 use syslog::{Origin, ParseOptions, Timestamp};
@@ -15,7 +15,7 @@ pub struct Route {
     pub filter: Filter,
     pub template: Arc<Template>,
     pub target: Target,
-    pub queue: Queue,
+    pub queue: Producer,
 }
 
 pub struct Router {
