@@ -163,6 +163,76 @@ impl Timestamp {
     }
 }
 
+/// The date formats of the property replacer (`date-rfc3339`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFormat {
+    /// No option: as `Rfc3164`.
+    Default,
+    /// `date-rfc3164`: `Nov  3 01:02:03`.
+    Rfc3164,
+    /// `date-rfc3164-buggyday`: `Nov 03 01:02:03`.
+    Rfc3164BuggyDay,
+    /// `date-rfc3339`: `2026-11-23T12:14:25.123+01:00`.
+    Rfc3339,
+    /// `date-mysql`: `20261123121425`.
+    Mysql,
+    /// `date-pgsql`: `2026-11-23 12:14:25`.
+    Pgsql,
+    /// `date-unixtimestamp`: seconds since the epoch.
+    Unix,
+    /// `date-year`.
+    Year,
+    /// `date-month`.
+    Month,
+    /// `date-day`.
+    Day,
+    /// `date-hour`.
+    Hour,
+    /// `date-minute`.
+    Minute,
+    /// `date-second`.
+    Second,
+    /// `date-subseconds`: the fractional seconds' digits.
+    Subseconds,
+    /// `date-wday`: the weekday, 0 = Sunday.
+    Wday,
+    /// `date-tzoffshour`: the hours of the UTC offset.
+    TzOffsHour,
+}
+
+impl Timestamp {
+    /// Writes the time in `format`, converted to UTC first when `utc` is set.
+    pub fn write_formatted(&self, format: DateFormat, utc: bool, v: &mut Vec<u8>) {
+        let t = if utc { self.to_utc() } else { *self };
+        let start = v.len();
+        match format {
+            DateFormat::Default | DateFormat::Rfc3164 => t.write_rfc3164(v),
+            DateFormat::Rfc3164BuggyDay => {
+                t.write_rfc3164(v);
+                if v[start + 4] == b' ' {
+                    v[start + 4] = b'0';
+                }
+            }
+            DateFormat::Rfc3339 => t.write_rfc3339(v),
+            DateFormat::Mysql => t.write_mysql(v),
+            DateFormat::Pgsql => {
+                t.write_date(v, b'-');
+                v.extend_from_slice(format!(" {:02}:{:02}:{:02}", t.hour, t.minute, t.second).as_bytes());
+            }
+            DateFormat::Unix => v.extend_from_slice(t.unix().to_string().as_bytes()),
+            DateFormat::Year => push4(v, t.year),
+            DateFormat::Month => push2(v, t.month.into()),
+            DateFormat::Day => push2(v, t.day.into()),
+            DateFormat::Hour => push2(v, t.hour.into()),
+            DateFormat::Minute => push2(v, t.minute.into()),
+            DateFormat::Second => push2(v, t.second.into()),
+            DateFormat::Subseconds => t.write_secfrac(v),
+            DateFormat::Wday => v.extend_from_slice(t.weekday().to_string().as_bytes()),
+            DateFormat::TzOffsHour => push2(v, t.offset_hour.into()),
+        }
+    }
+}
+
 pub(crate) fn push2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v / 10 % 10) as u8);
     out.push(b'0' + (v % 10) as u8);
