@@ -1,4 +1,4 @@
-//! The two legacy filters: facility/priority selectors (`auth.*,authpriv.*`,
+//! A rule's [`Filter`], one of the two legacy filters: facility/priority selectors (`auth.*,authpriv.*`,
 //! `*.*;kern,auth,authpriv.none`) and property filters
 //! (`:programname, contains, "pbs mom"`).
 
@@ -6,6 +6,25 @@ use regex::bytes::Regex;
 
 use crate::message::{Message, FACILITY_NAMES};
 use crate::template::Property;
+
+/// The filter of a rule: a selector line or a property filter.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// `facility.priority;...`
+    Selector(Selector),
+    /// `:property, compare-op, "value"`
+    Property(PropertyFilter),
+}
+
+impl Filter {
+    /// Whether message `m` passes the filter.
+    pub fn matches(&self, m: &Message) -> bool {
+        match self {
+            Filter::Selector(s) => s.matches(m.facility(), m.severity()),
+            Filter::Property(p) => p.matches(m),
+        }
+    }
+}
 
 /// Facilities 0..=23 from the network, 24 for an invalid PRI, 25 for "mark".
 const FACILITY_SLOTS: usize = 26;
