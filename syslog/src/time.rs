@@ -7,20 +7,30 @@ use chrono::{DateTime, Datelike, Local, Offset, TimeZone, Timelike, Utc};
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+/// A point in time as a syslog message states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamp {
+    /// The year, e.g. 2026.
     pub year: i32,
+    /// 1-12.
     pub month: u8,
+    /// 1-31.
     pub day: u8,
+    /// 0-23.
     pub hour: u8,
+    /// 0-59.
     pub minute: u8,
+    /// Seconds (0-59).
     pub second: u8,
     /// Fractional seconds as digits were given, e.g. 123 with precision 3.
     pub secfrac: u32,
+    /// How many digits `secfrac` has (0 = none given).
     pub secfrac_precision: u8,
     /// `+`, `-` or `Z`.
     pub offset_mode: u8,
+    /// Hours of the UTC offset.
     pub offset_hour: u8,
+    /// Minutes of the UTC offset.
     pub offset_minute: u8,
 }
 
@@ -30,6 +40,7 @@ impl Timestamp {
         Self::from_system_time(SystemTime::now(), false)
     }
 
+    /// `t` in the local time zone (or UTC), microsecond precision.
     pub fn from_system_time(t: SystemTime, utc: bool) -> Self {
         let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         let utc_time = DateTime::<Utc>::from_timestamp(d.as_secs() as i64, d.subsec_nanos()).unwrap_or_default();
@@ -136,6 +147,7 @@ impl Timestamp {
         push2(out, self.second.into());
     }
 
+    /// `YYYY-MM-DD`, with `sep` between the fields.
     pub fn write_date(&self, out: &mut Vec<u8>, sep: u8) {
         push4(out, self.year);
         out.push(sep);
@@ -152,6 +164,7 @@ impl Timestamp {
         push2(out, self.second.into());
     }
 
+    /// The fractional seconds' digits as given (`0` when none were).
     pub fn write_secfrac(&self, out: &mut Vec<u8>) {
         if self.secfrac_precision == 0 {
             out.push(b'0');
