@@ -18,7 +18,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use gsswire::{initiate, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, Session};
-use queue::{Queue, Record};
+use queue::{Consumer, Record};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use daemon::signals::Shutdown;
@@ -43,14 +43,14 @@ struct Sent {
     tokens: u64,
 }
 
-pub async fn run(config: ForwardConfig, queue: Queue, stop: Shutdown) {
+pub async fn run(config: ForwardConfig, mut queue: Consumer, stop: Shutdown) {
     let target = format!("{}:{}", config.target.host, config.target.port);
     let mut sent = Sent::default();
-    forward(&config, &queue, stop, &target, &mut sent).await;
+    forward(&config, &mut queue, stop, &target, &mut sent).await;
     tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, "forwarder stopped");
 }
 
-async fn forward(config: &ForwardConfig, queue: &Queue, mut stop: Shutdown, target: &str, sent: &mut Sent) {
+async fn forward(config: &ForwardConfig, queue: &mut Consumer, mut stop: Shutdown, target: &str, sent: &mut Sent) {
     let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
     let mut outage: Option<(Instant, u32, String)> = None;
     loop {
@@ -164,7 +164,7 @@ async fn connect(config: &ForwardConfig) -> Result<Connection, String> {
 
 async fn send_until_broken(
     config: &ForwardConfig,
-    queue: &Queue,
+    queue: &mut Consumer,
     writer: &mut FrameWriter<OwnedWriteHalf>,
     session: &mut Session,
     mut closed: oneshot::Receiver<String>,
@@ -265,7 +265,7 @@ impl Delivery {
 
     /// Acknowledges, in the queue, every batch the peer's TCP stack has
     /// received; fails when unacknowledged bytes stopped moving.
-    fn settle(&mut self, queue: &Queue) -> Result<(), String> {
+    fn settle(&mut self, queue: &mut Consumer) -> Result<(), String> {
         let unacked = unacknowledged_bytes(self.fd);
         let acked_bytes = self.written.saturating_sub(unacked);
         let mut through = None;

@@ -52,16 +52,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     let mut routes = Vec::new();
+    let mut queues = Vec::new();
+    let mut consumers = Vec::new();
     for f in &config.forwards {
-        let q = queue::Queue::open(f.queue.clone())
+        let (producer, consumer) = queue::open(f.queue.clone())
             .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
-        let backlog = q.stats().queued;
+        let backlog = producer.stats().queued;
         if backlog > 0 {
             tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
         }
-        routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: q });
+        queues.push(producer.clone());
+        consumers.push(consumer);
+        routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: producer });
     }
-    let queues: Vec<queue::Queue> = routes.iter().map(|r| r.queue.clone()).collect();
     let router = Arc::new(route::Router {
         routes,
         options: syslog::ParseOptions { max_message_size: config.max_message_size },
@@ -95,8 +98,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut signals = Signals::install()?;
         let mut forwarders = tokio::task::JoinSet::new();
-        for (f, q) in config.forwards.iter().zip(&queues) {
-            forwarders.spawn(forward::run(f.clone(), q.clone(), shutdown.clone()));
+        for (f, consumer) in config.forwards.iter().zip(consumers) {
+            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone()));
         }
         tracing::info!(actions = config.forwards.len(), "shipper running");
         let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");

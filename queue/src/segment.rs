@@ -26,6 +26,17 @@ pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<u64>, QueueError> {
     Ok(ids)
 }
 
+/// Deletes a segment file; one already gone is fine, any other failure is
+/// logged.
+pub(crate) fn remove(dir: &Path, prefix: &str, id: u64) {
+    let path = segment_path(dir, prefix, id);
+    if let Err(e) = fs::remove_file(&path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::error!(file = %path.display(), error = %e, "cannot delete acknowledged queue segment");
+        }
+    }
+}
+
 /// Moves an unreadable file aside (`NAME.bad`) so the queue can start.
 pub(crate) fn quarantine(path: &Path, why: &str) {
     let mut bad = path.as_os_str().to_owned();

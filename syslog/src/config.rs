@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::filter::{PropertyFilter, Selector};
+/// A rule's filter; it lives in [`crate::filter`], and stays reachable here.
+pub use crate::filter::Filter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -42,21 +44,6 @@ impl fmt::Display for Problem {
         match self.severity {
             Severity::Error => write!(f, "{}: {}", self.location, self.message),
             Severity::Warning => write!(f, "{}: warning: {}", self.location, self.message),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Filter {
-    Selector(Selector),
-    Property(PropertyFilter),
-}
-
-impl Filter {
-    pub fn matches(&self, m: &crate::Message) -> bool {
-        match self {
-            Filter::Selector(s) => s.matches(m.facility(), m.severity()),
-            Filter::Property(p) => p.matches(m),
         }
     }
 }
