@@ -16,6 +16,8 @@
 //!   octet counting and `(zN)` compression) and its inverse, the
 //!   [`framing::Deframer`].
 
+#![forbid(unsafe_code)]
+
 #![warn(missing_docs)]
 
 // Not documented yet, and edited in parallel work: document config.rs and
