@@ -84,10 +84,40 @@ fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
+/// The budget of connections that are not sessions yet: GSS connections
+/// before their handshake completes, plain TCP connections before their first
+/// byte. Shared by every listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontDoorLimits {
+    /// `$InputGSSServerMaxHandshakes`: such connections at once, overall.
+    pub max_handshakes: usize,
+    /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
+    /// one IPv4 address (or one IPv6 /64).
+    pub max_handshakes_per_host: usize,
+    /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
+    pub first_byte_timeout: Duration,
+    /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for FrontDoorLimits {
+    fn default() -> Self {
+        FrontDoorLimits {
+            max_handshakes: 256,
+            max_handshakes_per_host: 16,
+            first_byte_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CollectorConfig {
     pub listeners: Vec<ListenerConfig>,
+    /// `$InputGSSServerMaxSessions`: established sessions (authenticated GSS,
+    /// or plain TCP that has sent data), over every listener.
     pub max_sessions: usize,
+    pub front_door: FrontDoorLimits,
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
@@ -122,6 +152,8 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     let mut bind: IpAddr = "::".parse().unwrap_or(IpAddr::from([0u8; 16]));
     let mut keepalive = false;
     let mut max_sessions = 200usize;
+    let mut front_door = FrontDoorLimits::default();
+    let mut front_door_lines = FrontDoorLines::default();
     let mut port_file = None;
     let mut token_timeout = Some(Duration::from_secs(10));
     let mut drain_timeout = Duration::from_secs(10);
@@ -164,6 +196,22 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
                         Ok(n) if n > 0 => max_sessions = n,
                         _ => text.error(loc, format!("$InputGSSServerMaxSessions: '{v}' is not a positive number")),
                     },
+                    "inputgssservermaxhandshakes" => {
+                        set_count(text, loc, "InputGSSServerMaxHandshakes", v, &mut front_door.max_handshakes);
+                        front_door_lines.counts = Some(loc.clone());
+                    }
+                    "inputgssservermaxhandshakesperhost" => {
+                        set_count(text, loc, "InputGSSServerMaxHandshakesPerHost", v, &mut front_door.max_handshakes_per_host);
+                        front_door_lines.counts = Some(loc.clone());
+                    }
+                    "inputgssserverfirstbytetimeout" => {
+                        set_seconds(text, loc, "InputGSSServerFirstByteTimeout", v, &mut front_door.first_byte_timeout);
+                        front_door_lines.timeouts = Some(loc.clone());
+                    }
+                    "inputgssserverhandshaketimeout" => {
+                        set_seconds(text, loc, "InputGSSServerHandshakeTimeout", v, &mut front_door.handshake_timeout);
+                        front_door_lines.timeouts = Some(loc.clone());
+                    }
                     "inputgsslistenportfilename" => port_file = Some(PathBuf::from(v)),
                     "inputgssservertokeniotimeout" => match v.parse::<i64>() {
                         Ok(0) => token_timeout = None,
@@ -265,9 +313,11 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     if listeners.is_empty() {
         text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
     }
+    check_front_door(text, &front_door_lines, &front_door);
     CollectorConfig {
         listeners,
         max_sessions,
+        front_door,
         port_file,
         token_timeout,
         drain_timeout,
@@ -319,6 +369,53 @@ fn build_action(
             text.error(loc, format!("unsupported action '{a}' (the collector writes files: /path, -/path, ?Template, ~, stop)"));
             None
         }
+    }
+}
+
+/// Where the front-door directives were set, to point warnings at them.
+#[derive(Default)]
+struct FrontDoorLines {
+    counts: Option<Location>,
+    timeouts: Option<Location>,
+}
+
+/// Relations between the front-door limits that make one of them pointless.
+fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
+    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes, &at.counts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerMaxHandshakesPerHost {} is above $InputGSSServerMaxHandshakes {}: one address can take the whole front door",
+                limits.max_handshakes_per_host, limits.max_handshakes
+            ),
+        );
+    }
+    if let (true, Some(loc)) = (limits.first_byte_timeout > limits.handshake_timeout, &at.timeouts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerFirstByteTimeout {}s is above $InputGSSServerHandshakeTimeout {}s: a GSS client meets the handshake timeout first",
+                limits.first_byte_timeout.as_secs(),
+                limits.handshake_timeout.as_secs()
+            ),
+        );
+    }
+}
+
+/// A positive count (a limit of 0 would refuse every connection).
+fn set_count(text: &mut ConfigText, loc: &Location, directive: &str, v: &str, slot: &mut usize) {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => *slot = n,
+        _ => text.error(loc, format!("${directive}: '{v}' is not a positive number")),
+    }
+}
+
+/// A positive number of seconds. There is no "no limit" here: an unbounded
+/// wait before authentication is what these limits exist to prevent.
+fn set_seconds(text: &mut ConfigText, loc: &Location, directive: &str, v: &str, slot: &mut Duration) {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => *slot = Duration::from_secs(n),
+        _ => text.error(loc, format!("${directive}: '{v}' is not a positive number of seconds")),
     }
 }
 
@@ -407,6 +504,54 @@ mod tests {
         assert!(p.contains(&format!("{f}:2: unknown directive $bogus")), "{p:?}");
         assert!(p.contains(&format!("{f}:3: dynamic file template 'Missing' is not defined above this line")), "{p:?}");
         assert!(p.contains(&format!("{f}:4: no template named 'NoSuch' is defined above this line")), "{p:?}");
+    }
+
+    #[test]
+    fn front_door_limits_have_safe_defaults_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, include_str!("../../syslog/testdata/server.conf")).unwrap();
+        let (config, _) = load(&path);
+        assert_eq!(config.front_door, FrontDoorLimits::default());
+
+        let path = dir.path().join("front.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 40\n$InputGSSServerMaxHandshakesPerHost 4\n\
+             $InputGSSServerFirstByteTimeout 2\n$InputGSSServerHandshakeTimeout 3\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let expected = FrontDoorLimits {
+            max_handshakes: 40,
+            max_handshakes_per_host: 4,
+            first_byte_timeout: Duration::from_secs(2),
+            handshake_timeout: Duration::from_secs(3),
+        };
+        assert_eq!(config.front_door, expected);
+
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 0\n$InputGSSServerMaxHandshakesPerHost -1\n\
+             $InputGSSServerFirstByteTimeout 0\n$InputGSSServerHandshakeTimeout soon\n",
+        )
+        .unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds")), "{p:?}");
+        assert!(p.contains(&format!("{f}:6: $InputGSSServerHandshakeTimeout: 'soon' is not a positive number of seconds")), "{p:?}");
+
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakesPerHost 300\n$InputGSSServerFirstByteTimeout 30\n").unwrap();
+        let (_, text) = load(&path);
+        assert!(!text.has_errors());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakes 256"), "{p:?}");
+        assert!(p[1].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
     }
 
     #[test]
