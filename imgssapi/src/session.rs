@@ -219,10 +219,11 @@ async fn open(
     let Some(credential) = &ctx.credential else { return Err(NotOpened::NoCredential) };
     reader.set_token_timeout(ctx.config.token_timeout);
     let mut writer = FrameWriter::new(write, ByteOrder::Little);
-    let handshake = accept(&mut reader, &mut writer, credential, limits.handshake_timeout);
-    let session = match tokio::time::timeout_at(deadlines.handshake, handshake).await {
-        Ok(session) => session?,
-        Err(_) => return Err(NotOpened::HandshakeTooSlow(limits.handshake_timeout)),
+    let left = deadlines.handshake.saturating_duration_since(Instant::now());
+    let session = match accept(&mut reader, &mut writer, credential, left).await {
+        Ok(session) => session,
+        Err(HandshakeError::TimedOut(_)) => return Err(NotOpened::HandshakeTooSlow(limits.handshake_timeout)),
+        Err(e) => return Err(e.into()),
     };
     Ok(Opened::Gss { reader, writer, session })
 }
