@@ -24,20 +24,20 @@ use crate::event_log::EventLog;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// Every session slot is taken.
-    SessionsFull,
+    NoSessionSlot,
     /// The front door is full, over all addresses.
-    FrontDoorFull,
+    TooManyHandshakes,
     /// This address has its full share of the front door.
-    HostFull,
+    TooManyFromHost,
 }
 
 impl Refusal {
     /// A short name, for the log's summary counts.
     pub fn kind(self) -> &'static str {
         match self {
-            Refusal::SessionsFull => "refused: too many sessions",
-            Refusal::FrontDoorFull => "refused: too many handshakes",
-            Refusal::HostFull => "refused: too many handshakes from one address",
+            Refusal::NoSessionSlot => "refused: too many sessions",
+            Refusal::TooManyHandshakes => "refused: too many handshakes",
+            Refusal::TooManyFromHost => "refused: too many handshakes from one address",
         }
     }
 }
@@ -109,16 +109,16 @@ impl Admission {
     /// handshakes for nothing.
     pub fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<FrontDoorPlace, Refusal> {
         if self.sessions.available_permits() == 0 {
-            return Err(Refusal::SessionsFull);
+            return Err(Refusal::NoSessionSlot);
         }
         let host = HostKey::of(ip);
-        let mut counts = self.front_door.lock().map_err(|_| Refusal::FrontDoorFull)?;
+        let mut counts = self.front_door.lock().map_err(|_| Refusal::TooManyHandshakes)?;
         let from_host = counts.per_host.get(&host).copied().unwrap_or(0);
         if from_host >= self.limits.max_handshakes_per_host {
-            return Err(Refusal::HostFull);
+            return Err(Refusal::TooManyFromHost);
         }
         if counts.total >= self.limits.max_handshakes {
-            return Err(Refusal::FrontDoorFull);
+            return Err(Refusal::TooManyHandshakes);
         }
         counts.total += 1;
         counts.per_host.insert(host, from_host + 1);
@@ -131,7 +131,7 @@ impl Admission {
         drop(place);
         match self.sessions.clone().try_acquire_owned() {
             Ok(permit) => Ok(SessionSlot { _permit: permit }),
-            Err(_) => Err(Refusal::SessionsFull),
+            Err(_) => Err(Refusal::NoSessionSlot),
         }
     }
 
@@ -178,8 +178,8 @@ mod tests {
     fn an_address_over_its_share_is_refused_and_others_still_get_in() {
         let a = admission(5, 2, 100);
         let flood: Vec<_> = (0..2).map(|_| a.enter(ip("127.0.0.2")).unwrap()).collect();
-        assert_eq!(a.enter(ip("127.0.0.2")).err(), Some(Refusal::HostFull));
-        assert_eq!(a.enter(ip("::ffff:127.0.0.2")).err(), Some(Refusal::HostFull), "a v4-mapped address is the same host");
+        assert_eq!(a.enter(ip("127.0.0.2")).err(), Some(Refusal::TooManyFromHost));
+        assert_eq!(a.enter(ip("::ffff:127.0.0.2")).err(), Some(Refusal::TooManyFromHost), "a v4-mapped address is the same host");
         let other = a.enter(ip("127.0.0.4")).unwrap();
         drop(flood);
         assert!(a.enter(ip("127.0.0.2")).is_ok(), "a place freed is a place for the same address again");
@@ -191,7 +191,7 @@ mod tests {
     fn the_front_door_has_a_cap_over_all_addresses() {
         let a = admission(3, 2, 100);
         let _held: Vec<_> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().map(|h| a.enter(ip(h)).unwrap()).collect();
-        assert_eq!(a.enter(ip("10.0.0.4")).err(), Some(Refusal::FrontDoorFull));
+        assert_eq!(a.enter(ip("10.0.0.4")).err(), Some(Refusal::TooManyHandshakes));
     }
 
     #[test]
@@ -199,7 +199,7 @@ mod tests {
         let a = admission(10, 2, 100);
         let _one = a.enter(ip("2001:db8:1:2::1")).unwrap();
         let _two = a.enter(ip("2001:db8:1:2:ffff::9")).unwrap();
-        assert_eq!(a.enter(ip("2001:db8:1:2:1234::1")).err(), Some(Refusal::HostFull));
+        assert_eq!(a.enter(ip("2001:db8:1:2:1234::1")).err(), Some(Refusal::TooManyFromHost));
         assert!(a.enter(ip("2001:db8:1:3::1")).is_ok(), "another /64 is another host");
     }
 
@@ -211,8 +211,8 @@ mod tests {
         let mut waiting = waiting.into_iter();
         let s1 = a.establish(waiting.next().unwrap()).unwrap();
         let _s2 = a.establish(waiting.next().unwrap()).unwrap();
-        assert_eq!(a.establish(waiting.next().unwrap()).err(), Some(Refusal::SessionsFull));
-        assert_eq!(a.enter(ip("10.0.1.1")).err(), Some(Refusal::SessionsFull), "no handshakes while every slot is taken");
+        assert_eq!(a.establish(waiting.next().unwrap()).err(), Some(Refusal::NoSessionSlot));
+        assert_eq!(a.enter(ip("10.0.1.1")).err(), Some(Refusal::NoSessionSlot), "no handshakes while every slot is taken");
         drop(s1);
         assert!(a.establish(waiting.next().unwrap()).is_ok());
     }

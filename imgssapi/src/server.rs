@@ -159,16 +159,16 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
     }
     let limits = admission.limits();
     match refusal {
-        Refusal::SessionsFull => {
+        Refusal::NoSessionSlot => {
             let max_sessions = admission.max_sessions();
             tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)")
         }
-        Refusal::FrontDoorFull => tracing::warn!(
+        Refusal::TooManyHandshakes => tracing::warn!(
             %peer,
             max_handshakes = limits.max_handshakes,
             "too many connections awaiting authentication: refusing connection ($InputGSSServerMaxHandshakes)"
         ),
-        Refusal::HostFull => tracing::warn!(
+        Refusal::TooManyFromHost => tracing::warn!(
             %peer,
             max_handshakes_per_host = limits.max_handshakes_per_host,
             "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
