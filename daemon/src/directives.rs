@@ -84,6 +84,15 @@ impl<'a> Directive<'a> {
         self.check(parsed)
     }
 
+    /// A number of seconds that must be at least 1 (a limit with no "off").
+    pub fn positive_seconds(&mut self) -> Option<Duration> {
+        let parsed = match self.value.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+            _ => Err(format!("'{}' is not a positive number of seconds", self.value)),
+        };
+        self.check(parsed)
+    }
+
     /// A number of milliseconds; with `zero_is_none`, 0 means "off".
     pub fn millis(&mut self, zero_is_none: bool) -> Option<Option<Duration>> {
         let parsed = match self.value.trim().parse::<u64>() {
@@ -149,6 +158,7 @@ mod tests {
         assert_eq!(with("515", |d| d.port()).0, Some(515));
         assert_eq!(with("0", |d| d.seconds(true)).0, Some(None));
         assert_eq!(with("7", |d| d.seconds(false)).0, Some(Some(Duration::from_secs(7))));
+        assert_eq!(with("7", |d| d.positive_seconds()).0, Some(Duration::from_secs(7)));
         assert_eq!(with("250", |d| d.millis(false)).0, Some(Some(Duration::from_millis(250))));
         assert_eq!(with("64k", |d| d.size(128)).0, Some(65536));
         assert_eq!(with("0640", |d| d.mode()).0, Some(0o640));
@@ -166,6 +176,7 @@ mod tests {
         assert_eq!(with("100", |d| d.size(128)).1, ["a.conf:3: $SomeDirective: '100' is not a size of at least 128 bytes"]);
         assert_eq!(with("0999", |d| d.mode()).0, None);
         assert_eq!(with("maybe", |d| d.bool()).1, ["a.conf:3: $SomeDirective: 'maybe' is not on or off"]);
+        assert_eq!(with("0", |d| d.positive_seconds()).1, ["a.conf:3: $SomeDirective: '0' is not a positive number of seconds"]);
         assert_eq!(with("x", |d| d.seconds(true)).1, ["a.conf:3: $SomeDirective: 'x' must be 0 (none) or a number of seconds"]);
         assert_eq!(with("host.example", |d| d.ip()).0, None);
     }

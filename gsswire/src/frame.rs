@@ -22,6 +22,14 @@ pub const DEFAULT_MAX_DATA_TOKEN: usize = 128 * 1024 + 64 * 1024;
 
 const LENGTH_PREFIX: usize = 4;
 
+/// Room made for each read. The buffer grows by reads, as bytes arrive, never
+/// by the length a peer announces: four bytes claiming a megabyte cost a
+/// reader this much, not a megabyte.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The buffer a reader starts with.
+const INITIAL_BUFFER: usize = 8 * 1024;
+
 /// Byte order of the 4-byte length prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteOrder {
@@ -137,7 +145,7 @@ pub struct FrameReader<R> {
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(io: R, order: FrameOrder) -> Self {
-        FrameReader { io, buf: BytesMut::with_capacity(8 * 1024), order, token_timeout: None }
+        FrameReader { io, buf: BytesMut::with_capacity(INITIAL_BUFFER), order, token_timeout: None }
     }
 
     /// Bounds the time from a token's first byte to its last (`None`: no bound).
@@ -170,6 +178,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads more bytes into the buffer without consuming anything; returns how
     /// many arrived (0 at end of stream). Lets a caller peek at a new session.
     pub async fn fill(&mut self) -> Result<usize, FrameError> {
+        self.read_more().await
+    }
+
+    /// One read into the buffer, after making room for at most [`READ_CHUNK`]
+    /// more bytes (a buffer with room left is not grown).
+    async fn read_more(&mut self) -> Result<usize, FrameError> {
+        if self.buf.capacity() == self.buf.len() {
+            self.buf.reserve(READ_CHUNK);
+        }
         Ok(self.io.read_buf(&mut self.buf).await?)
     }
 
@@ -183,10 +200,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 return Ok(Some(token));
             }
             let read = match deadline {
-                Some(at) => tokio::time::timeout_at(at, self.io.read_buf(&mut self.buf))
-                    .await
-                    .map_err(|_| FrameError::Timeout { buffered: self.buf.len() })??,
-                None => self.io.read_buf(&mut self.buf).await?,
+                Some(at) => match tokio::time::timeout_at(at, self.read_more()).await {
+                    Ok(read) => read?,
+                    Err(_) => return Err(FrameError::Timeout { buffered: self.buf.len() }),
+                },
+                None => self.read_more().await?,
             };
             if read == 0 {
                 return if self.buf.is_empty() {
@@ -232,7 +250,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             return Err(FrameError::TooLarge { len, max: max_len });
         }
         if self.buf.len() < LENGTH_PREFIX + len {
-            self.buf.reserve(LENGTH_PREFIX + len - self.buf.len());
             return Ok(None);
         }
         self.buf.advance(LENGTH_PREFIX);
@@ -362,6 +379,45 @@ mod tests {
             }
             other => panic!("expected TooLarge, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_reserves_nothing_before_the_bytes_arrive() {
+        const CLAIMED: usize = MAX_HANDSHAKE_TOKEN - 4;
+        let (mut tx, rx) = tokio::io::duplex(1 << 20);
+        let mut reader = FrameReader::new(rx, FrameOrder::Fixed(ByteOrder::Little));
+        reader.set_token_timeout(Some(Duration::from_millis(50)));
+        // A well-formed initial-token header announcing a megabyte, and 100 bytes of it.
+        let mut start = (CLAIMED as u32).to_le_bytes().to_vec();
+        start.extend([0x60, 0x83]);
+        start.extend(((CLAIMED - 5) as u32).to_be_bytes()[1..].iter());
+        start.extend([0xAB; 95]);
+        tx.write_all(&start).await.unwrap();
+        let err = reader.read_token(MAX_HANDSHAKE_TOKEN).await.unwrap_err();
+        assert!(matches!(err, FrameError::Timeout { buffered } if buffered == start.len()), "{err:?}");
+        let bound = |arrived: usize| (2 * arrived).max(INITIAL_BUFFER) + READ_CHUNK;
+        assert!(reader.buf.capacity() <= bound(start.len()), "capacity {} for {} bytes", reader.buf.capacity(), start.len());
+
+        // As more of it arrives, the buffer follows what arrived, not the claim.
+        let more = vec![0xCD; 200 * 1024];
+        tx.write_all(&more).await.unwrap();
+        let arrived = start.len() + more.len();
+        while reader.buf.len() < arrived {
+            assert!(reader.fill().await.unwrap() > 0);
+        }
+        assert!(reader.buf.capacity() <= bound(arrived), "capacity {} for {arrived} bytes", reader.buf.capacity());
+        assert!(reader.buf.capacity() < CLAIMED / 2);
+    }
+
+    #[tokio::test]
+    async fn a_large_token_still_arrives_whole() {
+        let body = vec![0x5A; 700_000];
+        let wire = framed(ByteOrder::Little, &body);
+        let (mut tx, rx) = tokio::io::duplex(4096);
+        let writer = tokio::spawn(async move { tx.write_all(&wire).await });
+        let mut reader = FrameReader::new(rx, FrameOrder::Fixed(ByteOrder::Little));
+        assert_eq!(reader.read_token(MAX_HANDSHAKE_TOKEN).await.unwrap().unwrap(), body);
+        writer.await.unwrap().unwrap();
     }
 
     #[tokio::test]

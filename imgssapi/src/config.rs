@@ -86,10 +86,40 @@ fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
+/// The budget of connections that are not sessions yet: GSS connections
+/// before their handshake completes, plain TCP connections before their first
+/// byte. Shared by every listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontDoorLimits {
+    /// `$InputGSSServerMaxHandshakes`: such connections at once, overall.
+    pub max_handshakes: usize,
+    /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
+    /// one IPv4 address (or one IPv6 /64).
+    pub max_handshakes_per_host: usize,
+    /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
+    pub first_byte_timeout: Duration,
+    /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for FrontDoorLimits {
+    fn default() -> Self {
+        FrontDoorLimits {
+            max_handshakes: 256,
+            max_handshakes_per_host: 16,
+            first_byte_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CollectorConfig {
     pub listeners: Vec<ListenerConfig>,
+    /// `$InputGSSServerMaxSessions`: established sessions (authenticated GSS,
+    /// or plain TCP that has sent data), over every listener.
     pub max_sessions: usize,
+    pub front_door: FrontDoorLimits,
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
@@ -122,6 +152,8 @@ struct Settings {
     bind: IpAddr,
     keepalive: bool,
     max_sessions: usize,
+    front_door: FrontDoorLimits,
+    front_door_lines: FrontDoorLines,
     port_file: Option<PathBuf>,
     token_timeout: Option<Duration>,
     drain_timeout: Duration,
@@ -148,6 +180,8 @@ impl Settings {
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
             max_sessions: 200,
+            front_door: FrontDoorLimits::default(),
+            front_door_lines: FrontDoorLines::default(),
             port_file: None,
             token_timeout: Some(Duration::from_secs(10)),
             drain_timeout: Duration::from_secs(10),
@@ -180,6 +214,24 @@ impl Settings {
             "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
             "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
             "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
+            // No "0 = no limit" for these: an unbounded wait before
+            // authentication is what they exist to prevent.
+            "inputgssservermaxhandshakes" => {
+                set(&mut self.front_door.max_handshakes, d.count(1));
+                self.front_door_lines.counts = Some(d.location.clone());
+            }
+            "inputgssservermaxhandshakesperhost" => {
+                set(&mut self.front_door.max_handshakes_per_host, d.count(1));
+                self.front_door_lines.counts = Some(d.location.clone());
+            }
+            "inputgssserverfirstbytetimeout" => {
+                set(&mut self.front_door.first_byte_timeout, d.positive_seconds());
+                self.front_door_lines.timeouts = Some(d.location.clone());
+            }
+            "inputgssserverhandshaketimeout" => {
+                set(&mut self.front_door.handshake_timeout, d.positive_seconds());
+                self.front_door_lines.timeouts = Some(d.location.clone());
+            }
             "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
             "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
             "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
@@ -285,10 +337,13 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     daemon::config::walk(text, &mut reading);
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
-    let Settings { max_sessions, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } = settings;
+    check_front_door(text, &settings.front_door_lines, &settings.front_door);
+    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } =
+        settings;
     CollectorConfig {
         listeners,
         max_sessions,
+        front_door,
         port_file,
         token_timeout,
         drain_timeout,
@@ -335,6 +390,36 @@ fn build_action(
             text.error(loc, format!("unsupported action '{a}' (the collector writes files: /path, -/path, ?Template, ~, stop)"));
             None
         }
+    }
+}
+
+// Where the front-door directives were set, to point warnings at them.
+#[derive(Default)]
+struct FrontDoorLines {
+    counts: Option<Location>,
+    timeouts: Option<Location>,
+}
+
+/// Relations between the front-door limits that make one of them pointless.
+fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
+    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes, &at.counts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerMaxHandshakesPerHost {} is above $InputGSSServerMaxHandshakes {}: one address can take the whole front door",
+                limits.max_handshakes_per_host, limits.max_handshakes
+            ),
+        );
+    }
+    if let (true, Some(loc)) = (limits.first_byte_timeout > limits.handshake_timeout, &at.timeouts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerFirstByteTimeout {}s is above $InputGSSServerHandshakeTimeout {}s: a GSS client meets the handshake timeout first",
+                limits.first_byte_timeout.as_secs(),
+                limits.handshake_timeout.as_secs()
+            ),
+        );
     }
 }
 
@@ -409,6 +494,54 @@ mod tests {
         assert!(p.contains(&format!("{f}:2: unknown directive $bogus")), "{p:?}");
         assert!(p.contains(&format!("{f}:3: dynamic file template 'Missing' is not defined above this line")), "{p:?}");
         assert!(p.contains(&format!("{f}:4: no template named 'NoSuch' is defined above this line")), "{p:?}");
+    }
+
+    #[test]
+    fn front_door_limits_have_safe_defaults_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, include_str!("../../syslog/testdata/server.conf")).unwrap();
+        let (config, _) = load(&path);
+        assert_eq!(config.front_door, FrontDoorLimits::default());
+
+        let path = dir.path().join("front.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 40\n$InputGSSServerMaxHandshakesPerHost 4\n\
+             $InputGSSServerFirstByteTimeout 2\n$InputGSSServerHandshakeTimeout 3\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let expected = FrontDoorLimits {
+            max_handshakes: 40,
+            max_handshakes_per_host: 4,
+            first_byte_timeout: Duration::from_secs(2),
+            handshake_timeout: Duration::from_secs(3),
+        };
+        assert_eq!(config.front_door, expected);
+
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 0\n$InputGSSServerMaxHandshakesPerHost -1\n\
+             $InputGSSServerFirstByteTimeout 0\n$InputGSSServerHandshakeTimeout soon\n",
+        )
+        .unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds")), "{p:?}");
+        assert!(p.contains(&format!("{f}:6: $InputGSSServerHandshakeTimeout: 'soon' is not a positive number of seconds")), "{p:?}");
+
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakesPerHost 300\n$InputGSSServerFirstByteTimeout 30\n").unwrap();
+        let (_, text) = load(&path);
+        assert!(!text.has_errors());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakes 256"), "{p:?}");
+        assert!(p[1].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
     }
 
     #[test]

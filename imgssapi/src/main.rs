@@ -1,8 +1,10 @@
 //! `imgssapi`: the collector. Runs in place of the central rsyslogd, with its
 //! legacy configuration, and writes the same files.
 
+mod admission;
 mod config;
 mod dns;
+mod event_log;
 mod output;
 mod render;
 mod server;
@@ -60,7 +62,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
         let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
-        listening.serve(config.max_sessions, stop_rx).await;
+        listening.serve(stop_rx).await;
         signals.abort();
         anyhow::Ok(pid_file)
     });

@@ -1,4 +1,4 @@
-//! Listeners, the session limit, and graceful shutdown.
+//! Listeners, admission at accept, and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,16 +6,19 @@ use std::sync::Arc;
 use anyhow::Context;
 use gsswire::AcceptorCredential;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::admission::{Admission, Refusal};
 use crate::config::{CollectorConfig, ListenerConfig};
+use crate::event_log::{self, EventLog};
 use crate::output::Command;
 use crate::render::Rules;
 use crate::session::{self, SessionContext};
 
 pub struct Listening {
     listeners: Vec<(TcpListener, Arc<SessionContext>)>,
+    admission: Arc<Admission>,
 }
 
 /// Binds every listener (and writes the port file) before anything runs, so
@@ -27,17 +30,19 @@ pub async fn bind(
     shutdown: watch::Receiver<bool>,
     dns: bool,
 ) -> anyhow::Result<Listening> {
+    let admission = Arc::new(Admission::new(
+        config.front_door,
+        config.max_sessions,
+        EventLog::new(event_log::WINDOW, event_log::BURST),
+    ));
     let mut listeners = Vec::new();
     for l in &config.listeners {
+        // Also with PermitPlainTCP on: a GSS listener that cannot authenticate
+        // anyone is a broken setup, not a plain one (that is $InputTCPServerRun).
         let credential = match &l.gss {
-            Some(g) => match AcceptorCredential::acquire(&g.service_name) {
-                Ok(c) => Some(c),
-                Err(e) if g.permit_plain_tcp => {
-                    tracing::warn!(service = %g.service_name, error = %e, "no GSS acceptor credential: serving plain TCP only");
-                    None
-                }
-                Err(e) => anyhow::bail!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME): {e}", g.service_name),
-            },
+            Some(g) => Some(AcceptorCredential::acquire(&g.service_name).with_context(|| {
+                format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
+            })?),
             None => None,
         };
         let listener = bind_one(l).await?;
@@ -56,10 +61,11 @@ pub async fn bind(
             output: output.clone(),
             shutdown: shutdown.clone(),
             dns,
+            admission: admission.clone(),
         });
         listeners.push((listener, ctx));
     }
-    Ok(Listening { listeners })
+    Ok(Listening { listeners, admission })
 }
 
 async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
@@ -82,11 +88,24 @@ impl Listening {
     }
 
     /// Accepts until shutdown, then waits for every session to drain.
-    pub async fn serve(self, max_sessions: usize, mut shutdown: watch::Receiver<bool>) {
-        let limit = Arc::new(Semaphore::new(max_sessions));
+    ///
+    /// Refusals cost no more than the accept: the sender check and the
+    /// budgets are looked at here, before a task exists for the connection.
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
+        let admission = self.admission;
+        let flush = tokio::spawn({
+            let admission = admission.clone();
+            async move {
+                let mut every = tokio::time::interval(event_log::WINDOW);
+                loop {
+                    every.tick().await;
+                    admission.log.flush();
+                }
+            }
+        });
         let mut accept_loops = JoinSet::new();
         for (listener, ctx) in self.listeners {
-            let limit = limit.clone();
+            let admission = admission.clone();
             let mut stop = shutdown.clone();
             accept_loops.spawn(async move {
                 let mut sessions = JoinSet::new();
@@ -94,19 +113,24 @@ impl Listening {
                     tokio::select! {
                         accepted = listener.accept() => match accepted {
                             Ok((stream, peer)) => {
-                                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                                    tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
-                                    drop(stream);
+                                let peer = session::canonical_peer(peer);
+                                let Some(modes) = ctx.modes_for(peer.ip()) else {
+                                    if admission.log.admit("refused: not an allowed sender") {
+                                        tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
+                                    }
                                     continue;
+                                };
+                                let place = match admission.enter(peer.ip()) {
+                                    Ok(place) => place,
+                                    Err(refusal) => {
+                                        log_refusal(&admission, peer, refusal);
+                                        continue;
+                                    }
                                 };
                                 if ctx.config.listeners.iter().any(|l| l.keepalive) {
                                     let _ = socket2::SockRef::from(&stream).set_keepalive(true);
                                 }
-                                let ctx = ctx.clone();
-                                sessions.spawn(async move {
-                                    session::run(stream, peer, ctx).await;
-                                    drop(permit);
-                                });
+                                sessions.spawn(session::run(stream, peer, modes, place, ctx.clone()));
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, "accept failed");
@@ -124,5 +148,30 @@ impl Listening {
         let _ = shutdown.changed().await;
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
+        flush.abort();
+        admission.log.flush();
+    }
+}
+
+fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
+    if !admission.log.admit(refusal.kind()) {
+        return;
+    }
+    let limits = admission.limits();
+    match refusal {
+        Refusal::NoSessionSlot => {
+            let max_sessions = admission.max_sessions();
+            tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)")
+        }
+        Refusal::TooManyHandshakes => tracing::warn!(
+            %peer,
+            max_handshakes = limits.max_handshakes,
+            "too many connections awaiting authentication: refusing connection ($InputGSSServerMaxHandshakes)"
+        ),
+        Refusal::TooManyFromHost => tracing::warn!(
+            %peer,
+            max_handshakes_per_host = limits.max_handshakes_per_host,
+            "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
+        ),
     }
 }

@@ -1,21 +1,32 @@
-//! One client connection, from accept to close: sender check, plain-or-GSS
-//! decision, handshake, then tokens (or bytes) → messages → the output thread.
-//! Every failure here ends this session only.
+//! One client connection, from accept to close.
+//!
+//! A connection first passes the *front door* ([`open`]): plain-or-GSS
+//! decision, first bytes, GSS handshake, each against its deadline, while it
+//! holds a place in the front-door budget (see [`crate::admission`]). Only a
+//! connection that comes out of it (an authenticated GSS peer, or a plain
+//! peer that has sent data) takes a session slot, has its name looked up in
+//! DNS, and has its tokens (or bytes) turned into messages for the output
+//! thread. Every failure here ends this connection only.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use gsswire::frame::{detect_order, Detection};
-use gsswire::{accept, AcceptorCredential, ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN};
+use gsswire::{
+    accept, AcceptorCredential, ByteOrder, FrameError, FrameOrder, FrameReader, FrameWriter, HandshakeError, Session,
+    DEFAULT_MAX_DATA_TOKEN,
+};
 use syslog::framing::Deframer;
 use syslog::{Origin, ParseOptions, Timestamp};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::time::Instant;
 
-use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
+use crate::admission::{Admission, FrontDoorPlace};
+use crate::config::{AllowedSenders, CollectorConfig, FrontDoorLimits, GssSettings};
 use crate::output::Command;
 use crate::render::{RenderedBatch, Rules};
 
@@ -30,52 +41,142 @@ pub struct SessionContext {
     pub shutdown: watch::Receiver<bool>,
     /// Reverse DNS for `fromhost` (off with `-x`).
     pub dns: bool,
+    /// The front door and the session slots, shared by every listener.
+    pub admission: Arc<Admission>,
+}
+
+/// The kinds of session a sender may open on a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modes {
+    GssOnly,
+    PlainOnly,
+    /// PermitPlainTCP: the first bytes decide.
+    Either,
+}
+
+impl SessionContext {
+    /// What `ip` may open here; `None` when `$AllowedSender` refuses it.
+    pub fn modes_for(&self, ip: IpAddr) -> Option<Modes> {
+        let plain_allowed = AllowedSenders::permits(&self.config.allowed.tcp, ip);
+        let gss_allowed = AllowedSenders::permits(&self.config.allowed.gss, ip);
+        let (gss_ok, plain_ok) = match (&self.gss, &self.credential) {
+            (Some(g), Some(_)) => (gss_allowed, g.permit_plain_tcp && plain_allowed && gss_allowed),
+            (Some(_), None) => (false, false),
+            (None, _) => (false, plain_allowed),
+        };
+        match (gss_ok, plain_ok) {
+            (true, true) => Some(Modes::Either),
+            (true, false) => Some(Modes::GssOnly),
+            (false, true) => Some(Modes::PlainOnly),
+            (false, false) => None,
+        }
+    }
+}
+
+/// IPv4 peers as such, not as IPv4-mapped IPv6 addresses.
+pub fn canonical_peer(peer: SocketAddr) -> SocketAddr {
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    SocketAddr::new(ip, peer.port())
 }
 
 /// How long a new session may stay silent before PermitPlainTCP calls it plain.
 const PLAIN_DETECT_WAIT: Duration = Duration::from_secs(1);
 
-pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) {
-    let ip = canonical_ip(peer);
-    // Log IPv4 peers as such, not as IPv4-mapped IPv6 addresses.
-    let peer = SocketAddr::new(ip, peer.port());
-    let plain_allowed = AllowedSenders::permits(&ctx.config.allowed.tcp, ip);
-    let gss_allowed = AllowedSenders::permits(&ctx.config.allowed.gss, ip);
-    let (gss_ok, plain_ok) = match (&ctx.gss, &ctx.credential) {
-        (Some(g), Some(_)) => (gss_allowed, g.permit_plain_tcp && plain_allowed && gss_allowed),
-        (Some(g), None) => (false, g.permit_plain_tcp && plain_allowed),
-        (None, _) => (false, plain_allowed),
-    };
-    if !gss_ok && !plain_ok {
-        tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
-        return;
+/// Why a connection did not get through the front door.
+#[derive(Debug, thiserror::Error)]
+enum NotOpened {
+    #[error("closed without sending anything")]
+    ClosedSilent,
+    #[error("nothing received within {0:?} of the connection ($InputGSSServerFirstByteTimeout)")]
+    Silent(Duration),
+    #[error("GSS handshake not complete within {0:?} of the connection ($InputGSSServerHandshakeTimeout)")]
+    HandshakeTooSlow(Duration),
+    #[error("GSS handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    #[error("reading the first bytes: {0}")]
+    Read(#[from] FrameError),
+    #[error("GSS listener without an acceptor credential")]
+    NoCredential,
+    #[error("the collector is shutting down")]
+    ShuttingDown,
+}
+
+impl NotOpened {
+    /// A short name, for the log's summary counts.
+    fn kind(&self) -> &'static str {
+        match self {
+            NotOpened::ClosedSilent => "closed silent",
+            NotOpened::Silent(_) => "closed: first-byte timeout",
+            NotOpened::HandshakeTooSlow(_) => "closed: handshake timeout",
+            NotOpened::Handshake(_) | NotOpened::NoCredential => "closed: handshake failed",
+            NotOpened::Read(_) => "closed: read failed",
+            NotOpened::ShuttingDown => "closed: shutting down",
+        }
     }
+}
+
+/// A connection out of the front door.
+enum Opened {
+    Gss { reader: FrameReader<OwnedReadHalf>, writer: FrameWriter<OwnedWriteHalf>, session: Session },
+    Plain { read: OwnedReadHalf, first: Vec<u8>, write: OwnedWriteHalf },
+}
+
+/// Deadlines of the front door, counted from accept.
+#[derive(Clone, Copy)]
+struct Deadlines {
+    first_byte: Instant,
+    handshake: Instant,
+}
+
+pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: FrontDoorPlace, ctx: Arc<SessionContext>) {
+    let limits = *ctx.admission.limits();
+    let accepted = Instant::now();
+    let deadlines =
+        Deadlines { first_byte: accepted + limits.first_byte_timeout, handshake: accepted + limits.handshake_timeout };
+    // Nothing has been received yet at shutdown: such a connection just goes.
+    let opened = tokio::select! {
+        opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
+        _ = shutting_down(ctx.shutdown.clone()) => Err(NotOpened::ShuttingDown),
+    };
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(e @ (NotOpened::ClosedSilent | NotOpened::ShuttingDown)) => {
+            tracing::debug!(%peer, "connection closed before authentication: {e}");
+            return;
+        }
+        Err(e) => {
+            if ctx.admission.log.admit(e.kind()) {
+                tracing::warn!(%peer, error = %e, "connection closed before authentication");
+            }
+            return;
+        }
+    };
+    let _slot = match ctx.admission.establish(place) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            if ctx.admission.log.admit(refusal.kind()) {
+                let max_sessions = ctx.admission.max_sessions();
+                tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
+            }
+            return;
+        }
+    };
+    // Only an authenticated peer (or a plain one that has spoken) costs a DNS query.
+    let ip = peer.ip();
     let dns = ctx.dns;
     let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
     let origin = Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname });
-    let (read, write) = stream.into_split();
-    let order = ctx.gss.as_ref().map_or(FrameOrder::Auto, |g| g.byte_order);
-    let mut reader = FrameReader::new(read, order);
-
-    let use_gss = match (gss_ok, plain_ok) {
-        (true, false) => true,
-        (false, true) => false,
-        _ => match looks_like_gss(&mut reader).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "session closed before it said anything useful");
-                return;
-            }
-        },
-    };
     let mut sink = Sink::new(ctx.clone(), origin);
-    let result = if use_gss {
-        gss_session(reader, write, peer, &ctx, &mut sink).await
-    } else {
-        tracing::info!(%peer, "plain TCP session opened");
-        let (read, buffered) = reader.into_parts();
-        plain_session(read, buffered.to_vec(), write, &ctx, &mut sink).await
+    let result = match opened {
+        Opened::Gss { reader, writer, session } => gss_session(reader, writer, session, peer, &ctx, &mut sink).await,
+        Opened::Plain { read, first, write } => {
+            tracing::info!(%peer, "plain TCP session opened");
+            plain_session(read, first, write, &ctx, &mut sink).await
+        }
     };
     sink.finish().await;
     match result {
@@ -84,18 +185,68 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) 
     }
 }
 
-fn canonical_ip(peer: SocketAddr) -> std::net::IpAddr {
-    match peer.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        v4 => v4,
+async fn shutting_down(mut shutdown: watch::Receiver<bool>) {
+    // An error means the sender is gone, which happens only at exit.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The front door: decides plain or GSS, waits for the first bytes, and runs
+/// the GSS handshake, each within its deadline.
+async fn open(
+    stream: TcpStream,
+    modes: Modes,
+    ctx: &SessionContext,
+    limits: &FrontDoorLimits,
+    deadlines: Deadlines,
+) -> Result<Opened, NotOpened> {
+    let (read, write) = stream.into_split();
+    let order = ctx.gss.as_ref().map_or(FrameOrder::Auto, |g| g.byte_order);
+    let mut reader = FrameReader::new(read, order);
+    let use_gss = match modes {
+        Modes::GssOnly => true,
+        Modes::PlainOnly => false,
+        Modes::Either => looks_like_gss(&mut reader).await?,
+    };
+    // A silent connection is plain after a second (as in rsyslog), but it
+    // becomes a session only once it says something.
+    if reader.buffered().is_empty() {
+        first_bytes(&mut reader, deadlines.first_byte, limits.first_byte_timeout).await?;
+    }
+    if !use_gss {
+        let (read, buffered) = reader.into_parts();
+        return Ok(Opened::Plain { read, first: buffered.to_vec(), write });
+    }
+    let Some(credential) = &ctx.credential else { return Err(NotOpened::NoCredential) };
+    reader.set_token_timeout(ctx.config.token_timeout);
+    let mut writer = FrameWriter::new(write, ByteOrder::Little);
+    let left = deadlines.handshake.saturating_duration_since(Instant::now());
+    let session = match accept(&mut reader, &mut writer, credential, left).await {
+        Ok(session) => session,
+        Err(HandshakeError::TimedOut(_)) => return Err(NotOpened::HandshakeTooSlow(limits.handshake_timeout)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Opened::Gss { reader, writer, session })
+}
+
+/// Waits for the first bytes of a connection until `deadline`.
+async fn first_bytes<R: AsyncRead + Unpin>(
+    reader: &mut FrameReader<R>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), NotOpened> {
+    match tokio::time::timeout_at(deadline, reader.fill()).await {
+        Err(_) => Err(NotOpened::Silent(timeout)),
+        Ok(Ok(0)) => Err(NotOpened::ClosedSilent),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(NotOpened::Read(e)),
     }
 }
 
 /// rsyslog's PermitPlainTCP heuristic, made exact: a session is GSS when its
 /// first bytes are a length-prefixed InitialContextToken in either byte order;
 /// a session silent for a second, or starting with anything else, is plain.
-async fn looks_like_gss<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>) -> std::io::Result<bool> {
-    let deadline = tokio::time::Instant::now() + PLAIN_DETECT_WAIT;
+async fn looks_like_gss<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>) -> Result<bool, FrameError> {
+    let deadline = Instant::now() + PLAIN_DETECT_WAIT;
     loop {
         match detect_order(reader.buffered()) {
             Detection::Found(_) => return Ok(true),
@@ -103,33 +254,26 @@ async fn looks_like_gss<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>) -> st
             Detection::NeedMore => {}
         }
         match tokio::time::timeout_at(deadline, reader.fill()).await {
-            Err(_) => return Ok(false),
-            Ok(Ok(0)) if reader.buffered().is_empty() => {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"))
-            }
-            Ok(Ok(0)) => return Ok(false),
+            // Silent, or closed: plain (a closed silent one ends at its first bytes).
+            Err(_) | Ok(Ok(0)) => return Ok(false),
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+            Ok(Err(e)) => return Err(e),
         }
     }
 }
 
+/// An authenticated session: tokens until the peer closes.
 async fn gss_session(
     mut reader: FrameReader<OwnedReadHalf>,
-    write: OwnedWriteHalf,
+    mut writer: FrameWriter<OwnedWriteHalf>,
+    mut session: Session,
     peer: SocketAddr,
     ctx: &SessionContext,
     sink: &mut Sink,
 ) -> anyhow::Result<()> {
-    let (Some(settings), Some(credential)) = (&ctx.gss, &ctx.credential) else {
-        anyhow::bail!("GSS session without an acceptor credential");
+    let Some(settings) = &ctx.gss else {
+        anyhow::bail!("GSS session on a plain TCP listener");
     };
-    let handshake_timeout = ctx.config.token_timeout.unwrap_or(Duration::from_secs(60)) * 2;
-    reader.set_token_timeout(ctx.config.token_timeout);
-    let mut writer = FrameWriter::new(write, ByteOrder::Little);
-    let mut session = accept(&mut reader, &mut writer, credential, handshake_timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("GSS handshake failed: {e}"))?;
     tracing::info!(
         %peer,
         principal = session.peer_name(),
