@@ -72,7 +72,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Parsing and rendering run on their own threads, off the runtime; they
     // idle once the sessions are gone and end with the process.
-    let render_threads = render_pool::RenderPool::global().context("starting the render threads")?.threads();
+    let render_threads = render_pool::RenderPool::global().map_err(|e| anyhow::anyhow!("starting the render threads: {e}"))?.threads();
     tracing::debug!(threads = render_threads, "render threads started");
     // Batches in flight to the output thread: a few is enough to keep it busy;
     // beyond that a fast sender is slowed by TCP backpressure instead of
