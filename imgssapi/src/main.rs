@@ -6,7 +6,9 @@ mod config;
 mod dns;
 mod event_log;
 mod output;
+mod rate_limited;
 mod render;
+mod render_pool;
 mod server;
 mod session;
 
@@ -47,6 +49,10 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     let rules = Arc::new(render::Rules::new(std::mem::take(&mut config.rules), config.file_actions));
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Parsing and rendering run on their own threads, off the runtime; they
+    // idle once the sessions are gone and end with the process.
+    let render_threads = render_pool::RenderPool::global().map_err(|e| anyhow::anyhow!("starting the render threads: {e}"))?.threads();
+    tracing::debug!(threads = render_threads, "render threads started");
     // Batches in flight to the output thread: a few is enough to keep it busy;
     // beyond that a fast sender is slowed by TCP backpressure instead of
     // growing our memory (4096 batches let the collector reach 100 MB).
@@ -75,6 +81,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     tracing::info!(
         written = stats.written.load(std::sync::atomic::Ordering::Relaxed),
         lost = stats.lost.load(std::sync::atomic::Ordering::Relaxed),
+        inflated_past_limit = rate_limited::INFLATED_PAST_LIMIT.total(),
         "collector stopped"
     );
     drop(result?);

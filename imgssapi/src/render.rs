@@ -1,8 +1,8 @@
-//! Applying the rules, in the session tasks: each message goes through the
-//! filters in order, and for every file action that takes it the file's path
-//! and the line are rendered into the batch's one buffer. The output thread
-//! then only appends bytes to files, and the rendering spreads over the
-//! runtime's threads instead of queueing behind one.
+//! Applying the rules, on the render threads ([`crate::render_pool`]): each
+//! message goes through the filters in order, and for every file action that
+//! takes it the file's path and the line are rendered into the batch's one
+//! buffer. The output thread then only appends bytes to files, and the
+//! rendering spreads over the cores instead of queueing behind one.
 
 use std::ops::Range;
 

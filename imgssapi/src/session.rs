@@ -22,13 +22,15 @@ use syslog::{Origin, ParseOptions, Timestamp};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::admission::{Admission, FrontDoorPlace};
 use crate::config::{AllowedSenders, CollectorConfig, FrontDoorLimits, GssSettings};
 use crate::output::Command;
 use crate::render::{RenderedBatch, Rules};
+use crate::render_pool::RenderPool;
 
 /// What every session of a listener shares.
 pub struct SessionContext {
@@ -356,11 +358,13 @@ async fn plain_session(
 /// one batch per received chunk.
 ///
 /// Framing is sequential (a message may span chunks), so it happens here; the
-/// parsing and rendering of each chunk's messages then runs as its own task,
-/// so that one busy session uses more than one core. Each task hands its
-/// batch over only after the task before it has, so the session's order
-/// holds; at most [`RENDER_TASKS_PER_SESSION`] are in flight, after which
-/// the session stops reading and TCP slows the sender.
+/// parsing and rendering of each chunk's messages (CPU work: inflating `z`
+/// messages, filters, templates) runs on the render threads
+/// ([`crate::render_pool`]), never on the async runtime. One task per session
+/// hands the rendered batches to the output thread in the order the chunks
+/// were received. At most [`RENDER_TASKS_PER_SESSION`] chunks are in flight
+/// (submitted, not yet with the output thread), after which the session stops
+/// reading and TCP slows the sender.
 struct Sink {
     ctx: Arc<SessionContext>,
     origin: Arc<Origin>,
@@ -368,11 +372,19 @@ struct Sink {
     options: ParseOptions,
     count: u64,
     in_flight: Arc<Semaphore>,
-    /// Fires when the last submitted batch has been handed to the output thread.
-    last_handed_over: Option<oneshot::Receiver<()>>,
+    /// Batches being rendered, in the session's order, to [`hand_over_in_order`].
+    rendering: Option<mpsc::Sender<InFlight>>,
+    hand_over: Option<JoinHandle<()>>,
 }
 
 const RENDER_TASKS_PER_SESSION: usize = 4;
+
+/// A chunk on the render threads: its batch arrives on `batch`; the permit
+/// is its place among the session's chunks in flight.
+struct InFlight {
+    batch: oneshot::Receiver<RenderedBatch>,
+    permit: OwnedSemaphorePermit,
+}
 
 /// Complete messages of one chunk, copied out of the read buffer, and when
 /// they were received.
@@ -395,12 +407,15 @@ impl Frames {
     fn render(&self, rules: &Rules, origin: &Arc<Origin>, options: &ParseOptions) -> RenderedBatch {
         let mut batch = rules.batch(self.bytes.len());
         let mut start = 0;
+        let mut cut = 0;
         for &end in &self.ends {
             if let Some(m) = syslog::parse(&self.bytes[start..end], origin.clone(), self.received, options) {
+                cut += u64::from(m.inflated_past_limit);
                 batch.add(&m);
             }
             start = end;
         }
+        crate::rate_limited::inflated_past_limit(cut, origin, options.max_message_size);
         batch.finish()
     }
 }
@@ -408,6 +423,8 @@ impl Frames {
 impl Sink {
     fn new(ctx: Arc<SessionContext>, origin: Arc<Origin>) -> Self {
         let options = ParseOptions { max_message_size: ctx.config.max_message_size };
+        let (rendering, rendered) = mpsc::channel(RENDER_TASKS_PER_SESSION);
+        let hand_over = tokio::spawn(hand_over_in_order(rendered, ctx.output.clone()));
         Sink {
             deframer: Deframer::new(ctx.config.max_message_size),
             ctx,
@@ -415,7 +432,8 @@ impl Sink {
             options,
             count: 0,
             in_flight: Arc::new(Semaphore::new(RENDER_TASKS_PER_SESSION)),
-            last_handed_over: None,
+            rendering: Some(rendering),
+            hand_over: Some(hand_over),
         }
     }
 
@@ -432,8 +450,10 @@ impl Sink {
         let mut frames = Frames::new(0);
         self.deframer.finish(&mut |frame| frames.push(frame));
         self.submit(frames).await;
-        if let Some(last) = self.last_handed_over.take() {
-            let _ = last.await;
+        // The hand-over task ends once it has passed on the last batch.
+        self.rendering = None;
+        if let Some(hand_over) = self.hand_over.take() {
+            let _ = hand_over.await;
         }
     }
 
@@ -443,21 +463,39 @@ impl Sink {
         }
         self.count += frames.ends.len() as u64;
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
-        let previous = self.last_handed_over.take();
-        let (handed_over, next) = oneshot::channel();
-        self.last_handed_over = Some(next);
-        let (ctx, origin, options) = (self.ctx.clone(), self.origin.clone(), self.options);
-        tokio::spawn(async move {
-            let batch = frames.render(&ctx.rules, &origin, &options);
-            // A failed predecessor (its sender dropped) must not stall the rest.
-            if let Some(previous) = previous {
-                let _ = previous.await;
+        let Some(rendering) = &self.rendering else { return };
+        let (rules, origin, options) = (self.ctx.rules.clone(), self.origin.clone(), self.options);
+        let submitted = match RenderPool::global() {
+            Ok(pool) => pool.submit(move || frames.render(&rules, &origin, &options)).await,
+            Err(e) => Err(e),
+        };
+        let batch = match submitted {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "messages of this session are lost");
+                return;
             }
-            if !batch.writes.is_empty() && ctx.output.send(Command::Write(batch)).await.is_err() {
-                tracing::error!("output thread is gone: messages of this session are lost");
+        };
+        if rendering.send(InFlight { batch, permit }).await.is_err() {
+            tracing::error!("the hand-over task is gone: messages of this session are lost");
+        }
+    }
+}
+
+/// Passes a session's rendered batches to the output thread, one at a time
+/// in the order they were submitted, until the session drops its sender.
+async fn hand_over_in_order(mut rendering: mpsc::Receiver<InFlight>, output: mpsc::Sender<Command>) {
+    while let Some(InFlight { batch, permit }) = rendering.recv().await {
+        match batch.await {
+            Ok(batch) if batch.writes.is_empty() => {}
+            Ok(batch) => {
+                if output.send(Command::Write(batch)).await.is_err() {
+                    tracing::error!("output thread is gone: messages of this session are lost");
+                }
             }
-            drop(permit);
-            let _ = handed_over.send(());
-        });
+            // The render thread has logged why (a panic); go on with the next.
+            Err(_) => {}
+        }
+        drop(permit);
     }
 }

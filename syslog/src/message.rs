@@ -2,7 +2,6 @@
 //! does it: sanitise, PRI, then RFC 5424 if `1 ` follows the PRI, else RFC 3164.
 //! Messages are bytes: invalid UTF-8 passes through untouched.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use crate::time::{parse_rfc3164, parse_rfc3339, Timestamp};
@@ -56,6 +55,9 @@ pub struct Message {
     msg_offset: usize,
     /// 0: legacy (RFC 3164), 1: RFC 5424.
     pub protocol: u8,
+    /// A `z` (compressed) message that inflated to more than
+    /// `$MaxMessageSize` bytes: it was cut there, as an oversize message is.
+    pub inflated_past_limit: bool,
     app_name: Span,
     procid: Span,
     msgid: Span,
@@ -141,8 +143,11 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
     if input.is_empty() {
         return None;
     }
-    let decompressed = decompress(input);
-    let raw = sanitize(decompressed.as_deref().unwrap_or(input), options.max_message_size);
+    let (raw, inflated_past_limit) = match inflate(input, options.max_message_size) {
+        Inflated::Whole(text) => (sanitize(&text, options.max_message_size), false),
+        Inflated::CutAtLimit(text) => (sanitize(&text, options.max_message_size), true),
+        Inflated::NotCompressed => (sanitize(input, options.max_message_size), false),
+    };
     let mut m = Message {
         raw,
         pri: DEFAULT_PRI,
@@ -153,6 +158,7 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
         emulated_tag: Vec::new(),
         msg_offset: 0,
         protocol: 0,
+        inflated_past_limit,
         app_name: Span::default(),
         procid: Span::default(),
         msgid: Span::default(),
@@ -169,17 +175,66 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
     Some(m)
 }
 
+/// What the `z` compression extension made of a message.
+enum Inflated {
+    /// Not a `z` message, or not a zlib stream: the bytes are the message.
+    NotCompressed,
+    /// The whole inflated message, at most the maximum size.
+    Whole(Vec<u8>),
+    /// The first maximum-size bytes of a message that inflates to more.
+    CutAtLimit(Vec<u8>),
+}
+
+/// The smallest first guess at the inflated size, and how a guess grows.
+const INFLATE_FIRST_GUESS: usize = 256;
+
 /// The `z` compression extension: a message that starts with `z` is a zlib
-/// stream. rsyslog drops a `z` message that does not decompress; we keep it as
-/// plain text instead (deliberate difference: a plain message that happens to
-/// start with `z` is not lost).
-fn decompress(input: &[u8]) -> Option<Vec<u8>> {
-    if input.first() != Some(&b'z') {
-        return None;
+/// stream, inflated into at most `max` + 1 bytes (the one byte over tells
+/// "exactly `max`" from "more"), so that a small frame can never cost more
+/// memory or time than a message of the maximum size.
+///
+/// rsyslog 8.2302 (`runtime/parser.c` `uncompressMessage`) inflates into a
+/// `$MaxMessageSize` buffer; when the result does not fit, or the bytes are
+/// not a zlib stream, it logs "Uncompression of a message failed ...
+/// Message ignored." but goes on with the still-compressed bytes, which are
+/// then escaped and written (checked against Debian's 8.2302). We keep that
+/// for bytes that are not a zlib stream (a plain message that happens to start
+/// with `z` is not lost). A message that inflates past the limit we handle as
+/// rsyslog's TCP input handles an oversize message: cut at the limit, and
+/// the caller logs it (deliberate difference: the operator gets the first
+/// `$MaxMessageSize` bytes of the message instead of escaped zlib bytes).
+fn inflate(input: &[u8], max: usize) -> Inflated {
+    let Some(compressed) = input.strip_prefix(b"z") else { return Inflated::NotCompressed };
+    let limit = max.saturating_add(1);
+    let mut inflater = flate2::Decompress::new(true);
+    let mut out = Vec::with_capacity(limit.min(INFLATE_FIRST_GUESS.max(4 * compressed.len())));
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() >= limit {
+                out.truncate(max);
+                return Inflated::CutAtLimit(out);
+            }
+            // Grow by doubling, never past the limit: reserve_exact asks for
+            // exactly this much, where reserve could round up to twice.
+            out.reserve_exact(out.capacity().max(INFLATE_FIRST_GUESS).min(limit - out.len()));
+        }
+        let (read_before, written_before) = (inflater.total_in(), out.len());
+        let rest = compressed.get(read_before as usize..).unwrap_or_default();
+        // decompress_vec writes into the spare capacity only: `out` never grows here.
+        match inflater.decompress_vec(rest, &mut out, flate2::FlushDecompress::None) {
+            Ok(flate2::Status::StreamEnd) if out.len() > max => {
+                out.truncate(max);
+                return Inflated::CutAtLimit(out);
+            }
+            Ok(flate2::Status::StreamEnd) => return Inflated::Whole(out),
+            Ok(_) if inflater.total_in() == read_before && out.len() == written_before => {
+                // No progress with room to write: the stream ends early.
+                return Inflated::NotCompressed;
+            }
+            Ok(_) => {}
+            Err(_) => return Inflated::NotCompressed,
+        }
     }
-    let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(&input[1..]).take(16 * 1024 * 1024).read_to_end(&mut out).ok()?;
-    Some(out)
 }
 
 /// rsyslog's SanitizeMsg with its defaults: drop one trailing NUL, then one
@@ -460,5 +515,73 @@ mod tests {
         assert_eq!(m.msg(), b" compressed");
         let m = p(b"zebra: not compressed");
         assert_eq!(m.tag(), b"zebra:", "kept as plain text");
+    }
+
+    fn zlib(text: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(vec![b'z'], flate2::Compression::best());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn with_max(input: &[u8], max: usize) -> Message {
+        let base = parse_rfc3339(b"2026-11-23T10:00:00.000001+00:00").unwrap().0;
+        parse(input, origin(), base, &ParseOptions { max_message_size: max }).unwrap()
+    }
+
+    /// `<13>Nov 23 12:00:00 h t: EEE…` of exactly `len` bytes.
+    fn message_of(len: usize) -> Vec<u8> {
+        let mut m = b"<13>Nov 23 12:00:00 h t: ".to_vec();
+        m.resize(len, b'E');
+        m
+    }
+
+    #[test]
+    fn inflating_to_exactly_the_maximum_keeps_the_whole_message() {
+        for max in [100, 256, 257, 8096] {
+            let m = with_max(&zlib(&message_of(max)), max);
+            assert_eq!(m.raw, message_of(max), "max {max}");
+            assert!(!m.inflated_past_limit, "max {max}");
+        }
+    }
+
+    #[test]
+    fn inflating_to_one_byte_over_the_maximum_cuts_it_there() {
+        for max in [100, 256, 257, 8096] {
+            let m = with_max(&zlib(&message_of(max + 1)), max);
+            assert_eq!(m.raw, message_of(max), "max {max}");
+            assert!(m.inflated_past_limit, "max {max}");
+            assert_eq!(m.tag(), b"t:");
+        }
+    }
+
+    #[test]
+    fn a_compression_bomb_gives_one_message_of_the_maximum_size() {
+        // 32 MiB of 'A' (past the old 16 MiB cap) in about 32 KiB of zlib.
+        let mut text = message_of(64);
+        text.resize(32 << 20, b'A');
+        let bomb = zlib(&text);
+        drop(text);
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        let m = with_max(&bomb, 8096);
+        assert_eq!(m.raw.len(), 8096);
+        assert!(m.inflated_past_limit);
+        assert!(m.raw.starts_with(&message_of(64)));
+    }
+
+    #[test]
+    fn a_broken_zlib_stream_is_kept_as_plain_text() {
+        let whole = zlib(&message_of(300));
+        let cut = &whole[..whole.len() / 2];
+        let m = with_max(cut, 8096);
+        assert!(!m.inflated_past_limit);
+        assert!(m.raw.starts_with(b"zx"), "the bytes as received, escaped");
+        // A stream cut after the limit's worth of output still gives the message.
+        let mut long = message_of(64);
+        long.resize(100_000, b'A');
+        let whole = zlib(&long);
+        let m = with_max(&whole[..whole.len() - 8], 8096);
+        assert!(m.inflated_past_limit);
+        assert_eq!(m.raw, long[..8096]);
     }
 }
