@@ -40,6 +40,26 @@ impl Default for ParseOptions {
     }
 }
 
+/// The syslog protocol a message was written in, as rsyslog's
+/// `protocol-version` property tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Legacy BSD syslog (RFC 3164) or no recognisable header: version 0.
+    Rfc3164,
+    /// RFC 5424 (`<PRI>1 ...`): version 1.
+    Rfc5424,
+}
+
+impl Protocol {
+    /// rsyslog's `protocol-version`: 0 or 1.
+    pub fn version(self) -> u8 {
+        match self {
+            Protocol::Rfc3164 => 0,
+            Protocol::Rfc5424 => 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Message {
     /// rsyslog's `rawmsg`: the message after decompression and sanitising.
@@ -53,8 +73,8 @@ pub struct Message {
     tag: Span,
     emulated_tag: Vec<u8>,
     msg_offset: usize,
-    /// 0: legacy (RFC 3164), 1: RFC 5424.
-    pub protocol: u8,
+    /// Which header the message had.
+    pub protocol: Protocol,
     /// A `z` (compressed) message that inflated to more than
     /// `$MaxMessageSize` bytes: it was cut there, as an oversize message is.
     pub inflated_past_limit: bool,
@@ -107,7 +127,7 @@ impl Message {
     /// The TAG (`syslogtag`): `sshd[42]:` in RFC 3164; `APP-NAME[PROCID]`
     /// emulated for RFC 5424, as rsyslog does.
     pub fn tag(&self) -> &[u8] {
-        if self.protocol == 1 {
+        if self.protocol == Protocol::Rfc5424 {
             &self.emulated_tag
         } else {
             self.span(self.tag)
@@ -157,7 +177,7 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
         tag: Span::default(),
         emulated_tag: Vec::new(),
         msg_offset: 0,
-        protocol: 0,
+        protocol: Protocol::Rfc3164,
         inflated_past_limit,
         app_name: Span::default(),
         procid: Span::default(),
@@ -305,7 +325,7 @@ fn parse_pri(m: &mut Message) -> usize {
 }
 
 fn parse_rfc5424(m: &mut Message, mut pos: usize) {
-    m.protocol = 1;
+    m.protocol = Protocol::Rfc5424;
     let raw = &m.raw;
     let rest = &raw[pos..];
     if rest.len() >= 2 && rest[0] == b'-' && rest[1] == b' ' {
@@ -377,7 +397,7 @@ fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
 }
 
 fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
-    m.protocol = 0;
+    m.protocol = Protocol::Rfc3164;
     if m.pri == INVALID_PRI {
         m.msg_offset = pos;
         return;
@@ -487,7 +507,7 @@ mod tests {
     #[test]
     fn rfc5424_emulates_tag() {
         let m = p(b"<165>1 2003-10-11T22:14:15.003Z mymachine evntslog 123 ID47 [ex@32473 iut=\"3\"] An app event");
-        assert_eq!(m.protocol, 1);
+        assert_eq!(m.protocol, Protocol::Rfc5424);
         assert_eq!(m.hostname(), b"mymachine");
         assert_eq!(m.tag(), b"evntslog[123]");
         assert_eq!(m.programname(), b"evntslog");

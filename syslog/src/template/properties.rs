@@ -1,7 +1,7 @@
 //! The property table: the names a template or filter may use, and each
 //! property's raw value in a message.
 
-use crate::message::{Message, FACILITY_NAMES, SEVERITY_NAMES};
+use crate::message::{Message, Protocol, FACILITY_NAMES, SEVERITY_NAMES};
 use crate::time::{push2, push4, Timestamp};
 
 /// What rsyslog writes for an entry whose property name was invalid.
@@ -147,8 +147,8 @@ impl Property {
             Property::InputName => m.origin.inputname.as_bytes(),
             // RFC 3164 messages have no APP-NAME or PROCID: rsyslog emulates
             // them from the TAG (programname, and what stands in [brackets]).
-            Property::AppName if m.protocol == 0 => m.programname(),
-            Property::ProcId if m.protocol == 0 => nil_if_empty(legacy_procid(m.tag())),
+            Property::AppName if m.protocol == Protocol::Rfc3164 => m.programname(),
+            Property::ProcId if m.protocol == Protocol::Rfc3164 => nil_if_empty(legacy_procid(m.tag())),
             Property::AppName => nil_if_empty(m.app_name()),
             Property::ProcId => nil_if_empty(m.procid()),
             Property::MsgId => nil_if_empty(m.msgid()),
@@ -162,7 +162,7 @@ impl Property {
                     Property::Pri => m.pri.to_string(),
                     Property::Facility => m.facility().to_string(),
                     Property::Severity => m.severity().to_string(),
-                    Property::ProtocolVersion => m.protocol.to_string(),
+                    Property::ProtocolVersion => m.protocol.version().to_string(),
                     // rsyslog 8.2302 writes "kern.emerg" (its docs show a "<pri>" suffix).
                     Property::PriText => format!(
                         "{}.{}",
