@@ -10,8 +10,8 @@
 //! - [`pid_file::PidFile`]: the pid file, removed when its guard drops;
 //! - [`signals`]: SIGTERM/SIGINT as a [`signals::Shutdown`] that every task
 //!   can wait on, SIGHUP as a separate event that never stops a daemon;
-//! - [`os`]: the host name, the open-file limit and the umask, with their
-//!   `unsafe` in one place;
+//! - [`os`]: the host name, the open-file limit, the umask and a TCP socket's
+//!   unacknowledged bytes, with their `unsafe` in one place;
 //! - [`directives::Directive`]: typed, checked values of legacy `$Directive`
 //!   lines, each error reported against its `FILE:LINE`;
 //! - [`templates::TemplateRegistry`]: `$template` statements and the

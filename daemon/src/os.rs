@@ -1,6 +1,7 @@
 //! Operating-system helpers the daemons need, with their `unsafe` in one place.
 
 use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// This host's name as the kernel has it (`gethostname`), possibly with a domain.
 pub fn hostname() -> Option<String> {
@@ -49,6 +50,19 @@ pub fn set_umask(mask: u32) {
     unsafe { libc::umask(mask as libc::mode_t) };
 }
 
+/// Bytes in a TCP socket's send queue that the peer has not acknowledged
+/// yet (Linux `SIOCOUTQ`, the same request number as `TIOCOUTQ`).
+pub fn unacknowledged_bytes(socket: BorrowedFd<'_>) -> std::io::Result<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int through the pointer, which points at the
+    // local `n`; the descriptor is borrowed, so it stays open for the call.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n.max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +76,43 @@ mod tests {
         // SAFETY: as in raise_open_file_limit.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
         assert!(lim.rlim_cur == lim.rlim_max || lim.rlim_cur == 1 << 20);
+    }
+
+    #[test]
+    fn unacknowledged_bytes_of_a_socket_and_of_something_else() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        assert_eq!(unacknowledged_bytes(client.as_fd()).unwrap(), 0, "nothing sent yet");
+        client.write_all(&[7u8; 4096]).unwrap();
+        // The peer's kernel acknowledges what it received even though nobody
+        // reads it; wait (boundedly) until loopback has done so.
+        let mut left = u64::MAX;
+        for _ in 0..500 {
+            left = unacknowledged_bytes(client.as_fd()).unwrap();
+            if left == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(left, 0, "loopback acknowledges what its buffer took");
+        // A peer that does not read: once the send buffer is full, what it
+        // holds cannot have been acknowledged.
+        client.set_nonblocking(true).unwrap();
+        let chunk = [7u8; 64 * 1024];
+        let mut written = 0u64;
+        for _ in 0..10_000 {
+            match client.write(&chunk) {
+                Ok(n) => written += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let unacked = unacknowledged_bytes(client.as_fd()).unwrap();
+        assert!(unacked > 0 && unacked <= written, "{unacked} of {written} bytes unacknowledged");
+        let file = tempfile::tempfile().unwrap();
+        assert!(unacknowledged_bytes(file.as_fd()).is_err(), "a regular file has no send queue");
     }
 }

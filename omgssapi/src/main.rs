@@ -1,6 +1,8 @@
 //! `omgssapi`: the shipper. Takes the node's syslog, queues it on disk, and
 //! forwards it over Kerberos to the collector, as rsyslog's omgssapi does.
 
+#![forbid(unsafe_code)]
+
 mod backoff;
 mod config;
 mod forward;
