@@ -2,10 +2,14 @@
 //! legacy configuration, and writes the same files.
 
 mod admission;
+mod chunks;
 mod config;
+mod detect;
 mod dns;
 mod event_log;
+mod open;
 mod output;
+mod pipeline;
 mod rate_limited;
 mod render;
 mod render_pool;
