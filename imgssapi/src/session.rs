@@ -20,10 +20,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use daemon::signals::Shutdown;
 use gsswire::AcceptorCredential;
 use syslog::Origin;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::admission::{Admission, FrontDoorPlace};
@@ -43,7 +44,7 @@ pub struct SessionContext {
     /// Sessions apply the rules and render lines themselves (see [`crate::render`]).
     pub rules: Arc<Rules>,
     pub output: mpsc::Sender<Command>,
-    pub shutdown: watch::Receiver<bool>,
+    pub shutdown: Shutdown,
     /// Reverse DNS for `fromhost` (off with `-x`).
     pub dns: bool,
     /// The front door and the session slots, shared by every listener.
@@ -82,9 +83,10 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
     let limits = *ctx.admission.limits();
     let deadlines = Deadlines::from(Instant::now(), &limits);
     // Nothing has been received yet at shutdown: such a connection just goes.
+    let mut shutdown = ctx.shutdown.clone();
     let opened = tokio::select! {
         opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
-        _ = shutting_down(ctx.shutdown.clone()) => Err(NotOpened::ShuttingDown),
+        _ = shutdown.triggered() => Err(NotOpened::ShuttingDown),
     };
     let opened = match opened {
         Ok(opened) => opened,
@@ -124,11 +126,6 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
     }
 }
 
-async fn shutting_down(mut shutdown: watch::Receiver<bool>) {
-    // An error means the sender is gone, which happens only at exit.
-    let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
 /// Where the session's messages come from. Only an authenticated peer (or a
 /// plain one that has spoken) costs a DNS query.
 async fn origin(peer: SocketAddr, ctx: &SessionContext) -> Arc<Origin> {
@@ -146,7 +143,7 @@ async fn origin(peer: SocketAddr, ctx: &SessionContext) -> Arc<Origin> {
 /// and close.
 async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink: &mut Sink) -> Result<(), SessionError> {
     let mut shutdown = ctx.shutdown.clone();
-    let mut draining = *shutdown.borrow();
+    let mut draining = shutdown.is_triggered();
     if draining {
         source.half_close().await;
     }
@@ -159,7 +156,7 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
         } else {
             tokio::select! {
                 chunk = source.next_chunk() => chunk?,
-                _ = shutdown.changed() => {
+                _ = shutdown.triggered() => {
                     draining = true;
                     source.half_close().await;
                     continue;
