@@ -167,3 +167,157 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
         sink.push(chunk).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::event_log::{self, EventLog};
+    use crate::open::Opened;
+
+    /// Bounds every wait of these tests.
+    const WAIT: Duration = Duration::from_secs(20);
+
+    /// A plain TCP listener's context, writing every message to a file, and
+    /// the output channel's receiving end.
+    fn context(drain_timeout: Duration) -> (Arc<SessionContext>, daemon::signals::ShutdownTrigger, mpsc::Receiver<Command>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.conf");
+        let out = dir.path().join("all.log");
+        std::fs::write(&path, format!("$ModLoad imtcp\n$InputTCPServerRun 10514\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display())).unwrap();
+        let (mut config, text) = crate::config::load(&path);
+        assert!(!text.has_errors());
+        config.drain_timeout = drain_timeout;
+        let rules = Arc::new(Rules::new(std::mem::take(&mut config.rules), config.file_actions));
+        let (output, rx) = mpsc::channel(64);
+        let (trigger, shutdown) = daemon::signals::shutdown();
+        let admission = Arc::new(Admission::new(config.front_door, config.max_sessions, EventLog::new(event_log::WINDOW, event_log::BURST)));
+        let gss = config.listeners[0].gss.clone();
+        let ctx = SessionContext { config: Arc::new(config), gss, credential: None, rules, output, shutdown, dns: false, admission };
+        (Arc::new(ctx), trigger, rx, dir)
+    }
+
+    /// A connected loopback pair: the collector's end, opened as a plain
+    /// session whose front door read `first`, and the peer's end.
+    async fn plain_pair(first: &[u8], ctx: &SessionContext) -> (ChunkSource, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let (read, write) = ours.into_split();
+        let source = ChunkSource::new(Opened::Plain { read, first: first.to_vec(), write }, ctx).unwrap();
+        (source, peer)
+    }
+
+    fn origin() -> Arc<Origin> {
+        Arc::new(Origin { fromhost: "127.0.0.1".into(), fromhost_ip: "127.0.0.1".into(), inputname: "imtcp" })
+    }
+
+    /// Everything the session handed to the output thread, as text (`%msg%`
+    /// keeps the space after the tag, as in rsyslog).
+    fn written(rx: &mut mpsc::Receiver<Command>) -> String {
+        let mut text = String::new();
+        while let Ok(command) = rx.try_recv() {
+            text.push_str(&lines_of(command));
+        }
+        text
+    }
+
+    /// The next batch the session hands to the output thread, as text.
+    async fn next_written(rx: &mut mpsc::Receiver<Command>) -> String {
+        lines_of(tokio::time::timeout(WAIT, rx.recv()).await.expect("a batch").expect("the session's batch"))
+    }
+
+    fn lines_of(command: Command) -> String {
+        let mut text = String::new();
+        if let Command::Write(batch) = command {
+            for write in &batch.writes {
+                text.push_str(std::str::from_utf8(&batch.bytes[write.line.clone()]).unwrap());
+            }
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn a_plain_session_passes_on_its_first_bytes_then_the_stream_until_the_peer_closes() {
+        let (ctx, _trigger, mut rx, _dir) = context(Duration::from_secs(10));
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: one\n<13>Nov 23 12:00:00 h app: t", &ctx).await;
+        let mut sink = Sink::new(ctx.clone(), origin());
+        peer.write_all(b"wo\n<13>Nov 23 12:00:00 h app: three\n").await.unwrap();
+        drop(peer);
+        let result = tokio::time::timeout(WAIT, read_until_closed(&mut source, &ctx, &mut sink)).await.unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        sink.finish().await;
+        assert_eq!(sink.count(), 3);
+        assert_eq!(written(&mut rx), " one\n two\n three\n");
+    }
+
+    /// At shutdown the peer is told (its read sees the end of the stream),
+    /// what it sends afterwards is still passed on, and its close ends the
+    /// session cleanly.
+    #[tokio::test]
+    async fn at_shutdown_a_plain_peer_is_half_closed_and_drained() {
+        let (ctx, trigger, mut rx, _dir) = context(Duration::from_secs(10));
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: before\n", &ctx).await;
+        let session = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                let mut sink = Sink::new(ctx.clone(), origin());
+                let result = read_until_closed(&mut source, &ctx, &mut sink).await;
+                sink.finish().await;
+                (result, sink.count())
+            }
+        });
+        // The session is reading (it has passed on its first chunk) when
+        // shutdown starts.
+        assert_eq!(next_written(&mut rx).await, " before\n");
+        trigger.trigger();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(WAIT, peer.read(&mut buf)).await.expect("the collector half-closes").unwrap();
+        assert_eq!(n, 0);
+        peer.write_all(b"<13>Nov 23 12:00:00 h app: in flight\n").await.unwrap();
+        drop(peer);
+        let (result, count) = tokio::time::timeout(WAIT, session).await.unwrap().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(count, 2);
+        assert_eq!(written(&mut rx), " in flight\n");
+    }
+
+    /// A session that starts after shutdown has started is half-closed at
+    /// once (a plain one too), and a peer that stays silent ends with the drain
+    /// timeout's text.
+    #[tokio::test]
+    async fn a_session_opened_during_shutdown_is_half_closed_and_ends_at_the_drain_timeout() {
+        let (ctx, trigger, _rx, _dir) = context(Duration::from_millis(300));
+        trigger.trigger();
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: late\n", &ctx).await;
+        let mut sink = Sink::new(ctx.clone(), origin());
+        let session = read_until_closed(&mut source, &ctx, &mut sink);
+        let mut buf = [0u8; 16];
+        let (result, n) = tokio::time::timeout(WAIT, async { tokio::join!(session, peer.read(&mut buf)) })
+            .await
+            .expect("the collector half-closes and gives up");
+        assert_eq!(n.unwrap(), 0);
+        let e = result.unwrap_err();
+        assert!(matches!(e, SessionError::DrainTimeout), "{e:?}");
+        assert_eq!(e.to_string(), "client did not finish within the drain timeout at shutdown");
+        sink.finish().await;
+        assert_eq!(sink.count(), 1);
+    }
+
+    /// The collector's log says why a session ended in these words; tests and
+    /// operators grep for them.
+    #[test]
+    fn session_ends_keep_their_log_texts() {
+        assert_eq!(SessionError::NotGssListener.to_string(), "GSS session on a plain TCP listener");
+        assert_eq!(
+            SessionError::EncryptionRequired.to_string(),
+            "integrity-only token refused ($InputGSSServerRequireEncryption on)"
+        );
+        let closed = SessionError::from(gsswire::FrameError::Truncated { buffered: 3 });
+        assert_eq!(closed.to_string(), "connection closed in the middle of a token (3 bytes of it received)");
+    }
+}
