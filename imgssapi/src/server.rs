@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use gsswire::AcceptorCredential;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use daemon::signals::Shutdown;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::admission::{Admission, Refusal};
@@ -27,7 +28,7 @@ pub async fn bind(
     config: Arc<CollectorConfig>,
     rules: Arc<Rules>,
     output: mpsc::Sender<Command>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     dns: bool,
 ) -> anyhow::Result<Listening> {
     let admission = Arc::new(Admission::new(
@@ -91,7 +92,7 @@ impl Listening {
     ///
     /// Refusals cost no more than the accept: the sender check and the
     /// budgets are looked at here, before a task exists for the connection.
-    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn serve(self, mut shutdown: Shutdown) {
         let admission = self.admission;
         let flush = tokio::spawn({
             let admission = admission.clone();
@@ -138,14 +139,14 @@ impl Listening {
                             }
                         },
                         Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-                        _ = stop.changed() => break,
+                        _ = stop.triggered() => break,
                     }
                 }
                 drop(listener);
                 while sessions.join_next().await.is_some() {}
             });
         }
-        let _ = shutdown.changed().await;
+        shutdown.triggered().await;
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
         flush.abort();
