@@ -1,6 +1,8 @@
 //! `imgssapi`: the collector. Runs in place of the central rsyslogd, with its
 //! legacy configuration, and writes the same files.
 
+#![forbid(unsafe_code)]
+
 mod admission;
 mod chunks;
 mod config;
