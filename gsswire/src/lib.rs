@@ -12,6 +12,8 @@
 //!   enctypes (RFC 3961/3962), made in Rust with the exported keys;
 //! - [`error`]: what went wrong, by cause.
 
+#![warn(missing_docs)]
+
 pub mod cfx;
 pub mod error;
 pub mod frame;
