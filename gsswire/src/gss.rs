@@ -610,8 +610,9 @@ pub struct MessageKeys {
     pub recv_seq: u64,
     /// RFC 4121 tokens (all but the DES, 3DES and RC4 enctypes).
     pub cfx: bool,
-    /// The context key (MIT's lucid `ctx_key` for the context's protocol):
-    /// what protects messages when there is no acceptor subkey.
+    /// The context key, the Kerberos session key or the initiator's subkey
+    /// (MIT's lucid `ctx_key` for the context's protocol): what protects
+    /// messages when there is no acceptor subkey.
     pub context_key: LucidKey,
     /// The acceptor's subkey from the AP-REP, on RFC 4121 contexts that have
     /// one: then it protects every message, in both directions.

@@ -7,7 +7,7 @@
 //! Debian's MIT build has neither. Everything as good as a key is wiped when
 //! dropped: the AES key schedules (the `aes` crate's `zeroize` feature), the
 //! HMAC states keyed with the ipad and opad blocks and every per-message copy
-//! of them ([`KeyedHmac`]), and the derived key bytes (DK's output blocks).
+//! of them (`KeyedHmac`), and the derived key bytes (DK's output blocks).
 //!
 //! The types: [`BaseKey`] (a session key or subkey) derives, per key usage,
 //! [`EncryptionKeys`] (Ke and Ki: encrypt-then-check messages) and
