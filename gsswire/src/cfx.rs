@@ -81,13 +81,14 @@ pub enum TokenError {
     /// An integrity-only token's EC field (given) is not the checksum length.
     #[error("token header: EC {0} in an integrity-only token (must be the checksum length, {MAC_LEN})")]
     BadChecksumLength(u16),
-    /// A sealed token decrypted and verified, but its EC field claims more
-    /// filler than the plaintext holds.
+    /// A sealed token decrypted and verified, but its plaintext is shorter
+    /// than the EC filler bytes plus the header copy it must end with.
     #[error("token header: EC {ec} larger than the {plain_len} bytes of sealed data")]
     FillerTooLong {
         /// The EC field: filler bytes claimed.
         ec: u16,
-        /// The bytes sealed in front of the header copy (data and filler).
+        /// The bytes sealed in front of the header copy (data and filler;
+        /// 0 when the plaintext is shorter than a header).
         plain_len: usize,
     },
     /// A sealed token verified, but its clear header differs from the copy
