@@ -61,19 +61,21 @@ enum Cause {
 }
 
 /// THE table of what the collector's `error=unwrap failed: ...` must contain
-/// for each cause: any one word of the list, on our RFC 4121 code and on
-/// MIT's `gss_unwrap`. MIT's status codes tell only a defective token from a
-/// bad MIC (which of the two depends on the order of MIT's checks) and name
-/// sequence problems as supplementary status bits (texts from MIT's
-/// `gss_display_status`, classified by gsswire/src/error.rs). Adjust the
-/// words here, and only here, when the texts change.
+/// for each cause: any one word of the list. On MIT's `gss_unwrap` path the
+/// collector may check the clear header itself first (then it says what our
+/// code says), or leave it to MIT, whose status codes tell only a defective
+/// token from a bad MIC (which of the two depends on the order of MIT's
+/// checks; texts from MIT's `gss_display_status`, classified by
+/// gsswire/src/error.rs): that path takes the words of both columns. Adjust
+/// the words here, and only here, when the texts change.
 const CAUSE_WORDS: &[(Cause, &[&str], &[&str])] = &[
+    // (cause, what our code says, what MIT's path may say instead)
     (Cause::TokenId, &["not an RFC 4121 wrap token"], MIT_BAD_TOKEN),
-    (Cause::Direction, &["claims to come from"], MIT_BAD_TOKEN),
+    (Cause::Direction, &["reflected", "claims to come from"], MIT_BAD_TOKEN),
     (Cause::Header, &["header"], MIT_BAD_TOKEN),
     (Cause::Short, &["short"], MIT_BAD_TOKEN),
     (Cause::Integrity, &["integrity"], MIT_BAD_TOKEN),
-    (Cause::Sequence, &["sequence"], &["sequence", "duplicate", "later token", "expected per-message token"]),
+    (Cause::Sequence, &["sequence"], &["duplicate", "later token", "expected per-message token"]),
 ];
 
 /// What MIT's path says about any token that is not authentic or not well formed.
@@ -102,7 +104,13 @@ fn kinds() -> Vec<Kind> {
         // A sealed token read as integrity-only has EC 0, not the checksum
         // length; an integrity-only token read as sealed does not decrypt.
         Kind { name: "flags-sealed".into(), tamper: xor(2, 0x02), encryption: &[Header, Integrity], integrity: &[Integrity, Short] },
-        Kind { name: "flags-acceptor-subkey".into(), tamper: xor(2, 0x04), encryption: &[Integrity], integrity: &[Integrity] },
+        // The other key does not verify, if the flag is not checked against the context first.
+        Kind {
+            name: "flags-acceptor-subkey".into(),
+            tamper: xor(2, 0x04),
+            encryption: &[Header, Integrity],
+            integrity: &[Header, Integrity],
+        },
         Kind { name: "filler-byte-3".into(), tamper: xor(3, 0x01), encryption: &[Header], integrity: &[Header] },
         Kind { name: "ec-byte-4".into(), tamper: xor(4, 0x01), encryption: &[Header, Short], integrity: &[Header] },
         Kind { name: "ec-byte-5".into(), tamper: xor(5, 0x01), encryption: &[Header], integrity: &[Header] },
@@ -174,11 +182,12 @@ impl MessageTokens {
         }
     }
 
-    fn words(self, cause: Cause) -> &'static [&'static str] {
+    /// The words of [`CAUSE_WORDS`] that name `cause` on this path.
+    fn words(self, cause: Cause) -> Vec<&'static str> {
         let (_, ours, mit) = CAUSE_WORDS.iter().find(|(c, _, _)| *c == cause).expect("every cause is in CAUSE_WORDS");
         match self {
-            MessageTokens::Ours => ours,
-            MessageTokens::Mit => mit,
+            MessageTokens::Ours => ours.to_vec(),
+            MessageTokens::Mit => [*ours, *mit].concat(),
         }
     }
 }
