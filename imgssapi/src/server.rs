@@ -138,12 +138,14 @@ impl Listening {
                                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             }
                         },
-                        Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                        Some(ended) = sessions.join_next(), if !sessions.is_empty() => log_if_panicked(ended),
                         _ = stop.triggered() => break,
                     }
                 }
                 drop(listener);
-                while sessions.join_next().await.is_some() {}
+                while let Some(ended) = sessions.join_next().await {
+                    log_if_panicked(ended);
+                }
             });
         }
         shutdown.triggered().await;
@@ -174,5 +176,15 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
             max_handshakes_per_host = limits.max_handshakes_per_host,
             "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
         ),
+    }
+}
+
+/// A session that panicked (a bug) has lost its own connection only: its
+/// budget places were released as it unwound. Say so, or it vanishes silently.
+fn log_if_panicked(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            tracing::error!(error = %e, "a session task panicked; that session is closed, the others go on");
+        }
     }
 }
