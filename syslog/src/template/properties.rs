@@ -149,9 +149,15 @@ impl Property {
             // them from the TAG (programname, and what stands in [brackets]).
             Property::AppName if m.protocol == 0 => m.programname(),
             Property::ProcId if m.protocol == 0 => nil_if_empty(legacy_procid(m.tag())),
-            Property::AppName => nil_if_empty(m.app_name()),
-            Property::ProcId => nil_if_empty(m.procid()),
-            Property::MsgId => nil_if_empty(m.msgid()),
+            // RFC 5424 fields as rsyslog holds them (msg.c): read from a
+            // header with a valid timestamp, an empty APP-NAME is "-" and
+            // an empty PROCID or MSGID stays empty; never read (an invalid
+            // timestamp), APP-NAME is empty and PROCID and MSGID are "-".
+            Property::AppName if m.has_rfc5424_fields() => nil_if_empty(m.app_name()),
+            Property::AppName => b"",
+            Property::ProcId if m.has_rfc5424_fields() => m.procid(),
+            Property::MsgId if m.has_rfc5424_fields() => m.msgid(),
+            Property::ProcId | Property::MsgId => b"-",
             Property::StructuredData => nil_if_empty(m.structured_data()),
             Property::FacilityText => name(&FACILITY_NAMES, m.facility()),
             Property::SeverityText => name(&SEVERITY_NAMES, m.severity()),
