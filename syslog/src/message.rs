@@ -342,7 +342,10 @@ fn parse_rfc5424(m: &mut Message, mut pos: usize) {
     let app_name = field(&mut pos);
     let procid = field(&mut pos);
     let msgid = field(&mut pos);
-    let sd = structured_data(raw, &mut pos);
+    // Where the STRUCTURED-DATA is not one (it starts with neither '[' nor
+    // '-'), rsyslog 8.2302 (pmrfc5424.c) keeps what its work buffer still
+    // holds: the MSGID. So do we.
+    let sd = structured_data(raw, &mut pos).unwrap_or(msgid);
     // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a
     // colon; an empty APP-NAME is the nil value "-" (msg.c, MsgSetAPPNAME),
     // and the TAG has at most CONF_TAG_MAXSIZE - 1 = 511 bytes (the snprintf
@@ -366,7 +369,7 @@ fn parse_rfc5424(m: &mut Message, mut pos: usize) {
 /// The longest TAG rsyslog emulates for an RFC 5424 message.
 const EMULATED_TAG_MAX: usize = 511;
 
-fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
+fn structured_data(raw: &[u8], pos: &mut usize) -> Option<Span> {
     let start = *pos;
     match raw.get(*pos) {
         Some(b'-') => *pos += 1,
@@ -387,13 +390,13 @@ fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
                 *pos += 1;
             }
         },
-        _ => return Span::default(),
+        _ => return None,
     }
     let value = Span::new(start, *pos);
     if raw.get(*pos) == Some(&b' ') {
         *pos += 1;
     }
-    value
+    Some(value)
 }
 
 fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
@@ -526,6 +529,8 @@ mod tests {
         assert_eq!(m.tag().len(), 511);
         assert!(m.has_rfc5424_fields());
         assert!(!p(b"<13>1 notatime host app - - - x").has_rfc5424_fields());
+        let m = p(b"<13>1 2026-11-23T10:00:00Z host app 1 ID  no sd");
+        assert_eq!((m.structured_data(), m.msg()), (&b"ID"[..], &b" no sd"[..]), "rsyslog's leftover MSGID");
     }
 
     #[test]
