@@ -271,10 +271,13 @@ fn field(value: &[u8], delimiter: u8, number: usize) -> Option<&[u8]> {
     Some(&value[pos..end])
 }
 
+/// A match's groups: each one's range, or `None` when it took no part.
+type Groups = Vec<Option<(usize, usize)>>;
+
 /// The `match_index`-th (0-based) match of `re`, each search starting where
 /// the previous match ended (and anchoring there, as `regexec` on the rest of
 /// the string does): its offset and its groups relative to that offset.
-fn regex_match(re: &Regex, value: &[u8], match_index: usize) -> Option<(usize, Vec<Option<(usize, usize)>>)> {
+fn regex_match(re: &Regex, value: &[u8], match_index: usize) -> Option<(usize, Groups)> {
     let mut offset = 0;
     for attempt in 0..=match_index {
         let caps = re.captures(value.get(offset..)?)?;
