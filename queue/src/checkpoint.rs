@@ -6,7 +6,7 @@
 //! higher sequence. Recovery treats it as a hint: the segments are the truth.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
@@ -38,6 +38,7 @@ impl Checkpoint {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(crate::recovery::PRIVATE_FILE)
             .open(path)
             .map_err(QueueError::io("opening checkpoint", path))?;
         let mut bytes = [0u8; CHECKPOINT_BYTES as usize];

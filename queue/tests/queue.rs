@@ -389,3 +389,35 @@ async fn waiting_for_data_in_a_select_loses_nothing() {
     t.join().unwrap();
     assert_eq!(ids, (0..2000).collect::<Vec<_>>());
 }
+
+/// The records are the node's syslog (authpriv included): with the usual
+//// umask 022, only the shipper's user may read them; files an older version left
+/// readable are made private at open.
+#[test]
+fn queue_files_and_directories_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool").join("q");
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    {
+        let (producer, _consumer) = queue::open(config(&dir)).unwrap();
+        for i in 0..200 {
+            producer.push(&msg(i)).unwrap();
+        }
+    }
+    assert_eq!(mode(&dir), 0o700, "the queue directory");
+    assert_eq!(mode(&root.path().join("spool")), 0o700, "a parent it created");
+    let files: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(files.len() >= 4, "segments, checkpoint and lock: {files:?}");
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // An older version's 0644 files are tightened when the queue opens.
+    for f in &files {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (_producer, _consumer) = queue::open(config(&dir)).unwrap();
+    for f in fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
