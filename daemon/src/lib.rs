@@ -10,8 +10,10 @@
 //! - [`pid_file::PidFile`]: the pid file, removed when its guard drops;
 //! - [`signals`]: SIGTERM/SIGINT as a [`signals::Shutdown`] that every task
 //!   can wait on, SIGHUP as a separate event that never stops a daemon;
-//! - [`os`]: the host name, the open-file limit, the umask and a TCP socket's
-//!   unacknowledged bytes, with their `unsafe` in one place;
+//! - [`os`]: the host name, the open-file limit, the umask, a TCP socket's
+//!   unacknowledged bytes, users, groups and ids, with their `unsafe` in one place;
+//! - [`privileges::PrivDrop`]: `$PrivDropToUser` and its kin, dropping
+//!   root after the ports are bound;
 //! - [`directives::Directive`]: typed, checked values of legacy `$Directive`
 //!   lines, each error reported against its `FILE:LINE`;
 //! - [`templates::TemplateRegistry`]: `$template` statements and the
@@ -25,5 +27,6 @@ pub mod directives;
 pub mod logging;
 pub mod os;
 pub mod pid_file;
+pub mod privileges;
 pub mod signals;
 pub mod templates;

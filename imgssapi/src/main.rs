@@ -66,6 +66,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let rule_count = rules.count();
         let listening = server::bind(config.clone(), rules, tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+        drop_privileges(&config)?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
         let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
         listening.serve(stop_rx).await;
@@ -85,6 +86,19 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         "collector stopped"
     );
     drop(result?);
+    Ok(())
+}
+
+/// `$PrivDropToUser` and its kin, once the ports are bound and the
+/// credential acquired; the keytab must stay readable (MIT reads it at every accept).
+fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    if config.listeners.iter().any(|l| l.gss.is_some()) {
+        if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
+            needed.readable.push(("the keytab", keytab));
+        }
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
     Ok(())
 }
 

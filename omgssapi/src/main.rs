@@ -96,6 +96,7 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         })?;
     }
     let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+    drop_privileges(&config)?;
 
     runtime.block_on(async {
         let mut signals = Signals::install()?;
@@ -125,5 +126,24 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     drop(guards);
     drop(pid_file);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+/// `$PrivDropToUser` and its kin, once the inputs are bound and the queues
+/// open: the client keytab must stay readable (MIT reads it at every ticket
+/// fetch), the credential cache and the queue directories writable.
+fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
+        needed.readable.push(("the client keytab", keytab));
+    }
+    // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
+    if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {
+        needed.writable_dirs.push(("the credential cache's directory", dir.to_path_buf()));
+    }
+    for f in &config.forwards {
+        needed.writable_dirs.push(("the queue directory", f.queue.dir.clone()));
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
     Ok(())
 }
