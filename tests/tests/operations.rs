@@ -1,0 +1,286 @@
+//! Running the daemons as an admin does: privileges dropped after binding
+//! (checked in /proc/PID/status), private queue files, priorities for the
+//! journal, metrics and impstats lines, and the queue of a stopped shipper.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gsslog_tests::client::GssClient;
+use gsslog_tests::daemon::Daemon;
+use gsslog_tests::net::{free_port, wait_for_file};
+use gsslog_tests::realm::{EnvVar, TestRealm, SHARED_CLIENT};
+use gsswire::{ByteOrder, Protection};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn is_root() -> bool {
+    daemon::os::ids().uids[1] == 0
+}
+
+/// `nobody` and `nogroup`, as Debian has them.
+fn nobody() -> (u32, u32) {
+    let user = daemon::os::user_by_name("nobody").unwrap().expect("user nobody");
+    let group = daemon::os::group_by_name("nogroup").unwrap().expect("group nogroup");
+    (user.uid, group)
+}
+
+/// A free TCP port below 1024 on 127.0.0.1: only root can bind it.
+fn free_privileged_port() -> u16 {
+    (600..1000).find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()).expect("a free port below 1024")
+}
+
+/// A free UDP port below 1024 on 127.0.0.1.
+fn free_privileged_udp_port() -> u16 {
+    (600..1000).find(|p| std::net::UdpSocket::bind(("127.0.0.1", *p)).is_ok()).expect("a free UDP port below 1024")
+}
+
+/// The fields of /proc/PID/status.
+fn proc_status(pid: u32) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.split_whitespace().collect::<Vec<_>>().join(" "))))
+        .collect()
+}
+
+/// Asserts the process runs as `uid`/`gid` only (real, effective, saved,
+/// file system), in no other group, with no capability left.
+fn assert_unprivileged(pid: u32, uid: u32, gid: u32) {
+    let status = proc_status(pid);
+    assert_eq!(status["Uid"], format!("{uid} {uid} {uid} {uid}"), "{status:?}");
+    assert_eq!(status["Gid"], format!("{gid} {gid} {gid} {gid}"), "{status:?}");
+    let groups: BTreeSet<u32> = status["Groups"].split_whitespace().map(|g| g.parse().unwrap()).collect();
+    assert!(groups.is_subset(&BTreeSet::from([gid])), "supplementary groups {groups:?}");
+    for cap in ["CapEff", "CapPrm", "CapAmb"] {
+        assert_eq!(status[cap], "0000000000000000", "{cap} in {status:?}");
+    }
+}
+
+/// Lets `uid` reach files inside the shared realm (its directory is 0700):
+/// krb5.conf, and the replay cache directory, which each user writes.
+fn open_realm_to_others(realm: &TestRealm) {
+    std::fs::set_permissions(realm.dir(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(realm.dir().join("rcache"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(realm.krb5_conf(), std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// A copy of `keytab` in `dir`, owned by root and group `gid`, with `mode`.
+fn keytab_copy(keytab: &Path, dir: &Path, gid: u32, mode: u32) -> PathBuf {
+    let copy = dir.join(keytab.file_name().unwrap());
+    std::fs::copy(keytab, &copy).unwrap();
+    std::os::unix::fs::chown(&copy, Some(0), Some(gid)).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
+    copy
+}
+
+/// `env` with `key` set to `value` (replacing it if there).
+fn with_env(mut env: Vec<EnvVar>, key: &str, value: impl Into<String>) -> Vec<EnvVar> {
+    env.retain(|(k, _)| k != key);
+    env.push((key.into(), value.into()));
+    env
+}
+
+/// A directory that `uid`/`gid` own, inside a world-traversable temporary one.
+fn owned_dir(parent: &Path, name: &str, uid: u32, gid: u32) -> PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+    dir
+}
+
+fn traversable_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_drops_privileges_after_binding_port_below_1024_and_still_accepts() {
+    if !is_root() {
+        eprintln!("skipped: dropping privileges needs root");
+        return;
+    }
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let (uid, gid) = nobody();
+    let dir = traversable_tempdir();
+    let tree = owned_dir(dir.path(), "hosts", uid, gid);
+    let keytab = keytab_copy(&realm.server_keytab(), dir.path(), gid, 0o640);
+    let env = with_env(realm.server_env(), "KRB5_KTNAME", format!("FILE:{}", keytab.display()));
+    let port = free_privileged_port();
+    let config = format!(
+        "$ModLoad imgssapi\n$InputGSSServerBindAddress 127.0.0.1\n$InputGSSServerRun {port}\n\
+         $PrivDropToUser nobody\n$PrivDropToGroup nogroup\n\
+         $template Msg,\"%msg%\\n\"\n*.* {}/all.log;Msg\n",
+        tree.display()
+    );
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &config, &env, &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    assert!(collector.log().contains("dropped privileges"), "{}", collector.log());
+    assert_unprivileged(collector.pid(), uid, gid);
+
+    // The keytab is read again at accept: a handshake after the drop works.
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut client = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    client.send_lines(&["<13>Nov 23 12:00:00 node1 app: after the drop"]).await.unwrap();
+    let out = tree.join("all.log");
+    wait_for_file(&out, WAIT, |t| t.contains("after the drop")).unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+    assert_eq!(std::fs::metadata(&out).unwrap().uid(), uid, "the file is created as the new user");
+    collector.stop(WAIT).unwrap();
+}
+
+#[test]
+fn a_keytab_the_dropped_user_cannot_read_stops_the_collector_at_start() {
+    if !is_root() {
+        eprintln!("skipped: dropping privileges needs root");
+        return;
+    }
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let dir = traversable_tempdir();
+    // Root's alone: the credential is acquired (as root), but MIT would fail
+    // every accept once the collector runs as nobody.
+    let keytab = keytab_copy(&realm.server_keytab(), dir.path(), 0, 0o600);
+    let env = with_env(realm.server_env(), "KRB5_KTNAME", format!("FILE:{}", keytab.display()));
+    let port = free_port().unwrap();
+    let config = format!(
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$PrivDropToUserID 65534\n$PrivDropToGroupID 65534\n*.* {}/all.log\n",
+        dir.path().display()
+    );
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &config, &env, &["-x"]).unwrap();
+    let start = Instant::now();
+    while collector.is_running() && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!collector.is_running(), "the collector must not run unable to accept");
+    let log = collector.log();
+    assert!(log.contains(&format!("the keytab {} cannot be read", keytab.display())), "{log}");
+    assert!(log.contains("chmod 0640"), "{log}");
+}
+
+#[test]
+fn the_shipper_drops_privileges_after_binding_and_its_queue_files_are_private() {
+    if !is_root() {
+        eprintln!("skipped: dropping privileges needs root");
+        return;
+    }
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let (uid, gid) = nobody();
+    let dir = traversable_tempdir();
+    let out = dir.path().join("received.log");
+    let port = free_port().unwrap();
+    let collector_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &collector_conf, &realm.server_env(), &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+
+    let client_keytab = realm.client_env(SHARED_CLIENT).into_iter().find(|(k, _)| k == "KRB5_CLIENT_KTNAME").unwrap().1;
+    let client_keytab = PathBuf::from(client_keytab.trim_start_matches("FILE:"));
+    let keytab = keytab_copy(&client_keytab, dir.path(), gid, 0o640);
+    let ccache_dir = owned_dir(dir.path(), "ccache", uid, gid);
+    let work = owned_dir(dir.path(), "work", uid, gid);
+    let env = with_env(realm.client_env(SHARED_CLIENT), "KRB5_CLIENT_KTNAME", format!("FILE:{}", keytab.display()));
+    let env = with_env(env, "KRB5CCNAME", format!("FILE:{}/cc", ccache_dir.display()));
+    let udp = free_privileged_udp_port();
+    let config = format!(
+        "$PrivDropToUser nobody\n$WorkDirectory {}\n$ActionQueueFileName fwd\n*.* :omgssapi:localhost:{port}\n",
+        work.display()
+    );
+    let mut shipper =
+        Daemon::start("omgssapi", &dir.path().join("shipper"), &config, &env, &["--udp", &format!("127.0.0.1:{udp}")]).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    assert!(shipper.log().contains("dropped privileges"), "{}", shipper.log());
+    // Only $PrivDropToUser: the group is nobody's primary group.
+    assert_unprivileged(shipper.pid(), uid, gid);
+
+    let udp_out = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20 {
+        udp_out.send_to(format!("<13>Nov 23 12:00:00 node1 app: seq {i:06}").as_bytes(), ("127.0.0.1", udp)).unwrap();
+    }
+    wait_for_file(&out, WAIT, |t| t.lines().count() >= 20)
+        .unwrap_or_else(|e| panic!("{e}\n{}\n-----\n{}", shipper.log(), collector.log()));
+    let files: Vec<PathBuf> = std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "seg")), "{files:?}");
+    for f in &files {
+        assert_eq!(std::fs::metadata(f).unwrap().mode() & 0o777, 0o600, "{}", f.display());
+    }
+    shipper.stop(WAIT).unwrap();
+    collector.stop(WAIT).unwrap();
+}
+
+/// Starts `name` with its stderr going to a file that `$JOURNAL_STREAM` names,
+/// as systemd does with the journal's stream socket.
+fn start_as_journal_stream(name: &str, dir: &Path, config: &str, env: &[EnvVar], args: &[&str]) -> Daemon {
+    std::fs::create_dir_all(dir).unwrap();
+    // Daemon::start truncates this file, which keeps its inode.
+    let log = dir.join(format!("{name}.log"));
+    std::fs::File::create(&log).unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
+    let env = with_env(env.to_vec(), "JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+    Daemon::start(name, dir, config, &env, args).unwrap()
+}
+
+/// Every line starts with an sd-daemon(3) priority and has no timestamp.
+fn assert_journal_lines(log: &str) -> BTreeSet<String> {
+    let mut priorities = BTreeSet::new();
+    for line in log.lines() {
+        let p = line.get(..3).unwrap_or("");
+        assert!(["<3>", "<4>", "<6>", "<7>"].contains(&p), "no priority on {line:?}");
+        assert!(!line[3..].starts_with("20"), "a timestamp on {line:?}");
+        assert!(!line.contains('\u{1b}'), "colour on {line:?}");
+        priorities.insert(p.to_string());
+    }
+    priorities
+}
+
+#[test]
+fn both_daemons_prefix_their_lines_with_journal_priorities() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}/all.log\n", dir.path().display());
+    let mut collector = start_as_journal_stream("imgssapi", &dir.path().join("collector"), &conf, &realm.server_env(), &["-x"]);
+    collector.wait_for_log("<6>collector running", WAIT).unwrap();
+    // A connection that is not GSS: a warning-level line.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain.write_all(b"\0\0\0\x05hello").unwrap();
+    drop(plain);
+
+    // A shipper whose collector is not there: a warning, then (stopped) info.
+    let dead = free_port().unwrap();
+    let work = dir.path().join("work");
+    let shipper_conf = format!("$WorkDirectory {}\n*.* :omgssapi:localhost:{dead}\n", work.display());
+    let mut shipper = start_as_journal_stream(
+        "omgssapi",
+        &dir.path().join("shipper"),
+        &shipper_conf,
+        &realm.client_env(SHARED_CLIENT),
+        &[],
+    );
+    shipper.wait_for_log("<4>collector unreachable", WAIT).unwrap();
+    shipper.stop(WAIT).unwrap();
+    collector.stop(WAIT).unwrap();
+    let shipper_priorities = assert_journal_lines(&shipper.log());
+    assert!(shipper_priorities.contains("<6>") && shipper_priorities.contains("<4>"), "{shipper_priorities:?}");
+    let collector_priorities = assert_journal_lines(&collector.log());
+    assert!(collector_priorities.contains("<6>"), "{collector_priorities:?}");
+    assert!(collector.log().contains("<6>graceful shutdown signal=\"SIGTERM\""), "{}", collector.log());
+    assert!(shipper.log().contains("<6>stopping signal=\"SIGTERM\""), "{}", shipper.log());
+
+    // A stderr that is not the one $JOURNAL_STREAM names: lines as before.
+    let other = tempfile::tempdir().unwrap();
+    let mut plain_log = Daemon::start(
+        "imgssapi",
+        other.path(),
+        &conf.replace(&port.to_string(), &free_port().unwrap().to_string()),
+        &with_env(realm.server_env(), "JOURNAL_STREAM", "1:1"),
+        &["-x"],
+    )
+    .unwrap();
+    plain_log.wait_for_log("collector running", WAIT).unwrap();
+    assert!(plain_log.log().lines().all(|l| !l.starts_with('<')), "{}", plain_log.log());
+}
