@@ -76,6 +76,24 @@ impl Checkpoint {
     }
 }
 
+/// The stored position of the checkpoint at `path`, read without creating
+/// or changing anything; `None` when there is no file or no valid slot.
+pub(crate) fn read_only(path: &Path) -> Result<Option<Position>, QueueError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(QueueError::Io { action: "reading checkpoint", path: path.to_path_buf(), source: e }),
+    };
+    if bytes.len() < CHECKPOINT_BYTES as usize {
+        return Ok(None);
+    }
+    let slots = [decode(&bytes[..SLOT]), decode(&bytes[SLOT..CHECKPOINT_BYTES as usize])];
+    Ok(match slots {
+        [Some(a), Some(b)] => Some(if b.seq > a.seq { b } else { a }),
+        [a, b] => a.or(b),
+    })
+}
+
 fn decode(slot: &[u8]) -> Option<Position> {
     if &slot[..4] != MAGIC {
         return None;
