@@ -7,6 +7,7 @@ mod backoff;
 mod config;
 mod forward;
 mod inputs;
+mod queue_command;
 mod route;
 
 use std::net::SocketAddr;
@@ -22,7 +23,11 @@ use daemon::signals::{self, Signals};
 
 /// Kerberos-protected syslog shipper, compatible with rsyslog's omgssapi.
 #[derive(Parser, Debug)]
-#[command(name = "omgssapi", version)]
+#[command(
+    name = "omgssapi",
+    version,
+    after_help = "A stopped shipper's queues: omgssapi queue show -f CONFIG, omgssapi queue export -f CONFIG (see omgssapi queue --help)."
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -44,6 +49,12 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // `omgssapi queue ...` works on a stopped shipper's queues; every other
+    // command line is the daemon's, unchanged.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "queue") {
+        daemon::logging::init();
+        return queue_command::main();
+    }
     let cli = Cli::parse();
     daemon::logging::init();
     let common = cli.common.clone();

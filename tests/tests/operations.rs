@@ -284,3 +284,68 @@ fn both_daemons_prefix_their_lines_with_journal_priorities() {
     plain_log.wait_for_log("collector running", WAIT).unwrap();
     assert!(plain_log.log().lines().all(|l| !l.starts_with('<')), "{}", plain_log.log());
 }
+
+/// Runs `omgssapi ARGS`; returns (success, stdout, stderr).
+fn omgssapi(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(gsslog_tests::daemon::bin_path("omgssapi").unwrap()).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_stopped_shippers_backlog_is_shown_and_exported_as_syslog_lines() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let dead = free_port().unwrap();
+    let tcp = free_port().unwrap();
+    let work = dir.path().join("work");
+    let conf_text = format!("$ActionQueueFileName fwd\n*.* :omgssapi:localhost:{dead}\n");
+    let mut shipper = Daemon::start(
+        "omgssapi",
+        &dir.path().join("shipper"),
+        &conf_text,
+        &realm.client_env(SHARED_CLIENT),
+        &["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{tcp}")],
+    )
+    .unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    let mut input = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    let sent: Vec<String> = (0..50).map(|i| format!("<13>Nov 23 12:00:00 node1 app: seq {i:06}")).collect();
+    input.write_all(sent.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes()).unwrap();
+    drop(input);
+    let conf = dir.path().join("shipper/omgssapi.conf");
+    let args = |action: &'static str| vec!["queue", action, "-f", conf.to_str().unwrap(), "--work-directory", work.to_str().unwrap()];
+    // The queue is the running shipper's: looking is refused, not racy.
+    let start = Instant::now();
+    loop {
+        let (ok, _, stderr) = omgssapi(&args("show"));
+        assert!(!ok, "show must refuse a queue in use");
+        assert!(stderr.contains("is in use by another process"), "{stderr}");
+        let segs: u64 = std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+        if segs > 50 * 40 || start.elapsed() > WAIT {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    shipper.stop(WAIT).unwrap();
+    assert!(shipper.log().contains("queued=50"), "{}", shipper.log());
+
+    let (ok, stdout, stderr) = omgssapi(&args("show"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&format!("queue fwd in {}", work.display())), "{stdout}");
+    assert!(stdout.contains("  records: 50\n"), "{stdout}");
+    assert!(stdout.contains(": seq 000000"), "oldest: {stdout}");
+    assert!(stdout.contains(": seq 000049"), "newest: {stdout}");
+
+    let (ok, stdout, stderr) = omgssapi(&args("export"));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("50 records exported"), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 50, "{stdout}");
+    for (line, original) in lines.iter().zip(&sent) {
+        // RSYSLOG_TraditionalForwardFormat: the same PRI, timestamp, host, tag and text.
+        assert_eq!(*line, original.as_str());
+    }
+    // Nothing was acknowledged: the backlog is still there for the shipper.
+    let (_, again, _) = omgssapi(&args("show"));
+    assert!(again.contains("  records: 50\n"), "{again}");
+}
