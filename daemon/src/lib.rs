@@ -7,6 +7,8 @@
 //! - [`cli::CommonArgs`]: `-f`, `--check-config`, `--pid-file`, flattened into
 //!   each daemon's own clap arguments;
 //! - [`logging::init`]: the daemons' own log lines on stderr;
+//! - [`metrics`] and [`metrics_http`]: counters as rsyslog's impstats lines
+//!   and as a Prometheus endpoint with a health check;
 //! - [`pid_file::PidFile`]: the pid file, removed when its guard drops;
 //! - [`signals`]: SIGTERM/SIGINT as a [`signals::Shutdown`] that every task
 //!   can wait on, SIGHUP as a separate event that never stops a daemon;
@@ -25,6 +27,8 @@ pub mod cli;
 pub mod config;
 pub mod directives;
 pub mod logging;
+pub mod metrics;
+pub mod metrics_http;
 pub mod os;
 pub mod pid_file;
 pub mod privileges;
