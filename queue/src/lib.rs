@@ -16,6 +16,7 @@
 //! - `backlog`: reading a closed queue's backlog without changing it ([`read_backlog`]).
 //! - `sync`: the fsync thread.
 //! - `state`: what both ends share, and the lock order.
+//! - `age`: when records were accepted, for the oldest record's age.
 //! - `segment`, `record`, `checkpoint`: the on-disk formats.
 //!
 //! # Files
@@ -53,6 +54,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod age;
 mod backlog;
 mod cache;
 mod checkpoint;

@@ -102,6 +102,7 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
             stats: Stats { bytes_on_disk: bytes, queued, ..Stats::default() },
             unsynced: Vec::new(),
             dir_dirty: true,
+            accept_times: recovered_accept_times(&config, acked, queued),
         }),
         space: std::sync::Condvar::new(),
         data: tokio::sync::Notify::new(),
@@ -141,6 +142,19 @@ fn make_private(path: &Path) {
     if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_FILE)) {
         tracing::warn!(file = %path.display(), error = %e, "cannot make queue file private (0600)");
     }
+}
+
+/// A recovered backlog was accepted at the latest when its oldest segment
+/// was last written.
+fn recovered_accept_times(config: &QueueConfig, acked: Position, queued: u64) -> crate::age::AcceptTimes {
+    let mut times = crate::age::AcceptTimes::new();
+    if queued > 0 {
+        let path = segment::segment_path(&config.dir, &config.name, acked.segment);
+        if let Ok(written) = fs::metadata(&path).and_then(|m| m.modified()) {
+            times.accepted(acked.seq, written);
+        }
+    }
+    times
 }
 
 /// Lists the segments; fully scans (and repairs) the newest ones until one
