@@ -9,6 +9,8 @@
 //! - [`logging::init`]: the daemons' own log lines on stderr;
 //! - [`metrics`] and [`metrics_http`]: counters as rsyslog's impstats lines
 //!   and as a Prometheus endpoint with a health check;
+//! - [`rate_limited::RateLimitedCount`]: repeated events counted exactly,
+//!   reported at a bounded rate;
 //! - [`pid_file::PidFile`]: the pid file, removed when its guard drops;
 //! - [`signals`]: SIGTERM/SIGINT as a [`signals::Shutdown`] that every task
 //!   can wait on, SIGHUP as a separate event that never stops a daemon;
@@ -32,5 +34,6 @@ pub mod metrics_http;
 pub mod os;
 pub mod pid_file;
 pub mod privileges;
+pub mod rate_limited;
 pub mod signals;
 pub mod templates;

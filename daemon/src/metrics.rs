@@ -166,6 +166,9 @@ impl Registry {
     }
 }
 
+/// The directives [`MetricsSettings::apply`] takes besides `$ModLoad impstats`.
+pub const DIRECTIVES: &[&str] = &["pstatinterval", "pstatsinterval", "pstatfacility", "pstatseverity", "pstatjson", "pstatcee", "gssmetricslisten"];
+
 /// The statistics directives both daemons take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsSettings {

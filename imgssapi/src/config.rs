@@ -154,6 +154,8 @@ pub struct CollectorConfig {
     pub dns: bool,
     /// `$PrivDropToUser` and its kin: dropped to once the listeners are bound.
     pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
@@ -187,6 +189,7 @@ struct Settings {
     files: FileSettings,
     dns: bool,
     privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
 }
 
 impl Settings {
@@ -216,6 +219,7 @@ impl Settings {
             files: FileSettings::default(),
             dns: true,
             privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
 
@@ -226,6 +230,7 @@ impl Settings {
             "modload" => match v {
                 "imgssapi" => self.gss_loaded = true,
                 "imtcp" => {}
+                "impstats" => self.metrics.impstats = true,
                 other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
             },
             "inputgssserverrun" => {
@@ -292,6 +297,9 @@ impl Settings {
             "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
             "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
             "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
             name if daemon::privileges::DIRECTIVES.contains(&name) => {
                 self.privileges.apply(d);
             }
@@ -374,7 +382,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, privileges, .. } =
+    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, privileges, metrics, .. } =
         settings;
     CollectorConfig {
         listeners,
@@ -390,6 +398,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         file_actions,
         dns,
         privileges,
+        metrics,
     }
 }
 

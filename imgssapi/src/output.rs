@@ -33,6 +33,14 @@ pub enum Command {
 pub struct OutputStats {
     pub written: AtomicU64,
     pub lost: AtomicU64,
+    /// Files open now, over every action.
+    pub open_files: AtomicU64,
+    /// Files closed to make room in an action's cache.
+    pub evicted: AtomicU64,
+    /// Files closed after [`IDLE_CLOSE`] unused.
+    pub closed_idle: AtomicU64,
+    /// The last line could not be written (the health check says so).
+    pub last_write_failed: std::sync::atomic::AtomicBool,
 }
 
 const IDLE_CLOSE: Duration = Duration::from_secs(600);
@@ -86,9 +94,12 @@ impl Output {
                 self.close_idle();
                 last_sweep = Instant::now();
             }
+            let open: usize = self.actions.iter().map(|a| a.files.len()).sum();
+            self.stats.open_files.store(open as u64, Ordering::Relaxed);
         }
         self.flush();
         self.close_all();
+        self.stats.open_files.store(0, Ordering::Relaxed);
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -116,6 +127,7 @@ impl Output {
                 Ok(file) => {
                     if action.files.len() >= action.settings.cache_size {
                         evict_least_recent(&mut action.files);
+                        self.stats.evicted.fetch_add(1, Ordering::Relaxed);
                     }
                     let writer = BufWriter::with_capacity(64 * 1024, file);
                     action.files.insert(path.to_vec(), OpenFile { writer, last_used: self.batch_started, dirty: false });
@@ -135,10 +147,12 @@ impl Output {
             return;
         }
         self.stats.written.fetch_add(1, Ordering::Relaxed);
+        self.stats.last_write_failed.store(false, Ordering::Relaxed);
     }
 
     fn lose(&mut self, path: &Path, why: &str) {
         let lost = self.stats.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.last_write_failed.store(true, Ordering::Relaxed);
         let due = self.last_error_log.get(path).is_none_or(|t| t.elapsed() > ERROR_LOG_EVERY);
         if due {
             tracing::error!(file = %path.display(), error = why, lost_total = lost, "message lost: cannot write output file");
@@ -168,7 +182,9 @@ impl Output {
 
     fn close_idle(&mut self) {
         for action in &mut self.actions {
+            let before = action.files.len();
             action.files.retain(|_, f| f.last_used.elapsed() < IDLE_CLOSE);
+            self.stats.closed_idle.fetch_add((before - action.files.len()) as u64, Ordering::Relaxed);
         }
     }
 

@@ -61,6 +61,8 @@ pub struct ShipperConfig {
     pub max_message_size: usize,
     /// `$PrivDropToUser` and its kin: dropped to once the inputs are bound.
     pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -128,6 +130,7 @@ struct Settings {
     tcp_addr: IpAddr,
     unix_default: Option<PathBuf>,
     privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
 }
 
 impl Settings {
@@ -153,6 +156,7 @@ impl Settings {
             tcp_addr: IpAddr::from([0, 0, 0, 0]),
             unix_default: Some(PathBuf::from("/dev/log")),
             privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
 
@@ -221,6 +225,9 @@ impl Settings {
                 if let Some(p) = d.port() {
                     self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
                 }
+            }
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
             }
             name if daemon::privileges::DIRECTIVES.contains(&name) => {
                 self.privileges.apply(d);
@@ -299,7 +306,8 @@ impl Statements for Reading {
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading = Reading { settings: Settings::new(default_work_dir), forwards: Vec::new() };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, .. }, forwards } = reading;
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards } = reading;
+    metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
@@ -313,7 +321,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
             text.error(&f.location, "backoff base is larger than the backoff maximum");
         }
     }
-    ShipperConfig { forwards, inputs, max_message_size, privileges }
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {

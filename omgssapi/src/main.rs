@@ -9,6 +9,7 @@ mod forward;
 mod inputs;
 mod queue_command;
 mod route;
+mod stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +68,7 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     let mut routes = Vec::new();
     let mut queues = Vec::new();
     let mut consumers = Vec::new();
+    let mut actions = Vec::new();
     for f in &config.forwards {
         let (producer, consumer) = queue::open(f.queue.clone())
             .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
@@ -75,6 +77,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
             tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
         }
         queues.push(producer.clone());
+        let collector = format!("{}:{}", f.target.host, f.target.port);
+        actions.push(stats::Action { name: f.queue.name.clone(), collector, stats: stats::ActionStats::new(), queue: producer.clone() });
         consumers.push(consumer);
         routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: producer });
     }
@@ -107,13 +111,26 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         })?;
     }
     let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+    let registry = daemon::metrics::Registry::new();
+    stats::register(&registry, &actions);
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(daemon::metrics_http::bind(addr).with_context(|| format!("binding $GssMetricsListen {addr}"))?),
+        None => None,
+    };
     drop_privileges(&config)?;
 
     runtime.block_on(async {
         let mut signals = Signals::install()?;
+        if let Some(listener) = metrics_listener {
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics endpoint listening (GET /metrics, GET /health)");
+            tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), stats::health(&actions), shutdown.clone()));
+        }
+        if config.metrics.impstats {
+            tokio::spawn(registry.clone().log_every(config.metrics.interval));
+        }
         let mut forwarders = tokio::task::JoinSet::new();
-        for (f, consumer) in config.forwards.iter().zip(consumers) {
-            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone()));
+        for ((f, consumer), action) in config.forwards.iter().zip(consumers).zip(&actions) {
+            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone(), action.stats.clone()));
         }
         tracing::info!(actions = config.forwards.len(), "shipper running");
         let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
