@@ -349,3 +349,136 @@ fn a_stopped_shippers_backlog_is_shown_and_exported_as_syslog_lines() {
     let (_, again, _) = omgssapi(&args("show"));
     assert!(again.contains("  records: 50\n"), "{again}");
 }
+
+/// The value of the sample of `name` whose labels contain `labels` (exact
+/// name: `name{` or `name `).
+fn sample(text: &str, name: &str, labels: &str) -> Option<u64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| l.contains(labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The time of day of a log line, from its RFC 3339 timestamp (`...THH:MM:SS.ffffffZ`).
+fn seconds_of_day(line: &str) -> f64 {
+    let time = line.split_whitespace().next().and_then(|t| t.split_once('T')).map(|(_, t)| t.trim_end_matches('Z')).unwrap_or("");
+    let parts: Vec<f64> = time.split(':').map(|p| p.parse().unwrap_or(f64::NAN)).collect();
+    assert_eq!(parts.len(), 3, "no timestamp on {line:?}");
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+async fn scrape(addr: SocketAddr, path: &str) -> (u16, String) {
+    daemon::metrics_http::get(addr, path).await.unwrap()
+}
+
+/// Scrapes until `name` reaches `want` (bounded); returns the last scrape.
+async fn scrape_until(addr: SocketAddr, name: &str, labels: &str, want: u64, logs: &[&Daemon]) -> String {
+    let start = Instant::now();
+    loop {
+        let (_, text) = scrape(addr, "/metrics").await;
+        if sample(&text, name, labels) == Some(want) {
+            return text;
+        }
+        if start.elapsed() > WAIT {
+            let logs: Vec<String> = logs.iter().map(|d| d.log()).collect();
+            panic!("{name}{labels} never reached {want}:\n{text}\n{}", logs.join("\n-----\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector_metrics = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    let collector_conf = format!(
+        "$ModLoad imgssapi\n$ModLoad impstats\n$PStatInterval 1\n$GssMetricsListen {collector_metrics}\n\
+         $InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n",
+        out.display()
+    );
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &collector_conf, &realm.server_env(), &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+
+    let shipper_metrics = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    let tcp = free_port().unwrap();
+    let work = dir.path().join("work");
+    let shipper_conf = format!(
+        "$ModLoad impstats\n$PStatInterval 1\n$GssMetricsListen {shipper_metrics}\n$WorkDirectory {}\n\
+         $ActionQueueFileName fwd\n*.* :omgssapi:localhost:{port}\n",
+        work.display()
+    );
+    let mut shipper = Daemon::start(
+        "omgssapi",
+        &dir.path().join("shipper"),
+        &shipper_conf,
+        &realm.client_env(SHARED_CLIENT),
+        &["--tcp", &format!("127.0.0.1:{tcp}")],
+    )
+    .unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+
+    const N: u64 = 200;
+    let lines: String = (0..N).map(|i| format!("<13>Nov 23 12:00:00 node1 app: seq {i:06}\n")).collect();
+    let mut input = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    input.write_all(lines.as_bytes()).unwrap();
+    drop(input);
+    wait_for_file(&out, WAIT, |t| t.lines().count() as u64 >= N).unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+
+    let action = "action=\"fwd\"";
+    let s = scrape_until(shipper_metrics, "gsslog_action_messages_forwarded_total", action, N, &[&shipper, &collector]).await;
+    assert_eq!(sample(&s, "gsslog_shipper_messages_received_total", ""), Some(N), "{s}");
+    assert_eq!(sample(&s, "gsslog_shipper_bytes_received_total", ""), Some(lines.len() as u64 - N), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_messages_enqueued_total", action), Some(N), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_messages_discarded_total", action), Some(0), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_messages_lost_total", action), Some(0), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_queue_size", action), Some(0), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_connected", action), Some(1), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_connects_total", action), Some(1), "{s}");
+    assert!(sample(&s, "gsslog_action_bytes_sent_total", action).unwrap() > lines.len() as u64 / 2, "{s}");
+    assert!(s.contains("# TYPE gsslog_action_queue_size gauge"), "{s}");
+    assert_eq!(scrape(shipper_metrics, "/health").await, (200, "ok: 1 action(s) connected\n".into()));
+
+    let c = scrape_until(collector_metrics, "gsslog_collector_messages_written_total", "", N, &[&collector]).await;
+    assert_eq!(sample(&c, "gsslog_collector_messages_received_total", ""), Some(N), "{c}");
+    assert_eq!(sample(&c, "gsslog_collector_messages_lost_total", ""), Some(0), "{c}");
+    assert_eq!(sample(&c, "gsslog_collector_sessions_open", ""), Some(1), "{c}");
+    assert_eq!(sample(&c, "gsslog_collector_handshakes_ok_total", ""), Some(1), "{c}");
+    assert_eq!(sample(&c, "gsslog_collector_files_open", ""), Some(1), "{c}");
+    let (status, body) = scrape(collector_metrics, "/health").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with(&format!("ok: listening on [{port}], writing")), "{body}");
+
+    // impstats lines, every second, in rsyslog's legacy format.
+    let start = Instant::now();
+    while collector.log().matches("imgssapi: origin=imgssapi ").count() < 3 && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stats_lines: Vec<String> =
+        collector.log().lines().filter(|l| l.contains("imgssapi: origin=imgssapi ")).map(str::to_string).collect();
+    assert!(stats_lines.len() >= 3, "{}", collector.log());
+    assert!(stats_lines.iter().any(|l| l.contains(&format!(" messages.written={N} "))), "{stats_lines:?}");
+    // One line per interval, not a burst: three lines span about two seconds.
+    let spread = (seconds_of_day(&stats_lines[2]) - seconds_of_day(&stats_lines[0]) + 86400.0) % 86400.0;
+    assert!((1.5..10.0).contains(&spread), "{spread} s between {stats_lines:?}");
+    shipper.wait_for_log(&format!("fwd: origin=omgssapi.action messages.enqueued={N} messages.forwarded={N} "), WAIT).unwrap();
+
+    // The collector goes away: the shipper says so, and queues what comes.
+    collector.stop(WAIT).unwrap();
+    let s = scrape_until(shipper_metrics, "gsslog_action_connected", action, 0, &[&shipper]).await;
+    assert_eq!(sample(&s, "gsslog_action_sessions_broken_total", action), Some(1), "{s}");
+    let mut input = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    input.write_all(b"<13>Nov 23 12:00:00 node1 app: queued 1\n<13>Nov 23 12:00:00 node1 app: queued 2\n").unwrap();
+    drop(input);
+    let s = scrape_until(shipper_metrics, "gsslog_action_queue_size", action, 2, &[&shipper]).await;
+    assert_eq!(sample(&s, "gsslog_shipper_messages_received_total", ""), Some(N + 2), "{s}");
+    assert!(sample(&s, "gsslog_action_queue_bytes", action).unwrap() > 0, "{s}");
+    let (status, body) = scrape(shipper_metrics, "/health").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with(&format!("not serving: fwd not connected to localhost:{port} for ")), "{body}");
+    shipper.stop(WAIT).unwrap();
+}
