@@ -391,7 +391,7 @@ async fn waiting_for_data_in_a_select_loses_nothing() {
 }
 
 /// The records are the node's syslog (authpriv included): with the usual
-//// umask 022, only the shipper's user may read them; files an older version left
+/// umask 022, only the shipper's user may read them; files an older version left
 /// readable are made private at open.
 #[test]
 fn queue_files_and_directories_are_private() {
