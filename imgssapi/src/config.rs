@@ -591,6 +591,25 @@ mod tests {
     }
 
     #[test]
+    fn owners_and_privileges_take_effect_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owners.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$PrivDropToUser root\n$PrivDropToGroupID 0\n\
+             $FileOwner root\n$FileGroupNum 4\n$DirOwnerNum 0\n$DirGroup root\n*.* /var/log/a.log\n$FileOwner nosuchuser-here\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p, [format!("{}:10: $FileOwner: no user named 'nosuchuser-here'", path.display())]);
+        assert_eq!(config.privileges.user.as_ref().map(|u| u.uid), Some(0));
+        assert_eq!(config.privileges.group, Some(0));
+        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
+        assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
+    }
+
+    #[test]
     fn allowed_senders() {
         let list = vec![("10.0.0.0".parse().unwrap(), 8), ("127.0.0.1".parse().unwrap(), 32)];
         assert!(AllowedSenders::permits(&list, "10.1.2.3".parse().unwrap()));

@@ -38,25 +38,30 @@ fn free_privileged_udp_port() -> u16 {
     (600..1000).find(|p| std::net::UdpSocket::bind(("127.0.0.1", *p)).is_ok()).expect("a free UDP port below 1024")
 }
 
-/// The fields of /proc/PID/status.
-fn proc_status(pid: u32) -> std::collections::HashMap<String, String> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// The fields of a /proc/.../status file.
+fn proc_status(path: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .filter_map(|l| l.split_once(':').map(|(k, v)| (k.to_string(), v.split_whitespace().collect::<Vec<_>>().join(" "))))
         .collect()
 }
 
-/// Asserts the process runs as `uid`/`gid` only (real, effective, saved,
-/// file system), in no other group, with no capability left.
+/// Asserts that every thread of the process runs as `uid`/`gid` only (real,
+/// effective, saved, file system), in no other group, with no capability
+/// left: the runtime's threads existed before the drop.
 fn assert_unprivileged(pid: u32, uid: u32, gid: u32) {
-    let status = proc_status(pid);
-    assert_eq!(status["Uid"], format!("{uid} {uid} {uid} {uid}"), "{status:?}");
-    assert_eq!(status["Gid"], format!("{gid} {gid} {gid} {gid}"), "{status:?}");
-    let groups: BTreeSet<u32> = status["Groups"].split_whitespace().map(|g| g.parse().unwrap()).collect();
-    assert!(groups.is_subset(&BTreeSet::from([gid])), "supplementary groups {groups:?}");
-    for cap in ["CapEff", "CapPrm", "CapAmb"] {
-        assert_eq!(status[cap], "0000000000000000", "{cap} in {status:?}");
+    let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().map(|e| e.unwrap().path().join("status")).collect();
+    assert!(tasks.len() > 1, "a daemon has more than one thread: {tasks:?}");
+    for task in tasks {
+        let status = proc_status(&task);
+        assert_eq!(status["Uid"], format!("{uid} {uid} {uid} {uid}"), "{}: {status:?}", task.display());
+        assert_eq!(status["Gid"], format!("{gid} {gid} {gid} {gid}"), "{}: {status:?}", task.display());
+        let groups: BTreeSet<u32> = status["Groups"].split_whitespace().map(|g| g.parse().unwrap()).collect();
+        assert!(groups.is_subset(&BTreeSet::from([gid])), "supplementary groups {groups:?} of {}", task.display());
+        for cap in ["CapEff", "CapPrm", "CapAmb"] {
+            assert_eq!(status[cap], "0000000000000000", "{cap} of {}: {status:?}", task.display());
+        }
     }
 }
 
@@ -481,4 +486,21 @@ async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() 
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with(&format!("not serving: fwd not connected to localhost:{port} for ")), "{body}");
     shipper.stop(WAIT).unwrap();
+}
+
+#[test]
+fn sigint_is_logged_as_sigint() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = format!("$WorkDirectory {}\n*.* :omgssapi:localhost:{}\n", dir.path().join("work").display(), free_port().unwrap());
+    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &conf, &realm.client_env(SHARED_CLIENT), &[]).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    shipper.signal("INT");
+    shipper.wait_for_log("stopping signal=\"SIGINT\"", WAIT).unwrap();
+    let port = free_port().unwrap();
+    let conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}/all.log\n", dir.path().display());
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &conf, &realm.server_env(), &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    collector.signal("INT");
+    collector.wait_for_log("graceful shutdown signal=\"SIGINT\"", WAIT).unwrap();
 }
