@@ -38,6 +38,28 @@ pub struct FileSettings {
     pub dir_mode: u32,
     pub file_mode: u32,
     pub cache_size: usize,
+    /// `$FileOwner` / `$FileGroup` (and `...Num`): set on files this collector creates.
+    pub file_owner: Option<u32>,
+    pub file_group: Option<u32>,
+    /// `$DirOwner` / `$DirGroup` (and `...Num`): set on directories it creates.
+    pub dir_owner: Option<u32>,
+    pub dir_group: Option<u32>,
+}
+
+impl Default for FileSettings {
+    /// rsyslog's defaults.
+    fn default() -> Self {
+        FileSettings {
+            create_dirs: true,
+            dir_mode: 0o700,
+            file_mode: 0o644,
+            cache_size: 2500,
+            file_owner: None,
+            file_group: None,
+            dir_owner: None,
+            dir_group: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,13 +152,16 @@ pub struct CollectorConfig {
     pub file_actions: usize,
     /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
     pub dns: bool,
+    /// `$PrivDropToUser` and its kin: dropped to once the listeners are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
 /// are accepted so that a site's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "workdirectory", "repeatedmsgreduction", "fileowner", "filegroup", "dirowner", "dirgroup", "privdroptouser",
-    "privdroptogroup", "privdroptouserid", "privdroptogroupid", "actionfileenablesync", "omfileflushontxend",
+    "workdirectory", "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
     "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
     "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
     "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
@@ -163,6 +188,8 @@ struct Settings {
     default_template: String,
     files: FileSettings,
     dns: bool,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
 }
 
 impl Settings {
@@ -189,8 +216,10 @@ impl Settings {
             umask: None,
             allowed: AllowedSenders::default(),
             default_template: "RSYSLOG_FileFormat".into(),
-            files: FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 2500 },
+            files: FileSettings::default(),
             dns: true,
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
 
@@ -201,6 +230,7 @@ impl Settings {
             "modload" => match v {
                 "imgssapi" => self.gss_loaded = true,
                 "imtcp" => {}
+                "impstats" => self.metrics.impstats = true,
                 other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
             },
             "inputgssserverrun" => {
@@ -259,6 +289,20 @@ impl Settings {
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "allowedsender" => parse_allowed(d, &mut self.allowed),
             "net.enabledns" => set(&mut self.dns, d.bool()),
+            "fileowner" => self.files.file_owner = daemon::privileges::user_id(d).or(self.files.file_owner),
+            "fileownernum" => self.files.file_owner = daemon::privileges::numeric_id(d).or(self.files.file_owner),
+            "filegroup" => self.files.file_group = daemon::privileges::group_id(d).or(self.files.file_group),
+            "filegroupnum" => self.files.file_group = daemon::privileges::numeric_id(d).or(self.files.file_group),
+            "dirowner" => self.files.dir_owner = daemon::privileges::user_id(d).or(self.files.dir_owner),
+            "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
+            "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
+            "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
+            }
             ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this collector")),
             _ => d.unknown(),
         }
@@ -346,7 +390,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } =
+    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, privileges, metrics, .. } =
         settings;
     CollectorConfig {
         listeners,
@@ -361,6 +405,8 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         rules,
         file_actions,
         dns,
+        privileges,
+        metrics,
     }
 }
 
@@ -624,6 +670,25 @@ mod tests {
         assert_eq!(p.len(), 2, "{p:?}");
         assert!(p[0].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakes 256"), "{p:?}");
         assert!(p[1].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
+    }
+
+    #[test]
+    fn owners_and_privileges_take_effect_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owners.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$PrivDropToUser root\n$PrivDropToGroupID 0\n\
+             $FileOwner root\n$FileGroupNum 4\n$DirOwnerNum 0\n$DirGroup root\n*.* /var/log/a.log\n$FileOwner nosuchuser-here\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p, [format!("{}:10: $FileOwner: no user named 'nosuchuser-here'", path.display())]);
+        assert_eq!(config.privileges.user.as_ref().map(|u| u.uid), Some(0));
+        assert_eq!(config.privileges.group, Some(0));
+        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
+        assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
     }
 
     #[test]

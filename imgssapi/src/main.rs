@@ -17,6 +17,7 @@ mod render;
 mod render_pool;
 mod server;
 mod session;
+mod stats;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,6 +73,11 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let rule_count = rules.count();
         let listening = server::bind(config.clone(), rules, tx.clone(), shutdown.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+        let registry = daemon::metrics::Registry::new();
+        stats::register(&registry, listening.admission(), stats.clone());
+        let health = stats::health(listening.ports(), stats.clone());
+        start_metrics(&config.metrics, registry, health, &shutdown)?;
+        drop_privileges(&config)?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
         let signals = tokio::spawn(handle_signals(tx.clone(), stop));
         listening.serve(shutdown).await;
@@ -91,6 +97,38 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         "collector stopped"
     );
     drop(result?);
+    Ok(())
+}
+
+/// impstats lines every `$PStatInterval`, and the `$GssMetricsListen`
+/// endpoint (bound now, before privileges are dropped).
+fn start_metrics(
+    settings: &daemon::metrics::MetricsSettings,
+    registry: Arc<daemon::metrics::Registry>,
+    health: daemon::metrics_http::HealthCheck,
+    shutdown: &daemon::signals::Shutdown,
+) -> anyhow::Result<()> {
+    if let Some(addr) = settings.listen {
+        let listener = daemon::metrics_http::bind(addr).map_err(|e| anyhow::anyhow!("binding $GssMetricsListen {addr}: {e}"))?;
+        tracing::info!(%addr, "metrics endpoint listening (GET /metrics, GET /health)");
+        tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), health, shutdown.clone()));
+    }
+    if settings.impstats {
+        tokio::spawn(registry.log_every(settings.interval));
+    }
+    Ok(())
+}
+
+/// `$PrivDropToUser` and its kin, once the ports are bound and the
+/// credential acquired; the keytab must stay readable (MIT reads it at every accept).
+fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    if config.listeners.iter().any(|l| l.gss.is_some()) {
+        if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
+            needed.readable.push(("the keytab", keytab));
+        }
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
     Ok(())
 }
 

@@ -127,6 +127,8 @@ impl Sink {
             return;
         }
         self.count += frames.ends.len() as u64;
+        crate::stats::add(&crate::stats::STATS.messages_received, frames.ends.len() as u64);
+        let received = frames.ends.len() as u64;
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
         let Some(rendering) = &self.rendering else { return };
         let (rules, origin, options) = (self.ctx.rules.clone(), self.origin.clone(), self.options);
@@ -137,11 +139,13 @@ impl Sink {
         let batch = match submitted {
             Ok(batch) => batch,
             Err(e) => {
+                crate::stats::add(&crate::stats::STATS.messages_discarded, received);
                 tracing::error!(error = %e, "messages of this session are lost");
                 return;
             }
         };
         if rendering.send(InFlight { batch, permit }).await.is_err() {
+            crate::stats::add(&crate::stats::STATS.messages_discarded, received);
             tracing::error!("the hand-over task is gone: messages of this session are lost");
         }
     }

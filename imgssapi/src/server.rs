@@ -84,6 +84,10 @@ async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
 }
 
 impl Listening {
+    pub fn admission(&self) -> Arc<Admission> {
+        self.admission.clone()
+    }
+
     pub fn ports(&self) -> Vec<u16> {
         self.listeners.iter().filter_map(|(l, _)| l.local_addr().ok()).map(|a| a.port()).collect()
     }
@@ -116,6 +120,7 @@ impl Listening {
                             Ok((stream, peer)) => {
                                 let peer = session::canonical_peer(peer);
                                 let Some(modes) = ctx.modes_for(peer.ip()) else {
+                                    crate::stats::add(&crate::stats::STATS.refused_not_allowed, 1);
                                     if admission.log.admit("refused: not an allowed sender") {
                                         tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
                                     }
@@ -148,7 +153,9 @@ impl Listening {
                 }
             });
         }
+        crate::stats::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
         shutdown.triggered().await;
+        crate::stats::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
         flush.abort();
@@ -157,6 +164,7 @@ impl Listening {
 }
 
 fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
+    crate::stats::refused(refusal);
     if !admission.log.admit(refusal.kind()) {
         return;
     }

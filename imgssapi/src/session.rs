@@ -88,6 +88,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
         opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
         _ = shutdown.triggered() => Err(NotOpened::ShuttingDown),
     };
+    if let Err(e) = &opened {
+        crate::stats::not_opened(e);
+    }
     let opened = match opened {
         Ok(opened) => opened,
         Err(e @ (NotOpened::ClosedSilent | NotOpened::ShuttingDown)) => {
@@ -104,6 +107,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
     let _slot = match ctx.admission.establish(place) {
         Ok(slot) => slot,
         Err(refusal) => {
+            crate::stats::refused(refusal);
             if ctx.admission.log.admit(refusal.kind()) {
                 let max_sessions = ctx.admission.max_sessions();
                 tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
@@ -111,6 +115,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
+    crate::stats::opened(&opened);
     let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx).await);
     let result = match ChunkSource::new(opened, &ctx) {
         Ok(mut source) => {
@@ -164,6 +169,7 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
             }
         };
         let Some(chunk) = chunk else { return Ok(()) };
+        crate::stats::add(&crate::stats::STATS.bytes_received, chunk.len() as u64);
         sink.push(chunk).await;
     }
 }

@@ -59,6 +59,10 @@ pub struct ShipperConfig {
     pub forwards: Vec<ForwardConfig>,
     pub inputs: InputsConfig,
     pub max_message_size: usize,
+    /// `$PrivDropToUser` and its kin: dropped to once the inputs are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -66,7 +70,7 @@ const IGNORED: &[&str] = &[
     "actionqueuetype", "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
     "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
     "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
-    "filegroup", "dirowner", "dirgroup", "privdroptouser", "privdroptogroup", "omfileflushontxend", "preservefqdn",
+    "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
 
@@ -125,6 +129,8 @@ struct Settings {
     udp_addr: IpAddr,
     tcp_addr: IpAddr,
     unix_default: Option<PathBuf>,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
 }
 
 impl Settings {
@@ -149,6 +155,8 @@ impl Settings {
             udp_addr: IpAddr::from([0, 0, 0, 0]),
             tcp_addr: IpAddr::from([0, 0, 0, 0]),
             unix_default: Some(PathBuf::from("/dev/log")),
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
 
@@ -217,6 +225,12 @@ impl Settings {
                 if let Some(p) = d.port() {
                     self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
                 }
+            }
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
             }
             ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this shipper")),
             _ => d.unknown(),
@@ -292,7 +306,8 @@ impl Statements for Reading {
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading = Reading { settings: Settings::new(default_work_dir), forwards: Vec::new() };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, .. }, forwards } = reading;
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards } = reading;
+    metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
@@ -306,7 +321,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
             text.error(&f.location, "backoff base is larger than the backoff maximum");
         }
     }
-    ShipperConfig { forwards, inputs, max_message_size }
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {

@@ -67,6 +67,7 @@ pub async fn send_until_ended(
     connection: Connection,
     stop: &mut Shutdown,
     sent: &mut Sent,
+    stats: &crate::stats::ActionStats,
 ) -> SessionEnd {
     let Connection { mut writer, mut session, mut closed } = connection;
     let max_records = if config.one_message_per_token { 256 } else { 4096 };
@@ -115,6 +116,7 @@ pub async fn send_until_ended(
             Ok((tokens, bytes)) => {
                 sent.messages += batch.len() as u64;
                 sent.tokens += tokens;
+                stats.sent_batch(batch.len() as u64, tokens, bytes);
                 if let Some(last) = batch.last() {
                     delivery.written(last.seq, bytes);
                 }
