@@ -12,6 +12,8 @@
 //!   can wait on, SIGHUP as a separate event that never stops a daemon;
 //! - [`os`]: the host name, the open-file limit and the umask, with their
 //!   `unsafe` in one place;
+//! - [`systemd`]: readiness (`READY=1`), the watchdog and socket activation,
+//!   spoken to systemd directly;
 //! - [`directives::Directive`]: typed, checked values of legacy `$Directive`
 //!   lines, each error reported against its `FILE:LINE`;
 //! - [`templates::TemplateRegistry`]: `$template` statements and the
@@ -26,4 +28,5 @@ pub mod logging;
 pub mod os;
 pub mod pid_file;
 pub mod signals;
+pub mod systemd;
 pub mod templates;

@@ -2,6 +2,7 @@
 //! legacy configuration, and writes the same files.
 
 mod admission;
+mod cli;
 mod config;
 mod dns;
 mod event_log;
@@ -16,22 +17,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use daemon::cli::CommonArgs;
+use cli::Cli;
 use daemon::pid_file::PidFile;
 use daemon::signals::Signals;
 use tokio::sync::{mpsc, watch};
-
-/// Kerberos-protected syslog collector, compatible with rsyslog's imgssapi.
-#[derive(Parser, Debug)]
-#[command(name = "imgssapi", version)]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// No reverse DNS for senders: `fromhost` is their address. (rsyslog's old
-    /// -x; current rsyslog and this daemon also take global(net.enableDNS="off").)
-    #[arg(short = 'x')]
-    no_dns: bool,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -67,9 +56,14 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let listening = server::bind(config.clone(), rules, tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
+        daemon::systemd::notify_ready();
+        let watchdog = daemon::systemd::spawn_watchdog();
         let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
         listening.serve(stop_rx).await;
         signals.abort();
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         anyhow::Ok(pid_file)
     });
     drop(tx);
@@ -100,6 +94,7 @@ async fn handle_signals(output: mpsc::Sender<output::Command>, stop: watch::Send
         })
         .await;
     tracing::info!(signal = stopped.name(), "graceful shutdown");
+    daemon::systemd::notify_stopping();
     let _ = stop.send(true);
     Ok(())
 }
