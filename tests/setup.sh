@@ -14,7 +14,7 @@ packages=(
   procps iproute2 util-linux
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
-  systemd dpkg-dev binutils
+  systemd dpkg-dev binutils logrotate
 )
 
 missing=()
