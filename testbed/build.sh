@@ -3,7 +3,8 @@
 #  1. gsslog-testbed-base: a Debian root made with debootstrap from the same
 #     package sources apt uses on this machine (MIT KDC, rsyslog, rsyslog-gssapi),
 #     then `docker import`ed. Built once and reused.
-#  2. gsslog-testbed: the base plus our release binaries and the role scripts.
+#  2. gsslog-testbed: the base plus our release binaries, our Debian packages
+#     (packaging/build-debs.sh) and the role scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -26,9 +27,12 @@ if ! docker image inspect gsslog-testbed-base >/dev/null 2>&1; then
 fi
 
 cargo build --release --locked --quiet -p omgssapi -p imgssapi -p gsslog-tests
+# The Debian packages, from the same release build, for the packaged scenario.
+bash packaging/build-debs.sh >/dev/null
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/bin" "$ctx/seed"
+mkdir -p "$ctx/bin" "$ctx/seed" "$ctx/debs"
+cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/"
 cp target/release/{omgssapi,imgssapi,loadgen} "$ctx/bin/"
 cp testbed/image/*.sh "$ctx/"
 cp syslog/testdata/{client,server}.conf "$ctx/seed/"
