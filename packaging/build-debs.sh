@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian packages from this repository:
 #   target/debian/gsslog-collector_VERSION_ARCH.deb   imgssapi, unit, config, logrotate, man page
-#   target/debian/gsslog-shipper_VERSION_ARCH.deb     omgssapi, unit, config, man page
+#   target/debian/gsslog-shipper_VERSION_ARCH.deb     omgssapi, unit, config, man page, omprog wrapper
 #   target/debian/*-dbgsym_VERSION_ARCH.deb           the debug info split off the binaries
 # It reuses the release build (the testbed's and the benchmark's, whose
 # profile keeps debug info): the binaries are stripped here with objcopy and
@@ -88,6 +88,7 @@ package() { # pkg binary seed-config
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
+  [ "$pkg" != gsslog-shipper ] || install -D -m 0755 packaging/omprog/gsslog-shipper-omprog "$stage/usr/libexec/gsslog/gsslog-shipper-omprog"
   docs "$pkg" "$stage"
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"
 

@@ -38,4 +38,16 @@ cp testbed/image/*.sh "$ctx/"
 cp syslog/testdata/{client,server}.conf "$ctx/seed/"
 cp testbed/image/Dockerfile "$ctx/"
 docker build -q -t gsslog-testbed "$ctx" >/dev/null
-echo "testbed: images gsslog-testbed-base and gsslog-testbed ready"
+
+# 3. gsslog-testbed-systemd: the same with systemd, to boot it as PID 1 (the
+#    systemd scenario). Its packages come from the same sources, through apt.
+sd=$ctx/systemd
+mkdir -p "$sd/debs"
+if (cd "$sd/debs" && apt-get download -qq systemd libsystemd0 libsystemd-shared libudev1 libapparmor1 libcryptsetup12 \
+      libfdisk1 libkmod2 libargon2-1 libdevmapper1.02.1 dmsetup libip4tc2 2>/dev/null); then
+  printf 'FROM gsslog-testbed\nCOPY debs/ /sd-debs/\nRUN dpkg -i /sd-debs/*.deb >/dev/null && rm -rf /sd-debs\n' > "$sd/Dockerfile"
+  docker build -q -t gsslog-testbed-systemd "$sd" >/dev/null
+else
+  echo "testbed: could not download systemd's packages; the systemd scenario will fail" >&2
+fi
+echo "testbed: images gsslog-testbed-base, gsslog-testbed and gsslog-testbed-systemd ready"

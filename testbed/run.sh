@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs testbed scenarios; each ends with the checker's per-node report and
 # exits non-zero when its expected figures are not met.
-#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|all
+#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|all
 # Environment: RATE (msg/s per node, default 200), DURATION (s of load, default 40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -140,13 +140,25 @@ scenario() {
         if [ "$said" != ok ]; then removal=1; docker logs "gt-$n" 2>&1 | tail -20 >&2; fi
       done
       [ $delivered -eq 0 ] && [ $removal -eq 0 ] ;;
+    systemd)
+      # The packages under a real systemd as PID 1, on one host that is KDC,
+      # collector and node, with no network but its loopback: the rollout of
+      # the admin guide, step by step (testbed/image/systemd-host.sh).
+      cleanup
+      docker run -d --label gsslog-testbed --name gt-systemd --hostname node1.grid.test \
+        --network none --add-host node1.grid.test:127.0.0.1 \
+        --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+        gsslog-testbed-systemd /lib/systemd/systemd >/dev/null
+      echo "== systemd: the packages under systemd, through the rollout"
+      timeout 300 docker exec gt-systemd /testbed/systemd-host.sh ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
   esac
 }
 
 trap cleanup EXIT
-if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap packaged; fi
-[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|all" >&2; exit 2; }
+if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap packaged systemd; fi
+[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|all" >&2; exit 2; }
 status=0
 for s in "$@"; do
   scenario "$s" || status=1

@@ -88,6 +88,7 @@ remove_when_told() { # package
   mkdir -p /shared/removal
   while [ ! -f /shared/uninstall ]; do sleep 0.5; done
   kill -TERM "$daemon"; wait "$daemon" || true
+  rm -f /etc/gsslog/*.keytab # the admin's, not the package's
   local files; files=$(dpkg -L "$pkg" | grep -v '^/\.$')
   dpkg -r "$pkg" >/tmp/remove.log 2>&1 || problems+="dpkg -r failed: $(cat /tmp/remove.log); "
   for f in /usr/sbin/imgssapi /usr/sbin/omgssapi "/lib/systemd/system/$pkg.service"; do

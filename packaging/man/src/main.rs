@@ -41,9 +41,10 @@ fn collector() -> Page {
 .TP\n/etc/gsslog/imgssapi.conf\nThe configuration the packaged unit uses (the grid's server.conf).\n\
 .TP\n/var/log/hosts/\nThe per-host tree the packaged configuration writes.\n\
 .TP\n/etc/logrotate.d/gsslog\\-collector\nRotates the tree's files and sends SIGHUP, which closes them.\n\
+.TP\n/etc/gsslog/collector.keytab\nThe host key for the packaged unit, root:gsslog\\-collector mode 0640 (made by the admin from the host keytab).\n\
 .TP\n/lib/systemd/system/gsslog\\-collector.service\nThe hardened unit (user gsslog\\-collector, CAP_NET_BIND_SERVICE only).\n",
         environment: "\
-.TP\nKRB5_KTNAME\nThe acceptor's keytab (the unit passes the host keytab as a credential).\n\
+.TP\nKRB5_KTNAME\nThe acceptor's keytab (the unit sets FILE:/etc/gsslog/collector.keytab).\n\
 .TP\nKRB5RCACHEDIR\nWhere the replay cache lives.\n",
         see_also: "omgssapi(8), rsyslogd(8), rsyslog.conf(5), systemd.exec(5)",
     }
@@ -56,10 +57,12 @@ fn shipper() -> Page {
         files: "\
 .TP\n/etc/gsslog/omgssapi.conf\nThe configuration the packaged unit uses (the grid's client stanza; replace <server_name>:<port>).\n\
 .TP\n/var/lib/gsslog\\-shipper/\nThe queue directory of the packaged unit (mode 0700).\n\
+.TP\n/etc/gsslog/shipper.keytab\nThe host key for the packaged unit, root:gsslog\\-shipper mode 0640 (made by the admin from the host keytab).\n\
+.TP\n/usr/libexec/gsslog/gsslog\\-shipper\\-omprog\nThe shipper for rsyslog's omprog (binary=), run as gsslog\\-shipper with the packaged config, keytab and queue directory.\n\
 .TP\n/lib/systemd/system/gsslog\\-shipper.service\nThe hardened unit; as the node's syslog daemon it takes journald's \
 /run/systemd/journal/syslog from syslog.socket (Alias=syslog.service).\n",
         environment: "\
-.TP\nKRB5_CLIENT_KTNAME\nThe host keytab the initiator takes tickets with (the unit passes it as a credential).\n\
+.TP\nKRB5_CLIENT_KTNAME\nThe host keytab the initiator takes tickets with (the unit sets FILE:/etc/gsslog/shipper.keytab).\n\
 .TP\nKRB5CCNAME\nThe ticket cache MIT Kerberos keeps.\n\
 .TP\nLISTEN_FDS, LISTEN_PID\nSocket activation: every datagram socket systemd passes is read as a local syslog socket.\n",
         see_also: "imgssapi(8), rsyslogd(8), rsyslog.conf(5), systemd.socket(5)",
