@@ -119,20 +119,20 @@ fn table(rows: &[&str], out: &mut String) {
 fn split_row(row: &str) -> Vec<String> {
     let inner = row.trim().trim_start_matches('|');
     let inner = inner.strip_suffix('|').unwrap_or(inner);
-    let mut cells = vec![String::new()];
+    let mut cells = Vec::new();
+    let mut cell = String::new();
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&'|') => {
-                cells.last_mut().map(|cell| cell.push('|'));
+                cell.push('|');
                 chars.next();
             }
-            '|' => cells.push(String::new()),
-            _ => {
-                cells.last_mut().map(|cell| cell.push(c));
-            }
+            '|' => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
         }
     }
+    cells.push(cell);
     cells.iter().map(|c| c.trim().to_string()).collect()
 }
 
