@@ -93,6 +93,10 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
         let body = markdown::section(README, heading).with_context(|| format!("README.md has no section '## {heading}'"))?;
         text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
     }
+    // What both daemons share (privileges, logging, metrics), where README has it.
+    if let Some(body) = markdown::section(README, "Operations") {
+        text.push_str(&format!(".SH OPERATIONS\n{}", markdown::to_roff(body)));
+    }
     text.push_str(&format!(".SH SIGNALS\n{SIGNALS}"));
     text.push_str(&format!(".SH ENVIRONMENT\n{}{COMMON_ENVIRONMENT}", page.environment));
     text.push_str(&format!(".SH FILES\n{}", page.files));
@@ -117,10 +121,14 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    /// The directive names a daemon's config reader matches on: its
-    /// `"name" =>` arms, lower-case as the reader compares them.
+    /// The directive names a daemon's config reader matches on: the
+    /// `"name" =>` arms of its `match d.name { ... _ => d.unknown() }`,
+    /// lower-case as the reader compares them (not the parameters of
+    /// RainerScript statements, matched elsewhere).
     fn directives_in(source: &str) -> Vec<String> {
-        source
+        let start = source.find("match d.name {").expect("the legacy directive match");
+        let end = start + source[start..].find("d.unknown()").expect("its catch-all arm");
+        source[start..end]
             .lines()
             .filter_map(|l| {
                 let l = l.trim_start();
