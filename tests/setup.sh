@@ -12,6 +12,9 @@ packages=(
   rsyslog rsyslog-gssapi
   # tests: kill, and a private network namespace with its own loopback routes
   procps iproute2 util-linux
+  # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
+  # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
+  systemd dpkg-dev binutils logrotate
 )
 
 missing=()

@@ -18,6 +18,8 @@
 //!   unacknowledged bytes, users, groups and ids, with their `unsafe` in one place;
 //! - [`privileges::PrivDrop`]: `$PrivDropToUser` and its kin, dropping
 //!   root after the ports are bound;
+//! - [`systemd`]: readiness (`READY=1`), the watchdog and socket activation,
+//!   spoken to systemd directly;
 //! - [`directives::Directive`]: typed, checked values of legacy `$Directive`
 //!   lines, each error reported against its `FILE:LINE`;
 //! - [`templates::TemplateRegistry`]: `$template` statements and the
@@ -36,4 +38,5 @@ pub mod pid_file;
 pub mod privileges;
 pub mod rate_limited;
 pub mod signals;
+pub mod systemd;
 pub mod templates;

@@ -5,6 +5,7 @@
 
 mod admission;
 mod chunks;
+mod cli;
 mod config;
 mod detect;
 mod dns;
@@ -23,22 +24,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use daemon::cli::CommonArgs;
+use cli::Cli;
 use daemon::pid_file::PidFile;
 use daemon::signals::{Signals, ShutdownTrigger};
 use tokio::sync::mpsc;
-
-/// Kerberos-protected syslog collector, compatible with rsyslog's imgssapi.
-#[derive(Parser, Debug)]
-#[command(name = "imgssapi", version)]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// No reverse DNS for senders: `fromhost` is their address. (rsyslog's old
-    /// -x; current rsyslog and this daemon also take global(net.enableDNS="off").)
-    #[arg(short = 'x')]
-    no_dns: bool,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -79,9 +68,14 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         start_metrics(&config.metrics, registry, health, &shutdown)?;
         drop_privileges(&config)?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
+        daemon::systemd::notify_ready();
+        let watchdog = daemon::systemd::spawn_watchdog();
         let signals = tokio::spawn(handle_signals(tx.clone(), stop));
         listening.serve(shutdown).await;
         signals.abort();
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         anyhow::Ok(pid_file)
     });
     drop(tx);
@@ -144,6 +138,7 @@ async fn handle_signals(output: mpsc::Sender<output::Command>, stop: ShutdownTri
         })
         .await;
     tracing::info!(signal = stopped.name(), "graceful shutdown");
+    daemon::systemd::notify_stopping();
     stop.trigger();
     Ok(())
 }

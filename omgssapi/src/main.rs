@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod backoff;
+mod cli;
 mod config;
 mod forward;
 mod inputs;
@@ -11,43 +12,14 @@ mod queue_command;
 mod route;
 mod stats;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use daemon::cli::CommonArgs;
+use cli::Cli;
 use daemon::pid_file::PidFile;
 use daemon::signals::{self, Signals};
-
-/// Kerberos-protected syslog shipper, compatible with rsyslog's omgssapi.
-#[derive(Parser, Debug)]
-#[command(
-    name = "omgssapi",
-    version,
-    after_help = "A stopped shipper's queues: omgssapi queue show -f CONFIG, omgssapi queue export -f CONFIG (see omgssapi queue --help)."
-)]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Read messages from stdin as rsyslog's omprog with confirmMessages="on".
-    #[arg(long)]
-    stdin: bool,
-    /// Also listen on this local datagram socket (like /dev/log).
-    #[arg(long = "unix-socket")]
-    unix_sockets: Vec<PathBuf>,
-    /// Also listen for syslog over UDP on ADDR:PORT.
-    #[arg(long)]
-    udp: Vec<SocketAddr>,
-    /// Also listen for syslog over TCP on ADDR:PORT (LF-framed or octet-counted).
-    #[arg(long)]
-    tcp: Vec<SocketAddr>,
-    /// Where queues live when the config has no $WorkDirectory.
-    #[arg(long, default_value = "/var/spool/rsyslog")]
-    work_directory: PathBuf,
-}
 
 fn main() -> ExitCode {
     // `omgssapi queue ...` works on a stopped shipper's queues; every other
@@ -97,6 +69,9 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     for path in &config.inputs.unix_sockets {
         guards.push(inputs.spawn_unix(path)?);
     }
+    for fd in daemon::systemd::take_listen_fds()? {
+        inputs.spawn_activated(fd)?;
+    }
     for addr in &config.inputs.udp {
         inputs.spawn_udp(*addr)?;
     }
@@ -133,12 +108,15 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
             forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone(), action.stats.clone()));
         }
         tracing::info!(actions = config.forwards.len(), "shipper running");
+        daemon::systemd::notify_ready();
+        let _watchdog = daemon::systemd::spawn_watchdog();
         let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
         let mut stdin_closed = shutdown.clone();
         tokio::select! {
             s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
             _ = stdin_closed.triggered() => {}
         }
+        daemon::systemd::notify_stopping();
         // Stop taking input, stop the forwarders, keep what is queued.
         stop.trigger();
         while forwarders.join_next().await.is_some() {}
