@@ -70,9 +70,23 @@ pub struct gss_krb5_lucid_context_v1_t {
     pub cfx_kd: gss_krb5_cfx_keydata_t,
 }
 
+/// One `key = value` of a credential store (`<gssapi/gssapi_ext.h>`).
+#[repr(C)]
+pub struct gss_key_value_element_desc {
+    pub key: *const std::ffi::c_char,
+    pub value: *const std::ffi::c_char,
+}
+
+#[repr(C)]
+pub struct gss_key_value_set_desc {
+    pub count: OM_uint32,
+    pub elements: *mut gss_key_value_element_desc,
+}
+
 pub const GSS_C_GSS_CODE: i32 = 1;
 pub const GSS_C_MECH_CODE: i32 = 2;
 pub const GSS_C_INDEFINITE: OM_uint32 = 0xffff_ffff;
+pub const GSS_C_INITIATE: i32 = 1;
 pub const GSS_C_ACCEPT: i32 = 2;
 pub const GSS_S_CONTINUE_NEEDED: OM_uint32 = 1;
 pub const LUCID_VERSION: OM_uint32 = 1;
@@ -82,6 +96,7 @@ extern "C" {
     pub static GSS_C_NT_HOSTBASED_SERVICE: gss_OID;
     pub static GSS_C_INQ_SSPI_SESSION_KEY: gss_OID;
     pub static gss_mech_krb5: gss_OID;
+    pub static GSS_KRB5_NT_PRINCIPAL_NAME: gss_OID;
 
     pub fn gss_import_name(
         minor: *mut OM_uint32,
@@ -104,6 +119,17 @@ extern "C" {
         time_req: OM_uint32,
         mechs: *mut gss_OID_set_desc,
         usage: i32,
+        cred: *mut gss_cred_id_t,
+        actual_mechs: *mut *mut gss_OID_set_desc,
+        time_rec: *mut OM_uint32,
+    ) -> OM_uint32;
+    pub fn gss_acquire_cred_from(
+        minor: *mut OM_uint32,
+        name: gss_name_t,
+        time_req: OM_uint32,
+        mechs: *mut gss_OID_set_desc,
+        usage: i32,
+        store: *const gss_key_value_set_desc,
         cred: *mut gss_cred_id_t,
         actual_mechs: *mut *mut gss_OID_set_desc,
         time_rec: *mut OM_uint32,
