@@ -31,5 +31,5 @@ pub mod message;
 pub mod template;
 pub mod time;
 
-pub use message::{parse, Message, Origin, ParseOptions, Protocol};
+pub use message::{parse, HostBinding, Message, Origin, ParseOptions, Protocol, ProtectionSeen, Provenance};
 pub use time::Timestamp;

@@ -25,12 +25,25 @@ pub struct TestRealm {
     dir: tempfile::TempDir,
     kdc_port: u16,
     kdc: Option<Child>,
+    /// The KDC's `max_life` for every ticket (`None`: MIT's default, 24 h).
+    max_ticket_life: Option<Duration>,
 }
 
 impl TestRealm {
     /// Creates the realm and starts its KDC. The service principal
     /// `host/localhost` is always present in [`TestRealm::server_keytab`].
     pub fn start() -> Result<Self> {
+        TestRealm::start_with(None)
+    }
+
+    /// A realm whose KDC issues no ticket valid for longer than
+    /// `max_ticket_life` (the realm's `max_life`, which the principals it
+    /// creates take over): for tests of what happens when tickets end.
+    pub fn with_max_ticket_life(max_ticket_life: Duration) -> Result<Self> {
+        TestRealm::start_with(Some(max_ticket_life))
+    }
+
+    fn start_with(max_ticket_life: Option<Duration>) -> Result<Self> {
         for tool in ["krb5kdc", "kdb5_util", "kadmin.local"] {
             if which(tool).is_none() {
                 bail!("{tool} not found: run tests/setup.sh (Debian packages krb5-kdc, krb5-admin-server)");
@@ -38,7 +51,7 @@ impl TestRealm {
         }
         let dir = tempfile::Builder::new().prefix("gsslog-realm-").tempdir()?;
         let kdc_port = free_port()?;
-        let realm = TestRealm { dir, kdc_port, kdc: None };
+        let realm = TestRealm { dir, kdc_port, kdc: None, max_ticket_life };
         realm.write_config(&format!("127.0.0.1:{kdc_port}"))?;
         fs::create_dir_all(realm.path("rcache"))?;
         realm.run(Command::new(tool("kdb5_util")).args(["create", "-s", "-r", REALM, "-P", "masterpw"]))?;
@@ -93,7 +106,14 @@ impl TestRealm {
         Ok(keytab)
     }
 
-    fn client_keytab(&self, principal: &str) -> PathBuf {
+    /// Deletes a principal from the KDC's database: tickets already issued
+    /// stay valid until they end, no new ones are issued.
+    pub fn delete_principal(&self, principal: &str) -> Result<()> {
+        self.kadmin(&format!("delprinc -force {principal}"))
+    }
+
+    /// The keytab [`TestRealm::add_client`] wrote for `principal`.
+    pub fn client_keytab(&self, principal: &str) -> PathBuf {
         self.path(&format!("client-{}.keytab", principal.replace('/', "_")))
     }
 
@@ -185,10 +205,12 @@ impl TestRealm {
              \t\tacl_file = {d}/kadm5.acl\n\
              \t\tkdc_listen = 127.0.0.1:{port}\n\
              \t\tkdc_tcp_listen = 127.0.0.1:{port}\n\
+             {max_life}\
              \t}}\n\
              [logging]\n\
              \tkdc = FILE:{d}/kdc.log\n",
-            port = self.kdc_port
+            port = self.kdc_port,
+            max_life = self.max_ticket_life.map_or(String::new(), |l| format!("\t\tmax_life = {}s\n", l.as_secs()))
         );
         fs::write(self.krb5_conf(), krb5)?;
         fs::write(self.path("kdc.conf"), kdc_conf)?;
