@@ -417,6 +417,21 @@ where
     Ok(Session::from_context(ctx, config.protection, target, MessageCode::from_env())?)
 }
 
+/// Whether `identity` can get a ticket for `target` (`service@host`): the
+/// initiator's first step, which asks the KDC, with the token it makes
+/// thrown away. Blocking (KDC round trips): for `--check-config`, not for
+/// the runtime's threads.
+pub fn obtain_ticket(identity: &ClientIdentity, target: &str) -> Result<(), GssError> {
+    let credential = match identity == &ClientIdentity::default() {
+        true => None,
+        false => Some(InitiatorCredential::acquire(identity)?),
+    };
+    let name = hostbased_name(target)?;
+    let mut ctx = SecurityContext::new();
+    ctx.initiate_step_as(credential.as_ref().map(|c| c.cred.as_ref()), &name, flags::MUTUAL, None)?;
+    Ok(())
+}
+
 /// Establishes a session as the server. In `FrameOrder::Auto` the reader
 /// detects the peer's byte order from its first token and the writer answers
 /// in the same order.
