@@ -279,6 +279,27 @@ impl Credential {
     }
 }
 
+/// Destroys the credential cache named `name` (such as `MEMORY:x`), and the
+/// tickets in it. Errors are ignored: a cache that is gone is what is wanted.
+pub fn destroy_ccache(name: &str) {
+    let Ok(name) = CString::new(name) else { return };
+    let mut context: sys::krb5_context = ptr::null_mut();
+    // SAFETY: context is an out-pointer; on success it is freed below.
+    if unsafe { sys::krb5_init_context(&mut context) } != 0 || context.is_null() {
+        return;
+    }
+    let mut cache: sys::krb5_ccache = ptr::null_mut();
+    // SAFETY: context is live; name is a NUL-terminated string alive for the
+    // call; cache is an out-pointer, consumed by krb5_cc_destroy (which
+    // closes the handle whether or not it succeeds).
+    unsafe {
+        if sys::krb5_cc_resolve(context, name.as_ptr(), &mut cache) == 0 && !cache.is_null() {
+            sys::krb5_cc_destroy(context, cache);
+        }
+        sys::krb5_free_context(context);
+    }
+}
+
 impl Drop for Credential {
     fn drop(&mut self) {
         let mut minor = 0;

@@ -107,9 +107,28 @@ impl AcceptorCredential {
 /// a named principal, from a named client keytab.
 #[derive(Clone)]
 pub struct InitiatorCredential {
-    cred: Arc<Credential>,
+    cred: Arc<OwnCache>,
     principal: Option<String>,
 }
+
+/// A credential and the memory credential cache it was given, destroyed
+/// (tickets and all) after the credential is released.
+struct OwnCache {
+    cred: Option<Credential>,
+    ccache: Option<String>,
+}
+
+impl Drop for OwnCache {
+    fn drop(&mut self) {
+        drop(self.cred.take());
+        if let Some(name) = &self.ccache {
+            crate::gss::destroy_ccache(name);
+        }
+    }
+}
+
+/// Memory credential caches this process made, for unique names.
+static CACHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl std::fmt::Debug for InitiatorCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,9 +147,10 @@ pub struct ClientIdentity {
 }
 
 impl InitiatorCredential {
-    /// Acquires the credential for `identity`. MIT gets the tickets when the
-    /// first context is set up: with a client keytab and a principal that no
-    /// credential cache holds, into a memory cache of this credential's own.
+    /// Acquires the credential for `identity`. With a client keytab, MIT gets
+    /// the tickets when the first context is set up, into a memory cache of
+    /// this credential's own (so every credential asks the KDC afresh, and
+    /// no other process's cache is touched), destroyed with the credential.
     pub fn acquire(identity: &ClientIdentity) -> Result<Self, GssError> {
         let name = match &identity.principal {
             Some(p) => Some(
@@ -140,11 +160,18 @@ impl InitiatorCredential {
             None => None,
         };
         let mut store = Vec::new();
-        if let Some(keytab) = &identity.keytab {
+        let ccache = identity.keytab.as_ref().map(|_| {
+            let n = CACHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("MEMORY:gsslog-{}-{n}", std::process::id())
+        });
+        if let (Some(keytab), Some(ccache)) = (&identity.keytab, &ccache) {
             store.push(("client_keytab", keytab.as_str()));
+            store.push(("ccache", ccache.as_str()));
         }
-        let cred = Credential::initiator(name.as_ref(), &store)?;
-        Ok(InitiatorCredential { cred: Arc::new(cred), principal: identity.principal.clone() })
+        // Destroys the cache on every way out, failures included.
+        let mut own = OwnCache { cred: None, ccache: ccache.clone() };
+        own.cred = Some(Credential::initiator(name.as_ref(), &store)?);
+        Ok(InitiatorCredential { cred: Arc::new(own), principal: identity.principal.clone() })
     }
 }
 
@@ -400,7 +427,7 @@ where
         let name = Arc::clone(&name);
         let cred = cred.clone();
         let (returned, step) = blocking(move || {
-            let out = ctx.initiate_step_as(cred.as_deref(), &name, req_flags, incoming.as_deref());
+            let out = ctx.initiate_step_as(cred.as_ref().and_then(|c| c.cred.as_ref()), &name, req_flags, incoming.as_deref());
             (ctx, out)
         })
         .await?;
@@ -428,7 +455,7 @@ pub fn obtain_ticket(identity: &ClientIdentity, target: &str) -> Result<(), GssE
     };
     let name = hostbased_name(target)?;
     let mut ctx = SecurityContext::new();
-    ctx.initiate_step_as(credential.as_ref().map(|c| c.cred.as_ref()), &name, flags::MUTUAL, None)?;
+    ctx.initiate_step_as(credential.as_ref().and_then(|c| c.cred.cred.as_ref()), &name, flags::MUTUAL, None)?;
     Ok(())
 }
 

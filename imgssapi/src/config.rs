@@ -13,6 +13,8 @@ use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location};
 use syslog::template::Template;
 
+use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
+
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
@@ -30,6 +32,43 @@ pub struct GssSettings {
     pub permit_plain_tcp: bool,
     pub byte_order: FrameOrder,
     pub require_encryption: bool,
+}
+
+/// Who may send and as which host (see [`crate::identity`]); shared by every
+/// GSS listener.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
+    /// principal the keytab's service accepts, as rsyslog does.
+    pub allowed_principals: Vec<PrincipalPattern>,
+    /// `$InputGSSServerAllowAnonymous` (default off).
+    pub allow_anonymous: bool,
+    /// `$InputGSSServerHostPrincipalBinding` (default off).
+    pub host_binding: HostBindingMode,
+    /// `$InputGSSServerHostMapFile`.
+    pub host_map: Option<HostMap>,
+    /// `$InputGSSServerExpireSessions` (default off): end a session when its
+    /// context expires.
+    pub expire_sessions: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            allowed_principals: Vec::new(),
+            allow_anonymous: false,
+            host_binding: HostBindingMode::Off,
+            host_map: None,
+            expire_sessions: false,
+        }
+    }
+}
+
+impl IdentitySettings {
+    /// Whether `principal` may open a session.
+    pub fn permits(&self, principal: &str) -> bool {
+        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +169,9 @@ pub struct CollectorConfig {
     pub file_actions: usize,
     /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
     pub dns: bool,
+    pub identity: IdentitySettings,
+    /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
+    pub gss_run_line: Option<Location>,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
@@ -163,6 +205,9 @@ struct Settings {
     default_template: String,
     files: FileSettings,
     dns: bool,
+    identity: IdentitySettings,
+    /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
+    host_map_line: Option<Location>,
 }
 
 impl Settings {
@@ -191,6 +236,8 @@ impl Settings {
             default_template: "RSYSLOG_FileFormat".into(),
             files: FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 2500 },
             dns: true,
+            identity: IdentitySettings::default(),
+            host_map_line: None,
         }
     }
 
@@ -237,6 +284,24 @@ impl Settings {
             "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
             "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
             "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
+            "inputgssserverallowedprincipal" => {
+                for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    match PrincipalPattern::parse(entry) {
+                        Ok(p) => self.identity.allowed_principals.push(p),
+                        Err(why) => d.error(why),
+                    }
+                }
+            }
+            "inputgssserverallowanonymous" => set(&mut self.identity.allow_anonymous, d.bool()),
+            "inputgssserverhostprincipalbinding" => set(&mut self.identity.host_binding, d.parse()),
+            "inputgssserverhostmapfile" => match HostMap::load(Path::new(v.trim())) {
+                Ok(map) => {
+                    self.identity.host_map = Some(map);
+                    self.host_map_line = Some(d.location.clone());
+                }
+                Err(why) => d.error(why),
+            },
+            "inputgssserverexpiresessions" => set(&mut self.identity.expire_sessions, d.bool()),
             "actionfiledefaulttemplate" => {
                 if templates.knows(v) {
                     self.default_template = v.to_string();
@@ -267,7 +332,7 @@ impl Settings {
     /// Step two: the listeners the settings ask for.
     fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
         let mut listeners = Vec::new();
-        if let Some((port, loc)) = self.gss_port.take() {
+        if let Some((port, loc)) = self.gss_port.clone() {
             if !self.gss_loaded {
                 text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
             }
@@ -337,9 +402,14 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     daemon::config::walk(text, &mut reading);
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
+    let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } =
-        settings;
+    if let (Some(loc), HostBindingMode::Off) = (&settings.host_map_line, settings.identity.host_binding) {
+        text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
+    }
+    let Settings {
+        max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, identity, ..
+    } = settings;
     CollectorConfig {
         listeners,
         max_sessions,
@@ -353,6 +423,8 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         rules,
         file_actions,
         dns,
+        identity,
+        gss_run_line,
     }
 }
 
@@ -458,6 +530,22 @@ fn parse_allowed(d: &mut Directive, allowed: &mut AllowedSenders) {
 pub fn load(path: &Path) -> (CollectorConfig, ConfigText) {
     let mut text = syslog::config::read_file(path);
     let config = build(&mut text);
+    (config, text)
+}
+
+/// [`load`], and for `--check-config` also the advice a working setup may
+/// still need: a GSS listener that lets in any principal.
+pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigText) {
+    let (config, mut text) = load(path);
+    if check_only && config.identity.allowed_principals.is_empty() {
+        if let Some(loc) = &config.gss_run_line {
+            text.warn(
+                loc,
+                "no $InputGSSServerAllowedPrincipal: any principal of the realm (users included) that gets a ticket \
+                 for this service may write any host's logs",
+            );
+        }
+    }
     (config, text)
 }
 

@@ -5,6 +5,7 @@ mod admission;
 mod config;
 mod dns;
 mod event_log;
+mod identity;
 mod output;
 mod rate_limited;
 mod render;
@@ -37,7 +38,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     daemon::logging::init();
     let common = cli.common.clone();
-    daemon::config::start("imgssapi", &common.config, common.check_config, config::load, |config| run(cli, config))
+    let load = |path: &std::path::Path| config::load_checked(path, common.check_config);
+    daemon::config::start("imgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {

@@ -18,7 +18,7 @@ use gsswire::{
     DEFAULT_MAX_DATA_TOKEN,
 };
 use syslog::framing::Deframer;
-use syslog::{Origin, ParseOptions, Timestamp};
+use syslog::{Origin, ParseOptions, ProtectionSeen, Provenance, Timestamp};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -156,6 +156,21 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
+    // Who may send, and as which host: decided right after the handshake.
+    let principal = match &opened {
+        Opened::Gss { session, .. } => Some(session.peer_name().to_string()),
+        Opened::Plain { .. } => None,
+    };
+    let provenance = match principal {
+        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal, peer.ip()).await {
+            Ok(provenance) => provenance,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "session refused after authentication");
+                return;
+            }
+        },
+        None => Provenance::default(),
+    };
     let _slot = match ctx.admission.establish(place) {
         Ok(slot) => slot,
         Err(refusal) => {
@@ -171,7 +186,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
     let dns = ctx.dns;
     let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
-    let origin = Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname });
+    let origin = Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance });
     let mut sink = Sink::new(ctx.clone(), origin);
     let result = match opened {
         Opened::Gss { reader, writer, session } => gss_session(reader, writer, session, peer, &ctx, &mut sink).await,
@@ -289,6 +304,10 @@ async fn gss_session(
     if draining {
         half_close(&mut writer).await;
     }
+    // $InputGSSServerExpireSessions: the session ends with its ticket.
+    let expiry = crate::identity::expiry(&ctx.config.identity, &session);
+    let expired = tokio::time::sleep_until(expiry.unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86400)));
+    tokio::pin!(expired);
     loop {
         let token = if draining {
             match tokio::time::timeout(ctx.config.drain_timeout, reader.read_token(max_token)).await {
@@ -298,6 +317,14 @@ async fn gss_session(
         } else {
             tokio::select! {
                 t = reader.read_token(max_token) => t?,
+                _ = &mut expired, if expiry.is_some() => {
+                    tracing::info!(
+                        %peer,
+                        principal = session.peer_name(),
+                        "GSS context expired: ending the session ($InputGSSServerExpireSessions on)"
+                    );
+                    return Ok(());
+                }
                 _ = shutdown.changed() => {
                     // Graceful shutdown: tell the client we are going (it stops
                     // sending and closes), and keep reading what is in flight.
@@ -311,6 +338,9 @@ async fn gss_session(
         let plain = session.unwrap(&token).map_err(|e| anyhow::anyhow!("unwrap failed: {e}"))?;
         if settings.require_encryption && !plain.sealed {
             anyhow::bail!("integrity-only token refused ($InputGSSServerRequireEncryption on)");
+        }
+        if !plain.sealed {
+            sink.protection_seen(ProtectionSeen::Integrity);
         }
         sink.push(&plain.data).await;
     }
@@ -434,6 +464,16 @@ impl Sink {
             in_flight: Arc::new(Semaphore::new(RENDER_TASKS_PER_SESSION)),
             rendering: Some(rendering),
             hand_over: Some(hand_over),
+        }
+    }
+
+    /// Records a weaker protection than the session's messages say so far:
+    /// from now on they say `protection` (it never goes back up).
+    fn protection_seen(&mut self, protection: ProtectionSeen) {
+        if self.origin.provenance.protection == ProtectionSeen::Encryption && protection != ProtectionSeen::Encryption {
+            let mut origin = (*self.origin).clone();
+            origin.provenance.protection = protection;
+            self.origin = Arc::new(origin);
         }
     }
 

@@ -1,6 +1,6 @@
 //! The C declarations of MIT's `libgssapi_krb5` that [`super`] uses: types,
 //! constants and functions as in `<gssapi/gssapi.h>`, `<gssapi/gssapi_krb5.h>`
-//! and `<gssapi/gssapi_ext.h>`. Nothing here is safe to call directly; the
+//! and `<gssapi/gssapi_ext.h>`, and three of `libkrb5` (`<krb5.h>`). Nothing here is safe to call directly; the
 //! safe binding around it is the parent module.
 
 #![allow(non_camel_case_types)]
@@ -216,4 +216,18 @@ extern "C" {
         lucid: *mut *mut c_void,
     ) -> OM_uint32;
     pub fn gss_krb5_free_lucid_sec_context(minor: *mut OM_uint32, lucid: *mut c_void) -> OM_uint32;
+}
+
+/// `krb5_context` and `krb5_ccache` of `<krb5.h>`: opaque handles.
+pub type krb5_context = *mut c_void;
+pub type krb5_ccache = *mut c_void;
+
+// The few `libkrb5` calls GSS-API has no equivalent for: destroying a
+// credential cache that an initiator credential was given.
+#[link(name = "krb5")]
+extern "C" {
+    pub fn krb5_init_context(context: *mut krb5_context) -> i32;
+    pub fn krb5_free_context(context: krb5_context);
+    pub fn krb5_cc_resolve(context: krb5_context, name: *const std::ffi::c_char, cache: *mut krb5_ccache) -> i32;
+    pub fn krb5_cc_destroy(context: krb5_context, cache: krb5_ccache) -> i32;
 }
