@@ -633,6 +633,52 @@ mod tests {
     }
 
     #[test]
+    fn identity_directives() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("hosts.map");
+        std::fs::write(&map, "n1.test 127.0.0.2\n").unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(
+            &path,
+            format!(
+                "$ModLoad imgssapi\n$InputGSSServerAllowedPrincipal host/*@GRID.TEST, alice@GRID.TEST\n\
+                 $InputGSSServerAllowedPrincipal host/*@PARTNER.TEST\n$InputGSSServerAllowAnonymous on\n\
+                 $InputGSSServerHostPrincipalBinding mark\n$InputGSSServerHostMapFile {}\n\
+                 $InputGSSServerExpireSessions on\n$InputGSSServerRun 515\n",
+                map.display()
+            ),
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let id = &config.identity;
+        assert_eq!(id.allowed_principals.len(), 3);
+        assert!(id.permits("host/n1.test@GRID.TEST") && id.permits("alice@GRID.TEST") && id.permits("host/p1@PARTNER.TEST"));
+        assert!(!id.permits("bob@GRID.TEST") && !id.permits("alice@PARTNER.TEST"));
+        assert!(id.allow_anonymous && id.expire_sessions && id.host_map.is_some());
+        assert_eq!(id.host_binding, HostBindingMode::Mark);
+
+        let (config, _) = load_checked(&path, true);
+        assert!(config.identity.permits("host/x@GRID.TEST"));
+
+        std::fs::write(&path, "$InputGSSServerHostPrincipalBinding sometimes\n$InputGSSServerHostMapFile /no/such/map\n$InputGSSServerRun 515\n").unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $InputGSSServerHostPrincipalBinding: 'sometimes' is not off, refuse or mark")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"))), "{p:?}");
+        let defaults = &config.identity;
+        assert!(defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"), "default: as before");
+        assert!(!defaults.allow_anonymous && !defaults.expire_sessions);
+        assert_eq!(defaults.host_binding, HostBindingMode::Off);
+
+        std::fs::write(&path, format!("$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n", map.display())).unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")), "{p:?}");
+    }
+
+    #[test]
     fn allowed_senders() {
         let list = vec![("10.0.0.0".parse().unwrap(), 8), ("127.0.0.1".parse().unwrap(), 32)];
         assert!(AllowedSenders::permits(&list, "10.1.2.3".parse().unwrap()));

@@ -296,6 +296,7 @@ async fn gss_session(
         principal = session.peer_name(),
         byte_order = ?reader.byte_order(),
         message_tokens = session.message_tokens().name(),
+        context_expires_in = ?session.expires_at().map(|t| t.saturating_duration_since(std::time::Instant::now())),
         "GSS session opened"
     );
     let max_token = DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024);

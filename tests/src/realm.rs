@@ -40,7 +40,8 @@ impl TestRealm {
 
     /// A realm whose KDC issues no ticket valid for longer than
     /// `max_ticket_life` (the realm's `max_life`, which the principals it
-    /// creates take over): for tests of what happens when tickets end.
+    /// creates take over), with a clock skew allowance of 5 s: for tests of
+    /// what happens when tickets end.
     pub fn with_max_ticket_life(max_ticket_life: Duration) -> Result<Self> {
         TestRealm::start_with(Some(max_ticket_life), false)
     }
@@ -253,12 +254,17 @@ impl TestRealm {
              \tqualify_shortname = \"\"\n\
              \tudp_preference_limit = 1\n\
              \tticket_lifetime = 10h\n\
+             {clockskew}\
              [realms]\n\
              \t{REALM} = {{\n\t\tkdc = {kdc}\n{anchors}\t}}\n\
              [domain_realm]\n\
              \tlocalhost = {REALM}\n\
              \t.test = {REALM}\n",
-            anchors = self.pkinit_lines(false)
+            anchors = self.pkinit_lines(false),
+            // MIT lets an acceptor's context live the clock skew allowance
+            // (5 min by default) past its ticket: a short-ticket realm gets a
+            // short allowance too, so that contexts end soon after tickets.
+            clockskew = if self.max_ticket_life.is_some() { "\tclockskew = 5\n" } else { "" }
         );
         let kdc_conf = format!(
             "[kdcdefaults]\n\
