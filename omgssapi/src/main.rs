@@ -38,6 +38,10 @@ struct Cli {
     /// Also listen for syslog over TCP on ADDR:PORT (LF-framed or octet-counted).
     #[arg(long)]
     tcp: Vec<SocketAddr>,
+    /// With --check-config: also get a ticket for each action's service from
+    /// the KDC, as its first handshake would (no connection to the collector).
+    #[arg(long, requires = "check_config")]
+    check_credentials: bool,
     /// Where queues live when the config has no $WorkDirectory.
     #[arg(long, default_value = "/var/spool/rsyslog")]
     work_directory: PathBuf,
@@ -48,7 +52,7 @@ fn main() -> ExitCode {
     daemon::logging::init();
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
-    let check_credentials = common.check_config;
+    let check_credentials = cli.check_credentials;
     let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
     daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }

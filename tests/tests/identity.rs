@@ -246,7 +246,7 @@ fn the_shipper_uses_a_named_principal_from_a_named_keytab() {
     let conf = dir.path().join("check.conf");
     std::fs::write(&conf, &config).unwrap();
     let check = Command::new(bin_path("omgssapi").unwrap())
-        .args(["--check-config", "-f"])
+        .args(["--check-config", "--check-credentials", "-f"])
         .arg(&conf)
         .envs(realm.client_env(SHARED_CLIENT))
         .output()
@@ -255,7 +255,7 @@ fn the_shipper_uses_a_named_principal_from_a_named_keytab() {
     let wrong = config.replace("host/n3.test@", "host/nobody.test@");
     std::fs::write(&conf, wrong).unwrap();
     let check = Command::new(bin_path("omgssapi").unwrap())
-        .args(["--check-config", "-f"])
+        .args(["--check-config", "--check-credentials", "-f"])
         .arg(&conf)
         .envs(realm.client_env(SHARED_CLIENT))
         .output()
@@ -387,4 +387,45 @@ fn an_anonymous_principal_is_refused_unless_allowed() {
             assert!(lines(&out).is_empty(), "nothing written: {:?}", lines(&out));
         }
     }
+}
+
+/// Tickets of half a minute: once its principal is deleted from the KDC, our
+/// shipper cannot re-key, so it stops sending within one ticket lifetime
+/// (what it could not send stays queued).
+#[test]
+fn a_principal_removed_from_the_kdc_stops_sending_within_one_ticket_lifetime() {
+    let lifetime = Duration::from_secs(30);
+    let realm = TestRealm::with_max_ticket_life(lifetime).unwrap();
+    let keytab = realm.add_client("host/n5.test").unwrap();
+    let n5 = ClientIdentity { principal: Some(format!("host/n5.test@{REALM}")), keytab: Some(format!("FILE:{}", keytab.display())) };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let collector = start_collector(&realm, &dir.path().join("collector"), &provenance_config(port, "", &out));
+    let input = free_port().unwrap();
+    let work = dir.path().join("work");
+    let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{input}")];
+    let config = shipper_stanza(port, &format!("{}$ActionGSSForwardBackoffBase 100\n$ActionGSSForwardBackoffMax 1000\n", named_identity(&n5)));
+    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &config, &realm.client_env("host/n5.test"), &args).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+    s.write_all(b"<13>Nov 23 12:00:00 n5 app: before removal\n").unwrap();
+    wait_lines(&out, 1, &collector);
+
+    realm.delete_principal("host/n5.test").unwrap();
+    let removed = Instant::now();
+    // One message a second; the re-key (three quarters into the ticket) fails.
+    let mut sent = 0;
+    while !shipper.log().contains("not found in Kerberos database") {
+        assert!(removed.elapsed() < lifetime + WAIT, "the shipper kept its session:\n{}", shipper.log());
+        s.write_all(format!("<13>Nov 23 12:00:00 n5 app: after removal {sent}\n").as_bytes()).unwrap();
+        sent += 1;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(removed.elapsed() <= lifetime + Duration::from_secs(10), "within one ticket lifetime: {:?}", removed.elapsed());
+    let delivered = lines(&out).len();
+    s.write_all(b"<13>Nov 23 12:00:00 n5 app: never delivered\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(lines(&out).len(), delivered, "nothing more gets through: {:?}", lines(&out));
+    assert!(!lines(&out).iter().any(|l| l.contains("never delivered")));
 }
