@@ -216,10 +216,13 @@ const FAILED_LOOKUP_TTL: Duration = Duration::from_secs(10);
 /// Most names in the cache; when full it is emptied.
 const MAX_CACHED: usize = 4096;
 
+/// A lookup's answer (the addresses, or why there are none) and when it came.
+type Answer = (Instant, Result<Vec<IpAddr>, String>);
+
 /// Forward DNS lookups of host principals' names, cached for a bounded time.
 #[derive(Default)]
 pub struct ForwardLookups {
-    cache: Mutex<HashMap<String, (Instant, Result<Vec<IpAddr>, String>)>>,
+    cache: Mutex<HashMap<String, Answer>>,
 }
 
 impl ForwardLookups {

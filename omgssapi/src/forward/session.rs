@@ -166,21 +166,6 @@ pub async fn send_until_ended(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rekeying_starts_a_quarter_of_the_lifetime_early_at_most_five_minutes() {
-        let now = Instant::now();
-        let at = |lifetime: u64| rekey_at(now, Some(now + Duration::from_secs(lifetime))).map(|t| t - now);
-        assert_eq!(at(120), Some(Duration::from_secs(90)));
-        assert_eq!(at(36_000), Some(Duration::from_secs(36_000 - 300)));
-        assert_eq!(at(0), Some(MIN_SESSION), "an expired context re-keys after a second, not in a loop");
-        assert_eq!(rekey_at(now, None), None, "an indefinite context never re-keys");
-    }
-}
-
 /// Packs records into tokens of at most `batch_bytes` of plaintext (one
 /// record per token in strict mode; a larger record travels alone). Returns
 /// how many tokens and bytes (framing included) were written.
@@ -214,4 +199,19 @@ async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHa
     let token = session.wrap(plain).map_err(Cause::Wrap)?;
     writer.write_token(&token).await.map_err(Cause::Write)?;
     Ok(token.len() as u64 + 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rekeying_starts_a_quarter_of_the_lifetime_early_at_most_five_minutes() {
+        let now = Instant::now();
+        let at = |lifetime: u64| rekey_at(now, Some(now + Duration::from_secs(lifetime))).map(|t| t - now);
+        assert_eq!(at(120), Some(Duration::from_secs(90)));
+        assert_eq!(at(36_000), Some(Duration::from_secs(36_000 - 300)));
+        assert_eq!(at(0), Some(MIN_SESSION), "an expired context re-keys after a second, not in a loop");
+        assert_eq!(rekey_at(now, None), None, "an indefinite context never re-keys");
+    }
 }
