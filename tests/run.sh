@@ -11,6 +11,9 @@ status=0
 # The end-to-end tests run the daemons' binaries, which `cargo test` alone
 # does not build (it builds their unit-test harnesses).
 cargo build --workspace --locked
+# The workspace lints (every unsafe block documented, unsafe ops explicit,
+# missing docs on the shared crates) are only worth their name if checked.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' "$log")
 echo

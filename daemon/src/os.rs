@@ -30,6 +30,33 @@ pub fn local_domain() -> Option<String> {
     hostname()?.split_once('.').map(|(_, d)| d.to_string())
 }
 
+/// The name a PTR record gives for `ip` (`getnameinfo` with `NI_NAMEREQD`),
+/// or `None` when there is none. Blocking: it may ask DNS.
+pub fn reverse_lookup(ip: std::net::IpAddr) -> Option<String> {
+    let addr: socket2::SockAddr = std::net::SocketAddr::new(ip, 0).into();
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: addr is a valid sockaddr of the length passed; host is writable
+    // for the length passed; NI_NAMEREQD makes "no name" a failure instead of
+    // the numeric form.
+    let rc = unsafe {
+        libc::getnameinfo(
+            addr.as_ptr(),
+            addr.len(),
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: on success getnameinfo wrote a NUL-terminated string into host.
+    let name = unsafe { CStr::from_ptr(host.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
 /// Raises the soft limit on open files to the hard limit (at most 2^20):
 /// thousands of sessions and a cache of thousands of files need more than
 /// the usual 1024.

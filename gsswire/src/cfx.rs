@@ -31,11 +31,17 @@
 //! as MIT and Heimdal do; a wrong RRC leaves the body unauthentic. Whether
 //! the token was sealed is returned; refusing integrity-only tokens is the
 //! caller's policy.
+//!
+//! The types: [`CfxContext`] holds one context's keys and sequence numbers
+//! and wraps and unwraps; a refusal is a [`TokenError`].
+//! [`wrap_token_sequence`] reads a token's sequence number for the checks
+//! made on top of MIT's `gss_unwrap`.
 
 use crate::gss::MessageKeys;
 use crate::krb5_crypto::{BaseKey, ChecksumKey, CryptoError, EncryptionKeys, MAC_LEN};
 
 const TOK_WRAP: [u8; 2] = [0x05, 0x04];
+/// Length in bytes of a wrap token's header (and of its sealed copy).
 pub const HEADER_LEN: usize = 16;
 const FILLER: u8 = 0xff;
 const FLAG_SENT_BY_ACCEPTOR: u8 = 0x01;
@@ -50,24 +56,59 @@ const USAGE_INITIATOR_SEAL: u32 = 24;
 /// Why a received token was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
+    /// The token does not start with `05 04` (the two bytes given, zero-padded
+    /// for a shorter token): another token type, or an ASN.1-wrapped token
+    /// (`60 ..`).
     #[error("not an RFC 4121 wrap token (token ID {0:02x?})")]
     NotWrapToken([u8; 2]),
+    /// The token (its length given, in bytes) is shorter than its header, or
+    /// an integrity-only token is shorter than header and checksum.
     #[error("token of {0} bytes is too short")]
     TooShort(usize),
+    /// The header's fourth byte (given) is not the filler `FF`.
     #[error("token header: filler byte {0:#04x} instead of 0xff")]
     BadFiller(u8),
+    /// The "sent by acceptor" flag (given) names this side as the sender: a
+    /// token of ours sent back to us.
     #[error("token header claims the token comes from the {}, which is this side (reflected token)", if *.0 { "acceptor" } else { "initiator" })]
     WrongDirection(bool),
+    /// The "acceptor subkey" flag disagrees with the context.
     #[error("token header: acceptor-subkey flag {} but the context has {} acceptor subkey", if *.flag { "set" } else { "clear" }, if *.flag { "no" } else { "an" })]
-    SubkeyFlagMismatch { flag: bool },
+    SubkeyFlagMismatch {
+        /// The flag as the token has it.
+        flag: bool,
+    },
+    /// An integrity-only token's EC field (given) is not the checksum length.
     #[error("token header: EC {0} in an integrity-only token (must be the checksum length, {MAC_LEN})")]
     BadChecksumLength(u16),
+    /// A sealed token decrypted and verified, but its plaintext is shorter
+    /// than the EC filler bytes plus the header copy it must end with.
     #[error("token header: EC {ec} larger than the {plain_len} bytes of sealed data")]
-    FillerTooLong { ec: u16, plain_len: usize },
+    FillerTooLong {
+        /// The EC field: filler bytes claimed.
+        ec: u16,
+        /// The bytes sealed in front of the header copy (data and filler;
+        /// 0 when the plaintext is shorter than a header).
+        plain_len: usize,
+    },
+    /// A sealed token verified, but its clear header differs from the copy
+    /// sealed inside (RRC aside, whose copy must be 0).
     #[error("token header does not match the header sealed inside the token (clear {clear:02x?}, sealed {sealed:02x?})")]
-    HeaderMismatch { clear: [u8; HEADER_LEN], sealed: [u8; HEADER_LEN] },
+    HeaderMismatch {
+        /// The clear header as received.
+        clear: [u8; HEADER_LEN],
+        /// The header copy found inside the sealed data.
+        sealed: [u8; HEADER_LEN],
+    },
+    /// An authentic token whose sequence number is not the next one.
     #[error("token out of sequence: sequence number {got}, expected {expected} (token replayed, reordered or left out)")]
-    OutOfSequence { got: u64, expected: u64 },
+    OutOfSequence {
+        /// The token's sequence number.
+        got: u64,
+        /// The sequence number the next token must carry.
+        expected: u64,
+    },
+    /// Decryption or the integrity check failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
@@ -154,7 +195,8 @@ pub fn wrap_token_sequence(token: &[u8]) -> Result<u64, TokenError> {
     Header::parse(token).map(|h| h.seq)
 }
 
-/// An exported context's per-message state.
+/// An exported context's per-message state: the derived keys of both
+/// directions (wiped when dropped) and both sequence numbers.
 pub struct CfxContext {
     acceptor: bool,
     send: DirectionKeys,

@@ -4,6 +4,12 @@
 //! cancel out); 8.2606 and later write it big-endian. Both are supported, and an
 //! acceptor can detect the order from the first token of a session, which is
 //! always an RFC 2743 InitialContextToken (`0x60`, then a DER length).
+//!
+//! The types: [`FrameReader`] and [`FrameWriter`] wrap the two halves of a
+//! stream; [`ByteOrder`] is the prefix's order and [`FrameOrder`] what a
+//! reader expects (fixed, or detected by [`detect_order`], which answers a
+//! [`Detection`]). [`MAX_HANDSHAKE_TOKEN`] and [`DEFAULT_MAX_DATA_TOKEN`] are
+//! the usual size limits. Failures are [`FrameError`]s.
 
 use std::time::Duration;
 
@@ -69,7 +75,10 @@ impl std::str::FromStr for ByteOrder {
 /// What a reader expects: a fixed order, or detection from the first token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameOrder {
+    /// Detect the order from the session's first token, which must be an
+    /// InitialContextToken (so only on an acceptor); later tokens use it.
     Auto,
+    /// Always this order.
     Fixed(ByteOrder),
 }
 
@@ -144,6 +153,8 @@ pub struct FrameReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// A reader on `io` expecting `order`, with no token timeout until
+    /// [`set_token_timeout`](FrameReader::set_token_timeout).
     pub fn new(io: R, order: FrameOrder) -> Self {
         FrameReader { io, buf: BytesMut::with_capacity(INITIAL_BUFFER), order, token_timeout: None }
     }
@@ -171,6 +182,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         (self.io, self.buf)
     }
 
+    /// The underlying stream (for its addresses, say).
     pub fn get_ref(&self) -> &R {
         &self.io
     }
@@ -190,9 +202,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Ok(self.io.read_buf(&mut self.buf).await?)
     }
 
-    /// Reads the next token, at most `max_len` bytes long.
+    /// Reads the next token, at most `max_len` bytes long (prefix not
+    /// counted).
     ///
     /// Returns `Ok(None)` when the peer closed the stream cleanly between tokens.
+    /// A longer announced length is [`FrameError::TooLarge`] before any of the
+    /// token is awaited; after any error the stream is out of step and the
+    /// session must end.
     pub async fn read_token(&mut self, max_len: usize) -> Result<Option<BytesMut>, FrameError> {
         let mut deadline = (!self.buf.is_empty()).then(|| self.deadline()).flatten();
         loop {
@@ -266,10 +282,12 @@ pub struct FrameWriter<W> {
 }
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// A writer on `io` that frames in `order`.
     pub fn new(io: W, order: ByteOrder) -> Self {
         FrameWriter { io, order, scratch: Vec::new() }
     }
 
+    /// The byte order tokens are framed in.
     pub fn byte_order(&self) -> ByteOrder {
         self.order
     }
@@ -279,19 +297,26 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.order = order;
     }
 
+    /// The underlying stream.
     pub fn get_ref(&self) -> &W {
         &self.io
     }
 
+    /// The underlying stream. Bytes written to it directly bypass the framing:
+    /// the peer would read them as a length prefix.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.io
     }
 
+    /// The underlying stream; nothing is left buffered in the writer (each
+    /// token is flushed).
     pub fn into_inner(self) -> W {
         self.io
     }
 
-    /// Frames and writes one token, then flushes.
+    /// Frames and writes one token, then flushes. A token of 4 GiB or more
+    /// is [`FrameError::TooLarge`], nothing written. If the write fails part
+    /// way, the peer has a partial frame and the session must end.
     pub async fn write_token(&mut self, token: &[u8]) -> Result<(), FrameError> {
         let len = u32::try_from(token.len())
             .map_err(|_| FrameError::TooLarge { len: token.len(), max: u32::MAX as usize })?;

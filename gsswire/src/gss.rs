@@ -11,6 +11,16 @@
 //! copies; the other inputs are only read (RFC 2744). Buffers that carry key
 //! material (the session key from `GSS_C_INQ_SSPI_SESSION_KEY`, exported
 //! contexts) are wiped before they are released.
+//!
+//! The types: [`Name`] (an imported service name), [`Credential`] (an
+//! acceptor's keytab credential), [`SecurityContext`] (one side of a context,
+//! stepped to completion, then used for `gss_wrap`/`gss_unwrap` or handed
+//! over), [`ExportedContext`] (a serialised context) and [`MessageKeys`]
+//! with its [`LucidKey`]s (what [`crate::cfx`] protects messages with).
+//! Failures are [`GssStatus`] values. Context steps may block (an
+//! initiator's first step talks to the KDC, an acceptor's steps read the
+//! keytab and write the replay cache): async callers run them on a blocking
+//! pool.
 
 use std::ffi::{c_void, CString};
 use std::ptr;
@@ -22,20 +32,35 @@ use crate::error::GssStatus;
 
 mod sys;
 
-/// Context flags (RFC 2744).
+/// Context flags (RFC 2744 `GSS_C_*_FLAG`): requested by an initiator in
+/// [`SecurityContext::initiate_step`], granted as
+/// [`SecurityContext::flags`]. The replay and sequence flags govern only MIT's
+/// own per-message checks; [`crate::cfx`] demands the exact next sequence
+/// number whatever was granted.
 pub mod flags {
+    /// Mutual authentication: the acceptor proves itself to the initiator.
     pub const MUTUAL: u32 = 2;
+    /// MIT's `gss_unwrap` reports replayed tokens.
     pub const REPLAY: u32 = 4;
+    /// MIT's `gss_unwrap` reports reordered and left-out tokens.
     pub const SEQUENCE: u32 = 8;
+    /// Confidentiality: tokens can be sealed (rsyslog's `$GssMode encryption`).
     pub const CONF: u32 = 16;
+    /// Integrity: tokens carry a checksum (rsyslog's `$GssMode integrity`).
     pub const INTEG: u32 = 32;
+    /// The initiator is anonymous; acceptors here refuse such contexts.
     pub const ANON: u32 = 64;
 }
 
 /// Status bits (RFC 2744): routine and calling errors in the high 16 bits,
 /// supplementary information (duplicate, old, unsequenced, gap) below.
 pub mod status_bits {
+    /// Calling errors (bits 24..32) and routine errors (bits 16..24): a
+    /// status with any of these set is a failed call.
     pub const ERRORS: u32 = 0xffff_0000;
+    /// Supplementary information: continue-needed (`0x1`), duplicate
+    /// (`0x2`), old (`0x4`), unsequenced (`0x8`) and gap (`0x10`) tokens.
+    /// This binding counts any of them on a `gss_unwrap` as a failure.
     pub const SUPPLEMENTARY: u32 = 0x0000_ffff;
 }
 
@@ -140,17 +165,23 @@ fn krb5_mech_set() -> sys::gss_OID_set_desc {
     sys::gss_OID_set_desc { count: 1, elements: unsafe { sys::gss_mech_krb5 } }
 }
 
-/// A GSS name (`service@host` or a principal).
+/// A GSS name (`service@host` or a principal), released when dropped.
 pub struct Name {
     raw: sys::gss_name_t,
 }
 
-// SAFETY: MIT names are immutable once imported.
+// SAFETY: an MIT name is a heap record with no tie to the thread that
+// imported it; it is released once, in Drop, from whichever thread owns it.
 unsafe impl Send for Name {}
+// SAFETY: through `&Name` the handle is only passed as an input that the
+// library only reads (display, acquire, init_sec_context): MIT names are
+// immutable once imported, so sharing them across threads is sound.
 unsafe impl Sync for Name {}
 
 impl Name {
-    /// Imports a host-based service name such as `host@collector.example.org`.
+    /// Imports a host-based service name such as `host@collector.example.org`
+    /// (a bare `host` means that service on any host). Needs no KDC; fails
+    /// (`BAD_NAME`) only on text the library cannot parse.
     pub fn host_based_service(text: &str) -> Result<Name, GssStatus> {
         let mut buf = input_buffer(text.as_bytes());
         let mut minor = 0;
@@ -200,18 +231,22 @@ impl Drop for Name {
     }
 }
 
-/// An acceptor credential from the keytab, shareable across threads.
+/// An acceptor credential from the keytab (`KRB5_KTNAME`, else the default
+/// keytab), shareable across threads and sessions.
 pub struct Credential {
     raw: sys::gss_cred_id_t,
 }
 
+// SAFETY: a credential record has no tie to the thread that acquired it; it
+// is released once, in Drop, from whichever thread owns it.
+unsafe impl Send for Credential {}
 // SAFETY: MIT's credential records carry their own lock; accepting on
 // several contexts with one credential at once is supported.
-unsafe impl Send for Credential {}
 unsafe impl Sync for Credential {}
 
 impl Credential {
     /// Acquires the Kerberos acceptor credential for `name` from the keytab.
+    /// Fails when the keytab cannot be read or holds no key for `name`.
     pub fn acceptor(name: &Name) -> Result<Credential, GssStatus> {
         let mut mechs = krb5_mech_set();
         let mut minor = 0;
@@ -308,7 +343,12 @@ impl Drop for Credential {
     }
 }
 
-/// One side of a security context, in establishment or complete.
+/// One side of a security context, in establishment or complete. It owns the
+/// library's context handle and deletes it when dropped; [`export`] and
+/// [`export_message_keys`] consume it instead.
+///
+/// [`export`]: SecurityContext::export
+/// [`export_message_keys`]: SecurityContext::export_message_keys
 pub struct SecurityContext {
     raw: sys::gss_ctx_id_t,
     complete: bool,
@@ -324,13 +364,20 @@ pub struct SecurityContext {
 unsafe impl Send for SecurityContext {}
 
 impl SecurityContext {
+    /// A context not started yet: the first [`initiate_step`] or
+    /// [`accept_step`] creates the library's side of it.
+    ///
+    /// [`initiate_step`]: SecurityContext::initiate_step
+    /// [`accept_step`]: SecurityContext::accept_step
     pub fn new() -> SecurityContext {
         SecurityContext { raw: ptr::null_mut(), complete: false, flags: 0, peer: None, expires: None }
     }
 
-    /// One initiator step with the default credential: `input` is the
-    /// acceptor's last token (none at first). Returns the token to send to
-    /// the peer, if any.
+    /// One initiator step towards `target` with the default credential,
+    /// asking for `req_flags` (see [`flags`]): `input` is the acceptor's last
+    /// token (none at first). Returns the token to send to the peer, if any.
+    /// The first step gets a service ticket, so it may block on the KDC.
+    /// After an error the context is unusable.
     pub fn initiate_step(&mut self, target: &Name, req_flags: u32, input: Option<&[u8]>) -> Result<Option<Vec<u8>>, GssStatus> {
         self.initiate_step_as(None, target, req_flags, input)
     }
@@ -377,7 +424,8 @@ impl SecurityContext {
     }
 
     /// One acceptor step on the initiator's token. Returns the token to send
-    /// back, if any.
+    /// back, if any. Reads the keytab and writes the replay cache, so it may
+    /// block on the disk. After an error the context is unusable.
     pub fn accept_step(&mut self, credential: &Credential, input: &[u8]) -> Result<Option<Vec<u8>>, GssStatus> {
         let mut in_buf = input_buffer(input);
         let mut out = empty_buffer();
@@ -427,27 +475,32 @@ impl SecurityContext {
         Ok(())
     }
 
-    /// When a complete context expires (its ticket's end time, as MIT tells
-    /// it at completion); `None` when the context is indefinite.
+    /// When a complete context expires, as MIT tells it at completion: the
+    /// ticket's end time (on an acceptor plus the clock skew allowance,
+    /// `clockskew`, 5 min by default); `None` when the context is indefinite.
     pub fn expires(&self) -> Option<Instant> {
         self.expires
     }
 
+    /// Whether the last step completed the context; only a complete context
+    /// wraps, unwraps and exports.
     pub fn is_complete(&self) -> bool {
         self.complete
     }
 
-    /// Flags granted by the peer (see [`flags`]).
+    /// Flags granted by the peer (see [`flags`]), as of the last step.
     pub fn flags(&self) -> u32 {
         self.flags
     }
 
-    /// The initiator's principal, on an acceptor.
+    /// The initiator's principal, on an acceptor once a step has named it;
+    /// `None` on an initiator.
     pub fn peer(&self) -> Option<&str> {
         self.peer.as_deref()
     }
 
-    /// MIT's `gss_wrap`.
+    /// MIT's `gss_wrap` of `plaintext` into one token, sealed when `encrypt`,
+    /// else integrity-only. The context must be complete.
     pub fn wrap(&mut self, encrypt: bool, plaintext: &[u8]) -> Result<Vec<u8>, GssStatus> {
         let mut input = input_buffer(plaintext);
         let mut out = empty_buffer();
@@ -644,7 +697,10 @@ impl Drop for SecurityContext {
 
 /// A raw Kerberos key from an exported context; wiped when dropped.
 pub struct LucidKey {
+    /// The Kerberos enctype number (17 and 18 for the AES-SHA1 enctypes of
+    /// [`crate::krb5_crypto`]).
     pub enctype: i32,
+    /// The key itself, as many bytes as the enctype's keys have.
     pub bytes: Vec<u8>,
 }
 
@@ -654,14 +710,24 @@ impl Drop for LucidKey {
     }
 }
 
-/// What a complete krb5 context protects messages with.
+/// What a complete krb5 context protects messages with, from
+/// [`SecurityContext::export_message_keys`]. Its keys are wiped when dropped.
 pub struct MessageKeys {
+    /// This side initiated the context.
     pub initiator: bool,
+    /// The sequence number of the next token this side sends.
     pub send_seq: u64,
+    /// The sequence number the peer's next token carries: its initial one,
+    /// as long as the context has received nothing.
     pub recv_seq: u64,
     /// RFC 4121 tokens (all but the DES, 3DES and RC4 enctypes).
     pub cfx: bool,
+    /// The context key, the Kerberos session key or the initiator's subkey
+    /// (MIT's lucid `ctx_key` for the context's protocol): what protects
+    /// messages when there is no acceptor subkey.
     pub context_key: LucidKey,
+    /// The acceptor's subkey from the AP-REP, on RFC 4121 contexts that have
+    /// one: then it protects every message, in both directions.
     pub acceptor_subkey: Option<LucidKey>,
     /// Context flags as established.
     pub flags: u32,

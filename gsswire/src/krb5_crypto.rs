@@ -7,7 +7,11 @@
 //! Debian's MIT build has neither. Everything as good as a key is wiped when
 //! dropped: the AES key schedules (the `aes` crate's `zeroize` feature), the
 //! HMAC states keyed with the ipad and opad blocks and every per-message copy
-//! of them ([`KeyedHmac`]), and the derived key bytes (DK's output blocks).
+//! of them (`KeyedHmac`), and the derived key bytes (DK's output blocks).
+//!
+//! The types: [`BaseKey`] (a session key or subkey) derives, per key usage,
+//! [`EncryptionKeys`] (Ke and Ki: encrypt-then-check messages) and
+//! [`ChecksumKey`] (Kc: checksums). Refusals are [`CryptoError`]s.
 
 use aes::cipher::inout::InOutBuf;
 use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit};
@@ -18,24 +22,38 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+/// Kerberos enctype number of `aes128-cts-hmac-sha1-96` (RFC 3962): 16-byte keys.
 pub const ENCTYPE_AES128_CTS_HMAC_SHA1_96: i32 = 17;
+/// Kerberos enctype number of `aes256-cts-hmac-sha1-96` (RFC 3962): 32-byte keys.
 pub const ENCTYPE_AES256_CTS_HMAC_SHA1_96: i32 = 18;
 
 const BLOCK: usize = 16;
-/// Length of the random confounder in front of every plaintext.
+/// Length in bytes of the random confounder in front of every plaintext.
 pub const CONFOUNDER_LEN: usize = BLOCK;
-/// HMAC-SHA1-96.
+/// Length in bytes of an HMAC-SHA1-96 tag (the first 96 bits of HMAC-SHA1).
 pub const MAC_LEN: usize = 12;
 
 /// Why a key or a ciphertext was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
+    /// The enctype (the number given) is neither 17 nor 18; such keys are
+    /// left to MIT's code.
     #[error("enctype {0} is not an AES-SHA1 enctype")]
     UnsupportedEnctype(i32),
+    /// The key is not as long as its enctype's keys (16 or 32 bytes).
     #[error("key of {len} bytes for enctype {enctype}")]
-    BadKeyLength { enctype: i32, len: usize },
+    BadKeyLength {
+        /// The enctype the key was given for.
+        enctype: i32,
+        /// The length of the key given, in bytes.
+        len: usize,
+    },
+    /// A ciphertext (the length given, in bytes) shorter than a confounder
+    /// and a tag ([`CONFOUNDER_LEN`] + [`MAC_LEN`]).
     #[error("ciphertext of {0} bytes is too short")]
     TooShort(usize),
+    /// The HMAC did not verify: the data was altered, or made with another
+    /// key or key usage.
     #[error("integrity check failed")]
     BadIntegrity,
 }
@@ -96,13 +114,16 @@ fn whole_blocks(data: &mut [u8]) -> InOutBuf<'_, '_, aes::Block> {
     blocks
 }
 
-/// A base key (session key or subkey) of an AES-SHA1 enctype.
+/// A base key (session key or subkey) of an AES-SHA1 enctype. Only its AES key
+/// schedule is kept (wiped when dropped); per-usage keys are derived from it.
 pub struct BaseKey {
     enctype: i32,
     cipher: Cipher,
 }
 
 impl BaseKey {
+    /// A key of `enctype` (17 or 18) from its raw `bytes` (16 or 32 of them).
+    /// `bytes` is not kept: wiping it is the caller's business.
     pub fn new(enctype: i32, bytes: &[u8]) -> Result<BaseKey, CryptoError> {
         let len = match enctype {
             ENCTYPE_AES128_CTS_HMAC_SHA1_96 => 16,
@@ -116,6 +137,7 @@ impl BaseKey {
         Ok(BaseKey { enctype, cipher })
     }
 
+    /// The enctype the key was made for.
     pub fn enctype(&self) -> i32 {
         self.enctype
     }
@@ -141,7 +163,8 @@ impl BaseKey {
         out
     }
 
-    /// The keys for encrypting under `usage`.
+    /// The keys for encrypting under key usage `usage` (RFC 4121 section 2:
+    /// 22 for the acceptor's wrap tokens, 24 for the initiator's).
     pub fn encryption_keys(&self, usage: u32) -> EncryptionKeys {
         let ke = self.derive(usage, 0xAA);
         let ki = self.derive(usage, 0x55);
@@ -151,7 +174,7 @@ impl BaseKey {
         }
     }
 
-    /// The key for checksums under `usage`.
+    /// The key for checksums under key usage `usage`.
     pub fn checksum_key(&self, usage: u32) -> ChecksumKey {
         ChecksumKey { mac: KeyedHmac::new(&self.derive(usage, 0x99)) }
     }
@@ -212,7 +235,9 @@ impl Drop for KeyedHmac {
     }
 }
 
-/// Ke and Ki for one key usage.
+/// Ke and Ki for one key usage: RFC 3961 encryption (random confounder,
+/// AES-CTS with a zero IV, HMAC-SHA1-96 over confounder and plaintext).
+/// Wiped when dropped.
 #[derive(Clone)]
 pub struct EncryptionKeys {
     cipher: Cipher,
@@ -220,8 +245,9 @@ pub struct EncryptionKeys {
 }
 
 impl EncryptionKeys {
-    /// Appends `confounder | plaintext` encrypted, then the HMAC, to `out`.
-    /// `plaintext` is given in parts so that callers need not concatenate.
+    /// Appends `confounder | plaintext` encrypted, then the HMAC, to `out`:
+    /// [`CONFOUNDER_LEN`] + plaintext length + [`MAC_LEN`] bytes. The
+    /// plaintext is given in `parts` so that callers need not concatenate.
     pub fn encrypt_into(&self, parts: &[&[u8]], out: &mut Vec<u8>) {
         let start = out.len();
         let mut confounder = [0u8; CONFOUNDER_LEN];
@@ -236,7 +262,8 @@ impl EncryptionKeys {
     }
 
     /// Decrypts `ciphertext | mac` in place, checks the HMAC and returns the
-    /// plaintext's range within the buffer (the confounder stripped).
+    /// plaintext's range within the buffer (the confounder stripped). After an
+    /// error the buffer holds unauthenticated bytes and must not be used.
     pub fn decrypt_in_place(&self, data: &mut [u8]) -> Result<std::ops::Range<usize>, CryptoError> {
         if data.len() < CONFOUNDER_LEN + MAC_LEN {
             return Err(CryptoError::TooShort(data.len()));
@@ -248,23 +275,27 @@ impl EncryptionKeys {
     }
 }
 
-/// Kc for one key usage: HMAC-SHA1-96.
+/// Kc for one key usage: HMAC-SHA1-96 checksums. Wiped when dropped.
 #[derive(Clone)]
 pub struct ChecksumKey {
     mac: KeyedHmac,
 }
 
 impl ChecksumKey {
+    /// The checksum of the concatenated `parts`.
     pub fn checksum(&self, parts: &[&[u8]]) -> [u8; MAC_LEN] {
         self.mac.tag(parts)
     }
 
+    /// Checks `tag` against the checksum of the concatenated `parts`, in
+    /// constant time; a tag of the wrong length is [`CryptoError::BadIntegrity`].
     pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
         self.mac.verify(parts, tag)
     }
 }
 
-/// RFC 3961 n-fold of `input` to `out_len` bytes.
+/// RFC 3961 n-fold of `input` to `out_len` bytes. An empty `input` folds to
+/// zeroes (and panics when `out_len` is 0 as well).
 pub fn n_fold(input: &[u8], out_len: usize) -> Vec<u8> {
     let in_len = input.len();
     let lcm = out_len / gcd(out_len, in_len) * in_len;

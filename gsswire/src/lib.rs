@@ -6,11 +6,14 @@
 //! - [`session`]: Kerberos context establishment (initiator and acceptor) and
 //!   per-message wrap/unwrap, including the Sealed bit of received tokens and
 //!   what a received token must pass on each code path;
-//! - [`gss`]: the safe binding to MIT's GSS-API library (its C declarations in `gss/sys.rs`) (context establishment,
-//!   names, credentials, export of a complete context's message keys);
+//! - [`gss`]: the safe binding to MIT's GSS-API library: context
+//!   establishment, names, credentials, export of a complete context's
+//!   message keys (its C declarations are in `gss/sys.rs`);
 //! - [`cfx`] and [`krb5_crypto`]: RFC 4121 wrap tokens with the AES-SHA1
 //!   enctypes (RFC 3961/3962), made in Rust with the exported keys;
 //! - [`error`]: what went wrong, by cause.
+
+#![warn(missing_docs)]
 
 pub mod cfx;
 pub mod error;

@@ -2,6 +2,12 @@
 //! the client speaks first, one krb5 round trip (AP-REQ, AP-REP) to the
 //! host-based service `SERVICE@HOST`, then every data token is a `gss_wrap`.
 //!
+//! [`initiate`] (with an [`InitiatorConfig`]) and [`accept`] (with an
+//! [`AcceptorCredential`]) run the handshake over a [`FrameReader`] and
+//! [`FrameWriter`] and return a [`Session`], which wraps outgoing messages
+//! with its [`Protection`] and unwraps incoming ones into [`Unwrapped`]
+//! values. [`MessageCode`] says whose code makes the message tokens.
+//!
 //! Context steps run on tokio's blocking pool: the initiator's first step
 //! talks to the KDC synchronously (it blocked 25 s against a silent KDC in our
 //! probe), and the acceptor's steps read the keytab and write the replay cache.
@@ -182,6 +188,7 @@ pub struct InitiatorConfig {
     pub service: String,
     /// The host exactly as written in the `:omgssapi:` action.
     pub host: String,
+    /// What the initiator asks for and applies to every message it wraps.
     pub protection: Protection,
     /// Bounds the whole handshake, KDC round trips included.
     pub handshake_timeout: Duration,
@@ -301,7 +308,10 @@ impl MitMessages {
 /// Plaintext of one received token and whether it travelled sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unwrapped {
+    /// The plaintext the peer wrapped.
     pub data: Vec<u8>,
+    /// The token was encrypted; `false` for an integrity-only token, which
+    /// the caller may refuse by its own policy.
     pub sealed: bool,
 }
 

@@ -10,7 +10,7 @@ use daemon::config::Statements;
 use daemon::directives::Directive;
 use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
-use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location};
+use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
 use syslog::template::Template;
 
 use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
@@ -387,6 +387,14 @@ impl Statements for Reading {
         self.rules.push(rule);
     }
 
+    fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
+            rule.actions.push(a);
+        }
+        self.rules.push(rule);
+    }
+
     fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
         let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
         match (self.rules.last_mut(), built) {
@@ -462,6 +470,80 @@ fn build_action(
             text.error(loc, format!("unsupported action '{a}' (the collector writes files: /path, -/path, ?Template, ~, stop)"));
             None
         }
+    }
+}
+
+/// RainerScript's `action(type="omfile" ...)`: `file` or `dynaFile`,
+/// `template`, and the file settings, which default to the legacy
+/// directives above the line (as in rsyslog).
+fn build_action_call(
+    text: &mut ConfigText,
+    loc: &Location,
+    call: &ActionCall,
+    templates: &TemplateRegistry,
+    settings: &Settings,
+    file_actions: &mut usize,
+) -> Option<RuleAction> {
+    if call.kind != "omfile" {
+        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
+        return None;
+    }
+    let mut files = settings.files.clone();
+    let (mut file, mut dyna, mut template) = (None, None, None);
+    let mut ok = true;
+    for (name, value) in &call.params {
+        let mut check = |parsed: Result<(), String>| {
+            if let Err(e) = parsed {
+                text.error(loc, format!("action(type=\"omfile\"): {name}: {e}"));
+                ok = false;
+            }
+        };
+        match name.as_str() {
+            "file" => file = Some(value.clone()),
+            "dynafile" => dyna = Some(value.clone()),
+            "template" => template = Some(value.clone()),
+            "dircreatemode" => check(parse_mode(value).map(|m| files.dir_mode = m)),
+            "filecreatemode" => check(parse_mode(value).map(|m| files.file_mode = m)),
+            "createdirs" => check(syslog::config::parse_bool(value).map(|b| files.create_dirs = b)),
+            "dynafilecachesize" => check(value.trim().parse::<usize>().map(|n| files.cache_size = n.max(1)).map_err(|_| format!("'{value}' is not a number"))),
+            "name" => {}
+            other => check(Err(format!("parameter '{other}' is not supported (file, dynaFile, template, dirCreateMode, fileCreateMode, createDirs, dynaFileCacheSize, name)"))),
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let target = match (file, dyna) {
+        (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
+        (Some(f), None) => {
+            text.error(loc, format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"));
+            return None;
+        }
+        (None, Some(name)) => match templates.defined(&name) {
+            Some(t) => FileAction::Dynamic(t),
+            None => {
+                text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
+                return None;
+            }
+        },
+        (Some(_), Some(_)) => {
+            text.error(loc, "action(type=\"omfile\"): file and dynaFile cannot both be set");
+            return None;
+        }
+        (None, None) => {
+            text.error(loc, "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"");
+            return None;
+        }
+    };
+    let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
+    *file_actions += 1;
+    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+}
+
+fn parse_mode(value: &str) -> Result<u32, String> {
+    match u32::from_str_radix(value.trim(), 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!("'{value}' is not an octal mode such as 0644")),
     }
 }
 

@@ -9,8 +9,7 @@
 //! than letters, digits, `-`, `_` and `.`), since `fromhost` ends up in paths.
 
 use std::collections::HashMap;
-use std::ffi::CStr;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,8 +28,8 @@ pub fn fromhost(ip: IpAddr, dns: bool) -> String {
             return name;
         }
     }
-    let name = match reverse_lookup(ip) {
-        Some(name) if usable_ptr_name(&name) => shorten(&name.to_ascii_lowercase(), local_domain().as_deref()),
+    let name = match daemon::os::reverse_lookup(ip) {
+        Some(name) if usable_ptr_name(&name) => shorten(&name.to_ascii_lowercase(), daemon::os::local_domain().as_deref()),
         Some(name) => {
             tracing::warn!(ip = %ip, ptr = ?name, "malicious PTR record: using the IP address instead of the name");
             ip.to_string()
@@ -82,41 +81,6 @@ fn shorten(name: &str, local_domain: Option<&str>) -> String {
         (Some((host, domain)), Some(local)) if domain.eq_ignore_ascii_case(local) => host.to_string(),
         _ => name.to_string(),
     }
-}
-
-fn reverse_lookup(ip: IpAddr) -> Option<String> {
-    let addr: socket2::SockAddr = SocketAddr::new(ip, 0).into();
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: addr is a valid sockaddr of the given length; host is a writable
-    // buffer of the given size; NI_NAMEREQD makes failure explicit.
-    let rc = unsafe {
-        libc::getnameinfo(
-            addr.as_ptr(),
-            addr.len(),
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: getnameinfo wrote a NUL-terminated string into host.
-    let name = unsafe { CStr::from_ptr(host.as_ptr()) };
-    Some(name.to_string_lossy().into_owned())
-}
-
-fn local_domain() -> Option<String> {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: buf is writable and its length is passed.
-    if unsafe { libc::gethostname(buf.as_mut_ptr(), buf.len()) } != 0 {
-        return None;
-    }
-    // SAFETY: gethostname NUL-terminates within the buffer on success.
-    let name = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
-    name.split_once('.').map(|(_, d)| d.to_string())
 }
 
 #[cfg(test)]

@@ -1,12 +1,18 @@
 //! `imgssapi`: the collector. Runs in place of the central rsyslogd, with its
 //! legacy configuration, and writes the same files.
 
+#![forbid(unsafe_code)]
+
 mod admission;
+mod chunks;
 mod config;
+mod detect;
 mod dns;
 mod event_log;
 mod identity;
+mod open;
 mod output;
+mod pipeline;
 mod rate_limited;
 mod render;
 mod render_pool;
@@ -19,8 +25,8 @@ use std::sync::Arc;
 use clap::Parser;
 use daemon::cli::CommonArgs;
 use daemon::pid_file::PidFile;
-use daemon::signals::Signals;
-use tokio::sync::{mpsc, watch};
+use daemon::signals::{Signals, ShutdownTrigger};
+use tokio::sync::mpsc;
 
 /// Kerberos-protected syslog collector, compatible with rsyslog's imgssapi.
 #[derive(Parser, Debug)]
@@ -63,14 +69,14 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     let writer = output::Output::new(rules.file_settings(), stats.clone());
     let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop, shutdown) = daemon::signals::shutdown();
     let result = runtime.block_on(async {
         let rule_count = rules.count();
-        let listening = server::bind(config.clone(), rules, tx.clone(), stop_rx.clone(), config.dns && !cli.no_dns).await?;
+        let listening = server::bind(config.clone(), rules, tx.clone(), shutdown.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
-        let signals = tokio::spawn(handle_signals(tx.clone(), stop_tx));
-        listening.serve(stop_rx).await;
+        let signals = tokio::spawn(handle_signals(tx.clone(), stop));
+        listening.serve(shutdown).await;
         signals.abort();
         anyhow::Ok(pid_file)
     });
@@ -92,7 +98,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
 
 /// SIGHUP closes every output file (they reopen on the next message, as
 /// after logrotate); SIGTERM or SIGINT starts the graceful shutdown.
-async fn handle_signals(output: mpsc::Sender<output::Command>, stop: watch::Sender<bool>) -> anyhow::Result<()> {
+async fn handle_signals(output: mpsc::Sender<output::Command>, stop: ShutdownTrigger) -> anyhow::Result<()> {
     let mut signals = Signals::install()?;
     let stopped = signals
         .stop_requested(|| {
@@ -102,6 +108,6 @@ async fn handle_signals(output: mpsc::Sender<output::Command>, stop: watch::Send
         })
         .await;
     tracing::info!(signal = stopped.name(), "graceful shutdown");
-    let _ = stop.send(true);
+    stop.trigger();
     Ok(())
 }

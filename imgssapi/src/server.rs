@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use gsswire::AcceptorCredential;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use daemon::signals::Shutdown;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::admission::{Admission, Refusal};
@@ -27,7 +28,7 @@ pub async fn bind(
     config: Arc<CollectorConfig>,
     rules: Arc<Rules>,
     output: mpsc::Sender<Command>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     dns: bool,
 ) -> anyhow::Result<Listening> {
     let admission = Arc::new(Admission::new(
@@ -95,7 +96,7 @@ impl Listening {
     ///
     /// Refusals cost no more than the accept: the sender check and the
     /// budgets are looked at here, before a task exists for the connection.
-    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn serve(self, mut shutdown: Shutdown) {
         let admission = self.admission;
         let flush = tokio::spawn({
             let admission = admission.clone();
@@ -141,15 +142,17 @@ impl Listening {
                                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             }
                         },
-                        Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-                        _ = stop.changed() => break,
+                        Some(ended) = sessions.join_next(), if !sessions.is_empty() => log_if_panicked(ended),
+                        _ = stop.triggered() => break,
                     }
                 }
                 drop(listener);
-                while sessions.join_next().await.is_some() {}
+                while let Some(ended) = sessions.join_next().await {
+                    log_if_panicked(ended);
+                }
             });
         }
-        let _ = shutdown.changed().await;
+        shutdown.triggered().await;
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
         flush.abort();
@@ -177,5 +180,15 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
             max_handshakes_per_host = limits.max_handshakes_per_host,
             "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
         ),
+    }
+}
+
+/// A session that panicked (a bug) has lost its own connection only: its
+/// budget places were released as it unwound. Say so, or it vanishes silently.
+fn log_if_panicked(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            tracing::error!(error = %e, "a session task panicked; that session is closed, the others go on");
+        }
     }
 }

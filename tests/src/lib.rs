@@ -1,5 +1,6 @@
 //! Helpers for the end-to-end tests: a throwaway MIT Kerberos realm on
-//! loopback ([`realm`]) and Debian's real rsyslogd as a peer ([`rsyslog`]).
+//! loopback ([`realm`]), Debian's real rsyslogd as a peer ([`rsyslog`]), and
+//! a tampering proxy between a shipper and a collector ([`proxy`]).
 //!
 //! Nothing here depends on the machine's own `/etc/krb5.conf`: every process a
 //! test starts gets its Kerberos environment from a [`realm::TestRealm`].
@@ -7,5 +8,6 @@
 pub mod client;
 pub mod daemon;
 pub mod net;
+pub mod proxy;
 pub mod realm;
 pub mod rsyslog;

@@ -7,11 +7,16 @@
 
 use std::ffi::c_void;
 
+/// The C API's 32-bit unsigned integer (status codes, flags, lengths).
 pub type OM_uint32 = u32;
+/// Opaque handles: owned by the caller that received them, released with
+/// the matching `gss_release_*` or `gss_delete_sec_context`.
 pub type gss_name_t = *mut c_void;
 pub type gss_cred_id_t = *mut c_void;
 pub type gss_ctx_id_t = *mut c_void;
 
+/// A length and a pointer. Buffers the library fills are the caller's to
+/// release with `gss_release_buffer`.
 #[repr(C)]
 pub struct gss_buffer_desc {
     pub length: usize,
@@ -37,6 +42,10 @@ pub struct gss_buffer_set_desc {
     pub elements: *mut gss_buffer_desc,
 }
 
+// The lucid structures are read through a pointer the library returns: their
+// layouts must match `<gssapi/gssapi_krb5.h>` field for field.
+
+/// One key of a lucid context; `data` is `length` bytes owned by the context.
 #[repr(C)]
 pub struct gss_krb5_lucid_key_t {
     pub type_: OM_uint32,
@@ -58,6 +67,9 @@ pub struct gss_krb5_cfx_keydata_t {
     pub acceptor_subkey: gss_krb5_lucid_key_t,
 }
 
+/// Version 1 of a lucid context. `version` must stay first: it is read
+/// before the rest of the layout is known. `protocol` 0 means `rfc1964_kd`
+/// is filled in, 1 means `cfx_kd` is.
 #[repr(C)]
 pub struct gss_krb5_lucid_context_v1_t {
     pub version: OM_uint32,

@@ -162,12 +162,22 @@ impl Property {
             Property::GssHostBinding => m.origin.provenance.host_binding.name().as_bytes(),
             // RFC 3164 messages have no APP-NAME or PROCID: rsyslog emulates
             // them from the TAG (programname, and what stands in [brackets]).
-            Property::AppName if m.protocol == Protocol::Rfc3164 => m.programname(),
+            // An empty one is the nil value "-" (msg.c, MsgSetAPPNAME).
+            Property::AppName if m.protocol == Protocol::Rfc3164 => nil_if_empty(m.programname()),
+            // getPRI: a PRI above 191 (an invalid one) is "invld".
+            Property::Pri if m.pri > 191 => b"invld",
             Property::ProcId if m.protocol == Protocol::Rfc3164 => nil_if_empty(legacy_procid(m.tag())),
-            Property::AppName => nil_if_empty(m.app_name()),
-            Property::ProcId => nil_if_empty(m.procid()),
-            Property::MsgId => nil_if_empty(m.msgid()),
-            Property::StructuredData => nil_if_empty(m.structured_data()),
+            // RFC 5424 fields as rsyslog holds them (msg.c): read from a
+            // header with a valid timestamp, an empty APP-NAME is "-" and
+            // an empty PROCID or MSGID stays empty; never read (an invalid
+            // timestamp), APP-NAME is empty and PROCID and MSGID are "-".
+            Property::AppName if m.has_rfc5424_fields() => nil_if_empty(m.app_name()),
+            Property::AppName => b"",
+            Property::ProcId if m.has_rfc5424_fields() => m.procid(),
+            Property::MsgId if m.has_rfc5424_fields() => m.msgid(),
+            Property::ProcId | Property::MsgId => b"-",
+            Property::StructuredData if m.has_rfc5424_fields() => m.structured_data(),
+            Property::StructuredData => b"-",
             Property::FacilityText => name(&FACILITY_NAMES, m.facility()),
             Property::SeverityText => name(&SEVERITY_NAMES, m.severity()),
             Property::Invalid => INVALID_PROPERTY,
