@@ -27,7 +27,7 @@ pub enum SessionError {
     EncryptionRequired,
     #[error("client did not finish within the drain timeout at shutdown")]
     DrainTimeout,
-    #[error("GSS context of {principal} expired: session ended ($InputGSSServerExpireSessions on)")]
+    #[error("GSS context expired: session of {principal} ended ($InputGSSServerExpireSessions on)")]
     ContextExpired { principal: String },
 }
 

@@ -349,6 +349,10 @@ mod tests {
             SessionError::EncryptionRequired.to_string(),
             "integrity-only token refused ($InputGSSServerRequireEncryption on)"
         );
+        assert_eq!(
+            SessionError::ContextExpired { principal: "stock@GSSLOG.TEST".into() }.to_string(),
+            "GSS context expired: session of stock@GSSLOG.TEST ended ($InputGSSServerExpireSessions on)"
+        );
         let closed = SessionError::from(gsswire::FrameError::Truncated { buffered: 3 });
         assert_eq!(closed.to_string(), "connection closed in the middle of a token (3 bytes of it received)");
     }
