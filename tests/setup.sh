@@ -8,6 +8,8 @@ packages=(
   libkrb5-dev
   # tests: a real MIT KDC, its admin tools, and the client tools
   krb5-kdc krb5-admin-server krb5-user
+  # tests: anonymous tickets (anonymous PKINIT) and the test CA that makes the KDC's certificate
+  krb5-pkinit openssl
   # tests: Debian's rsyslog and its GSS modules, the peer we must interoperate with
   rsyslog rsyslog-gssapi
   # tests: kill, and a private network namespace with its own loopback routes

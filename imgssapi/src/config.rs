@@ -13,6 +13,8 @@ use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
 use syslog::template::Template;
 
+use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
+
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
@@ -30,6 +32,43 @@ pub struct GssSettings {
     pub permit_plain_tcp: bool,
     pub byte_order: FrameOrder,
     pub require_encryption: bool,
+}
+
+/// Who may send and as which host (see [`crate::identity`]); shared by every
+/// GSS listener.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
+    /// principal the keytab's service accepts, as rsyslog does.
+    pub allowed_principals: Vec<PrincipalPattern>,
+    /// `$InputGSSServerAllowAnonymous` (default off).
+    pub allow_anonymous: bool,
+    /// `$InputGSSServerHostPrincipalBinding` (default off).
+    pub host_binding: HostBindingMode,
+    /// `$InputGSSServerHostMapFile`.
+    pub host_map: Option<HostMap>,
+    /// `$InputGSSServerExpireSessions` (default off): end a session when its
+    /// context expires.
+    pub expire_sessions: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            allowed_principals: Vec::new(),
+            allow_anonymous: false,
+            host_binding: HostBindingMode::Off,
+            host_map: None,
+            expire_sessions: false,
+        }
+    }
+}
+
+impl IdentitySettings {
+    /// Whether `principal` may open a session.
+    pub fn permits(&self, principal: &str) -> bool {
+        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +195,9 @@ pub struct CollectorConfig {
     pub privileges: daemon::privileges::PrivDrop,
     /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
     pub metrics: daemon::metrics::MetricsSettings,
+    pub identity: IdentitySettings,
+    /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
+    pub gss_run_line: Option<Location>,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
@@ -190,6 +232,9 @@ struct Settings {
     dns: bool,
     privileges: daemon::privileges::PrivDrop,
     metrics: daemon::metrics::MetricsSettings,
+    identity: IdentitySettings,
+    /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
+    host_map_line: Option<Location>,
 }
 
 impl Settings {
@@ -220,6 +265,8 @@ impl Settings {
             dns: true,
             privileges: daemon::privileges::PrivDrop::default(),
             metrics: daemon::metrics::MetricsSettings::default(),
+            identity: IdentitySettings::default(),
+            host_map_line: None,
         }
     }
 
@@ -267,6 +314,24 @@ impl Settings {
             "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
             "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
             "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
+            "inputgssserverallowedprincipal" => {
+                for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    match PrincipalPattern::parse(entry) {
+                        Ok(p) => self.identity.allowed_principals.push(p),
+                        Err(why) => d.error(why),
+                    }
+                }
+            }
+            "inputgssserverallowanonymous" => set(&mut self.identity.allow_anonymous, d.bool()),
+            "inputgssserverhostprincipalbinding" => set(&mut self.identity.host_binding, d.parse()),
+            "inputgssserverhostmapfile" => match HostMap::load(Path::new(v.trim())) {
+                Ok(map) => {
+                    self.identity.host_map = Some(map);
+                    self.host_map_line = Some(d.location.clone());
+                }
+                Err(why) => d.error(why),
+            },
+            "inputgssserverexpiresessions" => set(&mut self.identity.expire_sessions, d.bool()),
             "actionfiledefaulttemplate" => {
                 if templates.knows(v) {
                     self.default_template = v.to_string();
@@ -311,7 +376,7 @@ impl Settings {
     /// Step two: the listeners the settings ask for.
     fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
         let mut listeners = Vec::new();
-        if let Some((port, loc)) = self.gss_port.take() {
+        if let Some((port, loc)) = self.gss_port.clone() {
             if !self.gss_loaded {
                 text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
             }
@@ -389,9 +454,26 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     daemon::config::walk(text, &mut reading);
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
+    let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, privileges, metrics, .. } =
-        settings;
+    if let (Some(loc), HostBindingMode::Off) = (&settings.host_map_line, settings.identity.host_binding) {
+        text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
+    }
+    let Settings {
+        max_sessions,
+        front_door,
+        port_file,
+        token_timeout,
+        drain_timeout,
+        max_message_size,
+        umask,
+        allowed,
+        dns,
+        privileges,
+        metrics,
+        identity,
+        ..
+    } = settings;
     CollectorConfig {
         listeners,
         max_sessions,
@@ -407,6 +489,8 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         dns,
         privileges,
         metrics,
+        identity,
+        gss_run_line,
     }
 }
 
@@ -589,6 +673,22 @@ pub fn load(path: &Path) -> (CollectorConfig, ConfigText) {
     (config, text)
 }
 
+/// [`load`], and for `--check-config` also the advice a working setup may
+/// still need: a GSS listener that lets in any principal.
+pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigText) {
+    let (config, mut text) = load(path);
+    if check_only && config.identity.allowed_principals.is_empty() {
+        if let Some(loc) = &config.gss_run_line {
+            text.warn(
+                loc,
+                "no $InputGSSServerAllowedPrincipal: any principal of the realm (users included) that gets a ticket \
+                 for this service may write any host's logs",
+            );
+        }
+    }
+    (config, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,6 +789,52 @@ mod tests {
         assert_eq!(config.privileges.group, Some(0));
         let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
         assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
+    }
+
+    #[test]
+    fn identity_directives() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("hosts.map");
+        std::fs::write(&map, "n1.test 127.0.0.2\n").unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(
+            &path,
+            format!(
+                "$ModLoad imgssapi\n$InputGSSServerAllowedPrincipal host/*@GRID.TEST, alice@GRID.TEST\n\
+                 $InputGSSServerAllowedPrincipal host/*@PARTNER.TEST\n$InputGSSServerAllowAnonymous on\n\
+                 $InputGSSServerHostPrincipalBinding mark\n$InputGSSServerHostMapFile {}\n\
+                 $InputGSSServerExpireSessions on\n$InputGSSServerRun 515\n",
+                map.display()
+            ),
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let id = &config.identity;
+        assert_eq!(id.allowed_principals.len(), 3);
+        assert!(id.permits("host/n1.test@GRID.TEST") && id.permits("alice@GRID.TEST") && id.permits("host/p1@PARTNER.TEST"));
+        assert!(!id.permits("bob@GRID.TEST") && !id.permits("alice@PARTNER.TEST"));
+        assert!(id.allow_anonymous && id.expire_sessions && id.host_map.is_some());
+        assert_eq!(id.host_binding, HostBindingMode::Mark);
+
+        let (config, _) = load_checked(&path, true);
+        assert!(config.identity.permits("host/x@GRID.TEST"));
+
+        std::fs::write(&path, "$InputGSSServerHostPrincipalBinding sometimes\n$InputGSSServerHostMapFile /no/such/map\n$InputGSSServerRun 515\n").unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $InputGSSServerHostPrincipalBinding: 'sometimes' is not off, refuse or mark")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"))), "{p:?}");
+        let defaults = &config.identity;
+        assert!(defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"), "default: as before");
+        assert!(!defaults.allow_anonymous && !defaults.expire_sessions);
+        assert_eq!(defaults.host_binding, HostBindingMode::Off);
+
+        std::fs::write(&path, format!("$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n", map.display())).unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")), "{p:?}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod config;
 mod detect;
 mod dns;
 mod event_log;
+mod identity;
 mod open;
 mod output;
 mod pipeline;
@@ -33,7 +34,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     daemon::logging::init();
     let common = cli.common.clone();
-    daemon::config::start("imgssapi", &common.config, common.check_config, config::load, |config| run(cli, config))
+    let load = |path: &std::path::Path| config::load_checked(path, common.check_config);
+    daemon::config::start("imgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {

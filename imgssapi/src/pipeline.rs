@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use syslog::framing::Deframer;
-use syslog::{Origin, ParseOptions, Timestamp};
+use syslog::{Origin, ParseOptions, ProtectionSeen, Timestamp};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -93,6 +93,16 @@ impl Sink {
             in_flight: Arc::new(Semaphore::new(RENDER_TASKS_PER_SESSION)),
             rendering: Some(rendering),
             hand_over: Some(hand_over),
+        }
+    }
+
+    /// Records a weaker protection than the session's messages say so far:
+    /// from now on they say `protection` (it never goes back up).
+    pub fn protection_seen(&mut self, protection: ProtectionSeen) {
+        if self.origin.provenance.protection == ProtectionSeen::Encryption && protection != ProtectionSeen::Encryption {
+            let mut origin = (*self.origin).clone();
+            origin.provenance.protection = protection;
+            self.origin = Arc::new(origin);
         }
     }
 

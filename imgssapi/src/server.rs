@@ -41,9 +41,13 @@ pub async fn bind(
         // Also with PermitPlainTCP on: a GSS listener that cannot authenticate
         // anyone is a broken setup, not a plain one (that is $InputTCPServerRun).
         let credential = match &l.gss {
-            Some(g) => Some(AcceptorCredential::acquire(&g.service_name).with_context(|| {
-                format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
-            })?),
+            Some(g) => Some(
+                AcceptorCredential::acquire(&g.service_name)
+                    .with_context(|| {
+                        format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
+                    })?
+                    .allow_anonymous(config.identity.allow_anonymous),
+            ),
             None => None,
         };
         let listener = bind_one(l).await?;

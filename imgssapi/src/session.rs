@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use daemon::signals::Shutdown;
 use gsswire::AcceptorCredential;
-use syslog::Origin;
+use syslog::{Origin, ProtectionSeen, Provenance};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,7 +31,7 @@ use crate::admission::{Admission, FrontDoorPlace};
 use crate::chunks::{ChunkSource, SessionError};
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::detect::Modes;
-use crate::open::{open, Deadlines, NotOpened};
+use crate::open::{open, Deadlines, NotOpened, Opened};
 use crate::output::Command;
 use crate::pipeline::Sink;
 use crate::render::Rules;
@@ -104,6 +104,21 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
+    // Who may send, and as which host: decided right after the handshake.
+    let principal = match &opened {
+        Opened::Gss { session, .. } => Some(session.peer_name().to_string()),
+        Opened::Plain { .. } => None,
+    };
+    let provenance = match principal {
+        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal, peer.ip()).await {
+            Ok(provenance) => provenance,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "session refused after authentication");
+                return;
+            }
+        },
+        None => Provenance::default(),
+    };
     let _slot = match ctx.admission.establish(place) {
         Ok(slot) => slot,
         Err(refusal) => {
@@ -116,7 +131,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
         }
     };
     crate::stats::opened(&opened);
-    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx).await);
+    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx, provenance).await);
     let result = match ChunkSource::new(opened, &ctx) {
         Ok(mut source) => {
             source.log_opened(peer);
@@ -133,25 +148,31 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
 
 /// Where the session's messages come from. Only an authenticated peer (or a
 /// plain one that has spoken) costs a DNS query.
-async fn origin(peer: SocketAddr, ctx: &SessionContext) -> Arc<Origin> {
+async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) -> Arc<Origin> {
     let ip = peer.ip();
     let dns = ctx.dns;
     let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
-    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname })
+    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance })
 }
 
 /// Hands every chunk of `source` to `sink` until the peer closes.
 ///
 /// At shutdown (also one that started before the session did) the peer is
 /// told we are going and has the drain timeout to send what is in flight
-/// and close.
+/// and close. With `$InputGSSServerExpireSessions on` a GSS session ends
+/// when its context expires.
 async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink: &mut Sink) -> Result<(), SessionError> {
     let mut shutdown = ctx.shutdown.clone();
     let mut draining = shutdown.is_triggered();
     if draining {
         source.half_close().await;
     }
+    let expiry = source.expiry(ctx);
+    // A far deadline stands in for "never" so that the select stays simple.
+    let never = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
+    let expired = tokio::time::sleep_until(expiry.as_ref().map_or(never, |(at, _)| *at));
+    tokio::pin!(expired);
     loop {
         let chunk = if draining {
             match tokio::time::timeout(ctx.config.drain_timeout, source.next_chunk()).await {
@@ -161,6 +182,10 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
         } else {
             tokio::select! {
                 chunk = source.next_chunk() => chunk?,
+                _ = &mut expired, if expiry.is_some() => {
+                    let principal = expiry.map(|(_, principal)| principal).unwrap_or_default();
+                    return Err(SessionError::ContextExpired { principal });
+                }
                 _ = shutdown.triggered() => {
                     draining = true;
                     source.half_close().await;
@@ -169,8 +194,11 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
             }
         };
         let Some(chunk) = chunk else { return Ok(()) };
-        crate::stats::add(&crate::stats::STATS.bytes_received, chunk.len() as u64);
-        sink.push(chunk).await;
+        crate::stats::add(&crate::stats::STATS.bytes_received, chunk.bytes.len() as u64);
+        if chunk.integrity_only {
+            sink.protection_seen(ProtectionSeen::Integrity);
+        }
+        sink.push(chunk.bytes).await;
     }
 }
 
@@ -183,7 +211,6 @@ mod tests {
 
     use super::*;
     use crate::event_log::{self, EventLog};
-    use crate::open::Opened;
 
     /// Bounds every wait of these tests.
     const WAIT: Duration = Duration::from_secs(20);
@@ -219,7 +246,12 @@ mod tests {
     }
 
     fn origin() -> Arc<Origin> {
-        Arc::new(Origin { fromhost: "127.0.0.1".into(), fromhost_ip: "127.0.0.1".into(), inputname: "imtcp" })
+        Arc::new(Origin {
+            fromhost: "127.0.0.1".into(),
+            fromhost_ip: "127.0.0.1".into(),
+            inputname: "imtcp",
+            provenance: Provenance::default(),
+        })
     }
 
     /// Everything the session handed to the output thread, as text (`%msg%`
@@ -322,6 +354,10 @@ mod tests {
         assert_eq!(
             SessionError::EncryptionRequired.to_string(),
             "integrity-only token refused ($InputGSSServerRequireEncryption on)"
+        );
+        assert_eq!(
+            SessionError::ContextExpired { principal: "stock@GSSLOG.TEST".into() }.to_string(),
+            "GSS context expired: session of stock@GSSLOG.TEST ended ($InputGSSServerExpireSessions on)"
         );
         let closed = SessionError::from(gsswire::FrameError::Truncated { buffered: 3 });
         assert_eq!(closed.to_string(), "connection closed in the middle of a token (3 bytes of it received)");

@@ -29,6 +29,10 @@ pub struct Cli {
     /// Also listen for syslog over TCP on ADDR:PORT (LF-framed or octet-counted).
     #[arg(long)]
     pub tcp: Vec<SocketAddr>,
+    /// With --check-config: also get a ticket for each action's service from
+    /// the KDC, as its first handshake would (no connection to the collector).
+    #[arg(long, requires = "check_config")]
+    pub check_credentials: bool,
     /// Where queues live when the config has no $WorkDirectory.
     #[arg(long, default_value = "/var/spool/rsyslog")]
     pub work_directory: PathBuf,

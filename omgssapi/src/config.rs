@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gsswire::{ByteOrder, Protection};
+use gsswire::{ByteOrder, ClientIdentity, Protection};
 use queue::{FullPolicy, QueueConfig};
 use daemon::config::Statements;
 use daemon::directives::Directive;
@@ -44,6 +44,9 @@ pub struct ForwardConfig {
     pub handshake_timeout: Duration,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
+    /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
+    /// shipper authenticates as (unset: MIT's defaults, from the environment).
+    pub identity: ClientIdentity,
     pub location: Location,
 }
 
@@ -121,6 +124,7 @@ struct Settings {
     backoff_max: Duration,
     handshake_timeout: Duration,
     bind: Option<IpAddr>,
+    identity: ClientIdentity,
     work_dir: PathBuf,
     queue: QueueSettings,
     max_message_size: usize,
@@ -147,6 +151,7 @@ impl Settings {
             backoff_max: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             bind: None,
+            identity: ClientIdentity::default(),
             work_dir: default_work_dir.to_path_buf(),
             queue: QueueSettings::default(),
             max_message_size: 8096,
@@ -185,6 +190,22 @@ impl Settings {
             "actiongssforwardbackoffmax" => set(&mut self.backoff_max, d.millis(false).flatten()),
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
+            "gssforwardprincipal" => match v.trim() {
+                "" => d.error("an empty principal (leave the directive out for MIT's default)"),
+                p if p.contains(char::is_whitespace) => d.error(format!("'{p}' is not a principal name")),
+                p => self.identity.principal = Some(p.to_string()),
+            },
+            "gssforwardkeytab" => match v.trim() {
+                "" => d.error("an empty keytab path (leave the directive out for the environment's KRB5_CLIENT_KTNAME)"),
+                k => {
+                    let path = k.strip_prefix("FILE:").unwrap_or(k);
+                    if !Path::new(path).is_absolute() {
+                        d.error(format!("'{k}' is not an absolute path"));
+                    } else {
+                        self.identity.keytab = Some(format!("FILE:{path}"));
+                    }
+                }
+            },
             "workdirectory" => self.work_dir = PathBuf::from(v),
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "actionqueuefilename" => q.file_name = Some(v.to_string()),
@@ -255,6 +276,7 @@ impl Settings {
             backoff_max: self.backoff_max,
             handshake_timeout: self.handshake_timeout,
             bind: self.bind,
+            identity: self.identity.clone(),
             location: location.clone(),
         }
     }
@@ -319,6 +341,12 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     for f in &forwards {
         if f.backoff_base > f.backoff_max {
             text.error(&f.location, "backoff base is larger than the backoff maximum");
+        }
+        if f.identity.keytab.is_some() && f.identity.principal.is_none() {
+            text.warn(
+                &f.location,
+                "$GssForwardKeytab without $GssForwardPrincipal: MIT takes the keytab's first entry as the client principal",
+            );
         }
     }
     ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
@@ -387,6 +415,24 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
     (config, text)
 }
 
+/// [`load`], and for `--check-config` also whether each action's Kerberos
+/// credentials can be obtained: a ticket for the collector's service from
+/// the KDC, as the action's first handshake would get it (no connection to
+/// the collector is made). A failure is an error at the action's line.
+pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
+    let (config, mut text) = load(path, default_work_dir);
+    if check_credentials && !text.has_errors() {
+        for f in &config.forwards {
+            let target = format!("{}@{}", f.service, f.target.host);
+            if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
+                let who = f.identity.principal.as_deref().unwrap_or("the default principal");
+                text.error(&f.location, format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"));
+            }
+        }
+    }
+    (config, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +468,37 @@ mod tests {
         let f = &c.forwards[0];
         assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
         assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
+    }
+
+    #[test]
+    fn client_principal_and_keytab() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("$GssForwardPrincipal host/n1.test@GSSLOG.TEST\n$GssForwardKeytab /etc/gsslog/n1.keytab\n*.* :omgssapi:c:515\n");
+        let (c, text) = load(&path, dir.path());
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        let expected = ClientIdentity {
+            principal: Some("host/n1.test@GSSLOG.TEST".into()),
+            keytab: Some("FILE:/etc/gsslog/n1.keytab".into()),
+        };
+        assert_eq!(c.forwards[0].identity, expected);
+
+        write("*.* :omgssapi:c:515\n");
+        let (c, _) = load(&path, dir.path());
+        assert_eq!(c.forwards[0].identity, ClientIdentity::default(), "unset: the environment decides, as before");
+
+        write("$GssForwardKeytab relative.keytab\n$GssForwardPrincipal\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $GssForwardPrincipal: an empty principal"))), "{p:?}");
+
+        write("$GssForwardKeytab FILE:/k.keytab\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
     }
 
     #[test]

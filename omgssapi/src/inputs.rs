@@ -27,7 +27,7 @@ pub struct Inputs {
 
 impl Inputs {
     fn origin(&self, ip: String, inputname: &'static str) -> Arc<Origin> {
-        Arc::new(Origin { fromhost: self.hostname.clone(), fromhost_ip: ip, inputname })
+        Arc::new(Origin { fromhost: self.hostname.clone(), fromhost_ip: ip, inputname, provenance: Default::default() })
     }
 
     /// rsyslog's omprog with `confirmMessages="on"`: say `OK` once ready, then

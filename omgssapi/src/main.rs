@@ -32,7 +32,8 @@ fn main() -> ExitCode {
     daemon::logging::init();
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
-    let load = |path: &std::path::Path| config::load(path, &work_directory);
+    let check_credentials = cli.check_credentials;
+    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
     daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 

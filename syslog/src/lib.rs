@@ -35,5 +35,5 @@ mod rainerscript;
 pub mod template;
 pub mod time;
 
-pub use message::{parse, Message, Origin, ParseOptions, Protocol};
+pub use message::{parse, HostBinding, Message, Origin, ParseOptions, Protocol, ProtectionSeen, Provenance};
 pub use time::Timestamp;

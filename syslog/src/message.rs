@@ -25,6 +25,72 @@ pub struct Origin {
     pub fromhost_ip: String,
     /// `imgssapi`, `imtcp`, …
     pub inputname: &'static str,
+    /// Who the collector authenticated as the sender, and how well.
+    pub provenance: Provenance,
+}
+
+/// What the collector established about the sender of a session's messages:
+/// the `gss-principal`, `gss-protection` and `gss-host-binding` properties.
+/// The sender cannot set any of them: they come from the session, not from
+/// the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The authenticated Kerberos principal; empty when there is none
+    /// (plain TCP, or a local input).
+    pub principal: String,
+    pub protection: ProtectionSeen,
+    pub host_binding: HostBinding,
+}
+
+impl Default for Provenance {
+    /// Not authenticated: no principal, no protection, nothing checked.
+    fn default() -> Self {
+        Provenance { principal: String::new(), protection: ProtectionSeen::None, host_binding: HostBinding::Unchecked }
+    }
+}
+
+/// The weakest per-message protection seen on the session so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectionSeen {
+    /// Every token so far was sealed.
+    Encryption,
+    /// At least one token was integrity-only.
+    Integrity,
+    /// Not a GSS session: nothing is authenticated.
+    None,
+}
+
+impl ProtectionSeen {
+    /// The property value: `encryption`, `integrity` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtectionSeen::Encryption => "encryption",
+            ProtectionSeen::Integrity => "integrity",
+            ProtectionSeen::None => "none",
+        }
+    }
+}
+
+/// Whether a `host/NAME` principal sent from an address of NAME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostBinding {
+    /// Checked, and the address is one of NAME's.
+    Match,
+    /// Checked, and it is not (the collector was told to accept and mark).
+    Mismatch,
+    /// Not checked: binding off, not a host principal, or no principal.
+    Unchecked,
+}
+
+impl HostBinding {
+    /// The property value: `match`, `mismatch` or `unchecked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostBinding::Match => "match",
+            HostBinding::Mismatch => "mismatch",
+            HostBinding::Unchecked => "unchecked",
+        }
+    }
 }
 
 /// Settings of the reception path that change how bytes become a message.
@@ -489,7 +555,12 @@ mod tests {
     }
 
     fn origin() -> Arc<Origin> {
-        Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp" })
+        Arc::new(Origin {
+            fromhost: "peer".into(),
+            fromhost_ip: "127.0.0.2".into(),
+            inputname: "imtcp",
+            provenance: Default::default(),
+        })
     }
 
     fn p(s: &[u8]) -> Message {

@@ -16,6 +16,9 @@
 //!   sending, reconnect.
 //! - [`session`]: sending on one session: records from the queue, packed
 //!   into tokens, until the session ends ([`SessionEnd`]).
+//!   Before the context expires the session re-keys: it ends once all it
+//!   sent is acknowledged ([`SessionEnd::Rekey`]), and this loop reconnects
+//!   at once.
 //! - [`delivery`]: a record is acknowledged (and may leave the disk queue)
 //!   once the collector's TCP stack has acknowledged the bytes of the token
 //!   holding it (bytes written minus the socket's unacknowledged send queue).
@@ -127,6 +130,12 @@ async fn forward(config: &ForwardConfig, queue: &mut Consumer, mut stop: Shutdow
         stats.session_down(matches!(ended, SessionEnd::Broken(_)));
         match ended {
             SessionEnd::Stopped => return,
+            SessionEnd::Rekey { lifetime } => {
+                // Everything sent is acknowledged: the next session starts
+                // where this one ended, with new tickets, without waiting.
+                tracing::info!(collector = %target, after = ?lifetime, "re-keying: the GSS context is near the end of its lifetime");
+                backoff.reset();
+            }
             SessionEnd::Broken(why) => {
                 tracing::info!(collector = %target, reason = %why, "session ended; reconnecting");
                 if connected.elapsed() > STABLE_SESSION {

@@ -2,7 +2,12 @@
 //! tokens, written in order, until the session ends.
 //!
 //! Records are acknowledged in the queue as [`Delivery`] sees the
-//! collector's TCP stack take them. The session ends when the shipper stops,
+//! collector's TCP stack take them. Before the context's lifetime ends (the
+//! ticket's end time) the session re-keys: it stops taking records, waits
+//! until everything written is acknowledged, and ends as
+//! [`SessionEnd::Rekey`], so that the next session (fresh tickets, a fresh
+//! check of the principal by the KDC) starts exactly where this one stopped:
+//! nothing lost, nothing sent twice. The session ends when the shipper stops,
 //! when the close watcher sees the collector close it, or when sending
 //! breaks: a write or the delivery stalls, a wrap or a write fails
 //! ([`SessionEnd`]).
@@ -41,6 +46,24 @@ pub enum SessionEnd {
     /// The session cannot go on: reconnect, and send the unacknowledged
     /// records again.
     Broken(Cause),
+    /// The context is near the end of its lifetime and everything written
+    /// on it is acknowledged: reconnect at once.
+    Rekey { lifetime: Duration },
+}
+
+/// Re-keying starts this long before the context expires: a quarter of its
+/// lifetime, at most five minutes.
+const MAX_REKEY_MARGIN: Duration = Duration::from_secs(300);
+/// A session lasts at least this long before it re-keys, so that a ticket
+/// about to end that cannot be renewed costs one handshake a second at most.
+const MIN_SESSION: Duration = Duration::from_secs(1);
+
+/// When a session whose context expires at `expires` (from `now`) starts
+/// re-keying; `None` for a context that does not expire.
+pub fn rekey_at(now: Instant, expires: Option<Instant>) -> Option<Instant> {
+    let lifetime = expires?.saturating_duration_since(now);
+    let margin = (lifetime / 4).min(MAX_REKEY_MARGIN);
+    Some(now + lifetime.saturating_sub(margin).max(MIN_SESSION))
 }
 
 /// Why a session broke.
@@ -70,19 +93,34 @@ pub async fn send_until_ended(
     stats: &crate::stats::ActionStats,
 ) -> SessionEnd {
     let Connection { mut writer, mut session, mut closed } = connection;
+    let established = Instant::now();
+    let rekey_deadline = rekey_at(established, session.expires_at());
+    // A far deadline stands in for "never" so that the select stays simple.
+    let rekey = tokio::time::sleep_until(
+        rekey_deadline.unwrap_or(established + Duration::from_secs(100 * 365 * 86400)).into(),
+    );
+    tokio::pin!(rekey);
+    let mut rekeying = false;
     let max_records = if config.one_message_per_token { 256 } else { 4096 };
     let mut last_write = Instant::now();
     let mut plain = Vec::with_capacity(config.batch_bytes + 8192);
     let mut delivery = Delivery::new(STALLED);
     let mut tick = tokio::time::interval(ACK_POLL);
     loop {
+        if rekeying && !delivery.pending() {
+            return SessionEnd::Rekey { lifetime: rekey_deadline.map_or(Duration::ZERO, |d| d - established) };
+        }
         // Only cancellation-safe waits stand in the select: popping records
         // happens after it, so no record is taken and then dropped.
         tokio::select! {
-            _ = queue.wait_for_data(), if delivery.has_room() => {}
+            _ = queue.wait_for_data(), if delivery.has_room() && !rekeying => {}
+            _ = &mut rekey, if !rekeying && rekey_deadline.is_some() => {
+                rekeying = true;
+                continue;
+            }
             why = closed.wait() => return SessionEnd::Broken(why.into()),
             _ = stop.triggered() => return SessionEnd::Stopped,
-            _ = tick.tick(), if delivery.pending() => {
+            _ = tick.tick(), if delivery.pending() || rekeying => {
                 if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
                     return SessionEnd::Broken(stalled.into());
                 }
@@ -163,4 +201,19 @@ async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHa
     let token = session.wrap(plain).map_err(Cause::Wrap)?;
     writer.write_token(&token).await.map_err(Cause::Write)?;
     Ok(token.len() as u64 + 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rekeying_starts_a_quarter_of_the_lifetime_early_at_most_five_minutes() {
+        let now = Instant::now();
+        let at = |lifetime: u64| rekey_at(now, Some(now + Duration::from_secs(lifetime))).map(|t| t - now);
+        assert_eq!(at(120), Some(Duration::from_secs(90)));
+        assert_eq!(at(36_000), Some(Duration::from_secs(36_000 - 300)));
+        assert_eq!(at(0), Some(MIN_SESSION), "an expired context re-keys after a second, not in a loop");
+        assert_eq!(rekey_at(now, None), None, "an indefinite context never re-keys");
+    }
 }

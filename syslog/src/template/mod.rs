@@ -106,7 +106,7 @@ mod tests {
 
     fn msg(s: &str) -> Message {
         let base = parse_rfc3339(b"2026-11-23T10:00:00.000001+00:00").unwrap().0;
-        let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi" });
+        let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi", provenance: Default::default() });
         parse(s.as_bytes(), origin, base, &ParseOptions::default()).unwrap()
     }
 
