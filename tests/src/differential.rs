@@ -12,12 +12,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// The rules both receivers run, writing under `root`: the seed's rules and
+/// The rules both receivers run, writing under `root`, with DNS off
+/// (`net.enableDNS="off"`): `fromhost` is the peer's address.
+pub fn rules(root: &Path) -> String {
+    format!("global(net.enableDNS=\"off\")\n{}", rules_with_dns(root))
+}
+
+/// The rules of [`rules`] without the DNS switch: the seed's rules and
 /// templates (per-host tree included), templates with every property the
 /// input sets (`%inputname%`, `%fromhost%`, `%fromhost-ip%`), filters of
 /// every kind, property replacer options, RainerScript, and the NOTIME rule.
-/// DNS is off (`net.enableDNS="off"`), so `fromhost` is the peer's address.
-pub fn rules(root: &Path) -> String {
+pub fn rules_with_dns(root: &Path) -> String {
     let seed = include_str!("../../syslog/testdata/server.conf");
     // Only the rules and templates of the seed: the listener lines are each
     // receiver's own.
@@ -30,7 +35,7 @@ pub fn rules(root: &Path) -> String {
     let seed_rules = seed_rules.replace("/var/log/hosts", &format!("{r}/hosts"));
     let script = rainerscript_rules(root);
     format!(
-        "global(net.enableDNS=\"off\")\n{}\n{seed_rules}\n\
+        "{}\n{seed_rules}\n\
          $template Props,\"%pri%|%pri-text%|%syslogfacility%|%syslogfacility-text%|%syslogseverity%|%syslogseverity-text%|%hostname%|%fromhost%|%fromhost-ip%|%syslogtag%|%programname%|%timereported:::date-rfc3339%|%timestamp%|%inputname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogtag:1:32%|[%msg:::sp-if-no-1st-sp%]|%timereported:::date-year%%timereported:::date-month%%timereported:::date-day%|%msg%|%rawmsg%\\n\"\n\
          $template PerProgram,\"{r}/by-program/%programname%/%syslogseverity-text%.log\"\n\
          *.* {r}/all.props;Props\n\
@@ -66,7 +71,7 @@ pub fn rules(root: &Path) -> String {
 fn notime_rules(root: &Path) -> String {
     let r = root.display();
     format!(
-        "template(name=\"NoTime\" type=\"string\" string=\"%pri%|%pri-text%|%hostname%|%syslogtag%|%programname%|%app-name%|%procid%|%msgid%|%structured-data%|%inputname%|%fromhost-ip%|%msg%|%rawmsg%\\n\")\n\
+        "template(name=\"NoTime\" type=\"string\" string=\"%pri%|%pri-text%|%hostname%|%syslogtag%|%programname%|%app-name%|%procid%|%msgid%|%structured-data%|%inputname%|%fromhost%|%fromhost-ip%|%msg%|%rawmsg%\\n\")\n\
          if $rawmsg contains \"NOTIME\" then {{\n  action(type=\"omfile\" file=\"{r}/notime.log\" template=\"NoTime\")\n  stop\n}}\n"
     )
 }

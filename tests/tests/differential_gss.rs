@@ -17,8 +17,11 @@
 //! - The nodes send one after the other, each after the previous one's
 //!   messages were all written, so that files shared by every node have one
 //!   order on both sides.
-//! - DNS is off on both receivers (`-x` and `global(net.enableDNS="off")`):
-//!   `fromhost` is the node's address on both.
+//! - Twice: with DNS off on both receivers (`-x` and
+//!   `global(net.enableDNS="off")`), where `fromhost` is the node's address,
+//!   and with DNS on, from 127.0.0.1 (which `/etc/hosts` names, so
+//!   `fromhost` is a name) and from 127.0.0.2 (which has no name, so
+//!   `fromhost` falls back to the address).
 //!
 //! Deliberate differences, each kept out by construction and named here,
 //! besides those listed in `tests/differential.rs` (the corpus leaves them
@@ -36,7 +39,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gsslog_tests::daemon::Daemon;
-use gsslog_tests::differential::{compare_trees, corpus, rules, send, timed_count, wait_for_lines};
+use gsslog_tests::differential::{compare_trees, corpus, rules, rules_with_dns, send, timed_count, wait_for_lines};
 use gsslog_tests::net::{free_port, wait_for_listener};
 use gsslog_tests::realm::{which, TestRealm};
 use gsslog_tests::rsyslog::{GssFraming, RsyslogGssRelay, Rsyslogd};
@@ -44,24 +47,44 @@ use gsslog_tests::rsyslog::{GssFraming, RsyslogGssRelay, Rsyslogd};
 const WAIT: Duration = Duration::from_secs(30);
 const INNER_ENV: &str = "GSSLOG_TEST_IN_NETNS";
 
-/// The nodes: source address, `$GssMode`, framing.
-const NODES: [(&str, &str, GssFraming); 4] = [
-    ("127.0.0.2", "encryption", GssFraming::LineFeed),
-    ("127.0.0.3", "integrity", GssFraming::LineFeed),
-    ("127.0.0.4", "encryption", GssFraming::OctetCounted),
-    ("127.0.0.5", "integrity", GssFraming::OctetCounted),
+/// One node: source address, `$GssMode`, framing.
+type Node = (&'static str, &'static str, GssFraming);
+
+/// With DNS off: both modes and both framings, each from its own address;
+/// 127.0.0.1 has a name, which must not be used.
+const NODES: [Node; 4] = [
+    ("127.0.0.1", "encryption", GssFraming::LineFeed),
+    ("127.0.0.2", "integrity", GssFraming::LineFeed),
+    ("127.0.0.3", "encryption", GssFraming::OctetCounted),
+    ("127.0.0.4", "integrity", GssFraming::OctetCounted),
 ];
+
+/// With DNS on: an address with a name and one without.
+const NODES_WITH_DNS: [Node; 2] =
+    [("127.0.0.1", "encryption", GssFraming::LineFeed), ("127.0.0.2", "integrity", GssFraming::OctetCounted)];
 
 #[test]
 fn same_corpus_through_gss_same_files_as_rsyslog() {
+    run_in_namespace("gss_differential_inside_the_namespace", &NODES);
+}
+
+#[test]
+fn same_corpus_through_gss_with_dns_same_files_as_rsyslog() {
+    run_in_namespace("gss_differential_with_dns_inside_the_namespace", &NODES_WITH_DNS);
+}
+
+/// Runs the test `inner` of this binary in a private network namespace
+/// where each of `nodes` has its own source address.
+fn run_in_namespace(inner: &str, nodes: &[Node]) {
     assert!(which("unshare").is_some() && which("ip").is_some(), "unshare and ip are needed (tests/setup.sh installs them)");
-    let routes: String =
-        NODES.iter().map(|(a, _, _)| format!("ip route add local {a}/32 dev lo src {a} table local && ")).collect();
+    // 127.0.0.1 is the loopback's own address already.
+    let routes: String = nodes
+        .iter()
+        .filter(|(a, _, _)| *a != "127.0.0.1")
+        .map(|(a, _, _)| format!("ip route add local {a}/32 dev lo src {a} table local && "))
+        .collect();
     let exe = std::env::current_exe().unwrap();
-    let script = format!(
-        "ip link set lo up && {routes}exec '{}' --exact gss_differential_inside_the_namespace --ignored --nocapture",
-        exe.display()
-    );
+    let script = format!("ip link set lo up && {routes}exec '{}' --exact {inner} --ignored --nocapture", exe.display());
     let mut command = Command::new("unshare");
     command.args(["--net", "--", "sh", "-c", &script]).env(INNER_ENV, "1");
     if let Some(keep) = std::env::var_os("GSSLOG_KEEP_DIFFERENTIAL") {
@@ -72,10 +95,7 @@ fn same_corpus_through_gss_same_files_as_rsyslog() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     assert!(out.status.success(), "inner test failed (needs root for a network namespace):\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("test gss_differential_inside_the_namespace ... ok"),
-        "the inner test did not run:\n{stdout}\n{stderr}"
-    );
+    assert!(stdout.contains(&format!("test {inner} ... ok")), "the inner test did not run:\n{stdout}\n{stderr}");
 }
 
 /// Where the corpus goes: Debian's rsyslog or our collector, with imgssapi
@@ -84,6 +104,8 @@ struct Collector {
     name: &'static str,
     port: u16,
     root: std::path::PathBuf,
+    /// Reverse DNS for `fromhost`, or not (`-x` and `net.enableDNS="off"`).
+    dns: bool,
 }
 
 /// A running receiver: Debian's rsyslogd or our collector.
@@ -101,14 +123,15 @@ impl Receiver {
              $InputGSSServerPermitPlainTCP off\n\
              $InputGSSServerRun {}\n{}",
             c.port,
-            rules(&c.root)
+            if c.dns { rules_with_dns(&c.root) } else { rules(&c.root) }
         );
+        let args: &[&str] = if c.dns { &[] } else { &["-x"] };
         if ours {
-            let mut d = Daemon::start("imgssapi", &dir.join("collector"), &conf, &realm.server_env(), &["-x"]).unwrap();
+            let mut d = Daemon::start("imgssapi", &dir.join("collector"), &conf, &realm.server_env(), args).unwrap();
             d.wait_for_log("collector running", WAIT).unwrap();
             return Receiver::Ours(d);
         }
-        let r = Rsyslogd::start_with_args(&dir.join("rs"), &conf, &realm.server_env(), &["-x"]).unwrap();
+        let r = Rsyslogd::start_with_args(&dir.join("rs"), &conf, &realm.server_env(), args).unwrap();
         wait_for_listener(SocketAddr::from(([127, 0, 0, 1], c.port)), WAIT).unwrap_or_else(|e| panic!("{e}\n{}", r.log()));
         Receiver::Rsyslog(r)
     }
@@ -139,10 +162,10 @@ impl Receiver {
 }
 
 /// Relays the corpus through every node into `c`, one node after the other.
-fn relay_corpus(realm: &TestRealm, dir: &Path, c: &Collector, ours: bool, corpus: &[Vec<u8>]) {
+fn relay_corpus(realm: &TestRealm, dir: &Path, c: &Collector, ours: bool, nodes: &[Node], corpus: &[Vec<u8>]) {
     let n = timed_count(corpus);
     let collector = Receiver::start(realm, &dir.join(c.name), c, ours);
-    for (i, (addr, mode, framing)) in NODES.iter().enumerate() {
+    for (i, (addr, mode, framing)) in nodes.iter().enumerate() {
         let principal = format!("node{i}");
         let node_dir = dir.join(c.name).join(&principal);
         let node = RsyslogGssRelay::start(&node_dir, &realm.client_env(&principal), mode, *framing, addr, c.port).unwrap();
@@ -165,7 +188,7 @@ fn relay_corpus(realm: &TestRealm, dir: &Path, c: &Collector, ours: bool, corpus
     std::thread::sleep(Duration::from_millis(300));
     let log = collector.stop();
     if ours {
-        for (addr, _, _) in NODES {
+        for (addr, _, _) in nodes {
             assert!(log.contains(&format!("peer={addr}:")), "our collector saw no session from {addr}:\n{log}");
         }
     }
@@ -174,31 +197,55 @@ fn relay_corpus(realm: &TestRealm, dir: &Path, c: &Collector, ours: bool, corpus
 #[test]
 #[ignore = "runs inside the network namespace made by same_corpus_through_gss_same_files_as_rsyslog"]
 fn gss_differential_inside_the_namespace() {
-    if std::env::var(INNER_ENV).is_err() {
-        return;
+    if std::env::var(INNER_ENV).is_ok() {
+        differential(&NODES, false);
     }
+}
+
+#[test]
+#[ignore = "runs inside the network namespace made by same_corpus_through_gss_with_dns_same_files_as_rsyslog"]
+fn gss_differential_with_dns_inside_the_namespace() {
+    if std::env::var(INNER_ENV).is_ok() {
+        differential(&NODES_WITH_DNS, true);
+    }
+}
+
+/// The corpus through every node into rsyslog, then into ours; the trees
+/// must be the same.
+fn differential(nodes: &[Node], dns: bool) {
     let realm = TestRealm::shared();
     let mut dir = tempfile::tempdir().unwrap();
     if std::env::var_os("GSSLOG_KEEP_DIFFERENTIAL").is_some() {
         println!("keeping {}", dir.path().display());
         dir.disable_cleanup(true);
     }
-    for (i, (addr, _, _)) in NODES.iter().enumerate() {
+    for (i, (addr, _, _)) in nodes.iter().enumerate() {
         // Each node names its collector by the address it connects to.
         realm.add_service(&format!("host/{addr}")).unwrap();
         realm.add_client(&format!("node{i}")).unwrap();
     }
     let corpus = corpus();
-    let theirs = Collector { name: "rsyslog", port: free_port().unwrap(), root: dir.path().join("rsyslog-tree") };
-    let ours = Collector { name: "ours", port: free_port().unwrap(), root: dir.path().join("our-tree") };
-    relay_corpus(realm, dir.path(), &theirs, false, &corpus);
-    relay_corpus(realm, dir.path(), &ours, true, &corpus);
+    let theirs = Collector { name: "rsyslog", port: free_port().unwrap(), root: dir.path().join("rsyslog-tree"), dns };
+    let ours = Collector { name: "ours", port: free_port().unwrap(), root: dir.path().join("our-tree"), dns };
+    relay_corpus(realm, dir.path(), &theirs, false, nodes, &corpus);
+    relay_corpus(realm, dir.path(), &ours, true, nodes, &corpus);
 
     // The per-host tree holds one directory per node, on both sides.
     let now = syslog::Timestamp::now();
     let month = theirs.root.join("hosts").join(format!("{:04}", now.year)).join(format!("{:02}", now.month));
-    for (addr, _, _) in NODES {
+    for (addr, _, _) in nodes {
         assert!(month.join(addr).join("syslog").is_file(), "rsyslog wrote no per-host file for {addr} under {}", month.display());
+    }
+    let props = String::from_utf8_lossy(&std::fs::read(theirs.root.join("all.props")).unwrap()).into_owned();
+    for (addr, _, _) in nodes {
+        // Field 8 of the Props template is fromhost, field 9 fromhost-ip.
+        let fromhost: std::collections::BTreeSet<&str> =
+            props.lines().map(|l| l.split('|').collect::<Vec<_>>()).filter(|f| f.get(8) == Some(addr)).filter_map(|f| f.get(7).copied()).collect();
+        println!("fromhost of {addr} (DNS {}): {fromhost:?}", if dns { "on" } else { "off" });
+        if *addr == "127.0.0.1" {
+            // The name /etc/hosts gives it with DNS on, the address with DNS off.
+            assert_eq!(fromhost.contains(addr), !dns, "rsyslog's fromhost of {addr} with DNS {dns}: the case compares nothing");
+        }
     }
     compare_trees(&theirs.root, &ours.root).unwrap_or_else(|e| panic!("{e}"));
 }
