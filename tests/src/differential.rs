@@ -252,6 +252,14 @@ fn generated_cases() -> Vec<Vec<u8>> {
         b"<30>Nov 23 12:00:00 node1 zero: 0".to_vec(),
         b"<30>Nov 23 12:00:00 node1 x: x".to_vec(),
     ]);
+    // Messages of $MaxMessageSize (8096) bytes and just under it: whole on
+    // both sides (only longer ones are split, and rsyslog drops a byte there).
+    for len in [8000usize, 8095, 8096] {
+        let mut m = format!("<30>Nov 23 12:00:00 node1 atlimit: {len} ").into_bytes();
+        let fill = len - m.len();
+        m.extend((0..fill).map(|i| b'a' + (i % 26) as u8));
+        c.push(m);
+    }
     // Reception time: compared through the NoTime template only.
     for m in [
         "no pri at all NOTIME",

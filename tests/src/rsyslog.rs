@@ -132,6 +132,9 @@ pub enum GssFraming {
     LineFeed,
     /// `:omgssapi:(o)host`: `<length> SP <message>`, no LF.
     OctetCounted,
+    /// `:omgssapi:(z9)host`: a message over 60 bytes is sent as `z` and its
+    /// zlib stream, octet-counted, when that is shorter; others as `LineFeed`.
+    Compressed,
 }
 
 /// A stock rsyslog node that relays what it receives on plain TCP (imtcp on
@@ -149,6 +152,7 @@ impl RsyslogGssRelay {
         let option = match framing {
             GssFraming::LineFeed => "",
             GssFraming::OctetCounted => "(o)",
+            GssFraming::Compressed => "(z9)",
         };
         let config = format!(
             "$EscapeControlCharactersOnReceive off\n\

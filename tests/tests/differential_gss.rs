@@ -9,16 +9,17 @@
 //! - Each node has its own source address: the test runs inside a private
 //!   network namespace where a route `local 127.0.0.N src 127.0.0.N` makes
 //!   connections to 127.0.0.N come from it (as `collector_stock_nodes.rs`).
-//! - The nodes cover both `$GssMode`s and both omgssapi framings (LF and
-//!   octet-counted `(o)`).
+//! - The nodes cover both `$GssMode`s and every omgssapi framing: LF,
+//!   octet-counted `(o)`, and zlib-compressed `(z9)` (octet-counted records
+//!   of `z` and a zlib stream, mixed with LF-framed short messages).
 //! - A node relays each message as it received it (template `%rawmsg%`,
 //!   no control-character escaping on the node), so both collectors parse
 //!   the corpus's own bytes.
 //! - The nodes send one after the other, each after the previous one's
 //!   messages were all written, so that files shared by every node have one
 //!   order on both sides.
-//! - Twice: with DNS off on both receivers (`-x` and
-//!   `global(net.enableDNS="off")`), where `fromhost` is the node's address,
+//! - Twice: with DNS off on both receivers (`global(net.enableDNS="off")`;
+//!   rsyslog 8.2302 ignores `-x`), where `fromhost` is the node's address,
 //!   and with DNS on, from 127.0.0.1 (which `/etc/hosts` names, so
 //!   `fromhost` is a name) and from 127.0.0.2 (which has no name, so
 //!   `fromhost` falls back to the address).
@@ -31,7 +32,11 @@
 //!   counts its octets), so a session never ends inside a line here.
 //! - The 8096-byte split: omgssapi cuts its template output at
 //!   `$MaxMessageSize` before sending, and the corpus has no message that
-//!   long, so neither collector splits anything.
+//!   long, so neither collector splits anything. The corpus does hold
+//!   messages of exactly 8096 bytes and just under: whole on both sides.
+//! - A `z` message that inflates past `$MaxMessageSize`: we keep its first
+//!   8096 bytes, rsyslog its escaped zlib bytes. omgssapi compresses only
+//!   what it has already cut to 8096 bytes, so it never sends one.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -50,13 +55,15 @@ const INNER_ENV: &str = "GSSLOG_TEST_IN_NETNS";
 /// One node: source address, `$GssMode`, framing.
 type Node = (&'static str, &'static str, GssFraming);
 
-/// With DNS off: both modes and both framings, each from its own address;
+/// With DNS off: both modes and every framing, each from its own address;
 /// 127.0.0.1 has a name, which must not be used.
-const NODES: [Node; 4] = [
+const NODES: [Node; 6] = [
     ("127.0.0.1", "encryption", GssFraming::LineFeed),
     ("127.0.0.2", "integrity", GssFraming::LineFeed),
     ("127.0.0.3", "encryption", GssFraming::OctetCounted),
     ("127.0.0.4", "integrity", GssFraming::OctetCounted),
+    ("127.0.0.5", "encryption", GssFraming::Compressed),
+    ("127.0.0.6", "integrity", GssFraming::Compressed),
 ];
 
 /// With DNS on: an address with a name and one without.
@@ -104,7 +111,7 @@ struct Collector {
     name: &'static str,
     port: u16,
     root: std::path::PathBuf,
-    /// Reverse DNS for `fromhost`, or not (`-x` and `net.enableDNS="off"`).
+    /// Reverse DNS for `fromhost`, or not (`net.enableDNS="off"`).
     dns: bool,
 }
 
@@ -125,13 +132,12 @@ impl Receiver {
             c.port,
             if c.dns { rules_with_dns(&c.root) } else { rules(&c.root) }
         );
-        let args: &[&str] = if c.dns { &[] } else { &["-x"] };
         if ours {
-            let mut d = Daemon::start("imgssapi", &dir.join("collector"), &conf, &realm.server_env(), args).unwrap();
+            let mut d = Daemon::start("imgssapi", &dir.join("collector"), &conf, &realm.server_env(), &[]).unwrap();
             d.wait_for_log("collector running", WAIT).unwrap();
             return Receiver::Ours(d);
         }
-        let r = Rsyslogd::start_with_args(&dir.join("rs"), &conf, &realm.server_env(), args).unwrap();
+        let r = Rsyslogd::start(&dir.join("rs"), &conf, &realm.server_env()).unwrap();
         wait_for_listener(SocketAddr::from(([127, 0, 0, 1], c.port)), WAIT).unwrap_or_else(|e| panic!("{e}\n{}", r.log()));
         Receiver::Rsyslog(r)
     }
