@@ -29,7 +29,9 @@
 //! out already):
 //! - An unterminated last line of a GSS session: rsyslog's imgssapi drops
 //!   it, we submit it. Stock omgssapi ends every message with an LF (or
-//!   counts its octets), so a session never ends inside a line here.
+//!   counts its octets), so a session never ends inside a line here;
+//!   `unterminated_last_line_of_a_gss_session_rsyslog_drops_it_we_submit_it`
+//!   shows the difference with our own client, rsyslog as the oracle.
 //! - The 8096-byte split: omgssapi cuts its template output at
 //!   `$MaxMessageSize` before sending, and the corpus has no message that
 //!   long, so neither collector splits anything. The corpus does hold
@@ -43,11 +45,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use gsslog_tests::client::GssClient;
 use gsslog_tests::daemon::Daemon;
 use gsslog_tests::differential::{compare_trees, corpus, rules, rules_with_dns, send, timed_count, wait_for_lines};
-use gsslog_tests::net::{free_port, wait_for_listener};
+use gsslog_tests::net::{free_port, wait_for_file, wait_for_listener};
 use gsslog_tests::realm::{which, TestRealm};
 use gsslog_tests::rsyslog::{GssFraming, RsyslogGssRelay, Rsyslogd};
+use gsswire::{ByteOrder, Protection};
 
 const WAIT: Duration = Duration::from_secs(30);
 const INNER_ENV: &str = "GSSLOG_TEST_IN_NETNS";
@@ -122,15 +126,13 @@ enum Receiver {
 }
 
 impl Receiver {
-    /// Starts imgssapi on `c.port` with the shared rules writing under `c.root`.
-    fn start(realm: &TestRealm, dir: &Path, c: &Collector, ours: bool) -> Receiver {
+    /// Starts imgssapi on `port` (GSS only) followed by `rules`.
+    fn start(realm: &TestRealm, dir: &Path, port: u16, ours: bool, rules: &str) -> Receiver {
         let conf = format!(
             "$ModLoad imgssapi\n\
              $InputGSSServerServiceName host\n\
              $InputGSSServerPermitPlainTCP off\n\
-             $InputGSSServerRun {}\n{}",
-            c.port,
-            if c.dns { rules_with_dns(&c.root) } else { rules(&c.root) }
+             $InputGSSServerRun {port}\n{rules}"
         );
         if ours {
             let mut d = Daemon::start("imgssapi", &dir.join("collector"), &conf, &realm.server_env(), &[]).unwrap();
@@ -138,7 +140,7 @@ impl Receiver {
             return Receiver::Ours(d);
         }
         let r = Rsyslogd::start(&dir.join("rs"), &conf, &realm.server_env()).unwrap();
-        wait_for_listener(SocketAddr::from(([127, 0, 0, 1], c.port)), WAIT).unwrap_or_else(|e| panic!("{e}\n{}", r.log()));
+        wait_for_listener(SocketAddr::from(([127, 0, 0, 1], port)), WAIT).unwrap_or_else(|e| panic!("{e}\n{}", r.log()));
         Receiver::Rsyslog(r)
     }
 
@@ -170,7 +172,8 @@ impl Receiver {
 /// Relays the corpus through every node into `c`, one node after the other.
 fn relay_corpus(realm: &TestRealm, dir: &Path, c: &Collector, ours: bool, nodes: &[Node], corpus: &[Vec<u8>]) {
     let n = timed_count(corpus);
-    let collector = Receiver::start(realm, &dir.join(c.name), c, ours);
+    let rules = if c.dns { rules_with_dns(&c.root) } else { rules(&c.root) };
+    let collector = Receiver::start(realm, &dir.join(c.name), c.port, ours, &rules);
     for (i, (addr, mode, framing)) in nodes.iter().enumerate() {
         let principal = format!("node{i}");
         let node_dir = dir.join(c.name).join(&principal);
@@ -254,4 +257,34 @@ fn differential(nodes: &[Node], dns: bool) {
         }
     }
     compare_trees(&theirs.root, &ours.root).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The deliberate difference that stock omgssapi never shows (it ends every
+/// message): a GSS session that closes inside a line. rsyslog's imgssapi
+/// drops that last line, we submit it. Our own client sends it, into both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unterminated_last_line_of_a_gss_session_rsyslog_drops_it_we_submit_it() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    for ours in [false, true] {
+        let name = if ours { "ours" } else { "rsyslog" };
+        let out = dir.path().join(format!("{name}.log"));
+        let port = free_port().unwrap();
+        let rules = format!("$template Raw,\"%rawmsg%\\n\"\n*.* {};Raw\n", out.display());
+        let receiver = Receiver::start(realm, &dir.path().join(name), port, ours, &rules);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut first = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+        first.send_plaintext(b"<13>Nov 23 12:00:00 h t: terminated\n<13>Nov 23 12:00:00 h t: unterminated tail").await.unwrap();
+        drop(first);
+        // A second session, after the first one closed: once its line is
+        // written, the first session's end has been handled.
+        let mut second = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+        second.send_lines(&["<13>Nov 23 12:00:00 h t: after the close"]).await.unwrap();
+        let written = wait_for_file(&out, WAIT, |t| t.contains("after the close") && (!ours || t.contains("unterminated tail")))
+            .unwrap_or_else(|e| panic!("{e}\n{}", receiver.log()));
+        drop(second);
+        receiver.stop();
+        assert!(written.contains("h t: terminated\n"), "{name}: {written}");
+        assert_eq!(written.contains("unterminated tail"), ours, "{name} wrote:\n{written}");
+    }
 }
