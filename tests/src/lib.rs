@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod differential;
 pub mod net;
 pub mod proxy;
 pub mod realm;
