@@ -93,9 +93,12 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
         let body = markdown::section(README, heading).with_context(|| format!("README.md has no section '## {heading}'"))?;
         text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
     }
-    // What both daemons share (privileges, logging, metrics), where README has it.
-    if let Some(body) = markdown::section(README, "Operations") {
-        text.push_str(&format!(".SH OPERATIONS\n{}", markdown::to_roff(body)));
+    // What both daemons share (the security model, identity, privileges,
+    // logging, metrics), where README has it.
+    for (heading, title) in [("Security", "SECURITY"), ("Identity", "IDENTITY"), ("Operations", "OPERATIONS")] {
+        if let Some(body) = markdown::section(README, heading) {
+            text.push_str(&format!(".SH {title}\n{}", markdown::to_roff(body)));
+        }
     }
     text.push_str(&format!(".SH SIGNALS\n{SIGNALS}"));
     text.push_str(&format!(".SH ENVIRONMENT\n{}{COMMON_ENVIRONMENT}", page.environment));
