@@ -30,6 +30,10 @@ pub struct GssSettings {
     pub permit_plain_tcp: bool,
     pub byte_order: FrameOrder,
     pub require_encryption: bool,
+    /// Extension `$InputGSSServerAcknowledge` (default on): answer a
+    /// shipper's request for acknowledgements ([`gsswire::ack`]). A stock
+    /// client never asks, so it is never sent anything.
+    pub acknowledge: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +127,9 @@ pub struct CollectorConfig {
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
+    /// Extension `$InputGSSServerAckAfterFsync` (default off): sync the
+    /// files written before acknowledging them.
+    pub ack_after_fsync: bool,
     pub max_message_size: usize,
     pub umask: Option<u32>,
     pub allowed: AllowedSenders,
@@ -157,6 +164,7 @@ struct Settings {
     port_file: Option<PathBuf>,
     token_timeout: Option<Duration>,
     drain_timeout: Duration,
+    ack_after_fsync: bool,
     max_message_size: usize,
     umask: Option<u32>,
     allowed: AllowedSenders,
@@ -175,6 +183,7 @@ impl Settings {
                 permit_plain_tcp: false,
                 byte_order: FrameOrder::Auto,
                 require_encryption: false,
+                acknowledge: true,
             },
             gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
@@ -185,6 +194,7 @@ impl Settings {
             port_file: None,
             token_timeout: Some(Duration::from_secs(10)),
             drain_timeout: Duration::from_secs(10),
+            ack_after_fsync: false,
             max_message_size: 8096,
             umask: None,
             allowed: AllowedSenders::default(),
@@ -213,6 +223,8 @@ impl Settings {
             "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
             "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
             "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
+            "inputgssserveracknowledge" => set(&mut self.gss.acknowledge, d.bool()),
+            "inputgssserverackafterfsync" => set(&mut self.ack_after_fsync, d.bool()),
             "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
             // No "0 = no limit" for these: an unbounded wait before
             // authentication is what they exist to prevent.
@@ -338,8 +350,9 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } =
-        settings;
+    let Settings {
+        max_sessions, front_door, port_file, token_timeout, drain_timeout, ack_after_fsync, max_message_size, umask, allowed, dns, ..
+    } = settings;
     CollectorConfig {
         listeners,
         max_sessions,
@@ -347,6 +360,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         port_file,
         token_timeout,
         drain_timeout,
+        ack_after_fsync,
         max_message_size,
         umask,
         allowed,
