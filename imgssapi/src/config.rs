@@ -566,4 +566,20 @@ mod tests {
         assert!(!AllowedSenders::permits(&list, "127.0.0.2".parse().unwrap()));
         assert!(AllowedSenders::permits(&[], "1.2.3.4".parse().unwrap()));
     }
+
+    #[test]
+    fn acknowledgements_are_answered_and_not_synced_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
+        let (c, text) = load(&path);
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(c.listeners[0].gss.as_ref().unwrap().acknowledge);
+        assert!(!c.ack_after_fsync);
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerAcknowledge off\n$InputGSSServerAckAfterFsync on\n$InputGSSServerRun 515\n").unwrap();
+        let (c, text) = load(&path);
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(!c.listeners[0].gss.as_ref().unwrap().acknowledge);
+        assert!(c.ack_after_fsync);
+    }
 }

@@ -280,3 +280,67 @@ fn open(path: &Path, settings: &FileSettings) -> std::io::Result<File> {
     }
     OpenOptions::new().append(true).create(true).mode(settings.file_mode).open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::acknowledge::{Acknowledger, WrittenThrough};
+    use crate::render::PendingWrite;
+
+    fn output(sync: bool) -> Output {
+        let settings = FileSettings { create_dirs: false, dir_mode: 0o700, file_mode: 0o600, cache_size: 4 };
+        Output::new(&[settings], Arc::new(OutputStats::default())).sync_before_acknowledging(sync)
+    }
+
+    /// One line for `path`, acknowledged with `ticket`.
+    fn batch(path: &Path, line: &str, ticket: Ticket) -> Command {
+        let path = path.as_os_str().as_bytes();
+        let mut bytes = path.to_vec();
+        bytes.extend_from_slice(line.as_bytes());
+        let write = PendingWrite { action: 0, path: 0..path.len(), line: path.len()..bytes.len() };
+        Command::Write(RenderedBatch { bytes, writes: vec![write], ack: Some(ticket) })
+    }
+
+    async fn progress(acks: &mut Acknowledger) -> Option<WrittenThrough> {
+        tokio::time::timeout(Duration::from_millis(100), acks.progress()).await.ok()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_acknowledged_only_once_its_file_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut out = output(false);
+        let mut acks = Acknowledger::new();
+        out.handle(batch(&path, "one\n", acks.next_token()));
+        assert_eq!(progress(&mut acks).await, None, "written into the buffer only: not acknowledged");
+        out.flush_and_acknowledge();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\n");
+        assert_eq!(progress(&mut acks).await, Some(WrittenThrough::Token(1)));
+    }
+
+    #[tokio::test]
+    async fn a_line_that_cannot_be_written_is_never_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = output(false);
+        let mut acks = Acknowledger::new();
+        out.handle(batch(&dir.path().join("missing-dir/out.log"), "lost\n", acks.next_token()));
+        out.handle(batch(&dir.path().join("out.log"), "fine\n", acks.next_token()));
+        out.flush_and_acknowledge();
+        assert_eq!(progress(&mut acks).await, Some(WrittenThrough::Failed), "token 2 must not cover token 1");
+    }
+
+    #[tokio::test]
+    async fn with_sync_before_acknowledging_the_files_are_synced_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut out = output(true);
+        let mut acks = Acknowledger::new();
+        out.handle(batch(&path, "one\n", acks.next_token()));
+        assert!(out.actions[0].files.values().all(|f| f.unsynced));
+        out.flush_and_acknowledge();
+        assert!(out.actions[0].files.values().all(|f| !f.unsynced), "synced before the acknowledgement");
+        assert_eq!(progress(&mut acks).await, Some(WrittenThrough::Token(1)));
+    }
+}

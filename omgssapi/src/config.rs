@@ -455,4 +455,22 @@ mod tests {
         assert_eq!(f.queue.max_disk_bytes, Some(100 * 1024 * 1024));
         assert_eq!(f.queue.enqueue_timeout, Duration::from_millis(100));
     }
+
+    #[test]
+    fn acknowledged_mode_is_off_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(
+            &path,
+            "*.* :omgssapi:a:515\n$ActionGSSForwardAcknowledged auto\n*.* :omgssapi:b:515\n\
+             $ActionGSSForwardAcknowledged ON\n*.* :omgssapi:c:515\n$ActionGSSForwardAcknowledged maybe\n",
+        )
+        .unwrap();
+        let (c, text) = load(&path, dir.path());
+        let modes: Vec<Acknowledged> = c.forwards.iter().map(|f| f.acknowledged).collect();
+        assert_eq!(modes, [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]);
+        assert!(text.has_errors());
+        let problems = format!("{:?}", text.problems);
+        assert!(problems.contains("'maybe' must be off, auto or on"), "{problems}");
+    }
 }
