@@ -475,7 +475,7 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n{:<22} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
+    println!("\n{:<26} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
     for r in rows {
         let base = match &r.compared_with {
             Some(path) => rows.iter().find(|b| &b.path == path && b.implementation == r.implementation),
@@ -483,7 +483,7 @@ fn print_table(rows: &[Row]) {
         };
         let ratio = base.map(|b| r.msgs_per_s / b.msgs_per_s).unwrap_or(1.0);
         println!(
-            "{:<22} {:<8} {:>11.0} {:>8.2}x {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}",
+            "{:<26} {:<8} {:>11.0} {:>8.2}x {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}",
             r.path, r.implementation, r.msgs_per_s, ratio, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated
         );
     }
