@@ -159,7 +159,10 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
     if draining {
         source.half_close().await;
     }
-    let token_timeout = ctx.config.token_timeout;
+    // A peer that does not read its acknowledgements must not hold the
+    // session (and the collector's shutdown) forever, even without a token
+    // I/O timeout.
+    let token_timeout = Some(ctx.config.token_timeout.unwrap_or(ctx.config.drain_timeout));
     let gss = source.is_gss();
     loop {
         let drain_limit = draining.then_some(ctx.config.drain_timeout);
