@@ -27,4 +27,7 @@ pub mod session;
 
 pub use error::{FrameError, GssError, GssStatus, HandshakeError, UnwrapError};
 pub use frame::{ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN, MAX_HANDSHAKE_TOKEN};
-pub use session::{accept, initiate, AcceptorCredential, InitiatorConfig, MessageCode, Protection, Session, Unwrapped};
+pub use session::{
+    accept, initiate, initiate_as, AcceptorCredential, ClientIdentity, InitiatorConfig, InitiatorCredential, MessageCode, Protection,
+    Session, Unwrapped,
+};

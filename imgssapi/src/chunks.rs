@@ -40,6 +40,15 @@ pub enum SessionError {
     AckWrite(#[source] FrameError),
     #[error("sending an acknowledgement: the peer did not read it within the token I/O timeout")]
     AckWriteTimedOut,
+    #[error("GSS context expired: session of {principal} ended ($InputGSSServerExpireSessions on)")]
+    ContextExpired { principal: String },
+}
+
+/// One received chunk of a session's byte stream.
+pub struct Chunk<'a> {
+    pub bytes: &'a [u8],
+    /// It came in a GSS token that was not sealed (integrity only).
+    pub integrity_only: bool,
 }
 
 /// Size of a plain session's read buffer.
@@ -95,6 +104,7 @@ impl ChunkSource {
                 principal = session.peer_name(),
                 byte_order = ?reader.byte_order(),
                 message_tokens = session.message_tokens().name(),
+                context_expires_in = ?session.expires_at().map(|t| t.saturating_duration_since(std::time::Instant::now())),
                 "GSS session opened"
             ),
             ChunkSource::Plain { .. } => tracing::info!(%peer, "plain TCP session opened"),
@@ -104,7 +114,7 @@ impl ChunkSource {
     /// The next chunk of the session's byte stream; `None` once the peer has
     /// closed. Cancellation-safe (fit for `select!`): a chunk is lost only
     /// when it has been returned.
-    pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>, SessionError> {
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, SessionError> {
         match self {
             ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, .. } => {
                 let Some(token) = reader.read_token(*max_token).await? else { return Ok(None) };
@@ -113,18 +123,18 @@ impl ChunkSource {
                     return Err(SessionError::EncryptionRequired);
                 }
                 *unwrapped = plain.data;
-                Ok(Some(unwrapped))
+                Ok(Some(Chunk { bytes: unwrapped, integrity_only: !plain.sealed }))
             }
             ChunkSource::Plain { read, first, first_sent, buf, .. } => {
                 if !*first_sent {
                     *first_sent = true;
-                    return Ok(Some(first));
+                    return Ok(Some(Chunk { bytes: first, integrity_only: false }));
                 }
                 let n = read.read(buf).await?;
                 if n == 0 {
                     return Ok(None);
                 }
-                Ok(Some(&buf[..n]))
+                Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false }))
             }
         }
     }
@@ -146,6 +156,17 @@ impl ChunkSource {
             None => write.await,
         }
         .map_err(SessionError::AckWrite)
+    }
+
+    /// When the session must end because its GSS context expires
+    /// (`$InputGSSServerExpireSessions on`), and whose context it is.
+    pub fn expiry(&self, ctx: &SessionContext) -> Option<(tokio::time::Instant, String)> {
+        match self {
+            ChunkSource::Gss { session, .. } => {
+                crate::identity::expiry(&ctx.config.identity, session).map(|at| (at, session.peer_name().to_string()))
+            }
+            ChunkSource::Plain { .. } => None,
+        }
     }
 
     /// Tells the peer we are going (at shutdown): it stops sending and

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use syslog::framing::Deframer;
-use syslog::{Origin, ParseOptions, Timestamp};
+use syslog::{Origin, ParseOptions, ProtectionSeen, Timestamp};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -102,6 +102,16 @@ impl Sink {
         }
     }
 
+    /// Records a weaker protection than the session's messages say so far:
+    /// from now on they say `protection` (it never goes back up).
+    pub fn protection_seen(&mut self, protection: ProtectionSeen) {
+        if self.origin.provenance.protection == ProtectionSeen::Encryption && protection != ProtectionSeen::Encryption {
+            let mut origin = (*self.origin).clone();
+            origin.provenance.protection = protection;
+            self.origin = Arc::new(origin);
+        }
+    }
+
     /// Frames one received chunk and sends its messages to be rendered.
     pub async fn push(&mut self, data: &[u8]) {
         self.push_with(data, None).await;
@@ -154,6 +164,8 @@ impl Sink {
             return;
         }
         self.count += frames.ends.len() as u64;
+        crate::stats::add(&crate::stats::STATS.messages_received, frames.ends.len() as u64);
+        let received = frames.ends.len() as u64;
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
         let Some(rendering) = &self.rendering else { return };
         let submitted = if frames.ends.is_empty() {
@@ -171,6 +183,7 @@ impl Sink {
         let batch = match submitted {
             Ok(batch) => batch,
             Err(e) => {
+                crate::stats::add(&crate::stats::STATS.messages_discarded, received);
                 tracing::error!(error = %e, "messages of this session are lost");
                 if let Some(ticket) = ack {
                     ticket.failed();
@@ -179,6 +192,7 @@ impl Sink {
             }
         };
         if let Err(lost) = rendering.send(InFlight { batch, permit, ack }).await {
+            crate::stats::add(&crate::stats::STATS.messages_discarded, received);
             tracing::error!("the hand-over task is gone: messages of this session are lost");
             if let Some(ticket) = lost.0.ack {
                 ticket.failed();

@@ -21,7 +21,7 @@ pub struct Rules {
 
 impl Rules {
     pub fn new(rules: Vec<Rule>, action_count: usize) -> Rules {
-        let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
+        let default = FileSettings { cache_size: 1, ..FileSettings::default() };
         let mut settings = vec![default; action_count];
         let mut path_same_for_batch = vec![false; action_count];
         for rule in &rules {

@@ -23,17 +23,17 @@ use std::sync::Arc;
 use daemon::signals::Shutdown;
 use gsswire::ack::CollectorMessage;
 use gsswire::AcceptorCredential;
-use syslog::Origin;
+use syslog::{Origin, ProtectionSeen, Provenance};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::acknowledge::{Acknowledger, WrittenThrough};
 use crate::admission::{Admission, FrontDoorPlace};
-use crate::chunks::{ChunkSource, SessionError};
+use crate::chunks::{Chunk, ChunkSource, SessionError};
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::detect::Modes;
-use crate::open::{open, Deadlines, NotOpened};
+use crate::open::{open, Deadlines, NotOpened, Opened};
 use crate::output::Command;
 use crate::pipeline::Sink;
 use crate::render::Rules;
@@ -90,6 +90,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
         opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
         _ = shutdown.triggered() => Err(NotOpened::ShuttingDown),
     };
+    if let Err(e) = &opened {
+        crate::stats::not_opened(e);
+    }
     let opened = match opened {
         Ok(opened) => opened,
         Err(e @ (NotOpened::ClosedSilent | NotOpened::ShuttingDown)) => {
@@ -103,9 +106,25 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
+    // Who may send, and as which host: decided right after the handshake.
+    let principal = match &opened {
+        Opened::Gss { session, .. } => Some(session.peer_name().to_string()),
+        Opened::Plain { .. } => None,
+    };
+    let provenance = match principal {
+        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal, peer.ip()).await {
+            Ok(provenance) => provenance,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "session refused after authentication");
+                return;
+            }
+        },
+        None => Provenance::default(),
+    };
     let _slot = match ctx.admission.establish(place) {
         Ok(slot) => slot,
         Err(refusal) => {
+            crate::stats::refused(refusal);
             if ctx.admission.log.admit(refusal.kind()) {
                 let max_sessions = ctx.admission.max_sessions();
                 tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
@@ -113,7 +132,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
-    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx).await);
+    crate::stats::opened(&opened);
+    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx, provenance).await);
     let result = match ChunkSource::new(opened, &ctx) {
         Ok(mut source) => {
             source.log_opened(peer);
@@ -130,19 +150,21 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
 
 /// Where the session's messages come from. Only an authenticated peer (or a
 /// plain one that has spoken) costs a DNS query.
-async fn origin(peer: SocketAddr, ctx: &SessionContext) -> Arc<Origin> {
+async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) -> Arc<Origin> {
     let ip = peer.ip();
     let dns = ctx.dns;
     let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
-    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname })
+    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance })
 }
 
 /// Hands every chunk of `source` to `sink` until the peer closes.
 ///
 /// At shutdown (also one that started before the session did) the peer is
 /// told we are going and has the drain timeout to send what is in flight
-/// and close.
+/// and close. With `$InputGSSServerExpireSessions on` a GSS session ends
+/// when its context expires (also while draining: nothing is taken on an
+/// expired context).
 ///
 /// A GSS peer whose first data token is empty asks for acknowledgements
 /// ([`gsswire::ack`]); with `$InputGSSServerAcknowledge on` it gets the
@@ -164,12 +186,17 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
     // I/O timeout.
     let token_timeout = Some(ctx.config.token_timeout.unwrap_or(ctx.config.drain_timeout));
     let gss = source.is_gss();
+    let expiry = source.expiry(ctx);
+    // A far deadline stands in for "never" so that the select stays simple.
+    let never = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
+    let expired = tokio::time::sleep_until(expiry.as_ref().map_or(never, |(at, _)| *at));
+    tokio::pin!(expired);
     loop {
         let drain_limit = draining.then_some(ctx.config.drain_timeout);
         tokio::select! {
             chunk = next_chunk_within(source, drain_limit) => {
                 let Some(chunk) = chunk? else { break };
-                if std::mem::take(&mut first_token) && asks_for_acknowledgements(chunk, gss, ctx) {
+                if std::mem::take(&mut first_token) && asks_for_acknowledgements(chunk.bytes, gss, ctx) {
                     if draining {
                         // Already half-closed: no acknowledgement can go out.
                         continue;
@@ -178,10 +205,18 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
                     acks = Some(Acknowledger::new());
                     continue;
                 }
-                match &mut acks {
-                    Some(a) => sink.push_acknowledged(chunk, a.next_token()).await,
-                    None => sink.push(chunk).await,
+                crate::stats::add(&crate::stats::STATS.bytes_received, chunk.bytes.len() as u64);
+                if chunk.integrity_only {
+                    sink.protection_seen(ProtectionSeen::Integrity);
                 }
+                match &mut acks {
+                    Some(a) => sink.push_acknowledged(chunk.bytes, a.next_token()).await,
+                    None => sink.push(chunk.bytes).await,
+                }
+            }
+            _ = &mut expired, if expiry.is_some() => {
+                let principal = expiry.map(|(_, principal)| principal).unwrap_or_default();
+                return Err(SessionError::ContextExpired { principal });
             }
             progress = progress_of(&mut acks) => send_progress(source, &mut acks, progress, token_timeout).await?,
             _ = shutdown.triggered(), if !draining => {
@@ -214,7 +249,7 @@ fn asks_for_acknowledgements(first: &[u8], gss: bool, ctx: &SessionContext) -> b
 }
 
 /// The next chunk; while draining, within the drain timeout.
-async fn next_chunk_within(source: &mut ChunkSource, limit: Option<std::time::Duration>) -> Result<Option<&[u8]>, SessionError> {
+async fn next_chunk_within(source: &mut ChunkSource, limit: Option<std::time::Duration>) -> Result<Option<Chunk<'_>>, SessionError> {
     match limit {
         None => source.next_chunk().await,
         Some(limit) => tokio::time::timeout(limit, source.next_chunk()).await.map_err(|_| SessionError::DrainTimeout)?,
@@ -256,7 +291,6 @@ mod tests {
 
     use super::*;
     use crate::event_log::{self, EventLog};
-    use crate::open::Opened;
 
     /// Bounds every wait of these tests.
     const WAIT: Duration = Duration::from_secs(20);
@@ -292,7 +326,12 @@ mod tests {
     }
 
     fn origin() -> Arc<Origin> {
-        Arc::new(Origin { fromhost: "127.0.0.1".into(), fromhost_ip: "127.0.0.1".into(), inputname: "imtcp" })
+        Arc::new(Origin {
+            fromhost: "127.0.0.1".into(),
+            fromhost_ip: "127.0.0.1".into(),
+            inputname: "imtcp",
+            provenance: Provenance::default(),
+        })
     }
 
     /// Everything the session handed to the output thread, as text (`%msg%`
@@ -395,6 +434,10 @@ mod tests {
         assert_eq!(
             SessionError::EncryptionRequired.to_string(),
             "integrity-only token refused ($InputGSSServerRequireEncryption on)"
+        );
+        assert_eq!(
+            SessionError::ContextExpired { principal: "stock@GSSLOG.TEST".into() }.to_string(),
+            "GSS context expired: session of stock@GSSLOG.TEST ended ($InputGSSServerExpireSessions on)"
         );
         let closed = SessionError::from(gsswire::FrameError::Truncated { buffered: 3 });
         assert_eq!(closed.to_string(), "connection closed in the middle of a token (3 bytes of it received)");

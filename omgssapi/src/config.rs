@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gsswire::{ByteOrder, Protection};
+use gsswire::{ByteOrder, ClientIdentity, Protection};
 use queue::{FullPolicy, QueueConfig};
 use daemon::config::Statements;
 use daemon::directives::Directive;
@@ -71,6 +71,9 @@ pub struct ForwardConfig {
     pub acknowledged: Acknowledged,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
+    /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
+    /// shipper authenticates as (unset: MIT's defaults, from the environment).
+    pub identity: ClientIdentity,
     pub location: Location,
 }
 
@@ -86,6 +89,10 @@ pub struct ShipperConfig {
     pub forwards: Vec<ForwardConfig>,
     pub inputs: InputsConfig,
     pub max_message_size: usize,
+    /// `$PrivDropToUser` and its kin: dropped to once the inputs are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -93,7 +100,7 @@ const IGNORED: &[&str] = &[
     "actionqueuetype", "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
     "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
     "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
-    "filegroup", "dirowner", "dirgroup", "privdroptouser", "privdroptogroup", "omfileflushontxend", "preservefqdn",
+    "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
 
@@ -145,6 +152,7 @@ struct Settings {
     handshake_timeout: Duration,
     acknowledged: Acknowledged,
     bind: Option<IpAddr>,
+    identity: ClientIdentity,
     work_dir: PathBuf,
     queue: QueueSettings,
     max_message_size: usize,
@@ -153,6 +161,8 @@ struct Settings {
     udp_addr: IpAddr,
     tcp_addr: IpAddr,
     unix_default: Option<PathBuf>,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
 }
 
 impl Settings {
@@ -170,6 +180,7 @@ impl Settings {
             handshake_timeout: Duration::from_secs(10),
             acknowledged: Acknowledged::Off,
             bind: None,
+            identity: ClientIdentity::default(),
             work_dir: default_work_dir.to_path_buf(),
             queue: QueueSettings::default(),
             max_message_size: 8096,
@@ -178,6 +189,8 @@ impl Settings {
             udp_addr: IpAddr::from([0, 0, 0, 0]),
             tcp_addr: IpAddr::from([0, 0, 0, 0]),
             unix_default: Some(PathBuf::from("/dev/log")),
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
 
@@ -207,6 +220,22 @@ impl Settings {
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
             "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
+            "gssforwardprincipal" => match v.trim() {
+                "" => d.error("an empty principal (leave the directive out for MIT's default)"),
+                p if p.contains(char::is_whitespace) => d.error(format!("'{p}' is not a principal name")),
+                p => self.identity.principal = Some(p.to_string()),
+            },
+            "gssforwardkeytab" => match v.trim() {
+                "" => d.error("an empty keytab path (leave the directive out for the environment's KRB5_CLIENT_KTNAME)"),
+                k => {
+                    let path = k.strip_prefix("FILE:").unwrap_or(k);
+                    if !Path::new(path).is_absolute() {
+                        d.error(format!("'{k}' is not an absolute path"));
+                    } else {
+                        self.identity.keytab = Some(format!("FILE:{path}"));
+                    }
+                }
+            },
             "workdirectory" => self.work_dir = PathBuf::from(v),
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "actionqueuefilename" => q.file_name = Some(v.to_string()),
@@ -248,6 +277,12 @@ impl Settings {
                     self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
                 }
             }
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
+            }
             ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this shipper")),
             _ => d.unknown(),
         }
@@ -272,6 +307,7 @@ impl Settings {
             handshake_timeout: self.handshake_timeout,
             acknowledged: self.acknowledged,
             bind: self.bind,
+            identity: self.identity.clone(),
             location: location.clone(),
         }
     }
@@ -323,7 +359,8 @@ impl Statements for Reading {
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading = Reading { settings: Settings::new(default_work_dir), forwards: Vec::new() };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, .. }, forwards } = reading;
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards } = reading;
+    metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
@@ -336,8 +373,14 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
         if f.backoff_base > f.backoff_max {
             text.error(&f.location, "backoff base is larger than the backoff maximum");
         }
+        if f.identity.keytab.is_some() && f.identity.principal.is_none() {
+            text.warn(
+                &f.location,
+                "$GssForwardKeytab without $GssForwardPrincipal: MIT takes the keytab's first entry as the client principal",
+            );
+        }
     }
-    ShipperConfig { forwards, inputs, max_message_size }
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
@@ -403,6 +446,24 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
     (config, text)
 }
 
+/// [`load`], and for `--check-config` also whether each action's Kerberos
+/// credentials can be obtained: a ticket for the collector's service from
+/// the KDC, as the action's first handshake would get it (no connection to
+/// the collector is made). A failure is an error at the action's line.
+pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
+    let (config, mut text) = load(path, default_work_dir);
+    if check_credentials && !text.has_errors() {
+        for f in &config.forwards {
+            let target = format!("{}@{}", f.service, f.target.host);
+            if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
+                let who = f.identity.principal.as_deref().unwrap_or("the default principal");
+                text.error(&f.location, format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"));
+            }
+        }
+    }
+    (config, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +499,37 @@ mod tests {
         let f = &c.forwards[0];
         assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
         assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
+    }
+
+    #[test]
+    fn client_principal_and_keytab() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("$GssForwardPrincipal host/n1.test@GSSLOG.TEST\n$GssForwardKeytab /etc/gsslog/n1.keytab\n*.* :omgssapi:c:515\n");
+        let (c, text) = load(&path, dir.path());
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        let expected = ClientIdentity {
+            principal: Some("host/n1.test@GSSLOG.TEST".into()),
+            keytab: Some("FILE:/etc/gsslog/n1.keytab".into()),
+        };
+        assert_eq!(c.forwards[0].identity, expected);
+
+        write("*.* :omgssapi:c:515\n");
+        let (c, _) = load(&path, dir.path());
+        assert_eq!(c.forwards[0].identity, ClientIdentity::default(), "unset: the environment decides, as before");
+
+        write("$GssForwardKeytab relative.keytab\n$GssForwardPrincipal\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $GssForwardPrincipal: an empty principal"))), "{p:?}");
+
+        write("$GssForwardKeytab FILE:/k.keytab\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
     }
 
     #[test]

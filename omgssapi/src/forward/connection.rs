@@ -11,7 +11,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use gsswire::{initiate, FrameError, FrameOrder, FrameReader, FrameWriter, HandshakeError, InitiatorConfig, Session};
+use gsswire::{
+    initiate_as, ClientIdentity, FrameError, FrameOrder, FrameReader, FrameWriter, GssError, HandshakeError,
+    InitiatorConfig, InitiatorCredential, Session,
+};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
@@ -38,6 +41,8 @@ pub enum ConnectError {
     ConnectTimedOut { addr: SocketAddr },
     #[error("turning off Nagle's algorithm (TCP_NODELAY): {0}")]
     NoDelay(std::io::Error),
+    #[error("client credentials ($GssForwardPrincipal, $GssForwardKeytab): {0}")]
+    Credentials(GssError),
     #[error("GSS handshake: {0}")]
     Handshake(#[from] HandshakeError),
 }
@@ -147,8 +152,25 @@ pub async fn connect(config: &ForwardConfig) -> Result<Connection, ConnectError>
         protection: config.protection,
         handshake_timeout: config.handshake_timeout,
     };
-    let session = initiate(&mut reader, &mut writer, &initiator).await?;
+    let credential = client_credential(&config.identity).await?;
+    let session = initiate_as(&mut reader, &mut writer, &initiator, credential.as_ref()).await?;
     Ok(Connection { writer, session, closed: CloseWatch::spawn(reader) })
+}
+
+/// The configured client identity's credential, acquired anew for every
+/// session so that each one gets fresh tickets (with a client keytab MIT
+/// keeps them in a memory cache of the credential's own, released with it);
+/// `None` for MIT's defaults, from the environment, as before.
+async fn client_credential(identity: &ClientIdentity) -> Result<Option<InitiatorCredential>, ConnectError> {
+    if identity == &ClientIdentity::default() {
+        return Ok(None);
+    }
+    let identity = identity.clone();
+    // Reading the keytab is file I/O: off the runtime's threads.
+    let acquired = tokio::task::spawn_blocking(move || InitiatorCredential::acquire(&identity))
+        .await
+        .map_err(|e| ConnectError::Handshake(HandshakeError::Worker(e.to_string())))?;
+    acquired.map(Some).map_err(ConnectError::Credentials)
 }
 
 /// Connects to `addr`, from `source` (any port) when one is configured.

@@ -9,11 +9,19 @@
 //! once but are released only once the answer (or its absence after the
 //! handshake timeout: then TCP-level accounting) is known.
 //!
+//! Before the context's lifetime ends (the ticket's end time) the session
+//! re-keys: it stops taking records, waits until everything written is
+//! acknowledged (by the collector's `Written(N)` on an acknowledged session,
+//! by its TCP stack otherwise), and ends as [`SessionEnd::Rekey`], so that
+//! the next session (fresh tickets, a fresh check of the principal by the
+//! KDC) starts exactly where this one stopped: nothing lost, nothing sent
+//! twice. On an acknowledged session that wait is the graceful end below.
+//!
 //! The session ends when the shipper stops, when the watcher sees the
 //! collector close it, or when sending breaks: a write or the delivery
 //! stalls, a wrap or a write fails, the collector breaks the protocol
 //! ([`SessionEnd`]). In the acknowledged mode a graceful end on either side
-//! (the shipper stopping, the collector's Closing) is a half-close after the
+//! (the shipper stopping or re-keying, the collector's Closing) is a half-close after the
 //! last data token and a wait for the acknowledgements of everything sent,
 //! until the collector closes: nothing is left to send twice.
 
@@ -29,6 +37,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use super::connection::{CloseWatch, Closed, Connection, Heard};
 use super::delivery::{Accounting, Delivery, Stalled};
 use crate::config::{Acknowledged, ForwardConfig};
+use crate::stats::ActionStats;
 
 /// After this much quiet, give the close watcher a chance before writing.
 const IDLE: Duration = Duration::from_secs(1);
@@ -59,6 +68,24 @@ pub enum SessionEnd {
     /// The session cannot go on: reconnect, and send the unacknowledged
     /// records again.
     Broken(Cause),
+    /// The context is near the end of its lifetime and everything written
+    /// on it is acknowledged: reconnect at once.
+    Rekey { lifetime: Duration },
+}
+
+/// Re-keying starts this long before the context expires: a quarter of its
+/// lifetime, at most five minutes.
+const MAX_REKEY_MARGIN: Duration = Duration::from_secs(300);
+/// A session lasts at least this long before it re-keys, so that a ticket
+/// about to end that cannot be renewed costs one handshake a second at most.
+const MIN_SESSION: Duration = Duration::from_secs(1);
+
+/// When a session whose context expires at `expires` (from `now`) starts
+/// re-keying; `None` for a context that does not expire.
+pub fn rekey_at(now: Instant, expires: Option<Instant>) -> Option<Instant> {
+    let lifetime = expires?.saturating_duration_since(now);
+    let margin = (lifetime / 4).min(MAX_REKEY_MARGIN);
+    Some(now + lifetime.saturating_sub(margin).max(MIN_SESSION))
 }
 
 /// Why a session broke.
@@ -85,6 +112,8 @@ pub enum Cause {
     CollectorClosing,
     #[error("the collector did not acknowledge everything and close within {0:?} of our half-close")]
     DrainTimedOut(Duration),
+    #[error("re-keying: the collector closed before acknowledging {0} records sent")]
+    RekeyUnacknowledged(u64),
 }
 
 /// Sends the queue's records on `connection` until the session ends; counts
@@ -95,10 +124,11 @@ pub async fn send_until_ended(
     connection: Connection,
     stop: &mut Shutdown,
     sent: &mut Sent,
+    stats: &ActionStats,
 ) -> SessionEnd {
     let accounting = (config.acknowledged == Acknowledged::Off).then_some(Accounting::TcpStack);
     let mut delivery = Delivery::new(STALLED, accounting);
-    let end = send(config, queue, connection, stop, sent, &mut delivery).await;
+    let end = send(config, queue, connection, stop, sent, stats, &mut delivery).await;
     let unacknowledged = delivery.unacknowledged_records();
     if unacknowledged > 0 {
         sent.unacknowledged += unacknowledged;
@@ -119,9 +149,19 @@ async fn send(
     connection: Connection,
     stop: &mut Shutdown,
     sent: &mut Sent,
+    stats: &ActionStats,
     delivery: &mut Delivery,
 ) -> SessionEnd {
     let Connection { mut writer, mut session, mut closed } = connection;
+    let established = Instant::now();
+    let rekey_deadline = rekey_at(established, session.expires_at());
+    let lifetime = rekey_deadline.map_or(Duration::ZERO, |d| d - established);
+    // A far deadline stands in for "never" so that the select stays simple.
+    let rekey = tokio::time::sleep_until(
+        rekey_deadline.unwrap_or(established + Duration::from_secs(100 * 365 * 86400)).into(),
+    );
+    tokio::pin!(rekey);
+    let mut rekeying = false;
     let asked = config.acknowledged != Acknowledged::Off;
     let required = config.acknowledged == Acknowledged::On;
     if asked {
@@ -137,12 +177,39 @@ async fn send(
     let mut tick = tokio::time::interval(ACK_POLL);
     let mut peer = Peer { session: &mut session, closed: &mut closed, asked };
     loop {
+        if rekeying {
+            match delivery.accounting() {
+                // The collector's word is what counts: end gracefully, as
+                // on stop, and re-key once it acknowledged everything.
+                Some(Accounting::Collector) => {
+                    tracing::info!(
+                        unacknowledged = delivery.unacknowledged_records(),
+                        "re-keying: half-closing after the last data token and waiting for the collector's last acknowledgements"
+                    );
+                    if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
+                        return SessionEnd::Broken(cause);
+                    }
+                    if delivery.pending() {
+                        return SessionEnd::Broken(Cause::RekeyUnacknowledged(delivery.unacknowledged_records()));
+                    }
+                    return SessionEnd::Rekey { lifetime };
+                }
+                Some(Accounting::TcpStack) if !delivery.pending() => return SessionEnd::Rekey { lifetime },
+                // TCP-level: the tick settles until nothing is pending.
+                // Undecided: the Hello or its timeout decides first.
+                Some(Accounting::TcpStack) | None => {}
+            }
+        }
         let undecided = delivery.accounting().is_none();
-        let may_send = delivery.has_room() && !(required && undecided);
+        let may_send = delivery.has_room() && !(required && undecided) && !rekeying;
         // Only cancellation-safe waits stand in the select: popping records
         // happens after it, so no record is taken and then dropped.
         tokio::select! {
             _ = queue.wait_for_data(), if may_send => {}
+            _ = &mut rekey, if !rekeying && rekey_deadline.is_some() => {
+                rekeying = true;
+                continue;
+            }
             heard = peer.closed.wait() => match peer.on_heard(heard, delivery, queue) {
                 Ok(Next::Go) => continue,
                 Ok(Next::Closing) => {
@@ -174,7 +241,7 @@ async fn send(
                 delivery.account_by(Accounting::TcpStack);
                 continue;
             }
-            _ = tick.tick(), if delivery.pending() => {
+            _ = tick.tick(), if delivery.pending() || rekeying => {
                 if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
                     return SessionEnd::Broken(stalled.into());
                 }
@@ -218,6 +285,7 @@ async fn send(
             Ok((tokens, bytes)) => {
                 sent.messages += batch.len() as u64;
                 sent.tokens += tokens;
+                stats.sent_batch(batch.len() as u64, tokens, bytes);
                 if let Some(last) = batch.last() {
                     delivery.written(last.seq, batch.len() as u64, tokens, bytes);
                 }
@@ -333,4 +401,19 @@ async fn send_token(session: &mut Session, writer: &mut FrameWriter<OwnedWriteHa
     let token = session.wrap(plain).map_err(Cause::Wrap)?;
     writer.write_token(&token).await.map_err(Cause::Write)?;
     Ok(token.len() as u64 + 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rekeying_starts_a_quarter_of_the_lifetime_early_at_most_five_minutes() {
+        let now = Instant::now();
+        let at = |lifetime: u64| rekey_at(now, Some(now + Duration::from_secs(lifetime))).map(|t| t - now);
+        assert_eq!(at(120), Some(Duration::from_secs(90)));
+        assert_eq!(at(36_000), Some(Duration::from_secs(36_000 - 300)));
+        assert_eq!(at(0), Some(MIN_SESSION), "an expired context re-keys after a second, not in a loop");
+        assert_eq!(rekey_at(now, None), None, "an indefinite context never re-keys");
+    }
 }
