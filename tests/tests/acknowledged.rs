@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use gsslog_tests::daemon::{bin_path, Daemon};
 use gsslog_tests::net::{free_port, wait_for_listener};
-use gsslog_tests::realm::{TestRealm, SHARED_CLIENT};
+use gsslog_tests::realm::{TestRealm, REALM, SHARED_CLIENT};
 use gsslog_tests::rsyslog::Rsyslogd;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -42,7 +42,11 @@ fn shipper_conf(port: u16, mode: &str) -> String {
 /// Our collector writing `%msg%` of everything to `out` (appending: a
 /// restarted collector writes on in the same file).
 fn start_collector(dir: &Path, port: u16, out: &Path, extra: &str) -> Daemon {
-    let realm = TestRealm::shared();
+    start_collector_in(TestRealm::shared(), dir, port, out, extra)
+}
+
+/// [`start_collector`] with the KDC of `realm`.
+fn start_collector_in(realm: &TestRealm, dir: &Path, port: u16, out: &Path, extra: &str) -> Daemon {
     let conf = format!("$ModLoad imgssapi\n{extra}$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
     let mut d = Daemon::start("imgssapi", dir, &conf, &realm.server_env(), &["-x"]).unwrap();
     d.wait_for_log("collector running", WAIT).unwrap();
@@ -149,7 +153,13 @@ struct Feed {
 
 impl Feed {
     fn start(input: u16, count: u64) -> Feed {
-        let threads = (1..=SENDERS).map(|sender| (sender, std::thread::spawn(move || paced_tcp(input, sender, count)))).collect();
+        Feed::start_at(input, count, RATE)
+    }
+
+    /// [`Feed::start`] at `rate` messages per second over all senders.
+    fn start_at(input: u16, count: u64, rate: u64) -> Feed {
+        let threads =
+            (1..=SENDERS).map(|sender| (sender, std::thread::spawn(move || paced_tcp(input, sender, count, rate)))).collect();
         Feed { threads }
     }
 
@@ -159,9 +169,9 @@ impl Feed {
     }
 }
 
-fn paced_tcp(input: u16, sender: u32, count: u64) -> u64 {
+fn paced_tcp(input: u16, sender: u32, count: u64, rate: u64) -> u64 {
     let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
-    let per_sender = RATE / u64::from(SENDERS);
+    let per_sender = rate / u64::from(SENDERS);
     let start = Instant::now();
     let mut seq = 0;
     let mut buf = Vec::new();
@@ -417,6 +427,55 @@ fn a_collector_with_acknowledgements_off_is_treated_as_stock() {
     let verdict = wait_and_check(&out, &BTreeMap::from([(1, 1000)]), 0, &[&collector, &shipper]);
     assert_eq!(verdict.duplicates, 0);
     assert!(shipper.stop(WAIT).unwrap().success());
+}
+
+/// Acknowledged mode and re-keying together: tickets of half a minute, a
+/// steady load across the re-key point. The shipper re-keys gracefully
+/// (half-close after the last data token, the collector's last `Written`,
+/// its close), so every message arrives exactly once and in order, nothing
+/// is left unacknowledged, and the collector (which ends expired sessions)
+/// never sees our context expire.
+#[test]
+fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
+    let lifetime = Duration::from_secs(30);
+    let realm = TestRealm::with_max_ticket_life(lifetime).unwrap();
+    let keytab = realm.add_client("host/acked.test").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector_in(&realm, &dir.path().join("collector"), port, &out, "$InputGSSServerExpireSessions on\n");
+    let input = free_port().unwrap();
+    let identity = format!("$GssForwardPrincipal host/acked.test@{REALM}\n$GssForwardKeytab FILE:{}\n", keytab.display());
+    let config = stanza(port, &format!("{identity}$ActionGSSForwardAcknowledged on\n"));
+    let work = dir.path().join("shipper/work");
+    let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{input}")];
+    let mut shipper =
+        Daemon::start("omgssapi", &dir.path().join("shipper"), &config, &realm.client_env("host/acked.test"), &args).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
+
+    // Past the re-key point (three quarters of the lifetime) with margin.
+    const RATE_ACROSS_REKEY: u64 = 5_000;
+    let per_sender = RATE_ACROSS_REKEY / u64::from(SENDERS) * lifetime.as_secs();
+    let fed_from = Instant::now();
+    let sent = Feed::start_at(input, per_sender, RATE_ACROSS_REKEY).join();
+    let rate = sent.values().sum::<u64>() as f64 / fed_from.elapsed().as_secs_f64();
+    eprintln!("load: {rate:.0} msg/s into the shipper over {:?}", fed_from.elapsed());
+    assert!(fed_from.elapsed() > lifetime * 3 / 4, "the load outlasts the re-key point");
+
+    let verdict = wait_and_check(&out, &sent, 0, &[&collector, &shipper]);
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    assert_eq!(verdict.duplicates, 0, "every message exactly once\n{log}");
+    assert!(log.contains("re-keying: the GSS context is near the end of its lifetime"), "the shipper re-keyed\n{log}");
+    assert!(
+        log.contains("re-keying: half-closing after the last data token and waiting for the collector's last acknowledgements"),
+        "the re-key was the acknowledged mode's graceful end\n{log}"
+    );
+    assert_eq!(logged_unacknowledged(&log), 0, "nothing was sent twice\n{log}");
+    let collector_log = collector.log();
+    assert!(!collector_log.contains("GSS context expired"), "re-keyed before the context expired\n{collector_log}");
+    assert!(!collector_log.contains("session closed on error"), "every session ended cleanly\n{collector_log}");
 }
 
 #[test]
