@@ -224,7 +224,16 @@ fn restart_collector_under_load(restart: impl FnOnce(&mut Daemon), collector_ext
 
 #[test]
 fn collector_kill_9_under_load_loses_nothing_and_duplicates_at_most_what_was_unacknowledged() {
-    let (_, verdict, log) = restart_collector_under_load(|c| c.kill_9(WAIT).unwrap(), "");
+    // Frozen first, so that records are surely in flight at the kill: the
+    // shipper goes on writing into the collector's kernel buffers, which
+    // the kill then throws away (a plain kill lands, often enough, between
+    // a batch's acknowledgement and the next batch).
+    let freeze_then_kill = |c: &mut Daemon| {
+        c.signal("STOP");
+        std::thread::sleep(Duration::from_millis(300));
+        c.kill_9(WAIT).unwrap()
+    };
+    let (_, verdict, log) = restart_collector_under_load(freeze_then_kill, "");
     let unacknowledged = logged_unacknowledged(&log);
     assert!(unacknowledged > 0, "under load, records were in flight at the kill\n{log}");
     assert!(verdict.duplicates <= unacknowledged, "{} duplicates, {unacknowledged} unacknowledged", verdict.duplicates);
