@@ -11,10 +11,13 @@
 //!   message keys (its C declarations are in `gss/sys.rs`);
 //! - [`cfx`] and [`krb5_crypto`]: RFC 4121 wrap tokens with the AES-SHA1
 //!   enctypes (RFC 3961/3962), made in Rust with the exported keys;
+//! - [`ack`]: the acknowledged mode, our extension between our shipper and
+//!   our collector (message layouts and rules);
 //! - [`error`]: what went wrong, by cause.
 
 #![warn(missing_docs)]
 
+pub mod ack;
 pub mod cfx;
 pub mod error;
 pub mod frame;

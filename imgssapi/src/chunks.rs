@@ -2,6 +2,9 @@
 //! raw bytes of a plain TCP connection. The read loop ([`crate::session`])
 //! is the same for both.
 
+use std::time::Duration;
+
+use gsswire::ack::CollectorMessage;
 use gsswire::{FrameError, FrameReader, FrameWriter, Session, UnwrapError, DEFAULT_MAX_DATA_TOKEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -27,6 +30,16 @@ pub enum SessionError {
     EncryptionRequired,
     #[error("client did not finish within the drain timeout at shutdown")]
     DrainTimeout,
+    /// Acknowledged mode: a message could not be written, so it is not
+    /// acknowledged; closing makes the shipper send it again.
+    #[error("messages of this session could not be written: acknowledgements stopped, closing so that the sender resends")]
+    NotWritten,
+    #[error("sending an acknowledgement: wrap failed: {0}")]
+    AckWrap(#[source] gsswire::GssError),
+    #[error("sending an acknowledgement: {0}")]
+    AckWrite(#[source] FrameError),
+    #[error("sending an acknowledgement: the peer did not read it within the token I/O timeout")]
+    AckWriteTimedOut,
     #[error("GSS context expired: session of {principal} ended ($InputGSSServerExpireSessions on)")]
     ContextExpired { principal: String },
 }
@@ -124,6 +137,25 @@ impl ChunkSource {
                 Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false }))
             }
         }
+    }
+
+    /// Whether this is a GSS session (only those can be acknowledged).
+    pub fn is_gss(&self) -> bool {
+        matches!(self, ChunkSource::Gss { .. })
+    }
+
+    /// Wraps and sends one acknowledged-mode message to the peer, within
+    /// `timeout` when there is one (a peer that does not read must not hold
+    /// the session forever). Only a GSS session sends anything.
+    pub async fn send(&mut self, message: CollectorMessage, timeout: Option<Duration>) -> Result<(), SessionError> {
+        let ChunkSource::Gss { writer, session, .. } = self else { return Ok(()) };
+        let token = session.wrap(&message.encode()).map_err(SessionError::AckWrap)?;
+        let write = writer.write_token(&token);
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| SessionError::AckWriteTimedOut)?,
+            None => write.await,
+        }
+        .map_err(SessionError::AckWrite)
     }
 
     /// When the session must end because its GSS context expires

@@ -32,6 +32,10 @@ pub struct GssSettings {
     pub permit_plain_tcp: bool,
     pub byte_order: FrameOrder,
     pub require_encryption: bool,
+    /// Extension `$InputGSSServerAcknowledge` (default on): answer a
+    /// shipper's request for acknowledgements ([`gsswire::ack`]). A stock
+    /// client never asks, so it is never sent anything.
+    pub acknowledge: bool,
 }
 
 /// Who may send and as which host (see [`crate::identity`]); shared by every
@@ -184,6 +188,9 @@ pub struct CollectorConfig {
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
+    /// Extension `$InputGSSServerAckAfterFsync` (default off): sync the
+    /// files written before acknowledging them.
+    pub ack_after_fsync: bool,
     pub max_message_size: usize,
     pub umask: Option<u32>,
     pub allowed: AllowedSenders,
@@ -224,6 +231,7 @@ struct Settings {
     port_file: Option<PathBuf>,
     token_timeout: Option<Duration>,
     drain_timeout: Duration,
+    ack_after_fsync: bool,
     max_message_size: usize,
     umask: Option<u32>,
     allowed: AllowedSenders,
@@ -247,6 +255,7 @@ impl Settings {
                 permit_plain_tcp: false,
                 byte_order: FrameOrder::Auto,
                 require_encryption: false,
+                acknowledge: true,
             },
             gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
@@ -257,6 +266,7 @@ impl Settings {
             port_file: None,
             token_timeout: Some(Duration::from_secs(10)),
             drain_timeout: Duration::from_secs(10),
+            ack_after_fsync: false,
             max_message_size: 8096,
             umask: None,
             allowed: AllowedSenders::default(),
@@ -290,6 +300,8 @@ impl Settings {
             "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
             "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
             "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
+            "inputgssserveracknowledge" => set(&mut self.gss.acknowledge, d.bool()),
+            "inputgssserverackafterfsync" => set(&mut self.ack_after_fsync, d.bool()),
             "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
             // No "0 = no limit" for these: an unbounded wait before
             // authentication is what they exist to prevent.
@@ -465,6 +477,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         port_file,
         token_timeout,
         drain_timeout,
+        ack_after_fsync,
         max_message_size,
         umask,
         allowed,
@@ -481,6 +494,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         port_file,
         token_timeout,
         drain_timeout,
+        ack_after_fsync,
         max_message_size,
         umask,
         allowed,
@@ -844,5 +858,21 @@ mod tests {
         assert!(AllowedSenders::permits(&list, "::ffff:127.0.0.1".parse().unwrap()));
         assert!(!AllowedSenders::permits(&list, "127.0.0.2".parse().unwrap()));
         assert!(AllowedSenders::permits(&[], "1.2.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn acknowledgements_are_answered_and_not_synced_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
+        let (c, text) = load(&path);
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(c.listeners[0].gss.as_ref().unwrap().acknowledge);
+        assert!(!c.ack_after_fsync);
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerAcknowledge off\n$InputGSSServerAckAfterFsync on\n$InputGSSServerRun 515\n").unwrap();
+        let (c, text) = load(&path);
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(!c.listeners[0].gss.as_ref().unwrap().acknowledge);
+        assert!(c.ack_after_fsync);
     }
 }

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acknowledge;
 mod admission;
 mod chunks;
 mod cli;
@@ -56,7 +57,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     // growing our memory (4096 batches let the collector reach 100 MB).
     let (tx, rx) = mpsc::channel(64);
     let stats = Arc::new(output::OutputStats::default());
-    let writer = output::Output::new(rules.file_settings(), stats.clone());
+    let writer = output::Output::new(rules.file_settings(), stats.clone()).sync_before_acknowledging(config.ack_after_fsync);
     let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
 
     let (stop, shutdown) = daemon::signals::shutdown();

@@ -16,6 +16,31 @@ use daemon::templates::TemplateRegistry;
 use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location};
 use syslog::template::Template;
 
+/// `$ActionGSSForwardAcknowledged`: whether the action asks the collector
+/// for acknowledgements ([`gsswire::ack`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// Never ask; records are released on TCP-level delivery (as today).
+    Off,
+    /// Ask; a collector that does not answer in time gets TCP-level accounting.
+    Auto,
+    /// Ask and wait for the answer before sending; a collector that does not
+    /// answer is not sent to.
+    On,
+}
+
+impl std::str::FromStr for Acknowledged {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(Acknowledged::Off),
+            "auto" => Ok(Acknowledged::Auto),
+            "on" => Ok(Acknowledged::On),
+            other => Err(format!("'{other}' must be off, auto or on")),
+        }
+    }
+}
+
 /// Where an `:omgssapi:` action sends, and how it frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -42,6 +67,8 @@ pub struct ForwardConfig {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub handshake_timeout: Duration,
+    /// Extension `$ActionGSSForwardAcknowledged` (default off).
+    pub acknowledged: Acknowledged,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
     /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
@@ -123,6 +150,7 @@ struct Settings {
     backoff_base: Duration,
     backoff_max: Duration,
     handshake_timeout: Duration,
+    acknowledged: Acknowledged,
     bind: Option<IpAddr>,
     identity: ClientIdentity,
     work_dir: PathBuf,
@@ -150,6 +178,7 @@ impl Settings {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            acknowledged: Acknowledged::Off,
             bind: None,
             identity: ClientIdentity::default(),
             work_dir: default_work_dir.to_path_buf(),
@@ -189,6 +218,7 @@ impl Settings {
             "actiongssforwardbackoffbase" => set(&mut self.backoff_base, d.millis(false).flatten()),
             "actiongssforwardbackoffmax" => set(&mut self.backoff_max, d.millis(false).flatten()),
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
+            "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
             "gssforwardprincipal" => match v.trim() {
                 "" => d.error("an empty principal (leave the directive out for MIT's default)"),
@@ -275,6 +305,7 @@ impl Settings {
             backoff_base: self.backoff_base,
             backoff_max: self.backoff_max,
             handshake_timeout: self.handshake_timeout,
+            acknowledged: self.acknowledged,
             bind: self.bind,
             identity: self.identity.clone(),
             location: location.clone(),
@@ -515,5 +546,23 @@ mod tests {
         assert_eq!(f.queue.name, "srvrfwd1");
         assert_eq!(f.queue.max_disk_bytes, Some(100 * 1024 * 1024));
         assert_eq!(f.queue.enqueue_timeout, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn acknowledged_mode_is_off_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(
+            &path,
+            "*.* :omgssapi:a:515\n$ActionGSSForwardAcknowledged auto\n*.* :omgssapi:b:515\n\
+             $ActionGSSForwardAcknowledged ON\n*.* :omgssapi:c:515\n$ActionGSSForwardAcknowledged maybe\n",
+        )
+        .unwrap();
+        let (c, text) = load(&path, dir.path());
+        let modes: Vec<Acknowledged> = c.forwards.iter().map(|f| f.acknowledged).collect();
+        assert_eq!(modes, [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]);
+        assert!(text.has_errors());
+        let problems = format!("{:?}", text.problems);
+        assert!(problems.contains("'maybe' must be off, auto or on"), "{problems}");
     }
 }

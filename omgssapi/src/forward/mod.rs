@@ -53,7 +53,7 @@ pub async fn run(config: ForwardConfig, mut queue: Consumer, stop: Shutdown, sta
     let target = format!("{}:{}", config.target.host, config.target.port);
     let mut sent = Sent::default();
     forward(&config, &mut queue, stop, &target, &mut sent, &stats).await;
-    tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, "forwarder stopped");
+    tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, unacknowledged = sent.unacknowledged, "forwarder stopped");
 }
 
 /// A run of failed connection attempts, logged when it starts, at most once

@@ -42,6 +42,31 @@ struct Row {
     duplicated: usize,
     /// Sessions that completed their handshake (the 2000-session run only).
     sessions_held: usize,
+    /// The path of the row this one is compared with in the ratio column,
+    /// same implementation (the acknowledged rows: the unacknowledged one);
+    /// `None`: rsyslog's row of the same path.
+    compared_with: Option<String>,
+}
+
+/// Our acknowledged mode in a GSS run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acks {
+    /// As stock rsyslog: TCP-level accounting.
+    Off,
+    /// `$ActionGSSForwardAcknowledged on`: released once written.
+    Written,
+    /// ... and `$InputGSSServerAckAfterFsync on`: once synced.
+    Synced,
+}
+
+impl Acks {
+    fn suffix(self) -> &'static str {
+        match self {
+            Acks::Off => "",
+            Acks::Written => " acked",
+            Acks::Synced => " acked+fsync",
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -62,8 +87,14 @@ fn main() -> Result<()> {
     for mode in ["encryption", "integrity"] {
         for ours in [false, true] {
             if wanted(&format!("GSS {mode}"), ours) {
-                rows.push(gss_path(&realm, work.path(), n, mode, ours)?);
+                rows.push(gss_path(&realm, work.path(), n, mode, ours, Acks::Off)?);
             }
+        }
+    }
+    // The acknowledged mode's cost, against our unacknowledged row above.
+    for acks in [Acks::Written, Acks::Synced] {
+        if wanted(&format!("GSS encryption{}", acks.suffix()), true) {
+            rows.push(gss_path(&realm, work.path(), n, "encryption", true, acks)?);
         }
     }
     // The collector alone takes a second or two per run, and on a shared
@@ -313,20 +344,28 @@ fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &
         lost,
         duplicated,
         sessions_held: 0,
+        compared_with: None,
     })
 }
 
 /// Stock rsyslog client → stock rsyslog imgssapi, or our shipper → our collector.
-fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool) -> Result<Row> {
-    let name = format!("{}-{mode}", if ours { "ours" } else { "rsyslog" });
+fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool, acks: Acks) -> Result<Row> {
+    let name = format!("{}-{mode}{}", if ours { "ours" } else { "rsyslog" }, acks.suffix().replace([' ', '+'], "-"));
     let dir = base.join(&name);
     let root = dir.join("hosts");
     let port = free_port()?;
     let input = free_port()?;
-    let collector = start_collector(&dir.join("collector"), &seed_server(&root, port), &realm.server_env(), ours, port)?;
+    let mut server = seed_server(&root, port);
+    if acks == Acks::Synced {
+        server = server.replace("$ModLoad imgssapi\n", "$ModLoad imgssapi\n$InputGSSServerAckAfterFsync on\n");
+    }
+    let collector = start_collector(&dir.join("collector"), &server, &realm.server_env(), ours, port)?;
     let queue_dir = dir.join("queue");
     fs::create_dir_all(&queue_dir)?;
-    let stanza = SEED_CLIENT.replace("<server_name>:<port>", &format!("localhost:{port}")).replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    let mut stanza = SEED_CLIENT.replace("<server_name>:<port>", &format!("localhost:{port}")).replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    if acks != Acks::Off {
+        stanza = format!("$ActionGSSForwardAcknowledged on\n{stanza}");
+    }
     let sender = if ours {
         let mut d = Daemon::start(
             "omgssapi",
@@ -343,7 +382,10 @@ fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool) ->
         wait_for_listener(SocketAddr::from(([127, 0, 0, 1], input)), Duration::from_secs(30))?;
         Proc::Rsyslog(r)
     };
-    let row = measure(&format!("GSS {mode}"), ours, n, Some(&sender), &collector, &root, input)?;
+    let mut row = measure(&format!("GSS {mode}{}", acks.suffix()), ours, n, Some(&sender), &collector, &root, input)?;
+    if acks != Acks::Off {
+        row.compared_with = Some(format!("GSS {mode}"));
+    }
     println!("  {:<18} {:<8} {:>10.0} msg/s", row.path, row.implementation, row.msgs_per_s);
     drop(sender);
     drop(collector);
@@ -420,6 +462,7 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
         lost,
         duplicated,
         sessions_held: connected,
+        compared_with: None,
     };
     println!("  {:<18} {:<8} {connected} of {sessions} sessions held, {} of {n} messages lost", row.path, row.implementation, lost);
     runtime.shutdown_background();
@@ -432,15 +475,19 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n{:<22} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
+    println!("\n{:<26} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
     for r in rows {
-        let base = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog");
+        let base = match &r.compared_with {
+            Some(path) => rows.iter().find(|b| &b.path == path && b.implementation == r.implementation),
+            None => rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog"),
+        };
         let ratio = base.map(|b| r.msgs_per_s / b.msgs_per_s).unwrap_or(1.0);
         println!(
-            "{:<22} {:<8} {:>11.0} {:>8.2}x {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}",
+            "{:<26} {:<8} {:>11.0} {:>8.2}x {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}",
             r.path, r.implementation, r.msgs_per_s, ratio, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated
         );
     }
+    println!("\nratio column: against rsyslog's row of the same path, or for the acked rows against our unacknowledged row");
     println!("\nratios against rsyslog in the same run: msg/s (higher is better); CPU per message of both daemons (lower is better):");
     for r in rows.iter().filter(|r| r.implementation == "gsslog") {
         if let Some(b) = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog") {
@@ -457,6 +504,12 @@ fn print_table(rows: &[Row]) {
                     per_session(r) / per_session(b)
                 );
             }
+        }
+    }
+    for r in rows.iter().filter(|r| r.compared_with.is_some()) {
+        if let Some(b) = rows.iter().find(|b| r.compared_with.as_ref() == Some(&b.path) && b.implementation == r.implementation) {
+            let cpu = (r.sender_cpu_us + r.collector_cpu_us) / (b.sender_cpu_us + b.collector_cpu_us).max(1e-9);
+            println!("  {:<22} against unacknowledged: throughput {:>6.2}x   CPU/msg {:>5.2}x", r.path, r.msgs_per_s / b.msgs_per_s, cpu);
         }
     }
 }
