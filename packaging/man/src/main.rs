@@ -95,9 +95,10 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
     }
     // What both daemons share (the security model, identity, privileges,
     // logging, metrics), where README has it.
-    for (heading, title) in [("Security", "SECURITY"), ("Identity", "IDENTITY"), ("Operations", "OPERATIONS")] {
+    for (heading, title) in
+        [("Security", "SECURITY"), ("Identity", "IDENTITY"), ("Acknowledged mode", "ACKNOWLEDGED MODE"), ("Operations", "OPERATIONS")] {
         if let Some(body) = markdown::section(README, heading) {
-            text.push_str(&format!(".SH {title}\n{}", markdown::to_roff(body)));
+            text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
         }
     }
     text.push_str(&format!(".SH SIGNALS\n{SIGNALS}"));

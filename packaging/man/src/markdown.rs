@@ -155,7 +155,9 @@ fn inline(text: &str) -> String {
                 continue;
             }
         }
-        let next = rest[1..].find(['`', '*']).map_or(rest.len(), |i| i + 1);
+        // Past the first character (which may be several bytes), up to the next marker.
+        let first = rest.chars().next().map_or(1, char::len_utf8);
+        let next = rest[first..].find(['`', '*']).map_or(rest.len(), |i| i + first);
         out.push_str(&escape(&rest[..next]));
         rest = &rest[next..];
     }
@@ -178,6 +180,12 @@ fn guard_line(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn text_that_starts_with_a_multibyte_character_is_kept_whole() {
+        assert_eq!(inline("— `x` — **y**"), "— \\fBx\\fR — \\fBy\\fR");
+    }
+
     use super::*;
 
     #[test]
