@@ -68,7 +68,7 @@ License: MIT or Apache-2.0
  (/usr/share/common-licenses/Apache-2.0) or the MIT license, at your option.
 COPYRIGHT
   # The MIT text is not in /usr/share/common-licenses: it goes in whole.
-  { echo; echo "License: MIT"; sed 's/^$/./; s/^/ /' LICENSE-MIT; } >> "$doc/copyright"
+  { echo; echo "License: MIT"; sed 's/^$/./; s/^/ /' "$root/LICENSE-MIT"; } >> "$doc/copyright"
   printf 'gsslog (%s) unstable; urgency=medium\n\n  * Built from the repository at %s.\n\n -- %s  %s\n' \
     "$version" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$maintainer" \
     "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
