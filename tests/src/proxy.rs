@@ -10,10 +10,17 @@
 //! which everything passes unchanged again. The collector's bytes go back to
 //! the shipper as they are.
 //!
+//! The proxy connects to the collector from a source address the test
+//! chooses (any of 127.0.0.0/8), on a port the kernel picks. The collector
+//! names a session by that address and port (`peer=`), and the kernel hands
+//! a port out again as soon as the previous socket on it is closed: a test
+//! that tells sessions apart by `peer=` gives each proxy of one collector its
+//! own address, or two sessions may carry the same name.
+//!
 //! The proxy runs on its own tokio runtime; its methods block, as the
 //! daemon-driving tests do.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -195,8 +202,12 @@ pub struct TamperProxy {
 }
 
 impl TamperProxy {
-    /// Listens on a free 127.0.0.1 port and forwards its one session to `collector`.
-    pub fn start(collector: SocketAddr) -> Result<TamperProxy> {
+    /// Listens on a free 127.0.0.1 port and forwards its one session to
+    /// `collector`, connecting from `source` (a loopback address).
+    pub fn start(collector: SocketAddr, source: IpAddr) -> Result<TamperProxy> {
+        if !source.is_loopback() {
+            bail!("the proxy connects from loopback addresses only, not {source}");
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tamper-proxy")
@@ -207,7 +218,7 @@ impl TamperProxy {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let (cut, cut_rx) = watch::channel(false);
-        runtime.spawn(serve(listener, collector, shared.clone(), cut_rx));
+        runtime.spawn(serve(listener, collector, source, shared.clone(), cut_rx));
         Ok(TamperProxy { addr, shared, cut, _runtime: runtime })
     }
 
@@ -262,7 +273,7 @@ impl Drop for TamperProxy {
     }
 }
 
-async fn serve(listener: TcpListener, collector: SocketAddr, shared: Arc<Shared>, cut: watch::Receiver<bool>) {
+async fn serve(listener: TcpListener, collector: SocketAddr, source: IpAddr, shared: Arc<Shared>, cut: watch::Receiver<bool>) {
     let shipper = match listener.accept().await {
         Ok((stream, _)) => stream,
         Err(e) => return fail(&shared, format!("accepting the shipper: {e}")),
@@ -274,9 +285,9 @@ async fn serve(listener: TcpListener, collector: SocketAddr, shared: Arc<Shared>
             refusals.update(|s| s.status.refused_connections += 1);
         }
     });
-    let upstream = match connect_from_loopback(collector).await {
+    let upstream = match connect_from(source, collector).await {
         Ok(stream) => stream,
-        Err(e) => return fail(&shared, format!("connecting to the collector at {collector}: {e}")),
+        Err(e) => return fail(&shared, format!("connecting to the collector at {collector} from {source}: {e}")),
     };
     let local = upstream.local_addr().ok();
     shared.update(|s| s.status.upstream_local = local);
@@ -301,9 +312,9 @@ fn fail(shared: &Shared, error: String) {
     });
 }
 
-async fn connect_from_loopback(collector: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+async fn connect_from(source: IpAddr, collector: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = if source.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
     socket.connect(collector).await
 }
 

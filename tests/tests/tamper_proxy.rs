@@ -19,11 +19,16 @@
 //! One collector per matrix serves all its cases; each case has its own
 //! shipper and proxy (the proxy lets one session through, so a shipper that
 //! reconnects cannot deliver anything again). A few cases run at a time.
+//! The collector's log names a session only by its peer address, and the
+//! kernel reuses a closed connection's port at once: so each case's proxy
+//! connects from its own loopback address, and a peer with more than one
+//! session in the log is a defect of the test, never a verdict (once, a case
+//! read the verdict on an earlier case's session from the same reused port).
 //! With `--nocapture` the test prints the collector's error for every case.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -248,6 +253,19 @@ impl Case<'_> {
     fn group(&self, group: &str, count: usize) -> Vec<String> {
         (0..count).map(|n| self.message(group, n)).collect()
     }
+
+    /// The address the case's proxy connects to the collector from.
+    fn source(&self) -> anyhow::Result<IpAddr> {
+        case_source(self.id)
+    }
+}
+
+/// The loopback address of case `id`'s proxy: one per case of a matrix, so
+/// the collector's `peer=` of one case's session is no other case's.
+fn case_source(id: usize) -> anyhow::Result<IpAddr> {
+    let host = u8::try_from(id + 1).ok().filter(|h| *h < u8::MAX);
+    let host = host.ok_or_else(|| anyhow::anyhow!("case {id}: no loopback address left for its proxy"))?;
+    Ok(IpAddr::V4(Ipv4Addr::new(127, 0, 11, host)))
 }
 
 /// The syslog line the test feeds the shipper for a `%msg%` of `msg`.
@@ -372,20 +390,44 @@ fn wait_for_lines(path: &Path, expected: &[String], what: &str, shipper: &Runnin
     }
 }
 
-/// The collector's log line that ends the session of `peer`, if written yet.
-fn session_end(collector: &Daemon, peer: SocketAddr) -> Option<String> {
-    let needle = format!("peer={peer} ");
-    collector.log().lines().find(|l| l.contains("session closed") && l.contains(&needle)).map(str::to_string)
+/// The collector's log lines of the one session from `peer`, as far as written.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SessionLog {
+    opened: Option<String>,
+    ended: Option<String>,
 }
 
-fn wait_for_session_end(collector: &Daemon, peer: SocketAddr, timeout: Duration) -> Option<String> {
+/// Finds the lines of the session from `peer` in the collector's `log`. An
+/// error if `peer` had more than one session: then which line belongs to the
+/// case cannot be told, and taking the first would judge another session.
+fn session_log(log: &str, peer: SocketAddr) -> anyhow::Result<SessionLog> {
+    let needle = format!("peer={peer} ");
+    let of_peer = |what: &str| -> Vec<&str> { log.lines().filter(|l| l.contains(what) && l.contains(&needle)).collect() };
+    let (opened, ended) = (of_peer("GSS session opened"), of_peer("session closed"));
+    if opened.len() > 1 || ended.len() > 1 {
+        anyhow::bail!(
+            "the collector logged {} session openings and {} ends from {peer}, which must be one case's only session:\n{}",
+            opened.len(),
+            ended.len(),
+            [opened, ended].concat().join("\n")
+        );
+    }
+    Ok(SessionLog { opened: opened.first().map(|l| l.to_string()), ended: ended.first().map(|l| l.to_string()) })
+}
+
+/// The collector's log line that ends the session of `peer`, if written yet.
+fn session_end(collector: &Daemon, peer: SocketAddr) -> anyhow::Result<Option<String>> {
+    Ok(session_log(&collector.log(), peer)?.ended)
+}
+
+fn wait_for_session_end(collector: &Daemon, peer: SocketAddr, timeout: Duration) -> anyhow::Result<Option<String>> {
     let start = Instant::now();
     loop {
-        if let Some(line) = session_end(collector, peer) {
-            return Some(line);
+        if let Some(line) = session_end(collector, peer)? {
+            return Ok(Some(line));
         }
         if start.elapsed() > timeout {
-            return None;
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -410,7 +452,7 @@ fn run_case(case: &Case, collector: &Collector, dir: &Path) -> (Outcome, Result<
 
 fn drive_case(case: &Case, collector: &Collector, dir: &Path, before: &[String], after: &[String]) -> anyhow::Result<()> {
     let tokens = case.tokens;
-    let proxy = TamperProxy::start(collector.addr)?;
+    let proxy = TamperProxy::start(collector.addr, case.source()?)?;
     let shipper = case.shipper.start(dir, proxy.addr(), case.mode, tokens)?;
     // Two tokens at least before the tampering: each group is delivered
     // before the next is sent.
@@ -419,8 +461,7 @@ fn drive_case(case: &Case, collector: &Collector, dir: &Path, before: &[String],
     send(&shipper, &before[3..])?;
     wait_for_lines(&collector.out, before, "the messages before the tampering", &shipper)?;
     let peer = proxy.status().upstream_local.ok_or_else(|| anyhow::anyhow!("the proxy has no session"))?;
-    let opened = collector.daemon.log().lines().find(|l| l.contains("GSS session opened") && l.contains(&format!("peer={peer} "))).map(str::to_string);
-    match opened {
+    match session_log(&collector.daemon.log(), peer)?.opened {
         Some(line) if line.contains(tokens.logged()) => {}
         other => anyhow::bail!("the session did not open on the expected code path ({}): {other:?}", tokens.logged()),
     }
@@ -439,11 +480,11 @@ fn drive_case(case: &Case, collector: &Collector, dir: &Path, before: &[String],
             send(&shipper, &after[3..])?;
         }
         wait_for_lines(&collector.out, after, "the messages after the legitimate change", &shipper)?;
-        if let Some(line) = session_end(&collector.daemon, peer) {
+        if let Some(line) = session_end(&collector.daemon, peer)? {
             anyhow::bail!("a legitimate token ended the session: {line}");
         }
         proxy.cut();
-        wait_for_session_end(&collector.daemon, peer, WAIT).ok_or_else(|| anyhow::anyhow!("the session did not end after the cut"))?;
+        wait_for_session_end(&collector.daemon, peer, WAIT)?.ok_or_else(|| anyhow::anyhow!("the session did not end after the cut"))?;
         return Ok(());
     }
 
@@ -451,11 +492,11 @@ fn drive_case(case: &Case, collector: &Collector, dir: &Path, before: &[String],
     // proxy closes the session cleanly: a session that then ends without an
     // error took the tampered stream (and whatever the collector made of it
     // reaches the file), while a late refusal still shows as one.
-    let line = match wait_for_session_end(&collector.daemon, peer, REFUSAL_WAIT) {
+    let line = match wait_for_session_end(&collector.daemon, peer, REFUSAL_WAIT)? {
         Some(line) => line,
         None => {
             proxy.cut();
-            wait_for_session_end(&collector.daemon, peer, WAIT).ok_or_else(|| anyhow::anyhow!("the session did not end after the cut"))?
+            wait_for_session_end(&collector.daemon, peer, WAIT)?.ok_or_else(|| anyhow::anyhow!("the session did not end after the cut"))?
         }
     };
     if !line.contains("session closed on error") || !line.contains("unwrap failed") {
@@ -566,4 +607,37 @@ fn tampered_tokens_from_stock_rsyslog_are_refused_on_our_message_token_code() {
 #[test]
 fn tampered_tokens_from_stock_rsyslog_are_refused_on_mit_message_token_code() {
     run_matrix(Shipper::StockRsyslog, MessageTokens::Mit, &stock_kinds());
+}
+
+/// The reused-port failure of issue #11: an earlier case's session from the
+/// same peer address, refused for another cause, comes first in the log.
+/// Taking its end line would judge the wrong session; it must be refused.
+#[test]
+fn a_peer_address_with_two_sessions_is_refused_not_judged() {
+    let peer = SocketAddr::from(([127, 0, 0, 1], 46659));
+    let other = SocketAddr::from(([127, 0, 0, 1], 46660));
+    let opened = |p: SocketAddr| format!("INFO GSS session opened peer={p} message_tokens=\"gsslog\"");
+    let closed = |p: SocketAddr, why: &str| format!("WARN session closed on error peer={p} messages=5 error=unwrap failed: {why}");
+    let one = [opened(peer), opened(other), closed(peer, "token out of sequence"), closed(other, "integrity check failed")].join("\n");
+    let found = session_log(&one, peer).unwrap();
+    assert_eq!(found.ended, Some(closed(peer, "token out of sequence")));
+    assert!(found.opened.is_some_and(|l| l.contains(&format!("peer={peer} "))));
+    assert_eq!(session_log(&one, SocketAddr::from(([127, 0, 0, 1], 4665))).unwrap(), SessionLog::default(), "a port prefix is another peer");
+
+    let reused = [opened(peer), closed(peer, "token header: filler byte 0xfe instead of 0xff"), opened(peer)].join("\n");
+    let error = session_log(&reused, peer).expect_err("two sessions from one peer").to_string();
+    assert!(error.contains("2 session openings"), "{error}");
+    let reused_and_ended = [reused, closed(peer, "token out of sequence")].join("\n");
+    assert!(session_log(&reused_and_ended, peer).is_err());
+}
+
+/// Every case of the largest matrix connects from its own loopback address.
+#[test]
+fn every_case_of_a_matrix_has_its_own_source_address() {
+    let cases = 2 * kinds().len();
+    let sources: Vec<IpAddr> = (0..cases).map(|id| case_source(id).unwrap()).collect();
+    let distinct: std::collections::BTreeSet<&IpAddr> = sources.iter().collect();
+    assert_eq!(distinct.len(), cases);
+    assert!(sources.iter().all(|s| s.is_loopback() && *s != IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    assert!(case_source(254).is_err(), "the addresses end at 127.0.11.254");
 }
