@@ -5,7 +5,10 @@
 //! collector's TCP stack take them. The session ends when the shipper stops,
 //! when the close watcher sees the collector close it, or when sending
 //! breaks: a write or the delivery stalls, a wrap or a write fails
-//! ([`SessionEnd`]).
+//! ([`SessionEnd`]), or, on a backup collector, when the action's own
+//! collector is back: the session then sends nothing more, waits until what
+//! it has sent is delivered, and ends ([`SessionEnd::HandedBack`]), so that
+//! nothing goes twice across the switch.
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,8 @@ pub enum SessionEnd {
     /// The session cannot go on: reconnect, and send the unacknowledged
     /// records again.
     Broken(Cause),
+    /// `hand_back` was triggered and everything sent here is delivered.
+    HandedBack,
 }
 
 /// Why a session broke.
@@ -60,13 +65,15 @@ pub enum Cause {
 }
 
 /// Sends the queue's records on `connection` until the session ends; counts
-/// what was sent into `sent`.
+/// what was sent into `sent`. Once `hand_back` is triggered, sends nothing
+/// more and ends when all it sent is delivered.
 pub async fn send_until_ended(
     config: &ForwardConfig,
     queue: &mut Consumer,
     connection: Connection,
     stop: &mut Shutdown,
     sent: &mut Sent,
+    mut hand_back: Shutdown,
 ) -> SessionEnd {
     let Connection { mut writer, mut session, mut closed } = connection;
     let max_records = if config.one_message_per_token { 256 } else { 4096 };
@@ -74,11 +81,19 @@ pub async fn send_until_ended(
     let mut plain = Vec::with_capacity(config.batch_bytes + 8192);
     let mut delivery = Delivery::new(STALLED);
     let mut tick = tokio::time::interval(ACK_POLL);
+    let mut handing_back = false;
     loop {
+        if handing_back && !delivery.pending() {
+            return SessionEnd::HandedBack;
+        }
         // Only cancellation-safe waits stand in the select: popping records
         // happens after it, so no record is taken and then dropped.
         tokio::select! {
-            _ = queue.wait_for_data(), if delivery.has_room() => {}
+            _ = queue.wait_for_data(), if delivery.has_room() && !handing_back => {}
+            _ = hand_back.triggered(), if !handing_back => {
+                handing_back = true;
+                continue;
+            }
             why = closed.wait() => return SessionEnd::Broken(why.into()),
             _ = stop.triggered() => return SessionEnd::Stopped,
             _ = tick.tick(), if delivery.pending() => {
