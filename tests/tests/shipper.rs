@@ -443,3 +443,94 @@ fn sighup_under_load_neither_stops_the_shipper_nor_loses_anything() {
     // One session throughout: every message exactly once, in order.
     assert_eq!(got, (0..N).collect::<Vec<_>>());
 }
+
+/// Waits until `daemon`'s log holds `needle` at least `times` times.
+fn wait_for_log_count(daemon: &Daemon, needle: &str, times: usize, also: &[&Daemon]) {
+    let start = Instant::now();
+    while daemon.log().matches(needle).count() < times {
+        if start.elapsed() > WAIT {
+            let logs: Vec<String> = std::iter::once(daemon).chain(also.iter().copied()).map(|d| d.log()).collect();
+            panic!("'{needle}' not logged {times} times\n{}", logs.join("\n-----\n"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that each file holds its messages in increasing order, and that
+/// together they hold each of `0..sent` exactly once.
+fn assert_each_exactly_once_in_order(files: &[&Path], sent: usize) {
+    let mut all = Vec::new();
+    for f in files {
+        let got = seqs(f);
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{} is not in increasing order", f.display());
+        all.extend(got);
+    }
+    let total = all.len();
+    all.sort_unstable();
+    let twice: Vec<usize> = all.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    if !twice.is_empty() {
+        let place = |s: usize| files.iter().filter(|f| seqs(f).contains(&s)).map(|f| f.display().to_string()).collect::<Vec<_>>();
+        println!("sent twice: {} messages, {:?}..{:?}, in {:?}", twice.len(), twice.first(), twice.last(), place(twice[0]));
+    }
+    all.dedup();
+    let lost: Vec<usize> = (0..sent).filter(|s| all.binary_search(s).is_err()).collect();
+    assert!(lost.is_empty(), "{} of {sent} messages lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert_eq!(total, sent, "{} duplicates", total - all.len());
+}
+
+/// Sends numbered messages to `input` in small paced bursts until `stop`;
+/// returns how many it sent.
+fn paced_feeder(input: u16, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+        let mut i = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let burst: String = (i..i + 50).map(|k| format!("{}\n", numbered(k))).collect();
+            s.write_all(burst.as_bytes()).unwrap();
+            i += 50;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        i
+    })
+}
+
+#[test]
+fn a_backup_takes_over_while_the_collector_is_away_and_hands_back_with_each_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (own_port, backup_port) = (free_port().unwrap(), free_port().unwrap());
+    let (own_out, backup_out) = (dir.path().join("own.log"), dir.path().join("backup.log"));
+    let backup = start_collector(&dir.path().join("backup"), backup_port, &backup_out);
+    let input = free_port().unwrap();
+    let conf = format!(
+        "{}$ActionExecOnlyWhenPreviousIsSuspended on\n& :omgssapi:localhost:{backup_port}\n",
+        stanza(own_port, "")
+    );
+    let shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    let stop_feeding = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = paced_feeder(input, stop_feeding.clone());
+
+    // The action's own collector has not started: the backup takes over.
+    wait_for_log_count(&shipper, "a backup collector takes over", 1, &[&backup]);
+    // It starts: it gets the queue back.
+    let mut own = start_collector(&dir.path().join("own0"), own_port, &own_out);
+    wait_for_log_count(&shipper, "handing the queue back", 1, &[&own, &backup]);
+    std::thread::sleep(Duration::from_millis(500));
+    // It stops gracefully: the backup again, then back once more.
+    assert!(own.stop(WAIT).unwrap().success());
+    wait_for_log_count(&shipper, "a backup collector takes over", 2, &[&backup]);
+    std::thread::sleep(Duration::from_millis(500));
+    let own = start_collector(&dir.path().join("own1"), own_port, &own_out);
+    wait_for_log_count(&shipper, "handing the queue back", 2, &[&own, &backup]);
+    std::thread::sleep(Duration::from_millis(500));
+    stop_feeding.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = feeder.join().unwrap();
+
+    let start = Instant::now();
+    while seqs(&own_out).len() + seqs(&backup_out).len() < sent && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (at_own, at_backup) = (seqs(&own_out).len(), seqs(&backup_out).len());
+    println!("{sent} sent: {at_own} to the action's own collector, {at_backup} to the backup");
+    assert!(at_own > 0 && at_backup > 0, "both collectors had a share: {at_own} / {at_backup}");
+    assert_each_exactly_once_in_order(&[&own_out, &backup_out], sent);
+}

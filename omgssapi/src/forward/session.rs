@@ -94,7 +94,12 @@ pub async fn send_until_ended(
                 handing_back = true;
                 continue;
             }
-            why = closed.wait() => return SessionEnd::Broken(why.into()),
+            why = closed.wait() => {
+                // What the collector's TCP took before it closed is delivered:
+                // settle it now, or the next session sends it again.
+                let _ = delivery.settle(writer.get_ref().as_ref(), queue);
+                return SessionEnd::Broken(why.into());
+            }
             _ = stop.triggered() => return SessionEnd::Stopped,
             _ = tick.tick(), if delivery.pending() => {
                 if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
