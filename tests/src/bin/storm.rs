@@ -204,7 +204,13 @@ fn main() -> Result<()> {
         lost += (1..MESSAGES).filter(|s| unique.binary_search(s).is_err()).count() as u64;
     }
     println!("  messages queued during the outage: {}, lost: {lost}, duplicated: {duplicated}", nodes as u64 * (MESSAGES - 1));
+    if let Some((k, t)) = done.iter().max_by_key(|(_, t)| **t) {
+        println!("  the last node: node{k} ({t:.2?}), its log: {}", work.path().join(format!("node{k}")).display());
+    }
     drop(fleet_nodes);
+    if std::env::var_os("STORM_KEEP").is_some() {
+        println!("  kept: {}", work.into_path().display());
+    }
     if lost > 0 {
         bail!("{lost} messages lost");
     }
@@ -213,8 +219,10 @@ fn main() -> Result<()> {
 
 /// Our collector writing `fromhost-ip msg` of everything to `out`.
 fn start_collector(realm: &TestRealm, dir: &Path, port: u16, out: &Path, nodes: usize) -> Result<Daemon> {
+    // Reverse DNS off, as in the bench: no query leaves the machine (and none
+    // waits for a resolver that is not there).
     let config = format!(
-        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions {}\n\
+        "global(net.enableDNS=\"off\")\n$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions {}\n\
          $template Storm,\"%fromhost-ip% %msg%\\n\"\n*.* {};Storm\n",
         nodes + 100,
         out.display()
