@@ -75,7 +75,9 @@ fn main() -> Result<()> {
         let mut env = realm.client_env(SHARED_CLIENT);
         env.push(("KRB5CCNAME".into(), format!("FILE:{}", dir.join("ccache").display())));
         fleet_nodes.push(if stock {
-            Node::Stock(RsyslogForwarder::start(&dir, &env, "encryption", port, "$ActionResumeRetryCount -1\n")?)
+            // The seed stanza's action queue and retry settings, as the grid runs it.
+            let queue: String = SEED_CLIENT.lines().filter(|l| l.starts_with("$Action")).map(|l| format!("{l}\n")).collect();
+            Node::Stock(RsyslogForwarder::start(&dir, &env, "encryption", port, &queue)?)
         } else {
             let udp_port = free_port()?;
             let config = format!(
