@@ -211,7 +211,7 @@ fn main() -> Result<()> {
     }
     drop(fleet_nodes);
     if std::env::var_os("STORM_KEEP").is_some() {
-        println!("  kept: {}", work.into_path().display());
+        println!("  kept: {}", work.keep().display());
     }
     if lost > 0 {
         bail!("{lost} messages lost");
