@@ -531,9 +531,9 @@ fn paced_feeder(input: u16, stop: Arc<std::sync::atomic::AtomicBool>) -> std::th
         let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
         let mut i = 0;
         while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-            let burst: String = (i..i + 50).map(|k| format!("{}\n", numbered(k))).collect();
+            let burst: String = (i..i + 500).map(|k| format!("{}\n", numbered(k))).collect();
             s.write_all(burst.as_bytes()).unwrap();
-            i += 50;
+            i += 500;
             std::thread::sleep(Duration::from_millis(10));
         }
         i

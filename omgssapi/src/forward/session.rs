@@ -28,6 +28,9 @@ const IDLE: Duration = Duration::from_secs(1);
 const STALLED: Duration = Duration::from_secs(20);
 /// How often delivery is checked while records are in flight.
 const ACK_POLL: Duration = Duration::from_millis(50);
+/// After the collector closed, how long what is in flight may take to be
+/// acknowledged by its TCP before it is sent again on the next session.
+const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(2);
 
 /// What one action has sent, logged when it stops.
 #[derive(Debug, Default)]
@@ -95,9 +98,10 @@ pub async fn send_until_ended(
                 continue;
             }
             why = closed.wait() => {
-                // What the collector's TCP took before it closed is delivered:
-                // settle it now, or the next session sends it again.
-                let _ = delivery.settle(writer.get_ref().as_ref(), queue);
+                // A collector that half-closes still reads what is on its way
+                // to it: let its TCP take that before the records count as
+                // undelivered, or the next session sends them again.
+                settle_in_flight(&mut delivery, &writer, queue).await;
                 return SessionEnd::Broken(why.into());
             }
             _ = stop.triggered() => return SessionEnd::Stopped,
@@ -145,6 +149,18 @@ pub async fn send_until_ended(
         if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
             return SessionEnd::Broken(stalled.into());
         }
+    }
+}
+
+/// Waits, at most [`IN_FLIGHT_SETTLE`], until the peer's TCP has taken
+/// everything written; acknowledges in the queue what it took.
+async fn settle_in_flight(delivery: &mut Delivery, writer: &FrameWriter<OwnedWriteHalf>, queue: &mut Consumer) {
+    let deadline = Instant::now() + IN_FLIGHT_SETTLE;
+    loop {
+        if delivery.settle(writer.get_ref().as_ref(), queue).is_err() || !delivery.pending() || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
