@@ -580,3 +580,48 @@ fn a_backup_takes_over_while_the_collector_is_away_and_hands_back_with_each_mess
     assert!(at_own > 0 && at_backup > 0, "both collectors had a share: {at_own} / {at_backup}");
     assert_each_exactly_once_in_order(&[&own_out, &backup_out], sent);
 }
+
+/// When rsyslog (omprog) dies, the shipper's stdin, stdout and stderr all
+/// lose their other end. It used to hang on forever: its log line about the
+/// closed stdin went to a closed stderr, the log library reported that with
+/// eprintln!, which panicked the input thread before it could stop the
+/// shipper.
+#[test]
+fn a_shipper_whose_stderr_is_gone_still_stops_when_stdin_closes() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, stanza(free_port().unwrap(), "")).unwrap();
+    let mut child = Command::new(bin_path("omgssapi").unwrap())
+        .arg("-f")
+        .arg(&conf)
+        .arg("--stdin")
+        .arg("--work-directory")
+        .arg(dir.path().join("work"))
+        .envs(realm.client_env(SHARED_CLIENT))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    assert_eq!(ready.trim(), "OK", "omprog's readiness line");
+    drop(stdout);
+    drop(child.stderr.take());
+    drop(child.stdin.take());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > WAIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the shipper did not stop within {WAIT:?} after its stdin closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
