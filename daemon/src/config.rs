@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use syslog::config::{ConfigText, Filter, Location, Statement};
+use syslog::config::{ActionCall, ConfigText, Filter, Location, Statement};
 
 use crate::directives::Directive;
 use crate::templates::TemplateRegistry;
@@ -18,6 +18,11 @@ pub trait Statements {
     fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry);
     /// An `& action` line: another action for the rule above.
     fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry);
+    /// A RainerScript `action(type=... ...)` under its filter. A daemon
+    /// without RainerScript actions reports it as unsupported.
+    fn action_call(&mut self, text: &mut ConfigText, at: &Location, _filter: &Filter, call: &ActionCall, _templates: &TemplateRegistry) {
+        text.error(at, format!("action(type=\"{}\") is not supported by this program", call.kind));
+    }
     /// A `$template` line was added to the registry; `options` as written.
     fn template_defined(&mut self, _text: &mut ConfigText, _at: &Location, _name: &str, _options: &str) {}
 }
@@ -38,6 +43,7 @@ pub fn walk(text: &mut ConfigText, daemon: &mut impl Statements) -> TemplateRegi
             }
             Statement::Rule { filter, action } => daemon.rule(text, at, filter, action, &templates),
             Statement::AlsoAction { action } => daemon.also_action(text, at, action, &templates),
+            Statement::ActionCall { filter, action } => daemon.action_call(text, at, filter, action, &templates),
         }
     }
     text.lines = lines;

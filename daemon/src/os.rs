@@ -90,6 +90,166 @@ pub fn unacknowledged_bytes(socket: BorrowedFd<'_>) -> std::io::Result<u64> {
     Ok(n.max(0) as u64)
 }
 
+/// An account from the user database (`getpwnam_r` / `getpwuid_r`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The login name.
+    pub name: String,
+    /// The user id.
+    pub uid: u32,
+    /// The primary group id.
+    pub gid: u32,
+}
+
+/// The buffer the reentrant database calls fill; grown on `ERANGE`.
+fn lookup_buffer_sizes() -> impl Iterator<Item = usize> {
+    (0..8).map(|i| 4096usize << (2 * i))
+}
+
+/// The account named `name`; `None` when there is no such user.
+pub fn user_by_name(name: &str) -> std::io::Result<Option<User>> {
+    let c_name = std::ffi::CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    lookup_user(&mut |pwd, buf, len, result| {
+        // SAFETY: c_name is NUL-terminated; pwd, buf (len bytes) and result
+        // point at live, writable memory owned by lookup_user for the call.
+        unsafe { libc::getpwnam_r(c_name.as_ptr(), pwd, buf, len, result) }
+    })
+}
+
+/// The account with user id `uid`; `None` when the database has none.
+pub fn user_by_id(uid: u32) -> std::io::Result<Option<User>> {
+    lookup_user(&mut |pwd, buf, len, result| {
+        // SAFETY: as in user_by_name.
+        unsafe { libc::getpwuid_r(uid, pwd, buf, len, result) }
+    })
+}
+
+type PasswdCall<'a> = dyn FnMut(*mut libc::passwd, *mut libc::c_char, usize, *mut *mut libc::passwd) -> libc::c_int + 'a;
+
+fn lookup_user(call: &mut PasswdCall<'_>) -> std::io::Result<Option<User>> {
+    for size in lookup_buffer_sizes() {
+        let mut buf = vec![0 as libc::c_char; size];
+        // SAFETY: passwd is plain old data; all-zero is a valid value.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = call(&mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc == libc::ERANGE {
+            continue;
+        }
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        if result.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: on success pw_name points at a NUL-terminated string inside
+        // buf, which is still alive here.
+        let name = unsafe { CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned();
+        return Ok(Some(User { name, uid: pwd.pw_uid, gid: pwd.pw_gid }));
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ERANGE))
+}
+
+/// The group id of the group named `name`; `None` when there is no such group.
+pub fn group_by_name(name: &str) -> std::io::Result<Option<u32>> {
+    let c_name = std::ffi::CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    for size in lookup_buffer_sizes() {
+        let mut buf = vec![0 as libc::c_char; size];
+        // SAFETY: group is plain old data; all-zero is a valid value.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: c_name is NUL-terminated; grp, buf (its length passed) and
+        // result point at live, writable locals for the duration of the call.
+        let rc = unsafe { libc::getgrnam_r(c_name.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE {
+            continue;
+        }
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        return Ok((!result.is_null()).then_some(grp.gr_gid));
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ERANGE))
+}
+
+/// The process's real, effective and saved user ids and group ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ids {
+    /// Real, effective and saved user id.
+    pub uids: [u32; 3],
+    /// Real, effective and saved group id.
+    pub gids: [u32; 3],
+}
+
+/// This process's user and group ids (`getresuid`, `getresgid`).
+pub fn ids() -> Ids {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    let (mut gr, mut ge, mut gs) = (0, 0, 0);
+    // SAFETY: each call writes three ids through pointers to the locals above;
+    // with valid pointers they cannot fail.
+    unsafe {
+        libc::getresuid(&mut r, &mut e, &mut s);
+        libc::getresgid(&mut gr, &mut ge, &mut gs);
+    }
+    Ids { uids: [r, e, s], gids: [gr, ge, gs] }
+}
+
+/// This process's supplementary groups.
+pub fn supplementary_groups() -> std::io::Result<Vec<u32>> {
+    // SAFETY: with size 0 getgroups only returns the count, writing nothing.
+    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut groups = vec![0 as libc::gid_t; n as usize];
+    // SAFETY: groups has room for n ids, and n is passed as its size.
+    let n = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    groups.truncate(n as usize);
+    Ok(groups)
+}
+
+/// Sets the supplementary groups: those of `user` in the group database
+/// plus `gid` (`initgroups`), or exactly `groups` when no user is given.
+/// glibc applies it to every thread of the process.
+pub fn set_supplementary_groups(user: Option<&str>, gid: u32, groups: &[u32]) -> std::io::Result<()> {
+    let rc = match user {
+        Some(name) => {
+            let c_name = std::ffi::CString::new(name).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            // SAFETY: c_name is a NUL-terminated string alive for the call.
+            unsafe { libc::initgroups(c_name.as_ptr(), gid) }
+        }
+        // SAFETY: groups points at groups.len() ids, the count passed.
+        None => unsafe { libc::setgroups(groups.len(), groups.as_ptr()) },
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sets the real, effective and saved group id (`setgid` as root), on every
+/// thread (glibc).
+pub fn set_gid(gid: u32) -> std::io::Result<()> {
+    // SAFETY: setgid has no memory effects.
+    if unsafe { libc::setgid(gid) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sets the real, effective and saved user id (`setuid` as root), on every
+/// thread (glibc). Leaving uid 0 this way also clears every capability.
+pub fn set_uid(uid: u32) -> std::io::Result<()> {
+    // SAFETY: setuid has no memory effects.
+    if unsafe { libc::setuid(uid) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,8 +22,9 @@
 //! keytab and write the replay cache): async callers run them on a blocking
 //! pool.
 
-use std::ffi::c_void;
+use std::ffi::{c_void, CString};
 use std::ptr;
+use std::time::{Duration, Instant};
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -194,6 +195,22 @@ impl Name {
         Ok(Name { raw })
     }
 
+    /// Imports a Kerberos principal name such as `host/node.example.org@REALM`
+    /// (`GSS_KRB5_NT_PRINCIPAL_NAME`: no host-based canonicalisation).
+    pub fn principal(text: &str) -> Result<Name, GssStatus> {
+        let mut buf = input_buffer(text.as_bytes());
+        let mut minor = 0;
+        let mut raw = ptr::null_mut();
+        // SAFETY: buf points into `text`, alive for the call; the name type is
+        // a constant of the library; raw is released in Drop.
+        let major =
+            unsafe { sys::gss_import_name(&mut minor, &mut buf, sys::GSS_KRB5_NT_PRINCIPAL_NAME, &mut raw) };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(Name { raw })
+    }
+
     fn display(raw: sys::gss_name_t) -> Result<String, GssStatus> {
         let mut minor = 0;
         let mut buf = empty_buffer();
@@ -252,6 +269,70 @@ impl Credential {
         }
         Ok(Credential { raw })
     }
+
+    /// Acquires an initiator credential: for `name` (or MIT's default
+    /// principal when `None`), with MIT's credential-store keys (`store`,
+    /// such as `client_keytab` and `ccache`) in place of the environment's.
+    /// With an empty store this is `gss_acquire_cred`, the environment
+    /// (`KRB5_CLIENT_KTNAME`, `KRB5CCNAME`) deciding.
+    pub fn initiator(name: Option<&Name>, store: &[(&str, &str)]) -> Result<Credential, GssStatus> {
+        let texts: Vec<(CString, CString)> = store
+            .iter()
+            .map(|(k, v)| Ok((CString::new(*k)?, CString::new(*v)?)))
+            .collect::<Result<_, std::ffi::NulError>>()
+            .map_err(|_| GssStatus { major: 0, minor: 0, message: "a credential-store value contains a NUL byte".into() })?;
+        let mut elements: Vec<sys::gss_key_value_element_desc> = texts
+            .iter()
+            .map(|(k, v)| sys::gss_key_value_element_desc { key: k.as_ptr(), value: v.as_ptr() })
+            .collect();
+        let set = sys::gss_key_value_set_desc { count: elements.len() as u32, elements: elements.as_mut_ptr() };
+        let mut mechs = krb5_mech_set();
+        let mut minor = 0;
+        let mut raw = ptr::null_mut();
+        let name_raw = name.map_or(ptr::null_mut(), |n| n.raw);
+        let store_ptr: *const sys::gss_key_value_set_desc = if elements.is_empty() { ptr::null() } else { &set };
+        // SAFETY: every pointer is valid for the call: the store's strings
+        // live in `texts` and its elements in `elements`, both alive until
+        // after it; a null store means the default one; raw is released in Drop.
+        let major = unsafe {
+            sys::gss_acquire_cred_from(
+                &mut minor,
+                name_raw,
+                sys::GSS_C_INDEFINITE,
+                &mut mechs,
+                sys::GSS_C_INITIATE,
+                store_ptr,
+                &mut raw,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        if major != 0 {
+            return Err(status(major, minor));
+        }
+        Ok(Credential { raw })
+    }
+}
+
+/// Destroys the credential cache named `name` (such as `MEMORY:x`), and the
+/// tickets in it. Errors are ignored: a cache that is gone is what is wanted.
+pub fn destroy_ccache(name: &str) {
+    let Ok(name) = CString::new(name) else { return };
+    let mut context: sys::krb5_context = ptr::null_mut();
+    // SAFETY: context is an out-pointer; on success it is freed below.
+    if unsafe { sys::krb5_init_context(&mut context) } != 0 || context.is_null() {
+        return;
+    }
+    let mut cache: sys::krb5_ccache = ptr::null_mut();
+    // SAFETY: context is live; name is a NUL-terminated string alive for the
+    // call; cache is an out-pointer, consumed by krb5_cc_destroy (which
+    // closes the handle whether or not it succeeds).
+    unsafe {
+        if sys::krb5_cc_resolve(context, name.as_ptr(), &mut cache) == 0 && !cache.is_null() {
+            sys::krb5_cc_destroy(context, cache);
+        }
+        sys::krb5_free_context(context);
+    }
 }
 
 impl Drop for Credential {
@@ -273,6 +354,9 @@ pub struct SecurityContext {
     complete: bool,
     flags: u32,
     peer: Option<String>,
+    /// When the context stops being valid (its ticket's end time), as the
+    /// library told it at completion; `None` for an indefinite context.
+    expires: Option<Instant>,
 }
 
 // SAFETY: a context is used by one thread at a time (`&mut self`) and MIT's
@@ -286,26 +370,41 @@ impl SecurityContext {
     /// [`initiate_step`]: SecurityContext::initiate_step
     /// [`accept_step`]: SecurityContext::accept_step
     pub fn new() -> SecurityContext {
-        SecurityContext { raw: ptr::null_mut(), complete: false, flags: 0, peer: None }
+        SecurityContext { raw: ptr::null_mut(), complete: false, flags: 0, peer: None, expires: None }
     }
 
-    /// One initiator step towards `target`, asking for `req_flags` (see
-    /// [`flags`]): `input` is the acceptor's last token (none at first).
-    /// Returns the token to send to the peer, if any. The first step gets a
-    /// service ticket, so it may block on the KDC. After an error the context
-    /// is unusable.
+    /// One initiator step towards `target` with the default credential,
+    /// asking for `req_flags` (see [`flags`]): `input` is the acceptor's last
+    /// token (none at first). Returns the token to send to the peer, if any.
+    /// The first step gets a service ticket, so it may block on the KDC.
+    /// After an error the context is unusable.
     pub fn initiate_step(&mut self, target: &Name, req_flags: u32, input: Option<&[u8]>) -> Result<Option<Vec<u8>>, GssStatus> {
+        self.initiate_step_as(None, target, req_flags, input)
+    }
+
+    /// [`SecurityContext::initiate_step`] with `credential` (the default
+    /// credential when `None`).
+    pub fn initiate_step_as(
+        &mut self,
+        credential: Option<&Credential>,
+        target: &Name,
+        req_flags: u32,
+        input: Option<&[u8]>,
+    ) -> Result<Option<Vec<u8>>, GssStatus> {
+        let cred = credential.map_or(ptr::null_mut(), |c| c.raw);
         let mut in_buf = input.map(input_buffer);
         let in_ptr = in_buf.as_mut().map_or(ptr::null_mut(), |b| b as *mut _);
         let mut out = empty_buffer();
         let mut minor = 0;
         let mut ret_flags = 0;
+        let mut time_rec = 0;
         // SAFETY: every pointer is valid for the call; the context handle is
-        // owned by self, the output buffer is taken below.
+        // owned by self, the credential (or none) outlives the call, the
+        // output buffer is taken below.
         let major = unsafe {
             sys::gss_init_sec_context(
                 &mut minor,
-                ptr::null_mut(),
+                cred,
                 &mut self.raw,
                 target.raw,
                 sys::gss_mech_krb5,
@@ -316,11 +415,11 @@ impl SecurityContext {
                 ptr::null_mut(),
                 &mut out,
                 &mut ret_flags,
-                ptr::null_mut(),
+                &mut time_rec,
             )
         };
         let output = take_buffer(out);
-        self.finish_step(major, minor, ret_flags)?;
+        self.finish_step(major, minor, ret_flags, time_rec)?;
         Ok((!output.is_empty()).then_some(output))
     }
 
@@ -333,6 +432,7 @@ impl SecurityContext {
         let mut minor = 0;
         let mut ret_flags = 0;
         let mut src_name: sys::gss_name_t = ptr::null_mut();
+        let mut time_rec = 0;
         // SAFETY: as in initiate_step; src_name is released below.
         let major = unsafe {
             sys::gss_accept_sec_context(
@@ -345,7 +445,7 @@ impl SecurityContext {
                 ptr::null_mut(),
                 &mut out,
                 &mut ret_flags,
-                ptr::null_mut(),
+                &mut time_rec,
                 ptr::null_mut(),
             )
         };
@@ -356,11 +456,11 @@ impl SecurityContext {
             // SAFETY: src_name was returned by the call above and is released once.
             unsafe { sys::gss_release_name(&mut ignored, &mut src_name) };
         }
-        self.finish_step(major, minor, ret_flags)?;
+        self.finish_step(major, minor, ret_flags, time_rec)?;
         Ok((!output.is_empty()).then_some(output))
     }
 
-    fn finish_step(&mut self, major: u32, minor: u32, ret_flags: u32) -> Result<(), GssStatus> {
+    fn finish_step(&mut self, major: u32, minor: u32, ret_flags: u32, time_rec: u32) -> Result<(), GssStatus> {
         // Complete or continue-needed; anything else, supplementary bits
         // included, is a failure of the step.
         if major != 0 && major != sys::GSS_S_CONTINUE_NEEDED {
@@ -368,7 +468,18 @@ impl SecurityContext {
         }
         self.complete = major == 0;
         self.flags = ret_flags;
+        if self.complete {
+            self.expires = (time_rec != sys::GSS_C_INDEFINITE)
+                .then(|| Instant::now() + Duration::from_secs(u64::from(time_rec)));
+        }
         Ok(())
+    }
+
+    /// When a complete context expires, as MIT tells it at completion: the
+    /// ticket's end time (on an acceptor plus the clock skew allowance,
+    /// `clockskew`, 5 min by default); `None` when the context is indefinite.
+    pub fn expires(&self) -> Option<Instant> {
+        self.expires
     }
 
     /// Whether the last step completed the context; only a complete context
@@ -442,7 +553,7 @@ impl SecurityContext {
         if major != 0 {
             return Err(status(major, minor));
         }
-        Ok(ExportedContext { token, complete: self.complete, flags: self.flags, peer: self.peer.take() })
+        Ok(ExportedContext { token, complete: self.complete, flags: self.flags, peer: self.peer.take(), expires: self.expires })
     }
 
     /// The Kerberos enctype of the key that protects messages (the acceptor
@@ -547,6 +658,7 @@ pub struct ExportedContext {
     complete: bool,
     flags: u32,
     peer: Option<String>,
+    expires: Option<Instant>,
 }
 
 impl ExportedContext {
@@ -563,7 +675,7 @@ impl ExportedContext {
         if major != 0 {
             return Err(status(major, minor));
         }
-        Ok(SecurityContext { raw, complete: self.complete, flags: self.flags, peer: self.peer.clone() })
+        Ok(SecurityContext { raw, complete: self.complete, flags: self.flags, peer: self.peer.clone(), expires: self.expires })
     }
 }
 

@@ -11,10 +11,13 @@
 //!   message keys (its C declarations are in `gss/sys.rs`);
 //! - [`cfx`] and [`krb5_crypto`]: RFC 4121 wrap tokens with the AES-SHA1
 //!   enctypes (RFC 3961/3962), made in Rust with the exported keys;
+//! - [`ack`]: the acknowledged mode, our extension between our shipper and
+//!   our collector (message layouts and rules);
 //! - [`error`]: what went wrong, by cause.
 
 #![warn(missing_docs)]
 
+pub mod ack;
 pub mod cfx;
 pub mod error;
 pub mod frame;
@@ -24,4 +27,7 @@ pub mod session;
 
 pub use error::{FrameError, GssError, GssStatus, HandshakeError, UnwrapError};
 pub use frame::{ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN, MAX_HANDSHAKE_TOKEN};
-pub use session::{accept, initiate, AcceptorCredential, InitiatorConfig, MessageCode, Protection, Session, Unwrapped};
+pub use session::{
+    accept, initiate, initiate_as, AcceptorCredential, ClientIdentity, InitiatorConfig, InitiatorCredential, MessageCode, Protection,
+    Session, Unwrapped,
+};

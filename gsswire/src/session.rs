@@ -13,7 +13,13 @@
 //! probe), and the acceptor's steps read the keytab and write the replay cache.
 //!
 //! The acceptor refuses anonymous initiators (the anonymous flag, or the
-//! `WELLKNOWN/ANONYMOUS` principal of RFC 8062).
+//! `WELLKNOWN/ANONYMOUS` principal of RFC 8062) unless its credential was
+//! told to let them in ([`AcceptorCredential::allow_anonymous`]); a session
+//! knows whether its peer was anonymous ([`Session::is_anonymous`]).
+//!
+//! Every session knows when its context expires ([`Session::expires_at`]:
+//! the end time of the ticket it was set up with); what to do then is the
+//! caller's decision.
 //!
 //! # What a received token must pass
 //!
@@ -46,7 +52,7 @@
 //! the session.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -82,6 +88,7 @@ impl std::str::FromStr for Protection {
 #[derive(Clone)]
 pub struct AcceptorCredential {
     cred: Arc<Credential>,
+    allow_anonymous: bool,
 }
 
 impl AcceptorCredential {
@@ -91,7 +98,86 @@ impl AcceptorCredential {
     pub fn acquire(service: &str) -> Result<Self, GssError> {
         let name = hostbased_name(service)?;
         let cred = Credential::acceptor(&name)?;
-        Ok(AcceptorCredential { cred: Arc::new(cred) })
+        Ok(AcceptorCredential { cred: Arc::new(cred), allow_anonymous: false })
+    }
+
+    /// Whether sessions from anonymous initiators are accepted (default: no,
+    /// they are refused right after the handshake).
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = allow;
+        self
+    }
+}
+
+/// The initiator's credential when it is not the environment's default one:
+/// a named principal, from a named client keytab.
+#[derive(Clone)]
+pub struct InitiatorCredential {
+    cred: Arc<OwnCache>,
+    principal: Option<String>,
+}
+
+/// A credential and the memory credential cache it was given, destroyed
+/// (tickets and all) after the credential is released.
+struct OwnCache {
+    cred: Option<Credential>,
+    ccache: Option<String>,
+}
+
+impl Drop for OwnCache {
+    fn drop(&mut self) {
+        drop(self.cred.take());
+        if let Some(name) = &self.ccache {
+            crate::gss::destroy_ccache(name);
+        }
+    }
+}
+
+/// Memory credential caches this process made, for unique names.
+static CACHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl std::fmt::Debug for InitiatorCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitiatorCredential").field("principal", &self.principal).finish()
+    }
+}
+
+/// Where an initiator's own Kerberos identity comes from; both unset means
+/// MIT's defaults (the environment: `KRB5_CLIENT_KTNAME`, `KRB5CCNAME`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The client principal, as `name@REALM` or `name` in the default realm.
+    pub principal: Option<String>,
+    /// The client keytab (`FILE:/path` or a path) tickets are obtained from.
+    pub keytab: Option<String>,
+}
+
+impl InitiatorCredential {
+    /// Acquires the credential for `identity`. With a client keytab, MIT gets
+    /// the tickets when the first context is set up, into a memory cache of
+    /// this credential's own (so every credential asks the KDC afresh, and
+    /// no other process's cache is touched), destroyed with the credential.
+    pub fn acquire(identity: &ClientIdentity) -> Result<Self, GssError> {
+        let name = match &identity.principal {
+            Some(p) => Some(
+                Name::principal(p)
+                    .map_err(|e| GssError::BadName { name: p.clone(), detail: e.message.trim().to_string() })?,
+            ),
+            None => None,
+        };
+        let mut store = Vec::new();
+        let ccache = identity.keytab.as_ref().map(|_| {
+            let n = CACHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("MEMORY:gsslog-{}-{n}", std::process::id())
+        });
+        if let (Some(keytab), Some(ccache)) = (&identity.keytab, &ccache) {
+            store.push(("client_keytab", keytab.as_str()));
+            store.push(("ccache", ccache.as_str()));
+        }
+        // Destroys the cache on every way out, failures included.
+        let mut own = OwnCache { cred: None, ccache: ccache.clone() };
+        own.cred = Some(Credential::initiator(name.as_ref(), &store)?);
+        Ok(InitiatorCredential { cred: Arc::new(own), principal: identity.principal.clone() })
     }
 }
 
@@ -113,6 +199,8 @@ pub struct Session {
     messages: MessageProtection,
     protection: Protection,
     peer: String,
+    anonymous: bool,
+    expires: Option<Instant>,
 }
 
 /// Whose code makes and checks a session's message tokens.
@@ -231,8 +319,21 @@ impl Session {
     /// A session on a complete context, its message tokens made and checked
     /// by `code`. `peer` is what [`Session::peer_name`] reports.
     pub fn from_context(ctx: SecurityContext, protection: Protection, peer: String, code: MessageCode) -> Result<Session, GssError> {
+        let anonymous = is_anonymous(ctx.flags(), &peer);
+        let expires = ctx.expires();
         let messages = MessageProtection::from_complete(ctx, code)?;
-        Ok(Session { messages, protection, peer })
+        Ok(Session { messages, protection, peer, anonymous, expires })
+    }
+
+    /// Whether the peer is anonymous (RFC 8062): it proved nothing about who it is.
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous
+    }
+
+    /// When the context expires: the end time of the ticket the session was
+    /// set up with. `None` for an indefinite context.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.expires
     }
 
     /// The authenticated principal of the peer (the client, on an acceptor),
@@ -288,7 +389,21 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    bounded(config.handshake_timeout, initiate_steps(reader, writer, config)).await
+    bounded(config.handshake_timeout, initiate_steps(reader, writer, config, None)).await
+}
+
+/// [`initiate`] with `credential` instead of the environment's default one.
+pub async fn initiate_as<R, W>(
+    reader: &mut FrameReader<R>,
+    writer: &mut FrameWriter<W>,
+    config: &InitiatorConfig,
+    credential: Option<&InitiatorCredential>,
+) -> Result<Session, HandshakeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    bounded(config.handshake_timeout, initiate_steps(reader, writer, config, credential)).await
 }
 
 /// Runs a handshake within `timeout`.
@@ -303,6 +418,7 @@ async fn initiate_steps<R, W>(
     reader: &mut FrameReader<R>,
     writer: &mut FrameWriter<W>,
     config: &InitiatorConfig,
+    credential: Option<&InitiatorCredential>,
 ) -> Result<Session, HandshakeError>
 where
     R: AsyncRead + Unpin,
@@ -316,10 +432,12 @@ where
     let name = Arc::new(hostbased_name(&target)?);
     let mut ctx = SecurityContext::new();
     let mut incoming: Option<Vec<u8>> = None;
+    let cred = credential.map(|c| Arc::clone(&c.cred));
     loop {
         let name = Arc::clone(&name);
+        let cred = cred.clone();
         let (returned, step) = blocking(move || {
-            let out = ctx.initiate_step(&name, req_flags, incoming.as_deref());
+            let out = ctx.initiate_step_as(cred.as_ref().and_then(|c| c.cred.as_ref()), &name, req_flags, incoming.as_deref());
             (ctx, out)
         })
         .await?;
@@ -334,6 +452,21 @@ where
         incoming = Some(reply.to_vec());
     }
     Ok(Session::from_context(ctx, config.protection, target, MessageCode::from_env())?)
+}
+
+/// Whether `identity` can get a ticket for `target` (`service@host`): the
+/// initiator's first step, which asks the KDC, with the token it makes
+/// thrown away. Blocking (KDC round trips): for `--check-config`, not for
+/// the runtime's threads.
+pub fn obtain_ticket(identity: &ClientIdentity, target: &str) -> Result<(), GssError> {
+    let credential = match identity == &ClientIdentity::default() {
+        true => None,
+        false => Some(InitiatorCredential::acquire(identity)?),
+    };
+    let name = hostbased_name(target)?;
+    let mut ctx = SecurityContext::new();
+    ctx.initiate_step_as(credential.as_ref().and_then(|c| c.cred.cred.as_ref()), &name, flags::MUTUAL, None)?;
+    Ok(())
 }
 
 /// Establishes a session as the server. In `FrameOrder::Auto` the reader
@@ -382,7 +515,9 @@ where
         }
     }
     let peer = ctx.peer().unwrap_or("<unknown principal>").to_string();
-    refuse_anonymous(ctx.flags(), &peer)?;
+    if !credential.allow_anonymous {
+        refuse_anonymous(ctx.flags(), &peer)?;
+    }
     // rsyslog's omgssapi asks only for MUTUAL plus CONF or INTEG, so what the
     // client may send is told by the token headers, not the context flags.
     // Export (of the message keys) needs no KDC; it stays on this thread.
@@ -393,11 +528,16 @@ where
 /// the context says so by its flag or by the principal (RFC 8062's
 /// `WELLKNOWN/ANONYMOUS`, in any realm).
 fn refuse_anonymous(granted: u32, peer: &str) -> Result<(), HandshakeError> {
-    let name = peer.rsplit_once('@').map_or(peer, |(name, _realm)| name);
-    if granted & flags::ANON != 0 || name == "WELLKNOWN/ANONYMOUS" {
+    if is_anonymous(granted, peer) {
         return Err(HandshakeError::AnonymousPrincipal { principal: peer.to_string() });
     }
     Ok(())
+}
+
+/// The anonymous flag, or RFC 8062's `WELLKNOWN/ANONYMOUS` in any realm.
+fn is_anonymous(granted: u32, peer: &str) -> bool {
+    let name = peer.rsplit_once('@').map_or(peer, |(name, _realm)| name);
+    granted & flags::ANON != 0 || name == "WELLKNOWN/ANONYMOUS"
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HandshakeError> {

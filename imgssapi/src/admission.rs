@@ -103,6 +103,16 @@ impl Admission {
         self.max_sessions
     }
 
+    /// Sessions established now.
+    pub fn open_sessions(&self) -> usize {
+        self.max_sessions.saturating_sub(self.sessions.available_permits())
+    }
+
+    /// Connections in the front door now.
+    pub fn awaiting_authentication(&self) -> usize {
+        self.front_door.lock().map(|c| c.total).unwrap_or(0)
+    }
+
     /// At accept: a place in the front door for a connection from `ip`.
     /// A connection is refused at once when every session slot is taken too
     /// (it could not become a session), so a full collector does no

@@ -2,6 +2,9 @@
 //! raw bytes of a plain TCP connection. The read loop ([`crate::session`])
 //! is the same for both.
 
+use std::time::Duration;
+
+use gsswire::ack::CollectorMessage;
 use gsswire::{FrameError, FrameReader, FrameWriter, Session, UnwrapError, DEFAULT_MAX_DATA_TOKEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -27,6 +30,25 @@ pub enum SessionError {
     EncryptionRequired,
     #[error("client did not finish within the drain timeout at shutdown")]
     DrainTimeout,
+    /// Acknowledged mode: a message could not be written, so it is not
+    /// acknowledged; closing makes the shipper send it again.
+    #[error("messages of this session could not be written: acknowledgements stopped, closing so that the sender resends")]
+    NotWritten,
+    #[error("sending an acknowledgement: wrap failed: {0}")]
+    AckWrap(#[source] gsswire::GssError),
+    #[error("sending an acknowledgement: {0}")]
+    AckWrite(#[source] FrameError),
+    #[error("sending an acknowledgement: the peer did not read it within the token I/O timeout")]
+    AckWriteTimedOut,
+    #[error("GSS context expired: session of {principal} ended ($InputGSSServerExpireSessions on)")]
+    ContextExpired { principal: String },
+}
+
+/// One received chunk of a session's byte stream.
+pub struct Chunk<'a> {
+    pub bytes: &'a [u8],
+    /// It came in a GSS token that was not sealed (integrity only).
+    pub integrity_only: bool,
 }
 
 /// Size of a plain session's read buffer.
@@ -82,6 +104,7 @@ impl ChunkSource {
                 principal = session.peer_name(),
                 byte_order = ?reader.byte_order(),
                 message_tokens = session.message_tokens().name(),
+                context_expires_in = ?session.expires_at().map(|t| t.saturating_duration_since(std::time::Instant::now())),
                 "GSS session opened"
             ),
             ChunkSource::Plain { .. } => tracing::info!(%peer, "plain TCP session opened"),
@@ -91,7 +114,7 @@ impl ChunkSource {
     /// The next chunk of the session's byte stream; `None` once the peer has
     /// closed. Cancellation-safe (fit for `select!`): a chunk is lost only
     /// when it has been returned.
-    pub async fn next_chunk(&mut self) -> Result<Option<&[u8]>, SessionError> {
+    pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, SessionError> {
         match self {
             ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, .. } => {
                 let Some(token) = reader.read_token(*max_token).await? else { return Ok(None) };
@@ -100,19 +123,49 @@ impl ChunkSource {
                     return Err(SessionError::EncryptionRequired);
                 }
                 *unwrapped = plain.data;
-                Ok(Some(unwrapped))
+                Ok(Some(Chunk { bytes: unwrapped, integrity_only: !plain.sealed }))
             }
             ChunkSource::Plain { read, first, first_sent, buf, .. } => {
                 if !*first_sent {
                     *first_sent = true;
-                    return Ok(Some(first));
+                    return Ok(Some(Chunk { bytes: first, integrity_only: false }));
                 }
                 let n = read.read(buf).await?;
                 if n == 0 {
                     return Ok(None);
                 }
-                Ok(Some(&buf[..n]))
+                Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false }))
             }
+        }
+    }
+
+    /// Whether this is a GSS session (only those can be acknowledged).
+    pub fn is_gss(&self) -> bool {
+        matches!(self, ChunkSource::Gss { .. })
+    }
+
+    /// Wraps and sends one acknowledged-mode message to the peer, within
+    /// `timeout` when there is one (a peer that does not read must not hold
+    /// the session forever). Only a GSS session sends anything.
+    pub async fn send(&mut self, message: CollectorMessage, timeout: Option<Duration>) -> Result<(), SessionError> {
+        let ChunkSource::Gss { writer, session, .. } = self else { return Ok(()) };
+        let token = session.wrap(&message.encode()).map_err(SessionError::AckWrap)?;
+        let write = writer.write_token(&token);
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| SessionError::AckWriteTimedOut)?,
+            None => write.await,
+        }
+        .map_err(SessionError::AckWrite)
+    }
+
+    /// When the session must end because its GSS context expires
+    /// (`$InputGSSServerExpireSessions on`), and whose context it is.
+    pub fn expiry(&self, ctx: &SessionContext) -> Option<(tokio::time::Instant, String)> {
+        match self {
+            ChunkSource::Gss { session, .. } => {
+                crate::identity::expiry(&ctx.config.identity, session).map(|at| (at, session.peer_name().to_string()))
+            }
+            ChunkSource::Plain { .. } => None,
         }
     }
 

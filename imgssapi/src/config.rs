@@ -10,8 +10,10 @@ use daemon::config::Statements;
 use daemon::directives::Directive;
 use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
-use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location};
+use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
 use syslog::template::Template;
+
+use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
 
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
@@ -30,6 +32,47 @@ pub struct GssSettings {
     pub permit_plain_tcp: bool,
     pub byte_order: FrameOrder,
     pub require_encryption: bool,
+    /// Extension `$InputGSSServerAcknowledge` (default on): answer a
+    /// shipper's request for acknowledgements ([`gsswire::ack`]). A stock
+    /// client never asks, so it is never sent anything.
+    pub acknowledge: bool,
+}
+
+/// Who may send and as which host (see [`crate::identity`]); shared by every
+/// GSS listener.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
+    /// principal the keytab's service accepts, as rsyslog does.
+    pub allowed_principals: Vec<PrincipalPattern>,
+    /// `$InputGSSServerAllowAnonymous` (default off).
+    pub allow_anonymous: bool,
+    /// `$InputGSSServerHostPrincipalBinding` (default off).
+    pub host_binding: HostBindingMode,
+    /// `$InputGSSServerHostMapFile`.
+    pub host_map: Option<HostMap>,
+    /// `$InputGSSServerExpireSessions` (default off): end a session when its
+    /// context expires.
+    pub expire_sessions: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            allowed_principals: Vec::new(),
+            allow_anonymous: false,
+            host_binding: HostBindingMode::Off,
+            host_map: None,
+            expire_sessions: false,
+        }
+    }
+}
+
+impl IdentitySettings {
+    /// Whether `principal` may open a session.
+    pub fn permits(&self, principal: &str) -> bool {
+        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +81,28 @@ pub struct FileSettings {
     pub dir_mode: u32,
     pub file_mode: u32,
     pub cache_size: usize,
+    /// `$FileOwner` / `$FileGroup` (and `...Num`): set on files this collector creates.
+    pub file_owner: Option<u32>,
+    pub file_group: Option<u32>,
+    /// `$DirOwner` / `$DirGroup` (and `...Num`): set on directories it creates.
+    pub dir_owner: Option<u32>,
+    pub dir_group: Option<u32>,
+}
+
+impl Default for FileSettings {
+    /// rsyslog's defaults.
+    fn default() -> Self {
+        FileSettings {
+            create_dirs: true,
+            dir_mode: 0o700,
+            file_mode: 0o644,
+            cache_size: 2500,
+            file_owner: None,
+            file_group: None,
+            dir_owner: None,
+            dir_group: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +188,9 @@ pub struct CollectorConfig {
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
+    /// Extension `$InputGSSServerAckAfterFsync` (default off): sync the
+    /// files written before acknowledging them.
+    pub ack_after_fsync: bool,
     pub max_message_size: usize,
     pub umask: Option<u32>,
     pub allowed: AllowedSenders,
@@ -130,13 +198,19 @@ pub struct CollectorConfig {
     pub file_actions: usize,
     /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
     pub dns: bool,
+    /// `$PrivDropToUser` and its kin: dropped to once the listeners are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
+    pub identity: IdentitySettings,
+    /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
+    pub gss_run_line: Option<Location>,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
 /// are accepted so that a site's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "workdirectory", "repeatedmsgreduction", "fileowner", "filegroup", "dirowner", "dirgroup", "privdroptouser",
-    "privdroptogroup", "privdroptouserid", "privdroptogroupid", "actionfileenablesync", "omfileflushontxend",
+    "workdirectory", "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
     "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
     "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
     "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
@@ -157,12 +231,18 @@ struct Settings {
     port_file: Option<PathBuf>,
     token_timeout: Option<Duration>,
     drain_timeout: Duration,
+    ack_after_fsync: bool,
     max_message_size: usize,
     umask: Option<u32>,
     allowed: AllowedSenders,
     default_template: String,
     files: FileSettings,
     dns: bool,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
+    identity: IdentitySettings,
+    /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
+    host_map_line: Option<Location>,
 }
 
 impl Settings {
@@ -175,6 +255,7 @@ impl Settings {
                 permit_plain_tcp: false,
                 byte_order: FrameOrder::Auto,
                 require_encryption: false,
+                acknowledge: true,
             },
             gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
@@ -185,12 +266,17 @@ impl Settings {
             port_file: None,
             token_timeout: Some(Duration::from_secs(10)),
             drain_timeout: Duration::from_secs(10),
+            ack_after_fsync: false,
             max_message_size: 8096,
             umask: None,
             allowed: AllowedSenders::default(),
             default_template: "RSYSLOG_FileFormat".into(),
-            files: FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 2500 },
+            files: FileSettings::default(),
             dns: true,
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
+            identity: IdentitySettings::default(),
+            host_map_line: None,
         }
     }
 
@@ -201,6 +287,7 @@ impl Settings {
             "modload" => match v {
                 "imgssapi" => self.gss_loaded = true,
                 "imtcp" => {}
+                "impstats" => self.metrics.impstats = true,
                 other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
             },
             "inputgssserverrun" => {
@@ -213,6 +300,8 @@ impl Settings {
             "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
             "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
             "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
+            "inputgssserveracknowledge" => set(&mut self.gss.acknowledge, d.bool()),
+            "inputgssserverackafterfsync" => set(&mut self.ack_after_fsync, d.bool()),
             "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
             // No "0 = no limit" for these: an unbounded wait before
             // authentication is what they exist to prevent.
@@ -237,6 +326,24 @@ impl Settings {
             "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
             "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
             "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
+            "inputgssserverallowedprincipal" => {
+                for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    match PrincipalPattern::parse(entry) {
+                        Ok(p) => self.identity.allowed_principals.push(p),
+                        Err(why) => d.error(why),
+                    }
+                }
+            }
+            "inputgssserverallowanonymous" => set(&mut self.identity.allow_anonymous, d.bool()),
+            "inputgssserverhostprincipalbinding" => set(&mut self.identity.host_binding, d.parse()),
+            "inputgssserverhostmapfile" => match HostMap::load(Path::new(v.trim())) {
+                Ok(map) => {
+                    self.identity.host_map = Some(map);
+                    self.host_map_line = Some(d.location.clone());
+                }
+                Err(why) => d.error(why),
+            },
+            "inputgssserverexpiresessions" => set(&mut self.identity.expire_sessions, d.bool()),
             "actionfiledefaulttemplate" => {
                 if templates.knows(v) {
                     self.default_template = v.to_string();
@@ -259,6 +366,20 @@ impl Settings {
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "allowedsender" => parse_allowed(d, &mut self.allowed),
             "net.enabledns" => set(&mut self.dns, d.bool()),
+            "fileowner" => self.files.file_owner = daemon::privileges::user_id(d).or(self.files.file_owner),
+            "fileownernum" => self.files.file_owner = daemon::privileges::numeric_id(d).or(self.files.file_owner),
+            "filegroup" => self.files.file_group = daemon::privileges::group_id(d).or(self.files.file_group),
+            "filegroupnum" => self.files.file_group = daemon::privileges::numeric_id(d).or(self.files.file_group),
+            "dirowner" => self.files.dir_owner = daemon::privileges::user_id(d).or(self.files.dir_owner),
+            "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
+            "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
+            "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
+            }
             ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this collector")),
             _ => d.unknown(),
         }
@@ -267,7 +388,7 @@ impl Settings {
     /// Step two: the listeners the settings ask for.
     fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
         let mut listeners = Vec::new();
-        if let Some((port, loc)) = self.gss_port.take() {
+        if let Some((port, loc)) = self.gss_port.clone() {
             if !self.gss_loaded {
                 text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
             }
@@ -322,6 +443,14 @@ impl Statements for Reading {
         self.rules.push(rule);
     }
 
+    fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
+            rule.actions.push(a);
+        }
+        self.rules.push(rule);
+    }
+
     fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
         let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
         match (self.rules.last_mut(), built) {
@@ -337,9 +466,27 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
     daemon::config::walk(text, &mut reading);
     let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
+    let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    let Settings { max_sessions, front_door, port_file, token_timeout, drain_timeout, max_message_size, umask, allowed, dns, .. } =
-        settings;
+    if let (Some(loc), HostBindingMode::Off) = (&settings.host_map_line, settings.identity.host_binding) {
+        text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
+    }
+    let Settings {
+        max_sessions,
+        front_door,
+        port_file,
+        token_timeout,
+        drain_timeout,
+        ack_after_fsync,
+        max_message_size,
+        umask,
+        allowed,
+        dns,
+        privileges,
+        metrics,
+        identity,
+        ..
+    } = settings;
     CollectorConfig {
         listeners,
         max_sessions,
@@ -347,12 +494,17 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         port_file,
         token_timeout,
         drain_timeout,
+        ack_after_fsync,
         max_message_size,
         umask,
         allowed,
         rules,
         file_actions,
         dns,
+        privileges,
+        metrics,
+        identity,
+        gss_run_line,
     }
 }
 
@@ -390,6 +542,80 @@ fn build_action(
             text.error(loc, format!("unsupported action '{a}' (the collector writes files: /path, -/path, ?Template, ~, stop)"));
             None
         }
+    }
+}
+
+/// RainerScript's `action(type="omfile" ...)`: `file` or `dynaFile`,
+/// `template`, and the file settings, which default to the legacy
+/// directives above the line (as in rsyslog).
+fn build_action_call(
+    text: &mut ConfigText,
+    loc: &Location,
+    call: &ActionCall,
+    templates: &TemplateRegistry,
+    settings: &Settings,
+    file_actions: &mut usize,
+) -> Option<RuleAction> {
+    if call.kind != "omfile" {
+        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
+        return None;
+    }
+    let mut files = settings.files.clone();
+    let (mut file, mut dyna, mut template) = (None, None, None);
+    let mut ok = true;
+    for (name, value) in &call.params {
+        let mut check = |parsed: Result<(), String>| {
+            if let Err(e) = parsed {
+                text.error(loc, format!("action(type=\"omfile\"): {name}: {e}"));
+                ok = false;
+            }
+        };
+        match name.as_str() {
+            "file" => file = Some(value.clone()),
+            "dynafile" => dyna = Some(value.clone()),
+            "template" => template = Some(value.clone()),
+            "dircreatemode" => check(parse_mode(value).map(|m| files.dir_mode = m)),
+            "filecreatemode" => check(parse_mode(value).map(|m| files.file_mode = m)),
+            "createdirs" => check(syslog::config::parse_bool(value).map(|b| files.create_dirs = b)),
+            "dynafilecachesize" => check(value.trim().parse::<usize>().map(|n| files.cache_size = n.max(1)).map_err(|_| format!("'{value}' is not a number"))),
+            "name" => {}
+            other => check(Err(format!("parameter '{other}' is not supported (file, dynaFile, template, dirCreateMode, fileCreateMode, createDirs, dynaFileCacheSize, name)"))),
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let target = match (file, dyna) {
+        (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
+        (Some(f), None) => {
+            text.error(loc, format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"));
+            return None;
+        }
+        (None, Some(name)) => match templates.defined(&name) {
+            Some(t) => FileAction::Dynamic(t),
+            None => {
+                text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
+                return None;
+            }
+        },
+        (Some(_), Some(_)) => {
+            text.error(loc, "action(type=\"omfile\"): file and dynaFile cannot both be set");
+            return None;
+        }
+        (None, None) => {
+            text.error(loc, "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"");
+            return None;
+        }
+    };
+    let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
+    *file_actions += 1;
+    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+}
+
+fn parse_mode(value: &str) -> Result<u32, String> {
+    match u32::from_str_radix(value.trim(), 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!("'{value}' is not an octal mode such as 0644")),
     }
 }
 
@@ -458,6 +684,22 @@ fn parse_allowed(d: &mut Directive, allowed: &mut AllowedSenders) {
 pub fn load(path: &Path) -> (CollectorConfig, ConfigText) {
     let mut text = syslog::config::read_file(path);
     let config = build(&mut text);
+    (config, text)
+}
+
+/// [`load`], and for `--check-config` also the advice a working setup may
+/// still need: a GSS listener that lets in any principal.
+pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigText) {
+    let (config, mut text) = load(path);
+    if check_only && config.identity.allowed_principals.is_empty() {
+        if let Some(loc) = &config.gss_run_line {
+            text.warn(
+                loc,
+                "no $InputGSSServerAllowedPrincipal: any principal of the realm (users included) that gets a ticket \
+                 for this service may write any host's logs",
+            );
+        }
+    }
     (config, text)
 }
 
@@ -545,11 +787,92 @@ mod tests {
     }
 
     #[test]
+    fn owners_and_privileges_take_effect_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owners.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$PrivDropToUser root\n$PrivDropToGroupID 0\n\
+             $FileOwner root\n$FileGroupNum 4\n$DirOwnerNum 0\n$DirGroup root\n*.* /var/log/a.log\n$FileOwner nosuchuser-here\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p, [format!("{}:10: $FileOwner: no user named 'nosuchuser-here'", path.display())]);
+        assert_eq!(config.privileges.user.as_ref().map(|u| u.uid), Some(0));
+        assert_eq!(config.privileges.group, Some(0));
+        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
+        assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
+    }
+
+    #[test]
+    fn identity_directives() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("hosts.map");
+        std::fs::write(&map, "n1.test 127.0.0.2\n").unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(
+            &path,
+            format!(
+                "$ModLoad imgssapi\n$InputGSSServerAllowedPrincipal host/*@GRID.TEST, alice@GRID.TEST\n\
+                 $InputGSSServerAllowedPrincipal host/*@PARTNER.TEST\n$InputGSSServerAllowAnonymous on\n\
+                 $InputGSSServerHostPrincipalBinding mark\n$InputGSSServerHostMapFile {}\n\
+                 $InputGSSServerExpireSessions on\n$InputGSSServerRun 515\n",
+                map.display()
+            ),
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let id = &config.identity;
+        assert_eq!(id.allowed_principals.len(), 3);
+        assert!(id.permits("host/n1.test@GRID.TEST") && id.permits("alice@GRID.TEST") && id.permits("host/p1@PARTNER.TEST"));
+        assert!(!id.permits("bob@GRID.TEST") && !id.permits("alice@PARTNER.TEST"));
+        assert!(id.allow_anonymous && id.expire_sessions && id.host_map.is_some());
+        assert_eq!(id.host_binding, HostBindingMode::Mark);
+
+        let (config, _) = load_checked(&path, true);
+        assert!(config.identity.permits("host/x@GRID.TEST"));
+
+        std::fs::write(&path, "$InputGSSServerHostPrincipalBinding sometimes\n$InputGSSServerHostMapFile /no/such/map\n$InputGSSServerRun 515\n").unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $InputGSSServerHostPrincipalBinding: 'sometimes' is not off, refuse or mark")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"))), "{p:?}");
+        let defaults = &config.identity;
+        assert!(defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"), "default: as before");
+        assert!(!defaults.allow_anonymous && !defaults.expire_sessions);
+        assert_eq!(defaults.host_binding, HostBindingMode::Off);
+
+        std::fs::write(&path, format!("$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n", map.display())).unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")), "{p:?}");
+    }
+
+    #[test]
     fn allowed_senders() {
         let list = vec![("10.0.0.0".parse().unwrap(), 8), ("127.0.0.1".parse().unwrap(), 32)];
         assert!(AllowedSenders::permits(&list, "10.1.2.3".parse().unwrap()));
         assert!(AllowedSenders::permits(&list, "::ffff:127.0.0.1".parse().unwrap()));
         assert!(!AllowedSenders::permits(&list, "127.0.0.2".parse().unwrap()));
         assert!(AllowedSenders::permits(&[], "1.2.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn acknowledgements_are_answered_and_not_synced_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
+        let (c, text) = load(&path);
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(c.listeners[0].gss.as_ref().unwrap().acknowledge);
+        assert!(!c.ack_after_fsync);
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerAcknowledge off\n$InputGSSServerAckAfterFsync on\n$InputGSSServerRun 515\n").unwrap();
+        let (c, text) = load(&path);
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(!c.listeners[0].gss.as_ref().unwrap().acknowledge);
+        assert!(c.ack_after_fsync);
     }
 }

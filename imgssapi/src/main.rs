@@ -3,12 +3,15 @@
 
 #![forbid(unsafe_code)]
 
+mod acknowledge;
 mod admission;
 mod chunks;
+mod cli;
 mod config;
 mod detect;
 mod dns;
 mod event_log;
+mod identity;
 mod open;
 mod output;
 mod pipeline;
@@ -17,33 +20,23 @@ mod render;
 mod render_pool;
 mod server;
 mod session;
+mod stats;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use daemon::cli::CommonArgs;
+use cli::Cli;
 use daemon::pid_file::PidFile;
 use daemon::signals::{Signals, ShutdownTrigger};
 use tokio::sync::mpsc;
-
-/// Kerberos-protected syslog collector, compatible with rsyslog's imgssapi.
-#[derive(Parser, Debug)]
-#[command(name = "imgssapi", version)]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// No reverse DNS for senders: `fromhost` is their address. (rsyslog's old
-    /// -x; current rsyslog and this daemon also take global(net.enableDNS="off").)
-    #[arg(short = 'x')]
-    no_dns: bool,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     daemon::logging::init();
     let common = cli.common.clone();
-    daemon::config::start("imgssapi", &common.config, common.check_config, config::load, |config| run(cli, config))
+    let load = |path: &std::path::Path| config::load_checked(path, common.check_config);
+    daemon::config::start("imgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
@@ -64,7 +57,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     // growing our memory (4096 batches let the collector reach 100 MB).
     let (tx, rx) = mpsc::channel(64);
     let stats = Arc::new(output::OutputStats::default());
-    let writer = output::Output::new(rules.file_settings(), stats.clone());
+    let writer = output::Output::new(rules.file_settings(), stats.clone()).sync_before_acknowledging(config.ack_after_fsync);
     let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
 
     let (stop, shutdown) = daemon::signals::shutdown();
@@ -72,10 +65,20 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let rule_count = rules.count();
         let listening = server::bind(config.clone(), rules, tx.clone(), shutdown.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+        let registry = daemon::metrics::Registry::new();
+        stats::register(&registry, listening.admission(), stats.clone());
+        let health = stats::health(listening.ports(), stats.clone());
+        start_metrics(&config.metrics, registry, health, &shutdown)?;
+        drop_privileges(&config)?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
+        daemon::systemd::notify_ready();
+        let watchdog = daemon::systemd::spawn_watchdog();
         let signals = tokio::spawn(handle_signals(tx.clone(), stop));
         listening.serve(shutdown).await;
         signals.abort();
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         anyhow::Ok(pid_file)
     });
     drop(tx);
@@ -94,6 +97,38 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// impstats lines every `$PStatInterval`, and the `$GssMetricsListen`
+/// endpoint (bound now, before privileges are dropped).
+fn start_metrics(
+    settings: &daemon::metrics::MetricsSettings,
+    registry: Arc<daemon::metrics::Registry>,
+    health: daemon::metrics_http::HealthCheck,
+    shutdown: &daemon::signals::Shutdown,
+) -> anyhow::Result<()> {
+    if let Some(addr) = settings.listen {
+        let listener = daemon::metrics_http::bind(addr).map_err(|e| anyhow::anyhow!("binding $GssMetricsListen {addr}: {e}"))?;
+        tracing::info!(%addr, "metrics endpoint listening (GET /metrics, GET /health)");
+        tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), health, shutdown.clone()));
+    }
+    if settings.impstats {
+        tokio::spawn(registry.log_every(settings.interval));
+    }
+    Ok(())
+}
+
+/// `$PrivDropToUser` and its kin, once the ports are bound and the
+/// credential acquired; the keytab must stay readable (MIT reads it at every accept).
+fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    if config.listeners.iter().any(|l| l.gss.is_some()) {
+        if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
+            needed.readable.push(("the keytab", keytab));
+        }
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
+    Ok(())
+}
+
 /// SIGHUP closes every output file (they reopen on the next message, as
 /// after logrotate); SIGTERM or SIGINT starts the graceful shutdown.
 async fn handle_signals(output: mpsc::Sender<output::Command>, stop: ShutdownTrigger) -> anyhow::Result<()> {
@@ -106,6 +141,7 @@ async fn handle_signals(output: mpsc::Sender<output::Command>, stop: ShutdownTri
         })
         .await;
     tracing::info!(signal = stopped.name(), "graceful shutdown");
+    daemon::systemd::notify_stopping();
     stop.trigger();
     Ok(())
 }

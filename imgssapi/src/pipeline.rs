@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use syslog::framing::Deframer;
-use syslog::{Origin, ParseOptions, Timestamp};
+use syslog::{Origin, ParseOptions, ProtectionSeen, Timestamp};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::acknowledge::Ticket;
 use crate::output::Command;
 use crate::render::{RenderedBatch, Rules};
 use crate::render_pool::RenderPool;
@@ -24,6 +25,10 @@ use crate::session::SessionContext;
 /// were received. At most [`RENDER_TASKS_PER_SESSION`] chunks are in flight
 /// (submitted, not yet with the output thread), after which the session stops
 /// reading and TCP slows the sender.
+///
+/// On an acknowledged session every chunk carries a [`Ticket`], also one
+/// without a complete message, so that the output thread reports every
+/// token, in order.
 pub struct Sink {
     ctx: Arc<SessionContext>,
     origin: Arc<Origin>,
@@ -43,6 +48,7 @@ const RENDER_TASKS_PER_SESSION: usize = 4;
 struct InFlight {
     batch: oneshot::Receiver<RenderedBatch>,
     permit: OwnedSemaphorePermit,
+    ack: Option<Ticket>,
 }
 
 /// Complete messages of one chunk, copied out of the read buffer, and when
@@ -96,20 +102,51 @@ impl Sink {
         }
     }
 
+    /// Records a weaker protection than the session's messages say so far:
+    /// from now on they say `protection` (it never goes back up).
+    pub fn protection_seen(&mut self, protection: ProtectionSeen) {
+        if self.origin.provenance.protection == ProtectionSeen::Encryption && protection != ProtectionSeen::Encryption {
+            let mut origin = (*self.origin).clone();
+            origin.provenance.protection = protection;
+            self.origin = Arc::new(origin);
+        }
+    }
+
     /// Frames one received chunk and sends its messages to be rendered.
     pub async fn push(&mut self, data: &[u8]) {
+        self.push_with(data, None).await;
+    }
+
+    /// [`Sink::push`] on an acknowledged session: `ticket` is reported to
+    /// once the chunk's messages are written.
+    pub async fn push_acknowledged(&mut self, data: &[u8], ticket: Ticket) {
+        self.push_with(data, Some(ticket)).await;
+    }
+
+    async fn push_with(&mut self, data: &[u8], ack: Option<Ticket>) {
         let mut frames = Frames::new(data.len());
         self.deframer.push(data, &mut |frame| frames.push(frame));
-        self.submit(frames).await;
+        self.submit(frames, ack).await;
     }
 
     /// At the end of the session an unterminated last message is submitted
     /// (rsyslog drops it on GSS sessions; we do not lose it), and the session
     /// waits until everything it received is with the output thread.
+    /// Calling it again does nothing.
     pub async fn finish(&mut self) {
+        self.finish_with(None).await;
+    }
+
+    /// [`Sink::finish`] on an acknowledged session: `ticket` (the last
+    /// token's) is reported to once the last message is written.
+    pub async fn finish_acknowledged(&mut self, ticket: Ticket) {
+        self.finish_with(Some(ticket)).await;
+    }
+
+    async fn finish_with(&mut self, ack: Option<Ticket>) {
         let mut frames = Frames::new(0);
         self.deframer.finish(&mut |frame| frames.push(frame));
-        self.submit(frames).await;
+        self.submit(frames, ack).await;
         // The hand-over task ends once it has passed on the last batch.
         self.rendering = None;
         if let Some(hand_over) = self.hand_over.take() {
@@ -122,27 +159,44 @@ impl Sink {
         self.count
     }
 
-    async fn submit(&mut self, frames: Frames) {
-        if frames.ends.is_empty() {
+    async fn submit(&mut self, frames: Frames, ack: Option<Ticket>) {
+        if frames.ends.is_empty() && ack.is_none() {
             return;
         }
         self.count += frames.ends.len() as u64;
+        crate::stats::add(&crate::stats::STATS.messages_received, frames.ends.len() as u64);
+        let received = frames.ends.len() as u64;
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
         let Some(rendering) = &self.rendering else { return };
-        let (rules, origin, options) = (self.ctx.rules.clone(), self.origin.clone(), self.options);
-        let submitted = match RenderPool::global() {
-            Ok(pool) => pool.submit(move || frames.render(&rules, &origin, &options)).await,
-            Err(e) => Err(e),
+        let submitted = if frames.ends.is_empty() {
+            // Nothing to render: only the acknowledgement goes on, in order.
+            let (done, batch) = oneshot::channel();
+            let _ = done.send(RenderedBatch::default());
+            Ok(batch)
+        } else {
+            let (rules, origin, options) = (self.ctx.rules.clone(), self.origin.clone(), self.options);
+            match RenderPool::global() {
+                Ok(pool) => pool.submit(move || frames.render(&rules, &origin, &options)).await,
+                Err(e) => Err(e),
+            }
         };
         let batch = match submitted {
             Ok(batch) => batch,
             Err(e) => {
+                crate::stats::add(&crate::stats::STATS.messages_discarded, received);
                 tracing::error!(error = %e, "messages of this session are lost");
+                if let Some(ticket) = ack {
+                    ticket.failed();
+                }
                 return;
             }
         };
-        if rendering.send(InFlight { batch, permit }).await.is_err() {
+        if let Err(lost) = rendering.send(InFlight { batch, permit, ack }).await {
+            crate::stats::add(&crate::stats::STATS.messages_discarded, received);
             tracing::error!("the hand-over task is gone: messages of this session are lost");
+            if let Some(ticket) = lost.0.ack {
+                ticket.failed();
+            }
         }
     }
 }
@@ -150,16 +204,24 @@ impl Sink {
 /// Passes a session's rendered batches to the output thread, one at a time
 /// in the order they were submitted, until the session drops its sender.
 async fn hand_over_in_order(mut rendering: mpsc::Receiver<InFlight>, output: mpsc::Sender<Command>) {
-    while let Some(InFlight { batch, permit }) = rendering.recv().await {
+    while let Some(InFlight { batch, permit, ack }) = rendering.recv().await {
         match batch.await {
-            Ok(batch) if batch.writes.is_empty() => {}
-            Ok(batch) => {
-                if output.send(Command::Write(batch)).await.is_err() {
+            Ok(batch) if batch.writes.is_empty() && ack.is_none() => {}
+            Ok(mut batch) => {
+                batch.ack = ack;
+                if let Err(lost) = output.send(Command::Write(batch)).await {
                     tracing::error!("output thread is gone: messages of this session are lost");
+                    if let Command::Write(RenderedBatch { ack: Some(ticket), .. }) = lost.0 {
+                        ticket.failed();
+                    }
                 }
             }
             // The render thread has logged why (a panic); go on with the next.
-            Err(_) => {}
+            Err(_) => {
+                if let Some(ticket) = ack {
+                    ticket.failed();
+                }
+            }
         }
         drop(permit);
     }

@@ -21,7 +21,7 @@ pub struct Rules {
 
 impl Rules {
     pub fn new(rules: Vec<Rule>, action_count: usize) -> Rules {
-        let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
+        let default = FileSettings { cache_size: 1, ..FileSettings::default() };
         let mut settings = vec![default; action_count];
         let mut path_same_for_batch = vec![false; action_count];
         for rule in &rules {
@@ -57,6 +57,7 @@ impl Rules {
         let batch = RenderedBatch {
             bytes: Vec::with_capacity(2 * input_len + 1024),
             writes: Vec::with_capacity(input_len / 64 + 4),
+            ack: None,
         };
         BatchRenderer { rules: self, now: Timestamp::now(), batch, path_memo: vec![None; self.settings.len()] }
     }
@@ -74,6 +75,8 @@ pub struct PendingWrite {
 pub struct RenderedBatch {
     pub bytes: Vec<u8>,
     pub writes: Vec<PendingWrite>,
+    /// On an acknowledged session: reported to once the batch is written.
+    pub ack: Option<crate::acknowledge::Ticket>,
 }
 
 impl RenderedBatch {

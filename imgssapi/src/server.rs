@@ -41,9 +41,13 @@ pub async fn bind(
         // Also with PermitPlainTCP on: a GSS listener that cannot authenticate
         // anyone is a broken setup, not a plain one (that is $InputTCPServerRun).
         let credential = match &l.gss {
-            Some(g) => Some(AcceptorCredential::acquire(&g.service_name).with_context(|| {
-                format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
-            })?),
+            Some(g) => Some(
+                AcceptorCredential::acquire(&g.service_name)
+                    .with_context(|| {
+                        format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
+                    })?
+                    .allow_anonymous(config.identity.allow_anonymous),
+            ),
             None => None,
         };
         let listener = bind_one(l).await?;
@@ -84,6 +88,10 @@ async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
 }
 
 impl Listening {
+    pub fn admission(&self) -> Arc<Admission> {
+        self.admission.clone()
+    }
+
     pub fn ports(&self) -> Vec<u16> {
         self.listeners.iter().filter_map(|(l, _)| l.local_addr().ok()).map(|a| a.port()).collect()
     }
@@ -116,6 +124,7 @@ impl Listening {
                             Ok((stream, peer)) => {
                                 let peer = session::canonical_peer(peer);
                                 let Some(modes) = ctx.modes_for(peer.ip()) else {
+                                    crate::stats::add(&crate::stats::STATS.refused_not_allowed, 1);
                                     if admission.log.admit("refused: not an allowed sender") {
                                         tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
                                     }
@@ -138,15 +147,19 @@ impl Listening {
                                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             }
                         },
-                        Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                        Some(ended) = sessions.join_next(), if !sessions.is_empty() => log_if_panicked(ended),
                         _ = stop.triggered() => break,
                     }
                 }
                 drop(listener);
-                while sessions.join_next().await.is_some() {}
+                while let Some(ended) = sessions.join_next().await {
+                    log_if_panicked(ended);
+                }
             });
         }
+        crate::stats::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
         shutdown.triggered().await;
+        crate::stats::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
         flush.abort();
@@ -155,6 +168,7 @@ impl Listening {
 }
 
 fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
+    crate::stats::refused(refusal);
     if !admission.log.admit(refusal.kind()) {
         return;
     }
@@ -174,5 +188,15 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
             max_handshakes_per_host = limits.max_handshakes_per_host,
             "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
         ),
+    }
+}
+
+/// A session that panicked (a bug) has lost its own connection only: its
+/// budget places were released as it unwound. Say so, or it vanishes silently.
+fn log_if_panicked(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            tracing::error!(error = %e, "a session task panicked; that session is closed, the others go on");
+        }
     }
 }

@@ -21,17 +21,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use daemon::signals::Shutdown;
+use gsswire::ack::CollectorMessage;
 use gsswire::AcceptorCredential;
-use syslog::Origin;
+use syslog::{Origin, ProtectionSeen, Provenance};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::acknowledge::{Acknowledger, WrittenThrough};
 use crate::admission::{Admission, FrontDoorPlace};
-use crate::chunks::{ChunkSource, SessionError};
+use crate::chunks::{Chunk, ChunkSource, SessionError};
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::detect::Modes;
-use crate::open::{open, Deadlines, NotOpened};
+use crate::open::{open, Deadlines, NotOpened, Opened};
 use crate::output::Command;
 use crate::pipeline::Sink;
 use crate::render::Rules;
@@ -88,6 +90,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
         opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
         _ = shutdown.triggered() => Err(NotOpened::ShuttingDown),
     };
+    if let Err(e) = &opened {
+        crate::stats::not_opened(e);
+    }
     let opened = match opened {
         Ok(opened) => opened,
         Err(e @ (NotOpened::ClosedSilent | NotOpened::ShuttingDown)) => {
@@ -101,9 +106,25 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
+    // Who may send, and as which host: decided right after the handshake.
+    let principal = match &opened {
+        Opened::Gss { session, .. } => Some(session.peer_name().to_string()),
+        Opened::Plain { .. } => None,
+    };
+    let provenance = match principal {
+        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal, peer.ip()).await {
+            Ok(provenance) => provenance,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "session refused after authentication");
+                return;
+            }
+        },
+        None => Provenance::default(),
+    };
     let _slot = match ctx.admission.establish(place) {
         Ok(slot) => slot,
         Err(refusal) => {
+            crate::stats::refused(refusal);
             if ctx.admission.log.admit(refusal.kind()) {
                 let max_sessions = ctx.admission.max_sessions();
                 tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
@@ -111,7 +132,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
             return;
         }
     };
-    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx).await);
+    crate::stats::opened(&opened);
+    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx, provenance).await);
     let result = match ChunkSource::new(opened, &ctx) {
         Ok(mut source) => {
             source.log_opened(peer);
@@ -128,43 +150,135 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
 
 /// Where the session's messages come from. Only an authenticated peer (or a
 /// plain one that has spoken) costs a DNS query.
-async fn origin(peer: SocketAddr, ctx: &SessionContext) -> Arc<Origin> {
+async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) -> Arc<Origin> {
     let ip = peer.ip();
     let dns = ctx.dns;
     let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
-    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname })
+    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance })
 }
 
 /// Hands every chunk of `source` to `sink` until the peer closes.
 ///
 /// At shutdown (also one that started before the session did) the peer is
 /// told we are going and has the drain timeout to send what is in flight
-/// and close.
+/// and close. With `$InputGSSServerExpireSessions on` a GSS session ends
+/// when its context expires (also while draining: nothing is taken on an
+/// expired context).
+///
+/// A GSS peer whose first data token is empty asks for acknowledgements
+/// ([`gsswire::ack`]); with `$InputGSSServerAcknowledge on` it gets the
+/// Hello, then `Written(N)` as its tokens reach the files. Then "we are
+/// going" is the Closing message instead of a half-close (which would stop
+/// the acknowledgements), and after the peer's close the session waits,
+/// within the drain timeout, until everything received is written and
+/// acknowledged.
 async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink: &mut Sink) -> Result<(), SessionError> {
     let mut shutdown = ctx.shutdown.clone();
+    let mut acks: Option<Acknowledger> = None;
+    let mut first_token = true;
     let mut draining = shutdown.is_triggered();
     if draining {
         source.half_close().await;
     }
+    // A peer that does not read its acknowledgements must not hold the
+    // session (and the collector's shutdown) forever, even without a token
+    // I/O timeout.
+    let token_timeout = Some(ctx.config.token_timeout.unwrap_or(ctx.config.drain_timeout));
+    let gss = source.is_gss();
+    let expiry = source.expiry(ctx);
+    // A far deadline stands in for "never" so that the select stays simple.
+    let never = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
+    let expired = tokio::time::sleep_until(expiry.as_ref().map_or(never, |(at, _)| *at));
+    tokio::pin!(expired);
     loop {
-        let chunk = if draining {
-            match tokio::time::timeout(ctx.config.drain_timeout, source.next_chunk()).await {
-                Ok(chunk) => chunk?,
-                Err(_) => return Err(SessionError::DrainTimeout),
-            }
-        } else {
-            tokio::select! {
-                chunk = source.next_chunk() => chunk?,
-                _ = shutdown.triggered() => {
-                    draining = true;
-                    source.half_close().await;
+        let drain_limit = draining.then_some(ctx.config.drain_timeout);
+        tokio::select! {
+            chunk = next_chunk_within(source, drain_limit) => {
+                let Some(chunk) = chunk? else { break };
+                if std::mem::take(&mut first_token) && asks_for_acknowledgements(chunk.bytes, gss, ctx) {
+                    if draining {
+                        // Already half-closed: no acknowledgement can go out.
+                        continue;
+                    }
+                    source.send(CollectorMessage::Hello, token_timeout).await?;
+                    acks = Some(Acknowledger::new());
                     continue;
                 }
+                crate::stats::add(&crate::stats::STATS.bytes_received, chunk.bytes.len() as u64);
+                if chunk.integrity_only {
+                    sink.protection_seen(ProtectionSeen::Integrity);
+                }
+                match &mut acks {
+                    Some(a) => sink.push_acknowledged(chunk.bytes, a.next_token()).await,
+                    None => sink.push(chunk.bytes).await,
+                }
             }
+            _ = &mut expired, if expiry.is_some() => {
+                let principal = expiry.map(|(_, principal)| principal).unwrap_or_default();
+                return Err(SessionError::ContextExpired { principal });
+            }
+            progress = progress_of(&mut acks) => send_progress(source, &mut acks, progress, token_timeout).await?,
+            _ = shutdown.triggered(), if !draining => {
+                draining = true;
+                match acks {
+                    Some(_) => source.send(CollectorMessage::Closing, token_timeout).await?,
+                    None => source.half_close().await,
+                }
+            }
+        }
+    }
+    if let Some(a) = &mut acks {
+        sink.finish_acknowledged(a.last_token()).await;
+        let all_acknowledged = async {
+            while !acks.as_ref().is_none_or(Acknowledger::all_acknowledged) {
+                let progress = progress_of(&mut acks).await;
+                send_progress(source, &mut acks, progress, token_timeout).await?;
+            }
+            Ok(())
         };
-        let Some(chunk) = chunk else { return Ok(()) };
-        sink.push(chunk).await;
+        return tokio::time::timeout(ctx.config.drain_timeout, all_acknowledged).await.map_err(|_| SessionError::DrainTimeout)?;
+    }
+    Ok(())
+}
+
+/// Whether the session's first chunk is the request for acknowledgements
+/// (an empty GSS data token) and this collector answers it.
+fn asks_for_acknowledgements(first: &[u8], gss: bool, ctx: &SessionContext) -> bool {
+    first == gsswire::ack::REQUEST && gss && ctx.gss.as_ref().is_some_and(|g| g.acknowledge)
+}
+
+/// The next chunk; while draining, within the drain timeout.
+async fn next_chunk_within(source: &mut ChunkSource, limit: Option<std::time::Duration>) -> Result<Option<Chunk<'_>>, SessionError> {
+    match limit {
+        None => source.next_chunk().await,
+        Some(limit) => tokio::time::timeout(limit, source.next_chunk()).await.map_err(|_| SessionError::DrainTimeout)?,
+    }
+}
+
+/// The next progress to acknowledge; never, on a session without acknowledgements.
+async fn progress_of(acks: &mut Option<Acknowledger>) -> WrittenThrough {
+    match acks {
+        Some(a) => a.progress().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends `Written(N)` for progress, or ends the session on a failure.
+async fn send_progress(
+    source: &mut ChunkSource,
+    acks: &mut Option<Acknowledger>,
+    progress: WrittenThrough,
+    timeout: Option<std::time::Duration>,
+) -> Result<(), SessionError> {
+    let Some(a) = acks else { return Ok(()) };
+    match progress {
+        WrittenThrough::Token(n) => {
+            source.send(CollectorMessage::Written(n), timeout).await?;
+            a.acknowledged(n);
+            Ok(())
+        }
+        WrittenThrough::Failed => Err(SessionError::NotWritten),
     }
 }
 
@@ -177,7 +291,6 @@ mod tests {
 
     use super::*;
     use crate::event_log::{self, EventLog};
-    use crate::open::Opened;
 
     /// Bounds every wait of these tests.
     const WAIT: Duration = Duration::from_secs(20);
@@ -213,7 +326,12 @@ mod tests {
     }
 
     fn origin() -> Arc<Origin> {
-        Arc::new(Origin { fromhost: "127.0.0.1".into(), fromhost_ip: "127.0.0.1".into(), inputname: "imtcp" })
+        Arc::new(Origin {
+            fromhost: "127.0.0.1".into(),
+            fromhost_ip: "127.0.0.1".into(),
+            inputname: "imtcp",
+            provenance: Provenance::default(),
+        })
     }
 
     /// Everything the session handed to the output thread, as text (`%msg%`
@@ -316,6 +434,10 @@ mod tests {
         assert_eq!(
             SessionError::EncryptionRequired.to_string(),
             "integrity-only token refused ($InputGSSServerRequireEncryption on)"
+        );
+        assert_eq!(
+            SessionError::ContextExpired { principal: "stock@GSSLOG.TEST".into() }.to_string(),
+            "GSS context expired: session of stock@GSSLOG.TEST ended ($InputGSSServerExpireSessions on)"
         );
         let closed = SessionError::from(gsswire::FrameError::Truncated { buffered: 3 });
         assert_eq!(closed.to_string(), "connection closed in the middle of a token (3 bytes of it received)");

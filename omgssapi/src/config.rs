@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gsswire::{ByteOrder, Protection};
+use gsswire::{ByteOrder, ClientIdentity, Protection};
 use queue::{FullPolicy, QueueConfig};
 use daemon::config::Statements;
 use daemon::directives::Directive;
@@ -17,6 +17,31 @@ use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Locat
 use syslog::template::Template;
 
 use crate::backoff::Schedule;
+
+/// `$ActionGSSForwardAcknowledged`: whether the action asks the collector
+/// for acknowledgements ([`gsswire::ack`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// Never ask; records are released on TCP-level delivery (as today).
+    Off,
+    /// Ask; a collector that does not answer in time gets TCP-level accounting.
+    Auto,
+    /// Ask and wait for the answer before sending; a collector that does not
+    /// answer is not sent to.
+    On,
+}
+
+impl std::str::FromStr for Acknowledged {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(Acknowledged::Off),
+            "auto" => Ok(Acknowledged::Auto),
+            "on" => Ok(Acknowledged::On),
+            other => Err(format!("'{other}' must be off, auto or on")),
+        }
+    }
+}
 
 /// Where an `:omgssapi:` action sends, and how it frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +69,21 @@ pub struct ForwardConfig {
     /// When a suspended action tries again ([`Schedule`]).
     pub retry: Schedule,
     pub handshake_timeout: Duration,
+    /// Extension `$ActionGSSForwardAcknowledged` (default off).
+    pub acknowledged: Acknowledged,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
+    /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
+    /// shipper authenticates as (unset: MIT's defaults, from the environment).
+    pub identity: ClientIdentity,
     pub location: Location,
     /// The actions below this one with `$ActionExecOnlyWhenPreviousIsSuspended
     /// on`, in order: while this collector is unreachable the first backup
     /// that connects takes over, and this one is retried on its schedule
     /// until it takes its records back. A backup sends this action's records,
     /// from this action's queue; only its connection settings (target,
-    /// service, protection, byte order, retry, bind, timeouts) are its own.
+    /// service, protection, byte order, retry, acknowledged mode, bind,
+    /// identity, timeouts) are its own.
     pub backups: Vec<ForwardConfig>,
 }
 
@@ -68,6 +99,10 @@ pub struct ShipperConfig {
     pub forwards: Vec<ForwardConfig>,
     pub inputs: InputsConfig,
     pub max_message_size: usize,
+    /// `$PrivDropToUser` and its kin: dropped to once the inputs are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -75,7 +110,7 @@ const IGNORED: &[&str] = &[
     "actionqueuetype", "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
     "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
     "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
-    "filegroup", "dirowner", "dirgroup", "privdroptouser", "privdroptogroup", "omfileflushontxend", "preservefqdn",
+    "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
 
@@ -126,7 +161,9 @@ struct Settings {
     /// `$ActionExecOnlyWhenPreviousIsSuspended`: holds until turned off, as in rsyslog.
     backup: bool,
     handshake_timeout: Duration,
+    acknowledged: Acknowledged,
     bind: Option<IpAddr>,
+    identity: ClientIdentity,
     work_dir: PathBuf,
     queue: QueueSettings,
     max_message_size: usize,
@@ -135,6 +172,8 @@ struct Settings {
     udp_addr: IpAddr,
     tcp_addr: IpAddr,
     unix_default: Option<PathBuf>,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
 }
 
 impl Settings {
@@ -150,7 +189,9 @@ impl Settings {
             retry: Schedule::DEFAULT,
             backup: false,
             handshake_timeout: Duration::from_secs(10),
+            acknowledged: Acknowledged::Off,
             bind: None,
+            identity: ClientIdentity::default(),
             work_dir: default_work_dir.to_path_buf(),
             queue: QueueSettings::default(),
             max_message_size: 8096,
@@ -159,6 +200,8 @@ impl Settings {
             udp_addr: IpAddr::from([0, 0, 0, 0]),
             tcp_addr: IpAddr::from([0, 0, 0, 0]),
             unix_default: Some(PathBuf::from("/dev/log")),
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
 
@@ -200,7 +243,24 @@ impl Settings {
             }
             "actionexeconlywhenpreviousissuspended" => set(&mut self.backup, d.bool()),
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
+            "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
+            "gssforwardprincipal" => match v.trim() {
+                "" => d.error("an empty principal (leave the directive out for MIT's default)"),
+                p if p.contains(char::is_whitespace) => d.error(format!("'{p}' is not a principal name")),
+                p => self.identity.principal = Some(p.to_string()),
+            },
+            "gssforwardkeytab" => match v.trim() {
+                "" => d.error("an empty keytab path (leave the directive out for the environment's KRB5_CLIENT_KTNAME)"),
+                k => {
+                    let path = k.strip_prefix("FILE:").unwrap_or(k);
+                    if !Path::new(path).is_absolute() {
+                        d.error(format!("'{k}' is not an absolute path"));
+                    } else {
+                        self.identity.keytab = Some(format!("FILE:{path}"));
+                    }
+                }
+            },
             "workdirectory" => self.work_dir = PathBuf::from(v),
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "actionqueuefilename" => q.file_name = Some(v.to_string()),
@@ -236,6 +296,12 @@ impl Settings {
                 if let Some(p) = d.port() {
                     self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
                 }
+            }
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
             }
             ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this shipper")),
             _ => d.unknown(),
@@ -274,7 +340,9 @@ impl Settings {
             one_message_per_token: self.one_per_token,
             retry: self.retry,
             handshake_timeout: self.handshake_timeout,
+            acknowledged: self.acknowledged,
             bind: self.bind,
+            identity: self.identity.clone(),
             location: location.clone(),
             backups: Vec::new(),
         }
@@ -369,7 +437,9 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading =
         Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, .. }, forwards, .. } = reading;
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards, .. } =
+        reading;
+    metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
@@ -384,8 +454,14 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
                 text.error(&f.location, "backoff base is larger than the backoff maximum");
             }
         }
+        if f.identity.keytab.is_some() && f.identity.principal.is_none() {
+            text.warn(
+                &f.location,
+                "$GssForwardKeytab without $GssForwardPrincipal: MIT takes the keytab's first entry as the client principal",
+            );
+        }
     }
-    ShipperConfig { forwards, inputs, max_message_size }
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
@@ -451,6 +527,24 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
     (config, text)
 }
 
+/// [`load`], and for `--check-config` also whether each action's Kerberos
+/// credentials can be obtained: a ticket for the collector's service from
+/// the KDC, as the action's first handshake would get it (no connection to
+/// the collector is made). A failure is an error at the action's line.
+pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
+    let (config, mut text) = load(path, default_work_dir);
+    if check_credentials && !text.has_errors() {
+        for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
+            let target = format!("{}@{}", f.service, f.target.host);
+            if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
+                let who = f.identity.principal.as_deref().unwrap_or("the default principal");
+                text.error(&f.location, format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"));
+            }
+        }
+    }
+    (config, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +580,37 @@ mod tests {
         let f = &c.forwards[0];
         assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
         assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
+    }
+
+    #[test]
+    fn client_principal_and_keytab() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("$GssForwardPrincipal host/n1.test@GSSLOG.TEST\n$GssForwardKeytab /etc/gsslog/n1.keytab\n*.* :omgssapi:c:515\n");
+        let (c, text) = load(&path, dir.path());
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        let expected = ClientIdentity {
+            principal: Some("host/n1.test@GSSLOG.TEST".into()),
+            keytab: Some("FILE:/etc/gsslog/n1.keytab".into()),
+        };
+        assert_eq!(c.forwards[0].identity, expected);
+
+        write("*.* :omgssapi:c:515\n");
+        let (c, _) = load(&path, dir.path());
+        assert_eq!(c.forwards[0].identity, ClientIdentity::default(), "unset: the environment decides, as before");
+
+        write("$GssForwardKeytab relative.keytab\n$GssForwardPrincipal\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $GssForwardPrincipal: an empty principal"))), "{p:?}");
+
+        write("$GssForwardKeytab FILE:/k.keytab\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
     }
 
     #[test]
@@ -555,5 +680,23 @@ mod tests {
         );
         let (_, text) = load_text("$ActionResumeInterval 0\n*.* :omgssapi:a\n");
         assert!(text.has_errors(), "a zero interval would retry in a tight loop");
+    }
+
+    #[test]
+    fn acknowledged_mode_is_off_unless_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(
+            &path,
+            "*.* :omgssapi:a:515\n$ActionGSSForwardAcknowledged auto\n*.* :omgssapi:b:515\n\
+             $ActionGSSForwardAcknowledged ON\n*.* :omgssapi:c:515\n$ActionGSSForwardAcknowledged maybe\n",
+        )
+        .unwrap();
+        let (c, text) = load(&path, dir.path());
+        let modes: Vec<Acknowledged> = c.forwards.iter().map(|f| f.acknowledged).collect();
+        assert_eq!(modes, [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]);
+        assert!(text.has_errors());
+        let problems = format!("{:?}", text.problems);
+        assert!(problems.contains("'maybe' must be off, auto or on"), "{problems}");
     }
 }

@@ -1,10 +1,12 @@
 //! Where the node's messages come in: rsyslog's omprog on stdin (with
-//! confirmations), a local datagram socket like `/dev/log`, UDP and TCP.
+//! confirmations), a local datagram socket like `/dev/log` (bound here or
+//! passed by systemd), UDP and TCP.
 //! Each input runs on its own thread: enqueueing may wait (up to the enqueue
 //! timeout), and that must never hold up the async forwarders.
 
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +27,7 @@ pub struct Inputs {
 
 impl Inputs {
     fn origin(&self, ip: String, inputname: &'static str) -> Arc<Origin> {
-        Arc::new(Origin { fromhost: self.hostname.clone(), fromhost_ip: ip, inputname })
+        Arc::new(Origin { fromhost: self.hostname.clone(), fromhost_ip: ip, inputname, provenance: Default::default() })
     }
 
     /// rsyslog's omprog with `confirmMessages="on"`: say `OK` once ready, then
@@ -65,6 +67,33 @@ impl Inputs {
         let mut perms = std::fs::metadata(path)?.permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o666);
         std::fs::set_permissions(path, perms)?;
+        self.spawn_datagram_reader(socket)?;
+        tracing::info!(path = %path.display(), "listening on unix socket");
+        Ok(UnixSocketGuard(path.to_path_buf()))
+    }
+
+    /// A datagram socket systemd bound for us (socket activation, as the
+    /// node's syslog daemon: `syslog.socket`, journald's
+    /// `/run/systemd/journal/syslog`). systemd owns the socket file, so
+    /// nothing is bound, chmod'ed or removed here.
+    pub fn spawn_activated(self: &Arc<Self>, fd: OwnedFd) -> anyhow::Result<()> {
+        if !daemon::systemd::is_datagram_socket(&fd) {
+            anyhow::bail!("a socket passed by systemd is not a datagram socket (the shipper takes ListenDatagram= sockets only)");
+        }
+        let socket = UnixDatagram::from(fd);
+        let name = socket
+            .local_addr()
+            .context("a socket passed by systemd is not a unix socket (the shipper takes local datagram sockets only)")?
+            .as_pathname()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(unnamed)".into());
+        self.spawn_datagram_reader(socket)?;
+        tracing::info!(path = %name, "listening on a unix socket passed by systemd");
+        Ok(())
+    }
+
+    /// One message per datagram, from a local socket.
+    fn spawn_datagram_reader(self: &Arc<Self>, socket: UnixDatagram) -> anyhow::Result<()> {
         let me = self.clone();
         std::thread::Builder::new().name("input-unix".into()).spawn(move || {
             let origin = me.origin("127.0.0.1".into(), "imuxsock");
@@ -73,8 +102,7 @@ impl Inputs {
                 me.accept(&buf[..n], &origin);
             }
         })?;
-        tracing::info!(path = %path.display(), "listening on unix socket");
-        Ok(UnixSocketGuard(path.to_path_buf()))
+        Ok(())
     }
 
     pub fn spawn_udp(self: &Arc<Self>, addr: SocketAddr) -> anyhow::Result<SocketAddr> {

@@ -4,51 +4,36 @@
 #![forbid(unsafe_code)]
 
 mod backoff;
+mod cli;
 mod config;
 mod forward;
 mod inputs;
+mod queue_command;
 mod route;
+mod stats;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use daemon::cli::CommonArgs;
+use cli::Cli;
 use daemon::pid_file::PidFile;
 use daemon::signals::{self, Signals};
 
-/// Kerberos-protected syslog shipper, compatible with rsyslog's omgssapi.
-#[derive(Parser, Debug)]
-#[command(name = "omgssapi", version)]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Read messages from stdin as rsyslog's omprog with confirmMessages="on".
-    #[arg(long)]
-    stdin: bool,
-    /// Also listen on this local datagram socket (like /dev/log).
-    #[arg(long = "unix-socket")]
-    unix_sockets: Vec<PathBuf>,
-    /// Also listen for syslog over UDP on ADDR:PORT.
-    #[arg(long)]
-    udp: Vec<SocketAddr>,
-    /// Also listen for syslog over TCP on ADDR:PORT (LF-framed or octet-counted).
-    #[arg(long)]
-    tcp: Vec<SocketAddr>,
-    /// Where queues live when the config has no $WorkDirectory.
-    #[arg(long, default_value = "/var/spool/rsyslog")]
-    work_directory: PathBuf,
-}
-
 fn main() -> ExitCode {
+    // `omgssapi queue ...` works on a stopped shipper's queues; every other
+    // command line is the daemon's, unchanged.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "queue") {
+        daemon::logging::init();
+        return queue_command::main();
+    }
     let cli = Cli::parse();
     daemon::logging::init();
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
-    let load = |path: &std::path::Path| config::load(path, &work_directory);
+    let check_credentials = cli.check_credentials;
+    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
     daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
@@ -56,6 +41,7 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     let mut routes = Vec::new();
     let mut queues = Vec::new();
     let mut consumers = Vec::new();
+    let mut actions = Vec::new();
     for f in &config.forwards {
         let (producer, consumer) = queue::open(f.queue.clone())
             .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
@@ -64,6 +50,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
             tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
         }
         queues.push(producer.clone());
+        let collector = format!("{}:{}", f.target.host, f.target.port);
+        actions.push(stats::Action { name: f.queue.name.clone(), collector, stats: stats::ActionStats::new(), queue: producer.clone() });
         consumers.push(consumer);
         routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: producer });
     }
@@ -82,6 +70,9 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     for path in &config.inputs.unix_sockets {
         guards.push(inputs.spawn_unix(path)?);
     }
+    for fd in daemon::systemd::take_listen_fds()? {
+        inputs.spawn_activated(fd)?;
+    }
     for addr in &config.inputs.udp {
         inputs.spawn_udp(*addr)?;
     }
@@ -96,20 +87,37 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         })?;
     }
     let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+    let registry = daemon::metrics::Registry::new();
+    stats::register(&registry, &actions);
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(daemon::metrics_http::bind(addr).with_context(|| format!("binding $GssMetricsListen {addr}"))?),
+        None => None,
+    };
+    drop_privileges(&config)?;
 
     runtime.block_on(async {
         let mut signals = Signals::install()?;
+        if let Some(listener) = metrics_listener {
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics endpoint listening (GET /metrics, GET /health)");
+            tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), stats::health(&actions), shutdown.clone()));
+        }
+        if config.metrics.impstats {
+            tokio::spawn(registry.clone().log_every(config.metrics.interval));
+        }
         let mut forwarders = tokio::task::JoinSet::new();
-        for (f, consumer) in config.forwards.iter().zip(consumers) {
-            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone()));
+        for ((f, consumer), action) in config.forwards.iter().zip(consumers).zip(&actions) {
+            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone(), action.stats.clone()));
         }
         tracing::info!(actions = config.forwards.len(), "shipper running");
+        daemon::systemd::notify_ready();
+        let _watchdog = daemon::systemd::spawn_watchdog();
         let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
         let mut stdin_closed = shutdown.clone();
         tokio::select! {
             s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
             _ = stdin_closed.triggered() => {}
         }
+        daemon::systemd::notify_stopping();
         // Stop taking input, stop the forwarders, keep what is queued.
         stop.trigger();
         while forwarders.join_next().await.is_some() {}
@@ -125,5 +133,24 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     drop(guards);
     drop(pid_file);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+/// `$PrivDropToUser` and its kin, once the inputs are bound and the queues
+/// open: the client keytab must stay readable (MIT reads it at every ticket
+/// fetch), the credential cache and the queue directories writable.
+fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
+        needed.readable.push(("the client keytab", keytab));
+    }
+    // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
+    if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {
+        needed.writable_dirs.push(("the credential cache's directory", dir.to_path_buf()));
+    }
+    for f in &config.forwards {
+        needed.writable_dirs.push(("the queue directory", f.queue.dir.clone()));
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
     Ok(())
 }

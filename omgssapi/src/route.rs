@@ -35,6 +35,7 @@ impl Router {
     /// Routes several messages (one read from a stream) with one queue write
     /// per action. Returns how many records the queues refused (full).
     pub fn route_many(&self, raws: &[&[u8]], origin: &Arc<Origin>) -> Result<usize, PushError> {
+        crate::stats::received(raws);
         let received = Timestamp::now();
         let messages: Vec<_> = raws.iter().filter_map(|raw| syslog::parse(raw, origin.clone(), received, &self.options)).collect();
         let mut rendered = Vec::with_capacity(512);

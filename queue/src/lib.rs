@@ -13,8 +13,10 @@
 //! - `cache`: the in-memory read cache between them (the watermarks).
 //! - `space`: the disk cap: reservation, drop-oldest, freeing acknowledged segments.
 //! - `recovery`: opening, and deriving the state from what is on disk.
+//! - `backlog`: reading a closed queue's backlog without changing it ([`read_backlog`]).
 //! - `sync`: the fsync thread.
 //! - `state`: what both ends share, and the lock order.
+//! - `age`: when records were accepted, for the oldest record's age.
 //! - `segment`, `record`, `checkpoint`: the on-disk formats.
 //!
 //! # Files
@@ -52,6 +54,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod age;
+mod backlog;
 mod cache;
 mod checkpoint;
 mod config;
@@ -66,6 +70,7 @@ mod stats;
 mod sync;
 mod writer;
 
+pub use backlog::{read_backlog, Backlog};
 pub use config::{FullPolicy, QueueConfig};
 pub use error::{PushError, QueueError};
 pub use reader::{Consumer, Record};

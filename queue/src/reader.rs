@@ -318,6 +318,7 @@ impl Inner {
         let mut s = lock(&self.shared);
         s.acked_seq = acked.seq;
         s.stats.acknowledged += count;
+        s.accept_times.forget_before(acked.seq);
         self.free_acknowledged(s, acked);
         Ok(())
     }

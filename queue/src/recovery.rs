@@ -4,7 +4,9 @@
 //! are deleted), then hand out the two ends.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::cache::ReadCache;
@@ -29,9 +31,15 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
     let settled = config.validate()?;
     let dir = config.dir.clone();
     let prefix = config.name.clone();
-    fs::create_dir_all(&dir).map_err(QueueError::io("creating queue directory", &dir))?;
+    create_private_dir(&dir)?;
     let lock_path = dir.join(format!("{prefix}.lock"));
-    let lock_file = File::create(&lock_path).map_err(QueueError::io("creating lock file", &lock_path))?;
+    let lock_file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(PRIVATE_FILE)
+        .open(&lock_path)
+        .map_err(QueueError::io("creating lock file", &lock_path))?;
     if lock_file.try_lock().is_err() {
         return Err(QueueError::Locked { path: lock_path });
     }
@@ -39,6 +47,8 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
 
     let ckpt_path = dir.join(format!("{prefix}.ckpt"));
     let (checkpoint, stored) = Checkpoint::open(&ckpt_path)?;
+    make_private(&ckpt_path);
+    make_private(&lock_path);
     let checkpoint_file = File::open(&ckpt_path).map_err(QueueError::io("opening checkpoint", &ckpt_path))?;
 
     let (mut segments, scanned_tail) = recover_segments(&config, max_record)?;
@@ -92,6 +102,7 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
             stats: Stats { bytes_on_disk: bytes, queued, ..Stats::default() },
             unsynced: Vec::new(),
             dir_dirty: true,
+            accept_times: recovered_accept_times(&config, acked, queued),
         }),
         space: std::sync::Condvar::new(),
         data: tokio::sync::Notify::new(),
@@ -104,6 +115,46 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
         start_syncer(&inner, interval)?;
     }
     Ok((Producer::new(inner.clone()), Consumer::new(inner)))
+}
+
+/// The mode of every file the queue creates: the records are the node's
+/// syslog, authpriv included, so only the shipper's user reads them.
+pub(crate) const PRIVATE_FILE: u32 = 0o600;
+/// The mode of the directories the queue creates.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// Creates the work directory (and missing parents) 0700. A directory that
+/// exists already keeps its mode: it may be shared (`/var/spool/rsyslog`).
+fn create_private_dir(dir: &Path) -> Result<(), QueueError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(dir).map_err(QueueError::io("creating queue directory", dir))
+}
+
+/// Files left by an earlier version (created 0644) are made private when a
+/// queue opens them; a failure is logged, the queue still starts.
+fn make_private(path: &Path) {
+    let Ok(meta) = fs::metadata(path) else { return };
+    if meta.permissions().mode() & 0o077 == 0 {
+        return;
+    }
+    if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_FILE)) {
+        tracing::warn!(file = %path.display(), error = %e, "cannot make queue file private (0600)");
+    }
+}
+
+/// A recovered backlog was accepted at the latest when its oldest segment
+/// was last written.
+fn recovered_accept_times(config: &QueueConfig, acked: Position, queued: u64) -> crate::age::AcceptTimes {
+    let mut times = crate::age::AcceptTimes::new();
+    if queued > 0 {
+        let path = segment::segment_path(&config.dir, &config.name, acked.segment);
+        if let Ok(written) = fs::metadata(&path).and_then(|m| m.modified()) {
+            times.accepted(acked.seq, written);
+        }
+    }
+    times
 }
 
 /// Lists the segments; fully scans (and repairs) the newest ones until one
@@ -121,6 +172,7 @@ fn recover_segments(config: &QueueConfig, max_record: usize) -> Result<(BTreeMap
                 segment::remove(&config.dir, &config.name, id);
             }
             Ok(sc) => {
+                make_private(&path);
                 tail = tail.or(sc.next_seq);
                 segments.insert(id, SegMeta { size: sc.size, first_seq: sc.first_seq });
             }

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
@@ -53,6 +54,7 @@ pub(crate) fn create(path: &Path) -> Result<File, QueueError> {
         .create_new(true)
         .append(true)
         .read(true)
+        .mode(crate::recovery::PRIVATE_FILE)
         .open(path)
         .map_err(QueueError::io("creating segment", path))?;
     file.write_all(SEGMENT_MAGIC).map_err(QueueError::io("writing segment header", path))?;

@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub unsynced: Vec<std::sync::Arc<File>>,
     /// Files were created or deleted since the last fsync of the directory.
     pub dir_dirty: bool,
+    /// When records were accepted (for the oldest record's age).
+    pub accept_times: crate::age::AcceptTimes,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,6 +84,10 @@ impl Inner {
         stats.bytes_on_disk = s.bytes;
         let start = s.floor.map_or(s.acked_seq, |f| f.seq.max(s.acked_seq));
         stats.queued = s.tail_seq.saturating_sub(start);
+        stats.oldest_age = (stats.queued > 0)
+            .then(|| s.accept_times.accepted_at(start))
+            .flatten()
+            .map(|t| std::time::SystemTime::now().duration_since(t).unwrap_or_default());
         stats
     }
 }

@@ -20,4 +20,7 @@ pub struct Stats {
     pub bytes_on_disk: u64,
     /// Messages accepted and not yet acknowledged.
     pub queued: u64,
+    /// How long ago the oldest of them was accepted (to about a second);
+    /// `None` when nothing is queued.
+    pub oldest_age: Option<std::time::Duration>,
 }

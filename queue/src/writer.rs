@@ -156,6 +156,7 @@ impl Inner {
         w.next_seq += payloads.len() as u64;
         s.tail_seq = w.next_seq;
         s.stats.enqueued += payloads.len() as u64;
+        s.accept_times.accepted(first, std::time::SystemTime::now());
     }
 
     /// Closes the current segment and starts the next one.

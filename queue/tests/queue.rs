@@ -389,3 +389,76 @@ async fn waiting_for_data_in_a_select_loses_nothing() {
     t.join().unwrap();
     assert_eq!(ids, (0..2000).collect::<Vec<_>>());
 }
+
+/// The records are the node's syslog (authpriv included): with the usual
+/// umask 022, only the shipper's user may read them; files an older version left
+/// readable are made private at open.
+#[test]
+fn queue_files_and_directories_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("spool").join("q");
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    {
+        let (producer, _consumer) = queue::open(config(&dir)).unwrap();
+        for i in 0..200 {
+            producer.push(&msg(i)).unwrap();
+        }
+    }
+    assert_eq!(mode(&dir), 0o700, "the queue directory");
+    assert_eq!(mode(&root.path().join("spool")), 0o700, "a parent it created");
+    let files: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(files.len() >= 4, "segments, checkpoint and lock: {files:?}");
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // An older version's 0644 files are tightened when the queue opens.
+    for f in &files {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (_producer, _consumer) = queue::open(config(&dir)).unwrap();
+    for f in fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
+
+/// A stopped shipper's backlog is read as it is, in order, without the
+/// acknowledged records and without changing a file; a queue that is open
+/// is refused.
+#[test]
+fn the_backlog_of_a_closed_queue_is_read_without_changing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    {
+        let (producer, mut consumer) = queue::open(config.clone()).unwrap();
+        for i in 0..300 {
+            producer.push(&msg(i)).unwrap();
+        }
+        let first = consumer.pop_batch(120, 1 << 20).unwrap();
+        consumer.ack(first.last().unwrap().seq).unwrap();
+        let err = queue::read_backlog(&config, |_| {}).unwrap_err();
+        assert!(matches!(err, queue::QueueError::Locked { .. }), "{err}");
+        consumer.close().unwrap();
+    }
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> =
+        segments(dir.path()).into_iter().map(|p| (p.clone(), fs::read(&p).unwrap())).collect();
+    let mut ids = Vec::new();
+    let backlog = queue::read_backlog(&config, |r| ids.push(id_of(r))).unwrap();
+    assert_eq!(ids, (120..300).collect::<Vec<_>>());
+    assert_eq!(backlog.records, 180);
+    assert_eq!(backlog.payload_bytes, 180 * 150);
+    assert_eq!(backlog.bytes_on_disk, files_bytes(dir.path()) - fs::metadata(dir.path().join("fwd.lock")).unwrap().len());
+    assert_eq!(backlog.oldest.as_ref().map(id_of), Some(120));
+    assert_eq!(backlog.newest.as_ref().map(id_of), Some(299));
+    assert_eq!(backlog.unreadable, 0);
+    let after: Vec<(std::path::PathBuf, Vec<u8>)> =
+        segments(dir.path()).into_iter().map(|p| (p.clone(), fs::read(&p).unwrap())).collect();
+    assert_eq!(before, after, "reading changes nothing");
+    // And the queue still delivers exactly that backlog.
+    let (_producer, mut consumer) = queue::open(config.clone()).unwrap();
+    assert_eq!(drain(&mut consumer).iter().map(id_of).collect::<Vec<_>>(), (120..300).collect::<Vec<_>>());
+    // No queue at all: an empty backlog, and no file is created.
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(queue::read_backlog(&QueueConfig::new(empty.path(), "none"), |_| {}).unwrap(), queue::Backlog::default());
+    assert_eq!(fs::read_dir(empty.path()).unwrap().count(), 0);
+}

@@ -14,6 +14,9 @@ pub enum Filter {
     Selector(Selector),
     /// `:property, compare-op, "value"`
     Property(PropertyFilter),
+    /// A RainerScript condition (`if ... then`), with the conditions of the
+    /// blocks around it.
+    Expr(std::sync::Arc<crate::expr::Expr>),
 }
 
 impl Filter {
@@ -22,6 +25,7 @@ impl Filter {
         match self {
             Filter::Selector(s) => s.matches(m.facility(), m.severity()),
             Filter::Property(p) => p.matches(m),
+            Filter::Expr(e) => e.matches(m),
         }
     }
 }

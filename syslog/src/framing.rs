@@ -53,6 +53,30 @@ pub fn encode(msg: &[u8], framing: Framing, out: &mut Vec<u8>) {
     }
 }
 
+/// The message inside one frame made by [`encode`]: the octet count or the
+/// final LF taken off, and a `z` message inflated (to at most `max` bytes)
+/// when it is a zlib stream; anything else is the message as it is. For
+/// reading a shipper's queue back (`omgssapi queue export`).
+pub fn decode(frame: &[u8], max: usize) -> Vec<u8> {
+    let digits = frame.iter().take_while(|b| b.is_ascii_digit()).count();
+    let counted = (digits > 0 && frame.get(digits) == Some(&b' '))
+        .then(|| std::str::from_utf8(&frame[..digits]).ok()?.parse::<usize>().ok())
+        .flatten()
+        .filter(|&n| n == frame.len() - digits - 1);
+    let body = match counted {
+        Some(_) => &frame[digits + 1..],
+        None => frame.strip_suffix(b"\n").unwrap_or(frame),
+    };
+    if let Some(compressed) = body.strip_prefix(b"z") {
+        let mut inflated = Vec::new();
+        let mut reader = std::io::Read::take(flate2::read::ZlibDecoder::new(compressed), max as u64);
+        if std::io::Read::read_to_end(&mut reader, &mut inflated).is_ok() {
+            return inflated;
+        }
+    }
+    body.to_vec()
+}
+
 #[derive(Debug)]
 enum State {
     /// At the start of a frame.
@@ -190,6 +214,22 @@ impl Deframer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_undoes_encode_for_every_framing() {
+        let long = "<13>Nov 23 12:00:00 node1 app: ".to_string() + &"compressible ".repeat(20);
+        for msg in ["<13>Nov 23 12:00:00 node1 app: short", long.as_str(), "zebra: not compressed at all"] {
+            for framing in [
+                Framing::default(),
+                Framing { octet_counted: true, zlib_level: None },
+                Framing { octet_counted: false, zlib_level: Some(9) },
+            ] {
+                let mut frame = Vec::new();
+                encode(msg.as_bytes(), framing, &mut frame);
+                assert_eq!(String::from_utf8(decode(&frame, 64 * 1024)).unwrap(), msg, "{framing:?}");
+            }
+        }
+    }
 
     fn frames(chunks: &[&[u8]], max: usize) -> Vec<String> {
         let mut d = Deframer::new(max);

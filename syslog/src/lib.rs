@@ -10,8 +10,10 @@
 //!   rsyslog's built-in templates ([`template::builtin`]).
 //! - [`filter`]: a rule's [`filter::Filter`]: a [`filter::Selector`]
 //!   (`auth.*`) or a [`filter::PropertyFilter`] (`:msg, contains, "x"`).
-//! - [`config`]: the legacy configuration syntax read into located
+//! - [`config`]: the configuration (legacy syntax and the RainerScript
+//!   subset collectors use, in `rainerscript`) read into located
 //!   statements ([`config::ConfigText`], [`config::Problem`]).
+//! - [`expr`]: RainerScript expressions and rsyslog's rules for them.
 //! - [`framing`]: syslog over a stream: [`framing::encode`] (the shipper's
 //!   octet counting and `(zN)` compression) and its inverse, the
 //!   [`framing::Deframer`].
@@ -24,12 +26,14 @@
 // message.rs, then drop these two allows.
 #[allow(missing_docs)]
 pub mod config;
+pub mod expr;
 pub mod filter;
 pub mod framing;
 #[allow(missing_docs)]
 pub mod message;
+mod rainerscript;
 pub mod template;
 pub mod time;
 
-pub use message::{parse, Message, Origin, ParseOptions, Protocol};
+pub use message::{parse, HostBinding, Message, Origin, ParseOptions, Protocol, ProtectionSeen, Provenance};
 pub use time::Timestamp;

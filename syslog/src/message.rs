@@ -25,6 +25,72 @@ pub struct Origin {
     pub fromhost_ip: String,
     /// `imgssapi`, `imtcp`, …
     pub inputname: &'static str,
+    /// Who the collector authenticated as the sender, and how well.
+    pub provenance: Provenance,
+}
+
+/// What the collector established about the sender of a session's messages:
+/// the `gss-principal`, `gss-protection` and `gss-host-binding` properties.
+/// The sender cannot set any of them: they come from the session, not from
+/// the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The authenticated Kerberos principal; empty when there is none
+    /// (plain TCP, or a local input).
+    pub principal: String,
+    pub protection: ProtectionSeen,
+    pub host_binding: HostBinding,
+}
+
+impl Default for Provenance {
+    /// Not authenticated: no principal, no protection, nothing checked.
+    fn default() -> Self {
+        Provenance { principal: String::new(), protection: ProtectionSeen::None, host_binding: HostBinding::Unchecked }
+    }
+}
+
+/// The weakest per-message protection seen on the session so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectionSeen {
+    /// Every token so far was sealed.
+    Encryption,
+    /// At least one token was integrity-only.
+    Integrity,
+    /// Not a GSS session: nothing is authenticated.
+    None,
+}
+
+impl ProtectionSeen {
+    /// The property value: `encryption`, `integrity` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtectionSeen::Encryption => "encryption",
+            ProtectionSeen::Integrity => "integrity",
+            ProtectionSeen::None => "none",
+        }
+    }
+}
+
+/// Whether a `host/NAME` principal sent from an address of NAME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostBinding {
+    /// Checked, and the address is one of NAME's.
+    Match,
+    /// Checked, and it is not (the collector was told to accept and mark).
+    Mismatch,
+    /// Not checked: binding off, not a host principal, or no principal.
+    Unchecked,
+}
+
+impl HostBinding {
+    /// The property value: `match`, `mismatch` or `unchecked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostBinding::Match => "match",
+            HostBinding::Mismatch => "mismatch",
+            HostBinding::Unchecked => "unchecked",
+        }
+    }
 }
 
 /// Settings of the reception path that change how bytes become a message.
@@ -75,6 +141,9 @@ pub struct Message {
     msg_offset: usize,
     /// Which header the message had.
     pub protocol: Protocol,
+    /// An RFC 5424 header whose fields after the timestamp were read (its
+    /// timestamp was valid); rsyslog then holds them even when empty.
+    rfc5424_fields: bool,
     /// A `z` (compressed) message that inflated to more than
     /// `$MaxMessageSize` bytes: it was cut there, as an oversize message is.
     pub inflated_past_limit: bool,
@@ -134,6 +203,12 @@ impl Message {
         }
     }
 
+    /// Whether the RFC 5424 fields after the timestamp were read (an RFC
+    /// 5424 message with a valid or nil timestamp).
+    pub fn has_rfc5424_fields(&self) -> bool {
+        self.rfc5424_fields
+    }
+
     /// RFC 5424 header fields (empty for RFC 3164 messages).
     pub fn app_name(&self) -> &[u8] {
         self.span(self.app_name)
@@ -178,6 +253,7 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
         emulated_tag: Vec::new(),
         msg_offset: 0,
         protocol: Protocol::Rfc3164,
+        rfc5424_fields: false,
         inflated_past_limit,
         app_name: Span::default(),
         procid: Span::default(),
@@ -352,21 +428,34 @@ fn parse_rfc5424(m: &mut Message, mut pos: usize) {
     let app_name = field(&mut pos);
     let procid = field(&mut pos);
     let msgid = field(&mut pos);
-    let sd = structured_data(raw, &mut pos);
-    // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a colon.
-    let mut tag = raw[app_name.start as usize..app_name.end as usize].to_vec();
+    // Where the STRUCTURED-DATA is not one (it starts with neither '[' nor
+    // '-'), rsyslog 8.2302 (pmrfc5424.c) keeps what its work buffer still
+    // holds: the MSGID. So do we.
+    let sd = structured_data(raw, &mut pos).unwrap_or(msgid);
+    // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a
+    // colon; an empty APP-NAME is the nil value "-" (msg.c, MsgSetAPPNAME),
+    // and the TAG has at most CONF_TAG_MAXSIZE - 1 = 511 bytes (the snprintf
+    // of tryEmulateTAG; rsyslog 8.2302 then copies the untruncated length,
+    // reading past its buffer: we stop at 511).
+    let app = &raw[app_name.start as usize..app_name.end as usize];
+    let mut tag = if app.is_empty() { b"-".to_vec() } else { app.to_vec() };
     let pid = &raw[procid.start as usize..procid.end as usize];
     if pid != b"-" {
         tag.push(b'[');
         tag.extend_from_slice(pid);
         tag.push(b']');
     }
+    tag.truncate(EMULATED_TAG_MAX);
+    m.rfc5424_fields = true;
     (m.hostname, m.app_name, m.procid, m.msgid, m.structured_data) = (Some(hostname), app_name, procid, msgid, sd);
     m.emulated_tag = tag;
     m.msg_offset = pos;
 }
 
-fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
+/// The longest TAG rsyslog emulates for an RFC 5424 message.
+const EMULATED_TAG_MAX: usize = 511;
+
+fn structured_data(raw: &[u8], pos: &mut usize) -> Option<Span> {
     let start = *pos;
     match raw.get(*pos) {
         Some(b'-') => *pos += 1,
@@ -387,13 +476,13 @@ fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
                 *pos += 1;
             }
         },
-        _ => return Span::default(),
+        _ => return None,
     }
     let value = Span::new(start, *pos);
     if raw.get(*pos) == Some(&b' ') {
         *pos += 1;
     }
-    value
+    Some(value)
 }
 
 fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
@@ -466,7 +555,12 @@ mod tests {
     }
 
     fn origin() -> Arc<Origin> {
-        Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp" })
+        Arc::new(Origin {
+            fromhost: "peer".into(),
+            fromhost_ip: "127.0.0.2".into(),
+            inputname: "imtcp",
+            provenance: Default::default(),
+        })
     }
 
     fn p(s: &[u8]) -> Message {
@@ -515,6 +609,19 @@ mod tests {
         assert_eq!(m.msg(), b"An app event");
         let m = p(b"<13>1 - host app - - - hello");
         assert_eq!(m.tag(), b"app");
+    }
+
+    #[test]
+    fn rfc5424_empty_app_name_is_nil_and_the_emulated_tag_has_511_bytes_at_most() {
+        let m = p(b"<13>1 2026-11-23T10:00:00Z host  7 - - empty app-name");
+        assert_eq!((m.tag(), m.programname()), (&b"-[7]"[..], &b"-"[..]));
+        let long = format!("<13>1 2026-11-23T10:00:00Z host {} 42 - - x", "a".repeat(600));
+        let m = p(long.as_bytes());
+        assert_eq!(m.tag().len(), 511);
+        assert!(m.has_rfc5424_fields());
+        assert!(!p(b"<13>1 notatime host app - - - x").has_rfc5424_fields());
+        let m = p(b"<13>1 2026-11-23T10:00:00Z host app 1 ID  no sd");
+        assert_eq!((m.structured_data(), m.msg()), (&b"ID"[..], &b" no sd"[..]), "rsyslog's leftover MSGID");
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn a_compression_bomb_allocates_no_more_than_a_message_of_the_maximum_size() {
     text.resize(32 << 20, b'A');
     let bomb = zlib(&text);
     drop(text);
-    let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp" });
+    let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp", provenance: Default::default() });
     let received = Timestamp::now();
     let options = ParseOptions { max_message_size: max };
 

@@ -99,6 +99,27 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL and wait for the death; fails unless SIGKILL is what ended it.
+    pub fn kill_9(&mut self, timeout: Duration) -> Result<()> {
+        use std::os::unix::process::ExitStatusExt;
+        self.signal("KILL");
+        let start = Instant::now();
+        let child = self.child.as_mut().context("already stopped")?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                if status.signal() != Some(libc::SIGKILL) {
+                    bail!("daemon ended with {status}, not by SIGKILL:\n{}", self.log());
+                }
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                bail!("daemon did not die within {timeout:?} of SIGKILL");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }

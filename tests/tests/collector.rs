@@ -460,8 +460,9 @@ fn check_config_reports_file_and_line_and_exit_code() {
     let out = std::process::Command::new(bin_path("imgssapi").unwrap()).args(["--check-config", "-f"]).arg(&seed).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(stdout.lines().count(), 2, "two warnings about the seed's dead pbs rule: {stdout}");
+    assert_eq!(stdout.lines().count(), 3, "two warnings about the seed's dead pbs rule, one about principals: {stdout}");
     assert!(stdout.contains(":21: warning: this filter can never match"));
+    assert!(stdout.contains("warning: no $InputGSSServerAllowedPrincipal: any principal of the realm"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! The C declarations of MIT's `libgssapi_krb5` that [`super`] uses: types,
 //! constants and functions as in `<gssapi/gssapi.h>`, `<gssapi/gssapi_krb5.h>`
-//! and `<gssapi/gssapi_ext.h>`. Nothing here is safe to call directly; the
+//! and `<gssapi/gssapi_ext.h>`, and three of `libkrb5` (`<krb5.h>`). Nothing here is safe to call directly; the
 //! safe binding around it is the parent module.
 
 #![allow(non_camel_case_types)]
@@ -82,9 +82,23 @@ pub struct gss_krb5_lucid_context_v1_t {
     pub cfx_kd: gss_krb5_cfx_keydata_t,
 }
 
+/// One `key = value` of a credential store (`<gssapi/gssapi_ext.h>`).
+#[repr(C)]
+pub struct gss_key_value_element_desc {
+    pub key: *const std::ffi::c_char,
+    pub value: *const std::ffi::c_char,
+}
+
+#[repr(C)]
+pub struct gss_key_value_set_desc {
+    pub count: OM_uint32,
+    pub elements: *mut gss_key_value_element_desc,
+}
+
 pub const GSS_C_GSS_CODE: i32 = 1;
 pub const GSS_C_MECH_CODE: i32 = 2;
 pub const GSS_C_INDEFINITE: OM_uint32 = 0xffff_ffff;
+pub const GSS_C_INITIATE: i32 = 1;
 pub const GSS_C_ACCEPT: i32 = 2;
 pub const GSS_S_CONTINUE_NEEDED: OM_uint32 = 1;
 pub const LUCID_VERSION: OM_uint32 = 1;
@@ -94,6 +108,7 @@ extern "C" {
     pub static GSS_C_NT_HOSTBASED_SERVICE: gss_OID;
     pub static GSS_C_INQ_SSPI_SESSION_KEY: gss_OID;
     pub static gss_mech_krb5: gss_OID;
+    pub static GSS_KRB5_NT_PRINCIPAL_NAME: gss_OID;
 
     pub fn gss_import_name(
         minor: *mut OM_uint32,
@@ -116,6 +131,17 @@ extern "C" {
         time_req: OM_uint32,
         mechs: *mut gss_OID_set_desc,
         usage: i32,
+        cred: *mut gss_cred_id_t,
+        actual_mechs: *mut *mut gss_OID_set_desc,
+        time_rec: *mut OM_uint32,
+    ) -> OM_uint32;
+    pub fn gss_acquire_cred_from(
+        minor: *mut OM_uint32,
+        name: gss_name_t,
+        time_req: OM_uint32,
+        mechs: *mut gss_OID_set_desc,
+        usage: i32,
+        store: *const gss_key_value_set_desc,
         cred: *mut gss_cred_id_t,
         actual_mechs: *mut *mut gss_OID_set_desc,
         time_rec: *mut OM_uint32,
@@ -202,4 +228,18 @@ extern "C" {
         lucid: *mut *mut c_void,
     ) -> OM_uint32;
     pub fn gss_krb5_free_lucid_sec_context(minor: *mut OM_uint32, lucid: *mut c_void) -> OM_uint32;
+}
+
+/// `krb5_context` and `krb5_ccache` of `<krb5.h>`: opaque handles.
+pub type krb5_context = *mut c_void;
+pub type krb5_ccache = *mut c_void;
+
+// The few `libkrb5` calls GSS-API has no equivalent for: destroying a
+// credential cache that an initiator credential was given.
+#[link(name = "krb5")]
+extern "C" {
+    pub fn krb5_init_context(context: *mut krb5_context) -> i32;
+    pub fn krb5_free_context(context: krb5_context);
+    pub fn krb5_cc_resolve(context: krb5_context, name: *const std::ffi::c_char, cache: *mut krb5_ccache) -> i32;
+    pub fn krb5_cc_destroy(context: krb5_context, cache: krb5_ccache) -> i32;
 }

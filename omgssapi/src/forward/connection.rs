@@ -3,21 +3,28 @@
 //! [`connect`] resolves the collector's name again (it may have moved),
 //! connects from the configured source address, and completes the GSS
 //! handshake; each step is bounded by the handshake timeout and fails with a
-//! [`ConnectError`] naming it. The read half then goes to a close watcher:
-//! the collector never sends after the handshake, so whatever the watcher
-//! reads ends the session ([`Closed`]).
+//! [`ConnectError`] naming it. The read half then goes to a watcher task
+//! that passes on what it reads ([`Heard`]): tokens (a stock collector
+//! never sends any after the handshake, so on a session without
+//! acknowledgements one ends it; with them they are the collector's
+//! acknowledgements), and how the read half ended ([`Closed`]).
 
 use std::net::{IpAddr, SocketAddr};
 
-use gsswire::{initiate, FrameError, FrameOrder, FrameReader, FrameWriter, HandshakeError, InitiatorConfig, Session};
+use gsswire::{
+    initiate_as, ClientIdentity, FrameError, FrameOrder, FrameReader, FrameWriter, GssError, HandshakeError,
+    InitiatorConfig, InitiatorCredential, Session,
+};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 
 use crate::config::ForwardConfig;
 
-/// The largest token the close watcher reads (it expects none at all).
-const WATCHER_MAX_TOKEN: usize = 1 << 20;
+/// The largest token the watcher reads (acknowledgements are a few dozen bytes).
+const WATCHER_MAX_TOKEN: usize = 64 * 1024;
+/// Tokens read ahead of the session's handling of them.
+const WATCHER_BACKLOG: usize = 64;
 
 /// Why no session could be set up. Each variant is one step of [`connect`].
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +41,8 @@ pub enum ConnectError {
     ConnectTimedOut { addr: SocketAddr },
     #[error("turning off Nagle's algorithm (TCP_NODELAY): {0}")]
     NoDelay(std::io::Error),
+    #[error("client credentials ($GssForwardPrincipal, $GssForwardKeytab): {0}")]
+    Credentials(GssError),
     #[error("GSS handshake: {0}")]
     Handshake(#[from] HandshakeError),
 }
@@ -62,34 +71,51 @@ pub struct Connection {
     pub closed: CloseWatch,
 }
 
-/// The close watcher's verdict, once it has one.
-pub struct CloseWatch(oneshot::Receiver<Closed>);
+/// What the watcher read on the session's read half.
+#[derive(Debug)]
+pub enum Heard {
+    /// A token (still wrapped).
+    Token(Vec<u8>),
+    /// The read half ended; nothing follows.
+    Closed(Closed),
+}
+
+/// The watcher of the read half: what it read, in order.
+pub struct CloseWatch(mpsc::Receiver<Heard>);
 
 impl CloseWatch {
-    /// Reads the session's read half in a task of its own until something
-    /// arrives there; the first thing that does is the verdict.
+    /// Reads the session's read half in a task of its own, passing on every
+    /// token, until the read half ends.
     fn spawn(mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>) -> CloseWatch {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(WATCHER_BACKLOG);
         tokio::spawn(async move {
-            let why = match reader.read_token(WATCHER_MAX_TOKEN).await {
-                Ok(None) => Closed::ByCollector,
-                Ok(Some(_)) => Closed::DataAfterHandshake,
-                Err(e) => Closed::ReadFailed(e),
-            };
-            let _ = tx.send(why);
+            loop {
+                let heard = match reader.read_token(WATCHER_MAX_TOKEN).await {
+                    Ok(Some(token)) => Heard::Token(token.to_vec()),
+                    Ok(None) => Heard::Closed(Closed::ByCollector),
+                    Err(e) => Heard::Closed(Closed::ReadFailed(e)),
+                };
+                let last = matches!(heard, Heard::Closed(_));
+                if tx.send(heard).await.is_err() || last {
+                    return;
+                }
+            }
         });
         CloseWatch(rx)
     }
 
-    /// Resolves once the session is seen closed. Cancellation-safe: fit for
-    /// `select!`.
-    pub async fn wait(&mut self) -> Closed {
-        (&mut self.0).await.unwrap_or(Closed::WatcherGone)
+    /// The next thing read. Cancellation-safe: fit for `select!`.
+    pub async fn wait(&mut self) -> Heard {
+        self.0.recv().await.unwrap_or(Heard::Closed(Closed::WatcherGone))
     }
 
-    /// The verdict if there is one already, without waiting.
-    pub fn seen(&mut self) -> Option<Closed> {
-        self.0.try_recv().ok()
+    /// The next thing read if there is one already, without waiting.
+    pub fn seen(&mut self) -> Option<Heard> {
+        match self.0.try_recv() {
+            Ok(heard) => Some(heard),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => Some(Heard::Closed(Closed::WatcherGone)),
+        }
     }
 }
 
@@ -142,8 +168,25 @@ async fn connect_to(config: &ForwardConfig, addr: SocketAddr) -> Result<Connecti
         protection: config.protection,
         handshake_timeout: config.handshake_timeout,
     };
-    let session = initiate(&mut reader, &mut writer, &initiator).await?;
+    let credential = client_credential(&config.identity).await?;
+    let session = initiate_as(&mut reader, &mut writer, &initiator, credential.as_ref()).await?;
     Ok(Connection { writer, session, closed: CloseWatch::spawn(reader) })
+}
+
+/// The configured client identity's credential, acquired anew for every
+/// session so that each one gets fresh tickets (with a client keytab MIT
+/// keeps them in a memory cache of the credential's own, released with it);
+/// `None` for MIT's defaults, from the environment, as before.
+async fn client_credential(identity: &ClientIdentity) -> Result<Option<InitiatorCredential>, ConnectError> {
+    if identity == &ClientIdentity::default() {
+        return Ok(None);
+    }
+    let identity = identity.clone();
+    // Reading the keytab is file I/O: off the runtime's threads.
+    let acquired = tokio::task::spawn_blocking(move || InitiatorCredential::acquire(&identity))
+        .await
+        .map_err(|e| ConnectError::Handshake(HandshakeError::Worker(e.to_string())))?;
+    acquired.map(Some).map_err(ConnectError::Credentials)
 }
 
 /// Connects to `addr`, from `source` (any port) when one is configured.
@@ -172,8 +215,15 @@ mod tests {
         (watch, collector)
     }
 
-    async fn verdict(watch: &mut CloseWatch) -> Closed {
+    async fn heard(watch: &mut CloseWatch) -> Heard {
         tokio::time::timeout(std::time::Duration::from_secs(10), watch.wait()).await.expect("the watcher decides")
+    }
+
+    async fn verdict(watch: &mut CloseWatch) -> Closed {
+        match heard(watch).await {
+            Heard::Closed(why) => why,
+            Heard::Token(t) => panic!("a token, not a close: {t:?}"),
+        }
     }
 
     #[tokio::test]
@@ -187,11 +237,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_token_after_the_handshake_ends_the_session() {
+    async fn tokens_are_passed_on_in_order_then_the_close() {
         let (mut watch, mut collector) = watched().await;
-        collector.write_all(&[0, 0, 0, 2, 0x60, 0x00]).await.unwrap();
+        collector.write_all(&[0, 0, 0, 2, 0x60, 0x00, 0, 0, 0, 1, 0x61]).await.unwrap();
+        collector.shutdown().await.unwrap();
+        assert!(matches!(heard(&mut watch).await, Heard::Token(t) if t == [0x60, 0x00]));
+        assert!(matches!(heard(&mut watch).await, Heard::Token(t) if t == [0x61]));
         let why = verdict(&mut watch).await;
-        assert!(matches!(why, Closed::DataAfterHandshake), "{why:?}");
+        assert!(matches!(why, Closed::ByCollector), "{why:?}");
     }
 
     #[tokio::test]

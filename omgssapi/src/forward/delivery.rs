@@ -1,25 +1,35 @@
-//! Which written records the collector has received, by its TCP stack's
-//! acknowledgements.
+//! Which written records the collector has, by its TCP stack's
+//! acknowledgements or, on an acknowledged session, by its own.
 //!
-//! The bytes the peer has acknowledged are the bytes written on the
+//! TCP-level accounting ([`Accounting::TcpStack`], what a stock collector
+//! allows): the bytes the peer has acknowledged are the bytes written on the
 //! connection minus the socket's unacknowledged send queue. A batch of
 //! records is delivered, and acknowledged in the queue (so it may leave the
-//! disk), once every byte of its tokens is. Unacknowledged bytes that stop
-//! moving for a while (a cut network, a frozen peer) are a [`Stalled`]
-//! session: the caller ends it, and the unacknowledged records go again
-//! after the reconnect.
+//! disk), once every byte of its tokens is. That covers a network loss, not
+//! a collector that dies before writing what its kernel received.
+//!
+//! Collector accounting ([`Accounting::Collector`], our collector in the
+//! acknowledged mode, [`gsswire::ack`]): a batch is delivered once the
+//! collector says every data token up to the batch's last is written.
+//!
+//! Until the session knows which applies (it asked, no answer yet) nothing
+//! is released. Acknowledgements that stop moving for a while (a cut
+//! network, a frozen peer) are a [`Stalled`] session: the caller ends it,
+//! and the unacknowledged records go again after the reconnect.
 
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use gsswire::ack::AckError;
 use queue::Consumer;
 
 /// How many written batches may wait for acknowledgement: keeps the records
 /// in flight bounded (the kernel buffers, roughly).
 const MAX_BATCHES_IN_FLIGHT: usize = 1024;
 
-/// The collector's TCP stack stopped acknowledging what was written.
+/// The collector's TCP stack (or the collector) stopped acknowledging what
+/// was written.
 #[derive(Debug, thiserror::Error)]
 #[error("no delivery progress for {after:?} ({unacknowledged} bytes unacknowledged): network or collector stuck")]
 pub struct Stalled {
@@ -27,24 +37,68 @@ pub struct Stalled {
     pub unacknowledged: u64,
 }
 
-/// Records written on one connection but not yet acknowledged by the peer's
-/// TCP stack.
+/// Whose acknowledgements release records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accounting {
+    /// The collector's TCP stack's (stock collectors).
+    TcpStack,
+    /// The collector's own `Written(N)` messages.
+    Collector,
+}
+
+/// One written batch: its last record, where it ends on the wire, and how
+/// many records it holds.
+#[derive(Debug)]
+struct Batch {
+    last_seq: u64,
+    bytes_end: u64,
+    tokens_end: u64,
+    records: u64,
+}
+
+/// Records written on one connection but not yet acknowledged.
 pub struct Delivery {
     /// How long unacknowledged bytes may make no progress.
     stall_limit: Duration,
-    /// Bytes written on this connection so far.
+    /// `None` while the session waits to learn whether the collector
+    /// acknowledges: nothing is released meanwhile.
+    accounting: Option<Accounting>,
+    /// Bytes written on this connection so far (the request token included).
     written: u64,
-    /// (last record seq of a batch, `written` once that batch was written).
-    batches: VecDeque<(u64, u64)>,
+    /// Data tokens written on this connection so far.
+    tokens: u64,
+    batches: VecDeque<Batch>,
     last_progress: Instant,
     last_acked_bytes: u64,
+    /// The last `Written(N)` of the collector.
+    acked_tokens: u64,
 }
 
 impl Delivery {
     /// Nothing written yet; unacknowledged bytes that make no progress for
-    /// `stall_limit` are a stall.
-    pub fn new(stall_limit: Duration) -> Self {
-        Delivery { stall_limit, written: 0, batches: VecDeque::new(), last_progress: Instant::now(), last_acked_bytes: 0 }
+    /// `stall_limit` are a stall. `accounting` `None`: not known yet.
+    pub fn new(stall_limit: Duration, accounting: Option<Accounting>) -> Self {
+        Delivery {
+            stall_limit,
+            accounting,
+            written: 0,
+            tokens: 0,
+            batches: VecDeque::new(),
+            last_progress: Instant::now(),
+            last_acked_bytes: 0,
+            acked_tokens: 0,
+        }
+    }
+
+    /// Whose acknowledgements count, once known.
+    pub fn accounting(&self) -> Option<Accounting> {
+        self.accounting
+    }
+
+    /// From now on `accounting`'s acknowledgements release records.
+    pub fn account_by(&mut self, accounting: Accounting) {
+        self.accounting = Some(accounting);
+        self.last_progress = Instant::now();
     }
 
     /// Whether written records wait for acknowledgement.
@@ -57,21 +111,40 @@ impl Delivery {
         self.batches.len() < MAX_BATCHES_IN_FLIGHT
     }
 
-    /// Records that a batch ending with record `last_seq` took `bytes` on the wire.
-    pub fn written(&mut self, last_seq: u64, bytes: u64) {
+    /// How many written records are not acknowledged.
+    pub fn unacknowledged_records(&self) -> u64 {
+        self.batches.iter().map(|b| b.records).sum()
+    }
+
+    /// Counts `bytes` written that carry no records (the request token).
+    pub fn wrote_control(&mut self, bytes: u64) {
+        self.written += bytes;
+    }
+
+    /// Records that a batch of `records` records ending with record
+    /// `last_seq` took `tokens` data tokens and `bytes` on the wire.
+    pub fn written(&mut self, last_seq: u64, records: u64, tokens: u64, bytes: u64) {
         if self.batches.is_empty() {
             self.last_progress = Instant::now();
         }
         self.written += bytes;
-        self.batches.push_back((last_seq, self.written));
+        self.tokens += tokens;
+        self.batches.push_back(Batch { last_seq, bytes_end: self.written, tokens_end: self.tokens, records });
     }
 
-    /// Asks `socket` how much is unacknowledged, then [`Delivery::settle_unacknowledged`].
-    /// When the socket cannot say, nothing is taken to be unacknowledged,
-    /// which acknowledges on write.
+    /// With TCP-level accounting: asks `socket` how much is unacknowledged,
+    /// then [`Delivery::settle_unacknowledged`]. When the socket cannot say,
+    /// nothing is taken to be unacknowledged, which acknowledges on write.
+    /// With the collector's accounting: only checks for a stall.
     pub fn settle(&mut self, socket: &impl AsFd, queue: &mut Consumer) -> Result<(), Stalled> {
-        let unacknowledged = daemon::os::unacknowledged_bytes(socket.as_fd()).unwrap_or(0);
-        self.settle_unacknowledged(unacknowledged, queue)
+        match self.accounting {
+            Some(Accounting::TcpStack) => {
+                let unacknowledged = daemon::os::unacknowledged_bytes(socket.as_fd()).unwrap_or(0);
+                self.settle_unacknowledged(unacknowledged, queue)
+            }
+            Some(Accounting::Collector) => self.check_stall(),
+            None => Ok(()),
+        }
     }
 
     /// Acknowledges, in the queue, every batch the peer's TCP stack has
@@ -79,22 +152,53 @@ impl Delivery {
     /// queue; fails when they stopped moving for the stall limit.
     pub fn settle_unacknowledged(&mut self, unacknowledged: u64, queue: &mut Consumer) -> Result<(), Stalled> {
         let acked_bytes = self.written.saturating_sub(unacknowledged);
-        let mut through = None;
-        while self.batches.front().is_some_and(|(_, end)| *end <= acked_bytes) {
-            through = self.batches.pop_front().map(|(seq, _)| seq);
-        }
-        if let Some(seq) = through {
-            if let Err(e) = queue.ack(seq) {
-                tracing::error!(error = %e, "cannot record delivery in the queue checkpoint");
-            }
-        }
+        release(&mut self.batches, queue, |b| b.bytes_end <= acked_bytes);
         if acked_bytes > self.last_acked_bytes || self.batches.is_empty() {
             self.last_acked_bytes = acked_bytes;
             self.last_progress = Instant::now();
+            return Ok(());
+        }
+        self.check_stall()
+    }
+
+    /// The collector's `Written(n)`: acknowledges, in the queue, every batch
+    /// whose tokens are all among the first `n`. An `n` that goes down or
+    /// past the tokens written breaks the protocol.
+    pub fn collector_wrote(&mut self, n: u64, queue: &mut Consumer) -> Result<(), AckError> {
+        if n < self.acked_tokens || n > self.tokens {
+            return Err(AckError::Impossible { acked: n, previous: self.acked_tokens, sent: self.tokens });
+        }
+        if n > self.acked_tokens {
+            self.last_progress = Instant::now();
+        }
+        self.acked_tokens = n;
+        release(&mut self.batches, queue, |b| b.tokens_end <= n);
+        Ok(())
+    }
+
+    /// Fails when records are in flight and nothing moved for the stall limit.
+    fn check_stall(&mut self) -> Result<(), Stalled> {
+        if self.batches.is_empty() {
+            self.last_progress = Instant::now();
         } else if self.last_progress.elapsed() > self.stall_limit {
+            let unacknowledged = self.written.saturating_sub(self.last_acked_bytes);
             return Err(Stalled { after: self.stall_limit, unacknowledged });
         }
         Ok(())
+    }
+}
+
+/// Pops the batches at the front that `delivered` says are, and
+/// acknowledges their records in the queue.
+fn release(batches: &mut VecDeque<Batch>, queue: &mut Consumer, delivered: impl Fn(&Batch) -> bool) {
+    let mut through = None;
+    while batches.front().is_some_and(&delivered) {
+        through = batches.pop_front().map(|b| b.last_seq);
+    }
+    if let Some(seq) = through {
+        if let Err(e) = queue.ack(seq) {
+            tracing::error!(error = %e, "cannot record delivery in the queue checkpoint");
+        }
     }
 }
 
@@ -117,9 +221,9 @@ mod tests {
     fn a_batch_is_acknowledged_once_all_its_bytes_are() {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 3);
-        let mut delivery = Delivery::new(Duration::from_secs(60));
-        delivery.written(records[1].seq, 100); // records 0 and 1: bytes 0..100
-        delivery.written(records[2].seq, 50); // record 2: bytes 100..150
+        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::TcpStack));
+        delivery.written(records[1].seq, 2, 1, 100); // records 0 and 1: bytes 0..100
+        delivery.written(records[2].seq, 1, 1, 50); // record 2: bytes 100..150
         assert!(delivery.pending());
 
         delivery.settle_unacknowledged(51, &mut queue).unwrap();
@@ -137,9 +241,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 2);
         let limit = Duration::from_millis(20);
-        let mut delivery = Delivery::new(limit);
-        delivery.written(records[0].seq, 100);
-        delivery.written(records[1].seq, 100);
+        let mut delivery = Delivery::new(limit, Some(Accounting::TcpStack));
+        delivery.written(records[0].seq, 1, 1, 100);
+        delivery.written(records[1].seq, 1, 1, 100);
         delivery.settle_unacknowledged(200, &mut queue).unwrap();
         std::thread::sleep(limit * 2);
         // Progress (half of it acknowledged) is not a stall, however late.
@@ -157,7 +261,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, _records) = queue_with(dir.path(), 0);
         let limit = Duration::from_millis(10);
-        let mut delivery = Delivery::new(limit);
+        let mut delivery = Delivery::new(limit, Some(Accounting::TcpStack));
         std::thread::sleep(limit * 2);
         delivery.settle_unacknowledged(0, &mut queue).unwrap();
         assert!(!delivery.pending() && delivery.has_room());
@@ -165,11 +269,63 @@ mod tests {
 
     #[test]
     fn in_flight_batches_are_bounded() {
-        let mut delivery = Delivery::new(Duration::from_secs(60));
+        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::TcpStack));
         for seq in 0..MAX_BATCHES_IN_FLIGHT as u64 {
             assert!(delivery.has_room());
-            delivery.written(seq, 1);
+            delivery.written(seq, 1, 1, 1);
         }
         assert!(!delivery.has_room());
+    }
+
+    #[test]
+    fn with_the_collector_accounting_only_its_written_messages_release_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_producer, mut queue, records) = queue_with(dir.path(), 3);
+        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::Collector));
+        delivery.wrote_control(20);
+        delivery.written(records[1].seq, 2, 2, 100); // records 0 and 1: tokens 1 and 2
+        delivery.written(records[2].seq, 1, 1, 50); // record 2: token 3
+        // Whatever the socket says (this one: nothing unacknowledged), it
+        // releases nothing here.
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        delivery.settle(&socket, &mut queue).unwrap();
+        assert_eq!(queue.stats().acknowledged, 0, "the TCP stack's word does not count");
+        delivery.collector_wrote(1, &mut queue).unwrap();
+        assert_eq!(queue.stats().acknowledged, 0, "token 2 of the first batch is not written yet");
+        assert_eq!(delivery.unacknowledged_records(), 3);
+        delivery.collector_wrote(2, &mut queue).unwrap();
+        assert_eq!(queue.stats().acknowledged, 2);
+        assert_eq!(delivery.unacknowledged_records(), 1);
+        delivery.collector_wrote(3, &mut queue).unwrap();
+        assert_eq!(queue.stats().acknowledged, 3);
+        assert!(!delivery.pending());
+    }
+
+    #[test]
+    fn an_impossible_written_message_is_a_protocol_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_producer, mut queue, records) = queue_with(dir.path(), 1);
+        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::Collector));
+        delivery.written(records[0].seq, 1, 2, 100);
+        let e = delivery.collector_wrote(3, &mut queue).unwrap_err();
+        assert_eq!(e, AckError::Impossible { acked: 3, previous: 0, sent: 2 }, "past the tokens sent");
+        delivery.collector_wrote(1, &mut queue).unwrap();
+        let e = delivery.collector_wrote(0, &mut queue).unwrap_err();
+        assert_eq!(e, AckError::Impossible { acked: 0, previous: 1, sent: 2 }, "going down");
+        assert_eq!(queue.stats().acknowledged, 0);
+    }
+
+    #[test]
+    fn while_the_accounting_is_unknown_nothing_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_producer, mut queue, records) = queue_with(dir.path(), 1);
+        let mut delivery = Delivery::new(Duration::from_secs(60), None);
+        delivery.written(records[0].seq, 1, 1, 100);
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        delivery.settle(&socket, &mut queue).unwrap();
+        assert_eq!(queue.stats().acknowledged, 0);
+        delivery.account_by(Accounting::TcpStack);
+        delivery.settle_unacknowledged(0, &mut queue).unwrap();
+        assert_eq!(queue.stats().acknowledged, 1, "the fallback releases what the TCP stack has");
     }
 }

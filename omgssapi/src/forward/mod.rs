@@ -10,9 +10,12 @@
 //!   its own [`Backoff`]), sends until the session ends, and waits. While a
 //!   backup sends, the collectors before it are tried on their schedules;
 //!   the first that answers gets the queue back once everything sent to the
-//!   backup is delivered, so nothing is lost or sent twice across the switch.
-//!   Each collector's outage is logged once when it starts and once when it
-//!   is over.
+//!   backup is acknowledged (by the accounting in force: the collector's
+//!   `Written(N)` on an acknowledged session, its TCP stack otherwise), so
+//!   nothing is lost or sent twice across the switch. Each collector's
+//!   outage is logged when it starts, again at most once a minute while it
+//!   lasts (with the attempts since and the latest error: a broken keytab or
+//!   an unreachable KDC keeps being reported), and once when it is over.
 //! - [`connection`]: how a session is set up (resolve the name again,
 //!   connect, handshake, all inside the backoff, so a failing collector sees
 //!   one attempt per backoff step, not a burst), and how it is watched for
@@ -22,6 +25,9 @@
 //!   sending, reconnect.
 //! - [`session`]: sending on one session: records from the queue, packed
 //!   into tokens, until the session ends ([`SessionEnd`]).
+//!   Before the context expires the session re-keys: it ends once all it
+//!   sent is acknowledged ([`SessionEnd::Rekey`]), and this loop reconnects
+//!   at once. A hand-back ends the same way ([`SessionEnd::HandedBack`]).
 //! - [`delivery`]: a record is acknowledged (and may leave the disk queue)
 //!   once the collector's TCP stack has acknowledged the bytes of the token
 //!   holding it (bytes written minus the socket's unacknowledged send queue).
@@ -33,31 +39,55 @@ mod connection;
 mod delivery;
 mod session;
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use daemon::rate_limited::{RateLimitedCount, Report};
 use daemon::signals::{self, Shutdown, ShutdownTrigger};
 use queue::Consumer;
 
 use crate::backoff::Backoff;
 use crate::config::ForwardConfig;
+use crate::stats::ActionStats;
 use connection::Connection;
 use session::{SessionEnd, Sent};
 
 /// A session that stayed up this long resets the backoff.
 const STABLE_SESSION: Duration = Duration::from_secs(10);
+/// While an outage lasts, it is reported again at most this often.
+const OUTAGE_REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs one action until `stop`, then logs what it sent.
-pub async fn run(config: ForwardConfig, mut queue: Consumer, stop: Shutdown) {
+pub async fn run(config: ForwardConfig, mut queue: Consumer, stop: Shutdown, stats: Arc<ActionStats>) {
     let mut collectors: Vec<Collector> = std::iter::once(&config).chain(&config.backups).map(Collector::new).collect();
     let mut sent = Sent::default();
-    forward(&mut collectors, &mut queue, stop, &mut sent).await;
-    tracing::info!(collector = %collectors[0].name, messages = sent.messages, tokens = sent.tokens, "forwarder stopped");
+    forward(&mut collectors, &mut queue, stop, &mut sent, &stats).await;
+    tracing::info!(
+        collector = %collectors[0].name,
+        messages = sent.messages,
+        tokens = sent.tokens,
+        unacknowledged = sent.unacknowledged,
+        "forwarder stopped"
+    );
 }
 
-/// A run of failed connection attempts, logged when it starts and when it ends.
+/// A run of failed connection attempts, logged when it starts, at most once
+/// per [`OUTAGE_REPORT_EVERY`] while it lasts, and when it ends.
 struct Outage {
     since: Instant,
-    attempts: u32,
+    failures: RateLimitedCount,
+}
+
+impl Outage {
+    fn new(now: Instant) -> Outage {
+        Outage { since: now, failures: RateLimitedCount::new(OUTAGE_REPORT_EVERY) }
+    }
+
+    /// Counts a failed attempt; a report when one is due (the first failure, then at most one per interval).
+    fn failed(&self, now: Instant) -> Option<Report> {
+        self.failures.add(1, now)
+    }
 }
 
 /// One collector an action may send to (its own, or a backup), and when to
@@ -82,8 +112,9 @@ impl<'a> Collector<'a> {
     }
 
     /// One connection attempt if one is due. A failure is logged (a warning
-    /// when an outage starts) and schedules the next try.
-    async fn try_connect(&mut self) -> Option<Connection> {
+    /// when an outage starts and at most once a minute while it lasts) and
+    /// schedules the next try.
+    async fn try_connect(&mut self, stats: &ActionStats) -> Option<Connection> {
         if Instant::now() < self.next_try {
             return None;
         }
@@ -94,7 +125,7 @@ impl<'a> Collector<'a> {
                     Some(o) => tracing::info!(
                         collector = %self.name,
                         down_for = ?o.since.elapsed(),
-                        attempts = o.attempts,
+                        attempts = o.failures.total(),
                         message_tokens,
                         "reconnected to collector"
                     ),
@@ -103,15 +134,24 @@ impl<'a> Collector<'a> {
                 Some(c)
             }
             Err(e) => {
-                match &mut self.outage {
-                    None => {
-                        tracing::warn!(collector = %self.name, error = %e, "collector unreachable; queueing and retrying with backoff");
-                        self.outage = Some(Outage { since: Instant::now(), attempts: 1 });
-                    }
-                    Some(o) => {
-                        o.attempts += 1;
-                        tracing::debug!(collector = %self.name, error = %e, attempt = o.attempts, "reconnect failed");
-                    }
+                stats.connect_failures.fetch_add(1, Ordering::Relaxed);
+                let now = Instant::now();
+                let o = self.outage.get_or_insert_with(|| Outage::new(now));
+                match o.failed(now) {
+                    Some(r) if r.total == 1 => tracing::warn!(
+                        collector = %self.name,
+                        error = %e,
+                        "collector unreachable; queueing and retrying with backoff"
+                    ),
+                    Some(r) => tracing::warn!(
+                        collector = %self.name,
+                        error = %e,
+                        down_for = ?o.since.elapsed(),
+                        failed_attempts = r.total,
+                        since_last_report = r.since_last,
+                        "collector still unreachable; still queueing and retrying (reported at most once a minute)"
+                    ),
+                    None => tracing::debug!(collector = %self.name, error = %e, attempt = o.failures.total(), "reconnect failed"),
                 }
                 self.next_try = Instant::now() + self.backoff.next_delay();
                 None
@@ -128,12 +168,19 @@ impl<'a> Collector<'a> {
         }
         self.next_try = Instant::now() + self.backoff.next_delay();
     }
+
+    /// A session with this collector ended to re-key: everything sent is
+    /// acknowledged, the next session may start at once.
+    fn rekeyed(&mut self) {
+        self.backoff.reset();
+        self.next_try = Instant::now();
+    }
 }
 
 /// The first collector, in order, that is due for a try and answers.
-async fn connect_first(collectors: &mut [Collector<'_>]) -> Option<(usize, Connection)> {
+async fn connect_first(collectors: &mut [Collector<'_>], stats: &ActionStats) -> Option<(usize, Connection)> {
     for (i, c) in collectors.iter_mut().enumerate() {
-        if let Some(connection) = c.try_connect().await {
+        if let Some(connection) = c.try_connect(stats).await {
             return Some((i, connection));
         }
     }
@@ -148,11 +195,11 @@ fn next_due(collectors: &[Collector<'_>]) -> Option<Instant> {
 /// Tries `collectors` (the ones before a backup that is sending) on their
 /// schedules until one answers; then triggers the hand-back. Never ends when
 /// there are none.
-async fn probe(collectors: &mut [Collector<'_>], hand_back: ShutdownTrigger) -> (usize, Connection) {
+async fn probe(collectors: &mut [Collector<'_>], hand_back: ShutdownTrigger, stats: &ActionStats) -> (usize, Connection) {
     loop {
         let Some(due) = next_due(collectors) else { return std::future::pending().await };
         tokio::time::sleep_until(due.into()).await;
-        if let Some(found) = connect_first(collectors).await {
+        if let Some(found) = connect_first(collectors, stats).await {
             hand_back.trigger();
             return found;
         }
@@ -160,7 +207,7 @@ async fn probe(collectors: &mut [Collector<'_>], hand_back: ShutdownTrigger) -> 
 }
 
 /// The reconnect loop: connect, send until the session ends, wait, again.
-async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut stop: Shutdown, sent: &mut Sent) {
+async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut stop: Shutdown, sent: &mut Sent, stats: &ActionStats) {
     let mut ready: Option<(usize, Connection)> = None;
     loop {
         if stop.is_triggered() {
@@ -170,7 +217,7 @@ async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut sto
             Some(r) => r,
             None => {
                 let found = tokio::select! {
-                    f = connect_first(collectors) => f,
+                    f = connect_first(collectors, stats) => f,
                     _ = stop.triggered() => return,
                 };
                 match found {
@@ -192,9 +239,10 @@ async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut sto
         }
         queue.rewind();
         let connected = Instant::now();
+        stats.session_up();
         let (trigger, hand_back) = signals::shutdown();
-        let session = session::send_until_ended(current.config, queue, connection, &mut stop, sent, hand_back);
-        let probe = probe(before, trigger);
+        let session = session::send_until_ended(current.config, queue, connection, &mut stop, sent, stats, hand_back);
+        let probe = probe(before, trigger, stats);
         tokio::pin!(session, probe);
         let mut better = None;
         let end = loop {
@@ -203,10 +251,17 @@ async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut sto
                 found = &mut probe, if better.is_none() => better = Some(found),
             }
         };
+        stats.session_down(matches!(end, SessionEnd::Broken(_)));
         match end {
             SessionEnd::Stopped => return,
             SessionEnd::HandedBack => {
-                tracing::info!(collector = %current.name, "everything sent to the backup is delivered; handing the queue back");
+                tracing::info!(collector = %current.name, "everything sent to the backup is acknowledged; handing the queue back");
+            }
+            SessionEnd::Rekey { lifetime } => {
+                // Everything sent is acknowledged: the next session starts
+                // where this one ended, with new tickets, without waiting.
+                tracing::info!(collector = %current.name, after = ?lifetime, "re-keying: the GSS context is near the end of its lifetime");
+                current.rekeyed();
             }
             SessionEnd::Broken(why) => {
                 tracing::info!(collector = %current.name, reason = %why, "session ended; reconnecting");
@@ -214,5 +269,23 @@ async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut sto
             }
         }
         ready = better;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_reported_first_then_at_most_once_a_minute_with_the_attempts_since() {
+        let t0 = Instant::now();
+        let outage = Outage::new(t0);
+        let reports: Vec<(u64, Option<Report>)> =
+            (0..300u64).map(|i| (i, outage.failed(t0 + Duration::from_millis(i * 500)))).filter(|(_, r)| r.is_some()).collect();
+        // 300 attempts over 150 s: the first, then one at 60 s and one at 120 s.
+        let at: Vec<u64> = reports.iter().map(|(i, _)| *i).collect();
+        assert_eq!(at, [0, 120, 240]);
+        assert_eq!(reports[1].1, Some(Report { since_last: 120, total: 121 }));
+        assert_eq!(outage.failures.total(), 300);
     }
 }

@@ -106,7 +106,7 @@ mod tests {
 
     fn msg(s: &str) -> Message {
         let base = parse_rfc3339(b"2026-11-23T10:00:00.000001+00:00").unwrap().0;
-        let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi" });
+        let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi", provenance: Default::default() });
         parse(s.as_bytes(), origin, base, &ParseOptions::default()).unwrap()
     }
 
@@ -170,6 +170,39 @@ mod tests {
         assert_eq!(r("%msg:::secpath-replace%"), " User Root_.._x");
         let mut out = Vec::new();
         Template::parse("p", "/x/%msg:F,47:2%/%programname%").0.render_path(&m, &m.generated, &mut out);
-        assert_eq!(out, b"/x/_/sshd", "a value of '..' cannot climb out of the directory");
+        assert_eq!(out, b"/x/_./sshd", "a value of '..' cannot climb out of the directory");
+    }
+
+    /// The divergences a differential run against rsyslog 8.2302 found, each
+    /// through the template text as a site writes it.
+    #[test]
+    fn divergences_found_against_rsyslog() {
+        let m = msg("<38>Nov 23 12:14:25 vm sshd: del\x7fhere");
+        let r = |s: &str| render(&Template::parse("t", s).0, &m);
+        assert_eq!(r("%msg:::drop-cc%"), " delhere");
+        assert_eq!(r("%msg:::space-cc%"), " del here");
+        assert_eq!(r("%msg:::escape-cc%"), " del#127here");
+        assert_eq!(r("%msg:F,32:2%"), "del\x7fhere");
+        assert_eq!(r("%msg:F,32:3%"), "**FIELD NOT FOUND**");
+        assert_eq!(r("%msg:F,44:2%"), "**FIELD NOT FOUND**");
+        let empty = msg("<38>Nov 23 12:14:25 vm sshd:");
+        let mut out = Vec::new();
+        Template::parse("p", "/x/%msg:::secpath-replace%.log").0.render_path(&empty, &empty.generated, &mut out);
+        assert_eq!(out, b"/x/_.log", "an empty value is '_' in a path");
+        for (text, expected) in [(".", "_"), ("..", "_.")] {
+            let m = msg(&format!("<38>Nov 23 12:14:25 vm sshd:{text}"));
+            assert_eq!(render(&Template::parse("t", "%msg:::secpath-drop%").0, &m), expected);
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_reported_and_ignored_as_rsyslog_does() {
+        let m = msg("<38>Nov 23 12:14:25 vm sshd: x");
+        let (t, problem) = Template::parse("t", "[%msg:::nosuchoption,uppercase%]");
+        assert!(problem.unwrap().0.contains("'nosuchoption' is not supported"));
+        assert_eq!(render(&t, &m), "[ X]");
+        let (t, problem) = Template::parse("t", "[%msg:R,ERE,0,DFLT:([a--end%]");
+        assert!(problem.unwrap().0.contains("invalid regex"));
+        assert_eq!(render(&t, &m), "[**NO MATCH** **BAD REGULAR EXPRESSION**]");
     }
 }

@@ -43,7 +43,12 @@ impl Template {
                         break;
                     };
                     match parse_property(&text[i + 1..end]) {
-                        Ok(p) => parts.push(Part::Property(p)),
+                        Ok((p, warning)) => {
+                            parts.push(Part::Property(p));
+                            if let Some(w) = warning {
+                                problem.get_or_insert(TemplateProblem(w));
+                            }
+                        }
                         Err(e) => {
                             parts.push(Part::Property(PropertyRef::plain(Property::Invalid)));
                             problem = Some(TemplateProblem(format!(
@@ -69,79 +74,157 @@ impl Template {
     }
 }
 
-fn parse_property(spec: &str) -> Result<PropertyRef, String> {
-    // name[:from:to[:options]]; a regex ends in "--end".
+/// Parses one entry the way rsyslog's `template.c` (`do_Parameter`) does:
+/// `name[:from:to[:options[:fieldname]]]`. An unknown property name is an
+/// error (rsyslog then ignores the rest of the template); a bad option or a
+/// regex that does not compile is a warning, and the entry is kept as
+/// rsyslog keeps it.
+fn parse_property(spec: &str) -> Result<(PropertyRef, Option<String>), String> {
     let (name, rest) = match spec.find(':') {
         Some(p) => (&spec[..p], Some(&spec[p + 1..])),
         None => (spec, None),
     };
     let property = Property::from_name(name).ok_or_else(|| format!("invalid property '{name}'"))?;
     let mut r = PropertyRef::plain(property);
-    let Some(rest) = rest else { return Ok(r) };
+    let mut warning = None;
+    let Some(rest) = rest else { return Ok((r, warning)) };
     let (from, rest) = split_once_or_all(rest, ':');
-    let (to, options) = if from.starts_with('R') {
-        let end = rest.find("--end").ok_or("regex without --end")?;
-        let after = &rest[end + 5..];
-        (&rest[..end], after.strip_prefix(':').unwrap_or(after))
-    } else {
-        split_once_or_all(rest, ':')
-    };
-    if let Some(re) = from.strip_prefix('R') {
-        let params: Vec<&str> = re.trim_start_matches(',').split(',').collect();
-        let ere = params.first().is_none_or(|t| *t != "BRE");
-        let submatch = params.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let nomatch = match params.get(2).copied() {
-            Some("BLANK") => NoMatch::Blank,
-            Some("ZERO") => NoMatch::Zero,
-            Some("FIELD") => NoMatch::Field,
-            _ => NoMatch::Default,
-        };
-        let pattern = if ere { to.to_string() } else { bre_to_ere(to) };
-        let re = Regex::new(&pattern).map_err(|e| format!("invalid regex '{to}': {e}"))?;
-        r.extract = Extract::Regex { re, submatch, nomatch };
+    let mut is_regex = false;
+    let mut is_field = false;
+    let mut regex_ere = false;
+    let (mut submatch, mut match_index, mut nomatch) = (0, 0, NoMatch::Default);
+    if let Some(params) = from.strip_prefix('R') {
+        is_regex = true;
+        let mut params = params.split(',').skip(1).peekable();
+        match params.peek().copied() {
+            Some("ERE") => {
+                regex_ere = true;
+                params.next();
+            }
+            Some("BRE") => {
+                params.next();
+            }
+            _ => {}
+        }
+        if let Some(n) = params.next() {
+            submatch = first_digit(n);
+        }
+        if let Some(mode) = params.next() {
+            nomatch = match mode {
+                "BLANK" => NoMatch::Blank,
+                "ZERO" => NoMatch::Zero,
+                "FIELD" => NoMatch::Field,
+                _ => NoMatch::Default,
+            };
+        }
+        if let Some(n) = params.next() {
+            match_index = first_digit(n);
+        }
     } else if let Some(field) = from.strip_prefix('F') {
+        is_field = true;
         let delimiter = match field.strip_prefix(',') {
-            Some(d) => d.trim_end_matches('+').parse::<u8>().map_err(|_| format!("invalid field delimiter '{d}'"))?,
             None => b'\t',
+            Some(d) => {
+                let (delim, field_from) = split_once_or_all(d, ',');
+                r.from = leading_number(field_from);
+                match delim.trim_end_matches('+').parse::<u16>() {
+                    Ok(n) if n <= 255 => n as u8,
+                    _ => return Err(format!("invalid field delimiter '{delim}' (a DECIMAL character code)")),
+                }
+            }
         };
-        let number = to.parse().map_err(|_| format!("invalid field number '{to}'"))?;
-        r.extract = Extract::Field { delimiter, number };
-    } else if !from.is_empty() || !to.is_empty() {
-        let from_n: usize = if from.is_empty() { 1 } else { from.parse().map_err(|_| format!("invalid start position '{from}'"))? };
-        let to_n = if to.is_empty() || to == "$" { None } else { Some(to.parse().map_err(|_| format!("invalid end position '{to}'"))?) };
-        r.extract = Extract::Substring { from: from_n.max(1), to: to_n };
+        r.extract = Extract::Field { delimiter, number: 0 };
+    } else {
+        r.from = leading_number(from);
     }
-    for opt in options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-        match opt.to_ascii_lowercase().as_str() {
-            "lowercase" => r.case = Case::Lower,
-            "uppercase" => r.case = Case::Upper,
-            "escape-cc" => r.control = ControlChars::Escape,
-            "drop-cc" => r.control = ControlChars::Drop,
-            "space-cc" => r.control = ControlChars::Space,
-            "drop-last-lf" => r.drop_last_lf = true,
-            "sp-if-no-1st-sp" => r.sp_if_no_first_sp = true,
-            "secpath-drop" => r.secpath = SecPath::Drop,
-            "secpath-replace" => r.secpath = SecPath::Replace,
-            "date-utc" => r.utc = true,
-            "date-rfc3164" => r.date = DateFormat::Rfc3164,
-            "date-rfc3164-buggyday" => r.date = DateFormat::Rfc3164BuggyDay,
-            "date-rfc3339" => r.date = DateFormat::Rfc3339,
-            "date-mysql" => r.date = DateFormat::Mysql,
-            "date-pgsql" => r.date = DateFormat::Pgsql,
-            "date-unixtimestamp" | "date-unix" => r.date = DateFormat::Unix,
-            "date-year" => r.date = DateFormat::Year,
-            "date-month" => r.date = DateFormat::Month,
-            "date-day" => r.date = DateFormat::Day,
-            "date-hour" => r.date = DateFormat::Hour,
-            "date-minute" => r.date = DateFormat::Minute,
-            "date-second" => r.date = DateFormat::Second,
-            "date-subseconds" => r.date = DateFormat::Subseconds,
-            "date-wday" => r.date = DateFormat::Wday,
-            "date-tzoffshour" => r.date = DateFormat::TzOffsHour,
-            other => return Err(format!("unknown property option '{other}'")),
+    let options = if is_regex {
+        let end = rest.find("--end").ok_or("regex without --end")?;
+        let pattern = &rest[..end];
+        let translated = if regex_ere { pattern.to_string() } else { bre_to_ere(pattern) };
+        let re = match Regex::new(&translated) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                warning = Some(format!("invalid regex '{pattern}': {e}; rsyslog writes \"**NO MATCH** **BAD REGULAR EXPRESSION**\""));
+                None
+            }
+        };
+        r.extract = Extract::Regex { re, submatch, match_index, nomatch };
+        let after = &rest[end + 5..];
+        after.strip_prefix(':').unwrap_or(after)
+    } else {
+        let (to, options) = split_once_or_all(rest, ':');
+        if to.starts_with('$') {
+            r.to = 9_999_999;
+        } else if is_field {
+            let (number, field_to) = split_once_or_all(to, ',');
+            if let Extract::Field { number: n, .. } = &mut r.extract {
+                *n = leading_number(number);
+            }
+            r.to = leading_number(field_to);
+        } else {
+            r.to = leading_number(to);
+        }
+        options
+    };
+    // Options end at a ':' (a field name for JSON output follows) or the end.
+    let options = options.split(':').next().unwrap_or("");
+    for opt in options.split(',').filter(|o| !o.is_empty()) {
+        if let Err(e) = apply_option(&mut r, &opt.to_ascii_lowercase()) {
+            warning.get_or_insert(e);
         }
     }
-    Ok(r)
+    let swap = if r.end_relative { r.to > r.from } else { r.to < r.from };
+    if swap {
+        (r.from, r.to) = (r.to, r.from);
+    }
+    Ok((r, warning))
+}
+
+/// The digits at the start of `s` as a number (rsyslog skips what follows).
+fn leading_number(s: &str) -> usize {
+    s.bytes().take_while(u8::is_ascii_digit).fold(0usize, |n, d| n.saturating_mul(10).saturating_add(usize::from(d - b'0')))
+}
+
+/// A single-digit regex parameter (submatch, match number).
+fn first_digit(s: &str) -> usize {
+    s.bytes().next().filter(u8::is_ascii_digit).map_or(0, |d| usize::from(d - b'0'))
+}
+
+fn apply_option(r: &mut PropertyRef, opt: &str) -> Result<(), String> {
+    match opt {
+        "lowercase" => r.case = Case::Lower,
+        "uppercase" => r.case = Case::Upper,
+        "escape-cc" => r.control = ControlChars::Escape,
+        "drop-cc" => r.control = ControlChars::Drop,
+        "space-cc" => r.control = ControlChars::Space,
+        "drop-last-lf" => r.drop_last_lf = true,
+        "sp-if-no-1st-sp" => r.sp_if_no_first_sp = true,
+        "secpath-drop" => r.secpath = SecPath::Drop,
+        "secpath-replace" => r.secpath = SecPath::Replace,
+        "compressspace" => r.compress_space = true,
+        "csv" => r.csv = true,
+        "pos-end-relative" => r.end_relative = true,
+        "fixed-width" => r.fixed_width = true,
+        "mandatory-field" => {}
+        "date-utc" => r.utc = true,
+        "date-rfc3164" => r.date = DateFormat::Rfc3164,
+        "date-rfc3164-buggyday" => r.date = DateFormat::Rfc3164BuggyDay,
+        "date-rfc3339" => r.date = DateFormat::Rfc3339,
+        "date-mysql" => r.date = DateFormat::Mysql,
+        "date-pgsql" => r.date = DateFormat::Pgsql,
+        "date-unixtimestamp" => r.date = DateFormat::Unix,
+        "date-year" => r.date = DateFormat::Year,
+        "date-month" => r.date = DateFormat::Month,
+        "date-day" => r.date = DateFormat::Day,
+        "date-hour" => r.date = DateFormat::Hour,
+        "date-minute" => r.date = DateFormat::Minute,
+        "date-second" => r.date = DateFormat::Second,
+        "date-subseconds" => r.date = DateFormat::Subseconds,
+        "date-wday" => r.date = DateFormat::Wday,
+        "date-tzoffshour" => r.date = DateFormat::TzOffsHour,
+        other => return Err(format!("property option '{other}' is not supported (rsyslog ignores an option it does not know; this collector ignores it too)")),
+    }
+    Ok(())
 }
 
 fn split_once_or_all(s: &str, c: char) -> (&str, &str) {

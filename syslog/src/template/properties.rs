@@ -53,6 +53,15 @@ pub enum Property {
     StructuredData,
     /// `protocol-version`: 0 for RFC 3164, 1 for RFC 5424.
     ProtocolVersion,
+    /// `gss-principal` (ours): the Kerberos principal the collector
+    /// authenticated for the session; empty when none was.
+    GssPrincipal,
+    /// `gss-protection` (ours): `encryption`, `integrity` (at least one
+    /// token of the session so far was integrity-only) or `none` (not
+    /// authenticated: plain TCP).
+    GssProtection,
+    /// `gss-host-binding` (ours): `match`, `mismatch` or `unchecked`.
+    GssHostBinding,
     /// `$NOW`, `$YEAR`, …: local (or, with `true`, UTC) time when the
     /// template is rendered.
     Now(NowField, bool),
@@ -113,6 +122,9 @@ impl Property {
             "msgid" => Property::MsgId,
             "structured-data" => Property::StructuredData,
             "protocol-version" => Property::ProtocolVersion,
+            "gss-principal" => Property::GssPrincipal,
+            "gss-protection" => Property::GssProtection,
+            "gss-host-binding" => Property::GssHostBinding,
             "$now" => Property::Now(NowField::Now, utc),
             "$year" => Property::Now(NowField::Year, utc),
             "$month" => Property::Now(NowField::Month, utc),
@@ -145,14 +157,27 @@ impl Property {
             Property::SyslogTag => m.tag(),
             Property::ProgramName => m.programname(),
             Property::InputName => m.origin.inputname.as_bytes(),
+            Property::GssPrincipal => m.origin.provenance.principal.as_bytes(),
+            Property::GssProtection => m.origin.provenance.protection.name().as_bytes(),
+            Property::GssHostBinding => m.origin.provenance.host_binding.name().as_bytes(),
             // RFC 3164 messages have no APP-NAME or PROCID: rsyslog emulates
             // them from the TAG (programname, and what stands in [brackets]).
-            Property::AppName if m.protocol == Protocol::Rfc3164 => m.programname(),
+            // An empty one is the nil value "-" (msg.c, MsgSetAPPNAME).
+            Property::AppName if m.protocol == Protocol::Rfc3164 => nil_if_empty(m.programname()),
+            // getPRI: a PRI above 191 (an invalid one) is "invld".
+            Property::Pri if m.pri > 191 => b"invld",
             Property::ProcId if m.protocol == Protocol::Rfc3164 => nil_if_empty(legacy_procid(m.tag())),
-            Property::AppName => nil_if_empty(m.app_name()),
-            Property::ProcId => nil_if_empty(m.procid()),
-            Property::MsgId => nil_if_empty(m.msgid()),
-            Property::StructuredData => nil_if_empty(m.structured_data()),
+            // RFC 5424 fields as rsyslog holds them (msg.c): read from a
+            // header with a valid timestamp, an empty APP-NAME is "-" and
+            // an empty PROCID or MSGID stays empty; never read (an invalid
+            // timestamp), APP-NAME is empty and PROCID and MSGID are "-".
+            Property::AppName if m.has_rfc5424_fields() => nil_if_empty(m.app_name()),
+            Property::AppName => b"",
+            Property::ProcId if m.has_rfc5424_fields() => m.procid(),
+            Property::MsgId if m.has_rfc5424_fields() => m.msgid(),
+            Property::ProcId | Property::MsgId => b"-",
+            Property::StructuredData if m.has_rfc5424_fields() => m.structured_data(),
+            Property::StructuredData => b"-",
             Property::FacilityText => name(&FACILITY_NAMES, m.facility()),
             Property::SeverityText => name(&SEVERITY_NAMES, m.severity()),
             Property::Invalid => INVALID_PROPERTY,
@@ -214,5 +239,40 @@ impl NowField {
             NowField::Minute => push2(out, t.minute.into()),
             NowField::Wday => out.extend_from_slice(t.weekday().to_string().as_bytes()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::message::{parse, HostBinding, Origin, ParseOptions, ProtectionSeen, Provenance};
+
+    fn message(provenance: Provenance) -> Message {
+        let origin = Arc::new(Origin { fromhost: "n1".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi", provenance });
+        parse(b"<13>Nov 23 12:00:00 n1 sshd[99]: hello", origin, Timestamp::now(), &ParseOptions::default()).unwrap()
+    }
+
+    fn value(name: &str, m: &Message) -> String {
+        let mut scratch = Vec::new();
+        String::from_utf8_lossy(Property::from_name(name).unwrap().value(m, &mut scratch)).into_owned()
+    }
+
+    #[test]
+    fn provenance_properties_come_from_the_session() {
+        let m = message(Provenance {
+            principal: "host/n1.test@GSSLOG.TEST".into(),
+            protection: ProtectionSeen::Integrity,
+            host_binding: HostBinding::Mismatch,
+        });
+        assert_eq!(value("gss-principal", &m), "host/n1.test@GSSLOG.TEST");
+        assert_eq!(value("GSS-Protection", &m), "integrity");
+        assert_eq!(value("gss-host-binding", &m), "mismatch");
+
+        let plain = message(Provenance::default());
+        assert_eq!(value("gss-principal", &plain), "");
+        assert_eq!(value("gss-protection", &plain), "none");
+        assert_eq!(value("gss-host-binding", &plain), "unchecked");
     }
 }

@@ -45,6 +45,10 @@ struct Row {
     /// Why the run did not complete, when it did not: the row keeps what was
     /// measured (nothing, at worst) and the bench goes on.
     failure: Option<String>,
+    /// The path of the row this one is compared with in the ratio column,
+    /// same implementation (the acknowledged rows: the unacknowledged one);
+    /// `None`: rsyslog's row of the same path.
+    compared_with: Option<String>,
 }
 
 /// A run's row, or, when the run failed, a row that says so with its figures
@@ -62,6 +66,27 @@ fn row_or_failure(path: &str, ours: bool, messages: usize, result: Result<Row>) 
             ..Row::default()
         }
     })
+}
+
+/// Our acknowledged mode in a GSS run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acks {
+    /// As stock rsyslog: TCP-level accounting.
+    Off,
+    /// `$ActionGSSForwardAcknowledged on`: released once written.
+    Written,
+    /// ... and `$InputGSSServerAckAfterFsync on`: once synced.
+    Synced,
+}
+
+impl Acks {
+    fn suffix(self) -> &'static str {
+        match self {
+            Acks::Off => "",
+            Acks::Written => " acked",
+            Acks::Synced => " acked+fsync",
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -82,8 +107,17 @@ fn main() -> Result<()> {
     for mode in ["encryption", "integrity"] {
         for ours in [false, true] {
             if wanted(&format!("GSS {mode}"), ours) {
-                rows.push(row_or_failure(&format!("GSS {mode}"), ours, n, gss_path(&realm, work.path(), n, mode, ours)));
+                rows.push(row_or_failure(&format!("GSS {mode}"), ours, n, gss_path(&realm, work.path(), n, mode, ours, Acks::Off)));
             }
+        }
+    }
+    // The acknowledged mode's cost, against our unacknowledged row above.
+    for acks in [Acks::Written, Acks::Synced] {
+        let path = format!("GSS encryption{}", acks.suffix());
+        if wanted(&path, true) {
+            let mut row = row_or_failure(&path, true, n, gss_path(&realm, work.path(), n, "encryption", true, acks));
+            row.compared_with = Some("GSS encryption".to_string());
+            rows.push(row);
         }
     }
     // The collector alone takes a second or two per run, and on a shared
@@ -335,20 +369,28 @@ fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &
         duplicated,
         sessions_held: 0,
         failure: None,
+        compared_with: None,
     })
 }
 
 /// Stock rsyslog client → stock rsyslog imgssapi, or our shipper → our collector.
-fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool) -> Result<Row> {
-    let name = format!("{}-{mode}", if ours { "ours" } else { "rsyslog" });
+fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool, acks: Acks) -> Result<Row> {
+    let name = format!("{}-{mode}{}", if ours { "ours" } else { "rsyslog" }, acks.suffix().replace([' ', '+'], "-"));
     let dir = base.join(&name);
     let root = dir.join("hosts");
     let port = free_port()?;
     let input = free_port()?;
-    let collector = start_collector(&dir.join("collector"), &seed_server(&root, port), &realm.server_env(), ours, port)?;
+    let mut server = seed_server(&root, port);
+    if acks == Acks::Synced {
+        server = server.replace("$ModLoad imgssapi\n", "$ModLoad imgssapi\n$InputGSSServerAckAfterFsync on\n");
+    }
+    let collector = start_collector(&dir.join("collector"), &server, &realm.server_env(), ours, port)?;
     let queue_dir = dir.join("queue");
     fs::create_dir_all(&queue_dir)?;
-    let stanza = SEED_CLIENT.replace("<server_name>:<port>", &format!("localhost:{port}")).replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    let mut stanza = SEED_CLIENT.replace("<server_name>:<port>", &format!("localhost:{port}")).replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    if acks != Acks::Off {
+        stanza = format!("$ActionGSSForwardAcknowledged on\n{stanza}");
+    }
     let sender = if ours {
         let mut d = Daemon::start(
             "omgssapi",
@@ -365,7 +407,10 @@ fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool) ->
         wait_for_listener(SocketAddr::from(([127, 0, 0, 1], input)), Duration::from_secs(30))?;
         Proc::Rsyslog(r)
     };
-    let row = measure(&format!("GSS {mode}"), ours, n, Some(&sender), &collector, &root, input)?;
+    let mut row = measure(&format!("GSS {mode}{}", acks.suffix()), ours, n, Some(&sender), &collector, &root, input)?;
+    if acks != Acks::Off {
+        row.compared_with = Some(format!("GSS {mode}"));
+    }
     println!("  {:<18} {:<8} {:>10.0} msg/s", row.path, row.implementation, row.msgs_per_s);
     drop(sender);
     drop(collector);
@@ -443,6 +488,7 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
         duplicated,
         sessions_held: connected,
         failure: (connected == 0).then(|| "no session could be opened".to_string()),
+        compared_with: None,
     };
     println!("  {:<18} {:<8} {connected} of {sessions} sessions held, {} of {n} messages lost", row.path, row.implementation, lost);
     runtime.shutdown_background();
@@ -452,16 +498,19 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
 }
 
 fn print_table(rows: &[Row]) {
-    println!("\n{:<22} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
+    println!("\n{:<26} {:<8} {:>11} {:>9} {:>11} {:>11} {:>10} {:>10} {:>8} {:>5}", "path", "impl", "msg/s", "ratio", "sender µs", "collect µs", "send RSS", "coll RSS", "lost", "dup");
     for r in rows {
-        let base = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog");
+        let base = match &r.compared_with {
+            Some(path) => rows.iter().find(|b| &b.path == path && b.implementation == r.implementation),
+            None => rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog"),
+        };
         let ratio = match base {
             Some(b) if b.msgs_per_s > 0.0 => format!("{:>8.2}x", r.msgs_per_s / b.msgs_per_s),
             Some(_) => format!("{:>9}", "n/a"),
             None => format!("{:>8.2}x", 1.0),
         };
         println!(
-            "{:<22} {:<8} {:>11.0} {ratio} {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}{}",
+            "{:<26} {:<8} {:>11.0} {ratio} {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}{}",
             r.path,
             r.implementation,
             r.msgs_per_s,
@@ -474,6 +523,7 @@ fn print_table(rows: &[Row]) {
             r.failure.as_ref().map(|f| format!("   FAILED: {f}")).unwrap_or_default()
         );
     }
+    println!("\nratio column: against rsyslog's row of the same path, or for the acked rows against our unacknowledged row");
     println!("\nratios against rsyslog in the same run: msg/s (higher is better); CPU per message of both daemons (lower is better):");
     for r in rows.iter().filter(|r| r.implementation == "gsslog") {
         if let Some(b) = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog" && b.msgs_per_s > 0.0 && r.msgs_per_s > 0.0) {
@@ -490,6 +540,15 @@ fn print_table(rows: &[Row]) {
                     per_session(r) / per_session(b)
                 );
             }
+        }
+    }
+    for r in rows.iter().filter(|r| r.compared_with.is_some()) {
+        if let Some(b) = rows
+            .iter()
+            .find(|b| r.compared_with.as_ref() == Some(&b.path) && b.implementation == r.implementation && b.msgs_per_s > 0.0 && r.msgs_per_s > 0.0)
+        {
+            let cpu = (r.sender_cpu_us + r.collector_cpu_us) / (b.sender_cpu_us + b.collector_cpu_us).max(1e-9);
+            println!("  {:<22} against unacknowledged: throughput {:>6.2}x   CPU/msg {:>5.2}x", r.path, r.msgs_per_s / b.msgs_per_s, cpu);
         }
     }
 }

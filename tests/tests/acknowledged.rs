@@ -1,0 +1,505 @@
+//! The acknowledged mode (`$ActionGSSForwardAcknowledged`) between our
+//! shipper and our collector, through the real KDC, under load: faults of
+//! either end, graceful or `kill -9`, and the fallback against Debian's
+//! rsyslog imgssapi.
+//!
+//! Every message names its sender and its sequence number; every check
+//! compares what the collector wrote with what was really sent (or, for the
+//! shipper's own input, what it confirmed), sender by sender: each message
+//! present, the first occurrences in order, and duplicates counted (none
+//! allowed after a graceful restart; after a `kill -9` at most what the
+//! shipper logged as sent and not acknowledged).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gsslog_tests::daemon::{bin_path, Daemon};
+use gsslog_tests::net::{free_port, wait_for_listener};
+use gsslog_tests::realm::{TestRealm, REALM, SHARED_CLIENT};
+use gsslog_tests::rsyslog::Rsyslogd;
+
+const WAIT: Duration = Duration::from_secs(90);
+/// The load of the fault tests, in messages per second over all senders.
+const RATE: u64 = 50_000;
+const SENDERS: u32 = 2;
+
+/// The grid's client stanza for `port`, with `extra` directives before it.
+fn stanza(port: u16, extra: &str) -> String {
+    let seed = include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", &format!("localhost:{port}"));
+    format!("$ActionGSSForwardBackoffBase 100\n$ActionGSSForwardBackoffMax 500\n{extra}{seed}")
+}
+
+fn shipper_conf(port: u16, mode: &str) -> String {
+    stanza(port, &format!("$ActionGSSForwardAcknowledged {mode}\n"))
+}
+
+/// Our collector writing `%msg%` of everything to `out` (appending: a
+/// restarted collector writes on in the same file).
+fn start_collector(dir: &Path, port: u16, out: &Path, extra: &str) -> Daemon {
+    start_collector_in(TestRealm::shared(), dir, port, out, extra)
+}
+
+/// [`start_collector`] with the KDC of `realm`.
+fn start_collector_in(realm: &TestRealm, dir: &Path, port: u16, out: &Path, extra: &str) -> Daemon {
+    let conf = format!("$ModLoad imgssapi\n{extra}$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut d = Daemon::start("imgssapi", dir, &conf, &realm.server_env(), &["-x"]).unwrap();
+    d.wait_for_log("collector running", WAIT).unwrap();
+    d
+}
+
+fn start_shipper(dir: &Path, config: &str, args: &[&str]) -> Daemon {
+    let realm = TestRealm::shared();
+    let work = dir.join("work");
+    let mut all = vec!["--work-directory", work.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut d = Daemon::start("omgssapi", dir, config, &realm.client_env(SHARED_CLIENT), &all).unwrap();
+    d.wait_for_log("shipper running", WAIT).unwrap();
+    d
+}
+
+fn message(sender: u32, seq: u64) -> String {
+    format!("<13>Nov 23 12:00:00 node{sender} app: sender {sender} seq {seq:08}")
+}
+
+/// Every (sender, seq) in `path`, in file order. A line torn by a `kill -9`
+/// of the collector may run into the next one; only complete identifiers
+/// (8 digits) count.
+fn received(path: &Path) -> Vec<(u32, u64)> {
+    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+    let mut found = Vec::new();
+    for part in text.split("sender ").skip(1) {
+        let mut words = part.split([' ', '\n']);
+        let (Some(sender), Some("seq"), Some(seq)) = (words.next(), words.next(), words.next()) else { continue };
+        if seq.len() != 8 {
+            continue;
+        }
+        if let (Ok(sender), Ok(seq)) = (sender.parse(), seq.parse()) {
+            found.push((sender, seq));
+        }
+    }
+    found
+}
+
+/// What the collector wrote, checked against what each sender sent:
+/// `sent[s]` messages numbered from 0 (or, with `extra_allowed`, possibly a
+/// few more: accepted, but their confirmation lost in the kill).
+struct Verdict {
+    duplicates: u64,
+}
+
+fn check(got: &[(u32, u64)], sent: &BTreeMap<u32, u64>, extra_allowed: u64) -> Result<Verdict, String> {
+    let mut by_sender: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for &(s, q) in got {
+        by_sender.entry(s).or_default().push(q);
+    }
+    let mut duplicates = 0;
+    for (&s, &n) in sent {
+        let seqs = by_sender.remove(&s).unwrap_or_default();
+        let mut seen = BTreeSet::new();
+        let firsts: Vec<u64> = seqs.iter().copied().filter(|q| seen.insert(*q)).collect();
+        duplicates += (seqs.len() - firsts.len()) as u64;
+        if firsts.len() < n as usize {
+            return Err(format!("sender {s}: {} of {n} messages arrived", firsts.len()));
+        }
+        if firsts.len() as u64 > n + extra_allowed {
+            return Err(format!("sender {s}: {} different messages arrived, {n} were sent", firsts.len()));
+        }
+        if let Some((i, q)) = firsts.iter().enumerate().find(|(i, q)| **q != *i as u64) {
+            return Err(format!("sender {s}: message {q} arrived where {i} belongs (out of order or invented)"));
+        }
+    }
+    if let Some((s, _)) = by_sender.iter().next() {
+        return Err(format!("messages from sender {s}, who sent none"));
+    }
+    Ok(Verdict { duplicates })
+}
+
+/// Waits until every message sent is in `out` and nothing more arrives for
+/// a moment, then checks them.
+fn wait_and_check(out: &Path, sent: &BTreeMap<u32, u64>, extra_allowed: u64, daemons: &[&Daemon]) -> Verdict {
+    let start = Instant::now();
+    let mut last = (usize::MAX, Instant::now());
+    loop {
+        let got = received(out);
+        let complete = check(&got, sent, extra_allowed);
+        if got.len() != last.0 {
+            last = (got.len(), Instant::now());
+        }
+        match complete {
+            // Complete, and quiet for a second: late duplicates would have shown.
+            Ok(verdict) if last.1.elapsed() > Duration::from_secs(1) || start.elapsed() > WAIT => return verdict,
+            Ok(_) => {}
+            Err(why) if start.elapsed() > WAIT => {
+                let logs: Vec<String> = daemons.iter().map(|d| d.log()).collect();
+                panic!("{why}\n{}", logs.join("\n-----\n"));
+            }
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Senders feeding the shipper's TCP input at `RATE` together, each on its
+/// own connection, `count` messages each; they report what they wrote.
+struct Feed {
+    threads: Vec<(u32, std::thread::JoinHandle<u64>)>,
+}
+
+impl Feed {
+    fn start(input: u16, count: u64) -> Feed {
+        Feed::start_at(input, count, RATE)
+    }
+
+    /// [`Feed::start`] at `rate` messages per second over all senders.
+    fn start_at(input: u16, count: u64, rate: u64) -> Feed {
+        let threads =
+            (1..=SENDERS).map(|sender| (sender, std::thread::spawn(move || paced_tcp(input, sender, count, rate)))).collect();
+        Feed { threads }
+    }
+
+    /// Every sender's count of messages written, once all are written.
+    fn join(self) -> BTreeMap<u32, u64> {
+        self.threads.into_iter().map(|(s, t)| (s, t.join().unwrap())).collect()
+    }
+}
+
+fn paced_tcp(input: u16, sender: u32, count: u64, rate: u64) -> u64 {
+    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+    let per_sender = rate / u64::from(SENDERS);
+    let start = Instant::now();
+    let mut seq = 0;
+    let mut buf = Vec::new();
+    while seq < count {
+        let due = (start.elapsed().as_secs_f64() * per_sender as f64) as u64;
+        let until = due.min(count).max(seq + 1);
+        buf.clear();
+        for q in seq..until {
+            buf.extend_from_slice(message(sender, q).as_bytes());
+            buf.push(b'\n');
+        }
+        s.write_all(&buf).unwrap();
+        seq = until;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    seq
+}
+
+/// The total of `unacknowledged_total=` the shipper logged (0 if none).
+fn logged_unacknowledged(log: &str) -> u64 {
+    log.split("unacknowledged_total=").filter_map(|t| t.split_whitespace().next()?.parse().ok()).max().unwrap_or(0)
+}
+
+/// One shipper with its TCP input, a collector restarted under load by
+/// `restart` after a moment; returns what each sender wrote, the verdict
+/// and the shipper's log.
+fn restart_collector_under_load(restart: impl FnOnce(&mut Daemon), collector_extra: &str) -> (BTreeMap<u32, u64>, Verdict, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let mut collector = start_collector(&dir.path().join("collector0"), port, &out, collector_extra);
+    let input = free_port().unwrap();
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &shipper_conf(port, "on"), &["--tcp", &format!("127.0.0.1:{input}")]);
+    shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
+    let per_sender = RATE / u64::from(SENDERS) * 4; // four seconds of load
+    let feed = Feed::start(input, per_sender);
+    let fed_from = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    restart(&mut collector);
+    let collector = start_collector(&dir.path().join("collector1"), port, &out, collector_extra);
+    let sent = feed.join();
+    let rate = sent.values().sum::<u64>() as f64 / fed_from.elapsed().as_secs_f64();
+    eprintln!("load: {rate:.0} msg/s into the shipper");
+    let verdict = wait_and_check(&out, &sent, 0, &[&collector, &shipper]);
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    eprintln!("sent {sent:?}, duplicates {}, shipper logged unacknowledged {}", verdict.duplicates, logged_unacknowledged(&log));
+    (sent, verdict, log)
+}
+
+#[test]
+fn collector_kill_9_under_load_loses_nothing_and_duplicates_at_most_what_was_unacknowledged() {
+    // Frozen first, so that records are surely in flight at the kill: the
+    // shipper goes on writing into the collector's kernel buffers, which
+    // the kill then throws away (a plain kill lands, often enough, between
+    // a batch's acknowledgement and the next batch).
+    let freeze_then_kill = |c: &mut Daemon| {
+        c.signal("STOP");
+        std::thread::sleep(Duration::from_millis(300));
+        c.kill_9(WAIT).unwrap()
+    };
+    let (_, verdict, log) = restart_collector_under_load(freeze_then_kill, "");
+    let unacknowledged = logged_unacknowledged(&log);
+    assert!(unacknowledged > 0, "under load, records were in flight at the kill\n{log}");
+    assert!(verdict.duplicates <= unacknowledged, "{} duplicates, {unacknowledged} unacknowledged", verdict.duplicates);
+}
+
+#[test]
+fn collector_kill_9_with_fsync_before_acknowledging_loses_nothing() {
+    let (_, verdict, log) = restart_collector_under_load(|c| c.kill_9(WAIT).unwrap(), "$InputGSSServerAckAfterFsync on\n");
+    assert!(verdict.duplicates <= logged_unacknowledged(&log), "{} duplicates\n{log}", verdict.duplicates);
+}
+
+#[test]
+fn graceful_collector_restart_under_load_neither_loses_nor_duplicates() {
+    let (_, verdict, log) = restart_collector_under_load(|c| assert!(c.stop(WAIT).unwrap().success()), "");
+    assert_eq!(verdict.duplicates, 0, "{log}");
+    assert!(log.contains("the collector is shutting down (all sent was acknowledged)"), "the Closing was heard\n{log}");
+    assert_eq!(logged_unacknowledged(&log), 0, "{log}");
+}
+
+/// A shipper fed through its omprog input: every line confirmed `OK` is
+/// accepted (in its queue). A writer thread and a reader thread, so the
+/// confirmations do not pace the load to one round trip per message.
+struct StdinShipper {
+    child: Child,
+    confirmed: Arc<AtomicU64>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+fn spawn_stdin_shipper(dir: &Path, conf: &Path, count: u64) -> StdinShipper {
+    let realm = TestRealm::shared();
+    let mut child = Command::new(bin_path("omgssapi").unwrap())
+        .arg("-f")
+        .arg(conf)
+        .arg("--work-directory")
+        .arg(dir.join("work"))
+        .arg("--stdin")
+        .envs(realm.client_env(SHARED_CLIENT))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("omgssapi-stdin.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(replies.next().unwrap().unwrap(), "OK", "omprog's readiness line");
+    let confirmed = Arc::new(AtomicU64::new(0));
+    let writer = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut seq = 0;
+        let mut buf = Vec::new();
+        while seq < count {
+            let due = (start.elapsed().as_secs_f64() * RATE as f64) as u64;
+            let until = due.min(count).max(seq + 1);
+            buf.clear();
+            for q in seq..until {
+                buf.extend_from_slice(message(1, q).as_bytes());
+                buf.push(b'\n');
+            }
+            if stdin.write_all(&buf).and_then(|_| stdin.flush()).is_err() {
+                return;
+            }
+            seq = until;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let reader = std::thread::spawn({
+        let confirmed = confirmed.clone();
+        move || {
+            for reply in replies.map_while(Result::ok) {
+                if reply != "OK" {
+                    return;
+                }
+                confirmed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    StdinShipper { child, confirmed, writer: Some(writer), reader: Some(reader) }
+}
+
+impl StdinShipper {
+    /// Ends the process with `signal`, waits, and returns how many messages
+    /// it had confirmed and how it ended.
+    fn end(mut self, signal: &str) -> (u64, std::process::ExitStatus) {
+        let _ = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status();
+        let status = self.child.wait().unwrap();
+        self.writer.take().map(|w| w.join());
+        self.reader.take().map(|r| r.join());
+        (self.confirmed.load(Ordering::Relaxed), status)
+    }
+}
+
+/// The shipper fed at load through omprog, ended by `signal` after a
+/// moment, started again without input; returns the confirmed count, the
+/// verdict and the restarted shipper's log.
+fn end_shipper_under_load(signal: &str) -> (u64, std::process::ExitStatus, Verdict, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out, "");
+    let shipper_dir = dir.path().join("shipper");
+    std::fs::create_dir_all(&shipper_dir).unwrap();
+    let conf = shipper_dir.join("omgssapi.conf");
+    std::fs::write(&conf, shipper_conf(port, "on")).unwrap();
+    let fed = spawn_stdin_shipper(&shipper_dir, &conf, RATE * 4);
+    std::thread::sleep(Duration::from_millis(2000));
+    let (confirmed, status) = fed.end(signal);
+    eprintln!("load: {} msg/s confirmed by the shipper", confirmed / 2);
+    assert!(confirmed > RATE / 2, "the shipper took the load: {confirmed} confirmed");
+    let restarted = start_shipper(&shipper_dir, &shipper_conf(port, "on"), &[]);
+    let sent = BTreeMap::from([(1, confirmed)]);
+    // A message taken in but whose OK the kill cut off may arrive too.
+    let verdict = wait_and_check(&out, &sent, 64, &[&collector, &restarted]);
+    let log = restarted.log();
+    eprintln!("confirmed {confirmed}, duplicates {}", verdict.duplicates);
+    (confirmed, status, verdict, log)
+}
+
+#[test]
+fn shipper_kill_9_under_load_loses_nothing_it_had_accepted() {
+    use std::os::unix::process::ExitStatusExt;
+    let (_, status, verdict, log) = end_shipper_under_load("KILL");
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "the shipper died by SIGKILL");
+    // What was sent and not acknowledged at the kill is still in the queue:
+    // the restarted shipper finds it (its backlog) and sends it again.
+    let backlog: u64 = log.split("backlog=").nth(1).and_then(|t| t.split_whitespace().next()?.parse().ok()).unwrap_or(0);
+    assert!(verdict.duplicates <= backlog, "{} duplicates, backlog {backlog}\n{log}", verdict.duplicates);
+}
+
+#[test]
+fn graceful_shipper_restart_under_load_neither_loses_nor_duplicates() {
+    let (_, status, verdict, log) = end_shipper_under_load("TERM");
+    assert!(status.success(), "{status}");
+    assert_eq!(verdict.duplicates, 0, "{log}");
+}
+
+/// Our shipper asking for acknowledgements from Debian's rsyslog imgssapi:
+/// with `auto` it says the collector does not acknowledge and delivers as
+/// today (the empty request token writes nothing there); with `on` it sends
+/// nothing.
+#[test]
+fn into_stock_rsyslog_auto_falls_back_and_on_refuses() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let rs_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut rsyslogd = Rsyslogd::start(&dir.path().join("rsyslog"), &rs_conf, &realm.server_env()).unwrap();
+    wait_for_listener(SocketAddr::from(([127, 0, 0, 1], port)), WAIT).unwrap();
+
+    let quick = "$ActionGSSForwardHandshakeTimeout 1500\n";
+    let input = free_port().unwrap();
+    let auto = stanza(port, &format!("{quick}$ActionGSSForwardAcknowledged auto\n"));
+    let mut shipper = start_shipper(&dir.path().join("auto"), &auto, &["--tcp", &format!("127.0.0.1:{input}")]);
+    const N: u64 = 3000;
+    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+    for q in 0..N {
+        writeln!(s, "{}", message(1, q)).unwrap();
+    }
+    drop(s);
+    shipper.wait_for_log("the collector does not acknowledge", WAIT).unwrap();
+    let verdict = wait_and_check(&out, &BTreeMap::from([(1, N)]), 0, &[&shipper]);
+    assert_eq!(verdict.duplicates, 0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count() as u64, N, "nothing but the messages: the request token wrote nothing\n{text}");
+    assert!(shipper.stop(WAIT).unwrap().success());
+
+    let input = free_port().unwrap();
+    let on = stanza(port, &format!("{quick}$ActionGSSForwardAcknowledged on\n"));
+    let mut refusing = start_shipper(&dir.path().join("on"), &on, &["--tcp", &format!("127.0.0.1:{input}")]);
+    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+    writeln!(s, "{}", message(2, 0)).unwrap();
+    drop(s);
+    refusing.wait_for_log("$ActionGSSForwardAcknowledged on: not sending to it", WAIT).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(received(&out).iter().all(|(sender, _)| *sender == 1), "nothing from the refusing shipper");
+    assert!(refusing.stop(WAIT).unwrap().success());
+    rsyslogd.ensure_running().unwrap();
+}
+
+/// Directives off: our shipper does not ask, our collector answers nothing
+/// it is not asked, and a collector with `$InputGSSServerAcknowledge off`
+/// answers a request as a stock one does (never).
+#[test]
+fn a_collector_with_acknowledgements_off_is_treated_as_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out, "$InputGSSServerAcknowledge off\n");
+    let input = free_port().unwrap();
+    let conf = stanza(port, "$ActionGSSForwardHandshakeTimeout 1500\n$ActionGSSForwardAcknowledged auto\n");
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+    for q in 0..1000 {
+        writeln!(s, "{}", message(1, q)).unwrap();
+    }
+    drop(s);
+    shipper.wait_for_log("the collector does not acknowledge", WAIT).unwrap();
+    let verdict = wait_and_check(&out, &BTreeMap::from([(1, 1000)]), 0, &[&collector, &shipper]);
+    assert_eq!(verdict.duplicates, 0);
+    assert!(shipper.stop(WAIT).unwrap().success());
+}
+
+/// Acknowledged mode and re-keying together: tickets of half a minute, a
+/// steady load across the re-key point. The shipper re-keys gracefully
+/// (half-close after the last data token, the collector's last `Written`,
+/// its close), so every message arrives exactly once and in order, nothing
+/// is left unacknowledged, and the collector (which ends expired sessions)
+/// never sees our context expire.
+#[test]
+fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
+    let lifetime = Duration::from_secs(30);
+    let realm = TestRealm::with_max_ticket_life(lifetime).unwrap();
+    let keytab = realm.add_client("host/acked.test").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector_in(&realm, &dir.path().join("collector"), port, &out, "$InputGSSServerExpireSessions on\n");
+    let input = free_port().unwrap();
+    let identity = format!("$GssForwardPrincipal host/acked.test@{REALM}\n$GssForwardKeytab FILE:{}\n", keytab.display());
+    let config = stanza(port, &format!("{identity}$ActionGSSForwardAcknowledged on\n"));
+    let work = dir.path().join("shipper/work");
+    let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{input}")];
+    let mut shipper =
+        Daemon::start("omgssapi", &dir.path().join("shipper"), &config, &realm.client_env("host/acked.test"), &args).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
+
+    // Past the re-key point (three quarters of the lifetime) with margin.
+    const RATE_ACROSS_REKEY: u64 = 5_000;
+    let per_sender = RATE_ACROSS_REKEY / u64::from(SENDERS) * lifetime.as_secs();
+    let fed_from = Instant::now();
+    let sent = Feed::start_at(input, per_sender, RATE_ACROSS_REKEY).join();
+    let rate = sent.values().sum::<u64>() as f64 / fed_from.elapsed().as_secs_f64();
+    eprintln!("load: {rate:.0} msg/s into the shipper over {:?}", fed_from.elapsed());
+    assert!(fed_from.elapsed() > lifetime * 3 / 4, "the load outlasts the re-key point");
+
+    let verdict = wait_and_check(&out, &sent, 0, &[&collector, &shipper]);
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    assert_eq!(verdict.duplicates, 0, "every message exactly once\n{log}");
+    assert!(log.contains("re-keying: the GSS context is near the end of its lifetime"), "the shipper re-keyed\n{log}");
+    assert!(
+        log.contains("re-keying: half-closing after the last data token and waiting for the collector's last acknowledgements"),
+        "the re-key was the acknowledged mode's graceful end\n{log}"
+    );
+    assert_eq!(logged_unacknowledged(&log), 0, "nothing was sent twice\n{log}");
+    let collector_log = collector.log();
+    assert!(!collector_log.contains("GSS context expired"), "re-keyed before the context expired\n{collector_log}");
+    assert!(!collector_log.contains("session closed on error"), "every session ended cleanly\n{collector_log}");
+}
+
+#[test]
+fn checker_catches_loss_duplicates_and_disorder() {
+    let sent = BTreeMap::from([(1, 3), (2, 2)]);
+    let good = [(1, 0), (2, 0), (1, 1), (2, 1), (1, 2)];
+    assert_eq!(check(&good, &sent, 0).unwrap().duplicates, 0);
+    let dup = [(1, 0), (1, 1), (1, 0), (1, 1), (1, 2), (2, 0), (2, 1)];
+    assert_eq!(check(&dup, &sent, 0).unwrap().duplicates, 2);
+    assert!(check(&[(1, 0), (1, 2), (2, 0), (2, 1)], &sent, 0).is_err(), "a loss");
+    assert!(check(&[(1, 1), (1, 0), (1, 2), (2, 0), (2, 1)], &sent, 0).is_err(), "out of order");
+    assert!(check(&[(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (3, 0)], &sent, 0).is_err(), "an unknown sender");
+    assert!(check(&[(1, 0), (1, 1), (1, 2), (1, 3), (2, 0), (2, 1)], &sent, 0).is_err(), "more than sent");
+    let torn = std::env::temp_dir().join(format!("torn-{}", std::process::id()));
+    std::fs::write(&torn, " sender 1 seq 00000000\n sender 1 seq 0000 sender 1 seq 00000001\n").unwrap();
+    assert_eq!(received(&torn), [(1, 0), (1, 1)]);
+    let _ = std::fs::remove_file(PathBuf::from(&torn));
+}
