@@ -32,6 +32,10 @@ pub fn init() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
+        // A failed log write is otherwise reported with eprintln!, which
+        // panics when stderr is a closed pipe (rsyslog's omprog gone, a
+        // journal restarted): the logging thread or task would die with it.
+        .log_internal_errors(false)
         .init();
 }
 

@@ -16,6 +16,8 @@ use daemon::templates::TemplateRegistry;
 use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location};
 use syslog::template::Template;
 
+use crate::backoff::Schedule;
+
 /// `$ActionGSSForwardAcknowledged`: whether the action asks the collector
 /// for acknowledgements ([`gsswire::ack`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +66,8 @@ pub struct ForwardConfig {
     /// Most plaintext bytes packed into one wrapped token (1 = one message per token).
     pub batch_bytes: usize,
     pub one_message_per_token: bool,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
+    /// When a suspended action tries again ([`Schedule`]).
+    pub retry: Schedule,
     pub handshake_timeout: Duration,
     /// Extension `$ActionGSSForwardAcknowledged` (default off).
     pub acknowledged: Acknowledged,
@@ -75,6 +77,14 @@ pub struct ForwardConfig {
     /// shipper authenticates as (unset: MIT's defaults, from the environment).
     pub identity: ClientIdentity,
     pub location: Location,
+    /// The actions below this one with `$ActionExecOnlyWhenPreviousIsSuspended
+    /// on`, in order: while this collector is unreachable the first backup
+    /// that connects takes over, and this one is retried on its schedule
+    /// until it takes its records back. A backup sends this action's records,
+    /// from this action's queue; only its connection settings (target,
+    /// service, protection, byte order, retry, acknowledged mode, bind,
+    /// identity, timeouts) are its own.
+    pub backups: Vec<ForwardConfig>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -147,8 +157,9 @@ struct Settings {
     byte_order: ByteOrder,
     batch_bytes: usize,
     one_per_token: bool,
-    backoff_base: Duration,
-    backoff_max: Duration,
+    retry: Schedule,
+    /// `$ActionExecOnlyWhenPreviousIsSuspended`: holds until turned off, as in rsyslog.
+    backup: bool,
     handshake_timeout: Duration,
     acknowledged: Acknowledged,
     bind: Option<IpAddr>,
@@ -175,8 +186,8 @@ impl Settings {
             byte_order: ByteOrder::Little,
             batch_bytes: 64 * 1024,
             one_per_token: false,
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
+            retry: Schedule::DEFAULT,
+            backup: false,
             handshake_timeout: Duration::from_secs(10),
             acknowledged: Acknowledged::Off,
             bind: None,
@@ -215,8 +226,22 @@ impl Settings {
                 _ => d.error(format!("'{v}' must be a size from 1 to 120k (rsyslog's receive buffer is 128k)")),
             },
             "actiongssforwardonemessagepertoken" => set(&mut self.one_per_token, d.bool()),
-            "actiongssforwardbackoffbase" => set(&mut self.backoff_base, d.millis(false).flatten()),
-            "actiongssforwardbackoffmax" => set(&mut self.backoff_max, d.millis(false).flatten()),
+            "actiongssforwardbackoffbase" => {
+                if let Some(base) = d.millis(false).flatten() {
+                    self.retry = Schedule::Doubling { base, max: self.doubling_max() };
+                }
+            }
+            "actiongssforwardbackoffmax" => {
+                if let Some(max) = d.millis(false).flatten() {
+                    self.retry = Schedule::Doubling { base: self.doubling_base(), max };
+                }
+            }
+            "actionresumeinterval" => {
+                if let Some(interval) = d.positive_seconds() {
+                    self.retry = Schedule::ResumeInterval(interval);
+                }
+            }
+            "actionexeconlywhenpreviousissuspended" => set(&mut self.backup, d.bool()),
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
             "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
@@ -253,11 +278,6 @@ impl Settings {
                 Ok(_) => d.warn("$ActionResumeRetryCount: this shipper always retries forever (-1); the value is ignored"),
                 Err(_) => d.error(format!("'{v}' is not a number")),
             },
-            "actionresumeinterval" => {
-                if d.seconds(false).is_some() {
-                    d.warn("$ActionResumeInterval: reconnects use exponential backoff with jitter instead (see $ActionGSSForwardBackoffBase/Max)");
-                }
-            }
             "systemlogsocketname" => self.unix_default = Some(PathBuf::from(v)),
             "omitlocallogging" => {
                 if d.bool() == Some(true) {
@@ -288,6 +308,22 @@ impl Settings {
         }
     }
 
+    /// The doubling schedule's base; the default's after a resume interval.
+    fn doubling_base(&self) -> Duration {
+        match self.retry {
+            Schedule::Doubling { base, .. } => base,
+            Schedule::ResumeInterval(_) => Duration::from_secs(1),
+        }
+    }
+
+    /// The doubling schedule's maximum; the default's after a resume interval.
+    fn doubling_max(&self) -> Duration {
+        match self.retry {
+            Schedule::Doubling { max, .. } => max,
+            Schedule::ResumeInterval(_) => Duration::from_secs(3),
+        }
+    }
+
     /// Step two for one action: what the settings above it make of it. The
     /// `$ActionQueue*` block is used up.
     fn forward(&mut self, filter: &Filter, target: Target, template: Arc<Template>, index: usize, location: &Location) -> ForwardConfig {
@@ -302,13 +338,13 @@ impl Settings {
             queue,
             batch_bytes: self.batch_bytes,
             one_message_per_token: self.one_per_token,
-            backoff_base: self.backoff_base,
-            backoff_max: self.backoff_max,
+            retry: self.retry,
             handshake_timeout: self.handshake_timeout,
             acknowledged: self.acknowledged,
             bind: self.bind,
             identity: self.identity.clone(),
             location: location.clone(),
+            backups: Vec::new(),
         }
     }
 }
@@ -325,6 +361,52 @@ fn set<T>(slot: &mut T, checked: Option<T>) {
 struct Reading {
     settings: Settings,
     forwards: Vec<ForwardConfig>,
+    /// The template name of each of `forwards`, for checking its backups.
+    template_names: Vec<String>,
+    /// The filter of the last rule, for its `& :omgssapi:` lines.
+    last_filter: Option<Filter>,
+}
+
+impl Reading {
+    /// One `:omgssapi:` action: a primary with a queue of its own, or, under
+    /// `$ActionExecOnlyWhenPreviousIsSuspended on`, a backup of the action
+    /// above it that shares that action's queue.
+    fn omgssapi(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, spec: &str, templates: &TemplateRegistry) {
+        let (target, template_name) = match parse_target(spec) {
+            Ok(t) => t,
+            Err(e) => return text.error(at, e),
+        };
+        let name = template_name.unwrap_or_else(|| self.settings.default_template.clone());
+        let Some(template) = templates.for_action(text, at, &name) else { return };
+        if !self.settings.backup {
+            let index = self.forwards.len();
+            self.forwards.push(self.settings.forward(filter, target, template, index, at));
+            self.template_names.push(name);
+            return;
+        }
+        let (Some(primary), Some(primary_template)) = (self.forwards.last_mut(), self.template_names.last()) else {
+            return text.error(at, "$ActionExecOnlyWhenPreviousIsSuspended is on, but no :omgssapi: action stands above this one to back up");
+        };
+        // The backup sends the primary's records as they were queued: rendered
+        // with its template and framed its way.
+        if name != *primary_template
+            || target.zlib_level != primary.target.zlib_level
+            || target.octet_counted != primary.target.octet_counted
+        {
+            return text.error(
+                at,
+                format!(
+                    "a backup action sends the records of the action it backs up ({}), so it needs the same template and (zN,o) options",
+                    primary.location
+                ),
+            );
+        }
+        if self.settings.queue.file_name.is_some() {
+            text.warn(at, "a backup action uses the queue of the action it backs up; its $ActionQueue settings have no effect");
+        }
+        let backup = self.settings.forward(filter, target, template, usize::MAX, at);
+        primary.backups.push(backup);
+    }
 }
 
 impl Statements for Reading {
@@ -333,17 +415,9 @@ impl Statements for Reading {
     }
 
     fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+        self.last_filter = Some(filter.clone());
         match parse_action(action) {
-            Action::Omgssapi(spec) => match parse_target(&spec) {
-                Ok((target, template_name)) => {
-                    let name = template_name.unwrap_or_else(|| self.settings.default_template.clone());
-                    if let Some(template) = templates.for_action(text, at, &name) {
-                        let index = self.forwards.len();
-                        self.forwards.push(self.settings.forward(filter, target, template, index, at));
-                    }
-                }
-                Err(e) => text.error(at, e),
-            },
+            Action::Omgssapi(spec) => self.omgssapi(text, at, filter, &spec, templates),
             Action::Stop => {}
             Action::File { .. } | Action::Other(_) => {
                 text.warn(at, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
@@ -351,15 +425,20 @@ impl Statements for Reading {
         }
     }
 
-    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, _: &TemplateRegistry) {
-        text.warn(at, format!("'& {action}' ignored: give each :omgssapi: action its own selector line"));
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
+        match (parse_action(action), self.last_filter.clone()) {
+            (Action::Omgssapi(spec), Some(filter)) => self.omgssapi(text, at, &filter, &spec, templates),
+            _ => text.warn(at, format!("'& {action}' ignored: this shipper only forwards (:omgssapi:)")),
+        }
     }
 }
 
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
-    let mut reading = Reading { settings: Settings::new(default_work_dir), forwards: Vec::new() };
+    let mut reading =
+        Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards } = reading;
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards, .. } =
+        reading;
     metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
@@ -369,9 +448,11 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     if forwards.is_empty() {
         text.error(&Location { file: Arc::from("config"), line: 0 }, "no :omgssapi: action: nothing would be forwarded");
     }
-    for f in &forwards {
-        if f.backoff_base > f.backoff_max {
-            text.error(&f.location, "backoff base is larger than the backoff maximum");
+    for f in forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
+        if let Schedule::Doubling { base, max } = f.retry {
+            if base > max {
+                text.error(&f.location, "backoff base is larger than the backoff maximum");
+            }
         }
         if f.identity.keytab.is_some() && f.identity.principal.is_none() {
             text.warn(
@@ -453,7 +534,7 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
 pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
     let (config, mut text) = load(path, default_work_dir);
     if check_credentials && !text.has_errors() {
-        for f in &config.forwards {
+        for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
             let target = format!("{}@{}", f.service, f.target.host);
             if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
                 let who = f.identity.principal.as_deref().unwrap_or("the default principal");
@@ -546,6 +627,59 @@ mod tests {
         assert_eq!(f.queue.name, "srvrfwd1");
         assert_eq!(f.queue.max_disk_bytes, Some(100 * 1024 * 1024));
         assert_eq!(f.queue.enqueue_timeout, Duration::from_millis(100));
+    }
+
+    fn load_text(conf: &str) -> (ShipperConfig, ConfigText) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(&path, conf).unwrap();
+        load(&path, dir.path())
+    }
+
+    #[test]
+    fn exec_only_when_previous_is_suspended_makes_backups_of_the_action_above() {
+        let (c, text) = load_text(
+            "$ActionQueueFileName fwd\n*.* :omgssapi:primary:515\n\
+             $ActionExecOnlyWhenPreviousIsSuspended on\n& :omgssapi:backup1:516\n*.* :omgssapi:backup2:517\n\
+             $ActionExecOnlyWhenPreviousIsSuspended off\nauth.* :omgssapi:audit:518\n",
+        );
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        let hosts = |f: &ForwardConfig| f.backups.iter().map(|b| b.target.host.clone()).collect::<Vec<_>>();
+        assert_eq!(c.forwards.len(), 2, "two actions with a queue each: primary and audit");
+        assert_eq!(c.forwards[0].target.host, "primary");
+        assert_eq!(c.forwards[0].queue.name, "fwd");
+        assert_eq!(hosts(&c.forwards[0]), ["backup1", "backup2"], "backups in order, sharing the primary's queue");
+        assert_eq!(c.forwards[1].target.host, "audit");
+        assert!(c.forwards[1].backups.is_empty(), "off again: audit is an action of its own");
+    }
+
+    #[test]
+    fn a_backup_without_an_action_above_or_with_other_framing_is_an_error() {
+        let (_, text) = load_text("$ActionExecOnlyWhenPreviousIsSuspended on\n*.* :omgssapi:backup:516\n");
+        assert!(text.problems.iter().any(|p| p.message.contains("no :omgssapi: action stands above")), "{:?}", text.problems);
+        let (_, text) = load_text("*.* :omgssapi:primary\n$ActionExecOnlyWhenPreviousIsSuspended on\n& :omgssapi:(z9)backup\n");
+        assert!(text.problems.iter().any(|p| p.message.contains("same template and (zN,o) options")), "{:?}", text.problems);
+    }
+
+    #[test]
+    fn resume_interval_has_rsyslogs_meaning_and_the_last_retry_setting_wins() {
+        let (c, text) = load_text(
+            "*.* :omgssapi:a\n$ActionResumeInterval 10\n*.* :omgssapi:b\n\
+             $ActionGSSForwardBackoffMax 8000\n*.* :omgssapi:c\n",
+        );
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        assert!(text.problems.is_empty(), "no warning any more: {:?}", text.problems);
+        let retries: Vec<Schedule> = c.forwards.iter().map(|f| f.retry).collect();
+        assert_eq!(
+            retries,
+            [
+                Schedule::DEFAULT,
+                Schedule::ResumeInterval(Duration::from_secs(10)),
+                Schedule::Doubling { base: Duration::from_secs(1), max: Duration::from_secs(8) },
+            ]
+        );
+        let (_, text) = load_text("$ActionResumeInterval 0\n*.* :omgssapi:a\n");
+        assert!(text.has_errors(), "a zero interval would retry in a tight loop");
     }
 
     #[test]

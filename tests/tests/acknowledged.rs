@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -485,6 +485,151 @@ fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
     let collector_log = collector.log();
     assert!(!collector_log.contains("GSS context expired"), "re-keyed before the context expired\n{collector_log}");
     assert!(!collector_log.contains("session closed on error"), "every session ended cleanly\n{collector_log}");
+}
+
+/// Feeds the shipper's TCP input as `sender`, about 5000 messages a second,
+/// until `stop`; returns how many it wrote.
+fn feed_until(input: u16, sender: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+        let mut seq = 0;
+        let mut buf = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            buf.clear();
+            for q in seq..seq + 50 {
+                buf.extend_from_slice(message(sender, q).as_bytes());
+                buf.push(b'\n');
+            }
+            s.write_all(&buf).unwrap();
+            seq += 50;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        seq
+    })
+}
+
+/// The seqs of each sender in `got`, in file order.
+fn by_sender(got: &[(u32, u64)]) -> BTreeMap<u32, Vec<u64>> {
+    let mut map: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for &(s, q) in got {
+        map.entry(s).or_default().push(q);
+    }
+    map
+}
+
+/// Failover with the acknowledged mode: a backup (`$ActionExecOnlyWhenPreviousIsSuspended on`)
+/// takes over while the action's own collector is away, hands back when it
+/// returns, takes over again when it stops gracefully and hands back again,
+/// under load, both actions with `$ActionGSSForwardAcknowledged on`. Each
+/// hand-back is the acknowledged mode's graceful end (half-close, the last
+/// `Written(N)`), so every message arrives exactly once, and in order: each
+/// stint at the action's own collector is one unbroken run of each sender's
+/// messages, the backup holds exactly the rest, in order.
+#[test]
+fn acknowledged_failover_to_a_backup_and_back_delivers_every_message_exactly_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (own_port, backup_port) = (free_port().unwrap(), free_port().unwrap());
+    let backup_out = dir.path().join("backup.log");
+    let own_outs = [dir.path().join("own0.log"), dir.path().join("own1.log")];
+    let backup = start_collector(&dir.path().join("backup"), backup_port, &backup_out, "");
+    let input = free_port().unwrap();
+    let conf = format!(
+        "{}$ActionExecOnlyWhenPreviousIsSuspended on\n$ActionGSSForwardAcknowledged on\n& :omgssapi:localhost:{backup_port}\n",
+        shipper_conf(own_port, "on")
+    );
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    let stop_feeding = Arc::new(AtomicBool::new(false));
+    let feeders: Vec<(u32, std::thread::JoinHandle<u64>)> =
+        (1..=SENDERS).map(|sender| (sender, feed_until(input, sender, stop_feeding.clone()))).collect();
+
+    let logged = |needle: &str, times: usize, others: &[&Daemon]| {
+        let start = Instant::now();
+        while shipper.log().matches(needle).count() < times {
+            if start.elapsed() > WAIT {
+                let logs: Vec<String> = std::iter::once(&shipper).chain(others.iter().copied()).map(|d| d.log()).collect();
+                panic!("'{needle}' not logged {times} times\n{}", logs.join("\n-----\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // The action's own collector has not started: the backup takes over.
+    logged("a backup collector takes over", 1, &[&backup]);
+    std::thread::sleep(Duration::from_millis(700));
+    // It starts: it gets the queue back.
+    let mut own = start_collector(&dir.path().join("own0"), own_port, &own_outs[0], "");
+    logged("handing the queue back", 1, &[&own, &backup]);
+    std::thread::sleep(Duration::from_millis(700));
+    // It stops gracefully (Closing, the drain): the backup again, then back once more.
+    assert!(own.stop(WAIT).unwrap().success());
+    logged("a backup collector takes over", 2, &[&backup]);
+    std::thread::sleep(Duration::from_millis(700));
+    let own = start_collector(&dir.path().join("own1"), own_port, &own_outs[1], "");
+    logged("handing the queue back", 2, &[&own, &backup]);
+    std::thread::sleep(Duration::from_millis(700));
+    stop_feeding.store(true, Ordering::SeqCst);
+    let sent: BTreeMap<u32, u64> = feeders.into_iter().map(|(s, t)| (s, t.join().unwrap())).collect();
+
+    // Everything sent is in one of the three files, and nothing more comes.
+    let files = [&backup_out, &own_outs[0], &own_outs[1]];
+    let all = || files.iter().flat_map(|f| received(f)).collect::<Vec<_>>();
+    let start = Instant::now();
+    let mut last = (usize::MAX, Instant::now());
+    loop {
+        let count = all().len();
+        if count != last.0 {
+            last = (count, Instant::now());
+        }
+        let complete = count as u64 >= sent.values().sum::<u64>();
+        if (complete && last.1.elapsed() > Duration::from_secs(1)) || start.elapsed() > WAIT {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    let context = || format!("sent {sent:?}\n{log}");
+
+    let mut union = all();
+    union.sort_unstable();
+    let total = union.len();
+    union.dedup();
+    assert_eq!(total - union.len(), 0, "no message twice\n{}", context());
+    let expected: Vec<(u32, u64)> = sent.iter().flat_map(|(&s, &n)| (0..n).map(move |q| (s, q))).collect();
+    assert_eq!(union.len(), expected.len(), "every message sent, nothing else\n{}", context());
+    assert!(union == expected, "exactly the messages sent\n{}", context());
+
+    let at_backup = by_sender(&received(&backup_out));
+    let at_own: Vec<BTreeMap<u32, Vec<u64>>> = own_outs.iter().map(|f| by_sender(&received(f))).collect();
+    println!(
+        "sent {sent:?}: backup {}, own collector {} then {}",
+        at_backup.values().map(Vec::len).sum::<usize>(),
+        at_own[0].values().map(Vec::len).sum::<usize>(),
+        at_own[1].values().map(Vec::len).sum::<usize>()
+    );
+    for (i, own) in at_own.iter().enumerate() {
+        assert!(own.values().any(|v| !v.is_empty()), "the action's own collector, stint {i}, had a share");
+    }
+    assert!(at_backup.values().any(|v| !v.is_empty()), "the backup had a share");
+    for &s in sent.keys() {
+        let stint = |i: usize| at_own[i].get(&s).cloned().unwrap_or_default();
+        for i in 0..2 {
+            let run = stint(i);
+            if let (Some(&first), Some(&last)) = (run.first(), run.last()) {
+                assert_eq!(run, (first..=last).collect::<Vec<_>>(), "sender {s}: stint {i} at the own collector is one unbroken run");
+            }
+        }
+        if let (Some(&end0), Some(&start1)) = (stint(0).last(), stint(1).first()) {
+            assert!(end0 < start1, "sender {s}: the second stint follows the first");
+        }
+        let backup_run = at_backup.get(&s).cloned().unwrap_or_default();
+        assert!(backup_run.windows(2).all(|w| w[0] < w[1]), "sender {s}: the backup's share is in order");
+    }
+    assert!(
+        log.contains("handing back to the action's own collector: half-closing after the last data token"),
+        "each hand-back was the acknowledged mode's graceful end\n{log}"
+    );
+    assert!(log.contains("the collector is shutting down (all sent was acknowledged)"), "the own collector's Closing was heard\n{log}");
+    assert_eq!(logged_unacknowledged(&log), 0, "nothing was left unacknowledged at a switch\n{log}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +51,18 @@ fn ymd() -> String {
 
 fn lines(path: &Path) -> Vec<String> {
     String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).lines().map(str::to_string).collect()
+}
+
+/// Per sender, the numbers that follow `marker` in its lines (`SENDER app:
+/// MARKER N`), in the order they appear in the file.
+fn numbers_by_sender(lines: &[String], marker: &str) -> std::collections::BTreeMap<String, Vec<u64>> {
+    let mut by_sender = std::collections::BTreeMap::<String, Vec<u64>>::new();
+    for line in lines {
+        let Some((before, after)) = line.split_once(&format!(" app: {marker} ")) else { continue };
+        let (Some(sender), Ok(n)) = (before.split_whitespace().last(), after.trim().parse::<u64>()) else { continue };
+        by_sender.entry(sender.to_string()).or_default().push(n);
+    }
+    by_sender
 }
 
 fn wait_lines(path: &Path, n: usize, d: &Daemon) -> Vec<String> {
@@ -191,7 +203,12 @@ async fn two_thousand_concurrent_sessions_are_held() {
         c.send_lines(&[format!("<13>Nov 23 12:00:00 h{i} app: session {i}")]).await.unwrap();
     }
     let got = wait_lines(&out, N, &collector);
-    assert_eq!(got.len(), N);
+    // Each session's own message, exactly once: a lost one and a repeated one
+    // must not cancel out.
+    let by_sender = numbers_by_sender(&got, "session");
+    let expected: std::collections::BTreeMap<String, Vec<u64>> = (0..N).map(|i| (format!("h{i}"), vec![i as u64])).collect();
+    assert!(by_sender == expected, "not each session's message exactly once: {} senders, {} lines", by_sender.len(), got.len());
+    assert_eq!(got.len(), N, "nothing else was written");
     assert_eq!(collector.log().matches("GSS session opened").count(), N);
 }
 
@@ -328,10 +345,8 @@ async fn graceful_shutdown_under_load_loses_nothing() {
 
     // Three clients that send until the collector half-closes their session,
     // as our shipper does; each then stops and closes.
-    let sent = Arc::new(AtomicU64::new(0));
     let mut clients = tokio::task::JoinSet::new();
     for k in 0..3 {
-        let sent = sent.clone();
         clients.spawn(async move {
             let c = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
             let GssClient { mut reader, mut writer, mut session } = c;
@@ -355,9 +370,9 @@ async fn graceful_shutdown_under_load_loses_nothing() {
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            sent.fetch_add(n, Ordering::SeqCst);
             drop(writer);
             let _ = watcher.await;
+            (format!("c{k}"), n)
         });
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -369,11 +384,21 @@ async fn graceful_shutdown_under_load_loses_nothing() {
     .unwrap();
     let (status, collector) = status;
     assert!(status.unwrap().success(), "{}", collector.log());
-    while clients.join_next().await.is_some() {}
-    let written = lines(&out).len() as u64;
-    let sent = sent.load(Ordering::SeqCst);
-    assert!(sent > 300, "the load was real: {sent}");
-    assert_eq!(written, sent, "every message sent before the half-close was written\n{}", collector.log());
+    let mut sent = std::collections::BTreeMap::new();
+    while let Some(r) = clients.join_next().await {
+        let (sender, n) = r.unwrap();
+        sent.insert(sender, n);
+    }
+    let total: u64 = sent.values().sum();
+    assert!(total > 300, "the load was real: {total}");
+    // Per sender, every message it sent before the half-close, each once and
+    // in the order sent.
+    let written = numbers_by_sender(&lines(&out), "msg");
+    for (sender, n) in &sent {
+        let got = written.get(sender).cloned().unwrap_or_default();
+        assert!(got == (0..*n).collect::<Vec<_>>(), "{sender} sent 0..{n}; written: {} lines, not each once in order\n{}", got.len(), collector.log());
+    }
+    assert_eq!(lines(&out).len() as u64, total, "nothing else was written");
 }
 
 /// A session's messages are rendered by several tasks at once; the file must

@@ -119,8 +119,11 @@ impl CloseWatch {
     }
 }
 
-/// Resolves, connects and completes the handshake, each step within the
-/// handshake timeout. The first address that accepts the connection is used.
+/// Resolves, then tries the name's addresses one after the other, in the
+/// resolver's order: the first where the connection and the handshake both
+/// succeed is used (a collector name with several addresses is a failover
+/// of its own). Each step is bounded by the handshake timeout; when every
+/// address fails, the last address's error is returned.
 pub async fn connect(config: &ForwardConfig) -> Result<Connection, ConnectError> {
     let host = config.target.host.as_str();
     let addrs: Vec<SocketAddr> = tokio::time::timeout(config.handshake_timeout, tokio::net::lookup_host((host, config.target.port)))
@@ -128,19 +131,32 @@ pub async fn connect(config: &ForwardConfig) -> Result<Connection, ConnectError>
         .map_err(|_| ConnectError::ResolveTimedOut { host: host.to_string() })?
         .map_err(|source| ConnectError::Resolve { host: host.to_string(), source })?
         .collect();
-    let mut last = ConnectError::NoAddress { host: host.to_string() };
-    let mut stream = None;
+    connect_any(config, addrs).await
+}
+
+/// Tries `addrs` in order; the first that connects and completes the handshake wins.
+async fn connect_any(config: &ForwardConfig, addrs: Vec<SocketAddr>) -> Result<Connection, ConnectError> {
+    let mut last = ConnectError::NoAddress { host: config.target.host.clone() };
     for addr in addrs {
-        match tokio::time::timeout(config.handshake_timeout, connect_from(config.bind, addr)).await {
-            Ok(Ok(s)) => {
-                stream = Some(s);
-                break;
+        match connect_to(config, addr).await {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "address failed; trying the next one");
+                last = e;
             }
-            Ok(Err(source)) => last = ConnectError::Connect { addr, source },
-            Err(_) => last = ConnectError::ConnectTimedOut { addr },
         }
     }
-    let stream = stream.ok_or(last)?;
+    Err(last)
+}
+
+/// Connects to one address of the collector and completes the handshake.
+async fn connect_to(config: &ForwardConfig, addr: SocketAddr) -> Result<Connection, ConnectError> {
+    let host = config.target.host.as_str();
+    let stream = match tokio::time::timeout(config.handshake_timeout, connect_from(config.bind, addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => return Err(ConnectError::Connect { addr, source }),
+        Err(_) => return Err(ConnectError::ConnectTimedOut { addr }),
+    };
     // No Nagle: a token must not wait 40 ms for an ACK after the handshake.
     stream.set_nodelay(true).map_err(ConnectError::NoDelay)?;
     let (read, write) = stream.into_split();
@@ -239,6 +255,37 @@ mod tests {
         let why = verdict(&mut watch).await;
         assert!(matches!(why, Closed::ReadFailed(FrameError::Truncated { .. })), "{why:?}");
         assert!(why.to_string().starts_with("session error: connection closed in the middle of a token"), "{why}");
+    }
+
+    /// Counts the connections a listener accepts, closing each at once (a
+    /// collector whose handshake fails).
+    fn counting_listener() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(s);
+            }
+        });
+        (addr, accepted)
+    }
+
+    #[tokio::test]
+    async fn an_address_whose_handshake_fails_is_followed_by_the_next() {
+        let (first, at_first) = counting_listener();
+        let (second, at_second) = counting_listener();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(&path, "$ActionGSSForwardHandshakeTimeout 2000\n*.* :omgssapi:collector.invalid:514\n").unwrap();
+        let (config, text) = crate::config::load(&path, dir.path());
+        assert!(!text.has_errors(), "{:?}", text.problems);
+        let result = connect_any(&config.forwards[0], vec![first, second]).await;
+        assert!(result.is_err(), "neither address completes a handshake");
+        assert_eq!(at_first.load(std::sync::atomic::Ordering::SeqCst), 1, "the first address was tried");
+        assert_eq!(at_second.load(std::sync::atomic::Ordering::SeqCst), 1, "and then the second, after the first's handshake failed");
     }
 
     #[tokio::test]

@@ -1,12 +1,21 @@
 //! One `:omgssapi:` action: a GSS session to the collector, fed from the
-//! action's queue, in order, many messages to a token.
+//! action's queue, in order, many messages to a token; and its backups
+//! (`$ActionExecOnlyWhenPreviousIsSuspended on`), which take the queue over
+//! while the action's collector is unreachable and hand it back when it
+//! returns.
 //!
 //! Read in this order:
-//! - this file: the reconnect loop. Each turn connects, sends until the
-//!   session ends, and waits its backoff; an outage is logged when it
-//!   starts, again at most once a minute while it lasts (with the attempts
-//!   since and the latest error: a broken keytab or an unreachable KDC keeps
-//!   being reported), and once when it is over.
+//! - this file: the reconnect loop. Each turn connects to the first collector
+//!   that answers (the action's own first, then each backup, each tried on
+//!   its own [`Backoff`]), sends until the session ends, and waits. While a
+//!   backup sends, the collectors before it are tried on their schedules;
+//!   the first that answers gets the queue back once everything sent to the
+//!   backup is acknowledged (by the accounting in force: the collector's
+//!   `Written(N)` on an acknowledged session, its TCP stack otherwise), so
+//!   nothing is lost or sent twice across the switch. Each collector's
+//!   outage is logged when it starts, again at most once a minute while it
+//!   lasts (with the attempts since and the latest error: a broken keytab or
+//!   an unreachable KDC keeps being reported), and once when it is over.
 //! - [`connection`]: how a session is set up (resolve the name again,
 //!   connect, handshake, all inside the backoff, so a failing collector sees
 //!   one attempt per backoff step, not a burst), and how it is watched for
@@ -18,7 +27,7 @@
 //!   into tokens, until the session ends ([`SessionEnd`]).
 //!   Before the context expires the session re-keys: it ends once all it
 //!   sent is acknowledged ([`SessionEnd::Rekey`]), and this loop reconnects
-//!   at once.
+//!   at once. A hand-back ends the same way ([`SessionEnd::HandedBack`]).
 //! - [`delivery`]: a record is acknowledged (and may leave the disk queue)
 //!   once the collector's TCP stack has acknowledged the bytes of the token
 //!   holding it (bytes written minus the socket's unacknowledged send queue).
@@ -30,17 +39,18 @@ mod connection;
 mod delivery;
 mod session;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daemon::rate_limited::{RateLimitedCount, Report};
-
-use daemon::signals::Shutdown;
+use daemon::signals::{self, Shutdown, ShutdownTrigger};
 use queue::Consumer;
 
 use crate::backoff::Backoff;
 use crate::config::ForwardConfig;
 use crate::stats::ActionStats;
+use connection::Connection;
 use session::{SessionEnd, Sent};
 
 /// A session that stayed up this long resets the backoff.
@@ -50,10 +60,16 @@ const OUTAGE_REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs one action until `stop`, then logs what it sent.
 pub async fn run(config: ForwardConfig, mut queue: Consumer, stop: Shutdown, stats: Arc<ActionStats>) {
-    let target = format!("{}:{}", config.target.host, config.target.port);
+    let mut collectors: Vec<Collector> = std::iter::once(&config).chain(&config.backups).map(Collector::new).collect();
     let mut sent = Sent::default();
-    forward(&config, &mut queue, stop, &target, &mut sent, &stats).await;
-    tracing::info!(collector = %target, messages = sent.messages, tokens = sent.tokens, unacknowledged = sent.unacknowledged, "forwarder stopped");
+    forward(&mut collectors, &mut queue, stop, &mut sent, &stats).await;
+    tracing::info!(
+        collector = %collectors[0].name,
+        messages = sent.messages,
+        tokens = sent.tokens,
+        unacknowledged = sent.unacknowledged,
+        "forwarder stopped"
+    );
 }
 
 /// A run of failed connection attempts, logged when it starts, at most once
@@ -74,80 +90,185 @@ impl Outage {
     }
 }
 
-/// The reconnect loop: connect, send until the session ends, back off, again.
-async fn forward(config: &ForwardConfig, queue: &mut Consumer, mut stop: Shutdown, target: &str, sent: &mut Sent, stats: &ActionStats) {
-    let mut backoff = Backoff::new(config.backoff_base, config.backoff_max);
-    let mut outage: Option<Outage> = None;
-    loop {
-        if stop.is_triggered() {
-            return;
+/// One collector an action may send to (its own, or a backup), and when to
+/// try it next.
+struct Collector<'a> {
+    config: &'a ForwardConfig,
+    name: String,
+    backoff: Backoff,
+    next_try: Instant,
+    outage: Option<Outage>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(config: &'a ForwardConfig) -> Self {
+        Collector {
+            config,
+            name: format!("{}:{}", config.target.host, config.target.port),
+            backoff: Backoff::new(config.retry),
+            next_try: Instant::now(),
+            outage: None,
         }
-        let attempt = tokio::select! {
-            a = connection::connect(config) => a,
-            _ = stop.triggered() => return,
-        };
-        let connection = match attempt {
-            Ok(c) => c,
+    }
+
+    /// One connection attempt if one is due. A failure is logged (a warning
+    /// when an outage starts and at most once a minute while it lasts) and
+    /// schedules the next try.
+    async fn try_connect(&mut self, stats: &ActionStats) -> Option<Connection> {
+        if Instant::now() < self.next_try {
+            return None;
+        }
+        match connection::connect(self.config).await {
+            Ok(c) => {
+                let message_tokens = c.session.message_tokens().name();
+                match self.outage.take() {
+                    Some(o) => tracing::info!(
+                        collector = %self.name,
+                        down_for = ?o.since.elapsed(),
+                        attempts = o.failures.total(),
+                        message_tokens,
+                        "reconnected to collector"
+                    ),
+                    None => tracing::info!(collector = %self.name, message_tokens, "connected to collector"),
+                }
+                Some(c)
+            }
             Err(e) => {
-                stats.connect_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                stats.connect_failures.fetch_add(1, Ordering::Relaxed);
                 let now = Instant::now();
-                let o = outage.get_or_insert_with(|| Outage::new(now));
+                let o = self.outage.get_or_insert_with(|| Outage::new(now));
                 match o.failed(now) {
-                    Some(r) if r.total == 1 => {
-                        tracing::warn!(collector = %target, error = %e, "collector unreachable; queueing and retrying with backoff")
-                    }
+                    Some(r) if r.total == 1 => tracing::warn!(
+                        collector = %self.name,
+                        error = %e,
+                        "collector unreachable; queueing and retrying with backoff"
+                    ),
                     Some(r) => tracing::warn!(
-                        collector = %target,
+                        collector = %self.name,
                         error = %e,
                         down_for = ?o.since.elapsed(),
                         failed_attempts = r.total,
                         since_last_report = r.since_last,
                         "collector still unreachable; still queueing and retrying (reported at most once a minute)"
                     ),
-                    None => tracing::debug!(collector = %target, error = %e, attempt = o.failures.total(), "reconnect failed"),
+                    None => tracing::debug!(collector = %self.name, error = %e, attempt = o.failures.total(), "reconnect failed"),
                 }
-                if stop.sleep(backoff.next_delay()).await {
-                    return;
+                self.next_try = Instant::now() + self.backoff.next_delay();
+                None
+            }
+        }
+    }
+
+    /// A session with this collector broke after `lasted`: wait before the
+    /// next try (a random wait, so that nodes that lost the collector at the
+    /// same moment do not come back together).
+    fn session_broke(&mut self, lasted: Duration) {
+        if lasted > STABLE_SESSION {
+            self.backoff.reset();
+        }
+        self.next_try = Instant::now() + self.backoff.next_delay();
+    }
+
+    /// A session with this collector ended to re-key: everything sent is
+    /// acknowledged, the next session may start at once.
+    fn rekeyed(&mut self) {
+        self.backoff.reset();
+        self.next_try = Instant::now();
+    }
+}
+
+/// The first collector, in order, that is due for a try and answers.
+async fn connect_first(collectors: &mut [Collector<'_>], stats: &ActionStats) -> Option<(usize, Connection)> {
+    for (i, c) in collectors.iter_mut().enumerate() {
+        if let Some(connection) = c.try_connect(stats).await {
+            return Some((i, connection));
+        }
+    }
+    None
+}
+
+/// When the next of `collectors` is due.
+fn next_due(collectors: &[Collector<'_>]) -> Option<Instant> {
+    collectors.iter().map(|c| c.next_try).min()
+}
+
+/// Tries `collectors` (the ones before a backup that is sending) on their
+/// schedules until one answers; then triggers the hand-back. Never ends when
+/// there are none.
+async fn probe(collectors: &mut [Collector<'_>], hand_back: ShutdownTrigger, stats: &ActionStats) -> (usize, Connection) {
+    loop {
+        let Some(due) = next_due(collectors) else { return std::future::pending().await };
+        tokio::time::sleep_until(due.into()).await;
+        if let Some(found) = connect_first(collectors, stats).await {
+            hand_back.trigger();
+            return found;
+        }
+    }
+}
+
+/// The reconnect loop: connect, send until the session ends, wait, again.
+async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut stop: Shutdown, sent: &mut Sent, stats: &ActionStats) {
+    let mut ready: Option<(usize, Connection)> = None;
+    loop {
+        if stop.is_triggered() {
+            return;
+        }
+        let (active, connection) = match ready.take() {
+            Some(r) => r,
+            None => {
+                let found = tokio::select! {
+                    f = connect_first(collectors, stats) => f,
+                    _ = stop.triggered() => return,
+                };
+                match found {
+                    Some(r) => r,
+                    None => {
+                        let due = next_due(collectors).unwrap_or_else(Instant::now);
+                        if stop.sleep(due.saturating_duration_since(Instant::now())).await {
+                            return;
+                        }
+                        continue;
+                    }
                 }
-                continue;
             }
         };
-        let message_tokens = connection.session.message_tokens().name();
-        match outage.take() {
-            Some(o) => tracing::info!(
-                collector = %target,
-                down_for = ?o.since.elapsed(),
-                attempts = o.failures.total(),
-                message_tokens,
-                "reconnected to collector"
-            ),
-            None => tracing::info!(collector = %target, message_tokens, "connected to collector"),
+        let (before, rest) = collectors.split_at_mut(active);
+        let current = &mut rest[0];
+        if let Some(own) = before.first() {
+            tracing::warn!(collector = %current.name, backs_up = %own.name, "a backup collector takes over while the action's own is unreachable");
         }
         queue.rewind();
         let connected = Instant::now();
         stats.session_up();
-        let ended = session::send_until_ended(config, queue, connection, &mut stop, sent, stats).await;
-        stats.session_down(matches!(ended, SessionEnd::Broken(_)));
-        match ended {
+        let (trigger, hand_back) = signals::shutdown();
+        let session = session::send_until_ended(current.config, queue, connection, &mut stop, sent, stats, hand_back);
+        let probe = probe(before, trigger, stats);
+        tokio::pin!(session, probe);
+        let mut better = None;
+        let end = loop {
+            tokio::select! {
+                end = &mut session => break end,
+                found = &mut probe, if better.is_none() => better = Some(found),
+            }
+        };
+        stats.session_down(matches!(end, SessionEnd::Broken(_)));
+        match end {
             SessionEnd::Stopped => return,
+            SessionEnd::HandedBack => {
+                tracing::info!(collector = %current.name, "everything sent to the backup is acknowledged; handing the queue back");
+            }
             SessionEnd::Rekey { lifetime } => {
                 // Everything sent is acknowledged: the next session starts
                 // where this one ended, with new tickets, without waiting.
-                tracing::info!(collector = %target, after = ?lifetime, "re-keying: the GSS context is near the end of its lifetime");
-                backoff.reset();
+                tracing::info!(collector = %current.name, after = ?lifetime, "re-keying: the GSS context is near the end of its lifetime");
+                current.rekeyed();
             }
             SessionEnd::Broken(why) => {
-                tracing::info!(collector = %target, reason = %why, "session ended; reconnecting");
-                if connected.elapsed() > STABLE_SESSION {
-                    backoff.reset();
-                }
-                // A random first wait, so that nodes that lost the collector at
-                // the same moment do not come back together.
-                if stop.sleep(backoff.next_delay()).await {
-                    return;
-                }
+                tracing::info!(collector = %current.name, reason = %why, "session ended; reconnecting");
+                current.session_broke(connected.elapsed());
             }
         }
+        ready = better;
     }
 }
 

@@ -21,9 +21,22 @@
 //! collector close it, or when sending breaks: a write or the delivery
 //! stalls, a wrap or a write fails, the collector breaks the protocol
 //! ([`SessionEnd`]). In the acknowledged mode a graceful end on either side
-//! (the shipper stopping or re-keying, the collector's Closing) is a half-close after the
-//! last data token and a wait for the acknowledgements of everything sent,
-//! until the collector closes: nothing is left to send twice.
+//! (the shipper stopping, re-keying or handing back, the collector's
+//! Closing) is a half-close after the last data token and a wait for the
+//! acknowledgements of everything sent, until the collector closes: nothing
+//! is left to send twice.
+//!
+//! On a backup collector the session also ends when the action's own
+//! collector is back (`hand_back`): as for a re-key, it takes no more
+//! records, waits until everything it sent is acknowledged by the
+//! accounting in force, and ends ([`SessionEnd::HandedBack`]), so that
+//! nothing goes twice across the switch.
+//!
+//! With TCP-level accounting, a collector that closes the session (a
+//! half-close on its shutdown) still reads what is on its way to it: its TCP
+//! stack is given [`IN_FLIGHT_SETTLE`] to take that before the records count
+//! as undelivered. On an acknowledged session the collector's Closing and
+//! the drain govern instead.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +61,10 @@ const STALLED: Duration = Duration::from_secs(20);
 const ACK_POLL: Duration = Duration::from_millis(50);
 /// How long a stopping shipper waits for the acknowledgements of what it sent.
 const DRAIN_ON_STOP: Duration = Duration::from_secs(10);
+/// With TCP-level accounting, after the collector closed, how long what is
+/// in flight may take to be acknowledged by its TCP before it is sent again
+/// on the next session.
+const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(2);
 
 /// What one action has sent, logged when it stops.
 #[derive(Debug, Default)]
@@ -71,6 +88,35 @@ pub enum SessionEnd {
     /// The context is near the end of its lifetime and everything written
     /// on it is acknowledged: reconnect at once.
     Rekey { lifetime: Duration },
+    /// `hand_back` was triggered and everything written on this session is
+    /// acknowledged: the action's own collector takes the queue back.
+    HandedBack,
+}
+
+/// Why a session stopped taking records and ends once all it sent is
+/// acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Winding {
+    /// The context is near the end of its lifetime.
+    Rekey,
+    /// The action's own collector is back (on a backup collector).
+    HandBack,
+}
+
+impl Winding {
+    fn end(self, lifetime: Duration) -> SessionEnd {
+        match self {
+            Winding::Rekey => SessionEnd::Rekey { lifetime },
+            Winding::HandBack => SessionEnd::HandedBack,
+        }
+    }
+
+    fn doing(self) -> &'static str {
+        match self {
+            Winding::Rekey => "re-keying",
+            Winding::HandBack => "handing back to the action's own collector",
+        }
+    }
 }
 
 /// Re-keying starts this long before the context expires: a quarter of its
@@ -112,12 +158,14 @@ pub enum Cause {
     CollectorClosing,
     #[error("the collector did not acknowledge everything and close within {0:?} of our half-close")]
     DrainTimedOut(Duration),
-    #[error("re-keying: the collector closed before acknowledging {0} records sent")]
-    RekeyUnacknowledged(u64),
+    #[error("{doing}: the collector closed before acknowledging {records} records sent")]
+    EndUnacknowledged { doing: &'static str, records: u64 },
 }
 
 /// Sends the queue's records on `connection` until the session ends; counts
 /// what was sent into `sent`, and logs what was sent and not acknowledged.
+/// Once `hand_back` is triggered, sends nothing more and ends when all it
+/// sent is acknowledged.
 pub async fn send_until_ended(
     config: &ForwardConfig,
     queue: &mut Consumer,
@@ -125,10 +173,11 @@ pub async fn send_until_ended(
     stop: &mut Shutdown,
     sent: &mut Sent,
     stats: &ActionStats,
+    hand_back: Shutdown,
 ) -> SessionEnd {
     let accounting = (config.acknowledged == Acknowledged::Off).then_some(Accounting::TcpStack);
     let mut delivery = Delivery::new(STALLED, accounting);
-    let end = send(config, queue, connection, stop, sent, stats, &mut delivery).await;
+    let end = send(config, queue, connection, stop, hand_back, sent, stats, &mut delivery).await;
     let unacknowledged = delivery.unacknowledged_records();
     if unacknowledged > 0 {
         sent.unacknowledged += unacknowledged;
@@ -143,11 +192,13 @@ pub async fn send_until_ended(
     end
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn send(
     config: &ForwardConfig,
     queue: &mut Consumer,
     connection: Connection,
     stop: &mut Shutdown,
+    mut hand_back: Shutdown,
     sent: &mut Sent,
     stats: &ActionStats,
     delivery: &mut Delivery,
@@ -161,7 +212,7 @@ async fn send(
         rekey_deadline.unwrap_or(established + Duration::from_secs(100 * 365 * 86400)).into(),
     );
     tokio::pin!(rekey);
-    let mut rekeying = false;
+    let mut winding: Option<Winding> = None;
     let asked = config.acknowledged != Acknowledged::Off;
     let required = config.acknowledged == Acknowledged::On;
     if asked {
@@ -177,49 +228,59 @@ async fn send(
     let mut tick = tokio::time::interval(ACK_POLL);
     let mut peer = Peer { session: &mut session, closed: &mut closed, asked };
     loop {
-        if rekeying {
+        if let Some(winding) = winding {
             match delivery.accounting() {
                 // The collector's word is what counts: end gracefully, as
-                // on stop, and re-key once it acknowledged everything.
+                // on stop, and re-key or hand back once it acknowledged
+                // everything.
                 Some(Accounting::Collector) => {
                     tracing::info!(
                         unacknowledged = delivery.unacknowledged_records(),
-                        "re-keying: half-closing after the last data token and waiting for the collector's last acknowledgements"
+                        "{}: half-closing after the last data token and waiting for the collector's last acknowledgements",
+                        winding.doing()
                     );
                     if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
                         return SessionEnd::Broken(cause);
                     }
                     if delivery.pending() {
-                        return SessionEnd::Broken(Cause::RekeyUnacknowledged(delivery.unacknowledged_records()));
+                        let records = delivery.unacknowledged_records();
+                        return SessionEnd::Broken(Cause::EndUnacknowledged { doing: winding.doing(), records });
                     }
-                    return SessionEnd::Rekey { lifetime };
+                    return winding.end(lifetime);
                 }
-                Some(Accounting::TcpStack) if !delivery.pending() => return SessionEnd::Rekey { lifetime },
+                Some(Accounting::TcpStack) if !delivery.pending() => return winding.end(lifetime),
                 // TCP-level: the tick settles until nothing is pending.
                 // Undecided: the Hello or its timeout decides first.
                 Some(Accounting::TcpStack) | None => {}
             }
         }
         let undecided = delivery.accounting().is_none();
-        let may_send = delivery.has_room() && !(required && undecided) && !rekeying;
+        let may_send = delivery.has_room() && !(required && undecided) && winding.is_none();
         // Only cancellation-safe waits stand in the select: popping records
         // happens after it, so no record is taken and then dropped.
         tokio::select! {
             _ = queue.wait_for_data(), if may_send => {}
-            _ = &mut rekey, if !rekeying && rekey_deadline.is_some() => {
-                rekeying = true;
+            _ = &mut rekey, if winding.is_none() && rekey_deadline.is_some() => {
+                winding = Some(Winding::Rekey);
                 continue;
             }
-            heard = peer.closed.wait() => match peer.on_heard(heard, delivery, queue) {
-                Ok(Next::Go) => continue,
-                Ok(Next::Closing) => {
-                    return match drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
-                        Ok(()) => SessionEnd::Broken(Cause::CollectorClosing),
-                        Err(cause) => SessionEnd::Broken(cause),
-                    };
+            _ = hand_back.triggered(), if winding.is_none() => {
+                winding = Some(Winding::HandBack);
+                continue;
+            }
+            heard = peer.closed.wait() => {
+                let heard = settle_if_closed(heard, delivery, &writer, queue).await;
+                match peer.on_heard(heard, delivery, queue) {
+                    Ok(Next::Go) => continue,
+                    Ok(Next::Closing) => {
+                        return match drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
+                            Ok(()) => SessionEnd::Broken(Cause::CollectorClosing),
+                            Err(cause) => SessionEnd::Broken(cause),
+                        };
+                    }
+                    Err(cause) => return SessionEnd::Broken(cause),
                 }
-                Err(cause) => return SessionEnd::Broken(cause),
-            },
+            }
             _ = stop.triggered() => {
                 if delivery.accounting() == Some(Accounting::Collector) && delivery.pending() {
                     if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, DRAIN_ON_STOP).await {
@@ -241,7 +302,7 @@ async fn send(
                 delivery.account_by(Accounting::TcpStack);
                 continue;
             }
-            _ = tick.tick(), if delivery.pending() || rekeying => {
+            _ = tick.tick(), if delivery.pending() || winding.is_some() => {
                 if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
                     return SessionEnd::Broken(stalled.into());
                 }
@@ -297,6 +358,25 @@ async fn send(
             return SessionEnd::Broken(stalled.into());
         }
     }
+}
+
+/// With TCP-level accounting, when `heard` is the collector closing the
+/// session: a collector that half-closes still reads what is on its way to
+/// it, so its TCP stack is given [`IN_FLIGHT_SETTLE`] to take that before
+/// the records count as undelivered (or the next session sends them again).
+/// On an acknowledged session nothing is done here: the collector's own
+/// acknowledgements (and its Closing, then the drain) govern.
+async fn settle_if_closed(heard: Heard, delivery: &mut Delivery, writer: &FrameWriter<OwnedWriteHalf>, queue: &mut Consumer) -> Heard {
+    if matches!(heard, Heard::Closed(_)) && delivery.accounting() == Some(Accounting::TcpStack) {
+        let deadline = Instant::now() + IN_FLIGHT_SETTLE;
+        while delivery.pending() && Instant::now() < deadline {
+            if delivery.settle(writer.get_ref().as_ref(), queue).is_err() || !delivery.pending() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    heard
 }
 
 /// The collector's side of a session, as the shipper hears it.

@@ -16,7 +16,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use gsslog_tests::client::GssClient;
 use gsslog_tests::daemon::Daemon;
 use gsslog_tests::net::{free_port, wait_for_listener};
@@ -42,10 +42,30 @@ struct Row {
     duplicated: usize,
     /// Sessions that completed their handshake (the 2000-session run only).
     sessions_held: usize,
+    /// Why the run did not complete, when it did not: the row keeps what was
+    /// measured (nothing, at worst) and the bench goes on.
+    failure: Option<String>,
     /// The path of the row this one is compared with in the ratio column,
     /// same implementation (the acknowledged rows: the unacknowledged one);
     /// `None`: rsyslog's row of the same path.
     compared_with: Option<String>,
+}
+
+/// A run's row, or, when the run failed, a row that says so with its figures
+/// (nothing delivered): one baseline's bad result must not end the bench.
+fn row_or_failure(path: &str, ours: bool, messages: usize, result: Result<Row>) -> Row {
+    result.unwrap_or_else(|e| {
+        let failure = format!("{e:#}");
+        println!("  {path:<18} {:<8} FAILED: {failure}", if ours { "gsslog" } else { "rsyslog" });
+        Row {
+            path: path.to_string(),
+            implementation: if ours { "gsslog".into() } else { "rsyslog".into() },
+            messages,
+            lost: messages,
+            failure: Some(failure),
+            ..Row::default()
+        }
+    })
 }
 
 /// Our acknowledged mode in a GSS run.
@@ -87,14 +107,17 @@ fn main() -> Result<()> {
     for mode in ["encryption", "integrity"] {
         for ours in [false, true] {
             if wanted(&format!("GSS {mode}"), ours) {
-                rows.push(gss_path(&realm, work.path(), n, mode, ours, Acks::Off)?);
+                rows.push(row_or_failure(&format!("GSS {mode}"), ours, n, gss_path(&realm, work.path(), n, mode, ours, Acks::Off)));
             }
         }
     }
     // The acknowledged mode's cost, against our unacknowledged row above.
     for acks in [Acks::Written, Acks::Synced] {
-        if wanted(&format!("GSS encryption{}", acks.suffix()), true) {
-            rows.push(gss_path(&realm, work.path(), n, "encryption", true, acks)?);
+        let path = format!("GSS encryption{}", acks.suffix());
+        if wanted(&path, true) {
+            let mut row = row_or_failure(&path, true, n, gss_path(&realm, work.path(), n, "encryption", true, acks));
+            row.compared_with = Some("GSS encryption".to_string());
+            rows.push(row);
         }
     }
     // The collector alone takes a second or two per run, and on a shared
@@ -104,7 +127,7 @@ fn main() -> Result<()> {
     for _round in 0..3 {
         for ours in [false, true] {
             if wanted("collector alone", ours) {
-                alone[ours as usize].push(collector_alone(work.path(), n, ours)?);
+                alone[ours as usize].push(row_or_failure("collector alone (TCP)", ours, n, collector_alone(work.path(), n, ours)));
             }
         }
     }
@@ -118,7 +141,8 @@ fn main() -> Result<()> {
     let per_session = (n / 10 / sessions).max(5);
     for ours in [false, true] {
         if wanted("2000 sessions", ours) {
-            rows.push(many_sessions(&realm, work.path(), sessions, per_session, ours)?);
+            let path = format!("{sessions} sessions");
+            rows.push(row_or_failure(&path, ours, sessions * per_session, many_sessions(&realm, work.path(), sessions, per_session, ours)));
         }
     }
 
@@ -344,6 +368,7 @@ fn measure(path: &str, ours: bool, n: usize, sender: Option<&Proc>, collector: &
         lost,
         duplicated,
         sessions_held: 0,
+        failure: None,
         compared_with: None,
     })
 }
@@ -469,15 +494,13 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
         lost,
         duplicated,
         sessions_held: connected,
+        failure: (connected == 0).then(|| "no session could be opened".to_string()),
         compared_with: None,
     };
     println!("  {:<18} {:<8} {connected} of {sessions} sessions held, {} of {n} messages lost", row.path, row.implementation, lost);
     runtime.shutdown_background();
     drop(collector);
     let _ = fs::remove_dir_all(&dir);
-    if connected == 0 {
-        bail!("no session could be opened");
-    }
     Ok(row)
 }
 
@@ -488,16 +511,29 @@ fn print_table(rows: &[Row]) {
             Some(path) => rows.iter().find(|b| &b.path == path && b.implementation == r.implementation),
             None => rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog"),
         };
-        let ratio = base.map(|b| r.msgs_per_s / b.msgs_per_s).unwrap_or(1.0);
+        let ratio = match base {
+            Some(b) if b.msgs_per_s > 0.0 => format!("{:>8.2}x", r.msgs_per_s / b.msgs_per_s),
+            Some(_) => format!("{:>9}", "n/a"),
+            None => format!("{:>8.2}x", 1.0),
+        };
         println!(
-            "{:<26} {:<8} {:>11.0} {:>8.2}x {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}",
-            r.path, r.implementation, r.msgs_per_s, ratio, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated
+            "{:<26} {:<8} {:>11.0} {ratio} {:>11.2} {:>11.2} {:>8}kB {:>8}kB {:>8} {:>5}{}",
+            r.path,
+            r.implementation,
+            r.msgs_per_s,
+            r.sender_cpu_us,
+            r.collector_cpu_us,
+            r.sender_rss_kb,
+            r.collector_rss_kb,
+            r.lost,
+            r.duplicated,
+            r.failure.as_ref().map(|f| format!("   FAILED: {f}")).unwrap_or_default()
         );
     }
     println!("\nratio column: against rsyslog's row of the same path, or for the acked rows against our unacknowledged row");
     println!("\nratios against rsyslog in the same run: msg/s (higher is better); CPU per message of both daemons (lower is better):");
     for r in rows.iter().filter(|r| r.implementation == "gsslog") {
-        if let Some(b) = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog") {
+        if let Some(b) = rows.iter().find(|b| b.path == r.path && b.implementation == "rsyslog" && b.msgs_per_s > 0.0 && r.msgs_per_s > 0.0) {
             let cpu = (r.sender_cpu_us + r.collector_cpu_us) / (b.sender_cpu_us + b.collector_cpu_us).max(1e-9);
             println!("  {:<22} throughput {:>6.2}x   CPU/msg {:>5.2}x", r.path, r.msgs_per_s / b.msgs_per_s, cpu);
             if r.sessions_held > 0 && b.sessions_held > 0 {
@@ -514,7 +550,10 @@ fn print_table(rows: &[Row]) {
         }
     }
     for r in rows.iter().filter(|r| r.compared_with.is_some()) {
-        if let Some(b) = rows.iter().find(|b| r.compared_with.as_ref() == Some(&b.path) && b.implementation == r.implementation) {
+        if let Some(b) = rows
+            .iter()
+            .find(|b| r.compared_with.as_ref() == Some(&b.path) && b.implementation == r.implementation && b.msgs_per_s > 0.0 && r.msgs_per_s > 0.0)
+        {
             let cpu = (r.sender_cpu_us + r.collector_cpu_us) / (b.sender_cpu_us + b.collector_cpu_us).max(1e-9);
             println!("  {:<22} against unacknowledged: throughput {:>6.2}x   CPU/msg {:>5.2}x", r.path, r.msgs_per_s / b.msgs_per_s, cpu);
         }
@@ -526,10 +565,27 @@ fn to_json(rows: &[Row]) -> String {
         .iter()
         .map(|r| {
             format!(
-                "{{\"path\":\"{}\",\"implementation\":\"{}\",\"messages\":{},\"msgs_per_s\":{:.0},\"sender_cpu_us_per_msg\":{:.3},\"collector_cpu_us_per_msg\":{:.3},\"sender_peak_rss_kb\":{},\"collector_peak_rss_kb\":{},\"lost\":{},\"duplicated\":{},\"sessions_held\":{}}}",
-                r.path, r.implementation, r.messages, r.msgs_per_s, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated, r.sessions_held
+                "{{\"path\":\"{}\",\"implementation\":\"{}\",\"messages\":{},\"msgs_per_s\":{:.0},\"sender_cpu_us_per_msg\":{:.3},\"collector_cpu_us_per_msg\":{:.3},\"sender_peak_rss_kb\":{},\"collector_peak_rss_kb\":{},\"lost\":{},\"duplicated\":{},\"sessions_held\":{},\"failure\":{}}}",
+                r.path, r.implementation, r.messages, r.msgs_per_s, r.sender_cpu_us, r.collector_cpu_us, r.sender_rss_kb, r.collector_rss_kb, r.lost, r.duplicated, r.sessions_held,
+                r.failure.as_ref().map_or_else(|| "null".to_string(), |f| format!("{f:?}"))
             )
         })
         .collect();
     format!("[\n  {}\n]\n", items.join(",\n  "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_baseline_is_a_row_and_the_table_still_prints() {
+        let failed = row_or_failure("2000 sessions", false, 10_000, Err(anyhow::anyhow!("no session could be opened")));
+        assert_eq!(failed.failure.as_deref(), Some("no session could be opened"));
+        assert_eq!((failed.lost, failed.msgs_per_s, failed.implementation.as_str()), (10_000, 0.0, "rsyslog"));
+        let ours = Row { path: "2000 sessions".into(), implementation: "gsslog".into(), messages: 10_000, msgs_per_s: 900.0, ..Row::default() };
+        let rows = [failed, ours];
+        print_table(&rows);
+        assert!(to_json(&rows).contains("\"failure\":\"no session could be opened\""));
+    }
 }
