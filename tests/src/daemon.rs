@@ -133,3 +133,17 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// Our shipper with `config`, its queues under `dir/work`, credentials of the
+/// shared test realm's client, started and running ("shipper running")
+/// within `wait`. `args` are more command-line arguments.
+pub fn start_shipper(dir: &Path, config: &str, args: &[&str], wait: Duration) -> Result<Daemon> {
+    let realm = crate::realm::TestRealm::shared();
+    let work = dir.join("work");
+    let work = work.to_str().context("a work directory path that is UTF-8")?;
+    let mut all = vec!["--work-directory", work];
+    all.extend_from_slice(args);
+    let mut d = Daemon::start("omgssapi", dir, config, &realm.client_env(crate::realm::SHARED_CLIENT), &all)?;
+    d.wait_for_log("shipper running", wait)?;
+    Ok(d)
+}

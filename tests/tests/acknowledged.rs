@@ -54,13 +54,7 @@ fn start_collector_in(realm: &TestRealm, dir: &Path, port: u16, out: &Path, extr
 }
 
 fn start_shipper(dir: &Path, config: &str, args: &[&str]) -> Daemon {
-    let realm = TestRealm::shared();
-    let work = dir.join("work");
-    let mut all = vec!["--work-directory", work.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let mut d = Daemon::start("omgssapi", dir, config, &realm.client_env(SHARED_CLIENT), &all).unwrap();
-    d.wait_for_log("shipper running", WAIT).unwrap();
-    d
+    gsslog_tests::daemon::start_shipper(dir, config, args, WAIT).unwrap()
 }
 
 fn message(sender: u32, seq: u64) -> String {

@@ -26,13 +26,7 @@ fn stanza(port: u16, extra: &str) -> String {
 }
 
 fn start_shipper(dir: &Path, config: &str, args: &[&str]) -> Daemon {
-    let realm = TestRealm::shared();
-    let work = dir.join("work");
-    let mut all = vec!["--work-directory", work.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let mut d = Daemon::start("omgssapi", dir, config, &realm.client_env(SHARED_CLIENT), &all).unwrap();
-    d.wait_for_log("shipper running", WAIT).unwrap();
-    d
+    gsslog_tests::daemon::start_shipper(dir, config, args, WAIT).unwrap()
 }
 
 /// Our collector writing `%msg%` of everything to `out`.
