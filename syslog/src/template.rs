@@ -299,7 +299,9 @@ impl Template {
                         b'r' => literal.push(b'\r'),
                         b't' => literal.push(b'\t'),
                         d @ b'0'..=b'7' if i + 2 < bytes.len() && bytes[i + 1].is_ascii_digit() && bytes[i + 2].is_ascii_digit() => {
-                            literal.push((d - b'0') * 64 + (bytes[i + 1] - b'0') * 8 + (bytes[i + 2] - b'0'));
+                            // Up to \799: like C's `(char)` cast, keep the low 8 bits.
+                            let value = u32::from(d - b'0') * 64 + u32::from(bytes[i + 1] - b'0') * 8 + u32::from(bytes[i + 2] - b'0');
+                            literal.push(value as u8);
                             i += 2;
                         }
                         other => literal.push(other),
@@ -741,5 +743,17 @@ mod tests {
         let mut out = Vec::new();
         Template::parse("p", "/x/%msg:F,47:2%/%programname%").0.render_path(&m, &m.generated, &mut out);
         assert_eq!(out, b"/x/_/sshd", "a value of '..' cannot climb out of the directory");
+    }
+
+    #[test]
+    fn octal_escape_above_0377_keeps_the_low_byte_instead_of_panicking() {
+        // Found by the template fuzz target: `\444` overflowed a u8 (a panic in
+        // debug builds). As C's `(char)` cast, only the low 8 bits are kept.
+        let m = msg("<13>x");
+        assert_eq!(render(&Template::parse("t", "\\444").0, &m).as_bytes(), b"$");
+        assert_eq!(render(&Template::parse("t", "a\\101").0, &m), "aA");
+        let mut out = Vec::new();
+        Template::parse("t", "\\777").0.render(&m, &m.generated, &mut out);
+        assert_eq!(out, [0xff]);
     }
 }
