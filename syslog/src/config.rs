@@ -136,11 +136,13 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
 /// Reads `path` and every file it includes.
 pub fn read_file(path: &Path) -> ConfigText {
     let mut out = ConfigText::default();
-    read_into(path, &mut out, 0);
+    read_into(path, &mut out, &mut Vec::new());
     out
 }
 
-fn read_into(path: &Path, out: &mut ConfigText, depth: usize) {
+/// Reads one file; `chain` holds the files being read (the includer, its
+/// includer, …), so that an include loop is found instead of followed.
+fn read_into(path: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -149,6 +151,7 @@ fn read_into(path: &Path, out: &mut ConfigText, depth: usize) {
             return;
         }
     };
+    chain.push(same_file_key(path));
     let mut pending = String::new();
     let mut start_line = 0;
     for (i, raw) in text.lines().enumerate() {
@@ -163,15 +166,21 @@ fn read_into(path: &Path, out: &mut ConfigText, depth: usize) {
         pending.push_str(raw);
         let line = std::mem::take(&mut pending);
         let location = Location { file: file.clone(), line: start_line };
-        parse_line(line.trim(), location, path, out, depth);
+        parse_line(line.trim(), location, path, out, chain);
     }
     if !pending.is_empty() {
         let location = Location { file: file.clone(), line: start_line };
-        parse_line(pending.trim(), location, path, out, depth);
+        parse_line(pending.trim(), location, path, out, chain);
     }
+    chain.pop();
 }
 
-fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText, depth: usize) {
+/// One name per file, however it was reached (`a.conf`, `./a.conf`, a link).
+fn same_file_key(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
     if line.is_empty() || line.starts_with('#') {
         return;
     }
@@ -184,7 +193,7 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
                 Ok((name, text, options)) => out.lines.push(Line { location, statement: Statement::Template { name, text, options } }),
                 Err(e) => out.error(&location, e),
             },
-            "includeconfig" => include(&value, &location, path, out, depth),
+            "includeconfig" => include(&value, &location, path, out, chain),
             _ => out.lines.push(Line { location, statement: Statement::Directive { name, value } }),
         }
         return;
@@ -272,8 +281,8 @@ fn parse_template_line(value: &str) -> Result<(String, String, String), String> 
     Err(format!("template '{name}': unterminated quoted text"))
 }
 
-fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText, depth: usize) {
-    if depth > 16 {
+fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
+    if chain.len() > 16 {
         out.error(location, "$IncludeConfig nested too deeply (a loop?)");
         return;
     }
@@ -287,7 +296,12 @@ fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText
         }
     };
     for f in files {
-        read_into(&f, out, depth + 1);
+        // Without this, two lines including their own file read it 2^17 times.
+        if chain.contains(&same_file_key(&f)) {
+            out.error(location, format!("$IncludeConfig {pattern} includes a file that is already being read: {}", f.display()));
+            continue;
+        }
+        read_into(&f, out, chain);
     }
 }
 
@@ -466,5 +480,20 @@ mod tests {
             })
             .collect();
         assert_eq!(actions, ["/a", "/b"]);
+    }
+
+    #[test]
+    fn an_include_loop_is_an_error_not_an_explosion() {
+        // Found by the config fuzz target: two `$IncludeConfig` lines naming the
+        // file itself read it 2^17 times (a hang and gigabytes), because only
+        // the depth was bounded. A file already being read is not read again.
+        let dir = tempfile_dir().join("loop");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.conf"), "kern.* /a\n$IncludeConfig main.conf\n$IncludeConfig other.conf\n").unwrap();
+        std::fs::write(dir.join("other.conf"), "kern.* /b\n$IncludeConfig main.conf\n$IncludeConfig main.conf\n").unwrap();
+        let c = read_file(&dir.join("main.conf"));
+        assert_eq!(c.lines.len(), 2, "each file is read once");
+        assert_eq!(c.problems.len(), 3, "{:?}", c.problems);
+        assert!(c.problems.iter().all(|p| p.message.contains("includes a file that is already being read")), "{:?}", c.problems);
     }
 }
