@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::checkpoint::{Checkpoint, Position, CHECKPOINT_BYTES};
 use crate::config::{FullPolicy, QueueConfig, Settled};
 use crate::error::{PushError, QueueError};
-use crate::record::{self, RecordHeader, RECORD_HEADER, SEGMENT_HEADER};
+use crate::record::{self, RecordHeader, MAX_PLAUSIBLE, RECORD_HEADER, SEGMENT_HEADER};
 use crate::segment;
 
 /// One queued message, as handed to the consumer.
@@ -604,8 +604,8 @@ impl Inner {
             let mut payload = vec![0u8; header.len as usize];
             seg.reader.read_exact(&mut payload).map_err(QueueError::io("reading queue segment", &seg.path))?;
             seg.offset = end;
-            if !header.matches(&payload) {
-                tracing::error!(file = %seg.path.display(), seq, "queue record failed its checksum: skipped");
+            if !header.matches(&payload) || header.seq > MAX_PLAUSIBLE {
+                tracing::error!(file = %seg.path.display(), seq, "queue record failed its checksum or is numbered out of range: skipped");
                 r.pos.offset = end;
                 self.count_corrupt(1);
                 r.pos.seq += 1;
