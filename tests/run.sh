@@ -12,6 +12,8 @@ status=0
 # does not build (it builds their unit-test harnesses).
 cargo build --workspace --locked
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+# A short run of every fuzz target (fuzz/run.sh long is the documented campaign).
+bash fuzz/run.sh smoke || status=$?
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed", p, f }' "$log")
 echo
 echo "tests: $summary"
