@@ -82,9 +82,9 @@ for t in "${targets[@]}"; do
   else
     failed=$((failed + 1))
     echo "fuzz: $t: ${execs:-?} execs, ${rate:-?} exec/s, FAILED (exit $status)"
-    grep -E "panicked at|^(thread|SUMMARY|==[0-9]+== ERROR)|Test unit written to|ALARM|Timeout|out-of-memory" "$log" | head -12 | sed 's/^/fuzz:   /'
+    grep -E "panicked at|^(SUMMARY|==[0-9]+== ERROR)|Test unit written to|ALARM|Timeout|out-of-memory" "$log" | head -12 | sed 's/^/fuzz:   /' || true
     # The panic message is the line after "panicked at".
-    grep -A1 "panicked at" "$log" | tail -1 | sed 's/^/fuzz:   /'
+    grep -A1 "panicked at" "$log" | tail -1 | cut -c1-400 | sed 's/^/fuzz:   /' || true
   fi
   rm -f "$log"
   [ "$mode" = long ] || rm -rf "$corpus"
