@@ -3,7 +3,8 @@
 #  1. gsslog-testbed-base: a Debian root made with debootstrap from the same
 #     package sources apt uses on this machine (MIT KDC, rsyslog, rsyslog-gssapi),
 #     then `docker import`ed. Built once and reused.
-#  2. gsslog-testbed: the base plus our release binaries and the role scripts.
+#  2. gsslog-testbed: the base plus our release binaries, our Debian packages
+#     (packaging/build-debs.sh) and the role scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -26,12 +27,27 @@ if ! docker image inspect gsslog-testbed-base >/dev/null 2>&1; then
 fi
 
 cargo build --release --locked --quiet -p omgssapi -p imgssapi -p gsslog-tests
+# The Debian packages, from the same release build, for the packaged scenario.
+bash packaging/build-debs.sh >/dev/null
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/bin" "$ctx/seed"
+mkdir -p "$ctx/bin" "$ctx/seed" "$ctx/debs"
+cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/"
 cp target/release/{omgssapi,imgssapi,loadgen} "$ctx/bin/"
 cp testbed/image/*.sh "$ctx/"
 cp syslog/testdata/{client,server}.conf "$ctx/seed/"
 cp testbed/image/Dockerfile "$ctx/"
 docker build -q -t gsslog-testbed "$ctx" >/dev/null
-echo "testbed: images gsslog-testbed-base and gsslog-testbed ready"
+
+# 3. gsslog-testbed-systemd: the same with systemd, to boot it as PID 1 (the
+#    systemd scenario). Its packages come from the same sources, through apt.
+sd=$ctx/systemd
+mkdir -p "$sd/debs"
+if (cd "$sd/debs" && apt-get download -qq systemd libsystemd0 libsystemd-shared libudev1 libapparmor1 libcryptsetup12 \
+      libfdisk1 libkmod2 libargon2-1 libdevmapper1.02.1 dmsetup libip4tc2 2>/dev/null); then
+  printf 'FROM gsslog-testbed\nCOPY debs/ /sd-debs/\nRUN dpkg -i /sd-debs/*.deb >/dev/null && rm -rf /sd-debs\n' > "$sd/Dockerfile"
+  docker build -q -t gsslog-testbed-systemd "$sd" >/dev/null
+else
+  echo "testbed: could not download systemd's packages; the systemd scenario will fail" >&2
+fi
+echo "testbed: images gsslog-testbed-base, gsslog-testbed and gsslog-testbed-systemd ready"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs testbed scenarios; each ends with the checker's per-node report and
 # exits non-zero when its expected figures are not met.
-#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|all
+#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|all
 # Environment: RATE (msg/s per node, default 200), DURATION (s of load, default 40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,17 @@ up() { # [without-collector]
   mkdir -p "$RUN/shared" "$RUN/tree"
   docker network create --subnet "$SUBNET.0/24" $NET >/dev/null
   start kdc kdc
-  [ "${1:-}" = without-collector ] || start collector collector "" "" -v "$RUN/tree:/data"
-  for n in $OURS; do start "$n" node; done
+  [ "${1:-}" = without-collector ] || start collector "${COLLECTOR_ROLE:-collector}" "" "" -v "$RUN/tree:/data"
+  # Stock rsyslog discards what it takes while its first connection fails:
+  # a collector that is slow to start (installing its package) is waited for.
+  if [ -n "${WAIT_FOR_COLLECTOR:-}" ]; then
+    local deadline=$((SECONDS + 120))
+    until logged gt-collector "collector running" >/dev/null; do
+      [ $SECONDS -lt $deadline ] || { echo "the collector did not start" >&2; docker logs gt-collector 2>&1 | tail -20 >&2; return 1; }
+      sleep 1
+    done
+  fi
+  for n in $OURS; do start "$n" "${NODE_ROLE:-node}"; done
   for n in $STOCK; do start "$n" stock; done
 }
 
@@ -114,13 +123,42 @@ scenario() {
       logged gt-capped1 "queue full" || { echo "capped1 did not log a full queue" >&2; return 1; }
       start collector collector "" "" -v "$RUN/tree:/data"
       settle; check 0 ;;
+    packaged)
+      # Our Debian packages in fresh containers: installed (and upgraded), the
+      # daemons started from the installed units' ExecStart as their users,
+      # the steady load, then each package removed and purged, leaving nothing.
+      COLLECTOR_ROLE=pkg-collector NODE_ROLE=pkg-node WAIT_FOR_COLLECTOR=1 up
+      wait_loads $OURS $STOCK; settle
+      local delivered=0; check 0 0 || delivered=1
+      for n in collector $OURS; do logged "gt-$n" "identity:" || delivered=1; done
+      touch "$RUN/shared/uninstall"
+      local deadline=$((SECONDS + 120)) removal=0
+      for n in collector $OURS; do
+        while [ ! -f "$RUN/shared/removal/$n" ] && [ $SECONDS -lt $deadline ]; do sleep 1; done
+        local said; said=$(cat "$RUN/shared/removal/$n" 2>/dev/null || echo "no report (see its log below)")
+        echo "removal on $n: $said"
+        if [ "$said" != ok ]; then removal=1; docker logs "gt-$n" 2>&1 | tail -20 >&2; fi
+      done
+      [ $delivered -eq 0 ] && [ $removal -eq 0 ] ;;
+    systemd)
+      # The packages under a real systemd as PID 1, on one host that is KDC,
+      # collector and node, with no network but its loopback: the rollout of
+      # the admin guide, step by step (testbed/image/systemd-host.sh).
+      cleanup
+      docker run -d --label gsslog-testbed --name gt-systemd --hostname node1.grid.test \
+        --network none --add-host node1.grid.test:127.0.0.1 \
+        --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+        gsslog-testbed-systemd /lib/systemd/systemd >/dev/null
+      echo "== systemd: the packages under systemd, through the rollout"
+      timeout 300 docker exec gt-systemd /testbed/systemd-host.sh ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
   esac
 }
 
 trap cleanup EXIT
-if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap; fi
-[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|all" >&2; exit 2; }
+if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap packaged systemd; fi
+[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|all" >&2; exit 2; }
 status=0
 for s in "$@"; do
   scenario "$s" || status=1

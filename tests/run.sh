@@ -11,6 +11,9 @@ status=0
 # The end-to-end tests run the daemons' binaries, which `cargo test` alone
 # does not build (it builds their unit-test harnesses).
 cargo build --workspace --locked
+# The workspace lints (every unsafe block documented, unsafe ops explicit,
+# missing docs on the shared crates) are only worth their name if checked.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 # A short run of every fuzz target (fuzz/run.sh long is the documented campaign).
 bash fuzz/run.sh smoke || status=$?

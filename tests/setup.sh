@@ -8,12 +8,17 @@ packages=(
   libkrb5-dev
   # tests: a real MIT KDC, its admin tools, and the client tools
   krb5-kdc krb5-admin-server krb5-user
+  # tests: anonymous tickets (anonymous PKINIT) and the test CA that makes the KDC's certificate
+  krb5-pkinit openssl
   # tests: Debian's rsyslog and its GSS modules, the peer we must interoperate with
   rsyslog rsyslog-gssapi
   # tests: kill, and a private network namespace with its own loopback routes
   procps iproute2 util-linux
   # fuzz/run.sh: libfuzzer-sys compiles libFuzzer's C++ sources
   g++
+  # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
+  # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
+  systemd dpkg-dev binutils logrotate
 )
 
 missing=()

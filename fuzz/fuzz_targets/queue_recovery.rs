@@ -1,6 +1,8 @@
-//! The disk queue's recovery (`queue::Queue::open` and the reads after it) on
-//! fuzzed segment and checkpoint files: it must always start or fail with an
-//! error, never panic, and hand out records in strictly increasing order.
+//! The disk queue's recovery (`queue::open` and the reads after it) and the
+//! read-only backlog reader (`queue::read_backlog`, for `omgssapi queue show`)
+//! on fuzzed segment and checkpoint files: they must always succeed or fail
+//! with an error, never panic, and hand out records in strictly increasing
+//! order.
 //!
 //! Input: one byte of settings, one byte with the number of segment files,
 //! then per segment an id byte, a 2-byte length and the contents, then the
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use gsslog_fuzz::Cursor;
 use libfuzzer_sys::fuzz_target;
-use queue::{FullPolicy, Queue, QueueConfig};
+use queue::{FullPolicy, QueueConfig};
 
 const NAME: &str = "fuzzq";
 const SEGMENT_MAGIC: &[u8; 8] = b"GSLQSEG1";
@@ -118,27 +120,35 @@ fuzz_target!(|data: &[u8]| {
     if settings & DROP_OLDEST != 0 {
         config.when_full = FullPolicy::DropOldest;
     }
-    let Ok(queue) = Queue::open(config) else { return };
+    // First as `omgssapi queue show` looks at a stopped shipper's queue.
+    let mut last_seq = None;
+    let backlog = queue::read_backlog(&config, |record| {
+        assert!(last_seq < Some(record.seq), "backlog record {} listed after {last_seq:?}", record.seq);
+        last_seq = Some(record.seq);
+    });
+    std::hint::black_box(&backlog);
 
+    let Ok((producer, mut consumer)) = queue::open(config) else { return };
     let mut last_seq = None;
     // A few rounds of what the shipper does: read, acknowledge, add, rewind.
     for round in 0..8u8 {
-        let Ok(batch) = queue.pop_batch(8, 16 * 1024) else { break };
+        let Ok(batch) = consumer.pop_batch(8, 16 * 1024) else { break };
         for record in &batch {
             assert!(last_seq < Some(record.seq), "record {} handed out after {last_seq:?}", record.seq);
             last_seq = Some(record.seq);
         }
         if let Some(last) = batch.last() {
             if round % 2 == 0 {
-                let _ = queue.ack(last.seq);
+                let _ = consumer.ack(last.seq);
             }
         }
-        let _ = queue.push(&[round; 100]);
+        let _ = producer.push(&[round; 100]);
         if round == 5 {
-            queue.rewind();
+            consumer.rewind();
             last_seq = None;
         }
     }
-    let _ = queue.stats();
-    let _ = queue.close();
+    let _ = consumer.stats();
+    let _ = consumer.close();
+    drop(producer);
 });

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         body
     };
 
-    let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi" });
+    let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi", provenance: Default::default() });
     let Some(m) = syslog::parse(wire, origin, received, &ParseOptions { max_message_size }) else {
         assert!(wire.is_empty(), "only an empty message is dropped");
         return;

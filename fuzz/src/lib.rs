@@ -89,8 +89,9 @@ pub enum Enctype {
 }
 
 /// An initiator and an acceptor context with fixed keys, as MIT would export
-/// them after a handshake: (initiator, acceptor).
-pub fn cfx_pair(enctype: Enctype, acceptor_subkey: bool, detect_replay: bool) -> (CfxContext, CfxContext) {
+/// them after a handshake: (initiator, acceptor). Both enforce the order of
+/// sequence numbers, as every context does.
+pub fn cfx_pair(enctype: Enctype, acceptor_subkey: bool) -> (CfxContext, CfxContext) {
     let (number, len) = match enctype {
         Enctype::Aes128 => (ENCTYPE_AES128_CTS_HMAC_SHA1_96, 16),
         Enctype::Aes256 => (ENCTYPE_AES256_CTS_HMAC_SHA1_96, 32),
@@ -105,7 +106,7 @@ pub fn cfx_pair(enctype: Enctype, acceptor_subkey: bool, detect_replay: bool) ->
         acceptor_subkey: acceptor_subkey.then(|| key(0x22)),
         flags: 0,
     };
-    let make = |k: MessageKeys| CfxContext::new(&k, detect_replay).unwrap_or_else(|e| panic!("fixed keys refused: {e}"));
+    let make = |k: MessageKeys| CfxContext::new(&k).unwrap_or_else(|e| panic!("fixed keys refused: {e}"));
     (make(keys(true, 1000, 77)), make(keys(false, 77, 1000)))
 }
 
@@ -116,6 +117,7 @@ pub fn parse_message(raw: &[u8], received_secs: u32) -> Option<syslog::Message> 
         fromhost: "peer".into(),
         fromhost_ip: "127.0.0.2".into(),
         inputname: "imgssapi",
+        provenance: syslog::Provenance::default(),
     });
     let received = received_time(received_secs);
     syslog::parse(raw, origin, received, &syslog::ParseOptions::default())

@@ -4,6 +4,12 @@
 //! cancel out); 8.2606 and later write it big-endian. Both are supported, and an
 //! acceptor can detect the order from the first token of a session, which is
 //! always an RFC 2743 InitialContextToken (`0x60`, then a DER length).
+//!
+//! The types: [`FrameReader`] and [`FrameWriter`] wrap the two halves of a
+//! stream; [`ByteOrder`] is the prefix's order and [`FrameOrder`] what a
+//! reader expects (fixed, or detected by [`detect_order`], which answers a
+//! [`Detection`]). [`MAX_HANDSHAKE_TOKEN`] and [`DEFAULT_MAX_DATA_TOKEN`] are
+//! the usual size limits. Failures are [`FrameError`]s.
 
 use std::time::Duration;
 
@@ -21,6 +27,14 @@ pub const MAX_HANDSHAKE_TOKEN: usize = 1024 * 1024;
 pub const DEFAULT_MAX_DATA_TOKEN: usize = 128 * 1024 + 64 * 1024;
 
 const LENGTH_PREFIX: usize = 4;
+
+/// Room made for each read. The buffer grows by reads, as bytes arrive, never
+/// by the length a peer announces: four bytes claiming a megabyte cost a
+/// reader this much, not a megabyte.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The buffer a reader starts with.
+const INITIAL_BUFFER: usize = 8 * 1024;
 
 /// Byte order of the 4-byte length prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +75,10 @@ impl std::str::FromStr for ByteOrder {
 /// What a reader expects: a fixed order, or detection from the first token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameOrder {
+    /// Detect the order from the session's first token, which must be an
+    /// InitialContextToken (so only on an acceptor); later tokens use it.
     Auto,
+    /// Always this order.
     Fixed(ByteOrder),
 }
 
@@ -136,8 +153,10 @@ pub struct FrameReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// A reader on `io` expecting `order`, with no token timeout until
+    /// [`set_token_timeout`](FrameReader::set_token_timeout).
     pub fn new(io: R, order: FrameOrder) -> Self {
-        FrameReader { io, buf: BytesMut::with_capacity(8 * 1024), order, token_timeout: None }
+        FrameReader { io, buf: BytesMut::with_capacity(INITIAL_BUFFER), order, token_timeout: None }
     }
 
     /// Bounds the time from a token's first byte to its last (`None`: no bound).
@@ -163,6 +182,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         (self.io, self.buf)
     }
 
+    /// The underlying stream (for its addresses, say).
     pub fn get_ref(&self) -> &R {
         &self.io
     }
@@ -170,12 +190,25 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads more bytes into the buffer without consuming anything; returns how
     /// many arrived (0 at end of stream). Lets a caller peek at a new session.
     pub async fn fill(&mut self) -> Result<usize, FrameError> {
+        self.read_more().await
+    }
+
+    /// One read into the buffer, after making room for at most [`READ_CHUNK`]
+    /// more bytes (a buffer with room left is not grown).
+    async fn read_more(&mut self) -> Result<usize, FrameError> {
+        if self.buf.capacity() == self.buf.len() {
+            self.buf.reserve(READ_CHUNK);
+        }
         Ok(self.io.read_buf(&mut self.buf).await?)
     }
 
-    /// Reads the next token, at most `max_len` bytes long.
+    /// Reads the next token, at most `max_len` bytes long (prefix not
+    /// counted).
     ///
     /// Returns `Ok(None)` when the peer closed the stream cleanly between tokens.
+    /// A longer announced length is [`FrameError::TooLarge`] before any of the
+    /// token is awaited; after any error the stream is out of step and the
+    /// session must end.
     pub async fn read_token(&mut self, max_len: usize) -> Result<Option<BytesMut>, FrameError> {
         let mut deadline = (!self.buf.is_empty()).then(|| self.deadline()).flatten();
         loop {
@@ -183,10 +216,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 return Ok(Some(token));
             }
             let read = match deadline {
-                Some(at) => tokio::time::timeout_at(at, self.io.read_buf(&mut self.buf))
-                    .await
-                    .map_err(|_| FrameError::Timeout { buffered: self.buf.len() })??,
-                None => self.io.read_buf(&mut self.buf).await?,
+                Some(at) => match tokio::time::timeout_at(at, self.read_more()).await {
+                    Ok(read) => read?,
+                    Err(_) => return Err(FrameError::Timeout { buffered: self.buf.len() }),
+                },
+                None => self.read_more().await?,
             };
             if read == 0 {
                 return if self.buf.is_empty() {
@@ -232,7 +266,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             return Err(FrameError::TooLarge { len, max: max_len });
         }
         if self.buf.len() < LENGTH_PREFIX + len {
-            self.buf.reserve(LENGTH_PREFIX + len - self.buf.len());
             return Ok(None);
         }
         self.buf.advance(LENGTH_PREFIX);
@@ -249,10 +282,12 @@ pub struct FrameWriter<W> {
 }
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// A writer on `io` that frames in `order`.
     pub fn new(io: W, order: ByteOrder) -> Self {
         FrameWriter { io, order, scratch: Vec::new() }
     }
 
+    /// The byte order tokens are framed in.
     pub fn byte_order(&self) -> ByteOrder {
         self.order
     }
@@ -262,19 +297,26 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.order = order;
     }
 
+    /// The underlying stream.
     pub fn get_ref(&self) -> &W {
         &self.io
     }
 
+    /// The underlying stream. Bytes written to it directly bypass the framing:
+    /// the peer would read them as a length prefix.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.io
     }
 
+    /// The underlying stream; nothing is left buffered in the writer (each
+    /// token is flushed).
     pub fn into_inner(self) -> W {
         self.io
     }
 
-    /// Frames and writes one token, then flushes.
+    /// Frames and writes one token, then flushes. A token of 4 GiB or more
+    /// is [`FrameError::TooLarge`], nothing written. If the write fails part
+    /// way, the peer has a partial frame and the session must end.
     pub async fn write_token(&mut self, token: &[u8]) -> Result<(), FrameError> {
         let len = u32::try_from(token.len())
             .map_err(|_| FrameError::TooLarge { len: token.len(), max: u32::MAX as usize })?;
@@ -362,6 +404,45 @@ mod tests {
             }
             other => panic!("expected TooLarge, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_reserves_nothing_before_the_bytes_arrive() {
+        const CLAIMED: usize = MAX_HANDSHAKE_TOKEN - 4;
+        let (mut tx, rx) = tokio::io::duplex(1 << 20);
+        let mut reader = FrameReader::new(rx, FrameOrder::Fixed(ByteOrder::Little));
+        reader.set_token_timeout(Some(Duration::from_millis(50)));
+        // A well-formed initial-token header announcing a megabyte, and 100 bytes of it.
+        let mut start = (CLAIMED as u32).to_le_bytes().to_vec();
+        start.extend([0x60, 0x83]);
+        start.extend(((CLAIMED - 5) as u32).to_be_bytes()[1..].iter());
+        start.extend([0xAB; 95]);
+        tx.write_all(&start).await.unwrap();
+        let err = reader.read_token(MAX_HANDSHAKE_TOKEN).await.unwrap_err();
+        assert!(matches!(err, FrameError::Timeout { buffered } if buffered == start.len()), "{err:?}");
+        let bound = |arrived: usize| (2 * arrived).max(INITIAL_BUFFER) + READ_CHUNK;
+        assert!(reader.buf.capacity() <= bound(start.len()), "capacity {} for {} bytes", reader.buf.capacity(), start.len());
+
+        // As more of it arrives, the buffer follows what arrived, not the claim.
+        let more = vec![0xCD; 200 * 1024];
+        tx.write_all(&more).await.unwrap();
+        let arrived = start.len() + more.len();
+        while reader.buf.len() < arrived {
+            assert!(reader.fill().await.unwrap() > 0);
+        }
+        assert!(reader.buf.capacity() <= bound(arrived), "capacity {} for {arrived} bytes", reader.buf.capacity());
+        assert!(reader.buf.capacity() < CLAIMED / 2);
+    }
+
+    #[tokio::test]
+    async fn a_large_token_still_arrives_whole() {
+        let body = vec![0x5A; 700_000];
+        let wire = framed(ByteOrder::Little, &body);
+        let (mut tx, rx) = tokio::io::duplex(4096);
+        let writer = tokio::spawn(async move { tx.write_all(&wire).await });
+        let mut reader = FrameReader::new(rx, FrameOrder::Fixed(ByteOrder::Little));
+        assert_eq!(reader.read_token(MAX_HANDSHAKE_TOKEN).await.unwrap().unwrap(), body);
+        writer.await.unwrap().unwrap();
     }
 
     #[tokio::test]

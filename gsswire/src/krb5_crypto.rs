@@ -4,9 +4,14 @@
 //! random confounder, AES in CBC mode with ciphertext stealing and a zero IV,
 //! and HMAC-SHA1 truncated to 96 bits. AES-NI and the SHA extensions are used
 //! when the CPU has them (the RustCrypto crates detect them at run time);
-//! Debian's MIT build has neither. Key bytes are wiped when dropped (the AES
-//! key schedules by the `aes` crate's `zeroize` feature; the HMAC states hold
-//! only the padded key's hash states).
+//! Debian's MIT build has neither. Everything as good as a key is wiped when
+//! dropped: the AES key schedules (the `aes` crate's `zeroize` feature), the
+//! HMAC states keyed with the ipad and opad blocks and every per-message copy
+//! of them (`KeyedHmac`), and the derived key bytes (DK's output blocks).
+//!
+//! The types: [`BaseKey`] (a session key or subkey) derives, per key usage,
+//! [`EncryptionKeys`] (Ke and Ki: encrypt-then-check messages) and
+//! [`ChecksumKey`] (Kc: checksums). Refusals are [`CryptoError`]s.
 
 use aes::cipher::inout::InOutBuf;
 use aes::cipher::{generic_array::GenericArray, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, KeyInit};
@@ -14,26 +19,41 @@ use aes::{Aes128, Aes256};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha1::Sha1;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+/// Kerberos enctype number of `aes128-cts-hmac-sha1-96` (RFC 3962): 16-byte keys.
 pub const ENCTYPE_AES128_CTS_HMAC_SHA1_96: i32 = 17;
+/// Kerberos enctype number of `aes256-cts-hmac-sha1-96` (RFC 3962): 32-byte keys.
 pub const ENCTYPE_AES256_CTS_HMAC_SHA1_96: i32 = 18;
 
 const BLOCK: usize = 16;
-/// Length of the random confounder in front of every plaintext.
+/// Length in bytes of the random confounder in front of every plaintext.
 pub const CONFOUNDER_LEN: usize = BLOCK;
-/// HMAC-SHA1-96.
+/// Length in bytes of an HMAC-SHA1-96 tag (the first 96 bits of HMAC-SHA1).
 pub const MAC_LEN: usize = 12;
 
 /// Why a key or a ciphertext was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
+    /// The enctype (the number given) is neither 17 nor 18; such keys are
+    /// left to MIT's code.
     #[error("enctype {0} is not an AES-SHA1 enctype")]
     UnsupportedEnctype(i32),
+    /// The key is not as long as its enctype's keys (16 or 32 bytes).
     #[error("key of {len} bytes for enctype {enctype}")]
-    BadKeyLength { enctype: i32, len: usize },
+    BadKeyLength {
+        /// The enctype the key was given for.
+        enctype: i32,
+        /// The length of the key given, in bytes.
+        len: usize,
+    },
+    /// A ciphertext (the length given, in bytes) shorter than a confounder
+    /// and a tag ([`CONFOUNDER_LEN`] + [`MAC_LEN`]).
     #[error("ciphertext of {0} bytes is too short")]
     TooShort(usize),
+    /// The HMAC did not verify: the data was altered, or made with another
+    /// key or key usage.
     #[error("integrity check failed")]
     BadIntegrity,
 }
@@ -94,13 +114,16 @@ fn whole_blocks(data: &mut [u8]) -> InOutBuf<'_, '_, aes::Block> {
     blocks
 }
 
-/// A base key (session key or subkey) of an AES-SHA1 enctype.
+/// A base key (session key or subkey) of an AES-SHA1 enctype. Only its AES key
+/// schedule is kept (wiped when dropped); per-usage keys are derived from it.
 pub struct BaseKey {
     enctype: i32,
     cipher: Cipher,
 }
 
 impl BaseKey {
+    /// A key of `enctype` (17 or 18) from its raw `bytes` (16 or 32 of them).
+    /// `bytes` is not kept: wiping it is the caller's business.
     pub fn new(enctype: i32, bytes: &[u8]) -> Result<BaseKey, CryptoError> {
         let len = match enctype {
             ENCTYPE_AES128_CTS_HMAC_SHA1_96 => 16,
@@ -114,58 +137,117 @@ impl BaseKey {
         Ok(BaseKey { enctype, cipher })
     }
 
+    /// The enctype the key was made for.
     pub fn enctype(&self) -> i32 {
         self.enctype
     }
 
     /// DK(base, usage | kind): RFC 3961 section 5.1, random-to-key being the identity for AES.
-    fn derive(&self, usage: u32, kind: u8) -> Vec<u8> {
-        let key_len = if self.enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 { 16 } else { 32 };
+    /// The output and every intermediate block are key material: the blocks
+    /// live in a wiped buffer, the output is wiped when the caller drops it.
+    fn derive(&self, usage: u32, kind: u8) -> Zeroizing<Vec<u8>> {
+        let key_len: usize = if self.enctype == ENCTYPE_AES128_CTS_HMAC_SHA1_96 { 16 } else { 32 };
         let mut constant = [0u8; 5];
         constant[..4].copy_from_slice(&usage.to_be_bytes());
         constant[4] = kind;
-        let mut block = [0u8; BLOCK];
+        let mut block = Zeroizing::new([0u8; BLOCK]);
         block.copy_from_slice(&n_fold(&constant, BLOCK));
-        let mut out = Vec::with_capacity(key_len);
+        // Room for whole blocks, so that no push reallocates and leaves a copy behind.
+        let mut out = Zeroizing::new(Vec::with_capacity(key_len.div_ceil(BLOCK) * BLOCK));
         while out.len() < key_len {
             // A one-block CBC-CTS encryption with a zero IV is a plain AES block encryption.
             self.cipher.encrypt(&mut block);
-            out.extend_from_slice(&block);
+            out.extend_from_slice(&block[..]);
         }
         out.truncate(key_len);
         out
     }
 
-    /// The keys for encrypting under `usage`.
+    /// The keys for encrypting under key usage `usage` (RFC 4121 section 2:
+    /// 22 for the acceptor's wrap tokens, 24 for the initiator's).
     pub fn encryption_keys(&self, usage: u32) -> EncryptionKeys {
-        let ke = Zeroizing::new(self.derive(usage, 0xAA));
-        let ki = Zeroizing::new(self.derive(usage, 0x55));
+        let ke = self.derive(usage, 0xAA);
+        let ki = self.derive(usage, 0x55);
         EncryptionKeys {
             cipher: Cipher::new(&ke).expect("DK yields a key of the enctype's length"),
-            integrity: hmac_key(&ki),
+            integrity: KeyedHmac::new(&ki),
         }
     }
 
-    /// The key for checksums under `usage`.
+    /// The key for checksums under key usage `usage`.
     pub fn checksum_key(&self, usage: u32) -> ChecksumKey {
-        ChecksumKey { mac: hmac_key(&Zeroizing::new(self.derive(usage, 0x99))) }
+        ChecksumKey { mac: KeyedHmac::new(&self.derive(usage, 0x99)) }
     }
 }
 
-fn hmac_key(key: &[u8]) -> Hmac<Sha1> {
-    <Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
+/// HMAC-SHA1 keyed once. Its state (the SHA-1 states after the ipad and opad
+/// blocks) is as good as the key: it is wiped when dropped, and so is the copy
+/// that each message is processed with.
+#[derive(Clone)]
+struct KeyedHmac(Hmac<Sha1>);
+
+// `KeyedHmac`'s Drop relies on `Hmac<Sha1>` being flat (see there); a change
+// of its layout in a new version of the hmac or sha1 crate shows up here.
+const _: () = assert!(std::mem::size_of::<Hmac<Sha1>>() == 168);
+
+impl KeyedHmac {
+    fn new(key: &[u8]) -> KeyedHmac {
+        KeyedHmac(<Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length"))
+    }
+
+    /// HMAC-SHA1 of the concatenated `parts`, truncated to 96 bits.
+    fn tag(&self, parts: &[&[u8]]) -> [u8; MAC_LEN] {
+        let mut mac = self.clone();
+        for part in parts {
+            mac.0.update(part);
+        }
+        // finalize_reset works in place (finalize would move the state out
+        // of the wiped copy); the copy is wiped when it goes out of scope.
+        let full = mac.0.finalize_reset().into_bytes();
+        let mut out = [0u8; MAC_LEN];
+        out.copy_from_slice(&full[..MAC_LEN]);
+        out
+    }
+
+    /// Compares in constant time.
+    fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
+        if tag.len() != MAC_LEN {
+            return Err(CryptoError::BadIntegrity);
+        }
+        if bool::from(self.tag(parts).ct_eq(tag)) {
+            Ok(())
+        } else {
+            Err(CryptoError::BadIntegrity)
+        }
+    }
 }
 
-/// Ke and Ki for one key usage.
+impl Drop for KeyedHmac {
+    fn drop(&mut self) {
+        // SAFETY: `Hmac<Sha1>` (hmac 0.12, sha1 0.10, digest 0.10) is a
+        // `CoreWrapper<HmacCore<Sha1>>`: three `Sha1Core`s (running, opad
+        // and, with the `reset` feature, ipad; each a `[u32; 5]` and a `u64`
+        // block count) and a `BlockBuffer` (`[u8; 64]` and a `u8` position). Integers and arrays only: no pointers, no Drop impl, and
+        // all zeroes is a valid value of every field (an empty buffer). The
+        // pointer comes from a live `&mut` and nothing reads the value after
+        // this; the size assertion above guards against a layout change.
+        unsafe { zeroize::zeroize_flat_type(&mut self.0 as *mut Hmac<Sha1>) }
+    }
+}
+
+/// Ke and Ki for one key usage: RFC 3961 encryption (random confounder,
+/// AES-CTS with a zero IV, HMAC-SHA1-96 over confounder and plaintext).
+/// Wiped when dropped.
 #[derive(Clone)]
 pub struct EncryptionKeys {
     cipher: Cipher,
-    integrity: Hmac<Sha1>,
+    integrity: KeyedHmac,
 }
 
 impl EncryptionKeys {
-    /// Appends `confounder | plaintext` encrypted, then the HMAC, to `out`.
-    /// `plaintext` is given in parts so that callers need not concatenate.
+    /// Appends `confounder | plaintext` encrypted, then the HMAC, to `out`:
+    /// [`CONFOUNDER_LEN`] + plaintext length + [`MAC_LEN`] bytes. The
+    /// plaintext is given in `parts` so that callers need not concatenate.
     pub fn encrypt_into(&self, parts: &[&[u8]], out: &mut Vec<u8>) {
         let start = out.len();
         let mut confounder = [0u8; CONFOUNDER_LEN];
@@ -174,59 +256,46 @@ impl EncryptionKeys {
         for part in parts {
             out.extend_from_slice(part);
         }
-        let mut mac = self.integrity.clone();
-        mac.update(&out[start..]);
-        let tag = mac.finalize().into_bytes();
+        let tag = self.integrity.tag(&[&out[start..]]);
         cts_encrypt(&self.cipher, &mut out[start..]);
-        out.extend_from_slice(&tag[..MAC_LEN]);
+        out.extend_from_slice(&tag);
     }
 
     /// Decrypts `ciphertext | mac` in place, checks the HMAC and returns the
-    /// plaintext's range within the buffer (the confounder stripped).
+    /// plaintext's range within the buffer (the confounder stripped). After an
+    /// error the buffer holds unauthenticated bytes and must not be used.
     pub fn decrypt_in_place(&self, data: &mut [u8]) -> Result<std::ops::Range<usize>, CryptoError> {
         if data.len() < CONFOUNDER_LEN + MAC_LEN {
             return Err(CryptoError::TooShort(data.len()));
         }
         let (body, tag) = data.split_at_mut(data.len() - MAC_LEN);
         cts_decrypt(&self.cipher, body);
-        let mut mac = self.integrity.clone();
-        mac.update(body);
-        mac.verify_truncated_left(tag).map_err(|_| CryptoError::BadIntegrity)?;
+        self.integrity.verify(&[body], tag)?;
         Ok(CONFOUNDER_LEN..body.len())
     }
 }
 
-/// Kc for one key usage: HMAC-SHA1-96.
+/// Kc for one key usage: HMAC-SHA1-96 checksums. Wiped when dropped.
 #[derive(Clone)]
 pub struct ChecksumKey {
-    mac: Hmac<Sha1>,
+    mac: KeyedHmac,
 }
 
 impl ChecksumKey {
+    /// The checksum of the concatenated `parts`.
     pub fn checksum(&self, parts: &[&[u8]]) -> [u8; MAC_LEN] {
-        let mut mac = self.mac.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        let full = mac.finalize().into_bytes();
-        let mut out = [0u8; MAC_LEN];
-        out.copy_from_slice(&full[..MAC_LEN]);
-        out
+        self.mac.tag(parts)
     }
 
+    /// Checks `tag` against the checksum of the concatenated `parts`, in
+    /// constant time; a tag of the wrong length is [`CryptoError::BadIntegrity`].
     pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> Result<(), CryptoError> {
-        let mut mac = self.mac.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        if tag.len() != MAC_LEN {
-            return Err(CryptoError::BadIntegrity);
-        }
-        mac.verify_truncated_left(tag).map_err(|_| CryptoError::BadIntegrity)
+        self.mac.verify(parts, tag)
     }
 }
 
-/// RFC 3961 n-fold of `input` to `out_len` bytes.
+/// RFC 3961 n-fold of `input` to `out_len` bytes. An empty `input` folds to
+/// zeroes (and panics when `out_len` is 0 as well).
 pub fn n_fold(input: &[u8], out_len: usize) -> Vec<u8> {
     let in_len = input.len();
     let lcm = out_len / gcd(out_len, in_len) * in_len;
@@ -395,6 +464,36 @@ mod tests {
                 assert!(base.encryption_keys(22).decrypt_in_place(&mut other).is_err());
             }
         }
+    }
+
+    /// RFC 2202 test cases 1 and 6 (a key longer than a block), with the
+    /// message split in parts.
+    #[test]
+    fn hmac_matches_rfc2202_vectors() {
+        let mac = KeyedHmac::new(&[0x0b; 20]);
+        assert_eq!(mac.tag(&[b"Hi ", b"There"])[..], hex("b617318655057264e28bc0b6fb378c8ef146be00")[..MAC_LEN]);
+        let mac = KeyedHmac::new(&[0xaa; 80]);
+        let msg = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        assert_eq!(mac.tag(&[&msg[..10], &msg[10..]])[..], hex("aa4ae5e15272d00e95705637ce8a3b55ed402112")[..MAC_LEN]);
+        assert_eq!(mac.verify(&[msg], &hex("aa4ae5e15272d00e95705637ce8a3b55ed402112")[..MAC_LEN]), Ok(()));
+        assert_eq!(mac.verify(&[msg], &[0; MAC_LEN]), Err(CryptoError::BadIntegrity));
+        assert_eq!(mac.verify(&[msg], &[0; 20]), Err(CryptoError::BadIntegrity));
+    }
+
+    /// The keyed HMAC state is as good as the key: nothing of it may be left
+    /// in memory once the key is dropped.
+    #[test]
+    fn keyed_hmac_state_is_wiped_on_drop() {
+        let mut slot = std::mem::MaybeUninit::<KeyedHmac>::zeroed();
+        slot.write(KeyedHmac::new(&[0x42; 20]));
+        // SAFETY: `slot` holds an initialised value, dropped exactly once
+        // here; afterwards its bytes are only read as bytes (all of them were
+        // written, the padding by the zeroed start or by the wipe).
+        let bytes = unsafe {
+            std::ptr::drop_in_place(slot.as_mut_ptr());
+            std::slice::from_raw_parts(slot.as_ptr() as *const u8, std::mem::size_of::<KeyedHmac>()).to_vec()
+        };
+        assert!(bytes.iter().all(|&b| b == 0), "HMAC state left after drop: {bytes:02x?}");
     }
 
     #[test]

@@ -2,19 +2,64 @@
 //! the client speaks first, one krb5 round trip (AP-REQ, AP-REP) to the
 //! host-based service `SERVICE@HOST`, then every data token is a `gss_wrap`.
 //!
+//! [`initiate`] (with an [`InitiatorConfig`]) and [`accept`] (with an
+//! [`AcceptorCredential`]) run the handshake over a [`FrameReader`] and
+//! [`FrameWriter`] and return a [`Session`], which wraps outgoing messages
+//! with its [`Protection`] and unwraps incoming ones into [`Unwrapped`]
+//! values. [`MessageCode`] says whose code makes the message tokens.
+//!
 //! Context steps run on tokio's blocking pool: the initiator's first step
 //! talks to the KDC synchronously (it blocked 25 s against a silent KDC in our
 //! probe), and the acceptor's steps read the keytab and write the replay cache.
+//!
+//! The acceptor refuses anonymous initiators (the anonymous flag, or the
+//! `WELLKNOWN/ANONYMOUS` principal of RFC 8062) unless its credential was
+//! told to let them in ([`AcceptorCredential::allow_anonymous`]); a session
+//! knows whether its peer was anonymous ([`Session::is_anonymous`]).
+//!
+//! Every session knows when its context expires ([`Session::expires_at`]:
+//! the end time of the ticket it was set up with); what to do then is the
+//! caller's decision.
+//!
+//! # What a received token must pass
+//!
+//! Message tokens are made and checked by one of two codes ([`MessageCode`]):
+//!
+//! - ours ([`crate::cfx`]) for AES-SHA1 keys: every check listed there,
+//!   exactly the next sequence number included;
+//! - MIT's `gss_unwrap` for every other enctype (aes-sha2, camellia, DES3,
+//!   RC4) or on request (`GSSLOG_MIT_MESSAGE_TOKENS`). Any status but
+//!   complete is a refusal, supplementary bits (duplicate, old, gap) too.
+//!   For RFC 4121 tokens we add what MIT does not check: no ASN.1 wrapper
+//!   (token ID `05 04` first, filler `FF`), and exactly the next sequence
+//!   number, read from the clear header once MIT has verified the token
+//!   (the sealed header copy or the checksum covers it). The first expected
+//!   number is the peer's initial one, which MIT tells only through a lucid
+//!   export, which ends the context it is taken from: so the complete
+//!   context is exported (`gss_export_sec_context`) and imported twice, one
+//!   copy kept as the working context, the other lucid-exported for its
+//!   `recv_seq` and then freed. Both copies are in the same state, nothing
+//!   having been received yet.
+//!   RFC 1964 tokens (DES3, RC4: enctypes this MIT build no longer issues
+//!   tickets for unless configured to) carry their sequence number
+//!   encrypted, so only MIT's own check applies: replays, reordering and
+//!   gaps are refused when the initiator asked for replay and sequence
+//!   detection (our shipper does), and not at all otherwise (stock
+//!   rsyslog's omgssapi does not ask); such sessions are logged with a
+//!   warning.
+//!
+//! A refused token is an [`UnwrapError`] naming the cause; the caller ends
+//! the session.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::cfx::CfxContext;
-use crate::error::{GssError, HandshakeError};
+use crate::cfx::{self, CfxContext, TokenError};
+use crate::error::{GssError, HandshakeError, UnwrapError};
 use crate::frame::{FrameReader, FrameWriter, MAX_HANDSHAKE_TOKEN};
-use crate::gss::{flags, Credential, Name, SecurityContext};
+use crate::gss::{flags, status_bits, Credential, Name, SecurityContext};
 use crate::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
 
 /// Per-message protection, rsyslog's `$GssMode`.
@@ -38,20 +83,12 @@ impl std::str::FromStr for Protection {
     }
 }
 
-/// Whether a received wrap token is sealed (encrypted), read from its RFC 4121
-/// header: `05 04`, then the flags byte whose bit 0x02 is Sealed. A collector
-/// that must refuse integrity-only tokens reads it here. `None` for tokens
-/// that are not RFC 4121 wrap tokens (older enctypes), which Kerberos from
-/// this century does not emit.
-fn token_is_sealed(token: &[u8]) -> Option<bool> {
-    (token.len() >= 16 && token[0] == 0x05 && token[1] == 0x04).then(|| token[2] & 0x02 != 0)
-}
-
 /// The acceptor's long-term credential, acquired once from the keytab
 /// (`KRB5_KTNAME`) and shared by every session.
 #[derive(Clone)]
 pub struct AcceptorCredential {
     cred: Arc<Credential>,
+    allow_anonymous: bool,
 }
 
 impl AcceptorCredential {
@@ -61,7 +98,86 @@ impl AcceptorCredential {
     pub fn acquire(service: &str) -> Result<Self, GssError> {
         let name = hostbased_name(service)?;
         let cred = Credential::acceptor(&name)?;
-        Ok(AcceptorCredential { cred: Arc::new(cred) })
+        Ok(AcceptorCredential { cred: Arc::new(cred), allow_anonymous: false })
+    }
+
+    /// Whether sessions from anonymous initiators are accepted (default: no,
+    /// they are refused right after the handshake).
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = allow;
+        self
+    }
+}
+
+/// The initiator's credential when it is not the environment's default one:
+/// a named principal, from a named client keytab.
+#[derive(Clone)]
+pub struct InitiatorCredential {
+    cred: Arc<OwnCache>,
+    principal: Option<String>,
+}
+
+/// A credential and the memory credential cache it was given, destroyed
+/// (tickets and all) after the credential is released.
+struct OwnCache {
+    cred: Option<Credential>,
+    ccache: Option<String>,
+}
+
+impl Drop for OwnCache {
+    fn drop(&mut self) {
+        drop(self.cred.take());
+        if let Some(name) = &self.ccache {
+            crate::gss::destroy_ccache(name);
+        }
+    }
+}
+
+/// Memory credential caches this process made, for unique names.
+static CACHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl std::fmt::Debug for InitiatorCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitiatorCredential").field("principal", &self.principal).finish()
+    }
+}
+
+/// Where an initiator's own Kerberos identity comes from; both unset means
+/// MIT's defaults (the environment: `KRB5_CLIENT_KTNAME`, `KRB5CCNAME`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The client principal, as `name@REALM` or `name` in the default realm.
+    pub principal: Option<String>,
+    /// The client keytab (`FILE:/path` or a path) tickets are obtained from.
+    pub keytab: Option<String>,
+}
+
+impl InitiatorCredential {
+    /// Acquires the credential for `identity`. With a client keytab, MIT gets
+    /// the tickets when the first context is set up, into a memory cache of
+    /// this credential's own (so every credential asks the KDC afresh, and
+    /// no other process's cache is touched), destroyed with the credential.
+    pub fn acquire(identity: &ClientIdentity) -> Result<Self, GssError> {
+        let name = match &identity.principal {
+            Some(p) => Some(
+                Name::principal(p)
+                    .map_err(|e| GssError::BadName { name: p.clone(), detail: e.message.trim().to_string() })?,
+            ),
+            None => None,
+        };
+        let mut store = Vec::new();
+        let ccache = identity.keytab.as_ref().map(|_| {
+            let n = CACHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("MEMORY:gsslog-{}-{n}", std::process::id())
+        });
+        if let (Some(keytab), Some(ccache)) = (&identity.keytab, &ccache) {
+            store.push(("client_keytab", keytab.as_str()));
+            store.push(("ccache", ccache.as_str()));
+        }
+        // Destroys the cache on every way out, failures included.
+        let mut own = OwnCache { cred: None, ccache: ccache.clone() };
+        own.cred = Some(Credential::initiator(name.as_ref(), &store)?);
+        Ok(InitiatorCredential { cred: Arc::new(own), principal: identity.principal.clone() })
     }
 }
 
@@ -72,6 +188,7 @@ pub struct InitiatorConfig {
     pub service: String,
     /// The host exactly as written in the `:omgssapi:` action.
     pub host: String,
+    /// What the initiator asks for and applies to every message it wraps.
     pub protection: Protection,
     /// Bounds the whole handshake, KDC round trips included.
     pub handshake_timeout: Duration,
@@ -82,47 +199,141 @@ pub struct Session {
     messages: MessageProtection,
     protection: Protection,
     peer: String,
+    anonymous: bool,
+    expires: Option<Instant>,
+}
+
+/// Whose code makes and checks a session's message tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageCode {
+    /// Ours for AES-SHA1 keys, MIT's for every other enctype.
+    Gsslog,
+    /// MIT's for every enctype.
+    Mit,
+}
+
+impl MessageCode {
+    /// `"gsslog"` or `"mit"`, as the daemons log it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageCode::Gsslog => "gsslog",
+            MessageCode::Mit => "mit",
+        }
+    }
+
+    /// `Mit` when `GSSLOG_MIT_MESSAGE_TOKENS` is set, else `Gsslog`.
+    pub fn from_env() -> MessageCode {
+        if std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
+            MessageCode::Mit
+        } else {
+            MessageCode::Gsslog
+        }
+    }
 }
 
 /// Who makes and checks the per-message tokens.
 enum MessageProtection {
     /// Our RFC 4121 code, with the keys MIT exported (AES-SHA1 enctypes).
     Exported(Box<CfxContext>),
-    /// MIT's `gss_wrap`/`gss_unwrap`, for every other enctype.
-    Library(SecurityContext),
+    /// MIT's `gss_wrap`/`gss_unwrap`, with our checks on top.
+    Library(MitMessages),
 }
 
 impl MessageProtection {
     /// Takes the message keys over from MIT when our code handles their
     /// enctype: MIT's builtin AES uses neither AES-NI nor the SHA extensions,
     /// and per-message crypto was a third of all CPU in the benchmark.
-    fn from_complete(ctx: SecurityContext) -> Result<MessageProtection, GssError> {
+    fn from_complete(ctx: SecurityContext, code: MessageCode) -> Result<MessageProtection, GssError> {
         let ours = matches!(
             ctx.message_enctype(),
             Ok(ENCTYPE_AES128_CTS_HMAC_SHA1_96 | ENCTYPE_AES256_CTS_HMAC_SHA1_96)
         );
-        if !ours || std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
-            return Ok(MessageProtection::Library(ctx));
+        if !ours || code == MessageCode::Mit {
+            return Ok(MessageProtection::Library(MitMessages::new(ctx)?));
         }
-        let detect_replay = ctx.flags() & (flags::REPLAY | flags::SEQUENCE) != 0;
         let keys = ctx.export_message_keys()?;
-        let cfx = CfxContext::new(&keys, detect_replay).map_err(|e| GssError::Other {
+        let cfx = CfxContext::new(&keys).map_err(|e| GssError::Other {
             detail: format!("exported context unusable: {e}"),
         })?;
         Ok(MessageProtection::Exported(Box::new(cfx)))
     }
 }
 
+/// MIT's per-message code, and the sequence number that the next RFC 4121
+/// token must carry (see the module documentation).
+struct MitMessages {
+    ctx: SecurityContext,
+    /// `None` for RFC 1964 contexts, whose sequence numbers are encrypted.
+    next_recv_seq: Option<u64>,
+}
+
+impl MitMessages {
+    fn new(ctx: SecurityContext) -> Result<MitMessages, GssError> {
+        let granted = ctx.flags();
+        let exported = ctx.export()?;
+        let keys = exported.import()?.export_message_keys()?;
+        let ctx = exported.import()?;
+        let both = flags::REPLAY | flags::SEQUENCE;
+        if !keys.cfx && granted & both != both {
+            tracing::warn!(
+                "RFC 1964 message tokens without replay and sequence detection: \
+                 replayed, reordered or left-out tokens cannot be detected on this session"
+            );
+        }
+        Ok(MitMessages { ctx, next_recv_seq: keys.cfx.then_some(keys.recv_seq) })
+    }
+
+    fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, UnwrapError> {
+        let Some(expected) = self.next_recv_seq else {
+            let (data, sealed) = self.ctx.unwrap(token).map_err(GssError::from)?;
+            return Ok(Unwrapped { data, sealed });
+        };
+        let got = cfx::wrap_token_sequence(token)?;
+        let result = self.ctx.unwrap(token);
+        // MIT verified the token (supplementary bits aside): the clear
+        // sequence number is the one the sender protected.
+        let authentic = match &result {
+            Ok(_) => true,
+            Err(status) => status.major & status_bits::ERRORS == 0,
+        };
+        if authentic && got != expected {
+            return Err(TokenError::OutOfSequence { got, expected }.into());
+        }
+        let (data, sealed) = result.map_err(GssError::from)?;
+        self.next_recv_seq = Some(expected.wrapping_add(1));
+        Ok(Unwrapped { data, sealed })
+    }
+}
+
 /// Plaintext of one received token and whether it travelled sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unwrapped {
+    /// The plaintext the peer wrapped.
     pub data: Vec<u8>,
+    /// The token was encrypted; `false` for an integrity-only token, which
+    /// the caller may refuse by its own policy.
     pub sealed: bool,
 }
 
 impl Session {
-    fn new(ctx: SecurityContext, protection: Protection, peer: String) -> Result<Session, GssError> {
-        let messages = MessageProtection::from_complete(ctx)?;
-        Ok(Session { messages, protection, peer })
+    /// A session on a complete context, its message tokens made and checked
+    /// by `code`. `peer` is what [`Session::peer_name`] reports.
+    pub fn from_context(ctx: SecurityContext, protection: Protection, peer: String, code: MessageCode) -> Result<Session, GssError> {
+        let anonymous = is_anonymous(ctx.flags(), &peer);
+        let expires = ctx.expires();
+        let messages = MessageProtection::from_complete(ctx, code)?;
+        Ok(Session { messages, protection, peer, anonymous, expires })
+    }
+
+    /// Whether the peer is anonymous (RFC 8062): it proved nothing about who it is.
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous
+    }
+
+    /// When the context expires: the end time of the ticket the session was
+    /// set up with. `None` for an indefinite context.
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.expires
     }
 
     /// The authenticated principal of the peer (the client, on an acceptor),
@@ -136,13 +347,13 @@ impl Session {
         self.protection
     }
 
-    /// Whose code makes and checks this session's message tokens: `"gsslog"`
-    /// (ours, with the keys exported from MIT) or `"mit"` (MIT's, for enctypes
-    /// other than AES-SHA1, or when `GSSLOG_MIT_MESSAGE_TOKENS` is set).
-    pub fn message_tokens(&self) -> &'static str {
+    /// Whose code makes and checks this session's message tokens:
+    /// [`MessageCode::Gsslog`] when ours does (keys exported from MIT, AES-SHA1
+    /// enctypes), [`MessageCode::Mit`] when MIT's does.
+    pub fn message_tokens(&self) -> MessageCode {
         match self.messages {
-            MessageProtection::Exported(_) => "gsslog",
-            MessageProtection::Library(_) => "mit",
+            MessageProtection::Exported(_) => MessageCode::Gsslog,
+            MessageProtection::Library(_) => MessageCode::Mit,
         }
     }
 
@@ -151,21 +362,19 @@ impl Session {
         let encrypt = self.protection == Protection::Encryption;
         match &mut self.messages {
             MessageProtection::Exported(cfx) => Ok(cfx.wrap(plaintext, encrypt)),
-            MessageProtection::Library(ctx) => Ok(ctx.wrap(encrypt, plaintext)?),
+            MessageProtection::Library(mit) => Ok(mit.ctx.wrap(encrypt, plaintext)?),
         }
     }
 
-    /// Verifies (and decrypts) one token.
-    pub fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, GssError> {
+    /// Verifies (and decrypts) one token. An error names why the token was
+    /// refused; the session must not be used for receiving after one.
+    pub fn unwrap(&mut self, token: &[u8]) -> Result<Unwrapped, UnwrapError> {
         match &mut self.messages {
             MessageProtection::Exported(cfx) => {
                 let (data, sealed) = cfx.unwrap(token)?;
                 Ok(Unwrapped { data, sealed })
             }
-            MessageProtection::Library(ctx) => {
-                let sealed = token_is_sealed(token).unwrap_or(false);
-                Ok(Unwrapped { data: ctx.unwrap(token)?, sealed })
-            }
+            MessageProtection::Library(mit) => mit.unwrap(token),
         }
     }
 }
@@ -180,7 +389,21 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    bounded(config.handshake_timeout, initiate_steps(reader, writer, config)).await
+    bounded(config.handshake_timeout, initiate_steps(reader, writer, config, None)).await
+}
+
+/// [`initiate`] with `credential` instead of the environment's default one.
+pub async fn initiate_as<R, W>(
+    reader: &mut FrameReader<R>,
+    writer: &mut FrameWriter<W>,
+    config: &InitiatorConfig,
+    credential: Option<&InitiatorCredential>,
+) -> Result<Session, HandshakeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    bounded(config.handshake_timeout, initiate_steps(reader, writer, config, credential)).await
 }
 
 /// Runs a handshake within `timeout`.
@@ -195,6 +418,7 @@ async fn initiate_steps<R, W>(
     reader: &mut FrameReader<R>,
     writer: &mut FrameWriter<W>,
     config: &InitiatorConfig,
+    credential: Option<&InitiatorCredential>,
 ) -> Result<Session, HandshakeError>
 where
     R: AsyncRead + Unpin,
@@ -208,10 +432,12 @@ where
     let name = Arc::new(hostbased_name(&target)?);
     let mut ctx = SecurityContext::new();
     let mut incoming: Option<Vec<u8>> = None;
+    let cred = credential.map(|c| Arc::clone(&c.cred));
     loop {
         let name = Arc::clone(&name);
+        let cred = cred.clone();
         let (returned, step) = blocking(move || {
-            let out = ctx.initiate_step(&name, req_flags, incoming.as_deref());
+            let out = ctx.initiate_step_as(cred.as_ref().and_then(|c| c.cred.as_ref()), &name, req_flags, incoming.as_deref());
             (ctx, out)
         })
         .await?;
@@ -225,7 +451,22 @@ where
         let reply = reader.read_token(MAX_HANDSHAKE_TOKEN).await?.ok_or(HandshakeError::PeerClosed)?;
         incoming = Some(reply.to_vec());
     }
-    Ok(Session::new(ctx, config.protection, target)?)
+    Ok(Session::from_context(ctx, config.protection, target, MessageCode::from_env())?)
+}
+
+/// Whether `identity` can get a ticket for `target` (`service@host`): the
+/// initiator's first step, which asks the KDC, with the token it makes
+/// thrown away. Blocking (KDC round trips): for `--check-config`, not for
+/// the runtime's threads.
+pub fn obtain_ticket(identity: &ClientIdentity, target: &str) -> Result<(), GssError> {
+    let credential = match identity == &ClientIdentity::default() {
+        true => None,
+        false => Some(InitiatorCredential::acquire(identity)?),
+    };
+    let name = hostbased_name(target)?;
+    let mut ctx = SecurityContext::new();
+    ctx.initiate_step_as(credential.as_ref().and_then(|c| c.cred.cred.as_ref()), &name, flags::MUTUAL, None)?;
+    Ok(())
 }
 
 /// Establishes a session as the server. In `FrameOrder::Auto` the reader
@@ -274,10 +515,29 @@ where
         }
     }
     let peer = ctx.peer().unwrap_or("<unknown principal>").to_string();
+    if !credential.allow_anonymous {
+        refuse_anonymous(ctx.flags(), &peer)?;
+    }
     // rsyslog's omgssapi asks only for MUTUAL plus CONF or INTEG, so what the
     // client may send is told by the token headers, not the context flags.
     // Export (of the message keys) needs no KDC; it stays on this thread.
-    Ok(Session::new(ctx, Protection::Encryption, peer)?)
+    Ok(Session::from_context(ctx, Protection::Encryption, peer, MessageCode::from_env())?)
+}
+
+/// An anonymous initiator proved nothing about who it is: refused, whether
+/// the context says so by its flag or by the principal (RFC 8062's
+/// `WELLKNOWN/ANONYMOUS`, in any realm).
+fn refuse_anonymous(granted: u32, peer: &str) -> Result<(), HandshakeError> {
+    if is_anonymous(granted, peer) {
+        return Err(HandshakeError::AnonymousPrincipal { principal: peer.to_string() });
+    }
+    Ok(())
+}
+
+/// The anonymous flag, or RFC 8062's `WELLKNOWN/ANONYMOUS` in any realm.
+fn is_anonymous(granted: u32, peer: &str) -> bool {
+    let name = peer.rsplit_once('@').map_or(peer, |(name, _realm)| name);
+    granted & flags::ANON != 0 || name == "WELLKNOWN/ANONYMOUS"
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, HandshakeError> {
@@ -293,13 +553,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_bit_from_rfc4121_header() {
-        let mut tok = [0u8; 16];
-        tok[..3].copy_from_slice(&[0x05, 0x04, 0x06]);
-        assert_eq!(token_is_sealed(&tok), Some(true));
-        tok[2] = 0x04;
-        assert_eq!(token_is_sealed(&tok), Some(false));
-        assert_eq!(token_is_sealed(b"short"), None);
+    fn anonymous_initiators_are_refused() {
+        for (granted, peer) in [
+            (flags::ANON, "anyone@GSSLOG.TEST"),
+            (0, "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS"),
+            (0, "WELLKNOWN/ANONYMOUS@GSSLOG.TEST"),
+        ] {
+            let err = refuse_anonymous(granted | flags::MUTUAL, peer).unwrap_err();
+            assert_eq!(err.to_string(), format!("anonymous principal refused ({peer})"));
+        }
+        refuse_anonymous(flags::MUTUAL | flags::CONF, "alice@GSSLOG.TEST").unwrap();
+        refuse_anonymous(0, "host/WELLKNOWN/ANONYMOUS@GSSLOG.TEST").unwrap();
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! The collector's configuration: rsyslog's legacy directives, templates and
 //! rules, interpreted from the shared config reader's statements.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use daemon::config::Statements;
+use daemon::directives::Directive;
+use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
-use syslog::config::{parse_action, Action, ConfigText, FileTarget, Filter, Location, Statement};
-use syslog::template::{builtin, Template};
+use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
+use syslog::template::Template;
+
+use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
 
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
@@ -30,12 +34,71 @@ pub struct GssSettings {
     pub require_encryption: bool,
 }
 
+/// Who may send and as which host (see [`crate::identity`]); shared by every
+/// GSS listener.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
+    /// principal the keytab's service accepts, as rsyslog does.
+    pub allowed_principals: Vec<PrincipalPattern>,
+    /// `$InputGSSServerAllowAnonymous` (default off).
+    pub allow_anonymous: bool,
+    /// `$InputGSSServerHostPrincipalBinding` (default off).
+    pub host_binding: HostBindingMode,
+    /// `$InputGSSServerHostMapFile`.
+    pub host_map: Option<HostMap>,
+    /// `$InputGSSServerExpireSessions` (default off): end a session when its
+    /// context expires.
+    pub expire_sessions: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            allowed_principals: Vec::new(),
+            allow_anonymous: false,
+            host_binding: HostBindingMode::Off,
+            host_map: None,
+            expire_sessions: false,
+        }
+    }
+}
+
+impl IdentitySettings {
+    /// Whether `principal` may open a session.
+    pub fn permits(&self, principal: &str) -> bool {
+        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FileSettings {
     pub create_dirs: bool,
     pub dir_mode: u32,
     pub file_mode: u32,
     pub cache_size: usize,
+    /// `$FileOwner` / `$FileGroup` (and `...Num`): set on files this collector creates.
+    pub file_owner: Option<u32>,
+    pub file_group: Option<u32>,
+    /// `$DirOwner` / `$DirGroup` (and `...Num`): set on directories it creates.
+    pub dir_owner: Option<u32>,
+    pub dir_group: Option<u32>,
+}
+
+impl Default for FileSettings {
+    /// rsyslog's defaults.
+    fn default() -> Self {
+        FileSettings {
+            create_dirs: true,
+            dir_mode: 0o700,
+            file_mode: 0o644,
+            cache_size: 2500,
+            file_owner: None,
+            file_group: None,
+            dir_owner: None,
+            dir_group: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,10 +147,40 @@ fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
+/// The budget of connections that are not sessions yet: GSS connections
+/// before their handshake completes, plain TCP connections before their first
+/// byte. Shared by every listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontDoorLimits {
+    /// `$InputGSSServerMaxHandshakes`: such connections at once, overall.
+    pub max_handshakes: usize,
+    /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
+    /// one IPv4 address (or one IPv6 /64).
+    pub max_handshakes_per_host: usize,
+    /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
+    pub first_byte_timeout: Duration,
+    /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for FrontDoorLimits {
+    fn default() -> Self {
+        FrontDoorLimits {
+            max_handshakes: 256,
+            max_handshakes_per_host: 16,
+            first_byte_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CollectorConfig {
     pub listeners: Vec<ListenerConfig>,
+    /// `$InputGSSServerMaxSessions`: established sessions (authenticated GSS,
+    /// or plain TCP that has sent data), over every listener.
     pub max_sessions: usize,
+    pub front_door: FrontDoorLimits,
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
@@ -98,176 +191,293 @@ pub struct CollectorConfig {
     pub file_actions: usize,
     /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
     pub dns: bool,
+    /// `$PrivDropToUser` and its kin: dropped to once the listeners are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
+    pub identity: IdentitySettings,
+    /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
+    pub gss_run_line: Option<Location>,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
 /// are accepted so that a site's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "workdirectory", "repeatedmsgreduction", "fileowner", "filegroup", "dirowner", "dirgroup", "privdroptouser",
-    "privdroptogroup", "privdroptouserid", "privdroptogroupid", "actionfileenablesync", "omfileflushontxend",
+    "workdirectory", "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
     "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
     "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
     "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
 ];
 
+/// Step one: every directive read and checked, in file order; a value holds
+/// from its line on (file settings for the actions below it).
+struct Settings {
+    gss_port: Option<(u16, Location)>,
+    tcp_port: Option<u16>,
+    gss: GssSettings,
+    gss_loaded: bool,
+    bind: IpAddr,
+    keepalive: bool,
+    max_sessions: usize,
+    front_door: FrontDoorLimits,
+    front_door_lines: FrontDoorLines,
+    port_file: Option<PathBuf>,
+    token_timeout: Option<Duration>,
+    drain_timeout: Duration,
+    max_message_size: usize,
+    umask: Option<u32>,
+    allowed: AllowedSenders,
+    default_template: String,
+    files: FileSettings,
+    dns: bool,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
+    identity: IdentitySettings,
+    /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
+    host_map_line: Option<Location>,
+}
+
+impl Settings {
+    fn new() -> Settings {
+        Settings {
+            gss_port: None,
+            tcp_port: None,
+            gss: GssSettings {
+                service_name: "host".into(),
+                permit_plain_tcp: false,
+                byte_order: FrameOrder::Auto,
+                require_encryption: false,
+            },
+            gss_loaded: false,
+            bind: IpAddr::from([0u16; 8]),
+            keepalive: false,
+            max_sessions: 200,
+            front_door: FrontDoorLimits::default(),
+            front_door_lines: FrontDoorLines::default(),
+            port_file: None,
+            token_timeout: Some(Duration::from_secs(10)),
+            drain_timeout: Duration::from_secs(10),
+            max_message_size: 8096,
+            umask: None,
+            allowed: AllowedSenders::default(),
+            default_template: "RSYSLOG_FileFormat".into(),
+            files: FileSettings::default(),
+            dns: true,
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
+            identity: IdentitySettings::default(),
+            host_map_line: None,
+        }
+    }
+
+    /// Checks one directive's value and keeps it.
+    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        let v = d.value;
+        match d.name {
+            "modload" => match v {
+                "imgssapi" => self.gss_loaded = true,
+                "imtcp" => {}
+                "impstats" => self.metrics.impstats = true,
+                other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
+            },
+            "inputgssserverrun" => {
+                if let Some(p) = d.port() {
+                    self.gss_port = Some((p, d.location.clone()));
+                }
+            }
+            "inputtcpserverrun" => set(&mut self.tcp_port, d.port().map(Some)),
+            "inputgssserverservicename" if !v.is_empty() => self.gss.service_name = v.to_string(),
+            "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
+            "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
+            "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
+            "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
+            // No "0 = no limit" for these: an unbounded wait before
+            // authentication is what they exist to prevent.
+            "inputgssservermaxhandshakes" => {
+                set(&mut self.front_door.max_handshakes, d.count(1));
+                self.front_door_lines.counts = Some(d.location.clone());
+            }
+            "inputgssservermaxhandshakesperhost" => {
+                set(&mut self.front_door.max_handshakes_per_host, d.count(1));
+                self.front_door_lines.counts = Some(d.location.clone());
+            }
+            "inputgssserverfirstbytetimeout" => {
+                set(&mut self.front_door.first_byte_timeout, d.positive_seconds());
+                self.front_door_lines.timeouts = Some(d.location.clone());
+            }
+            "inputgssserverhandshaketimeout" => {
+                set(&mut self.front_door.handshake_timeout, d.positive_seconds());
+                self.front_door_lines.timeouts = Some(d.location.clone());
+            }
+            "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
+            "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
+            "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
+            "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
+            "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
+            "inputgssserverallowedprincipal" => {
+                for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    match PrincipalPattern::parse(entry) {
+                        Ok(p) => self.identity.allowed_principals.push(p),
+                        Err(why) => d.error(why),
+                    }
+                }
+            }
+            "inputgssserverallowanonymous" => set(&mut self.identity.allow_anonymous, d.bool()),
+            "inputgssserverhostprincipalbinding" => set(&mut self.identity.host_binding, d.parse()),
+            "inputgssserverhostmapfile" => match HostMap::load(Path::new(v.trim())) {
+                Ok(map) => {
+                    self.identity.host_map = Some(map);
+                    self.host_map_line = Some(d.location.clone());
+                }
+                Err(why) => d.error(why),
+            },
+            "inputgssserverexpiresessions" => set(&mut self.identity.expire_sessions, d.bool()),
+            "actionfiledefaulttemplate" => {
+                if templates.knows(v) {
+                    self.default_template = v.to_string();
+                } else {
+                    d.error(format!("no template named '{v}' is defined above"));
+                }
+            }
+            "dynafilecachesize" => {
+                if let Some(n) = d.count(0) {
+                    if n > 25000 {
+                        d.warn(format!("$DynaFileCacheSize {n} is very large"));
+                    }
+                    self.files.cache_size = n.max(1);
+                }
+            }
+            "createdirs" => set(&mut self.files.create_dirs, d.bool()),
+            "dircreatemode" => set(&mut self.files.dir_mode, d.mode()),
+            "filecreatemode" => set(&mut self.files.file_mode, d.mode()),
+            "umask" => set(&mut self.umask, d.mode().map(Some)),
+            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
+            "allowedsender" => parse_allowed(d, &mut self.allowed),
+            "net.enabledns" => set(&mut self.dns, d.bool()),
+            "fileowner" => self.files.file_owner = daemon::privileges::user_id(d).or(self.files.file_owner),
+            "fileownernum" => self.files.file_owner = daemon::privileges::numeric_id(d).or(self.files.file_owner),
+            "filegroup" => self.files.file_group = daemon::privileges::group_id(d).or(self.files.file_group),
+            "filegroupnum" => self.files.file_group = daemon::privileges::numeric_id(d).or(self.files.file_group),
+            "dirowner" => self.files.dir_owner = daemon::privileges::user_id(d).or(self.files.dir_owner),
+            "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
+            "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
+            "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
+            }
+            ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this collector")),
+            _ => d.unknown(),
+        }
+    }
+
+    /// Step two: the listeners the settings ask for.
+    fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
+        let mut listeners = Vec::new();
+        if let Some((port, loc)) = self.gss_port.clone() {
+            if !self.gss_loaded {
+                text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
+            }
+            listeners.push(ListenerConfig { port, bind: self.bind, gss: Some(self.gss.clone()), keepalive: self.keepalive });
+        }
+        if let Some(port) = self.tcp_port {
+            listeners.push(ListenerConfig { port, bind: self.bind, gss: None, keepalive: self.keepalive });
+        }
+        if listeners.is_empty() {
+            text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
+        }
+        listeners
+    }
+}
+
+/// Keeps a checked value; a bad one was already reported where it stands.
+fn set<T>(slot: &mut T, checked: Option<T>) {
+    if let Some(v) = checked {
+        *slot = v;
+    }
+}
+
+/// The collector's side of the walk: directives into [`Settings`], rules
+/// and their file actions assembled from the settings above them.
+struct Reading {
+    settings: Settings,
+    rules: Vec<Rule>,
+    file_actions: usize,
+}
+
+impl Statements for Reading {
+    fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        self.settings.apply(d, templates);
+    }
+
+    fn template_defined(&mut self, text: &mut ConfigText, at: &Location, name: &str, options: &str) {
+        if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
+            text.warn(at, format!("template '{name}': option '{options}' ignored"));
+        }
+    }
+
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+        if let Filter::Property(p) = filter {
+            if let Some(why) = p.never_matches() {
+                text.warn(at, why);
+            }
+        }
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action(text, at, action, templates, &self.settings, &mut self.file_actions) {
+            rule.actions.push(a);
+        }
+        self.rules.push(rule);
+    }
+
+    fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
+            rule.actions.push(a);
+        }
+        self.rules.push(rule);
+    }
+
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
+        let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
+        match (self.rules.last_mut(), built) {
+            (Some(rule), Some(a)) => rule.actions.push(a),
+            (None, _) => text.error(at, "'&' action without a rule above it"),
+            _ => {}
+        }
+    }
+}
+
 pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut gss_port: Option<(u16, Location)> = None;
-    let mut tcp_port: Option<u16> = None;
-    let mut gss = GssSettings {
-        service_name: "host".into(),
-        permit_plain_tcp: false,
-        byte_order: FrameOrder::Auto,
-        require_encryption: false,
-    };
-    let mut bind: IpAddr = "::".parse().unwrap_or(IpAddr::from([0u8; 16]));
-    let mut keepalive = false;
-    let mut max_sessions = 200usize;
-    let mut port_file = None;
-    let mut token_timeout = Some(Duration::from_secs(10));
-    let mut drain_timeout = Duration::from_secs(10);
-    let mut max_message_size = 8096usize;
-    let mut umask = None;
-    let mut allowed = AllowedSenders::default();
-    let mut templates: HashMap<String, Arc<Template>> = HashMap::new();
-    let mut default_template = "RSYSLOG_FileFormat".to_string();
-    let mut settings = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 2500 };
-    let mut rules: Vec<Rule> = Vec::new();
-    let mut file_actions = 0;
-    let mut gss_loaded = false;
-    let mut dns = true;
-
-    let lines = std::mem::take(&mut text.lines);
-    for line in &lines {
-        let loc = &line.location;
-        match &line.statement {
-            Statement::Directive { name, value } => {
-                let v = value.as_str();
-                match name.as_str() {
-                    "modload" => match v {
-                        "imgssapi" => gss_loaded = true,
-                        "imtcp" => {}
-                        other => text.warn(loc, format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
-                    },
-                    "inputgssserverrun" => match v.parse::<u16>() {
-                        Ok(p) => gss_port = Some((p, loc.clone())),
-                        Err(_) => text.error(loc, format!("$InputGSSServerRun: '{v}' is not a port number")),
-                    },
-                    "inputtcpserverrun" => match v.parse::<u16>() {
-                        Ok(p) => tcp_port = Some(p),
-                        Err(_) => text.error(loc, format!("$InputTCPServerRun: '{v}' is not a port number")),
-                    },
-                    "inputgssserverservicename" if !v.is_empty() => gss.service_name = v.to_string(),
-                    "inputgssserverpermitplaintcp" => set_bool(text, loc, name, v, &mut gss.permit_plain_tcp),
-                    "inputgssserverkeepalive" => set_bool(text, loc, name, v, &mut keepalive),
-                    "inputgssserverrequireencryption" => set_bool(text, loc, name, v, &mut gss.require_encryption),
-                    "inputgssservermaxsessions" => match v.parse::<usize>() {
-                        Ok(n) if n > 0 => max_sessions = n,
-                        _ => text.error(loc, format!("$InputGSSServerMaxSessions: '{v}' is not a positive number")),
-                    },
-                    "inputgsslistenportfilename" => port_file = Some(PathBuf::from(v)),
-                    "inputgssservertokeniotimeout" => match v.parse::<i64>() {
-                        Ok(0) => token_timeout = None,
-                        Ok(n) if n > 0 => token_timeout = Some(Duration::from_secs(n as u64)),
-                        _ => text.error(loc, format!("$InputGSSServerTokenIOTimeout: '{v}' must be 0 (none) or a number of seconds")),
-                    },
-                    "inputgssserverdraintimeout" => match v.parse::<u64>() {
-                        Ok(n) => drain_timeout = Duration::from_secs(n),
-                        Err(_) => text.error(loc, format!("$InputGSSServerDrainTimeout: '{v}' is not a number of seconds")),
-                    },
-                    "inputgssserverbindaddress" => match v.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
-                        Ok(a) => bind = a,
-                        Err(_) => text.error(loc, format!("$InputGSSServerBindAddress: '{v}' is not an IP address")),
-                    },
-                    "inputgssserverframebyteorder" => match v.parse::<FrameOrder>() {
-                        Ok(o) => gss.byte_order = o,
-                        Err(e) => text.error(loc, format!("$InputGSSServerFrameByteOrder: {e}")),
-                    },
-                    "actionfiledefaulttemplate" => {
-                        if templates.contains_key(v) || builtin(v).is_some() {
-                            default_template = v.to_string();
-                        } else {
-                            text.error(loc, format!("$ActionFileDefaultTemplate: no template named '{v}' is defined above"));
-                        }
-                    }
-                    "dynafilecachesize" => match v.parse::<usize>() {
-                        Ok(n) => {
-                            if n > 25000 {
-                                text.warn(loc, format!("$DynaFileCacheSize {n} is very large"));
-                            }
-                            settings.cache_size = n.max(1);
-                        }
-                        Err(_) => text.error(loc, format!("$DynaFileCacheSize: '{v}' is not a number")),
-                    },
-                    "createdirs" => set_bool(text, loc, name, v, &mut settings.create_dirs),
-                    "dircreatemode" => set_mode(text, loc, name, v, &mut settings.dir_mode),
-                    "filecreatemode" => set_mode(text, loc, name, v, &mut settings.file_mode),
-                    "umask" => {
-                        let mut m = 0;
-                        set_mode(text, loc, name, v, &mut m);
-                        umask = Some(m);
-                    }
-                    "maxmessagesize" => match syslog::config::parse_size(v) {
-                        Ok(n) if n >= 128 => max_message_size = n as usize,
-                        _ => text.error(loc, format!("$MaxMessageSize: '{v}' is not a size of at least 128 bytes")),
-                    },
-                    "allowedsender" => parse_allowed(text, loc, v, &mut allowed),
-                    "net.enabledns" => set_bool(text, loc, name, v, &mut dns),
-                    ignored if IGNORED.contains(&ignored) => {
-                        text.warn(loc, format!("${ignored} is accepted and has no effect on this collector"))
-                    }
-                    other => text.error(loc, format!("unknown directive ${other}")),
-                }
-            }
-            Statement::Template { name, text: body, options } => {
-                let (template, problem) = Template::parse(name, body);
-                if let Some(p) = problem {
-                    text.warn(loc, format!("template '{name}' is malformed: {}", p.0));
-                }
-                if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
-                    text.warn(loc, format!("template '{name}': option '{options}' ignored"));
-                }
-                templates.insert(name.clone(), Arc::new(template));
-            }
-            Statement::Rule { filter, action } => {
-                if let Filter::Property(p) = filter {
-                    if let Some(why) = p.never_matches() {
-                        text.warn(loc, why);
-                    }
-                }
-                let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-                if let Some(a) = build_action(text, loc, action, &templates, &default_template, &settings, &mut file_actions) {
-                    rule.actions.push(a);
-                }
-                rules.push(rule);
-            }
-            Statement::AlsoAction { action } => {
-                let built = build_action(text, loc, action, &templates, &default_template, &settings, &mut file_actions);
-                match (rules.last_mut(), built) {
-                    (Some(rule), Some(a)) => rule.actions.push(a),
-                    (None, _) => text.error(loc, "'&' action without a rule above it"),
-                    _ => {}
-                }
-            }
-        }
+    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
+    daemon::config::walk(text, &mut reading);
+    let Reading { mut settings, rules, file_actions } = reading;
+    let listeners = settings.listeners(text);
+    let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
+    check_front_door(text, &settings.front_door_lines, &settings.front_door);
+    if let (Some(loc), HostBindingMode::Off) = (&settings.host_map_line, settings.identity.host_binding) {
+        text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
     }
-    text.lines = lines;
-
-    let mut listeners = Vec::new();
-    if let Some((port, loc)) = gss_port {
-        if !gss_loaded {
-            text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
-        }
-        listeners.push(ListenerConfig { port, bind, gss: Some(gss), keepalive });
-    }
-    if let Some(port) = tcp_port {
-        listeners.push(ListenerConfig { port, bind, gss: None, keepalive });
-    }
-    if listeners.is_empty() {
-        text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
-    }
+    let Settings {
+        max_sessions,
+        front_door,
+        port_file,
+        token_timeout,
+        drain_timeout,
+        max_message_size,
+        umask,
+        allowed,
+        dns,
+        privileges,
+        metrics,
+        identity,
+        ..
+    } = settings;
     CollectorConfig {
         listeners,
         max_sessions,
+        front_door,
         port_file,
         token_timeout,
         drain_timeout,
@@ -277,6 +487,10 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         rules,
         file_actions,
         dns,
+        privileges,
+        metrics,
+        identity,
+        gss_run_line,
     }
 }
 
@@ -284,24 +498,19 @@ fn build_action(
     text: &mut ConfigText,
     loc: &Location,
     action: &str,
-    templates: &HashMap<String, Arc<Template>>,
-    default_template: &str,
-    settings: &FileSettings,
+    templates: &TemplateRegistry,
+    settings: &Settings,
     file_actions: &mut usize,
 ) -> Option<RuleAction> {
-    let lookup = |name: &str| templates.get(name).cloned().or_else(|| builtin(name).map(Arc::new));
     match parse_action(action) {
         Action::Stop => Some(RuleAction::Stop),
         Action::File { target, template } => {
-            let content_name = template.as_deref().unwrap_or(default_template);
-            let Some(content) = lookup(content_name) else {
-                text.error(loc, format!("no template named '{content_name}' is defined above this line"));
-                return None;
-            };
+            let content_name = template.as_deref().unwrap_or(&settings.default_template);
+            let content = templates.for_action(text, loc, content_name)?;
             let target = match target {
                 FileTarget::Static(p) => FileAction::Static(p),
-                FileTarget::Dynamic(name) => match templates.get(&name) {
-                    Some(t) => FileAction::Dynamic(t.clone()),
+                FileTarget::Dynamic(name) => match templates.defined(&name) {
+                    Some(t) => FileAction::Dynamic(t),
                     None => {
                         text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
                         return None;
@@ -309,7 +518,7 @@ fn build_action(
                 },
             };
             *file_actions += 1;
-            Some(RuleAction::File { target, template: content, settings: settings.clone(), id: *file_actions - 1 })
+            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1 })
         }
         Action::Omgssapi(_) => {
             text.error(loc, "omgssapi forwarding is the shipper's job (omgssapi), not the collector's");
@@ -322,45 +531,135 @@ fn build_action(
     }
 }
 
-fn set_bool(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut bool) {
-    match syslog::config::parse_bool(v) {
-        Ok(b) => *slot = b,
-        Err(e) => text.error(loc, format!("${name}: {e}")),
+/// RainerScript's `action(type="omfile" ...)`: `file` or `dynaFile`,
+/// `template`, and the file settings, which default to the legacy
+/// directives above the line (as in rsyslog).
+fn build_action_call(
+    text: &mut ConfigText,
+    loc: &Location,
+    call: &ActionCall,
+    templates: &TemplateRegistry,
+    settings: &Settings,
+    file_actions: &mut usize,
+) -> Option<RuleAction> {
+    if call.kind != "omfile" {
+        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
+        return None;
+    }
+    let mut files = settings.files.clone();
+    let (mut file, mut dyna, mut template) = (None, None, None);
+    let mut ok = true;
+    for (name, value) in &call.params {
+        let mut check = |parsed: Result<(), String>| {
+            if let Err(e) = parsed {
+                text.error(loc, format!("action(type=\"omfile\"): {name}: {e}"));
+                ok = false;
+            }
+        };
+        match name.as_str() {
+            "file" => file = Some(value.clone()),
+            "dynafile" => dyna = Some(value.clone()),
+            "template" => template = Some(value.clone()),
+            "dircreatemode" => check(parse_mode(value).map(|m| files.dir_mode = m)),
+            "filecreatemode" => check(parse_mode(value).map(|m| files.file_mode = m)),
+            "createdirs" => check(syslog::config::parse_bool(value).map(|b| files.create_dirs = b)),
+            "dynafilecachesize" => check(value.trim().parse::<usize>().map(|n| files.cache_size = n.max(1)).map_err(|_| format!("'{value}' is not a number"))),
+            "name" => {}
+            other => check(Err(format!("parameter '{other}' is not supported (file, dynaFile, template, dirCreateMode, fileCreateMode, createDirs, dynaFileCacheSize, name)"))),
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let target = match (file, dyna) {
+        (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
+        (Some(f), None) => {
+            text.error(loc, format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"));
+            return None;
+        }
+        (None, Some(name)) => match templates.defined(&name) {
+            Some(t) => FileAction::Dynamic(t),
+            None => {
+                text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
+                return None;
+            }
+        },
+        (Some(_), Some(_)) => {
+            text.error(loc, "action(type=\"omfile\"): file and dynaFile cannot both be set");
+            return None;
+        }
+        (None, None) => {
+            text.error(loc, "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"");
+            return None;
+        }
+    };
+    let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
+    *file_actions += 1;
+    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+}
+
+fn parse_mode(value: &str) -> Result<u32, String> {
+    match u32::from_str_radix(value.trim(), 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!("'{value}' is not an octal mode such as 0644")),
     }
 }
 
-fn set_mode(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut u32) {
-    match u32::from_str_radix(v.trim_start_matches("0o"), 8) {
-        Ok(m) if m <= 0o7777 => *slot = m,
-        _ => text.error(loc, format!("${name}: '{v}' is not an octal mode such as 0644")),
+// Where the front-door directives were set, to point warnings at them.
+#[derive(Default)]
+struct FrontDoorLines {
+    counts: Option<Location>,
+    timeouts: Option<Location>,
+}
+
+/// Relations between the front-door limits that make one of them pointless.
+fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
+    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes, &at.counts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerMaxHandshakesPerHost {} is above $InputGSSServerMaxHandshakes {}: one address can take the whole front door",
+                limits.max_handshakes_per_host, limits.max_handshakes
+            ),
+        );
+    }
+    if let (true, Some(loc)) = (limits.first_byte_timeout > limits.handshake_timeout, &at.timeouts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerFirstByteTimeout {}s is above $InputGSSServerHandshakeTimeout {}s: a GSS client meets the handshake timeout first",
+                limits.first_byte_timeout.as_secs(),
+                limits.handshake_timeout.as_secs()
+            ),
+        );
     }
 }
 
-fn parse_allowed(text: &mut ConfigText, loc: &Location, v: &str, allowed: &mut AllowedSenders) {
-    let mut parts = v.split(',').map(str::trim);
+fn parse_allowed(d: &mut Directive, allowed: &mut AllowedSenders) {
+    let mut parts = d.value.split(',').map(str::trim);
     let kind = parts.next().unwrap_or("").to_ascii_uppercase();
     let list = match kind.as_str() {
         "GSS" => &mut allowed.gss,
         "TCP" => &mut allowed.tcp,
         "UDP" => {
-            text.warn(loc, "$AllowedSender UDP ignored: the collector has no UDP input");
+            d.warn("$AllowedSender UDP ignored: the collector has no UDP input");
             return;
         }
         other => {
-            text.error(loc, format!("$AllowedSender: unknown kind '{other}' (expected GSS or TCP)"));
+            d.error(format!("unknown kind '{other}' (expected GSS or TCP)"));
             return;
         }
     };
     for entry in parts.filter(|e| !e.is_empty()) {
         let (addr, bits) = entry.split_once('/').unwrap_or((entry, ""));
-        let Ok(ip) = addr.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() else {
-            text.error(loc, format!("$AllowedSender: '{entry}' is not an address (host names are not supported; use address/bits)"));
+        let Some(ip) = daemon::directives::parse_ip(addr) else {
+            d.error(format!("'{entry}' is not an address (host names are not supported; use address/bits)"));
             continue;
         };
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let bits = if bits.is_empty() { max } else { bits.parse().unwrap_or(255) };
         if bits > max {
-            text.error(loc, format!("$AllowedSender: bad prefix length in '{entry}'"));
+            d.error(format!("bad prefix length in '{entry}'"));
             continue;
         }
         list.push((ip, bits));
@@ -371,6 +670,22 @@ fn parse_allowed(text: &mut ConfigText, loc: &Location, v: &str, allowed: &mut A
 pub fn load(path: &Path) -> (CollectorConfig, ConfigText) {
     let mut text = syslog::config::read_file(path);
     let config = build(&mut text);
+    (config, text)
+}
+
+/// [`load`], and for `--check-config` also the advice a working setup may
+/// still need: a GSS listener that lets in any principal.
+pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigText) {
+    let (config, mut text) = load(path);
+    if check_only && config.identity.allowed_principals.is_empty() {
+        if let Some(loc) = &config.gss_run_line {
+            text.warn(
+                loc,
+                "no $InputGSSServerAllowedPrincipal: any principal of the realm (users included) that gets a ticket \
+                 for this service may write any host's logs",
+            );
+        }
+    }
     (config, text)
 }
 
@@ -407,6 +722,119 @@ mod tests {
         assert!(p.contains(&format!("{f}:2: unknown directive $bogus")), "{p:?}");
         assert!(p.contains(&format!("{f}:3: dynamic file template 'Missing' is not defined above this line")), "{p:?}");
         assert!(p.contains(&format!("{f}:4: no template named 'NoSuch' is defined above this line")), "{p:?}");
+    }
+
+    #[test]
+    fn front_door_limits_have_safe_defaults_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, include_str!("../../syslog/testdata/server.conf")).unwrap();
+        let (config, _) = load(&path);
+        assert_eq!(config.front_door, FrontDoorLimits::default());
+
+        let path = dir.path().join("front.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 40\n$InputGSSServerMaxHandshakesPerHost 4\n\
+             $InputGSSServerFirstByteTimeout 2\n$InputGSSServerHandshakeTimeout 3\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let expected = FrontDoorLimits {
+            max_handshakes: 40,
+            max_handshakes_per_host: 4,
+            first_byte_timeout: Duration::from_secs(2),
+            handshake_timeout: Duration::from_secs(3),
+        };
+        assert_eq!(config.front_door, expected);
+
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 0\n$InputGSSServerMaxHandshakesPerHost -1\n\
+             $InputGSSServerFirstByteTimeout 0\n$InputGSSServerHandshakeTimeout soon\n",
+        )
+        .unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds")), "{p:?}");
+        assert!(p.contains(&format!("{f}:6: $InputGSSServerHandshakeTimeout: 'soon' is not a positive number of seconds")), "{p:?}");
+
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakesPerHost 300\n$InputGSSServerFirstByteTimeout 30\n").unwrap();
+        let (_, text) = load(&path);
+        assert!(!text.has_errors());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakes 256"), "{p:?}");
+        assert!(p[1].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
+    }
+
+    #[test]
+    fn owners_and_privileges_take_effect_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owners.conf");
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$PrivDropToUser root\n$PrivDropToGroupID 0\n\
+             $FileOwner root\n$FileGroupNum 4\n$DirOwnerNum 0\n$DirGroup root\n*.* /var/log/a.log\n$FileOwner nosuchuser-here\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p, [format!("{}:10: $FileOwner: no user named 'nosuchuser-here'", path.display())]);
+        assert_eq!(config.privileges.user.as_ref().map(|u| u.uid), Some(0));
+        assert_eq!(config.privileges.group, Some(0));
+        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
+        assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
+    }
+
+    #[test]
+    fn identity_directives() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("hosts.map");
+        std::fs::write(&map, "n1.test 127.0.0.2\n").unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(
+            &path,
+            format!(
+                "$ModLoad imgssapi\n$InputGSSServerAllowedPrincipal host/*@GRID.TEST, alice@GRID.TEST\n\
+                 $InputGSSServerAllowedPrincipal host/*@PARTNER.TEST\n$InputGSSServerAllowAnonymous on\n\
+                 $InputGSSServerHostPrincipalBinding mark\n$InputGSSServerHostMapFile {}\n\
+                 $InputGSSServerExpireSessions on\n$InputGSSServerRun 515\n",
+                map.display()
+            ),
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let id = &config.identity;
+        assert_eq!(id.allowed_principals.len(), 3);
+        assert!(id.permits("host/n1.test@GRID.TEST") && id.permits("alice@GRID.TEST") && id.permits("host/p1@PARTNER.TEST"));
+        assert!(!id.permits("bob@GRID.TEST") && !id.permits("alice@PARTNER.TEST"));
+        assert!(id.allow_anonymous && id.expire_sessions && id.host_map.is_some());
+        assert_eq!(id.host_binding, HostBindingMode::Mark);
+
+        let (config, _) = load_checked(&path, true);
+        assert!(config.identity.permits("host/x@GRID.TEST"));
+
+        std::fs::write(&path, "$InputGSSServerHostPrincipalBinding sometimes\n$InputGSSServerHostMapFile /no/such/map\n$InputGSSServerRun 515\n").unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $InputGSSServerHostPrincipalBinding: 'sometimes' is not off, refuse or mark")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"))), "{p:?}");
+        let defaults = &config.identity;
+        assert!(defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"), "default: as before");
+        assert!(!defaults.allow_anonymous && !defaults.expire_sessions);
+        assert_eq!(defaults.host_binding, HostBindingMode::Off);
+
+        std::fs::write(&path, format!("$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n", map.display())).unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")), "{p:?}");
     }
 
     #[test]

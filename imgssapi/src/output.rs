@@ -33,6 +33,14 @@ pub enum Command {
 pub struct OutputStats {
     pub written: AtomicU64,
     pub lost: AtomicU64,
+    /// Files open now, over every action.
+    pub open_files: AtomicU64,
+    /// Files closed to make room in an action's cache.
+    pub evicted: AtomicU64,
+    /// Files closed after [`IDLE_CLOSE`] unused.
+    pub closed_idle: AtomicU64,
+    /// The last line could not be written (the health check says so).
+    pub last_write_failed: std::sync::atomic::AtomicBool,
 }
 
 const IDLE_CLOSE: Duration = Duration::from_secs(600);
@@ -86,9 +94,12 @@ impl Output {
                 self.close_idle();
                 last_sweep = Instant::now();
             }
+            let open: usize = self.actions.iter().map(|a| a.files.len()).sum();
+            self.stats.open_files.store(open as u64, Ordering::Relaxed);
         }
         self.flush();
         self.close_all();
+        self.stats.open_files.store(0, Ordering::Relaxed);
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -116,6 +127,7 @@ impl Output {
                 Ok(file) => {
                     if action.files.len() >= action.settings.cache_size {
                         evict_least_recent(&mut action.files);
+                        self.stats.evicted.fetch_add(1, Ordering::Relaxed);
                     }
                     let writer = BufWriter::with_capacity(64 * 1024, file);
                     action.files.insert(path.to_vec(), OpenFile { writer, last_used: self.batch_started, dirty: false });
@@ -135,10 +147,12 @@ impl Output {
             return;
         }
         self.stats.written.fetch_add(1, Ordering::Relaxed);
+        self.stats.last_write_failed.store(false, Ordering::Relaxed);
     }
 
     fn lose(&mut self, path: &Path, why: &str) {
         let lost = self.stats.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats.last_write_failed.store(true, Ordering::Relaxed);
         let due = self.last_error_log.get(path).is_none_or(|t| t.elapsed() > ERROR_LOG_EVERY);
         if due {
             tracing::error!(file = %path.display(), error = why, lost_total = lost, "message lost: cannot write output file");
@@ -168,7 +182,9 @@ impl Output {
 
     fn close_idle(&mut self) {
         for action in &mut self.actions {
+            let before = action.files.len();
             action.files.retain(|_, f| f.last_used.elapsed() < IDLE_CLOSE);
+            self.stats.closed_idle.fetch_add((before - action.files.len()) as u64, Ordering::Relaxed);
         }
     }
 
@@ -191,9 +207,84 @@ fn open(path: &Path, settings: &FileSettings) -> std::io::Result<File> {
     if settings.create_dirs {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
-                DirBuilder::new().recursive(true).mode(settings.dir_mode).create(dir)?;
+                create_dirs(dir, settings)?;
             }
         }
     }
-    OpenOptions::new().append(true).create(true).mode(settings.file_mode).open(path)
+    let mut options = OpenOptions::new();
+    options.append(true).mode(settings.file_mode);
+    if settings.file_owner.is_none() && settings.file_group.is_none() {
+        return options.create(true).open(path);
+    }
+    // An owner is set on the files this collector creates, not on files that
+    // were there (as rsyslog's $FileOwner).
+    match options.clone().create_new(true).open(path) {
+        Ok(file) => {
+            set_owner(path, settings.file_owner, settings.file_group)?;
+            Ok(file)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => options.open(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates `dir` and its missing parents with `$DirCreateMode`, each given
+/// `$DirOwner` / `$DirGroup` when set.
+fn create_dirs(dir: &Path, settings: &FileSettings) -> std::io::Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.is_dir()).collect();
+    for d in missing.into_iter().rev() {
+        match DirBuilder::new().mode(settings.dir_mode).create(d) {
+            Ok(()) => set_owner(d, settings.dir_owner, settings.dir_group)?,
+            // Another writer made it meanwhile: it is not ours to chown.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn set_owner(path: &Path, uid: Option<u32>, gid: Option<u32>) -> std::io::Result<()> {
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, uid, gid)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("setting owner {uid:?} group {gid:?} ($FileOwner/$FileGroup/$DirOwner/$DirGroup): {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn owners_are_set_on_created_files_and_directories_only() {
+        let root = tempfile::tempdir().unwrap();
+        // Ids this process may give away: as root any; otherwise only its own.
+        let me = daemon::os::ids();
+        let (uid, gid) = if me.uids[1] == 0 { (65534, 65534) } else { (me.uids[1], me.gids[1]) };
+        let settings = FileSettings {
+            file_owner: Some(uid),
+            file_group: Some(gid),
+            dir_owner: Some(uid),
+            dir_group: Some(gid),
+            ..FileSettings::default()
+        };
+        std::fs::create_dir(root.path().join("existing")).unwrap();
+        let before = std::fs::metadata(root.path().join("existing")).unwrap();
+        let file = root.path().join("existing/host1/2026/auth.log");
+        drop(open(&file, &settings).unwrap());
+        for created in [root.path().join("existing/host1"), root.path().join("existing/host1/2026"), file.clone()] {
+            let m = std::fs::metadata(&created).unwrap();
+            assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", created.display());
+        }
+        let m = std::fs::metadata(root.path().join("existing")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (before.uid(), before.gid()), "a directory that was there keeps its owner");
+        assert_eq!(std::fs::metadata(root.path().join("existing/host1")).unwrap().mode() & 0o777, 0o700);
+        // A file that exists is opened as it is.
+        let other = root.path().join("existing/host1/2026/kern.log");
+        std::fs::write(&other, "").unwrap();
+        let owner = std::fs::metadata(&other).unwrap().uid();
+        drop(open(&other, &settings).unwrap());
+        assert_eq!(std::fs::metadata(&other).unwrap().uid(), owner);
+    }
 }

@@ -1,8 +1,8 @@
-//! Applying the rules, in the session tasks: each message goes through the
-//! filters in order, and for every file action that takes it the file's path
-//! and the line are rendered into the batch's one buffer. The output thread
-//! then only appends bytes to files, and the rendering spreads over the
-//! runtime's threads instead of queueing behind one.
+//! Applying the rules, on the render threads ([`crate::render_pool`]): each
+//! message goes through the filters in order, and for every file action that
+//! takes it the file's path and the line are rendered into the batch's one
+//! buffer. The output thread then only appends bytes to files, and the
+//! rendering spreads over the cores instead of queueing behind one.
 
 use std::ops::Range;
 
@@ -21,7 +21,7 @@ pub struct Rules {
 
 impl Rules {
     pub fn new(rules: Vec<Rule>, action_count: usize) -> Rules {
-        let default = FileSettings { create_dirs: true, dir_mode: 0o700, file_mode: 0o644, cache_size: 1 };
+        let default = FileSettings { cache_size: 1, ..FileSettings::default() };
         let mut settings = vec![default; action_count];
         let mut path_same_for_batch = vec![false; action_count];
         for rule in &rules {

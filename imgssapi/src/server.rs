@@ -1,4 +1,4 @@
-//! Listeners, the session limit, and graceful shutdown.
+//! Listeners, admission at accept, and graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,16 +6,20 @@ use std::sync::Arc;
 use anyhow::Context;
 use gsswire::AcceptorCredential;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use daemon::signals::Shutdown;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::admission::{Admission, Refusal};
 use crate::config::{CollectorConfig, ListenerConfig};
+use crate::event_log::{self, EventLog};
 use crate::output::Command;
 use crate::render::Rules;
 use crate::session::{self, SessionContext};
 
 pub struct Listening {
     listeners: Vec<(TcpListener, Arc<SessionContext>)>,
+    admission: Arc<Admission>,
 }
 
 /// Binds every listener (and writes the port file) before anything runs, so
@@ -24,20 +28,26 @@ pub async fn bind(
     config: Arc<CollectorConfig>,
     rules: Arc<Rules>,
     output: mpsc::Sender<Command>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     dns: bool,
 ) -> anyhow::Result<Listening> {
+    let admission = Arc::new(Admission::new(
+        config.front_door,
+        config.max_sessions,
+        EventLog::new(event_log::WINDOW, event_log::BURST),
+    ));
     let mut listeners = Vec::new();
     for l in &config.listeners {
+        // Also with PermitPlainTCP on: a GSS listener that cannot authenticate
+        // anyone is a broken setup, not a plain one (that is $InputTCPServerRun).
         let credential = match &l.gss {
-            Some(g) => match AcceptorCredential::acquire(&g.service_name) {
-                Ok(c) => Some(c),
-                Err(e) if g.permit_plain_tcp => {
-                    tracing::warn!(service = %g.service_name, error = %e, "no GSS acceptor credential: serving plain TCP only");
-                    None
-                }
-                Err(e) => anyhow::bail!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME): {e}", g.service_name),
-            },
+            Some(g) => Some(
+                AcceptorCredential::acquire(&g.service_name)
+                    .with_context(|| {
+                        format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
+                    })?
+                    .allow_anonymous(config.identity.allow_anonymous),
+            ),
             None => None,
         };
         let listener = bind_one(l).await?;
@@ -56,10 +66,11 @@ pub async fn bind(
             output: output.clone(),
             shutdown: shutdown.clone(),
             dns,
+            admission: admission.clone(),
         });
         listeners.push((listener, ctx));
     }
-    Ok(Listening { listeners })
+    Ok(Listening { listeners, admission })
 }
 
 async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
@@ -77,16 +88,33 @@ async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
 }
 
 impl Listening {
+    pub fn admission(&self) -> Arc<Admission> {
+        self.admission.clone()
+    }
+
     pub fn ports(&self) -> Vec<u16> {
         self.listeners.iter().filter_map(|(l, _)| l.local_addr().ok()).map(|a| a.port()).collect()
     }
 
     /// Accepts until shutdown, then waits for every session to drain.
-    pub async fn serve(self, max_sessions: usize, mut shutdown: watch::Receiver<bool>) {
-        let limit = Arc::new(Semaphore::new(max_sessions));
+    ///
+    /// Refusals cost no more than the accept: the sender check and the
+    /// budgets are looked at here, before a task exists for the connection.
+    pub async fn serve(self, mut shutdown: Shutdown) {
+        let admission = self.admission;
+        let flush = tokio::spawn({
+            let admission = admission.clone();
+            async move {
+                let mut every = tokio::time::interval(event_log::WINDOW);
+                loop {
+                    every.tick().await;
+                    admission.log.flush();
+                }
+            }
+        });
         let mut accept_loops = JoinSet::new();
         for (listener, ctx) in self.listeners {
-            let limit = limit.clone();
+            let admission = admission.clone();
             let mut stop = shutdown.clone();
             accept_loops.spawn(async move {
                 let mut sessions = JoinSet::new();
@@ -94,35 +122,81 @@ impl Listening {
                     tokio::select! {
                         accepted = listener.accept() => match accepted {
                             Ok((stream, peer)) => {
-                                let Ok(permit) = limit.clone().try_acquire_owned() else {
-                                    tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
-                                    drop(stream);
+                                let peer = session::canonical_peer(peer);
+                                let Some(modes) = ctx.modes_for(peer.ip()) else {
+                                    crate::stats::add(&crate::stats::STATS.refused_not_allowed, 1);
+                                    if admission.log.admit("refused: not an allowed sender") {
+                                        tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
+                                    }
                                     continue;
+                                };
+                                let place = match admission.enter(peer.ip()) {
+                                    Ok(place) => place,
+                                    Err(refusal) => {
+                                        log_refusal(&admission, peer, refusal);
+                                        continue;
+                                    }
                                 };
                                 if ctx.config.listeners.iter().any(|l| l.keepalive) {
                                     let _ = socket2::SockRef::from(&stream).set_keepalive(true);
                                 }
-                                let ctx = ctx.clone();
-                                sessions.spawn(async move {
-                                    session::run(stream, peer, ctx).await;
-                                    drop(permit);
-                                });
+                                sessions.spawn(session::run(stream, peer, modes, place, ctx.clone()));
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, "accept failed");
                                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                             }
                         },
-                        Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-                        _ = stop.changed() => break,
+                        Some(ended) = sessions.join_next(), if !sessions.is_empty() => log_if_panicked(ended),
+                        _ = stop.triggered() => break,
                     }
                 }
                 drop(listener);
-                while sessions.join_next().await.is_some() {}
+                while let Some(ended) = sessions.join_next().await {
+                    log_if_panicked(ended);
+                }
             });
         }
-        let _ = shutdown.changed().await;
+        crate::stats::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        shutdown.triggered().await;
+        crate::stats::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
+        flush.abort();
+        admission.log.flush();
+    }
+}
+
+fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
+    crate::stats::refused(refusal);
+    if !admission.log.admit(refusal.kind()) {
+        return;
+    }
+    let limits = admission.limits();
+    match refusal {
+        Refusal::NoSessionSlot => {
+            let max_sessions = admission.max_sessions();
+            tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)")
+        }
+        Refusal::TooManyHandshakes => tracing::warn!(
+            %peer,
+            max_handshakes = limits.max_handshakes,
+            "too many connections awaiting authentication: refusing connection ($InputGSSServerMaxHandshakes)"
+        ),
+        Refusal::TooManyFromHost => tracing::warn!(
+            %peer,
+            max_handshakes_per_host = limits.max_handshakes_per_host,
+            "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
+        ),
+    }
+}
+
+/// A session that panicked (a bug) has lost its own connection only: its
+/// budget places were released as it unwound. Say so, or it vanishes silently.
+fn log_if_panicked(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        if e.is_panic() {
+            tracing::error!(error = %e, "a session task panicked; that session is closed, the others go on");
+        }
     }
 }

@@ -1,23 +1,40 @@
-//! One client connection, from accept to close: sender check, plain-or-GSS
-//! decision, handshake, then tokens (or bytes) → messages → the output thread.
-//! Every failure here ends this session only.
+//! One client connection, from accept to close.
+//!
+//! [`run`] follows a connection in order:
+//! 1. the *front door* ([`crate::open`]): plain-or-GSS decision
+//!    ([`crate::detect`]), first bytes, GSS handshake, each against its
+//!    deadline, while the connection holds a place in the front-door budget
+//!    ([`crate::admission`]);
+//! 2. a session slot, and the peer's name from DNS: only a connection that
+//!    came out of the front door (an authenticated GSS peer, or a plain peer
+//!    that has sent data) gets these;
+//! 3. the read loop ([`read_until_closed`]) over the connection's chunks
+//!    ([`crate::chunks`]: unwrapped GSS tokens or plain bytes), each handed
+//!    to the render pipeline ([`crate::pipeline`]) on the way to the output
+//!    thread; at shutdown the peer is told we are going and has the drain
+//!    timeout to finish;
+//! 4. the end: the pipeline is flushed and the session's end is logged.
+//!
+//! Every failure here ends this connection only.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
-use gsswire::frame::{detect_order, Detection};
-use gsswire::{accept, AcceptorCredential, ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN};
-use syslog::framing::Deframer;
-use syslog::{Origin, ParseOptions, Timestamp};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use daemon::signals::Shutdown;
+use gsswire::AcceptorCredential;
+use syslog::{Origin, ProtectionSeen, Provenance};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
+use crate::admission::{Admission, FrontDoorPlace};
+use crate::chunks::{ChunkSource, SessionError};
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
+use crate::detect::Modes;
+use crate::open::{open, Deadlines, NotOpened, Opened};
 use crate::output::Command;
-use crate::render::{RenderedBatch, Rules};
+use crate::pipeline::Sink;
+use crate::render::Rules;
 
 /// What every session of a listener shares.
 pub struct SessionContext {
@@ -27,293 +44,322 @@ pub struct SessionContext {
     /// Sessions apply the rules and render lines themselves (see [`crate::render`]).
     pub rules: Arc<Rules>,
     pub output: mpsc::Sender<Command>,
-    pub shutdown: watch::Receiver<bool>,
+    pub shutdown: Shutdown,
     /// Reverse DNS for `fromhost` (off with `-x`).
     pub dns: bool,
+    /// The front door and the session slots, shared by every listener.
+    pub admission: Arc<Admission>,
 }
 
-/// How long a new session may stay silent before PermitPlainTCP calls it plain.
-const PLAIN_DETECT_WAIT: Duration = Duration::from_secs(1);
-
-pub async fn run(stream: TcpStream, peer: SocketAddr, ctx: Arc<SessionContext>) {
-    let ip = canonical_ip(peer);
-    // Log IPv4 peers as such, not as IPv4-mapped IPv6 addresses.
-    let peer = SocketAddr::new(ip, peer.port());
-    let plain_allowed = AllowedSenders::permits(&ctx.config.allowed.tcp, ip);
-    let gss_allowed = AllowedSenders::permits(&ctx.config.allowed.gss, ip);
-    let (gss_ok, plain_ok) = match (&ctx.gss, &ctx.credential) {
-        (Some(g), Some(_)) => (gss_allowed, g.permit_plain_tcp && plain_allowed && gss_allowed),
-        (Some(g), None) => (false, g.permit_plain_tcp && plain_allowed),
-        (None, _) => (false, plain_allowed),
-    };
-    if !gss_ok && !plain_ok {
-        tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
-        return;
+impl SessionContext {
+    /// What `ip` may open here; `None` when `$AllowedSender` refuses it.
+    pub fn modes_for(&self, ip: IpAddr) -> Option<Modes> {
+        let plain_allowed = AllowedSenders::permits(&self.config.allowed.tcp, ip);
+        let gss_allowed = AllowedSenders::permits(&self.config.allowed.gss, ip);
+        let (gss_ok, plain_ok) = match (&self.gss, &self.credential) {
+            (Some(g), Some(_)) => (gss_allowed, g.permit_plain_tcp && plain_allowed && gss_allowed),
+            (Some(_), None) => (false, false),
+            (None, _) => (false, plain_allowed),
+        };
+        match (gss_ok, plain_ok) {
+            (true, true) => Some(Modes::Either),
+            (true, false) => Some(Modes::GssOnly),
+            (false, true) => Some(Modes::PlainOnly),
+            (false, false) => None,
+        }
     }
-    let dns = ctx.dns;
-    let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
-    let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
-    let origin = Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname });
-    let (read, write) = stream.into_split();
-    let order = ctx.gss.as_ref().map_or(FrameOrder::Auto, |g| g.byte_order);
-    let mut reader = FrameReader::new(read, order);
+}
 
-    let use_gss = match (gss_ok, plain_ok) {
-        (true, false) => true,
-        (false, true) => false,
-        _ => match looks_like_gss(&mut reader).await {
-            Ok(v) => v,
+/// IPv4 peers as such, not as IPv4-mapped IPv6 addresses.
+pub fn canonical_peer(peer: SocketAddr) -> SocketAddr {
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    SocketAddr::new(ip, peer.port())
+}
+
+pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: FrontDoorPlace, ctx: Arc<SessionContext>) {
+    let limits = *ctx.admission.limits();
+    let deadlines = Deadlines::from(Instant::now(), &limits);
+    // Nothing has been received yet at shutdown: such a connection just goes.
+    let mut shutdown = ctx.shutdown.clone();
+    let opened = tokio::select! {
+        opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
+        _ = shutdown.triggered() => Err(NotOpened::ShuttingDown),
+    };
+    if let Err(e) = &opened {
+        crate::stats::not_opened(e);
+    }
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(e @ (NotOpened::ClosedSilent | NotOpened::ShuttingDown)) => {
+            tracing::debug!(%peer, "connection closed before authentication: {e}");
+            return;
+        }
+        Err(e) => {
+            if ctx.admission.log.admit(e.kind()) {
+                tracing::warn!(%peer, error = %e, "connection closed before authentication");
+            }
+            return;
+        }
+    };
+    // Who may send, and as which host: decided right after the handshake.
+    let principal = match &opened {
+        Opened::Gss { session, .. } => Some(session.peer_name().to_string()),
+        Opened::Plain { .. } => None,
+    };
+    let provenance = match principal {
+        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal, peer.ip()).await {
+            Ok(provenance) => provenance,
             Err(e) => {
-                tracing::warn!(%peer, error = %e, "session closed before it said anything useful");
+                tracing::warn!(%peer, error = %e, "session refused after authentication");
                 return;
             }
         },
+        None => Provenance::default(),
     };
-    let mut sink = Sink::new(ctx.clone(), origin);
-    let result = if use_gss {
-        gss_session(reader, write, peer, &ctx, &mut sink).await
-    } else {
-        tracing::info!(%peer, "plain TCP session opened");
-        let (read, buffered) = reader.into_parts();
-        plain_session(read, buffered.to_vec(), write, &ctx, &mut sink).await
+    let _slot = match ctx.admission.establish(place) {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            crate::stats::refused(refusal);
+            if ctx.admission.log.admit(refusal.kind()) {
+                let max_sessions = ctx.admission.max_sessions();
+                tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
+            }
+            return;
+        }
+    };
+    crate::stats::opened(&opened);
+    let mut sink = Sink::new(ctx.clone(), origin(peer, &ctx, provenance).await);
+    let result = match ChunkSource::new(opened, &ctx) {
+        Ok(mut source) => {
+            source.log_opened(peer);
+            read_until_closed(&mut source, &ctx, &mut sink).await
+        }
+        Err(e) => Err(e),
     };
     sink.finish().await;
     match result {
-        Ok(()) => tracing::debug!(%peer, messages = sink.count, "session closed"),
-        Err(e) => tracing::warn!(%peer, messages = sink.count, error = %e, "session closed on error"),
+        Ok(()) => tracing::debug!(%peer, messages = sink.count(), "session closed"),
+        Err(e) => tracing::warn!(%peer, messages = sink.count(), error = %e, "session closed on error"),
     }
 }
 
-fn canonical_ip(peer: SocketAddr) -> std::net::IpAddr {
-    match peer.ip() {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        v4 => v4,
-    }
+/// Where the session's messages come from. Only an authenticated peer (or a
+/// plain one that has spoken) costs a DNS query.
+async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) -> Arc<Origin> {
+    let ip = peer.ip();
+    let dns = ctx.dns;
+    let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
+    let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
+    Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance })
 }
 
-/// rsyslog's PermitPlainTCP heuristic, made exact: a session is GSS when its
-/// first bytes are a length-prefixed InitialContextToken in either byte order;
-/// a session silent for a second, or starting with anything else, is plain.
-async fn looks_like_gss<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>) -> std::io::Result<bool> {
-    let deadline = tokio::time::Instant::now() + PLAIN_DETECT_WAIT;
-    loop {
-        match detect_order(reader.buffered()) {
-            Detection::Found(_) => return Ok(true),
-            Detection::NotGss => return Ok(false),
-            Detection::NeedMore => {}
-        }
-        match tokio::time::timeout_at(deadline, reader.fill()).await {
-            Err(_) => return Ok(false),
-            Ok(Ok(0)) if reader.buffered().is_empty() => {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"))
-            }
-            Ok(Ok(0)) => return Ok(false),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(std::io::Error::other(e.to_string())),
-        }
-    }
-}
-
-async fn gss_session(
-    mut reader: FrameReader<OwnedReadHalf>,
-    write: OwnedWriteHalf,
-    peer: SocketAddr,
-    ctx: &SessionContext,
-    sink: &mut Sink,
-) -> anyhow::Result<()> {
-    let (Some(settings), Some(credential)) = (&ctx.gss, &ctx.credential) else {
-        anyhow::bail!("GSS session without an acceptor credential");
-    };
-    let handshake_timeout = ctx.config.token_timeout.unwrap_or(Duration::from_secs(60)) * 2;
-    reader.set_token_timeout(ctx.config.token_timeout);
-    let mut writer = FrameWriter::new(write, ByteOrder::Little);
-    let mut session = accept(&mut reader, &mut writer, credential, handshake_timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("GSS handshake failed: {e}"))?;
-    tracing::info!(
-        %peer,
-        principal = session.peer_name(),
-        byte_order = ?reader.byte_order(),
-        message_tokens = session.message_tokens(),
-        "GSS session opened"
-    );
-    let max_token = DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024);
-    let mut shutdown = ctx.shutdown.clone();
-    let mut draining = *shutdown.borrow();
-    if draining {
-        half_close(&mut writer).await;
-    }
-    loop {
-        let token = if draining {
-            match tokio::time::timeout(ctx.config.drain_timeout, reader.read_token(max_token)).await {
-                Ok(t) => t?,
-                Err(_) => anyhow::bail!("client did not finish within the drain timeout at shutdown"),
-            }
-        } else {
-            tokio::select! {
-                t = reader.read_token(max_token) => t?,
-                _ = shutdown.changed() => {
-                    // Graceful shutdown: tell the client we are going (it stops
-                    // sending and closes), and keep reading what is in flight.
-                    draining = true;
-                    half_close(&mut writer).await;
-                    continue;
-                }
-            }
-        };
-        let Some(token) = token else { return Ok(()) };
-        let plain = session.unwrap(&token).map_err(|e| anyhow::anyhow!("unwrap failed: {e}"))?;
-        if settings.require_encryption && !plain.sealed {
-            anyhow::bail!("integrity-only token refused ($InputGSSServerRequireEncryption on)");
-        }
-        sink.push(&plain.data).await;
-    }
-}
-
-async fn half_close(writer: &mut FrameWriter<OwnedWriteHalf>) {
-    let _ = writer.get_mut().shutdown().await;
-}
-
-async fn plain_session(
-    mut read: OwnedReadHalf,
-    first: Vec<u8>,
-    mut write: OwnedWriteHalf,
-    ctx: &SessionContext,
-    sink: &mut Sink,
-) -> anyhow::Result<()> {
-    sink.push(&first).await;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut shutdown = ctx.shutdown.clone();
-    let mut draining = *shutdown.borrow();
-    loop {
-        let n = if draining {
-            match tokio::time::timeout(ctx.config.drain_timeout, read.read(&mut buf)).await {
-                Ok(n) => n?,
-                Err(_) => anyhow::bail!("client did not finish within the drain timeout at shutdown"),
-            }
-        } else {
-            tokio::select! {
-                n = read.read(&mut buf) => n?,
-                _ = shutdown.changed() => {
-                    draining = true;
-                    let _ = write.shutdown().await;
-                    continue;
-                }
-            }
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        sink.push(&buf[..n]).await;
-    }
-}
-
-/// Turns a session's byte stream into rendered lines for the output thread,
-/// one batch per received chunk.
+/// Hands every chunk of `source` to `sink` until the peer closes.
 ///
-/// Framing is sequential (a message may span chunks), so it happens here; the
-/// parsing and rendering of each chunk's messages then runs as its own task,
-/// so that one busy session uses more than one core. Each task hands its
-/// batch over only after the task before it has, so the session's order
-/// holds; at most [`RENDER_TASKS_PER_SESSION`] are in flight, after which
-/// the session stops reading and TCP slows the sender.
-struct Sink {
-    ctx: Arc<SessionContext>,
-    origin: Arc<Origin>,
-    deframer: Deframer,
-    options: ParseOptions,
-    count: u64,
-    in_flight: Arc<Semaphore>,
-    /// Fires when the last submitted batch has been handed to the output thread.
-    last_handed_over: Option<oneshot::Receiver<()>>,
-}
-
-const RENDER_TASKS_PER_SESSION: usize = 4;
-
-/// Complete messages of one chunk, copied out of the read buffer, and when
-/// they were received.
-struct Frames {
-    received: Timestamp,
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl Frames {
-    fn new(capacity: usize) -> Frames {
-        Frames { received: Timestamp::now(), bytes: Vec::with_capacity(capacity), ends: Vec::new() }
+/// At shutdown (also one that started before the session did) the peer is
+/// told we are going and has the drain timeout to send what is in flight
+/// and close. With `$InputGSSServerExpireSessions on` a GSS session ends
+/// when its context expires.
+async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink: &mut Sink) -> Result<(), SessionError> {
+    let mut shutdown = ctx.shutdown.clone();
+    let mut draining = shutdown.is_triggered();
+    if draining {
+        source.half_close().await;
     }
-
-    fn push(&mut self, frame: &[u8]) {
-        self.bytes.extend_from_slice(frame);
-        self.ends.push(self.bytes.len());
-    }
-
-    fn render(&self, rules: &Rules, origin: &Arc<Origin>, options: &ParseOptions) -> RenderedBatch {
-        let mut batch = rules.batch(self.bytes.len());
-        let mut start = 0;
-        for &end in &self.ends {
-            if let Some(m) = syslog::parse(&self.bytes[start..end], origin.clone(), self.received, options) {
-                batch.add(&m);
+    let expiry = source.expiry(ctx);
+    // A far deadline stands in for "never" so that the select stays simple.
+    let never = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
+    let expired = tokio::time::sleep_until(expiry.as_ref().map_or(never, |(at, _)| *at));
+    tokio::pin!(expired);
+    loop {
+        let chunk = if draining {
+            match tokio::time::timeout(ctx.config.drain_timeout, source.next_chunk()).await {
+                Ok(chunk) => chunk?,
+                Err(_) => return Err(SessionError::DrainTimeout),
             }
-            start = end;
+        } else {
+            tokio::select! {
+                chunk = source.next_chunk() => chunk?,
+                _ = &mut expired, if expiry.is_some() => {
+                    let principal = expiry.map(|(_, principal)| principal).unwrap_or_default();
+                    return Err(SessionError::ContextExpired { principal });
+                }
+                _ = shutdown.triggered() => {
+                    draining = true;
+                    source.half_close().await;
+                    continue;
+                }
+            }
+        };
+        let Some(chunk) = chunk else { return Ok(()) };
+        crate::stats::add(&crate::stats::STATS.bytes_received, chunk.bytes.len() as u64);
+        if chunk.integrity_only {
+            sink.protection_seen(ProtectionSeen::Integrity);
         }
-        batch.finish()
+        sink.push(chunk.bytes).await;
     }
 }
 
-impl Sink {
-    fn new(ctx: Arc<SessionContext>, origin: Arc<Origin>) -> Self {
-        let options = ParseOptions { max_message_size: ctx.config.max_message_size };
-        Sink {
-            deframer: Deframer::new(ctx.config.max_message_size),
-            ctx,
-            origin,
-            options,
-            count: 0,
-            in_flight: Arc::new(Semaphore::new(RENDER_TASKS_PER_SESSION)),
-            last_handed_over: None,
-        }
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::event_log::{self, EventLog};
+
+    /// Bounds every wait of these tests.
+    const WAIT: Duration = Duration::from_secs(20);
+
+    /// A plain TCP listener's context, writing every message to a file, and
+    /// the output channel's receiving end.
+    fn context(drain_timeout: Duration) -> (Arc<SessionContext>, daemon::signals::ShutdownTrigger, mpsc::Receiver<Command>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.conf");
+        let out = dir.path().join("all.log");
+        std::fs::write(&path, format!("$ModLoad imtcp\n$InputTCPServerRun 10514\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display())).unwrap();
+        let (mut config, text) = crate::config::load(&path);
+        assert!(!text.has_errors());
+        config.drain_timeout = drain_timeout;
+        let rules = Arc::new(Rules::new(std::mem::take(&mut config.rules), config.file_actions));
+        let (output, rx) = mpsc::channel(64);
+        let (trigger, shutdown) = daemon::signals::shutdown();
+        let admission = Arc::new(Admission::new(config.front_door, config.max_sessions, EventLog::new(event_log::WINDOW, event_log::BURST)));
+        let gss = config.listeners[0].gss.clone();
+        let ctx = SessionContext { config: Arc::new(config), gss, credential: None, rules, output, shutdown, dns: false, admission };
+        (Arc::new(ctx), trigger, rx, dir)
     }
 
-    async fn push(&mut self, data: &[u8]) {
-        let mut frames = Frames::new(data.len());
-        self.deframer.push(data, &mut |frame| frames.push(frame));
-        self.submit(frames).await;
+    /// A connected loopback pair: the collector's end, opened as a plain
+    /// session whose front door read `first`, and the peer's end.
+    async fn plain_pair(first: &[u8], ctx: &SessionContext) -> (ChunkSource, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let (read, write) = ours.into_split();
+        let source = ChunkSource::new(Opened::Plain { read, first: first.to_vec(), write }, ctx).unwrap();
+        (source, peer)
     }
 
-    /// At the end of the session an unterminated last message is submitted
-    /// (rsyslog drops it on GSS sessions; we do not lose it), and the session
-    /// waits until everything it received is with the output thread.
-    async fn finish(&mut self) {
-        let mut frames = Frames::new(0);
-        self.deframer.finish(&mut |frame| frames.push(frame));
-        self.submit(frames).await;
-        if let Some(last) = self.last_handed_over.take() {
-            let _ = last.await;
-        }
+    fn origin() -> Arc<Origin> {
+        Arc::new(Origin {
+            fromhost: "127.0.0.1".into(),
+            fromhost_ip: "127.0.0.1".into(),
+            inputname: "imtcp",
+            provenance: Provenance::default(),
+        })
     }
 
-    async fn submit(&mut self, frames: Frames) {
-        if frames.ends.is_empty() {
-            return;
+    /// Everything the session handed to the output thread, as text (`%msg%`
+    /// keeps the space after the tag, as in rsyslog).
+    fn written(rx: &mut mpsc::Receiver<Command>) -> String {
+        let mut text = String::new();
+        while let Ok(command) = rx.try_recv() {
+            text.push_str(&lines_of(command));
         }
-        self.count += frames.ends.len() as u64;
-        let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
-        let previous = self.last_handed_over.take();
-        let (handed_over, next) = oneshot::channel();
-        self.last_handed_over = Some(next);
-        let (ctx, origin, options) = (self.ctx.clone(), self.origin.clone(), self.options);
-        tokio::spawn(async move {
-            let batch = frames.render(&ctx.rules, &origin, &options);
-            // A failed predecessor (its sender dropped) must not stall the rest.
-            if let Some(previous) = previous {
-                let _ = previous.await;
+        text
+    }
+
+    /// The next batch the session hands to the output thread, as text.
+    async fn next_written(rx: &mut mpsc::Receiver<Command>) -> String {
+        lines_of(tokio::time::timeout(WAIT, rx.recv()).await.expect("a batch").expect("the session's batch"))
+    }
+
+    fn lines_of(command: Command) -> String {
+        let mut text = String::new();
+        if let Command::Write(batch) = command {
+            for write in &batch.writes {
+                text.push_str(std::str::from_utf8(&batch.bytes[write.line.clone()]).unwrap());
             }
-            if !batch.writes.is_empty() && ctx.output.send(Command::Write(batch)).await.is_err() {
-                tracing::error!("output thread is gone: messages of this session are lost");
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn a_plain_session_passes_on_its_first_bytes_then_the_stream_until_the_peer_closes() {
+        let (ctx, _trigger, mut rx, _dir) = context(Duration::from_secs(10));
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: one\n<13>Nov 23 12:00:00 h app: t", &ctx).await;
+        let mut sink = Sink::new(ctx.clone(), origin());
+        peer.write_all(b"wo\n<13>Nov 23 12:00:00 h app: three\n").await.unwrap();
+        drop(peer);
+        let result = tokio::time::timeout(WAIT, read_until_closed(&mut source, &ctx, &mut sink)).await.unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        sink.finish().await;
+        assert_eq!(sink.count(), 3);
+        assert_eq!(written(&mut rx), " one\n two\n three\n");
+    }
+
+    /// At shutdown the peer is told (its read sees the end of the stream),
+    /// what it sends afterwards is still passed on, and its close ends the
+    /// session cleanly.
+    #[tokio::test]
+    async fn at_shutdown_a_plain_peer_is_half_closed_and_drained() {
+        let (ctx, trigger, mut rx, _dir) = context(Duration::from_secs(10));
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: before\n", &ctx).await;
+        let session = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                let mut sink = Sink::new(ctx.clone(), origin());
+                let result = read_until_closed(&mut source, &ctx, &mut sink).await;
+                sink.finish().await;
+                (result, sink.count())
             }
-            drop(permit);
-            let _ = handed_over.send(());
         });
+        // The session is reading (it has passed on its first chunk) when
+        // shutdown starts.
+        assert_eq!(next_written(&mut rx).await, " before\n");
+        trigger.trigger();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(WAIT, peer.read(&mut buf)).await.expect("the collector half-closes").unwrap();
+        assert_eq!(n, 0);
+        peer.write_all(b"<13>Nov 23 12:00:00 h app: in flight\n").await.unwrap();
+        drop(peer);
+        let (result, count) = tokio::time::timeout(WAIT, session).await.unwrap().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(count, 2);
+        assert_eq!(written(&mut rx), " in flight\n");
+    }
+
+    /// A session that starts after shutdown has started is half-closed at
+    /// once (a plain one too), and a peer that stays silent ends with the drain
+    /// timeout's text.
+    #[tokio::test]
+    async fn a_session_opened_during_shutdown_is_half_closed_and_ends_at_the_drain_timeout() {
+        let (ctx, trigger, _rx, _dir) = context(Duration::from_millis(300));
+        trigger.trigger();
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: late\n", &ctx).await;
+        let mut sink = Sink::new(ctx.clone(), origin());
+        let session = read_until_closed(&mut source, &ctx, &mut sink);
+        let mut buf = [0u8; 16];
+        let (result, n) = tokio::time::timeout(WAIT, async { tokio::join!(session, peer.read(&mut buf)) })
+            .await
+            .expect("the collector half-closes and gives up");
+        assert_eq!(n.unwrap(), 0);
+        let e = result.unwrap_err();
+        assert!(matches!(e, SessionError::DrainTimeout), "{e:?}");
+        assert_eq!(e.to_string(), "client did not finish within the drain timeout at shutdown");
+        sink.finish().await;
+        assert_eq!(sink.count(), 1);
+    }
+
+    /// The collector's log says why a session ended in these words; tests and
+    /// operators grep for them.
+    #[test]
+    fn session_ends_keep_their_log_texts() {
+        assert_eq!(SessionError::NotGssListener.to_string(), "GSS session on a plain TCP listener");
+        assert_eq!(
+            SessionError::EncryptionRequired.to_string(),
+            "integrity-only token refused ($InputGSSServerRequireEncryption on)"
+        );
+        assert_eq!(
+            SessionError::ContextExpired { principal: "stock@GSSLOG.TEST".into() }.to_string(),
+            "GSS context expired: session of stock@GSSLOG.TEST ended ($InputGSSServerExpireSessions on)"
+        );
+        let closed = SessionError::from(gsswire::FrameError::Truncated { buffered: 3 });
+        assert_eq!(closed.to_string(), "connection closed in the middle of a token (3 bytes of it received)");
     }
 }

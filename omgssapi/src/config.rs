@@ -3,16 +3,18 @@
 //! lines ending in `:omgssapi:`), the inputs (imuxsock, imudp, imtcp legacy
 //! directives), and our documented extensions.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gsswire::{ByteOrder, Protection};
+use gsswire::{ByteOrder, ClientIdentity, Protection};
 use queue::{FullPolicy, QueueConfig};
-use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location, Statement};
-use syslog::template::{builtin, Template};
+use daemon::config::Statements;
+use daemon::directives::Directive;
+use daemon::templates::TemplateRegistry;
+use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location};
+use syslog::template::Template;
 
 /// Where an `:omgssapi:` action sends, and how it frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,9 @@ pub struct ForwardConfig {
     pub handshake_timeout: Duration,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
+    /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
+    /// shipper authenticates as (unset: MIT's defaults, from the environment).
+    pub identity: ClientIdentity,
     pub location: Location,
 }
 
@@ -57,6 +62,10 @@ pub struct ShipperConfig {
     pub forwards: Vec<ForwardConfig>,
     pub inputs: InputsConfig,
     pub max_message_size: usize,
+    /// `$PrivDropToUser` and its kin: dropped to once the inputs are bound.
+    pub privileges: daemon::privileges::PrivDrop,
+    /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
+    pub metrics: daemon::metrics::MetricsSettings,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -64,7 +73,7 @@ const IGNORED: &[&str] = &[
     "actionqueuetype", "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
     "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
     "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
-    "filegroup", "dirowner", "dirgroup", "privdroptouser", "privdroptogroup", "omfileflushontxend", "preservefqdn",
+    "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
 
@@ -101,180 +110,226 @@ impl Default for QueueSettings {
     }
 }
 
-pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
-    let mut service = "host".to_string();
-    // Our default is encryption; rsyslog up to 8.2602 silently used integrity.
-    let mut protection = Protection::Encryption;
-    let mut default_template = "RSYSLOG_TraditionalForwardFormat".to_string();
-    let mut byte_order = ByteOrder::Little;
-    let mut batch_bytes = 64 * 1024;
-    let mut one_per_token = false;
-    let mut backoff_base = Duration::from_secs(1);
-    let mut backoff_max = Duration::from_secs(60);
-    let mut handshake_timeout = Duration::from_secs(10);
-    let mut bind: Option<IpAddr> = None;
-    let mut work_dir = default_work_dir.to_path_buf();
-    let mut q = QueueSettings::default();
-    let mut templates: HashMap<String, Arc<Template>> = HashMap::new();
-    let mut max_message_size = 8096usize;
-    let mut modules: Vec<String> = Vec::new();
-    let mut inputs = InputsConfig::default();
-    let mut udp_addr: IpAddr = IpAddr::from([0, 0, 0, 0]);
-    let mut tcp_addr: IpAddr = IpAddr::from([0, 0, 0, 0]);
-    let mut unix_default = Some(PathBuf::from("/dev/log"));
-    let mut forwards = Vec::new();
+/// Step one: every directive read and checked, in file order. A value holds
+/// from its line on, for every action below it, except the `$ActionQueue*`
+/// block, which applies to the next action only.
+struct Settings {
+    service: String,
+    protection: Protection,
+    default_template: String,
+    byte_order: ByteOrder,
+    batch_bytes: usize,
+    one_per_token: bool,
+    backoff_base: Duration,
+    backoff_max: Duration,
+    handshake_timeout: Duration,
+    bind: Option<IpAddr>,
+    identity: ClientIdentity,
+    work_dir: PathBuf,
+    queue: QueueSettings,
+    max_message_size: usize,
+    modules: Vec<String>,
+    inputs: InputsConfig,
+    udp_addr: IpAddr,
+    tcp_addr: IpAddr,
+    unix_default: Option<PathBuf>,
+    privileges: daemon::privileges::PrivDrop,
+    metrics: daemon::metrics::MetricsSettings,
+}
 
-    let lines = std::mem::take(&mut text.lines);
-    for line in &lines {
-        let loc = &line.location;
-        match &line.statement {
-            Statement::Directive { name, value } => {
-                let v = value.as_str();
-                match name.as_str() {
-                    "modload" => modules.push(v.to_string()),
-                    "gssforwardservicename" => service = v.to_string(),
-                    "gssmode" => match v.parse() {
-                        Ok(p) => protection = p,
-                        Err(e) => text.error(loc, format!("$GssMode: {e}")),
-                    },
-                    "actiongssforwarddefaulttemplate" => {
-                        if templates.contains_key(v) || builtin(v).is_some() {
-                            default_template = v.to_string();
-                        } else {
-                            text.error(loc, format!("$ActionGSSForwardDefaultTemplate: no template named '{v}' is defined above"));
-                        }
-                    }
-                    "gssforwardframebyteorder" => match v.parse() {
-                        Ok(o) => byte_order = o,
-                        Err(e) => text.error(loc, format!("$GssForwardFrameByteOrder: {e}")),
-                    },
-                    "actiongssforwardbatchsize" => match parse_size(v) {
-                        Ok(n) if (1..=120 * 1024).contains(&n) => batch_bytes = n as usize,
-                        _ => text.error(loc, format!("$ActionGSSForwardBatchSize: '{v}' must be a size from 1 to 120k (rsyslog's receive buffer is 128k)")),
-                    },
-                    "actiongssforwardonemessagepertoken" => set_bool(text, loc, name, v, &mut one_per_token),
-                    "actiongssforwardbackoffbase" => set_millis(text, loc, name, v, &mut backoff_base),
-                    "actiongssforwardbackoffmax" => set_millis(text, loc, name, v, &mut backoff_max),
-                    "actiongssforwardhandshaketimeout" => set_millis(text, loc, name, v, &mut handshake_timeout),
-                    "actiongssforwardbindaddress" => match v.trim_matches(|c| c == '[' || c == ']').parse() {
-                        Ok(a) => bind = Some(a),
-                        Err(_) => text.error(loc, format!("$ActionGSSForwardBindAddress: '{v}' is not an IP address")),
-                    },
-                    "workdirectory" => work_dir = PathBuf::from(v),
-                    "maxmessagesize" => match parse_size(v) {
-                        Ok(n) if n >= 128 => max_message_size = n as usize,
-                        _ => text.error(loc, format!("$MaxMessageSize: '{v}' is not a size of at least 128 bytes")),
-                    },
-                    "actionqueuefilename" => q.file_name = Some(v.to_string()),
-                    "actionqueuemaxdiskspace" => match parse_size(v) {
-                        Ok(0) => q.max_disk = None,
-                        Ok(n) => q.max_disk = Some(n),
-                        Err(e) => text.error(loc, format!("$ActionQueueMaxDiskSpace: {e}")),
-                    },
-                    "actionqueuemaxfilesize" => match parse_size(v) {
-                        Ok(n) => q.max_file = Some(n),
-                        Err(e) => text.error(loc, format!("$ActionQueueMaxFileSize: {e}")),
-                    },
-                    "actionqueuesize" => set_usize(text, loc, name, v, &mut q.size),
-                    "actionqueuehighwatermark" => set_usize(text, loc, name, v, &mut q.high),
-                    "actionqueuelowwatermark" => set_usize(text, loc, name, v, &mut q.low),
-                    "actionqueuetimeoutenqueue" => match v.parse::<u64>() {
-                        Ok(ms) => q.timeout_enqueue = Duration::from_millis(ms),
-                        Err(_) => text.error(loc, format!("$ActionQueueTimeoutEnqueue: '{v}' is not a number of milliseconds")),
-                    },
-                    "actionqueuesaveonshutdown" => set_bool(text, loc, name, v, &mut q.save_on_shutdown),
-                    "actionqueuedropoldest" => set_bool(text, loc, name, v, &mut q.drop_oldest),
-                    "actionqueuefsyncinterval" => match v.parse::<u64>() {
-                        Ok(0) => q.fsync = None,
-                        Ok(ms) => q.fsync = Some(Duration::from_millis(ms)),
-                        Err(_) => text.error(loc, format!("$ActionQueueFsyncInterval: '{v}' is not a number of milliseconds")),
-                    },
-                    "actionresumeretrycount" => match v.parse::<i64>() {
-                        Ok(-1) => {}
-                        Ok(_) => text.warn(loc, "$ActionResumeRetryCount: this shipper always retries forever (-1); the value is ignored"),
-                        Err(_) => text.error(loc, format!("$ActionResumeRetryCount: '{v}' is not a number")),
-                    },
-                    "actionresumeinterval" => {
-                        let mut d = backoff_max;
-                        set_millis(text, loc, name, &format!("{}000", v.trim()), &mut d);
-                        text.warn(loc, "$ActionResumeInterval: reconnects use exponential backoff with jitter instead (see $ActionGSSForwardBackoffBase/Max)");
-                    }
-                    "systemlogsocketname" => unix_default = Some(PathBuf::from(v)),
-                    "omitlocallogging" => {
-                        let mut off = false;
-                        set_bool(text, loc, name, v, &mut off);
-                        if off {
-                            unix_default = None;
-                        }
-                    }
-                    "addunixlistensocket" => inputs.unix_sockets.push(PathBuf::from(v)),
-                    "udpserveraddress" => match v.parse() {
-                        Ok(a) => udp_addr = a,
-                        Err(_) => text.error(loc, format!("$UDPServerAddress: '{v}' is not an IP address")),
-                    },
-                    "udpserverrun" => match v.parse::<u16>() {
-                        Ok(p) => inputs.udp.push(SocketAddr::new(udp_addr, p)),
-                        Err(_) => text.error(loc, format!("$UDPServerRun: '{v}' is not a port")),
-                    },
-                    "inputtcpserverbindaddress" => match v.parse() {
-                        Ok(a) => tcp_addr = a,
-                        Err(_) => text.error(loc, format!("$InputTCPServerBindAddress: '{v}' is not an IP address")),
-                    },
-                    "inputtcpserverrun" => match v.parse::<u16>() {
-                        Ok(p) => inputs.tcp.push(SocketAddr::new(tcp_addr, p)),
-                        Err(_) => text.error(loc, format!("$InputTCPServerRun: '{v}' is not a port")),
-                    },
-                    ignored if IGNORED.contains(&ignored) => text.warn(loc, format!("${ignored} is accepted and has no effect on this shipper")),
-                    other => text.error(loc, format!("unknown directive ${other}")),
-                }
-            }
-            Statement::Template { name, text: body, .. } => {
-                let (t, problem) = Template::parse(name, body);
-                if let Some(p) = problem {
-                    text.warn(loc, format!("template '{name}' is malformed: {}", p.0));
-                }
-                templates.insert(name.clone(), Arc::new(t));
-            }
-            Statement::Rule { filter, action } => match parse_action(action) {
-                Action::Omgssapi(spec) => match parse_target(&spec) {
-                    Ok((target, template_name)) => {
-                        let name = template_name.unwrap_or_else(|| default_template.clone());
-                        let Some(template) = templates.get(&name).cloned().or_else(|| builtin(&name).map(Arc::new)) else {
-                            text.error(loc, format!("no template named '{name}' is defined above this line"));
-                            continue;
-                        };
-                        let n = forwards.len();
-                        let queue = queue_config(&q, &work_dir, n);
-                        forwards.push(ForwardConfig {
-                            filter: filter.clone(),
-                            target,
-                            template,
-                            service: service.clone(),
-                            protection,
-                            byte_order,
-                            queue,
-                            batch_bytes,
-                            one_message_per_token: one_per_token,
-                            backoff_base,
-                            backoff_max,
-                            handshake_timeout,
-                            bind,
-                            location: loc.clone(),
-                        });
-                        // Legacy $ActionQueue* settings apply to one action only.
-                        q = QueueSettings::default();
-                    }
-                    Err(e) => text.error(loc, e),
-                },
-                Action::Stop => {}
-                Action::File { .. } | Action::Other(_) => {
-                    text.warn(loc, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
-                }
-            },
-            Statement::AlsoAction { action } => text.warn(loc, format!("'& {action}' ignored: give each :omgssapi: action its own selector line")),
+impl Settings {
+    fn new(default_work_dir: &Path) -> Settings {
+        Settings {
+            service: "host".into(),
+            // Our default is encryption; rsyslog up to 8.2602 silently used integrity.
+            protection: Protection::Encryption,
+            default_template: "RSYSLOG_TraditionalForwardFormat".into(),
+            byte_order: ByteOrder::Little,
+            batch_bytes: 64 * 1024,
+            one_per_token: false,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            bind: None,
+            identity: ClientIdentity::default(),
+            work_dir: default_work_dir.to_path_buf(),
+            queue: QueueSettings::default(),
+            max_message_size: 8096,
+            modules: Vec::new(),
+            inputs: InputsConfig::default(),
+            udp_addr: IpAddr::from([0, 0, 0, 0]),
+            tcp_addr: IpAddr::from([0, 0, 0, 0]),
+            unix_default: Some(PathBuf::from("/dev/log")),
+            privileges: daemon::privileges::PrivDrop::default(),
+            metrics: daemon::metrics::MetricsSettings::default(),
         }
     }
-    text.lines = lines;
+
+    /// Checks one directive's value and keeps it.
+    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        let v = d.value;
+        let q = &mut self.queue;
+        match d.name {
+            "modload" => self.modules.push(v.to_string()),
+            "gssforwardservicename" => self.service = v.to_string(),
+            "gssmode" => set(&mut self.protection, d.parse()),
+            "actiongssforwarddefaulttemplate" => {
+                if templates.knows(v) {
+                    self.default_template = v.to_string();
+                } else {
+                    d.error(format!("no template named '{v}' is defined above"));
+                }
+            }
+            "gssforwardframebyteorder" => set(&mut self.byte_order, d.parse()),
+            "actiongssforwardbatchsize" => match parse_size(v) {
+                Ok(n) if (1..=120 * 1024).contains(&n) => self.batch_bytes = n as usize,
+                _ => d.error(format!("'{v}' must be a size from 1 to 120k (rsyslog's receive buffer is 128k)")),
+            },
+            "actiongssforwardonemessagepertoken" => set(&mut self.one_per_token, d.bool()),
+            "actiongssforwardbackoffbase" => set(&mut self.backoff_base, d.millis(false).flatten()),
+            "actiongssforwardbackoffmax" => set(&mut self.backoff_max, d.millis(false).flatten()),
+            "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
+            "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
+            "gssforwardprincipal" => match v.trim() {
+                "" => d.error("an empty principal (leave the directive out for MIT's default)"),
+                p if p.contains(char::is_whitespace) => d.error(format!("'{p}' is not a principal name")),
+                p => self.identity.principal = Some(p.to_string()),
+            },
+            "gssforwardkeytab" => match v.trim() {
+                "" => d.error("an empty keytab path (leave the directive out for the environment's KRB5_CLIENT_KTNAME)"),
+                k => {
+                    let path = k.strip_prefix("FILE:").unwrap_or(k);
+                    if !Path::new(path).is_absolute() {
+                        d.error(format!("'{k}' is not an absolute path"));
+                    } else {
+                        self.identity.keytab = Some(format!("FILE:{path}"));
+                    }
+                }
+            },
+            "workdirectory" => self.work_dir = PathBuf::from(v),
+            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
+            "actionqueuefilename" => q.file_name = Some(v.to_string()),
+            "actionqueuemaxdiskspace" => set(&mut q.max_disk, d.size(0).map(|n| (n > 0).then_some(n))),
+            "actionqueuemaxfilesize" => set(&mut q.max_file, d.size(0).map(Some)),
+            "actionqueuesize" => set(&mut q.size, d.count(0).map(Some)),
+            "actionqueuehighwatermark" => set(&mut q.high, d.count(0).map(Some)),
+            "actionqueuelowwatermark" => set(&mut q.low, d.count(0).map(Some)),
+            "actionqueuetimeoutenqueue" => set(&mut q.timeout_enqueue, d.millis(false).flatten()),
+            "actionqueuesaveonshutdown" => set(&mut q.save_on_shutdown, d.bool()),
+            "actionqueuedropoldest" => set(&mut q.drop_oldest, d.bool()),
+            "actionqueuefsyncinterval" => set(&mut q.fsync, d.millis(true)),
+            "actionresumeretrycount" => match v.trim().parse::<i64>() {
+                Ok(-1) => {}
+                Ok(_) => d.warn("$ActionResumeRetryCount: this shipper always retries forever (-1); the value is ignored"),
+                Err(_) => d.error(format!("'{v}' is not a number")),
+            },
+            "actionresumeinterval" => {
+                if d.seconds(false).is_some() {
+                    d.warn("$ActionResumeInterval: reconnects use exponential backoff with jitter instead (see $ActionGSSForwardBackoffBase/Max)");
+                }
+            }
+            "systemlogsocketname" => self.unix_default = Some(PathBuf::from(v)),
+            "omitlocallogging" => {
+                if d.bool() == Some(true) {
+                    self.unix_default = None;
+                }
+            }
+            "addunixlistensocket" => self.inputs.unix_sockets.push(PathBuf::from(v)),
+            "udpserveraddress" => set(&mut self.udp_addr, d.ip()),
+            "udpserverrun" => {
+                if let Some(p) = d.port() {
+                    self.inputs.udp.push(SocketAddr::new(self.udp_addr, p));
+                }
+            }
+            "inputtcpserverbindaddress" => set(&mut self.tcp_addr, d.ip()),
+            "inputtcpserverrun" => {
+                if let Some(p) = d.port() {
+                    self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
+                }
+            }
+            name if daemon::metrics::DIRECTIVES.contains(&name) => {
+                self.metrics.apply(d);
+            }
+            name if daemon::privileges::DIRECTIVES.contains(&name) => {
+                self.privileges.apply(d);
+            }
+            ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this shipper")),
+            _ => d.unknown(),
+        }
+    }
+
+    /// Step two for one action: what the settings above it make of it. The
+    /// `$ActionQueue*` block is used up.
+    fn forward(&mut self, filter: &Filter, target: Target, template: Arc<Template>, index: usize, location: &Location) -> ForwardConfig {
+        let queue = queue_config(&std::mem::take(&mut self.queue), &self.work_dir, index);
+        ForwardConfig {
+            filter: filter.clone(),
+            target,
+            template,
+            service: self.service.clone(),
+            protection: self.protection,
+            byte_order: self.byte_order,
+            queue,
+            batch_bytes: self.batch_bytes,
+            one_message_per_token: self.one_per_token,
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max,
+            handshake_timeout: self.handshake_timeout,
+            bind: self.bind,
+            identity: self.identity.clone(),
+            location: location.clone(),
+        }
+    }
+}
+
+/// Keeps a checked value; a bad one was already reported where it stands.
+fn set<T>(slot: &mut T, checked: Option<T>) {
+    if let Some(v) = checked {
+        *slot = v;
+    }
+}
+
+/// The shipper's side of the walk: directives into [`Settings`], each
+/// `:omgssapi:` action assembled from the settings above it.
+struct Reading {
+    settings: Settings,
+    forwards: Vec<ForwardConfig>,
+}
+
+impl Statements for Reading {
+    fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
+        self.settings.apply(d, templates);
+    }
+
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+        match parse_action(action) {
+            Action::Omgssapi(spec) => match parse_target(&spec) {
+                Ok((target, template_name)) => {
+                    let name = template_name.unwrap_or_else(|| self.settings.default_template.clone());
+                    if let Some(template) = templates.for_action(text, at, &name) {
+                        let index = self.forwards.len();
+                        self.forwards.push(self.settings.forward(filter, target, template, index, at));
+                    }
+                }
+                Err(e) => text.error(at, e),
+            },
+            Action::Stop => {}
+            Action::File { .. } | Action::Other(_) => {
+                text.warn(at, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
+            }
+        }
+    }
+
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, _: &TemplateRegistry) {
+        text.warn(at, format!("'& {action}' ignored: give each :omgssapi: action its own selector line"));
+    }
+}
+
+pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
+    let mut reading = Reading { settings: Settings::new(default_work_dir), forwards: Vec::new() };
+    daemon::config::walk(text, &mut reading);
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards } = reading;
+    metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
@@ -284,11 +339,17 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
         text.error(&Location { file: Arc::from("config"), line: 0 }, "no :omgssapi: action: nothing would be forwarded");
     }
     for f in &forwards {
-        if backoff_base > backoff_max {
+        if f.backoff_base > f.backoff_max {
             text.error(&f.location, "backoff base is larger than the backoff maximum");
         }
+        if f.identity.keytab.is_some() && f.identity.principal.is_none() {
+            text.warn(
+                &f.location,
+                "$GssForwardKeytab without $GssForwardPrincipal: MIT takes the keytab's first entry as the client principal",
+            );
+        }
     }
-    ShipperConfig { forwards, inputs, max_message_size }
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
@@ -348,30 +409,27 @@ pub fn parse_target(spec: &str) -> Result<(Target, Option<String>), String> {
     Ok((Target { host, port, zlib_level, octet_counted }, template))
 }
 
-fn set_bool(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut bool) {
-    match syslog::config::parse_bool(v) {
-        Ok(b) => *slot = b,
-        Err(e) => text.error(loc, format!("${name}: {e}")),
-    }
-}
-
-fn set_usize(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut Option<usize>) {
-    match v.parse() {
-        Ok(n) => *slot = Some(n),
-        Err(_) => text.error(loc, format!("${name}: '{v}' is not a number")),
-    }
-}
-
-fn set_millis(text: &mut ConfigText, loc: &Location, name: &str, v: &str, slot: &mut Duration) {
-    match v.trim().parse::<u64>() {
-        Ok(ms) => *slot = Duration::from_millis(ms),
-        Err(_) => text.error(loc, format!("${name}: '{v}' is not a number of milliseconds")),
-    }
-}
-
 pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText) {
     let mut text = syslog::config::read_file(path);
     let config = build(&mut text, default_work_dir);
+    (config, text)
+}
+
+/// [`load`], and for `--check-config` also whether each action's Kerberos
+/// credentials can be obtained: a ticket for the collector's service from
+/// the KDC, as the action's first handshake would get it (no connection to
+/// the collector is made). A failure is an error at the action's line.
+pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
+    let (config, mut text) = load(path, default_work_dir);
+    if check_credentials && !text.has_errors() {
+        for f in &config.forwards {
+            let target = format!("{}@{}", f.service, f.target.host);
+            if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
+                let who = f.identity.principal.as_deref().unwrap_or("the default principal");
+                text.error(&f.location, format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"));
+            }
+        }
+    }
     (config, text)
 }
 
@@ -410,6 +468,37 @@ mod tests {
         let f = &c.forwards[0];
         assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
         assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
+    }
+
+    #[test]
+    fn client_principal_and_keytab() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("$GssForwardPrincipal host/n1.test@GSSLOG.TEST\n$GssForwardKeytab /etc/gsslog/n1.keytab\n*.* :omgssapi:c:515\n");
+        let (c, text) = load(&path, dir.path());
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        let expected = ClientIdentity {
+            principal: Some("host/n1.test@GSSLOG.TEST".into()),
+            keytab: Some("FILE:/etc/gsslog/n1.keytab".into()),
+        };
+        assert_eq!(c.forwards[0].identity, expected);
+
+        write("*.* :omgssapi:c:515\n");
+        let (c, _) = load(&path, dir.path());
+        assert_eq!(c.forwards[0].identity, ClientIdentity::default(), "unset: the environment decides, as before");
+
+        write("$GssForwardKeytab relative.keytab\n$GssForwardPrincipal\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        assert!(p.contains(&format!("{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path")), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $GssForwardPrincipal: an empty principal"))), "{p:?}");
+
+        write("$GssForwardKeytab FILE:/k.keytab\n*.* :omgssapi:c:515\n");
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Where the node's messages come in: rsyslog's omprog on stdin (with
-//! confirmations), a local datagram socket like `/dev/log`, UDP and TCP.
+//! confirmations), a local datagram socket like `/dev/log` (bound here or
+//! passed by systemd), UDP and TCP.
 //! Each input runs on its own thread: enqueueing may wait (up to the enqueue
 //! timeout), and that must never hold up the async forwarders.
 
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use daemon::signals::Shutdown;
 use syslog::framing::Deframer;
 use syslog::Origin;
 
@@ -18,13 +20,14 @@ use crate::route::Router;
 
 pub struct Inputs {
     pub router: Arc<Router>,
-    pub stopping: Arc<AtomicBool>,
+    /// Once triggered, inputs take nothing more (omprog is told to retry).
+    pub shutdown: Shutdown,
     pub hostname: String,
 }
 
 impl Inputs {
     fn origin(&self, ip: String, inputname: &'static str) -> Arc<Origin> {
-        Arc::new(Origin { fromhost: self.hostname.clone(), fromhost_ip: ip, inputname })
+        Arc::new(Origin { fromhost: self.hostname.clone(), fromhost_ip: ip, inputname, provenance: Default::default() })
     }
 
     /// rsyslog's omprog with `confirmMessages="on"`: say `OK` once ready, then
@@ -40,7 +43,7 @@ impl Inputs {
             let _ = writeln!(stdout, "OK").and_then(|_| stdout.flush());
             for line in stdin.lock().split(b'\n') {
                 let Ok(line) = line else { break };
-                let reply = if me.stopping.load(Ordering::SeqCst) {
+                let reply = if me.shutdown.is_triggered() {
                     "ERROR shutting down".to_string()
                 } else {
                     match me.router.route(&line, &origin) {
@@ -64,6 +67,33 @@ impl Inputs {
         let mut perms = std::fs::metadata(path)?.permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o666);
         std::fs::set_permissions(path, perms)?;
+        self.spawn_datagram_reader(socket)?;
+        tracing::info!(path = %path.display(), "listening on unix socket");
+        Ok(UnixSocketGuard(path.to_path_buf()))
+    }
+
+    /// A datagram socket systemd bound for us (socket activation, as the
+    /// node's syslog daemon: `syslog.socket`, journald's
+    /// `/run/systemd/journal/syslog`). systemd owns the socket file, so
+    /// nothing is bound, chmod'ed or removed here.
+    pub fn spawn_activated(self: &Arc<Self>, fd: OwnedFd) -> anyhow::Result<()> {
+        if !daemon::systemd::is_datagram_socket(&fd) {
+            anyhow::bail!("a socket passed by systemd is not a datagram socket (the shipper takes ListenDatagram= sockets only)");
+        }
+        let socket = UnixDatagram::from(fd);
+        let name = socket
+            .local_addr()
+            .context("a socket passed by systemd is not a unix socket (the shipper takes local datagram sockets only)")?
+            .as_pathname()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(unnamed)".into());
+        self.spawn_datagram_reader(socket)?;
+        tracing::info!(path = %name, "listening on a unix socket passed by systemd");
+        Ok(())
+    }
+
+    /// One message per datagram, from a local socket.
+    fn spawn_datagram_reader(self: &Arc<Self>, socket: UnixDatagram) -> anyhow::Result<()> {
         let me = self.clone();
         std::thread::Builder::new().name("input-unix".into()).spawn(move || {
             let origin = me.origin("127.0.0.1".into(), "imuxsock");
@@ -72,8 +102,7 @@ impl Inputs {
                 me.accept(&buf[..n], &origin);
             }
         })?;
-        tracing::info!(path = %path.display(), "listening on unix socket");
-        Ok(UnixSocketGuard(path.to_path_buf()))
+        Ok(())
     }
 
     pub fn spawn_udp(self: &Arc<Self>, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
@@ -127,14 +156,14 @@ impl Inputs {
     /// Inputs that cannot ask the sender to retry: a refused message is
     /// counted by the queue and logged there.
     fn accept(&self, raw: &[u8], origin: &Arc<Origin>) {
-        if self.stopping.load(Ordering::SeqCst) {
+        if self.shutdown.is_triggered() {
             return;
         }
         let _ = self.router.route(raw, origin);
     }
 
     fn accept_many(&self, frames: &mut Vec<Vec<u8>>, origin: &Arc<Origin>) {
-        if !frames.is_empty() && !self.stopping.load(Ordering::SeqCst) {
+        if !frames.is_empty() && !self.shutdown.is_triggered() {
             let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
             if let Err(e) = self.router.route_many(&refs, origin) {
                 tracing::error!(error = %e, "messages from a TCP sender could not be queued");

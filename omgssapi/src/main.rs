@@ -1,95 +1,68 @@
 //! `omgssapi`: the shipper. Takes the node's syslog, queues it on disk, and
 //! forwards it over Kerberos to the collector, as rsyslog's omgssapi does.
 
+#![forbid(unsafe_code)]
+
 mod backoff;
+mod cli;
 mod config;
 mod forward;
 mod inputs;
+mod queue_command;
 mod route;
+mod stats;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::watch;
-
-/// Kerberos-protected syslog shipper, compatible with rsyslog's omgssapi.
-#[derive(Parser, Debug)]
-#[command(name = "omgssapi", version)]
-struct Cli {
-    /// The configuration file (rsyslog legacy syntax).
-    #[arg(short = 'f', long = "config")]
-    config: PathBuf,
-    /// Check the configuration, print every problem as FILE:LINE: message,
-    /// and exit 0 (no errors) or 1.
-    #[arg(long)]
-    check_config: bool,
-    /// Write the process id here while running.
-    #[arg(long)]
-    pid_file: Option<PathBuf>,
-    /// Read messages from stdin as rsyslog's omprog with confirmMessages="on".
-    #[arg(long)]
-    stdin: bool,
-    /// Also listen on this local datagram socket (like /dev/log).
-    #[arg(long = "unix-socket")]
-    unix_sockets: Vec<PathBuf>,
-    /// Also listen for syslog over UDP on ADDR:PORT.
-    #[arg(long)]
-    udp: Vec<SocketAddr>,
-    /// Also listen for syslog over TCP on ADDR:PORT (LF-framed or octet-counted).
-    #[arg(long)]
-    tcp: Vec<SocketAddr>,
-    /// Where queues live when the config has no $WorkDirectory.
-    #[arg(long, default_value = "/var/spool/rsyslog")]
-    work_directory: PathBuf,
-}
+use cli::Cli;
+use daemon::pid_file::PidFile;
+use daemon::signals::{self, Signals};
 
 fn main() -> ExitCode {
+    // `omgssapi queue ...` works on a stopped shipper's queues; every other
+    // command line is the daemon's, unchanged.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "queue") {
+        daemon::logging::init();
+        return queue_command::main();
+    }
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    let (config, text) = config::load(&cli.config, &cli.work_directory);
-    if let Some(exit) = text.gate("omgssapi", cli.check_config) {
-        return exit;
-    }
-    match run(cli, config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    daemon::logging::init();
+    let common = cli.common.clone();
+    let work_directory = cli.work_directory.clone();
+    let check_credentials = cli.check_credentials;
+    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
+    daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
 fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     let mut routes = Vec::new();
+    let mut queues = Vec::new();
+    let mut consumers = Vec::new();
+    let mut actions = Vec::new();
     for f in &config.forwards {
-        let q = queue::Queue::open(f.queue.clone())
+        let (producer, consumer) = queue::open(f.queue.clone())
             .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
-        let backlog = q.stats().queued;
+        let backlog = producer.stats().queued;
         if backlog > 0 {
             tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
         }
-        routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: q });
+        queues.push(producer.clone());
+        let collector = format!("{}:{}", f.target.host, f.target.port);
+        actions.push(stats::Action { name: f.queue.name.clone(), collector, stats: stats::ActionStats::new(), queue: producer.clone() });
+        consumers.push(consumer);
+        routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: producer });
     }
-    let queues: Vec<queue::Queue> = routes.iter().map(|r| r.queue.clone()).collect();
     let router = Arc::new(route::Router {
         routes,
         options: syslog::ParseOptions { max_message_size: config.max_message_size },
     });
-    let stopping = Arc::new(AtomicBool::new(false));
-    let inputs = Arc::new(inputs::Inputs { router, stopping: stopping.clone(), hostname: local_hostname() });
+    let (stop, shutdown) = signals::shutdown();
+    let inputs = Arc::new(inputs::Inputs { router, shutdown: shutdown.clone(), hostname: daemon::os::short_hostname() });
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut guards = Vec::new();
     config.inputs.unix_sockets.extend(cli.unix_sockets.iter().cloned());
     config.inputs.udp.extend(cli.udp.iter().copied());
@@ -97,44 +70,56 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     for path in &config.inputs.unix_sockets {
         guards.push(inputs.spawn_unix(path)?);
     }
+    for fd in daemon::systemd::take_listen_fds()? {
+        inputs.spawn_activated(fd)?;
+    }
     for addr in &config.inputs.udp {
         inputs.spawn_udp(*addr)?;
     }
     for addr in &config.inputs.tcp {
         inputs.spawn_tcp(*addr)?;
     }
-    let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
     if cli.stdin {
+        let stop = stop.clone();
         inputs.spawn_stdin(move || {
-            let _ = eof_tx.send(());
+            tracing::info!("stdin closed (rsyslog's omprog is stopping): stopping");
+            stop.trigger();
         })?;
     }
-    if let Some(path) = &cli.pid_file {
-        std::fs::write(path, format!("{}\n", std::process::id())).with_context(|| format!("writing pid file {}", path.display()))?;
-    }
+    let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+    let registry = daemon::metrics::Registry::new();
+    stats::register(&registry, &actions);
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(daemon::metrics_http::bind(addr).with_context(|| format!("binding $GssMetricsListen {addr}"))?),
+        None => None,
+    };
+    drop_privileges(&config)?;
 
     runtime.block_on(async {
+        let mut signals = Signals::install()?;
+        if let Some(listener) = metrics_listener {
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics endpoint listening (GET /metrics, GET /health)");
+            tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), stats::health(&actions), shutdown.clone()));
+        }
+        if config.metrics.impstats {
+            tokio::spawn(registry.clone().log_every(config.metrics.interval));
+        }
         let mut forwarders = tokio::task::JoinSet::new();
-        for (f, q) in config.forwards.iter().zip(&queues) {
-            forwarders.spawn(forward::run(f.clone(), q.clone(), stop_rx.clone()));
+        for ((f, consumer), action) in config.forwards.iter().zip(consumers).zip(&actions) {
+            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone(), action.stats.clone()));
         }
         tracing::info!(actions = config.forwards.len(), "shipper running");
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let stdin_closed = async {
-            match eof_rx.await {
-                Ok(()) => (),
-                Err(_) => std::future::pending().await,
-            }
-        };
+        daemon::systemd::notify_ready();
+        let _watchdog = daemon::systemd::spawn_watchdog();
+        let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
+        let mut stdin_closed = shutdown.clone();
         tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = int.recv() => tracing::info!("SIGINT: stopping"),
-            _ = stdin_closed => tracing::info!("stdin closed (rsyslog's omprog is stopping): stopping"),
+            s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
+            _ = stdin_closed.triggered() => {}
         }
+        daemon::systemd::notify_stopping();
         // Stop taking input, stop the forwarders, keep what is queued.
-        stopping.store(true, Ordering::SeqCst);
-        let _ = stop_tx.send(true);
+        stop.trigger();
         while forwarders.join_next().await.is_some() {}
         anyhow::Ok(())
     })?;
@@ -146,15 +131,26 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         }
     }
     drop(guards);
-    if let Some(path) = &cli.pid_file {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(pid_file);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
 }
 
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().split('.').next().unwrap_or("localhost").to_string())
-        .unwrap_or_else(|_| "localhost".into())
+/// `$PrivDropToUser` and its kin, once the inputs are bound and the queues
+/// open: the client keytab must stay readable (MIT reads it at every ticket
+/// fetch), the credential cache and the queue directories writable.
+fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
+        needed.readable.push(("the client keytab", keytab));
+    }
+    // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
+    if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {
+        needed.writable_dirs.push(("the credential cache's directory", dir.to_path_buf()));
+    }
+    for f in &config.forwards {
+        needed.writable_dirs.push(("the queue directory", f.queue.dir.clone()));
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
+    Ok(())
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use queue::{Queue, QueueConfig};
+use queue::{Consumer, Producer, QueueConfig};
 
 const RECORD: usize = 150;
 const BATCH: usize = 100;
@@ -26,49 +26,49 @@ fn main() {
 
     // 1. Memory flow: the consumer keeps up, so records come from the read cache.
     let n = 2_000_000u64;
-    let q = open(dir.path(), "mem");
+    let (producer, mut consumer) = open(dir.path(), "mem");
     let refs: Vec<&[u8]> = vec![&payload[..]; BATCH];
     let start = Instant::now();
     let mut done = 0;
     while done < n {
-        q.push_batch(&refs).expect("push");
-        let got = q.pop_batch(BATCH, usize::MAX).expect("pop");
-        q.ack(got.last().expect("records").seq).expect("ack");
+        producer.push_batch(&refs).expect("push");
+        let got = consumer.pop_batch(BATCH, usize::MAX).expect("pop");
+        consumer.ack(got.last().expect("records").seq).expect("ack");
         done += got.len() as u64;
     }
     let mem_rate = rate(n, start.elapsed());
     print_flow("in-memory flow (enqueue+dequeue+ack)", mem_rate, raw);
-    drop(q);
+    drop((producer, consumer));
 
     // 1b. One record per enqueue call (one write() each).
     let n_single = 300_000u64;
-    let q = open(dir.path(), "single");
+    let (producer, mut consumer) = open(dir.path(), "single");
     let start = Instant::now();
     for i in 0..n_single {
-        q.push(&payload).expect("push");
+        producer.push(&payload).expect("push");
         if i % BATCH as u64 == BATCH as u64 - 1 {
-            let got = q.pop_batch(BATCH, usize::MAX).expect("pop");
-            q.ack(got.last().expect("records").seq).expect("ack");
+            let got = consumer.pop_batch(BATCH, usize::MAX).expect("pop");
+            consumer.ack(got.last().expect("records").seq).expect("ack");
         }
     }
     print_flow("in-memory flow, single-record enqueue", rate(n_single, start.elapsed()), raw);
-    drop(q);
+    drop((producer, consumer));
 
     // 2. Backlog: fill the disk queue, then drain it from disk.
     let records = backlog_mb * 1024 * 1024 / (RECORD as u64 + 16);
-    let q = open(dir.path(), "backlog");
+    let (producer, mut consumer) = open(dir.path(), "backlog");
     let start = Instant::now();
     for _ in 0..records / BATCH as u64 {
-        q.push_batch(&refs).expect("push");
+        producer.push_batch(&refs).expect("push");
     }
     let enqueue = start.elapsed();
-    let on_disk = q.stats().bytes_on_disk;
+    let on_disk = producer.stats().bytes_on_disk;
     let start = Instant::now();
     let mut drained = 0u64;
     loop {
-        let got = q.pop_batch(1000, usize::MAX).expect("pop");
+        let got = consumer.pop_batch(1000, usize::MAX).expect("pop");
         let Some(last) = got.last() else { break };
-        q.ack(last.seq).expect("ack");
+        consumer.ack(last.seq).expect("ack");
         drained += got.len() as u64;
     }
     let dequeue = start.elapsed();
@@ -77,26 +77,26 @@ fn main() {
     print_flow("  enqueue into the backlog", rate(drained, enqueue), raw);
     print_flow("  dequeue+ack from disk", rate(drained, dequeue), raw);
     print_flow("  sustained (each record enqueued and dequeued)", rate(drained, enqueue + dequeue), raw);
-    drop(q);
+    drop((producer, consumer));
 
     // 3. Reopening a 100 MB backlog.
-    let q = open(dir.path(), "reopen");
+    let (producer, consumer) = open(dir.path(), "reopen");
     for _ in 0..(100 * 1024 * 1024 / (RECORD as u64 + 16)) / BATCH as u64 {
-        q.push_batch(&refs).expect("push");
+        producer.push_batch(&refs).expect("push");
     }
-    let size = q.stats().bytes_on_disk;
-    drop(q);
+    let size = producer.stats().bytes_on_disk;
+    drop((producer, consumer));
     let start = Instant::now();
-    let q = open(dir.path(), "reopen");
+    let (producer, _consumer) = open(dir.path(), "reopen");
     let reopen = start.elapsed();
-    println!("reopen a {:.0} MB backlog: {:.1} ms ({} records queued)", size as f64 / 1e6, reopen.as_secs_f64() * 1e3, q.stats().queued);
+    println!("reopen a {:.0} MB backlog: {:.1} ms ({} records queued)", size as f64 / 1e6, reopen.as_secs_f64() * 1e3, producer.stats().queued);
     println!("peak RSS of this process: {} kB", peak_rss_kb());
 }
 
-fn open(dir: &Path, name: &str) -> Queue {
+fn open(dir: &Path, name: &str) -> (Producer, Consumer) {
     let mut c = QueueConfig::new(dir, name);
     c.max_disk_bytes = None;
-    Queue::open(c).expect("open queue")
+    queue::open(c).expect("open queue")
 }
 
 fn rate(n: u64, d: Duration) -> f64 {

@@ -6,7 +6,7 @@
 //! higher sequence. Recovery treats it as a hint: the segments are the truth.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
@@ -39,6 +39,7 @@ impl Checkpoint {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(crate::recovery::PRIVATE_FILE)
             .open(path)
             .map_err(QueueError::io("opening checkpoint", path))?;
         let mut bytes = [0u8; CHECKPOINT_BYTES as usize];
@@ -74,6 +75,24 @@ impl Checkpoint {
         self.next_slot = 1 - self.next_slot;
         Ok(())
     }
+}
+
+/// The stored position of the checkpoint at `path`, read without creating
+/// or changing anything; `None` when there is no file or no valid slot.
+pub(crate) fn read_only(path: &Path) -> Result<Option<Position>, QueueError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(QueueError::Io { action: "reading checkpoint", path: path.to_path_buf(), source: e }),
+    };
+    if bytes.len() < CHECKPOINT_BYTES as usize {
+        return Ok(None);
+    }
+    let slots = [decode(&bytes[..SLOT]), decode(&bytes[SLOT..CHECKPOINT_BYTES as usize])];
+    Ok(match slots {
+        [Some(a), Some(b)] => Some(if b.seq > a.seq { b } else { a }),
+        [a, b] => a.or(b),
+    })
 }
 
 fn decode(slot: &[u8]) -> Option<Position> {

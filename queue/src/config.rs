@@ -16,6 +16,7 @@ pub enum FullPolicy {
     DropOldest,
 }
 
+/// A queue's settings; [`QueueConfig::new`] gives rsyslog's defaults.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
     /// `$WorkDirectory`: where the queue's files live (created if missing).
@@ -36,6 +37,7 @@ pub struct QueueConfig {
     /// taking new messages at the high mark and resumes at the low mark.
     /// `None` = 90% and 70% of `memory_records`, as in rsyslog.
     pub high_watermark: Option<usize>,
+    /// `$ActionQueueLowWatermark`: see `high_watermark`.
     pub low_watermark: Option<usize>,
     /// `$ActionQueueTimeoutEnqueue` (ms): how long an enqueue waits for space.
     pub enqueue_timeout: Duration,
@@ -45,13 +47,14 @@ pub struct QueueConfig {
     /// loses at most this much. `None` = leave it to the OS.
     pub fsync_interval: Option<Duration>,
     /// `$ActionQueueSaveOnShutdown`: keep queued messages across an orderly
-    /// stop. Off means an orderly [`crate::Queue::close`] discards them. (A crash
+    /// stop. Off means an orderly [`crate::Consumer::close`] discards them. (A crash
     /// never loses accepted messages either way.)
     pub save_on_shutdown: bool,
 }
 
-/// rsyslog's legacy action-queue defaults where they still apply.
 impl QueueConfig {
+    /// The queue `name` in `dir`, with rsyslog's legacy action-queue
+    /// defaults where they still apply.
     pub fn new(dir: impl Into<PathBuf>, name: impl Into<String>) -> Self {
         QueueConfig {
             dir: dir.into(),

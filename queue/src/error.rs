@@ -1,14 +1,36 @@
+//! The queue's errors.
+
 use std::path::PathBuf;
 
 /// A queue failure the caller sees and counts; never a panic.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// A file operation on the queue's files failed.
     #[error("{action} {}: {source}", path.display())]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        /// What was being done, e.g. "reading queue segment".
+        action: &'static str,
+        /// The file or directory it was done to.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Another process holds the queue's lock file.
     #[error("queue {} is in use by another process", path.display())]
-    Locked { path: PathBuf },
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The settings cannot make a queue (a bad file name, a cap too small).
     #[error("invalid queue configuration: {0}")]
     Config(String),
+    /// The blocking task that reads the disk for [`crate::Consumer::next_batch`]
+    /// panicked or was cancelled.
+    #[error("the task reading the queue failed: {0}")]
+    ReadTask(#[source] tokio::task::JoinError),
+    /// The operating system refused to start the fsync thread.
+    #[error("cannot start the queue's fsync thread: {0}")]
+    SyncThread(#[source] std::io::Error),
 }
 
 impl QueueError {
@@ -25,8 +47,14 @@ pub enum PushError {
     /// was discarded and counted in `discarded_full`.
     #[error("queue full (disk cap reached) for the whole enqueue timeout: message discarded")]
     Full,
+    /// The record can never fit in a segment; nothing of the batch was taken.
     #[error("message of {len} bytes is larger than the queue's record limit of {max} bytes")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// The record's length.
+        len: usize,
+        /// The queue's limit ([`crate::Producer::max_record`]).
+        max: usize,
+    },
     /// Writing failed (disk full, I/O error): nothing was accepted, and the
     /// failure is counted in `write_errors`.
     #[error(transparent)]

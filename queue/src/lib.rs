@@ -1,5 +1,23 @@
 //! The shipper's disk-assisted action queue: a crash-safe FIFO with an exact
-//! cap on disk bytes, in the spirit of Vector's disk buffer.
+//! cap on disk bytes, in the spirit of Vector's disk buffer (v2).
+//!
+//! [`open`] recovers a queue from its files and returns its two ends: a
+//! [`Producer`] (cloneable, enqueue only: one per input) and the one
+//! [`Consumer`] (not `Clone`: the forwarder), which alone hands out
+//! [`Record`]s, acknowledges and rewinds. [`QueueConfig`] holds the settings,
+//! [`Stats`] the counters; failures are [`QueueError`] and [`PushError`].
+//!
+//! # Modules
+//! - `writer`: the producer: framing, one `write` per batch, segment roll-over.
+//! - `reader`: the consumer: reading in order, acknowledging, rewinding.
+//! - `cache`: the in-memory read cache between them (the watermarks).
+//! - `space`: the disk cap: reservation, drop-oldest, freeing acknowledged segments.
+//! - `recovery`: opening, and deriving the state from what is on disk.
+//! - `backlog`: reading a closed queue's backlog without changing it ([`read_backlog`]).
+//! - `sync`: the fsync thread.
+//! - `state`: what both ends share, and the lock order.
+//! - `age`: when records were accepted, for the oldest record's age.
+//! - `segment`, `record`, `checkpoint`: the on-disk formats.
 //!
 //! # Files
 //! In the work directory, for a queue named `NAME`:
@@ -11,7 +29,7 @@
 //! - `NAME.*.seg.bad`: segments found unreadable at open, moved aside.
 //!
 //! # Durability
-//! - A message is *accepted* when [`Queue::push`] returns `Ok`: it has been
+//! - A message is *accepted* when [`Producer::push`] returns `Ok`: it has been
 //!   written to its segment file. It survives `kill -9` of the process (the data
 //!   is in the kernel's page cache) and is delivered after a restart, in order.
 //! - An OS crash or power loss loses at most the last fsync interval
@@ -33,13 +51,29 @@
 //! a record with a bad checksum is skipped and counted when read, a segment
 //! that cannot be read is moved aside, and the queue always starts.
 
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod age;
+mod backlog;
+mod cache;
 mod checkpoint;
 mod config;
 mod error;
-mod queue;
+mod reader;
 mod record;
+mod recovery;
 mod segment;
+mod space;
+mod state;
+mod stats;
+mod sync;
+mod writer;
 
+pub use backlog::{read_backlog, Backlog};
 pub use config::{FullPolicy, QueueConfig};
 pub use error::{PushError, QueueError};
-pub use queue::{Queue, Record, Stats};
+pub use reader::{Consumer, Record};
+pub use recovery::open;
+pub use stats::Stats;
+pub use writer::Producer;

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
@@ -29,6 +30,17 @@ pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<u64>, QueueError> {
     Ok(ids)
 }
 
+/// Deletes a segment file; one already gone is fine, any other failure is
+/// logged.
+pub(crate) fn remove(dir: &Path, prefix: &str, id: u64) {
+    let path = segment_path(dir, prefix, id);
+    if let Err(e) = fs::remove_file(&path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::error!(file = %path.display(), error = %e, "cannot delete acknowledged queue segment");
+        }
+    }
+}
+
 /// Moves an unreadable file aside (`NAME.bad`) so the queue can start.
 pub(crate) fn quarantine(path: &Path, why: &str) {
     let mut bad = path.as_os_str().to_owned();
@@ -45,6 +57,7 @@ pub(crate) fn create(path: &Path) -> Result<File, QueueError> {
         .create_new(true)
         .append(true)
         .read(true)
+        .mode(crate::recovery::PRIVATE_FILE)
         .open(path)
         .map_err(QueueError::io("creating segment", path))?;
     file.write_all(SEGMENT_MAGIC).map_err(QueueError::io("writing segment header", path))?;

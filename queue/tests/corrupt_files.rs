@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use queue::{Queue, QueueConfig};
+use queue::{Consumer, Producer, QueueConfig};
 
 fn config(dir: &Path) -> QueueConfig {
     let mut c = QueueConfig::new(dir, "q");
@@ -28,11 +28,11 @@ fn checkpoint(seq: u64, segment: u64, offset: u64) -> Vec<u8> {
 }
 
 /// Whether the queue still takes a message and hands it back.
-fn still_works(q: &Queue) {
-    q.push(b"after recovery").unwrap();
+fn still_works(producer: &Producer, consumer: &mut Consumer) {
+    producer.push(b"after recovery").unwrap();
     let mut seen = Vec::new();
     for _ in 0..10 {
-        let batch = q.pop_batch(100, usize::MAX).unwrap();
+        let batch = consumer.pop_batch(100, usize::MAX).unwrap();
         if batch.is_empty() {
             break;
         }
@@ -47,8 +47,8 @@ fn a_checkpoint_claiming_the_last_sequence_number_is_not_trusted() {
     // next_seq is u64::MAX; the next push overflowed the sequence counter.
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("q.ckpt"), checkpoint(u64::MAX, 0x0eff, 0)).unwrap();
-    let q = Queue::open(config(dir.path())).unwrap();
-    still_works(&q);
+    let (producer, mut consumer) = queue::open(config(dir.path())).unwrap();
+    still_works(&producer, &mut consumer);
 }
 
 /// A segment: the magic, then records `len | crc32c(seq ‖ payload) | seq | payload`.
@@ -70,12 +70,12 @@ fn a_record_numbered_at_the_end_of_the_range_is_skipped_as_corrupt() {
     // recovery scan's "next sequence number".
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("q.0000000001.seg"), segment(&[(0, b"first"), (u64::MAX, b"bogus"), (2, b"second")])).unwrap();
-    let q = Queue::open(config(dir.path())).unwrap();
-    let first = q.pop_batch(10, usize::MAX).unwrap();
+    let (producer, mut consumer) = queue::open(config(dir.path())).unwrap();
+    let first = consumer.pop_batch(10, usize::MAX).unwrap();
     let payloads: Vec<&[u8]> = first.iter().map(|r| &r.payload[..]).collect();
     assert_eq!(payloads, [&b"first"[..], b"second"], "the bogus record is skipped, the others are kept");
-    assert_eq!(q.stats().corrupt_skipped, 1);
-    still_works(&q);
+    assert_eq!(consumer.stats().corrupt_skipped, 1);
+    still_works(&producer, &mut consumer);
 }
 
 #[test]
@@ -83,6 +83,6 @@ fn a_segment_file_with_the_last_id_is_not_taken_for_ours() {
     // A segment named with id u64::MAX made the next segment's id overflow.
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(format!("q.{}.seg", u64::MAX)), segment(&[(0, b"x")])).unwrap();
-    let q = Queue::open(config(dir.path())).unwrap();
-    still_works(&q);
+    let (producer, mut consumer) = queue::open(config(dir.path())).unwrap();
+    still_works(&producer, &mut consumer);
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use queue::{PushError, Queue, QueueConfig, Record};
+use queue::{PushError, QueueConfig, Record};
 use rand::Rng;
 
 const KILL9_DIR: &str = "QUEUE_TEST_KILL9_DIR";
@@ -51,7 +51,7 @@ fn child(exe_test: &str, env: &[(&str, String)]) -> Command {
 fn kill9_child() {
     let Ok(dir) = std::env::var(KILL9_DIR) else { return };
     let mut id: u64 = std::env::var(KILL9_NEXT).unwrap().parse().unwrap();
-    let q = Queue::open(config(Path::new(&dir))).unwrap();
+    let (producer, mut consumer) = queue::open(config(Path::new(&dir))).unwrap();
     let mut rng = rand::thread_rng();
     println!(); // the harness printed "test kill9_child ... " without a newline
     println!("ready");
@@ -60,20 +60,20 @@ fn kill9_child() {
         let n = rng.gen_range(1..20);
         let msgs: Vec<Vec<u8>> = (0..n).map(|i| payload(id + i, rng.gen_range(10..400))).collect();
         let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-        let accepted = q.push_batch(&refs).unwrap() as u64;
+        let accepted = producer.push_batch(&refs).unwrap() as u64;
         if accepted > 0 {
             id += accepted;
             println!("accepted {}", id - 1);
         }
         if rng.gen_bool(0.6) {
-            let batch = q.pop_batch(rng.gen_range(1..60), usize::MAX).unwrap();
+            let batch = consumer.pop_batch(rng.gen_range(1..60), usize::MAX).unwrap();
             if let Some(last) = batch.last() {
                 if rng.gen_bool(0.8) {
                     println!("acking {}", id_of(last));
-                    q.ack(last.seq).unwrap();
+                    consumer.ack(last.seq).unwrap();
                     println!("acked {}", id_of(last));
                 } else {
-                    q.rewind();
+                    consumer.rewind();
                 }
             }
         }
@@ -122,10 +122,10 @@ fn sigkill_at_random_points() {
 
         // What survived must be every accepted, unacknowledged record, in
         // order, with duplicates only of what was handed out and not acknowledged.
-        let q = Queue::open(config(dir.path())).unwrap();
+        let (producer, mut consumer) = queue::open(config(dir.path())).unwrap();
         let mut ids = Vec::new();
         loop {
-            let batch = q.pop_batch(1000, usize::MAX).unwrap();
+            let batch = consumer.pop_batch(1000, usize::MAX).unwrap();
             if batch.is_empty() {
                 break;
             }
@@ -148,8 +148,8 @@ fn sigkill_at_random_points() {
             ),
         }
         next_id = next_id.max(accepted_max.map_or(0, |a| a + 1)).max(ack_tried.map_or(0, |a| a + 1));
-        q.rewind();
-        drop(q);
+        consumer.rewind();
+        drop((producer, consumer));
     }
     assert!(kills_mid_run >= 95, "the child must die by SIGKILL, not finish: {kills_mid_run}");
     assert!(accepted_max.unwrap_or(0) > 1000, "the loop exercised little: {accepted_max:?}");
@@ -168,11 +168,11 @@ fn fsize_child() {
     }
     let mut c = config(Path::new(&dir));
     c.segment_bytes = 1024 * 1024;
-    let q = Queue::open(c).unwrap();
+    let (producer, mut consumer) = queue::open(c).unwrap();
     println!();
     let mut accepted = 0u64;
     let err = loop {
-        match q.push(&payload(accepted, 150)) {
+        match producer.push(&payload(accepted, 150)) {
             Ok(()) => accepted += 1,
             Err(e) => break e,
         }
@@ -180,9 +180,9 @@ fn fsize_child() {
     println!("accepted {accepted}");
     println!("error {err}");
     assert!(matches!(err, PushError::Io(_)), "{err}");
-    assert_eq!(q.stats().write_errors, 1);
+    assert_eq!(consumer.stats().write_errors, 1);
     // The queue still works for the consumer.
-    let batch = q.pop_batch(usize::MAX, usize::MAX).unwrap();
+    let batch = consumer.pop_batch(usize::MAX, usize::MAX).unwrap();
     assert_eq!(batch.len() as u64, accepted);
 }
 
@@ -201,8 +201,8 @@ fn a_full_disk_is_an_error_and_loses_nothing() {
     assert!(accepted > 100, "{stdout}");
 
     // Reopened without the limit: every accepted record, no partial one.
-    let q = Queue::open(config(dir.path())).unwrap();
-    let ids: Vec<u64> = q.pop_batch(usize::MAX, usize::MAX).unwrap().iter().map(id_of).collect();
+    let (_producer, mut consumer) = queue::open(config(dir.path())).unwrap();
+    let ids: Vec<u64> = consumer.pop_batch(usize::MAX, usize::MAX).unwrap().iter().map(id_of).collect();
     assert_eq!(ids, (0..accepted).collect::<Vec<_>>());
-    assert_eq!(q.stats().corrupt_skipped, 0, "the failed write was rolled back");
+    assert_eq!(consumer.stats().corrupt_skipped, 0, "the failed write was rolled back");
 }

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::filter::{PropertyFilter, Selector};
+use crate::rainerscript;
+/// A rule's filter; it lives in [`crate::filter`], and stays reachable here.
+pub use crate::filter::Filter;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -47,30 +50,28 @@ impl fmt::Display for Problem {
 }
 
 #[derive(Debug, Clone)]
-pub enum Filter {
-    Selector(Selector),
-    Property(PropertyFilter),
-}
-
-impl Filter {
-    pub fn matches(&self, m: &crate::Message) -> bool {
-        match self {
-            Filter::Selector(s) => s.matches(m.facility(), m.severity()),
-            Filter::Property(p) => p.matches(m),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
 pub enum Statement {
-    /// `$Name value`: the name lowercased, without the `$`.
-    Directive { name: String, value: String },
+    /// `$Name value`: the name lowercased, without the `$`, for matching, and
+    /// as written, for messages.
+    Directive { name: String, spelled: String, value: String },
     /// `$template Name,"text"[,options]`: the text with its escapes still in.
     Template { name: String, text: String, options: String },
     /// A filter and its first action.
     Rule { filter: Filter, action: String },
     /// `& action`: another action for the rule above.
     AlsoAction { action: String },
+    /// RainerScript's `action(type="..." ...)` under its filter (the
+    /// conditions of the blocks around it).
+    ActionCall { filter: Filter, action: ActionCall },
+}
+
+/// A RainerScript `action(...)`: its type and its other parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionCall {
+    /// `type`, lowercased (`omfile`).
+    pub kind: String,
+    /// Every other parameter, its name lowercased, in the order written.
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,13 +137,14 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
 /// Reads `path` and every file it includes.
 pub fn read_file(path: &Path) -> ConfigText {
     let mut out = ConfigText::default();
-    read_into(path, &mut out, &mut Vec::new());
+    read_into(path, &mut out, &[]);
     out
 }
 
-/// Reads one file; `chain` holds the files being read (the includer, its
-/// includer, …), so that an include loop is found instead of followed.
-fn read_into(path: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
+/// Reads one file; `includers` are the files whose includes led here (the
+/// includer, its includer, …), so that an include loop is found instead of
+/// followed.
+fn read_into(path: &Path, out: &mut ConfigText, includers: &[PathBuf]) {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -151,28 +153,62 @@ fn read_into(path: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
             return;
         }
     };
+    let mut chain = includers.to_vec();
     chain.push(same_file_key(path));
-    let mut pending = String::new();
-    let mut start_line = 0;
-    for (i, raw) in text.lines().enumerate() {
-        if pending.is_empty() {
-            start_line = i + 1;
+    let include_context = rainerscript::IncludeContext { path, chain: &chain };
+    let mut src = rainerscript::Source::new(&text, file);
+    loop {
+        src.skip_blank();
+        if src.at_end() {
+            break;
         }
-        let trimmed_end = raw.trim_end();
-        if let Some(head) = trimmed_end.strip_suffix('\\') {
-            pending.push_str(head);
+        let rest = src.rest();
+        if rainerscript::starts_statement(rest) {
+            rainerscript::top_statement(&mut src, out, &include_context);
             continue;
         }
-        pending.push_str(raw);
-        let line = std::mem::take(&mut pending);
-        let location = Location { file: file.clone(), line: start_line };
-        parse_line(line.trim(), location, path, out, chain);
+        if let Some(action) = rest.strip_prefix('&') {
+            if rainerscript::starts_block(action.trim_start()) {
+                // `& action(...)`: under the filter of the rule above.
+                src.advance(1);
+                let filter = out.lines.iter().rev().find_map(|l| match &l.statement {
+                    Statement::Rule { filter, .. } | Statement::ActionCall { filter, .. } => Some(filter.clone()),
+                    _ => None,
+                });
+                match filter {
+                    Some(f) => rainerscript::block_under(&mut src, f, out),
+                    None => {
+                        out.error(&src.location(), "'&' action without a rule above it");
+                        src.take_line();
+                    }
+                }
+                continue;
+            }
+        }
+        let first_line = rest.split('\n').next().unwrap_or("");
+        if let Some((filter, len)) = legacy_filter(first_line) {
+            if rainerscript::starts_block(first_line[len..].trim_start()) {
+                src.advance(len);
+                rainerscript::block_under(&mut src, filter, out);
+                continue;
+            }
+        }
+        // A legacy line, with its continuation lines.
+        let location = src.location();
+        let mut line = String::new();
+        loop {
+            let raw = src.take_line();
+            src.advance(1);
+            match raw.trim_end().strip_suffix('\\') {
+                Some(head) if !src.at_end() => line.push_str(head),
+                _ => {
+                    line.push_str(raw);
+                    break;
+                }
+            }
+        }
+        parse_line(line.trim(), location, path, out, &chain);
     }
-    if !pending.is_empty() {
-        let location = Location { file: file.clone(), line: start_line };
-        parse_line(pending.trim(), location, path, out, chain);
-    }
-    chain.pop();
 }
 
 /// One name per file, however it was reached (`a.conf`, `./a.conf`, a link).
@@ -180,52 +216,48 @@ fn same_file_key(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
+/// The legacy filter at the start of `line` (a selector or a property
+/// filter) and its length, when the line has one.
+pub(crate) fn legacy_filter(line: &str) -> Option<(Filter, usize)> {
+    if line.starts_with(':') {
+        let (filter, action) = PropertyFilter::parse(line).ok()?;
+        return Some((Filter::Property(filter), line.len() - action.len()));
+    }
+    let end = selector_end(line);
+    let selector = &line[..end];
+    if !selector.contains('.') || !line.as_bytes()[0].is_ascii_alphanumeric() && line.as_bytes()[0] != b'*' {
+        return None;
+    }
+    Selector::parse(selector).ok().map(|s| (Filter::Selector(s), end))
+}
+
+/// As rsyslog's lexer: the selector is the run of [a-z0-9*.,;!=] at the
+/// start, so `*.*:omgssapi:host` needs no space before the action.
+fn selector_end(line: &str) -> usize {
+    line.find(|c: char| !(c.is_ascii_alphanumeric() || "*.,;!=".contains(c))).unwrap_or(line.len())
+}
+
+fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText, chain: &[PathBuf]) {
     if line.is_empty() || line.starts_with('#') {
         return;
     }
     if let Some(directive) = line.strip_prefix('$') {
-        let (name, value) = directive.split_once(char::is_whitespace).unwrap_or((directive, ""));
-        let name = name.to_ascii_lowercase();
+        let (spelled, value) = directive.split_once(char::is_whitespace).unwrap_or((directive, ""));
+        let name = spelled.to_ascii_lowercase();
+        let spelled = spelled.to_string();
         let value = value.trim().to_string();
         match name.as_str() {
             "template" => match parse_template_line(&value) {
                 Ok((name, text, options)) => out.lines.push(Line { location, statement: Statement::Template { name, text, options } }),
                 Err(e) => out.error(&location, e),
             },
-            "includeconfig" => include(&value, &location, path, out, chain),
-            _ => out.lines.push(Line { location, statement: Statement::Directive { name, value } }),
+            "includeconfig" => include(&value, &location, path, out, chain, false),
+            _ => out.lines.push(Line { location, statement: Statement::Directive { name, spelled, value } }),
         }
         return;
     }
     if let Some(action) = line.strip_prefix('&') {
         out.lines.push(Line { location, statement: Statement::AlsoAction { action: action.trim().to_string() } });
-        return;
-    }
-    if let Some(params) = line.strip_prefix("global(").and_then(|r| r.trim_end().strip_suffix(')')) {
-        // RainerScript's global(name="value" ...) is accepted as directives
-        // named after the parameter (e.g. net.enabledns), for the few that
-        // legacy syntax cannot express.
-        for pair in params.split_whitespace() {
-            match pair.split_once('=') {
-                Some((k, v)) => out.lines.push(Line {
-                    location: location.clone(),
-                    statement: Statement::Directive { name: k.to_ascii_lowercase(), value: v.trim_matches('"').to_string() },
-                }),
-                None => out.error(&location, format!("global(...): expected name=\"value\", found '{pair}'")),
-            }
-        }
-        return;
-    }
-    if let Some(module) = line.strip_prefix("module(") {
-        // RainerScript's module(load="x") is accepted as $ModLoad x.
-        match module.split_once("load=\"").and_then(|(_, r)| r.split_once('"')) {
-            Some((name, _)) => out.lines.push(Line {
-                location,
-                statement: Statement::Directive { name: "modload".into(), value: name.to_string() },
-            }),
-            None => out.error(&location, "module(...) without load=\"name\""),
-        }
         return;
     }
     if line.starts_with(':') {
@@ -239,12 +271,9 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
         }
         return;
     }
-    // As rsyslog's lexer: the selector is the run of [a-z0-9*.,;!=] at the
-    // start, so `*.*:omgssapi:host` needs no space before the action.
-    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || "*.,;!=".contains(c))).unwrap_or(line.len());
-    let (selector, action) = line.split_at(end);
+    let (selector, action) = line.split_at(selector_end(line));
     if !selector.contains('.') {
-        out.error(&location, format!("cannot understand this line (RainerScript is not supported; use the legacy syntax): {line}"));
+        out.error(&location, format!("cannot understand this line (neither the legacy syntax nor the supported RainerScript): {line}"));
         return;
     }
     match Selector::parse(selector) {
@@ -281,7 +310,10 @@ fn parse_template_line(value: &str) -> Result<(String, String, String), String> 
     Err(format!("template '{name}': unterminated quoted text"))
 }
 
-fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText, chain: &mut Vec<PathBuf>) {
+/// `$IncludeConfig pattern` (also RainerScript's `include(file=...)`;
+/// `optional`: `mode="optional"`, a missing file is no error). `chain`: the
+/// files being read, `from` last.
+pub(crate) fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText, chain: &[PathBuf], optional: bool) {
     if chain.len() > 16 {
         out.error(location, "$IncludeConfig nested too deeply (a loop?)");
         return;
@@ -290,6 +322,7 @@ fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText
     let full = if Path::new(pattern).is_absolute() { PathBuf::from(pattern) } else { base.join(pattern) };
     let files = match expand(&full) {
         Ok(f) => f,
+        Err(_) if optional => return,
         Err(e) => {
             out.error(location, format!("$IncludeConfig {pattern}: {e}"));
             return;
@@ -426,7 +459,7 @@ mod tests {
         assert_eq!(c.lines[1].location.line, 4);
         assert!(matches!(&c.lines[1].statement, Statement::Rule { action, .. } if action == "/var/log/auth.log"));
         assert_eq!(c.problems.len(), 1);
-        assert!(c.problems[0].to_string().ends_with(":7: cannot understand this line (RainerScript is not supported; use the legacy syntax): bogus line"));
+        assert!(c.problems[0].to_string().ends_with(":7: cannot understand this line (neither the legacy syntax nor the supported RainerScript): bogus line"));
     }
 
     #[test]
@@ -442,7 +475,7 @@ mod tests {
     #[test]
     fn global_parameters_become_directives() {
         let c = read("global(net.enableDNS=\"off\")\n");
-        assert!(matches!(&c.lines[0].statement, Statement::Directive { name, value } if name == "net.enabledns" && value == "off"));
+        assert!(matches!(&c.lines[0].statement, Statement::Directive { name, value, .. } if name == "net.enabledns" && value == "off"));
     }
 
     #[test]
@@ -482,15 +515,94 @@ mod tests {
         assert_eq!(actions, ["/a", "/b"]);
     }
 
+    fn problems(c: &ConfigText) -> Vec<String> {
+        c.problems.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn rainerscript_mixes_with_legacy_lines() {
+        let c = read(concat!(
+            "$ModLoad imgssapi\n",
+            "template(name=\"T\" type=\"string\" string=\"/x/%programname%.log\")\n",
+            "template(name=\"L\" type=\"list\") {\n  property(name=\"msg\" securepath=\"replace\" position.from=\"2\")\n  constant(value=\"%\\\\\\n\")\n}\n",
+            "if $programname == 'sshd' and not ($msg contains \"x\") then {\n",
+            "  action(type=\"omfile\" dynaFile=\"T\"\n         template=\"L\")\n",
+            "  stop\n",
+            "} else /var/log/other.log\n",
+            "*.* action(type=\"omfile\" file=\"/all\")\n",
+            "& action(type=\"omfile\" file=\"/also\")\n",
+            "input(type=\"imtcp\" port=\"5514\")\n",
+            "auth.* /var/log/auth.log\n",
+        ));
+        assert!(c.problems.is_empty(), "{:?}", problems(&c));
+        let kinds: Vec<String> = c
+            .lines
+            .iter()
+            .map(|l| match &l.statement {
+                Statement::Directive { name, value, .. } => format!("{}:{name}={value}", l.location.line),
+                Statement::Template { name, text, .. } => format!("{}:template {name}={text}", l.location.line),
+                Statement::Rule { action, .. } => format!("{}:rule {action}", l.location.line),
+                Statement::AlsoAction { action } => format!("{}:also {action}", l.location.line),
+                Statement::ActionCall { action, .. } => format!("{}:call {} {:?}", l.location.line, action.kind, action.params),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "1:modload=imgssapi",
+                "2:template T=/x/%programname%.log",
+                "3:template L=%msg:2::secpath-replace%\\%\\\\\n",
+                "8:call omfile [(\"dynafile\", \"T\"), (\"template\", \"L\")]",
+                "10:rule stop",
+                "11:rule /var/log/other.log",
+                "12:call omfile [(\"file\", \"/all\")]",
+                "13:call omfile [(\"file\", \"/also\")]",
+                "14:modload=imtcp",
+                "14:inputtcpserverrun=5514",
+                "15:rule /var/log/auth.log",
+            ]
+        );
+    }
+
+    #[test]
+    fn rainerscript_outside_the_subset_is_an_error_with_its_line() {
+        let c = read(concat!(
+            "ruleset(name=\"r\") {\n  action(type=\"omfile\" file=\"/r\")\n}\n",
+            "set $!x = \"1\";\n",
+            "if $msg contains_i \"x\" then /a\n",
+            "if re_match($msg, \"x\") then /b\n",
+            "if $msg == \"a\" + 1 then /c\n",
+            "input(type=\"imudp\" port=\"514\")\n",
+            "if $programname == \"x\" then {\n  call other\n}\n",
+            "auth.* /ok\n",
+        ));
+        let p = problems(&c);
+        let f = |line: usize, text: &str| p.iter().any(|s| s.contains(&format!(":{line}: ")) && s.contains(text));
+        assert!(f(1, "ruleset(...) is not supported"), "{p:?}");
+        assert!(f(4, "'set' is not supported"), "{p:?}");
+        assert!(f(5, "the operator 'contains_i' is not supported"), "{p:?}");
+        assert!(f(6, "the function or word 're_match' is not supported"), "{p:?}");
+        assert!(f(7, "arithmetic and string concatenation ('+')"), "{p:?}");
+        assert!(f(8, "input(type=\"imudp\") is not supported"), "{p:?}");
+        assert!(f(10, "'call' is not supported"), "{p:?}");
+        assert_eq!(p.len(), 7, "{p:?}");
+        let rules: Vec<&str> = c.lines.iter().filter_map(|l| match &l.statement {
+            Statement::Rule { action, .. } => Some(action.as_str()),
+            _ => None,
+        }).collect();
+        assert_eq!(rules, ["/ok"], "nothing of the bad statements is kept");
+    }
+
     #[test]
     fn an_include_loop_is_an_error_not_an_explosion() {
         // Found by the config fuzz target: two `$IncludeConfig` lines naming the
         // file itself read it 2^17 times (a hang and gigabytes), because only
-        // the depth was bounded. A file already being read is not read again.
+        // the depth was bounded. A file already being read is not read again,
+        // whether `$IncludeConfig` or RainerScript's `include()` names it.
         let dir = tempfile_dir().join("loop");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("main.conf"), "kern.* /a\n$IncludeConfig main.conf\n$IncludeConfig other.conf\n").unwrap();
-        std::fs::write(dir.join("other.conf"), "kern.* /b\n$IncludeConfig main.conf\n$IncludeConfig main.conf\n").unwrap();
+        std::fs::write(dir.join("main.conf"), "kern.* /a\n$IncludeConfig main.conf\ninclude(file=\"other.conf\")\n").unwrap();
+        std::fs::write(dir.join("other.conf"), "kern.* /b\n$IncludeConfig ./main.conf\ninclude(file=\"main.conf\")\n").unwrap();
         let c = read_file(&dir.join("main.conf"));
         assert_eq!(c.lines.len(), 2, "each file is read once");
         assert_eq!(c.problems.len(), 3, "{:?}", c.problems);

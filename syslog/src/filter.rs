@@ -1,4 +1,4 @@
-//! The two legacy filters: facility/priority selectors (`auth.*,authpriv.*`,
+//! A rule's [`Filter`], one of the two legacy filters: facility/priority selectors (`auth.*,authpriv.*`,
 //! `*.*;kern,auth,authpriv.none`) and property filters
 //! (`:programname, contains, "pbs mom"`).
 
@@ -6,6 +6,29 @@ use regex::bytes::Regex;
 
 use crate::message::{Message, FACILITY_NAMES};
 use crate::template::Property;
+
+/// The filter of a rule: a selector line or a property filter.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// `facility.priority;...`
+    Selector(Selector),
+    /// `:property, compare-op, "value"`
+    Property(PropertyFilter),
+    /// A RainerScript condition (`if ... then`), with the conditions of the
+    /// blocks around it.
+    Expr(std::sync::Arc<crate::expr::Expr>),
+}
+
+impl Filter {
+    /// Whether message `m` passes the filter.
+    pub fn matches(&self, m: &Message) -> bool {
+        match self {
+            Filter::Selector(s) => s.matches(m.facility(), m.severity()),
+            Filter::Property(p) => p.matches(m),
+            Filter::Expr(e) => e.matches(m),
+        }
+    }
+}
 
 /// Facilities 0..=23 from the network, 24 for an invalid PRI, 25 for "mark".
 const FACILITY_SLOTS: usize = 26;
@@ -48,6 +71,7 @@ impl Selector {
         Ok(Selector { masks })
     }
 
+    /// Whether a message of this facility and severity is selected.
     pub fn matches(&self, facility: u8, severity: u8) -> bool {
         self.masks.get(usize::from(facility)).is_some_and(|m| m & (1 << (severity & 7)) != 0)
     }
@@ -106,6 +130,7 @@ fn parse_priority(p: &str) -> Result<(MaskOp, u8), String> {
     ))
 }
 
+/// A severity by name (`info`, `warn`, …) or number (0-7).
 pub fn severity_number(name: &str) -> Option<u8> {
     if let Ok(n) = name.parse::<u8>() {
         return (n <= 7).then_some(n);
@@ -142,24 +167,37 @@ fn facility_slots(name: &str) -> Result<Vec<usize>, String> {
     }
 }
 
+/// The comparison of a property filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompareOp {
+    /// `contains`: the value occurs in the property.
     Contains,
+    /// `isequal`: the property is the value.
     IsEqual,
+    /// `startswith`.
     StartsWith,
+    /// `endswith`.
     EndsWith,
+    /// `regex`: a POSIX basic regular expression.
     Regex,
+    /// `ereregex`: a POSIX extended regular expression.
     EreRegex,
+    /// `isempty`: the property is empty (the value is ignored).
     IsEmpty,
 }
 
 /// `:property, [!]operation, "value"`.
 #[derive(Debug, Clone)]
 pub struct PropertyFilter {
+    /// The property compared.
     pub property: Property,
+    /// The property's name as written (for messages).
     pub property_name: String,
+    /// `!`: the filter matches when the comparison fails.
     pub negate: bool,
+    /// The comparison.
     pub op: CompareOp,
+    /// The value compared with, its escapes resolved.
     pub value: Vec<u8>,
     regex: Option<Regex>,
 }
@@ -213,6 +251,7 @@ impl PropertyFilter {
         ))
     }
 
+    /// Whether message `m` passes the filter.
     pub fn matches(&self, m: &Message) -> bool {
         let mut scratch = Vec::new();
         let v = match self.property {

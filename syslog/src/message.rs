@@ -2,7 +2,6 @@
 //! does it: sanitise, PRI, then RFC 5424 if `1 ` follows the PRI, else RFC 3164.
 //! Messages are bytes: invalid UTF-8 passes through untouched.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use crate::time::{parse_rfc3164, parse_rfc3339, Timestamp};
@@ -26,6 +25,72 @@ pub struct Origin {
     pub fromhost_ip: String,
     /// `imgssapi`, `imtcp`, …
     pub inputname: &'static str,
+    /// Who the collector authenticated as the sender, and how well.
+    pub provenance: Provenance,
+}
+
+/// What the collector established about the sender of a session's messages:
+/// the `gss-principal`, `gss-protection` and `gss-host-binding` properties.
+/// The sender cannot set any of them: they come from the session, not from
+/// the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The authenticated Kerberos principal; empty when there is none
+    /// (plain TCP, or a local input).
+    pub principal: String,
+    pub protection: ProtectionSeen,
+    pub host_binding: HostBinding,
+}
+
+impl Default for Provenance {
+    /// Not authenticated: no principal, no protection, nothing checked.
+    fn default() -> Self {
+        Provenance { principal: String::new(), protection: ProtectionSeen::None, host_binding: HostBinding::Unchecked }
+    }
+}
+
+/// The weakest per-message protection seen on the session so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectionSeen {
+    /// Every token so far was sealed.
+    Encryption,
+    /// At least one token was integrity-only.
+    Integrity,
+    /// Not a GSS session: nothing is authenticated.
+    None,
+}
+
+impl ProtectionSeen {
+    /// The property value: `encryption`, `integrity` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtectionSeen::Encryption => "encryption",
+            ProtectionSeen::Integrity => "integrity",
+            ProtectionSeen::None => "none",
+        }
+    }
+}
+
+/// Whether a `host/NAME` principal sent from an address of NAME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostBinding {
+    /// Checked, and the address is one of NAME's.
+    Match,
+    /// Checked, and it is not (the collector was told to accept and mark).
+    Mismatch,
+    /// Not checked: binding off, not a host principal, or no principal.
+    Unchecked,
+}
+
+impl HostBinding {
+    /// The property value: `match`, `mismatch` or `unchecked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostBinding::Match => "match",
+            HostBinding::Mismatch => "mismatch",
+            HostBinding::Unchecked => "unchecked",
+        }
+    }
 }
 
 /// Settings of the reception path that change how bytes become a message.
@@ -38,6 +103,26 @@ pub struct ParseOptions {
 impl Default for ParseOptions {
     fn default() -> Self {
         ParseOptions { max_message_size: 8096 }
+    }
+}
+
+/// The syslog protocol a message was written in, as rsyslog's
+/// `protocol-version` property tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Legacy BSD syslog (RFC 3164) or no recognisable header: version 0.
+    Rfc3164,
+    /// RFC 5424 (`<PRI>1 ...`): version 1.
+    Rfc5424,
+}
+
+impl Protocol {
+    /// rsyslog's `protocol-version`: 0 or 1.
+    pub fn version(self) -> u8 {
+        match self {
+            Protocol::Rfc3164 => 0,
+            Protocol::Rfc5424 => 1,
+        }
     }
 }
 
@@ -54,8 +139,14 @@ pub struct Message {
     tag: Span,
     emulated_tag: Vec<u8>,
     msg_offset: usize,
-    /// 0: legacy (RFC 3164), 1: RFC 5424.
-    pub protocol: u8,
+    /// Which header the message had.
+    pub protocol: Protocol,
+    /// An RFC 5424 header whose fields after the timestamp were read (its
+    /// timestamp was valid); rsyslog then holds them even when empty.
+    rfc5424_fields: bool,
+    /// A `z` (compressed) message that inflated to more than
+    /// `$MaxMessageSize` bytes: it was cut there, as an oversize message is.
+    pub inflated_past_limit: bool,
     app_name: Span,
     procid: Span,
     msgid: Span,
@@ -105,11 +196,17 @@ impl Message {
     /// The TAG (`syslogtag`): `sshd[42]:` in RFC 3164; `APP-NAME[PROCID]`
     /// emulated for RFC 5424, as rsyslog does.
     pub fn tag(&self) -> &[u8] {
-        if self.protocol == 1 {
+        if self.protocol == Protocol::Rfc5424 {
             &self.emulated_tag
         } else {
             self.span(self.tag)
         }
+    }
+
+    /// Whether the RFC 5424 fields after the timestamp were read (an RFC
+    /// 5424 message with a valid or nil timestamp).
+    pub fn has_rfc5424_fields(&self) -> bool {
+        self.rfc5424_fields
     }
 
     /// RFC 5424 header fields (empty for RFC 3164 messages).
@@ -141,8 +238,11 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
     if input.is_empty() {
         return None;
     }
-    let decompressed = decompress(input);
-    let raw = sanitize(decompressed.as_deref().unwrap_or(input), options.max_message_size);
+    let (raw, inflated_past_limit) = match inflate(input, options.max_message_size) {
+        Inflated::Whole(text) => (sanitize(&text, options.max_message_size), false),
+        Inflated::CutAtLimit(text) => (sanitize(&text, options.max_message_size), true),
+        Inflated::NotCompressed => (sanitize(input, options.max_message_size), false),
+    };
     let mut m = Message {
         raw,
         pri: DEFAULT_PRI,
@@ -152,7 +252,9 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
         tag: Span::default(),
         emulated_tag: Vec::new(),
         msg_offset: 0,
-        protocol: 0,
+        protocol: Protocol::Rfc3164,
+        rfc5424_fields: false,
+        inflated_past_limit,
         app_name: Span::default(),
         procid: Span::default(),
         msgid: Span::default(),
@@ -169,17 +271,66 @@ pub fn parse(input: &[u8], origin: Arc<Origin>, received: Timestamp, options: &P
     Some(m)
 }
 
+/// What the `z` compression extension made of a message.
+enum Inflated {
+    /// Not a `z` message, or not a zlib stream: the bytes are the message.
+    NotCompressed,
+    /// The whole inflated message, at most the maximum size.
+    Whole(Vec<u8>),
+    /// The first maximum-size bytes of a message that inflates to more.
+    CutAtLimit(Vec<u8>),
+}
+
+/// The smallest first guess at the inflated size, and how a guess grows.
+const INFLATE_FIRST_GUESS: usize = 256;
+
 /// The `z` compression extension: a message that starts with `z` is a zlib
-/// stream. rsyslog drops a `z` message that does not decompress; we keep it as
-/// plain text instead (deliberate difference: a plain message that happens to
-/// start with `z` is not lost).
-fn decompress(input: &[u8]) -> Option<Vec<u8>> {
-    if input.first() != Some(&b'z') {
-        return None;
+/// stream, inflated into at most `max` + 1 bytes (the one byte over tells
+/// "exactly `max`" from "more"), so that a small frame can never cost more
+/// memory or time than a message of the maximum size.
+///
+/// rsyslog 8.2302 (`runtime/parser.c` `uncompressMessage`) inflates into a
+/// `$MaxMessageSize` buffer; when the result does not fit, or the bytes are
+/// not a zlib stream, it logs "Uncompression of a message failed ...
+/// Message ignored." but goes on with the still-compressed bytes, which are
+/// then escaped and written (checked against Debian's 8.2302). We keep that
+/// for bytes that are not a zlib stream (a plain message that happens to start
+/// with `z` is not lost). A message that inflates past the limit we handle as
+/// rsyslog's TCP input handles an oversize message: cut at the limit, and
+/// the caller logs it (deliberate difference: the operator gets the first
+/// `$MaxMessageSize` bytes of the message instead of escaped zlib bytes).
+fn inflate(input: &[u8], max: usize) -> Inflated {
+    let Some(compressed) = input.strip_prefix(b"z") else { return Inflated::NotCompressed };
+    let limit = max.saturating_add(1);
+    let mut inflater = flate2::Decompress::new(true);
+    let mut out = Vec::with_capacity(limit.min(INFLATE_FIRST_GUESS.max(4 * compressed.len())));
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() >= limit {
+                out.truncate(max);
+                return Inflated::CutAtLimit(out);
+            }
+            // Grow by doubling, never past the limit: reserve_exact asks for
+            // exactly this much, where reserve could round up to twice.
+            out.reserve_exact(out.capacity().max(INFLATE_FIRST_GUESS).min(limit - out.len()));
+        }
+        let (read_before, written_before) = (inflater.total_in(), out.len());
+        let rest = compressed.get(read_before as usize..).unwrap_or_default();
+        // decompress_vec writes into the spare capacity only: `out` never grows here.
+        match inflater.decompress_vec(rest, &mut out, flate2::FlushDecompress::None) {
+            Ok(flate2::Status::StreamEnd) if out.len() > max => {
+                out.truncate(max);
+                return Inflated::CutAtLimit(out);
+            }
+            Ok(flate2::Status::StreamEnd) => return Inflated::Whole(out),
+            Ok(_) if inflater.total_in() == read_before && out.len() == written_before => {
+                // No progress with room to write: the stream ends early.
+                return Inflated::NotCompressed;
+            }
+            Ok(_) => {}
+            Err(_) => return Inflated::NotCompressed,
+        }
     }
-    let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(&input[1..]).take(16 * 1024 * 1024).read_to_end(&mut out).ok()?;
-    Some(out)
 }
 
 /// rsyslog's SanitizeMsg with its defaults: drop one trailing NUL, then one
@@ -250,7 +401,7 @@ fn parse_pri(m: &mut Message) -> usize {
 }
 
 fn parse_rfc5424(m: &mut Message, mut pos: usize) {
-    m.protocol = 1;
+    m.protocol = Protocol::Rfc5424;
     let raw = &m.raw;
     let rest = &raw[pos..];
     if rest.len() >= 2 && rest[0] == b'-' && rest[1] == b' ' {
@@ -277,21 +428,34 @@ fn parse_rfc5424(m: &mut Message, mut pos: usize) {
     let app_name = field(&mut pos);
     let procid = field(&mut pos);
     let msgid = field(&mut pos);
-    let sd = structured_data(raw, &mut pos);
-    // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a colon.
-    let mut tag = raw[app_name.start as usize..app_name.end as usize].to_vec();
+    // Where the STRUCTURED-DATA is not one (it starts with neither '[' nor
+    // '-'), rsyslog 8.2302 (pmrfc5424.c) keeps what its work buffer still
+    // holds: the MSGID. So do we.
+    let sd = structured_data(raw, &mut pos).unwrap_or(msgid);
+    // rsyslog emulates a TAG for RFC 5424: APP-NAME[PROCID], without a
+    // colon; an empty APP-NAME is the nil value "-" (msg.c, MsgSetAPPNAME),
+    // and the TAG has at most CONF_TAG_MAXSIZE - 1 = 511 bytes (the snprintf
+    // of tryEmulateTAG; rsyslog 8.2302 then copies the untruncated length,
+    // reading past its buffer: we stop at 511).
+    let app = &raw[app_name.start as usize..app_name.end as usize];
+    let mut tag = if app.is_empty() { b"-".to_vec() } else { app.to_vec() };
     let pid = &raw[procid.start as usize..procid.end as usize];
     if pid != b"-" {
         tag.push(b'[');
         tag.extend_from_slice(pid);
         tag.push(b']');
     }
+    tag.truncate(EMULATED_TAG_MAX);
+    m.rfc5424_fields = true;
     (m.hostname, m.app_name, m.procid, m.msgid, m.structured_data) = (Some(hostname), app_name, procid, msgid, sd);
     m.emulated_tag = tag;
     m.msg_offset = pos;
 }
 
-fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
+/// The longest TAG rsyslog emulates for an RFC 5424 message.
+const EMULATED_TAG_MAX: usize = 511;
+
+fn structured_data(raw: &[u8], pos: &mut usize) -> Option<Span> {
     let start = *pos;
     match raw.get(*pos) {
         Some(b'-') => *pos += 1,
@@ -312,17 +476,17 @@ fn structured_data(raw: &[u8], pos: &mut usize) -> Span {
                 *pos += 1;
             }
         },
-        _ => return Span::default(),
+        _ => return None,
     }
     let value = Span::new(start, *pos);
     if raw.get(*pos) == Some(&b' ') {
         *pos += 1;
     }
-    value
+    Some(value)
 }
 
 fn parse_rfc3164_header(m: &mut Message, mut pos: usize) {
-    m.protocol = 0;
+    m.protocol = Protocol::Rfc3164;
     if m.pri == INVALID_PRI {
         m.msg_offset = pos;
         return;
@@ -391,7 +555,12 @@ mod tests {
     }
 
     fn origin() -> Arc<Origin> {
-        Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imtcp" })
+        Arc::new(Origin {
+            fromhost: "peer".into(),
+            fromhost_ip: "127.0.0.2".into(),
+            inputname: "imtcp",
+            provenance: Default::default(),
+        })
     }
 
     fn p(s: &[u8]) -> Message {
@@ -432,7 +601,7 @@ mod tests {
     #[test]
     fn rfc5424_emulates_tag() {
         let m = p(b"<165>1 2003-10-11T22:14:15.003Z mymachine evntslog 123 ID47 [ex@32473 iut=\"3\"] An app event");
-        assert_eq!(m.protocol, 1);
+        assert_eq!(m.protocol, Protocol::Rfc5424);
         assert_eq!(m.hostname(), b"mymachine");
         assert_eq!(m.tag(), b"evntslog[123]");
         assert_eq!(m.programname(), b"evntslog");
@@ -440,6 +609,19 @@ mod tests {
         assert_eq!(m.msg(), b"An app event");
         let m = p(b"<13>1 - host app - - - hello");
         assert_eq!(m.tag(), b"app");
+    }
+
+    #[test]
+    fn rfc5424_empty_app_name_is_nil_and_the_emulated_tag_has_511_bytes_at_most() {
+        let m = p(b"<13>1 2026-11-23T10:00:00Z host  7 - - empty app-name");
+        assert_eq!((m.tag(), m.programname()), (&b"-[7]"[..], &b"-"[..]));
+        let long = format!("<13>1 2026-11-23T10:00:00Z host {} 42 - - x", "a".repeat(600));
+        let m = p(long.as_bytes());
+        assert_eq!(m.tag().len(), 511);
+        assert!(m.has_rfc5424_fields());
+        assert!(!p(b"<13>1 notatime host app - - - x").has_rfc5424_fields());
+        let m = p(b"<13>1 2026-11-23T10:00:00Z host app 1 ID  no sd");
+        assert_eq!((m.structured_data(), m.msg()), (&b"ID"[..], &b" no sd"[..]), "rsyslog's leftover MSGID");
     }
 
     #[test]
@@ -460,5 +642,73 @@ mod tests {
         assert_eq!(m.msg(), b" compressed");
         let m = p(b"zebra: not compressed");
         assert_eq!(m.tag(), b"zebra:", "kept as plain text");
+    }
+
+    fn zlib(text: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(vec![b'z'], flate2::Compression::best());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn with_max(input: &[u8], max: usize) -> Message {
+        let base = parse_rfc3339(b"2026-11-23T10:00:00.000001+00:00").unwrap().0;
+        parse(input, origin(), base, &ParseOptions { max_message_size: max }).unwrap()
+    }
+
+    /// `<13>Nov 23 12:00:00 h t: EEE…` of exactly `len` bytes.
+    fn message_of(len: usize) -> Vec<u8> {
+        let mut m = b"<13>Nov 23 12:00:00 h t: ".to_vec();
+        m.resize(len, b'E');
+        m
+    }
+
+    #[test]
+    fn inflating_to_exactly_the_maximum_keeps_the_whole_message() {
+        for max in [100, 256, 257, 8096] {
+            let m = with_max(&zlib(&message_of(max)), max);
+            assert_eq!(m.raw, message_of(max), "max {max}");
+            assert!(!m.inflated_past_limit, "max {max}");
+        }
+    }
+
+    #[test]
+    fn inflating_to_one_byte_over_the_maximum_cuts_it_there() {
+        for max in [100, 256, 257, 8096] {
+            let m = with_max(&zlib(&message_of(max + 1)), max);
+            assert_eq!(m.raw, message_of(max), "max {max}");
+            assert!(m.inflated_past_limit, "max {max}");
+            assert_eq!(m.tag(), b"t:");
+        }
+    }
+
+    #[test]
+    fn a_compression_bomb_gives_one_message_of_the_maximum_size() {
+        // 32 MiB of 'A' (past the old 16 MiB cap) in about 32 KiB of zlib.
+        let mut text = message_of(64);
+        text.resize(32 << 20, b'A');
+        let bomb = zlib(&text);
+        drop(text);
+        assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+        let m = with_max(&bomb, 8096);
+        assert_eq!(m.raw.len(), 8096);
+        assert!(m.inflated_past_limit);
+        assert!(m.raw.starts_with(&message_of(64)));
+    }
+
+    #[test]
+    fn a_broken_zlib_stream_is_kept_as_plain_text() {
+        let whole = zlib(&message_of(300));
+        let cut = &whole[..whole.len() / 2];
+        let m = with_max(cut, 8096);
+        assert!(!m.inflated_past_limit);
+        assert!(m.raw.starts_with(b"zx"), "the bytes as received, escaped");
+        // A stream cut after the limit's worth of output still gives the message.
+        let mut long = message_of(64);
+        long.resize(100_000, b'A');
+        let whole = zlib(&long);
+        let m = with_max(&whole[..whole.len() - 8], 8096);
+        assert!(m.inflated_past_limit);
+        assert_eq!(m.raw, long[..8096]);
     }
 }

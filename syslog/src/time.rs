@@ -7,20 +7,30 @@ use chrono::{DateTime, Datelike, Local, Offset, TimeZone, Timelike, Utc};
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+/// A point in time as a syslog message states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamp {
+    /// The year, e.g. 2026.
     pub year: i32,
+    /// 1-12.
     pub month: u8,
+    /// 1-31.
     pub day: u8,
+    /// 0-23.
     pub hour: u8,
+    /// 0-59.
     pub minute: u8,
+    /// Seconds (0-59).
     pub second: u8,
     /// Fractional seconds as digits were given, e.g. 123 with precision 3.
     pub secfrac: u32,
+    /// How many digits `secfrac` has (0 = none given).
     pub secfrac_precision: u8,
     /// `+`, `-` or `Z`.
     pub offset_mode: u8,
+    /// Hours of the UTC offset.
     pub offset_hour: u8,
+    /// Minutes of the UTC offset.
     pub offset_minute: u8,
 }
 
@@ -30,6 +40,7 @@ impl Timestamp {
         Self::from_system_time(SystemTime::now(), false)
     }
 
+    /// `t` in the local time zone (or UTC), microsecond precision.
     pub fn from_system_time(t: SystemTime, utc: bool) -> Self {
         let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
         let utc_time = DateTime::<Utc>::from_timestamp(d.as_secs() as i64, d.subsec_nanos()).unwrap_or_default();
@@ -136,6 +147,7 @@ impl Timestamp {
         push2(out, self.second.into());
     }
 
+    /// `YYYY-MM-DD`, with `sep` between the fields.
     pub fn write_date(&self, out: &mut Vec<u8>, sep: u8) {
         push4(out, self.year);
         out.push(sep);
@@ -152,6 +164,7 @@ impl Timestamp {
         push2(out, self.second.into());
     }
 
+    /// The fractional seconds' digits as given (`0` when none were).
     pub fn write_secfrac(&self, out: &mut Vec<u8>) {
         if self.secfrac_precision == 0 {
             out.push(b'0');
@@ -160,6 +173,76 @@ impl Timestamp {
         let digits = (usize::from(self.secfrac_precision) - 1) % 6 + 1;
         let s = format!("{:0width$}", self.secfrac, width = digits);
         out.extend_from_slice(&s.as_bytes()[s.len().saturating_sub(digits)..]);
+    }
+}
+
+/// The date formats of the property replacer (`date-rfc3339`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFormat {
+    /// No option: as `Rfc3164`.
+    Default,
+    /// `date-rfc3164`: `Nov  3 01:02:03`.
+    Rfc3164,
+    /// `date-rfc3164-buggyday`: `Nov 03 01:02:03`.
+    Rfc3164BuggyDay,
+    /// `date-rfc3339`: `2026-11-23T12:14:25.123+01:00`.
+    Rfc3339,
+    /// `date-mysql`: `20261123121425`.
+    Mysql,
+    /// `date-pgsql`: `2026-11-23 12:14:25`.
+    Pgsql,
+    /// `date-unixtimestamp`: seconds since the epoch.
+    Unix,
+    /// `date-year`.
+    Year,
+    /// `date-month`.
+    Month,
+    /// `date-day`.
+    Day,
+    /// `date-hour`.
+    Hour,
+    /// `date-minute`.
+    Minute,
+    /// `date-second`.
+    Second,
+    /// `date-subseconds`: the fractional seconds' digits.
+    Subseconds,
+    /// `date-wday`: the weekday, 0 = Sunday.
+    Wday,
+    /// `date-tzoffshour`: the hours of the UTC offset.
+    TzOffsHour,
+}
+
+impl Timestamp {
+    /// Writes the time in `format`, converted to UTC first when `utc` is set.
+    pub fn write_formatted(&self, format: DateFormat, utc: bool, v: &mut Vec<u8>) {
+        let t = if utc { self.to_utc() } else { *self };
+        let start = v.len();
+        match format {
+            DateFormat::Default | DateFormat::Rfc3164 => t.write_rfc3164(v),
+            DateFormat::Rfc3164BuggyDay => {
+                t.write_rfc3164(v);
+                if v[start + 4] == b' ' {
+                    v[start + 4] = b'0';
+                }
+            }
+            DateFormat::Rfc3339 => t.write_rfc3339(v),
+            DateFormat::Mysql => t.write_mysql(v),
+            DateFormat::Pgsql => {
+                t.write_date(v, b'-');
+                v.extend_from_slice(format!(" {:02}:{:02}:{:02}", t.hour, t.minute, t.second).as_bytes());
+            }
+            DateFormat::Unix => v.extend_from_slice(t.unix().to_string().as_bytes()),
+            DateFormat::Year => push4(v, t.year),
+            DateFormat::Month => push2(v, t.month.into()),
+            DateFormat::Day => push2(v, t.day.into()),
+            DateFormat::Hour => push2(v, t.hour.into()),
+            DateFormat::Minute => push2(v, t.minute.into()),
+            DateFormat::Second => push2(v, t.second.into()),
+            DateFormat::Subseconds => t.write_secfrac(v),
+            DateFormat::Wday => v.extend_from_slice(t.weekday().to_string().as_bytes()),
+            DateFormat::TzOffsHour => push2(v, t.offset_hour.into()),
+        }
     }
 }
 

@@ -5,7 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use gsswire::{initiate, ByteOrder, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, Protection, Session};
+use gsswire::{
+    initiate_as, ByteOrder, ClientIdentity, FrameOrder, FrameReader, FrameWriter, InitiatorConfig, InitiatorCredential,
+    Protection, Session,
+};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpSocket;
 
@@ -17,6 +20,22 @@ pub struct GssClient {
 
 impl GssClient {
     pub async fn connect(addr: SocketAddr, source: Option<IpAddr>, protection: Protection, order: ByteOrder) -> Result<Self> {
+        Self::connect_as(addr, source, protection, order, &ClientIdentity::default()).await
+    }
+
+    /// [`GssClient::connect`] as `identity` (a principal from its keytab)
+    /// instead of this process's default credential.
+    pub async fn connect_as(
+        addr: SocketAddr,
+        source: Option<IpAddr>,
+        protection: Protection,
+        order: ByteOrder,
+        identity: &ClientIdentity,
+    ) -> Result<Self> {
+        let credential = match identity == &ClientIdentity::default() {
+            true => None,
+            false => Some(InitiatorCredential::acquire(identity)?),
+        };
         let socket = TcpSocket::new_v4()?;
         if let Some(ip) = source {
             socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding source {ip}"))?;
@@ -32,7 +51,7 @@ impl GssClient {
             protection,
             handshake_timeout: Duration::from_secs(20),
         };
-        let session = initiate(&mut reader, &mut writer, &config).await?;
+        let session = initiate_as(&mut reader, &mut writer, &config, credential.as_ref()).await?;
         Ok(GssClient { reader, writer, session })
     }
 

@@ -1,11 +1,14 @@
 //! Helpers for the end-to-end tests: a throwaway MIT Kerberos realm on
-//! loopback ([`realm`]) and Debian's real rsyslogd as a peer ([`rsyslog`]).
+//! loopback ([`realm`]), Debian's real rsyslogd as a peer ([`rsyslog`]), and
+//! a tampering proxy between a shipper and a collector ([`proxy`]).
 //!
 //! Nothing here depends on the machine's own `/etc/krb5.conf`: every process a
 //! test starts gets its Kerberos environment from a [`realm::TestRealm`].
 
 pub mod client;
 pub mod daemon;
+pub mod differential;
 pub mod net;
+pub mod proxy;
 pub mod realm;
 pub mod rsyslog;

@@ -25,12 +25,35 @@ pub struct TestRealm {
     dir: tempfile::TempDir,
     kdc_port: u16,
     kdc: Option<Child>,
+    /// The KDC's `max_life` for every ticket (`None`: MIT's default, 24 h).
+    max_ticket_life: Option<Duration>,
+    /// Anonymous PKINIT set up (a test CA, the KDC's certificate).
+    anonymous: bool,
 }
 
 impl TestRealm {
     /// Creates the realm and starts its KDC. The service principal
     /// `host/localhost` is always present in [`TestRealm::server_keytab`].
     pub fn start() -> Result<Self> {
+        TestRealm::start_with(None, false)
+    }
+
+    /// A realm whose KDC issues no ticket valid for longer than
+    /// `max_ticket_life` (the realm's `max_life`, which the principals it
+    /// creates take over), with a clock skew allowance of 5 s: for tests of
+    /// what happens when tickets end.
+    pub fn with_max_ticket_life(max_ticket_life: Duration) -> Result<Self> {
+        TestRealm::start_with(Some(max_ticket_life), false)
+    }
+
+    /// A realm that issues anonymous tickets (RFC 8062 anonymous PKINIT:
+    /// `kinit -n`), with a throwaway CA and KDC certificate made by openssl.
+    /// Needs Debian's krb5-pkinit.
+    pub fn with_anonymous() -> Result<Self> {
+        TestRealm::start_with(None, true)
+    }
+
+    fn start_with(max_ticket_life: Option<Duration>, anonymous: bool) -> Result<Self> {
         for tool in ["krb5kdc", "kdb5_util", "kadmin.local"] {
             if which(tool).is_none() {
                 bail!("{tool} not found: run tests/setup.sh (Debian packages krb5-kdc, krb5-admin-server)");
@@ -38,12 +61,18 @@ impl TestRealm {
         }
         let dir = tempfile::Builder::new().prefix("gsslog-realm-").tempdir()?;
         let kdc_port = free_port()?;
-        let realm = TestRealm { dir, kdc_port, kdc: None };
+        let realm = TestRealm { dir, kdc_port, kdc: None, max_ticket_life, anonymous };
+        if anonymous {
+            realm.make_pkinit_certificates()?;
+        }
         realm.write_config(&format!("127.0.0.1:{kdc_port}"))?;
         fs::create_dir_all(realm.path("rcache"))?;
         realm.run(Command::new(tool("kdb5_util")).args(["create", "-s", "-r", REALM, "-P", "masterpw"]))?;
         let mut realm = realm;
         realm.add_service("host/localhost")?;
+        if anonymous {
+            realm.kadmin("addprinc -randkey WELLKNOWN/ANONYMOUS")?;
+        }
         realm.start_kdc()?;
         Ok(realm)
     }
@@ -93,7 +122,64 @@ impl TestRealm {
         Ok(keytab)
     }
 
-    fn client_keytab(&self, principal: &str) -> PathBuf {
+    /// The environment of an initiator holding an anonymous ticket: `kinit -n`
+    /// into a ccache of its own (no keytab). Only in [`TestRealm::with_anonymous`].
+    pub fn anonymous_client_env(&self) -> Result<Vec<EnvVar>> {
+        let ccache = format!("FILE:{}", self.path("ccache-anonymous").display());
+        let env = vec![env("KRB5_CONFIG", self.krb5_conf()), env("KRB5CCNAME", &ccache)];
+        let out = Command::new(tool("kinit")).arg("-n").envs(env.clone()).stdin(Stdio::null()).output().context("kinit -n")?;
+        if !out.status.success() {
+            bail!("kinit -n failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(env)
+    }
+
+    /// A CA and a KDC certificate for anonymous PKINIT, as MIT's PKINIT
+    /// guide makes them: the KDC's carries the pkinit-KPKdc EKU and
+    /// `krbtgt/REALM@REALM` as its subject alternative name.
+    fn make_pkinit_certificates(&self) -> Result<()> {
+        let extensions = "[kdc_cert]\n\
+             basicConstraints=CA:FALSE\n\
+             keyUsage=nonRepudiation,digitalSignature,keyEncipherment,keyAgreement\n\
+             extendedKeyUsage=1.3.6.1.5.2.3.5\n\
+             subjectKeyIdentifier=hash\n\
+             authorityKeyIdentifier=keyid,issuer\n\
+             subjectAltName=otherName:1.3.6.1.5.2.2;SEQUENCE:kdc_princ_name\n\
+             [kdc_princ_name]\n\
+             realm=EXP:0,GeneralString:REALM_NAME\n\
+             principal_name=EXP:1,SEQUENCE:kdc_principal_seq\n\
+             [kdc_principal_seq]\n\
+             name_type=EXP:0,INTEGER:2\n\
+             name_string=EXP:1,SEQUENCE:kdc_principals\n\
+             [kdc_principals]\n\
+             princ1=GeneralString:krbtgt\n\
+             princ2=GeneralString:REALM_NAME\n"
+            .replace("REALM_NAME", REALM);
+        fs::write(self.path("pkinit.cnf"), extensions)?;
+        let p = |name: &str| self.path(name).display().to_string();
+        let openssl = |args: &[&str]| -> Result<()> {
+            let out = Command::new(tool("openssl")).args(args).stdin(Stdio::null()).output().context("running openssl")?;
+            if !out.status.success() {
+                bail!("openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(())
+        };
+        openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-days", "2", "-subj", "/CN=gsslog test CA"])?;
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &p("kdc.key"), "-out", &p("kdc.csr"), "-subj", "/CN=gsslog test KDC"])?;
+        openssl(&[
+            "x509", "-req", "-in", &p("kdc.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial", "-out", &p("kdc.pem"),
+            "-days", "2", "-extfile", &p("pkinit.cnf"), "-extensions", "kdc_cert",
+        ])
+    }
+
+    /// Deletes a principal from the KDC's database: tickets already issued
+    /// stay valid until they end, no new ones are issued.
+    pub fn delete_principal(&self, principal: &str) -> Result<()> {
+        self.kadmin(&format!("delprinc -force {principal}"))
+    }
+
+    /// The keytab [`TestRealm::add_client`] wrote for `principal`.
+    pub fn client_keytab(&self, principal: &str) -> PathBuf {
         self.path(&format!("client-{}.keytab", principal.replace('/', "_")))
     }
 
@@ -168,11 +254,17 @@ impl TestRealm {
              \tqualify_shortname = \"\"\n\
              \tudp_preference_limit = 1\n\
              \tticket_lifetime = 10h\n\
+             {clockskew}\
              [realms]\n\
-             \t{REALM} = {{\n\t\tkdc = {kdc}\n\t}}\n\
+             \t{REALM} = {{\n\t\tkdc = {kdc}\n{anchors}\t}}\n\
              [domain_realm]\n\
              \tlocalhost = {REALM}\n\
-             \t.test = {REALM}\n"
+             \t.test = {REALM}\n",
+            anchors = self.pkinit_lines(false),
+            // MIT lets an acceptor's context live the clock skew allowance
+            // (5 min by default) past its ticket: a short-ticket realm gets a
+            // short allowance too, so that contexts end soon after tickets.
+            clockskew = if self.max_ticket_life.is_some() { "\tclockskew = 5\n" } else { "" }
         );
         let kdc_conf = format!(
             "[kdcdefaults]\n\
@@ -185,15 +277,33 @@ impl TestRealm {
              \t\tacl_file = {d}/kadm5.acl\n\
              \t\tkdc_listen = 127.0.0.1:{port}\n\
              \t\tkdc_tcp_listen = 127.0.0.1:{port}\n\
+             {max_life}\
+             {pkinit}\
              \t}}\n\
              [logging]\n\
              \tkdc = FILE:{d}/kdc.log\n",
-            port = self.kdc_port
+            port = self.kdc_port,
+            max_life = self.max_ticket_life.map_or(String::new(), |l| format!("\t\tmax_life = {}s\n", l.as_secs())),
+            pkinit = self.pkinit_lines(true)
         );
         fs::write(self.krb5_conf(), krb5)?;
         fs::write(self.path("kdc.conf"), kdc_conf)?;
         fs::write(self.path("kadm5.acl"), "")?;
         Ok(())
+    }
+
+    /// The PKINIT lines of the realm's stanza: the CA for both sides, the
+    /// KDC's identity for the KDC. Empty unless anonymous tickets are on.
+    fn pkinit_lines(&self, kdc: bool) -> String {
+        if !self.anonymous {
+            return String::new();
+        }
+        let p = |name: &str| self.path(name).display().to_string();
+        let mut lines = format!("\t\tpkinit_anchors = FILE:{}\n", p("ca.pem"));
+        if kdc {
+            lines.push_str(&format!("\t\tpkinit_identity = FILE:{},{}\n", p("kdc.pem"), p("kdc.key")));
+        }
+        lines
     }
 
     fn admin_env(&self) -> Vec<EnvVar> {

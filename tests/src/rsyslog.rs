@@ -124,3 +124,47 @@ impl RsyslogForwarder {
         Ok(())
     }
 }
+
+/// How a stock omgssapi frames each message inside its GSS tokens.
+#[derive(Clone, Copy, Debug)]
+pub enum GssFraming {
+    /// The default: the message and one LF.
+    LineFeed,
+    /// `:omgssapi:(o)host`: `<length> SP <message>`, no LF.
+    OctetCounted,
+    /// `:omgssapi:(z9)host`: a message over 60 bytes is sent as `z` and its
+    /// zlib stream, octet-counted, when that is shorter; others as `LineFeed`.
+    Compressed,
+}
+
+/// A stock rsyslog node that relays what it receives on plain TCP (imtcp on
+/// `tcp_port`) with omgssapi to `target_host:target_port`, as received: the
+/// forwarding template is `%rawmsg%` and control characters are not escaped
+/// on the node, so the collector behind it parses the original bytes.
+pub struct RsyslogGssRelay {
+    pub daemon: Rsyslogd,
+    pub tcp_port: u16,
+}
+
+impl RsyslogGssRelay {
+    pub fn start(dir: &Path, env: &[EnvVar], mode: &str, framing: GssFraming, target_host: &str, target_port: u16) -> Result<Self> {
+        let tcp_port = crate::net::free_port()?;
+        let option = match framing {
+            GssFraming::LineFeed => "",
+            GssFraming::OctetCounted => "(o)",
+            GssFraming::Compressed => "(z9)",
+        };
+        let config = format!(
+            "$EscapeControlCharactersOnReceive off\n\
+             $ModLoad imtcp\n\
+             $InputTCPServerRun {tcp_port}\n\
+             $template RawForward,\"%rawmsg%\"\n\
+             $ModLoad omgssapi\n\
+             $GssForwardServiceName host\n\
+             $GssMode {mode}\n\
+             *.* :omgssapi:{option}{target_host}:{target_port};RawForward\n"
+        );
+        let daemon = Rsyslogd::start(dir, &config, env)?;
+        Ok(RsyslogGssRelay { daemon, tcp_port })
+    }
+}

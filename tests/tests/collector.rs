@@ -159,7 +159,7 @@ async fn plain_tcp_and_gss_share_the_port_when_permitted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_concurrent_sessions_are_held() {
-    raise_fd_limit();
+    daemon::os::raise_open_file_limit();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("all.log");
     let port = free_port().unwrap();
@@ -435,20 +435,10 @@ fn check_config_reports_file_and_line_and_exit_code() {
     let out = std::process::Command::new(bin_path("imgssapi").unwrap()).args(["--check-config", "-f"]).arg(&seed).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert_eq!(stdout.lines().count(), 2, "two warnings about the seed's dead pbs rule: {stdout}");
+    assert_eq!(stdout.lines().count(), 3, "two warnings about the seed's dead pbs rule, one about principals: {stdout}");
     assert!(stdout.contains(":21: warning: this filter can never match"));
+    assert!(stdout.contains("warning: no $InputGSSServerAllowedPrincipal: any principal of the realm"), "{stdout}");
 }
-
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain getrlimit/setrlimit on a local struct.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max.min(65536);
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
-}
-
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_file_is_an_error_and_other_files_go_on() {

@@ -411,3 +411,35 @@ fn fifty_shippers_spread_their_reconnects_and_deliver_after_the_collector_return
     assert_eq!(got.iter().copied().collect::<BTreeSet<_>>(), (0..SHIPPERS).collect());
     assert!(took < Duration::from_secs(10), "delivery within a few seconds of the return: {took:?}");
 }
+
+/// Debian's logrotate hooks and many admins send SIGHUP to every syslog
+/// daemon; the shipper used to die of it (exit 129, no log line).
+#[test]
+fn sighup_under_load_neither_stops_the_shipper_nor_loses_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let input = free_port().unwrap();
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &stanza(port, ""), &["--tcp", &format!("127.0.0.1:{input}")]);
+    const N: usize = 3000;
+    let feeder = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
+        for i in 0..N {
+            s.write_all(format!("{}\n", numbered(i)).as_bytes()).unwrap();
+            if i % 100 == 99 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    });
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(100));
+        shipper.signal("HUP");
+    }
+    feeder.join().unwrap();
+    let got = wait_for_seqs(&out, N, &[&collector, &shipper]);
+    assert!(shipper.is_running(), "SIGHUP stopped the shipper:\n{}", shipper.log());
+    assert!(shipper.log().contains("SIGHUP"), "the signal is logged:\n{}", shipper.log());
+    // One session throughout: every message exactly once, in order.
+    assert_eq!(got, (0..N).collect::<Vec<_>>());
+}

@@ -122,8 +122,8 @@ fn token_crypto() -> Result<(f64, f64)> {
     }
     let mit = mb / started.elapsed().as_secs_f64();
     let (init, acc) = pair()?;
-    let mut sender = CfxContext::new(&init.export_message_keys()?, false)?;
-    let mut receiver = CfxContext::new(&acc.export_message_keys()?, false)?;
+    let mut sender = CfxContext::new(&init.export_message_keys()?)?;
+    let mut receiver = CfxContext::new(&acc.export_message_keys()?)?;
     let started = Instant::now();
     for _ in 0..rounds {
         let token = sender.wrap(&plain, true);

@@ -1,0 +1,60 @@
+//! Plain or GSS: what a new connection is, decided from its first bytes.
+//!
+//! A listener with PermitPlainTCP takes both kinds; [`looks_like_gss`] tells
+//! them apart. Every connection then has to say something before it becomes
+//! a session ([`first_bytes`]).
+
+use std::time::Duration;
+
+use gsswire::frame::{detect_order, Detection};
+use gsswire::{FrameError, FrameReader};
+use tokio::io::AsyncRead;
+use tokio::time::Instant;
+
+use crate::open::NotOpened;
+
+/// The kinds of session a sender may open on a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modes {
+    GssOnly,
+    PlainOnly,
+    /// PermitPlainTCP: the first bytes decide.
+    Either,
+}
+
+/// How long a new session may stay silent before PermitPlainTCP calls it plain.
+const PLAIN_DETECT_WAIT: Duration = Duration::from_secs(1);
+
+/// rsyslog's PermitPlainTCP heuristic, made exact: a session is GSS when its
+/// first bytes are a length-prefixed InitialContextToken in either byte order;
+/// a session silent for a second, or starting with anything else, is plain.
+pub async fn looks_like_gss<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>) -> Result<bool, FrameError> {
+    let deadline = Instant::now() + PLAIN_DETECT_WAIT;
+    loop {
+        match detect_order(reader.buffered()) {
+            Detection::Found(_) => return Ok(true),
+            Detection::NotGss => return Ok(false),
+            Detection::NeedMore => {}
+        }
+        match tokio::time::timeout_at(deadline, reader.fill()).await {
+            // Silent, or closed: plain (a closed silent one ends at its first bytes).
+            Err(_) | Ok(Ok(0)) => return Ok(false),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// Waits for the first bytes of a connection until `deadline`.
+pub async fn first_bytes<R: AsyncRead + Unpin>(
+    reader: &mut FrameReader<R>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), NotOpened> {
+    match tokio::time::timeout_at(deadline, reader.fill()).await {
+        Err(_) => Err(NotOpened::Silent(timeout)),
+        Ok(Ok(0)) => Err(NotOpened::ClosedSilent),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(NotOpened::Read(e)),
+    }
+}

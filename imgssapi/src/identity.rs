@@ -1,0 +1,364 @@
+//! Who may send, and as which host: what the collector decides about an
+//! authenticated session right after its handshake.
+//!
+//! - [`PrincipalPattern`]: `$InputGSSServerAllowedPrincipal`. A session whose
+//!   principal matches none of the patterns is refused. A pattern always
+//!   names its realm exactly, so a principal of another realm (cross-realm
+//!   trust) matches only a pattern that names that realm.
+//! - [`HostBindingMode`] and [`HostMap`]: `$InputGSSServerHostPrincipalBinding`
+//!   and `$InputGSSServerHostMapFile`. A `host/NAME@REALM` principal may send
+//!   only from the addresses of NAME: those the map file gives for it, or
+//!   else those a forward DNS lookup of NAME returns ([`ForwardLookups`],
+//!   cached for a bounded time). On a mismatch the session is refused, or
+//!   accepted with its messages marked (`gss-host-binding` = `mismatch`).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use gsswire::Session;
+use syslog::{HostBinding, ProtectionSeen, Provenance};
+
+use crate::config::IdentitySettings;
+
+/// Why an authenticated session is refused right after its handshake.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAdmitted {
+    #[error("principal not allowed by $InputGSSServerAllowedPrincipal: {principal}")]
+    PrincipalNotAllowed { principal: String },
+    #[error("host principal sends from an address not its own ($InputGSSServerHostPrincipalBinding refuse): {principal}: {reason}")]
+    HostMismatch { principal: String, reason: String },
+    #[error("host binding check failed: {0}")]
+    Worker(String),
+}
+
+/// The forward lookups of every listener, shared.
+static LOOKUPS: LazyLock<Arc<ForwardLookups>> = LazyLock::new(Default::default);
+
+/// Decides whether an authenticated session may go on and, if so, what its
+/// messages say about their sender (the host binding check, which may ask
+/// DNS, runs on a blocking thread).
+pub async fn admit(settings: &IdentitySettings, principal: String, peer: IpAddr) -> Result<Provenance, NotAdmitted> {
+    if !settings.permits(&principal) {
+        return Err(NotAdmitted::PrincipalNotAllowed { principal });
+    }
+    let verdict = if settings.host_binding == HostBindingMode::Off || host_of(&principal).is_none() {
+        BindingVerdict { binding: HostBinding::Unchecked, reason: None }
+    } else {
+        let (mode, map, lookups, who) = (settings.host_binding, settings.host_map.clone(), LOOKUPS.clone(), principal.clone());
+        tokio::task::spawn_blocking(move || check_host_binding(mode, map.as_ref(), &lookups, &who, peer))
+            .await
+            .map_err(|e| NotAdmitted::Worker(e.to_string()))?
+    };
+    if let (HostBinding::Mismatch, HostBindingMode::Refuse) = (verdict.binding, settings.host_binding) {
+        return Err(NotAdmitted::HostMismatch { principal, reason: verdict.reason.unwrap_or_default() });
+    }
+    if let Some(reason) = &verdict.reason {
+        tracing::warn!(%peer, principal, reason, "host principal sends from an address not its own: its messages are marked");
+    }
+    Ok(Provenance { principal, protection: ProtectionSeen::Encryption, host_binding: verdict.binding })
+}
+
+/// When the collector ends a session because its context expired:
+/// `$InputGSSServerExpireSessions on` and a context with an end time.
+pub fn expiry(settings: &IdentitySettings, session: &Session) -> Option<tokio::time::Instant> {
+    settings.expire_sessions.then(|| session.expires_at()).flatten().map(tokio::time::Instant::from_std)
+}
+
+/// One `$InputGSSServerAllowedPrincipal` entry: `NAME@REALM`, where NAME may
+/// hold `*` (any run of characters, `/` included) and REALM is exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalPattern {
+    name: String,
+    realm: String,
+}
+
+impl PrincipalPattern {
+    pub fn parse(text: &str) -> Result<PrincipalPattern, String> {
+        let text = text.trim();
+        let Some((name, realm)) = split_principal(text) else {
+            return Err(format!(
+                "'{text}' names no realm: write NAME@REALM (a principal of another realm matches only a pattern naming that realm)"
+            ));
+        };
+        if name.is_empty() || realm.is_empty() {
+            return Err(format!("'{text}' is not NAME@REALM"));
+        }
+        if realm.contains('*') {
+            return Err(format!("'{text}': the realm must be named exactly, without '*'"));
+        }
+        Ok(PrincipalPattern { name: name.to_string(), realm: realm.to_string() })
+    }
+
+    /// Kerberos principals are case-sensitive; so is the match.
+    pub fn matches(&self, principal: &str) -> bool {
+        match split_principal(principal) {
+            Some((name, realm)) => realm == self.realm && glob(&self.name, name),
+            None => false,
+        }
+    }
+}
+
+impl std::fmt::Display for PrincipalPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.realm)
+    }
+}
+
+/// Name and realm of a displayed principal: split at the last `@` that is
+/// not escaped (`\@` may stand inside a name).
+fn split_principal(principal: &str) -> Option<(&str, &str)> {
+    let bytes = principal.as_bytes();
+    let at = (0..bytes.len()).rev().find(|&i| bytes[i] == b'@' && (i == 0 || bytes[i - 1] != b'\\'))?;
+    Some((&principal[..at], &principal[at + 1..]))
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = text.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// The NAME of a `host/NAME@REALM` principal; `None` for any other form.
+pub fn host_of(principal: &str) -> Option<&str> {
+    let (name, _realm) = split_principal(principal)?;
+    let host = name.strip_prefix("host/")?;
+    (!host.is_empty() && !host.contains('/')).then_some(host)
+}
+
+/// `$InputGSSServerHostPrincipalBinding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostBindingMode {
+    /// Not checked (the default).
+    Off,
+    /// A host principal sending from another address is refused.
+    Refuse,
+    /// It is accepted, and its messages say `gss-host-binding` = `mismatch`.
+    Mark,
+}
+
+impl std::str::FromStr for HostBindingMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(HostBindingMode::Off),
+            "refuse" => Ok(HostBindingMode::Refuse),
+            "mark" => Ok(HostBindingMode::Mark),
+            other => Err(format!("'{other}' is not off, refuse or mark")),
+        }
+    }
+}
+
+/// `$InputGSSServerHostMapFile`: `NAME ADDRESS...` per line, `#` comments.
+/// A name in the map is checked against its addresses only, never DNS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostMap {
+    hosts: HashMap<String, Vec<IpAddr>>,
+}
+
+impl HostMap {
+    /// Reads the map; an error names the file and line.
+    pub fn load(path: &Path) -> Result<HostMap, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        HostMap::parse(&text).map_err(|(line, why)| format!("{}:{line}: {why}", path.display()))
+    }
+
+    fn parse(text: &str) -> Result<HostMap, (usize, String)> {
+        let mut hosts: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut fields = line.split_whitespace();
+            let Some(name) = fields.next() else { continue };
+            let mut addrs = Vec::new();
+            for field in fields {
+                let ip = daemon::directives::parse_ip(field)
+                    .ok_or_else(|| (i + 1, format!("'{field}' is not an IP address")))?;
+                addrs.push(canonical(ip));
+            }
+            if addrs.is_empty() {
+                return Err((i + 1, format!("'{name}' has no address")));
+            }
+            hosts.entry(name.to_ascii_lowercase()).or_default().extend(addrs);
+        }
+        Ok(HostMap { hosts })
+    }
+
+    fn addresses(&self, host: &str) -> Option<&[IpAddr]> {
+        self.hosts.get(&host.to_ascii_lowercase()).map(Vec::as_slice)
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4, so that either form compares equal.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// How long a forward lookup's answer is used.
+const LOOKUP_TTL: Duration = Duration::from_secs(60);
+/// How long a failed lookup is remembered (a failing DNS server is not asked
+/// again for every session).
+const FAILED_LOOKUP_TTL: Duration = Duration::from_secs(10);
+/// Most names in the cache; when full it is emptied.
+const MAX_CACHED: usize = 4096;
+
+/// A lookup's answer (the addresses, or why there are none) and when it came.
+type Answer = (Instant, Result<Vec<IpAddr>, String>);
+
+/// Forward DNS lookups of host principals' names, cached for a bounded time.
+#[derive(Default)]
+pub struct ForwardLookups {
+    cache: Mutex<HashMap<String, Answer>>,
+}
+
+impl ForwardLookups {
+    /// The addresses `host` resolves to. Blocking (the system resolver):
+    /// call it from a blocking thread.
+    pub fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        let key = host.to_ascii_lowercase();
+        if let Some((at, answer)) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            let ttl = if answer.is_ok() { LOOKUP_TTL } else { FAILED_LOOKUP_TTL };
+            if at.elapsed() < ttl {
+                return answer;
+            }
+        }
+        let answer = match (key.as_str(), 0).to_socket_addrs() {
+            Ok(addrs) => {
+                let mut ips: Vec<IpAddr> = addrs.map(|a| canonical(a.ip())).collect();
+                ips.dedup();
+                if ips.is_empty() {
+                    Err(format!("{host} resolves to no address"))
+                } else {
+                    Ok(ips)
+                }
+            }
+            Err(e) => Err(format!("{host} does not resolve: {e}")),
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, (Instant::now(), answer.clone()));
+        }
+        answer
+    }
+}
+
+/// What the host binding check found for one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingVerdict {
+    pub binding: HostBinding,
+    /// Why it is a mismatch (for the log).
+    pub reason: Option<String>,
+}
+
+/// Checks a session's principal against the address it sends from. Only
+/// `host/NAME` principals are checked; with the mode off nothing is.
+/// Blocking (DNS): call it from a blocking thread.
+pub fn check_host_binding(
+    mode: HostBindingMode,
+    map: Option<&HostMap>,
+    lookups: &ForwardLookups,
+    principal: &str,
+    peer: IpAddr,
+) -> BindingVerdict {
+    let unchecked = BindingVerdict { binding: HostBinding::Unchecked, reason: None };
+    if mode == HostBindingMode::Off {
+        return unchecked;
+    }
+    let Some(host) = host_of(principal) else { return unchecked };
+    let peer = canonical(peer);
+    let (addresses, source) = match map.and_then(|m| m.addresses(host)) {
+        Some(a) => (Ok(a.to_vec()), "the host map"),
+        None => (lookups.resolve(host), "DNS"),
+    };
+    match addresses {
+        Ok(a) if a.contains(&peer) => BindingVerdict { binding: HostBinding::Match, reason: None },
+        Ok(a) => BindingVerdict {
+            binding: HostBinding::Mismatch,
+            reason: Some(format!("{peer} is not an address of {host} ({source} gives {a:?})")),
+        },
+        Err(why) => BindingVerdict { binding: HostBinding::Mismatch, reason: Some(why) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_name_their_realm_and_match_case_sensitively() {
+        let hosts = PrincipalPattern::parse("host/*@GSSLOG.TEST").unwrap();
+        assert!(hosts.matches("host/n1.test@GSSLOG.TEST"));
+        assert!(!hosts.matches("alice@GSSLOG.TEST"));
+        assert!(!hosts.matches("host/n1.test@OTHER.TEST"), "another realm matches only when named");
+        assert!(!hosts.matches("HOST/n1.test@GSSLOG.TEST"));
+        let exact = PrincipalPattern::parse("alice@GSSLOG.TEST").unwrap();
+        assert!(exact.matches("alice@GSSLOG.TEST") && !exact.matches("alice2@GSSLOG.TEST"));
+        let middle = PrincipalPattern::parse("host/*.grid.test@GSSLOG.TEST").unwrap();
+        assert!(middle.matches("host/n1.grid.test@GSSLOG.TEST"));
+        assert!(!middle.matches("host/n1.grid.test.evil@GSSLOG.TEST"));
+        assert!(PrincipalPattern::parse("host/*").unwrap_err().contains("names no realm"));
+        assert!(PrincipalPattern::parse("host/*@*").unwrap_err().contains("without '*'"));
+        assert!(PrincipalPattern::parse("@GSSLOG.TEST").is_err());
+    }
+
+    #[test]
+    fn glob_edges() {
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxbyy"));
+        assert!(glob("ab*b", "abb") && !glob("ab*ab", "ab"));
+        assert!(glob("exact", "exact") && !glob("exact", "exactly"));
+    }
+
+    #[test]
+    fn only_host_principals_have_a_host() {
+        assert_eq!(host_of("host/n1.test@GSSLOG.TEST"), Some("n1.test"));
+        assert_eq!(host_of("alice@GSSLOG.TEST"), None);
+        assert_eq!(host_of("host/a/b@GSSLOG.TEST"), None);
+        assert_eq!(host_of("nfs/n1.test@GSSLOG.TEST"), None);
+    }
+
+    #[test]
+    fn the_map_file_decides_for_the_names_it_has() {
+        let map = HostMap::parse("# comment\nn1.test 127.0.0.2 ::ffff:127.0.0.3\n\nN2.test 127.0.0.4 # trailing\n").unwrap();
+        let lookups = ForwardLookups::default();
+        let check = |p: &str, ip: &str| check_host_binding(HostBindingMode::Refuse, Some(&map), &lookups, p, ip.parse().unwrap());
+        assert_eq!(check("host/n1.test@R", "127.0.0.2").binding, HostBinding::Match);
+        assert_eq!(check("host/n1.test@R", "127.0.0.3").binding, HostBinding::Match);
+        assert_eq!(check("host/n2.test@R", "::ffff:127.0.0.4").binding, HostBinding::Match);
+        let wrong = check("host/n1.test@R", "127.0.0.9");
+        assert_eq!(wrong.binding, HostBinding::Mismatch);
+        assert!(wrong.reason.unwrap().contains("127.0.0.9 is not an address of n1.test (the host map"));
+        assert_eq!(check("alice@R", "127.0.0.9").binding, HostBinding::Unchecked);
+        let off = check_host_binding(HostBindingMode::Off, Some(&map), &lookups, "host/n1.test@R", "127.0.0.9".parse().unwrap());
+        assert_eq!(off.binding, HostBinding::Unchecked);
+        assert_eq!(HostMap::parse("n1 not-an-ip\n").unwrap_err(), (1, "'not-an-ip' is not an IP address".into()));
+        assert_eq!(HostMap::parse("\nlonely\n").unwrap_err(), (2, "'lonely' has no address".into()));
+    }
+
+    #[test]
+    fn names_that_do_not_resolve_are_a_mismatch_with_the_reason() {
+        let lookups = ForwardLookups::default();
+        let v = check_host_binding(HostBindingMode::Mark, None, &lookups, "host/no-such-host.invalid@R", "127.0.0.1".parse().unwrap());
+        assert_eq!(v.binding, HostBinding::Mismatch);
+        assert!(v.reason.unwrap().contains("no-such-host.invalid"));
+        let local = check_host_binding(HostBindingMode::Mark, None, &lookups, "host/localhost@R", "127.0.0.1".parse().unwrap());
+        assert_eq!(local.binding, HostBinding::Match, "localhost resolves to 127.0.0.1 through /etc/hosts");
+    }
+}

@@ -1,0 +1,180 @@
+//! The render pipeline of one session: received chunks in, rendered lines
+//! to the output thread out, in the order the chunks were received.
+
+use std::sync::Arc;
+
+use syslog::framing::Deframer;
+use syslog::{Origin, ParseOptions, ProtectionSeen, Timestamp};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::output::Command;
+use crate::render::{RenderedBatch, Rules};
+use crate::render_pool::RenderPool;
+use crate::session::SessionContext;
+
+/// Turns a session's byte stream into rendered lines for the output thread,
+/// one batch per received chunk.
+///
+/// Framing is sequential (a message may span chunks), so it happens here; the
+/// parsing and rendering of each chunk's messages (CPU work: inflating `z`
+/// messages, filters, templates) runs on the render threads
+/// ([`crate::render_pool`]), never on the async runtime. One task per session
+/// hands the rendered batches to the output thread in the order the chunks
+/// were received. At most [`RENDER_TASKS_PER_SESSION`] chunks are in flight
+/// (submitted, not yet with the output thread), after which the session stops
+/// reading and TCP slows the sender.
+pub struct Sink {
+    ctx: Arc<SessionContext>,
+    origin: Arc<Origin>,
+    deframer: Deframer,
+    options: ParseOptions,
+    count: u64,
+    in_flight: Arc<Semaphore>,
+    /// Batches being rendered, in the session's order, to [`hand_over_in_order`].
+    rendering: Option<mpsc::Sender<InFlight>>,
+    hand_over: Option<JoinHandle<()>>,
+}
+
+const RENDER_TASKS_PER_SESSION: usize = 4;
+
+/// A chunk on the render threads: its batch arrives on `batch`; the permit
+/// is its place among the session's chunks in flight.
+struct InFlight {
+    batch: oneshot::Receiver<RenderedBatch>,
+    permit: OwnedSemaphorePermit,
+}
+
+/// Complete messages of one chunk, copied out of the read buffer, and when
+/// they were received.
+struct Frames {
+    received: Timestamp,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Frames {
+    fn new(capacity: usize) -> Frames {
+        Frames { received: Timestamp::now(), bytes: Vec::with_capacity(capacity), ends: Vec::new() }
+    }
+
+    fn push(&mut self, frame: &[u8]) {
+        self.bytes.extend_from_slice(frame);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn render(&self, rules: &Rules, origin: &Arc<Origin>, options: &ParseOptions) -> RenderedBatch {
+        let mut batch = rules.batch(self.bytes.len());
+        let mut start = 0;
+        let mut cut = 0;
+        for &end in &self.ends {
+            if let Some(m) = syslog::parse(&self.bytes[start..end], origin.clone(), self.received, options) {
+                cut += u64::from(m.inflated_past_limit);
+                batch.add(&m);
+            }
+            start = end;
+        }
+        crate::rate_limited::inflated_past_limit(cut, origin, options.max_message_size);
+        batch.finish()
+    }
+}
+
+impl Sink {
+    pub fn new(ctx: Arc<SessionContext>, origin: Arc<Origin>) -> Self {
+        let options = ParseOptions { max_message_size: ctx.config.max_message_size };
+        let (rendering, rendered) = mpsc::channel(RENDER_TASKS_PER_SESSION);
+        let hand_over = tokio::spawn(hand_over_in_order(rendered, ctx.output.clone()));
+        Sink {
+            deframer: Deframer::new(ctx.config.max_message_size),
+            ctx,
+            origin,
+            options,
+            count: 0,
+            in_flight: Arc::new(Semaphore::new(RENDER_TASKS_PER_SESSION)),
+            rendering: Some(rendering),
+            hand_over: Some(hand_over),
+        }
+    }
+
+    /// Records a weaker protection than the session's messages say so far:
+    /// from now on they say `protection` (it never goes back up).
+    pub fn protection_seen(&mut self, protection: ProtectionSeen) {
+        if self.origin.provenance.protection == ProtectionSeen::Encryption && protection != ProtectionSeen::Encryption {
+            let mut origin = (*self.origin).clone();
+            origin.provenance.protection = protection;
+            self.origin = Arc::new(origin);
+        }
+    }
+
+    /// Frames one received chunk and sends its messages to be rendered.
+    pub async fn push(&mut self, data: &[u8]) {
+        let mut frames = Frames::new(data.len());
+        self.deframer.push(data, &mut |frame| frames.push(frame));
+        self.submit(frames).await;
+    }
+
+    /// At the end of the session an unterminated last message is submitted
+    /// (rsyslog drops it on GSS sessions; we do not lose it), and the session
+    /// waits until everything it received is with the output thread.
+    pub async fn finish(&mut self) {
+        let mut frames = Frames::new(0);
+        self.deframer.finish(&mut |frame| frames.push(frame));
+        self.submit(frames).await;
+        // The hand-over task ends once it has passed on the last batch.
+        self.rendering = None;
+        if let Some(hand_over) = self.hand_over.take() {
+            let _ = hand_over.await;
+        }
+    }
+
+    /// How many messages the session has received.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    async fn submit(&mut self, frames: Frames) {
+        if frames.ends.is_empty() {
+            return;
+        }
+        self.count += frames.ends.len() as u64;
+        crate::stats::add(&crate::stats::STATS.messages_received, frames.ends.len() as u64);
+        let received = frames.ends.len() as u64;
+        let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
+        let Some(rendering) = &self.rendering else { return };
+        let (rules, origin, options) = (self.ctx.rules.clone(), self.origin.clone(), self.options);
+        let submitted = match RenderPool::global() {
+            Ok(pool) => pool.submit(move || frames.render(&rules, &origin, &options)).await,
+            Err(e) => Err(e),
+        };
+        let batch = match submitted {
+            Ok(batch) => batch,
+            Err(e) => {
+                crate::stats::add(&crate::stats::STATS.messages_discarded, received);
+                tracing::error!(error = %e, "messages of this session are lost");
+                return;
+            }
+        };
+        if rendering.send(InFlight { batch, permit }).await.is_err() {
+            crate::stats::add(&crate::stats::STATS.messages_discarded, received);
+            tracing::error!("the hand-over task is gone: messages of this session are lost");
+        }
+    }
+}
+
+/// Passes a session's rendered batches to the output thread, one at a time
+/// in the order they were submitted, until the session drops its sender.
+async fn hand_over_in_order(mut rendering: mpsc::Receiver<InFlight>, output: mpsc::Sender<Command>) {
+    while let Some(InFlight { batch, permit }) = rendering.recv().await {
+        match batch.await {
+            Ok(batch) if batch.writes.is_empty() => {}
+            Ok(batch) => {
+                if output.send(Command::Write(batch)).await.is_err() {
+                    tracing::error!("output thread is gone: messages of this session are lost");
+                }
+            }
+            // The render thread has logged why (a panic); go on with the next.
+            Err(_) => {}
+        }
+        drop(permit);
+    }
+}

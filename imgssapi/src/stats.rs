@@ -1,0 +1,146 @@
+//! The collector's counters, counted where things happen (admission, the
+//! front door, sessions, the output thread) and shown as impstats lines and
+//! on the metrics endpoint ([`register`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use daemon::metrics::{Registry, StatsObject};
+use daemon::metrics_http::{Health, HealthCheck};
+
+use crate::admission::{Admission, Refusal};
+use crate::open::NotOpened;
+use crate::output::OutputStats;
+
+/// Counters of connections and sessions, for the whole process.
+#[derive(Debug, Default)]
+pub struct CollectorStats {
+    pub sessions_opened: AtomicU64,
+    pub refused_not_allowed: AtomicU64,
+    pub refused_max_sessions: AtomicU64,
+    pub refused_max_handshakes: AtomicU64,
+    pub refused_max_handshakes_per_host: AtomicU64,
+    pub handshakes_ok: AtomicU64,
+    pub plain_opened: AtomicU64,
+    pub handshakes_failed: AtomicU64,
+    pub handshakes_timed_out: AtomicU64,
+    pub closed_silent: AtomicU64,
+    pub front_door_read_errors: AtomicU64,
+    pub messages_received: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub messages_discarded: AtomicU64,
+    /// The accept loops are running (cleared at shutdown).
+    pub listening: AtomicBool,
+}
+
+pub static STATS: CollectorStats = CollectorStats {
+    sessions_opened: AtomicU64::new(0),
+    refused_not_allowed: AtomicU64::new(0),
+    refused_max_sessions: AtomicU64::new(0),
+    refused_max_handshakes: AtomicU64::new(0),
+    refused_max_handshakes_per_host: AtomicU64::new(0),
+    handshakes_ok: AtomicU64::new(0),
+    plain_opened: AtomicU64::new(0),
+    handshakes_failed: AtomicU64::new(0),
+    handshakes_timed_out: AtomicU64::new(0),
+    closed_silent: AtomicU64::new(0),
+    front_door_read_errors: AtomicU64::new(0),
+    messages_received: AtomicU64::new(0),
+    bytes_received: AtomicU64::new(0),
+    messages_discarded: AtomicU64::new(0),
+    listening: AtomicBool::new(false),
+};
+
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A connection refused at accept or when it was to become a session.
+pub fn refused(refusal: Refusal) {
+    let counter = match refusal {
+        Refusal::NoSessionSlot => &STATS.refused_max_sessions,
+        Refusal::TooManyHandshakes => &STATS.refused_max_handshakes,
+        Refusal::TooManyFromHost => &STATS.refused_max_handshakes_per_host,
+    };
+    add(counter, 1);
+}
+
+/// A connection that did not get through the front door.
+pub fn not_opened(why: &NotOpened) {
+    let counter = match why {
+        NotOpened::Handshake(_) | NotOpened::NoCredential => &STATS.handshakes_failed,
+        NotOpened::Silent(_) | NotOpened::HandshakeTooSlow(_) => &STATS.handshakes_timed_out,
+        NotOpened::ClosedSilent => &STATS.closed_silent,
+        NotOpened::Read(_) => &STATS.front_door_read_errors,
+        NotOpened::ShuttingDown => return,
+    };
+    add(counter, 1);
+}
+
+/// A connection that became a session.
+pub fn opened(opened: &crate::open::Opened) {
+    add(&STATS.sessions_opened, 1);
+    match opened {
+        crate::open::Opened::Gss { .. } => add(&STATS.handshakes_ok, 1),
+        crate::open::Opened::Plain { .. } => add(&STATS.plain_opened, 1),
+    }
+}
+
+fn read(counter: &'static AtomicU64) -> impl Fn() -> u64 + Send + Sync + 'static {
+    move || counter.load(Ordering::Relaxed)
+}
+
+/// The collector's one stats object (`imgssapi: origin=imgssapi ...`).
+pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<OutputStats>) {
+    let (a, o) = (admission.clone(), output.clone());
+    let mut object = StatsObject::new("imgssapi", "imgssapi", "collector", vec![])
+        .gauge("sessions.open", "Sessions established now (authenticated GSS, or plain TCP that has sent data).", move || {
+            a.open_sessions() as u64
+        })
+        .gauge("sessions.authenticating", "Connections in the front door now: accepted, not yet a session.", move || {
+            admission.awaiting_authentication() as u64
+        })
+        .counter("sessions.opened", "Sessions established since start.", read(&STATS.sessions_opened))
+        .counter("sessions.refused.not_allowed", "Connections refused by $AllowedSender.", read(&STATS.refused_not_allowed))
+        .counter("sessions.refused.max_sessions", "Connections refused: every session slot taken ($InputGSSServerMaxSessions).", read(&STATS.refused_max_sessions))
+        .counter("sessions.refused.max_handshakes", "Connections refused: front door full ($InputGSSServerMaxHandshakes).", read(&STATS.refused_max_handshakes))
+        .counter(
+            "sessions.refused.max_handshakes_per_host",
+            "Connections refused: the address has its share of the front door ($InputGSSServerMaxHandshakesPerHost).",
+            read(&STATS.refused_max_handshakes_per_host),
+        )
+        .counter("handshakes.ok", "GSS handshakes completed.", read(&STATS.handshakes_ok))
+        .counter("handshakes.plain", "Plain TCP connections that sent data (no handshake; imtcp or $InputGSSServerPermitPlainTCP).", read(&STATS.plain_opened))
+        .counter("handshakes.failed", "GSS handshakes that failed (bad tokens, unknown principal, wrong key).", read(&STATS.handshakes_failed))
+        .counter("handshakes.timeout", "Connections that did not authenticate in time (first-byte or handshake timeout).", read(&STATS.handshakes_timed_out))
+        .counter("handshakes.silent", "Connections closed before sending anything (port scans, health checks).", read(&STATS.closed_silent))
+        .counter("handshakes.read_error", "Connections whose first bytes could not be read.", read(&STATS.front_door_read_errors))
+        .counter("messages.received", "Messages received on sessions.", read(&STATS.messages_received))
+        .counter("bytes.received", "Bytes received on sessions (after unwrapping GSS tokens).", read(&STATS.bytes_received));
+    let (w, l) = (o.clone(), o.clone());
+    object = object
+        .counter("messages.written", "Lines written to output files.", move || w.written.load(Ordering::Relaxed))
+        .counter("messages.lost", "Lines that could not be written (open, write or flush failed).", move || l.lost.load(Ordering::Relaxed))
+        .counter("messages.discarded", "Messages received and not rendered (render threads gone).", read(&STATS.messages_discarded))
+        .counter("messages.truncated", "Compressed messages cut at $MaxMessageSize.", || crate::rate_limited::INFLATED_PAST_LIMIT.total());
+    let (f, e, i) = (o.clone(), o.clone(), o);
+    object = object
+        .gauge("files.open", "Output files open now.", move || f.open_files.load(Ordering::Relaxed))
+        .counter("files.evicted", "Files closed to make room in a $DynaFileCacheSize cache.", move || e.evicted.load(Ordering::Relaxed))
+        .counter("files.closed_idle", "Files closed after 10 minutes unused.", move || i.closed_idle.load(Ordering::Relaxed));
+    registry.register(object);
+}
+
+/// Serving: the listeners accept, and the last write to a file worked.
+pub fn health(ports: Vec<u16>, output: Arc<OutputStats>) -> HealthCheck {
+    Arc::new(move || {
+        let listening = STATS.listening.load(Ordering::Relaxed);
+        let writing = !output.last_write_failed.load(Ordering::Relaxed);
+        let detail = match (listening, writing) {
+            (true, true) => format!("listening on {ports:?}, writing"),
+            (false, _) => format!("not listening on {ports:?} (shutting down)"),
+            (true, false) => format!("listening on {ports:?}, but the last write to an output file failed"),
+        };
+        Health { serving: listening && writing, detail }
+    })
+}

@@ -1,0 +1,39 @@
+//! The shipper's command line. Its own file so that the man page is made
+//! from the same definition as `--help` (packaging/man includes it).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use daemon::cli::CommonArgs;
+
+/// Kerberos-protected syslog shipper, compatible with rsyslog's omgssapi.
+#[derive(Parser, Debug)]
+#[command(
+    name = "omgssapi",
+    version,
+    after_help = "A stopped shipper's queues: omgssapi queue show -f CONFIG, omgssapi queue export -f CONFIG (see omgssapi queue --help)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Read messages from stdin as rsyslog's omprog with confirmMessages="on".
+    #[arg(long)]
+    pub stdin: bool,
+    /// Also listen on this local datagram socket (like /dev/log).
+    #[arg(long = "unix-socket")]
+    pub unix_sockets: Vec<PathBuf>,
+    /// Also listen for syslog over UDP on ADDR:PORT.
+    #[arg(long)]
+    pub udp: Vec<SocketAddr>,
+    /// Also listen for syslog over TCP on ADDR:PORT (LF-framed or octet-counted).
+    #[arg(long)]
+    pub tcp: Vec<SocketAddr>,
+    /// With --check-config: also get a ticket for each action's service from
+    /// the KDC, as its first handshake would (no connection to the collector).
+    #[arg(long, requires = "check_config")]
+    pub check_credentials: bool,
+    /// Where queues live when the config has no $WorkDirectory.
+    #[arg(long, default_value = "/var/spool/rsyslog")]
+    pub work_directory: PathBuf,
+}

@@ -1,0 +1,131 @@
+//! `omgssapi queue show` and `omgssapi queue export`: the queues of a
+//! stopped shipper, read without changing them, so that a backlog is never
+//! stranded (a node rolled back to rsyslog, a shipper that cannot start).
+//!
+//! `show` prints, for every `:omgssapi:` action of the configuration, its
+//! queue's records, bytes, and oldest and newest records. `export` writes the
+//! records, oldest first, as syslog lines on stdout (one message a line, as
+//! the collector would have received them: framing and compression undone),
+//! fit for rsyslog's imfile or for a syslog socket. Neither acknowledges
+//! anything: a shipper started on the queue afterwards sends the backlog
+//! again, so remove the queue's files once the export is delivered.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+/// `omgssapi queue ACTION`: operations on a stopped shipper's disk queues.
+#[derive(clap::Parser, Debug)]
+#[command(name = "omgssapi queue", bin_name = "omgssapi queue", version)]
+struct QueueCli {
+    #[command(subcommand)]
+    action: QueueAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum QueueAction {
+    /// Records, bytes, oldest and newest record of each action's queue.
+    Show(QueueArgs),
+    /// Every queued record, oldest first, as a syslog line on stdout.
+    Export(QueueArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct QueueArgs {
+    /// The shipper's configuration file, which says where the queues are.
+    #[arg(short = 'f', long = "config")]
+    config: PathBuf,
+    /// Where queues live when the config has no $WorkDirectory (as the shipper's flag).
+    #[arg(long, default_value = "/var/spool/rsyslog")]
+    work_directory: PathBuf,
+}
+
+/// Runs `omgssapi queue ...` (the program's arguments after `omgssapi`);
+/// errors are printed with their causes.
+pub fn main() -> ExitCode {
+    let cli = <QueueCli as clap::Parser>::parse_from(std::env::args_os().skip(1));
+    let result = match cli.action {
+        QueueAction::Show(args) => show(&args),
+        QueueAction::Export(args) => export(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("omgssapi: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(args: &QueueArgs) -> Result<crate::config::ShipperConfig, ExitCode> {
+    let (config, text) = crate::config::load(&args.config, &args.work_directory);
+    match text.gate("omgssapi", false) {
+        Some(exit) => Err(exit),
+        None => Ok(config),
+    }
+}
+
+/// The first line of a record as text, cut to `max` characters.
+fn preview(record: &queue::Record, max_message_size: usize) -> String {
+    let line = syslog::framing::decode(&record.payload, max_message_size);
+    let text = String::from_utf8_lossy(&line);
+    let first = text.lines().next().unwrap_or("");
+    match first.char_indices().nth(160) {
+        Some((at, _)) => format!("{}...", &first[..at]),
+        None => first.to_string(),
+    }
+}
+
+fn show(args: &QueueArgs) -> anyhow::Result<ExitCode> {
+    let config = match load(args) {
+        Ok(c) => c,
+        Err(exit) => return Ok(exit),
+    };
+    let mut out = std::io::stdout().lock();
+    for f in &config.forwards {
+        let q = &f.queue;
+        let backlog = queue::read_backlog(q, |_| {}).with_context(|| format!("reading queue {} in {}", q.name, q.dir.display()))?;
+        writeln!(out, "queue {} in {} (to {}:{}, from {})", q.name, q.dir.display(), f.target.host, f.target.port, f.location)?;
+        writeln!(out, "  records: {}", backlog.records)?;
+        writeln!(out, "  bytes: {} of records, {} on disk in {} segment files", backlog.payload_bytes, backlog.bytes_on_disk, backlog.segments)?;
+        if let (Some(oldest), Some(newest)) = (&backlog.oldest, &backlog.newest) {
+            writeln!(out, "  oldest: #{} {}", oldest.seq, preview(oldest, config.max_message_size))?;
+            writeln!(out, "  newest: #{} {}", newest.seq, preview(newest, config.max_message_size))?;
+        }
+        if backlog.unreadable > 0 {
+            writeln!(out, "  unreadable records skipped: {}", backlog.unreadable)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: &QueueArgs) -> anyhow::Result<ExitCode> {
+    let config = match load(args) {
+        Ok(c) => c,
+        Err(exit) => return Ok(exit),
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = None;
+    for f in &config.forwards {
+        let q = &f.queue;
+        let backlog = queue::read_backlog(q, |record| {
+            if failed.is_some() {
+                return;
+            }
+            let mut line = syslog::framing::decode(&record.payload, config.max_message_size);
+            line.push(b'\n');
+            if let Err(e) = out.write_all(&line) {
+                failed = Some(e);
+            }
+        })
+        .with_context(|| format!("reading queue {} in {}", q.name, q.dir.display()))?;
+        if let Some(e) = failed.take() {
+            return Err(e).context("writing to stdout");
+        }
+        eprintln!("omgssapi: queue {} in {}: {} records exported", q.name, q.dir.display(), backlog.records);
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}

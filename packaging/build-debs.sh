@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the Debian packages from this repository:
+#   target/debian/gsslog-collector_VERSION_ARCH.deb   imgssapi, unit, config, logrotate, man page
+#   target/debian/gsslog-shipper_VERSION_ARCH.deb     omgssapi, unit, config, man page, omprog wrapper
+#   target/debian/*-dbgsym_VERSION_ARCH.deb           the debug info split off the binaries
+# It reuses the release build (the testbed's and the benchmark's, whose
+# profile keeps debug info): the binaries are stripped here with objcopy and
+# their debug info goes to the -dbgsym packages, by build id, as Debian does.
+# Needs: cargo, and dpkg-dev and binutils (tests/setup.sh installs them).
+# Environment: DEB_VERSION (default: the workspace version, revision 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+version=${DEB_VERSION:-$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)-1}
+arch=$(dpkg --print-architecture)
+maintainer=${DEB_MAINTAINER:-"gsslog developers <gsslog@localhost>"}
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+
+cargo build --release --locked --quiet -p omgssapi -p imgssapi -p gsslog-man
+out=target/debian
+rm -rf "$out/stage" "$out"/*.deb
+mkdir -p "$out/stage/man"
+target/release/gsslog-man "$out/stage/man"
+
+# The shared-library dependencies of a binary, as dpkg-shlibdeps computes them.
+shlibs() {
+  local tmp; tmp=$(mktemp -d)
+  mkdir -p "$tmp/debian"
+  printf 'Source: gsslog\n\nPackage: gsslog\nArchitecture: any\n' > "$tmp/debian/control"
+  (cd "$tmp" && dpkg-shlibdeps -O -e"$1" 2>/dev/null) | sed -n 's/^shlibs:Depends=//p'
+  rm -rf "$tmp"
+}
+
+# Files of a package staged under $stage: DEBIAN/ made from packaging/debian/$pkg.
+finish() { # pkg stage depends
+  local pkg=$1 stage=$2 depends=$3 meta=packaging/debian/$1
+  mkdir -p "$stage/DEBIAN"
+  sed -e "s/\${shlibs:Depends}/$depends/" "$meta/control" > "$stage/DEBIAN/control.body"
+  {
+    sed -n '1,/^Priority/p' "$stage/DEBIAN/control.body"
+    echo "Version: $version"
+    echo "Architecture: $arch"
+    echo "Maintainer: $maintainer"
+    echo "Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
+    sed -n '/^Priority/,$p' "$stage/DEBIAN/control.body" | tail -n +2
+  } > "$stage/DEBIAN/control"
+  rm "$stage/DEBIAN/control.body"
+  for script in postinst prerm postrm; do
+    [ -f "$meta/$script" ] && install -m 0755 "$meta/$script" "$stage/DEBIAN/$script"
+  done
+  (cd "$stage" && find etc -type f 2>/dev/null | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
+  [ -s "$stage/DEBIAN/conffiles" ] || rm "$stage/DEBIAN/conffiles"
+  (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
+  dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/${pkg}_${version}_${arch}.deb" >/dev/null
+}
+
+docs() { # pkg stage
+  local doc=$2/usr/share/doc/$1
+  install -d "$doc"
+  cat > "$doc/copyright" <<COPYRIGHT
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: gsslog
+
+Files: *
+Copyright: the gsslog developers
+License: MIT or Apache-2.0
+ Licensed under either of the Apache License, Version 2.0
+ (/usr/share/common-licenses/Apache-2.0) or the MIT license, at your option.
+COPYRIGHT
+  printf 'gsslog (%s) unstable; urgency=medium\n\n  * Built from the repository at %s.\n\n -- %s  %s\n' \
+    "$version" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$maintainer" \
+    "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
+}
+
+package() { # pkg binary seed-config
+  local pkg=$1 bin=$2 seed=$3
+  local stage=$out/stage/$pkg dbg=$out/stage/$pkg-dbgsym
+  install -D -m 0755 "target/release/$bin" "$stage/usr/sbin/$bin"
+  # Debug info off to the -dbgsym package, found by build id.
+  local id; id=$(readelf -n "$stage/usr/sbin/$bin" | sed -n 's/.*Build ID: //p')
+  local debug=$dbg/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+  install -d "$(dirname "$debug")"
+  objcopy --only-keep-debug --compress-debug-sections "$stage/usr/sbin/$bin" "$debug"
+  chmod 0644 "$debug"
+  objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
+  install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
+  install -D -m 0644 "syslog/testdata/$seed" "$stage/etc/gsslog/$bin.conf"
+  install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
+  gzip -9n "$stage/usr/share/man/man8/$bin.8"
+  [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
+  [ "$pkg" != gsslog-shipper ] || install -D -m 0755 packaging/omprog/gsslog-shipper-omprog "$stage/usr/libexec/gsslog/gsslog-shipper-omprog"
+  docs "$pkg" "$stage"
+  finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"
+
+  docs "$pkg-dbgsym" "$dbg"
+  mkdir -p "$dbg/DEBIAN"
+  cat > "$dbg/DEBIAN/control" <<CONTROL
+Package: $pkg-dbgsym
+Source: gsslog
+Version: $version
+Architecture: $arch
+Maintainer: $maintainer
+Installed-Size: $(du -sk "$dbg" | cut -f1)
+Depends: $pkg (= $version)
+Section: debug
+Priority: optional
+Auto-Built-Package: debug-symbols
+Build-Ids: $id
+Description: debug symbols for $pkg
+CONTROL
+  (cd "$dbg" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$dbg/DEBIAN/md5sums"
+  dpkg-deb --root-owner-group -Zxz --build "$dbg" "$out/${pkg}-dbgsym_${version}_${arch}.deb" >/dev/null
+}
+
+package gsslog-collector imgssapi server.conf
+package gsslog-shipper omgssapi client.conf
+rm -rf "$out/stage"
+ls -l "$out"/*.deb

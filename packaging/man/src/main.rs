@@ -1,0 +1,185 @@
+//! `gsslog-man OUTDIR`: writes `imgssapi.8` and `omgssapi.8`.
+//!
+//! The synopsis and options come from the daemons' own clap definitions
+//! (their `cli.rs`, included here as they are compiled into the daemons), so
+//! they are what `--help` says; the configuration directives come from the
+//! README's sections on each daemon, the one place they are documented.
+
+#![forbid(unsafe_code)]
+
+mod markdown;
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::CommandFactory;
+
+#[allow(dead_code)] // the fields are read by the daemon, not here
+#[path = "../../../imgssapi/src/cli.rs"]
+mod imgssapi_cli;
+#[allow(dead_code)]
+#[path = "../../../omgssapi/src/cli.rs"]
+mod omgssapi_cli;
+
+const README: &str = include_str!("../../../README.md");
+
+/// One daemon's page: its command, the README sections that describe it, and
+/// the sections written here.
+struct Page {
+    command: clap::Command,
+    readme_sections: &'static [(&'static str, &'static str)],
+    files: &'static str,
+    environment: &'static str,
+    see_also: &'static str,
+}
+
+fn collector() -> Page {
+    Page {
+        command: imgssapi_cli::Cli::command(),
+        readme_sections: &[("The collector", "CONFIGURATION AND BEHAVIOUR")],
+        files: "\
+.TP\n/etc/gsslog/imgssapi.conf\nThe configuration the packaged unit uses (the grid's server.conf).\n\
+.TP\n/var/log/hosts/\nThe per-host tree the packaged configuration writes.\n\
+.TP\n/etc/logrotate.d/gsslog\\-collector\nRotates the tree's files and sends SIGHUP, which closes them.\n\
+.TP\n/etc/gsslog/collector.keytab\nThe host key for the packaged unit, root:gsslog\\-collector mode 0640 (made by the admin from the host keytab).\n\
+.TP\n/lib/systemd/system/gsslog\\-collector.service\nThe hardened unit (user gsslog\\-collector, CAP_NET_BIND_SERVICE only).\n",
+        environment: "\
+.TP\nKRB5_KTNAME\nThe acceptor's keytab (the unit sets FILE:/etc/gsslog/collector.keytab).\n\
+.TP\nKRB5RCACHEDIR\nWhere the replay cache lives.\n",
+        see_also: "omgssapi(8), rsyslogd(8), rsyslog.conf(5), systemd.exec(5)",
+    }
+}
+
+fn shipper() -> Page {
+    Page {
+        command: omgssapi_cli::Cli::command(),
+        readme_sections: &[("The shipper", "CONFIGURATION AND BEHAVIOUR"), ("The queue", "THE QUEUE")],
+        files: "\
+.TP\n/etc/gsslog/omgssapi.conf\nThe configuration the packaged unit uses (the grid's client stanza; replace <server_name>:<port>).\n\
+.TP\n/var/lib/gsslog\\-shipper/\nThe queue directory of the packaged unit (mode 0700).\n\
+.TP\n/etc/gsslog/shipper.keytab\nThe host key for the packaged unit, root:gsslog\\-shipper mode 0640 (made by the admin from the host keytab).\n\
+.TP\n/usr/libexec/gsslog/gsslog\\-shipper\\-omprog\nThe shipper for rsyslog's omprog (binary=), run as gsslog\\-shipper with the packaged config, keytab and queue directory.\n\
+.TP\n/lib/systemd/system/gsslog\\-shipper.service\nThe hardened unit; as the node's syslog daemon it takes journald's \
+/run/systemd/journal/syslog from syslog.socket (Alias=syslog.service).\n",
+        environment: "\
+.TP\nKRB5_CLIENT_KTNAME\nThe host keytab the initiator takes tickets with (the unit sets FILE:/etc/gsslog/shipper.keytab).\n\
+.TP\nKRB5CCNAME\nThe ticket cache MIT Kerberos keeps.\n\
+.TP\nLISTEN_FDS, LISTEN_PID\nSocket activation: every datagram socket systemd passes is read as a local syslog socket.\n",
+        see_also: "imgssapi(8), rsyslogd(8), rsyslog.conf(5), systemd.socket(5)",
+    }
+}
+
+/// What both daemons share, after each page's own environment.
+const COMMON_ENVIRONMENT: &str = "\
+.TP\nKRB5_CONFIG\nThe Kerberos configuration (default /etc/krb5.conf).\n\
+.TP\nRUST_LOG\nThe daemon's own log level and filters (default info).\n\
+.TP\nNOTIFY_SOCKET\nSet by systemd for Type=notify: READY=1 is sent once the daemon serves, STOPPING=1 when it stops.\n\
+.TP\nWATCHDOG_USEC, WATCHDOG_PID\nSet by systemd for WatchdogSec=: WATCHDOG=1 is sent at half that interval.\n";
+
+const SIGNALS: &str = "\
+.TP\nSIGTERM, SIGINT\nAn orderly stop (see above).\n\
+.TP\nSIGHUP\nNever stops the daemon: the collector closes its files (they reopen on the next message), the shipper logs one line.\n";
+
+fn render(page: Page) -> anyhow::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(page.command).section("8").manual("gsslog");
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut text = String::new();
+    for (heading, title) in page.readme_sections {
+        let body = markdown::section(README, heading).with_context(|| format!("README.md has no section '## {heading}'"))?;
+        text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
+    }
+    // What both daemons share (the security model, identity, privileges,
+    // logging, metrics), where README has it.
+    for (heading, title) in [("Security", "SECURITY"), ("Identity", "IDENTITY"), ("Operations", "OPERATIONS")] {
+        if let Some(body) = markdown::section(README, heading) {
+            text.push_str(&format!(".SH {title}\n{}", markdown::to_roff(body)));
+        }
+    }
+    text.push_str(&format!(".SH SIGNALS\n{SIGNALS}"));
+    text.push_str(&format!(".SH ENVIRONMENT\n{}{COMMON_ENVIRONMENT}", page.environment));
+    text.push_str(&format!(".SH FILES\n{}", page.files));
+    text.push_str(&format!(".SH \"SEE ALSO\"\n{}\n", page.see_also));
+    out.extend_from_slice(text.as_bytes());
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = std::env::args_os().nth(1).context("usage: gsslog-man OUTDIR")?;
+    let dir = Path::new(&dir);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, page) in [("imgssapi", collector()), ("omgssapi", shipper())] {
+        let path = dir.join(format!("{name}.8"));
+        std::fs::write(&path, render(page)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The directive names a daemon's config reader matches on: the
+    /// `"name" =>` arms of its `match d.name { ... _ => d.unknown() }`,
+    /// lower-case as the reader compares them (not the parameters of
+    /// RainerScript statements, matched elsewhere).
+    fn directives_in(source: &str) -> Vec<String> {
+        let start = source.find("match d.name {").expect("the legacy directive match");
+        let end = start + source[start..].find("d.unknown()").expect("its catch-all arm");
+        source[start..end]
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim_start();
+                let rest = l.strip_prefix('"')?;
+                let (name, after) = rest.split_once('"')?;
+                let after = after.trim_start();
+                let is_arm = after.starts_with("=>") || after.starts_with("if ") || after.starts_with('|');
+                (is_arm && !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase())).then(|| name.to_string())
+            })
+            .collect()
+    }
+
+    fn page_text(page: Page) -> String {
+        String::from_utf8(render(page).unwrap()).unwrap().to_lowercase().replace("\\-", "-").replace("\\fb", "").replace("\\fr", "")
+    }
+
+    fn assert_documents_everything(page: Page, config_source: &str) {
+        let long_flags: Vec<String> =
+            page.command.get_arguments().filter_map(|a| a.get_long().map(|l| format!("--{l}"))).collect();
+        let text = page_text(page);
+        let directives = directives_in(config_source);
+        assert!(directives.len() > 10, "the directive arms were found: {directives:?}");
+        // Module names (`"imgssapi" | ...` arms) are documented as `$ModLoad NAME`.
+        let documented = |d: &String| text.contains(&format!("${d}")) || text.contains(&format!("$modload {d}"));
+        let missing: Vec<&String> = directives.iter().filter(|d| !documented(d)).collect();
+        assert!(missing.is_empty(), "directives the man page does not document: {missing:?}");
+        let missing: Vec<&String> = long_flags.iter().filter(|f| !text.contains(f.as_str())).collect();
+        assert!(missing.is_empty(), "flags the man page does not show: {missing:?}");
+    }
+
+    #[test]
+    fn the_collector_page_documents_every_directive_and_flag() {
+        assert_documents_everything(collector(), include_str!("../../../imgssapi/src/config.rs"));
+    }
+
+    #[test]
+    fn the_shipper_page_documents_every_directive_and_flag() {
+        assert_documents_everything(shipper(), include_str!("../../../omgssapi/src/config.rs"));
+    }
+
+    #[test]
+    fn the_pages_are_well_formed_roff() {
+        for page in [collector(), shipper()] {
+            let text = String::from_utf8(render(page).unwrap()).unwrap();
+            assert!(text.starts_with(".ie") || text.starts_with(".TH"), "{}", &text[..80.min(text.len())]);
+            for line in text.lines() {
+                assert!(!line.starts_with("```"), "a fence left in: {line}");
+            }
+        }
+    }
+}

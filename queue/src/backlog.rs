@@ -1,0 +1,105 @@
+//! The backlog of a queue that no process has open, read without changing
+//! anything: for `omgssapi queue show` and `omgssapi queue export`, so that
+//! what a stopped shipper still holds can be seen and handed to another
+//! syslog daemon (a node rolled back to rsyslog, say).
+//!
+//! The records are those the checkpoint has not acknowledged, in order, with
+//! the checksums checked as the consumer checks them; a torn tail is
+//! skipped, not repaired (the next [`crate::open`] repairs it).
+
+use std::fs::{self, OpenOptions};
+
+use bytes::Bytes;
+
+use crate::checkpoint;
+use crate::config::QueueConfig;
+use crate::error::QueueError;
+use crate::reader::Record;
+use crate::record::{RecordHeader, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
+use crate::segment;
+
+/// What [`read_backlog`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Records not acknowledged yet.
+    pub records: u64,
+    /// Their payload bytes.
+    pub payload_bytes: u64,
+    /// Bytes of the queue's segment files and checkpoint on disk.
+    pub bytes_on_disk: u64,
+    /// Segment files.
+    pub segments: usize,
+    /// The oldest and the newest of those records.
+    pub oldest: Option<Record>,
+    /// See `oldest`.
+    pub newest: Option<Record>,
+    /// Records skipped: checksum failed, or a length that cannot be framed.
+    pub unreadable: u64,
+}
+
+/// Reads the unacknowledged records of the queue `config` names, in order,
+/// calling `each` for every one. Fails with [`QueueError::Locked`] while a
+/// shipper has the queue open: its state is moving. A queue with no files
+/// is an empty backlog.
+pub fn read_backlog(config: &QueueConfig, mut each: impl FnMut(&Record)) -> Result<Backlog, QueueError> {
+    let dir = &config.dir;
+    let mut backlog = Backlog::default();
+    if !dir.is_dir() {
+        return Ok(backlog);
+    }
+    let lock_path = dir.join(format!("{}.lock", config.name));
+    // No lock file: no process has ever opened this queue here. One is only
+    // opened, never created, so that looking leaves nothing behind.
+    match OpenOptions::new().write(true).open(&lock_path) {
+        Ok(lock) if lock.try_lock().is_err() => return Err(QueueError::Locked { path: lock_path }),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(QueueError::Io { action: "opening lock file", path: lock_path, source: e }),
+    }
+    let ckpt_path = dir.join(format!("{}.ckpt", config.name));
+    let acked = checkpoint::read_only(&ckpt_path)?;
+    backlog.bytes_on_disk = fs::metadata(&ckpt_path).map(|m| m.len()).unwrap_or(0);
+    let ids = segment::list(dir, &config.name)?;
+    backlog.segments = ids.len();
+    for id in ids {
+        let path = segment::segment_path(dir, &config.name, id);
+        let data = fs::read(&path).map_err(QueueError::io("reading queue segment", &path))?;
+        backlog.bytes_on_disk += data.len() as u64;
+        if acked.is_some_and(|a| id < a.segment) {
+            continue; // acknowledged; the next open deletes it
+        }
+        if data.len() < SEGMENT_HEADER as usize || &data[..SEGMENT_HEADER as usize] != SEGMENT_MAGIC {
+            backlog.unreadable += 1;
+            continue;
+        }
+        let mut pos = SEGMENT_HEADER as usize;
+        while pos + RECORD_HEADER <= data.len() {
+            let mut h = [0u8; RECORD_HEADER];
+            h.copy_from_slice(&data[pos..pos + RECORD_HEADER]);
+            let header = RecordHeader::decode(&h);
+            let end = pos + RECORD_HEADER + header.len as usize;
+            if end > data.len() {
+                backlog.unreadable += 1;
+                break;
+            }
+            let payload = &data[pos + RECORD_HEADER..end];
+            pos = end;
+            if !header.matches(payload) {
+                backlog.unreadable += 1;
+                continue;
+            }
+            if acked.is_some_and(|a| header.seq < a.seq) {
+                continue;
+            }
+            let record = Record { seq: header.seq, payload: Bytes::copy_from_slice(payload) };
+            backlog.records += 1;
+            backlog.payload_bytes += payload.len() as u64;
+            each(&record);
+            if backlog.oldest.is_none() {
+                backlog.oldest = Some(record.clone());
+            }
+            backlog.newest = Some(record);
+        }
+    }
+    Ok(backlog)
+}

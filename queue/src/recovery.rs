@@ -1,0 +1,183 @@
+//! Opening a queue is recovering it: take the lock, read the checkpoint, and
+//! derive the truth from the segments an earlier run left (a torn last record
+//! is cut off, an unreadable segment is moved aside, fully acknowledged ones
+//! are deleted), then hand out the two ends.
+
+use std::collections::BTreeMap;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::cache::ReadCache;
+use crate::checkpoint::{Checkpoint, Position, CHECKPOINT_BYTES};
+use crate::config::QueueConfig;
+use crate::error::QueueError;
+use crate::reader::{Consumer, Reader};
+use crate::record::{RECORD_HEADER, SEGMENT_HEADER};
+use crate::segment;
+use crate::state::{Inner, SegMeta, Shared};
+use crate::stats::Stats;
+use crate::sync::{start_syncer, SyncControl};
+use crate::writer::{Producer, Writer};
+
+/// Opens the queue in `config.dir`, recovering whatever an earlier run left:
+/// a torn last record is cut off, unreadable segments are moved aside, and
+/// the checkpoint tells where delivery resumes. It always starts unless the
+/// directory itself is unusable or another process holds the queue.
+///
+/// Returns the enqueue side (clone it for every input) and the one consumer.
+pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
+    let settled = config.validate()?;
+    let dir = config.dir.clone();
+    let prefix = config.name.clone();
+    create_private_dir(&dir)?;
+    let lock_path = dir.join(format!("{prefix}.lock"));
+    let lock_file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(PRIVATE_FILE)
+        .open(&lock_path)
+        .map_err(QueueError::io("creating lock file", &lock_path))?;
+    if lock_file.try_lock().is_err() {
+        return Err(QueueError::Locked { path: lock_path });
+    }
+    let max_record = (settled.segment_bytes - SEGMENT_HEADER) as usize - RECORD_HEADER;
+
+    let ckpt_path = dir.join(format!("{prefix}.ckpt"));
+    let (checkpoint, stored) = Checkpoint::open(&ckpt_path)?;
+    make_private(&ckpt_path);
+    make_private(&lock_path);
+    let checkpoint_file = File::open(&ckpt_path).map_err(QueueError::io("opening checkpoint", &ckpt_path))?;
+
+    let (mut segments, scanned_tail) = recover_segments(&config, max_record)?;
+    // Segments before the checkpoint's were fully acknowledged; a crash came
+    // between writing the checkpoint and deleting them.
+    if let Some(ck) = stored {
+        let done: Vec<u64> = segments.range(..ck.segment).map(|(id, _)| *id).collect();
+        for id in done {
+            segment::remove(&dir, &prefix, id);
+            segments.remove(&id);
+        }
+    }
+    let last_id = segments.keys().next_back().copied();
+    // Never reuse a sequence number the checkpoint has seen acknowledged.
+    let tail_seq = scanned_tail.max(stored.map_or(0, |c| c.seq));
+    let write_id = last_id.max(stored.map(|c| c.segment)).map_or(1, |id| id + 1);
+    let file = segment::create(&segment::segment_path(&dir, &prefix, write_id))?;
+    segments.insert(write_id, SegMeta { size: SEGMENT_HEADER, first_seq: None });
+
+    let acked = match stored {
+        Some(ck) if segments.contains_key(&ck.segment) => {
+            let size = segments[&ck.segment].size;
+            Position { offset: ck.offset.min(size), ..ck }
+        }
+        _ => {
+            let (id, meta) = segments.iter().next().map(|(i, m)| (*i, *m)).unwrap_or((write_id, segments[&write_id]));
+            let seq = meta.first_seq.unwrap_or(tail_seq).max(stored.map_or(0, |c| c.seq));
+            Position { segment: id, offset: SEGMENT_HEADER, seq }
+        }
+    };
+    let bytes = segments.values().map(|m| m.size).sum::<u64>() + CHECKPOINT_BYTES;
+    let queued = tail_seq.saturating_sub(acked.seq);
+    if queued > 0 {
+        tracing::info!(queue = %prefix, queued, bytes, "queue recovered a backlog");
+    }
+
+    let inner = Arc::new(Inner {
+        settled,
+        max_record,
+        writer: Mutex::new(Writer::new(write_id, file, tail_seq)),
+        reader: Mutex::new(Reader::new(acked, checkpoint)),
+        shared: Mutex::new(Shared {
+            segments,
+            bytes,
+            reserved: 0,
+            write_seg: write_id,
+            tail_seq,
+            acked_seq: acked.seq,
+            floor: None,
+            cache: ReadCache::new(settled.cache_high, settled.cache_low),
+            stats: Stats { bytes_on_disk: bytes, queued, ..Stats::default() },
+            unsynced: Vec::new(),
+            dir_dirty: true,
+            accept_times: recovered_accept_times(&config, acked, queued),
+        }),
+        space: std::sync::Condvar::new(),
+        data: tokio::sync::Notify::new(),
+        syncer: SyncControl::new(),
+        checkpoint_file,
+        _lock: lock_file,
+        config,
+    });
+    if let Some(interval) = inner.config.fsync_interval {
+        start_syncer(&inner, interval)?;
+    }
+    Ok((Producer::new(inner.clone()), Consumer::new(inner)))
+}
+
+/// The mode of every file the queue creates: the records are the node's
+/// syslog, authpriv included, so only the shipper's user reads them.
+pub(crate) const PRIVATE_FILE: u32 = 0o600;
+/// The mode of the directories the queue creates.
+const PRIVATE_DIR: u32 = 0o700;
+
+/// Creates the work directory (and missing parents) 0700. A directory that
+/// exists already keeps its mode: it may be shared (`/var/spool/rsyslog`).
+fn create_private_dir(dir: &Path) -> Result<(), QueueError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(dir).map_err(QueueError::io("creating queue directory", dir))
+}
+
+/// Files left by an earlier version (created 0644) are made private when a
+/// queue opens them; a failure is logged, the queue still starts.
+fn make_private(path: &Path) {
+    let Ok(meta) = fs::metadata(path) else { return };
+    if meta.permissions().mode() & 0o077 == 0 {
+        return;
+    }
+    if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_FILE)) {
+        tracing::warn!(file = %path.display(), error = %e, "cannot make queue file private (0600)");
+    }
+}
+
+/// A recovered backlog was accepted at the latest when its oldest segment
+/// was last written.
+fn recovered_accept_times(config: &QueueConfig, acked: Position, queued: u64) -> crate::age::AcceptTimes {
+    let mut times = crate::age::AcceptTimes::new();
+    if queued > 0 {
+        let path = segment::segment_path(&config.dir, &config.name, acked.segment);
+        if let Ok(written) = fs::metadata(&path).and_then(|m| m.modified()) {
+            times.accepted(acked.seq, written);
+        }
+    }
+    times
+}
+
+/// Lists the segments; fully scans (and repairs) the newest ones until one
+/// holds records, and only inspects the header of the others. Returns them
+/// with the sequence number that follows the last intact record.
+fn recover_segments(config: &QueueConfig, max_record: usize) -> Result<(BTreeMap<u64, SegMeta>, u64), QueueError> {
+    let mut segments = BTreeMap::new();
+    let mut tail = None;
+    for id in segment::list(&config.dir, &config.name)?.into_iter().rev() {
+        let path = segment::segment_path(&config.dir, &config.name, id);
+        let scanned = if tail.is_some() { segment::inspect(&path) } else { segment::scan_and_repair(&path, max_record) };
+        match scanned {
+            Ok(sc) if sc.first_seq.is_none() && tail.is_none() => {
+                // An empty newest segment (header only): nothing to keep.
+                segment::remove(&config.dir, &config.name, id);
+            }
+            Ok(sc) => {
+                make_private(&path);
+                tail = tail.or(sc.next_seq);
+                segments.insert(id, SegMeta { size: sc.size, first_seq: sc.first_seq });
+            }
+            Err(why) => segment::quarantine(&path, &why),
+        }
+    }
+    Ok((segments, tail.unwrap_or(0)))
+}

@@ -1,0 +1,127 @@
+//! The Debian packaging's parts that can be checked without building the
+//! packages: the systemd units (`systemd-analyze verify`, which also opens
+//! the man pages they name, and the hardening a security review asks for)
+//! and the logrotate snippet. Installing the packages is the testbed's
+//! `packaged` scenario (testbed/run.sh).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gsslog_tests::daemon::bin_path;
+use gsslog_tests::realm::which;
+
+fn packaging() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging")
+}
+
+/// A unit's `Key=value` lines, every value of a key in order.
+fn unit_keys(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.starts_with('[')) {
+        if let Some((k, v)) = line.split_once('=') {
+            keys.entry(k.to_string()).or_default().push(v.to_string());
+        }
+    }
+    keys
+}
+
+/// Runs `systemd-analyze verify` on the units, with ExecStart pointed at the
+/// binaries just built and the man pages just generated; any complaint fails.
+fn verify(units: &[(&str, String)]) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in units {
+        let text = text
+            .replace("/usr/sbin/imgssapi", bin_path("imgssapi").unwrap().to_str().unwrap())
+            .replace("/usr/sbin/omgssapi", bin_path("omgssapi").unwrap().to_str().unwrap());
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let man8 = dir.path().join("man/man8");
+    let made = Command::new(bin_path("gsslog-man").unwrap()).arg(&man8).status().unwrap();
+    assert!(made.success(), "gsslog-man failed");
+    let out = Command::new(which("systemd-analyze").expect("systemd-analyze is missing: tests/setup.sh installs systemd"))
+        .arg("verify")
+        .args(units.iter().map(|(name, _)| dir.path().join(name)))
+        .env("MANPATH", dir.path().join("man"))
+        .env("SYSTEMD_LOG_LEVEL", "notice")
+        .output()
+        .unwrap();
+    let complaints = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && complaints.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {complaints}", out.status))
+    }
+}
+
+fn unit(name: &str) -> String {
+    std::fs::read_to_string(packaging().join("systemd").join(name)).unwrap()
+}
+
+#[test]
+fn systemd_analyze_verify_accepts_the_units() {
+    let units = [("gsslog-collector.service", unit("gsslog-collector.service")), ("gsslog-shipper.service", unit("gsslog-shipper.service"))];
+    verify(&units).unwrap();
+}
+
+#[test]
+fn systemd_analyze_verify_would_catch_a_mistake() {
+    // The check above is only worth something if a bad unit fails it.
+    let broken = unit("gsslog-shipper.service").replace("ProtectSystem=strict", "ProtectSytem=strict");
+    assert!(verify(&[("gsslog-shipper.service", broken)]).is_err());
+}
+
+#[test]
+fn the_units_are_hardened() {
+    for name in ["gsslog-collector.service", "gsslog-shipper.service"] {
+        let keys = unit_keys(&unit(name));
+        let one = |k: &str| keys.get(k).and_then(|v| v.last()).map(String::as_str).unwrap_or_else(|| panic!("{name} has no {k}="));
+        assert_eq!(one("Type"), "notify", "{name}: systemctl start returns once the daemon serves");
+        assert!(one("WatchdogSec").ends_with('s'), "{name}");
+        assert!(one("User").starts_with("gsslog-"), "{name}: a dedicated user");
+        for (k, v) in [
+            ("NoNewPrivileges", "yes"),
+            ("ProtectSystem", "strict"),
+            ("ProtectHome", "yes"),
+            ("PrivateTmp", "yes"),
+            ("PrivateDevices", "yes"),
+            ("LockPersonality", "yes"),
+            ("MemoryDenyWriteExecute", "yes"),
+            ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"),
+        ] {
+            assert_eq!(one(k), v, "{name}: {k}");
+        }
+        assert_eq!(keys["SystemCallFilter"][0], "@system-service", "{name}");
+        assert!(!keys.contains_key("ReadWritePaths"), "{name}: only its own Logs/State/Cache/RuntimeDirectory is writable");
+    }
+    let collector = unit_keys(&unit("gsslog-collector.service"));
+    assert_eq!(collector["CapabilityBoundingSet"], ["CAP_NET_BIND_SERVICE"], "port 515, nothing else");
+    assert_eq!(collector["AmbientCapabilities"], ["CAP_NET_BIND_SERVICE"]);
+    assert_eq!(collector["LogsDirectory"], ["hosts"], "the packaged tree, /var/log/hosts");
+    let shipper = unit_keys(&unit("gsslog-shipper.service"));
+    assert_eq!(shipper["CapabilityBoundingSet"], [""], "the shipper needs no capability");
+    assert_eq!(shipper["StateDirectoryMode"], ["0700"], "the queue holds authpriv messages");
+    assert_eq!(shipper["Requires"], ["syslog.socket"]);
+    assert_eq!(shipper["Alias"], ["syslog.service"], "socket activation as the node's syslog daemon, as rsyslog");
+    assert!(shipper["ExecStart"][0].contains("--work-directory /var/lib/gsslog-shipper"), "the queue in StateDirectory");
+}
+
+#[test]
+fn the_logrotate_snippet_parses_and_signals_the_collector() {
+    let snippet = std::fs::read_to_string(packaging().join("logrotate/gsslog-collector")).unwrap();
+    assert!(snippet.contains("--signal=HUP gsslog-collector.service"), "postrotate sends SIGHUP, which closes the files");
+    assert!(snippet.contains("su gsslog-collector gsslog-collector"), "the tree belongs to the collector's user");
+    let logrotate = which("logrotate").expect("logrotate is missing: tests/setup.sh installs it");
+    // Run it for real on a tree of our own, as root (the user may not exist here).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts/2026/11/10.0.0.1/syslog");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "a line\n").unwrap();
+    let conf = dir.path().join("logrotate.conf");
+    std::fs::write(&conf, snippet.replace("/var/log/hosts", dir.path().join("hosts").to_str().unwrap()).replace("su gsslog-collector gsslog-collector", "su root root"))
+        .unwrap();
+    let out = Command::new(logrotate).arg("-f").arg("-s").arg(dir.path().join("state")).arg(&conf).output().unwrap();
+    assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(file.with_file_name("syslog.1").exists(), "rotated");
+    assert!(!file.exists(), "nocreate: the collector makes the new file on its next message");
+}
