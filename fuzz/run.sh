@@ -53,6 +53,14 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 fi
 
 build_log=$(mktemp)
+# cargo fuzz has no --locked: check first that fuzz/Cargo.lock needs no change
+# (cargo tree resolves for this machine only, so it needs nothing beyond what
+# the build downloads), as the main workspace's builds do with --locked.
+if ! cargo tree --locked >/dev/null 2>"$build_log"; then
+  cat "$build_log"
+  echo "fuzz: fuzz/Cargo.lock does not match fuzz/Cargo.toml (update it with cargo and commit it)"
+  exit 1
+fi
 if ! cargo fuzz build -s "$sanitizer" >"$build_log" 2>&1; then
   cat "$build_log"
   echo "fuzz: building the targets failed"
