@@ -15,10 +15,12 @@
 //! of its daemon, this build fails (it is part of tests/run.sh), and the fix
 //! is to move what it needs into `daemon` or add it here.
 //!
-//! The text is written to a file in a private directory. Includes are
-//! exercised within that directory only: inputs that could name a path
-//! outside it (`/`, `..`, `~`) are skipped, so a run never reads the machine's
-//! files (some of which, such as /proc/kmsg, block).
+//! The text is written to a file in a private directory. The files that
+//! reading a config opens (includes, the collector's
+//! `$InputGSSServerHostMapFile`) are exercised with relative names only:
+//! inputs that could name a path elsewhere (`/`, `..`, `~`) are skipped, so a
+//! run never reads the machine's files (some of which, such as /proc/kmsg or
+//! /dev/zero, block or never end).
 #![no_main]
 
 use std::path::{Path, PathBuf};
@@ -47,9 +49,13 @@ fn work_dir() -> &'static Path {
     DIR.get_or_init(|| tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))).path()
 }
 
-/// `$IncludeConfig` and `include(file=...)` both contain "include".
+/// Whether `text` may make the reader or a builder open a file outside the
+/// work directory: `$IncludeConfig` and `include(file=...)` both contain
+/// "include"; the host map file directive contains "hostmapfile".
 fn may_leave_the_directory(text: &str) -> bool {
-    text.to_ascii_lowercase().contains("include") && (text.contains('/') || text.contains("..") || text.contains('~'))
+    let lower = text.to_ascii_lowercase();
+    let opens_files = lower.contains("include") || lower.contains("hostmapfile");
+    opens_files && (text.contains('/') || text.contains("..") || text.contains('~'))
 }
 
 /// The message every filter read is evaluated on.
