@@ -14,6 +14,8 @@ packages=(
   rsyslog rsyslog-gssapi
   # tests: kill, and a private network namespace with its own loopback routes
   procps iproute2 util-linux
+  # fuzz/run.sh: libfuzzer-sys compiles libFuzzer's C++ sources
+  g++
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
   systemd dpkg-dev binutils logrotate
@@ -25,15 +27,24 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # No recommends: krb5-kdc would otherwise pull in services we do not want started.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian's postinst may start the system rsyslog or KDC; the tests use their own
+  # instances on private ports and configs, so a running system one is harmless.
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# No recommends: krb5-kdc would otherwise pull in services we do not want started.
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# Debian's postinst may start the system rsyslog or KDC; the tests use their own
-# instances on private ports and configs, so a running system one is harmless.
+# fuzz/run.sh: cargo fuzz (libFuzzer; its C++ part builds with the system g++),
+# run on the stable toolchain with RUSTC_BOOTSTRAP=1. Pinned, installed once.
+CARGO_FUZZ_VERSION=0.13.1
+if cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+  echo "setup: cargo-fuzz $CARGO_FUZZ_VERSION present"
+else
+  echo "setup: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi

@@ -5,7 +5,10 @@
 //!
 //! The records are those the checkpoint has not acknowledged, in order, with
 //! the checksums checked as the consumer checks them; a torn tail is
-//! skipped, not repaired (the next [`crate::open`] repairs it).
+//! skipped, not repaired (the next [`crate::open`] repairs it). As the
+//! consumer, it skips a record numbered below one already listed (damaged or
+//! hand-edited files) and counts one numbered out of range as unreadable, so
+//! the records come in strictly increasing order, as the shipper delivers.
 
 use std::fs::{self, OpenOptions};
 
@@ -15,7 +18,7 @@ use crate::checkpoint;
 use crate::config::QueueConfig;
 use crate::error::QueueError;
 use crate::reader::Record;
-use crate::record::{RecordHeader, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
+use crate::record::{RecordHeader, MAX_PLAUSIBLE, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
 use crate::segment;
 
 /// What [`read_backlog`] found.
@@ -61,6 +64,8 @@ pub fn read_backlog(config: &QueueConfig, mut each: impl FnMut(&Record)) -> Resu
     backlog.bytes_on_disk = fs::metadata(&ckpt_path).map(|m| m.len()).unwrap_or(0);
     let ids = segment::list(dir, &config.name)?;
     backlog.segments = ids.len();
+    // The sequence number the next listed record must reach.
+    let mut next_seq = acked.map_or(0, |a| a.seq);
     for id in ids {
         let path = segment::segment_path(dir, &config.name, id);
         let data = fs::read(&path).map_err(QueueError::io("reading queue segment", &path))?;
@@ -84,13 +89,14 @@ pub fn read_backlog(config: &QueueConfig, mut each: impl FnMut(&Record)) -> Resu
             }
             let payload = &data[pos + RECORD_HEADER..end];
             pos = end;
-            if !header.matches(payload) {
+            if !header.matches(payload) || header.seq > MAX_PLAUSIBLE {
                 backlog.unreadable += 1;
                 continue;
             }
-            if acked.is_some_and(|a| header.seq < a.seq) {
-                continue;
+            if header.seq < next_seq {
+                continue; // acknowledged, or numbered below a record already listed
             }
+            next_seq = header.seq + 1;
             let record = Record { seq: header.seq, payload: Bytes::copy_from_slice(payload) };
             backlog.records += 1;
             backlog.payload_bytes += payload.len() as u64;

@@ -10,6 +10,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
+use crate::record::MAX_PLAUSIBLE;
 
 pub(crate) const CHECKPOINT_BYTES: u64 = 64;
 const SLOT: usize = 32;
@@ -103,7 +104,8 @@ fn decode(slot: &[u8]) -> Option<Position> {
         return None;
     }
     let word = |i: usize| u64::from_le_bytes(slot[i..i + 8].try_into().unwrap_or([0; 8]));
-    Some(Position { seq: word(8), segment: word(16), offset: word(24) })
+    let pos = Position { seq: word(8), segment: word(16), offset: word(24) };
+    (pos.seq <= MAX_PLAUSIBLE && pos.segment <= MAX_PLAUSIBLE).then_some(pos)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::checkpoint::{Checkpoint, Position};
 use crate::error::QueueError;
-use crate::record::{RecordHeader, RECORD_HEADER, SEGMENT_HEADER};
+use crate::record::{RecordHeader, MAX_PLAUSIBLE, RECORD_HEADER, SEGMENT_HEADER};
 use crate::state::{lock, Inner};
 use crate::stats::Stats;
 
@@ -237,8 +237,8 @@ impl Inner {
             let mut payload = vec![0u8; header.len as usize];
             seg.reader.read_exact(&mut payload).map_err(QueueError::io("reading queue segment", &seg.path))?;
             seg.offset = end;
-            if !header.matches(&payload) {
-                tracing::error!(file = %seg.path.display(), seq, "queue record failed its checksum: skipped");
+            if !header.matches(&payload) || header.seq > MAX_PLAUSIBLE {
+                tracing::error!(file = %seg.path.display(), seq, "queue record failed its checksum or is numbered out of range: skipped");
                 r.pos.offset = end;
                 self.count_corrupt(1);
                 r.pos.seq += 1;

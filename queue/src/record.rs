@@ -7,6 +7,11 @@ pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"GSLQSEG1";
 pub(crate) const SEGMENT_HEADER: u64 = SEGMENT_MAGIC.len() as u64;
 pub(crate) const RECORD_HEADER: usize = 16;
 
+/// Sequence numbers and segment ids above this come from damaged files, not
+/// from a queue (2^62 records is a billion a second for 146 years); they are
+/// treated as corrupt, so that counting on from them cannot overflow.
+pub(crate) const MAX_PLAUSIBLE: u64 = 1 << 62;
+
 pub(crate) fn checksum(seq: u64, payload: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&seq.to_le_bytes()), payload)
 }

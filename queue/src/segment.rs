@@ -6,7 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
-use crate::record::{RecordHeader, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
+use crate::record::{RecordHeader, MAX_PLAUSIBLE, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
 
 pub(crate) fn segment_path(dir: &Path, prefix: &str, id: u64) -> PathBuf {
     dir.join(format!("{prefix}.{id:010}.seg"))
@@ -21,6 +21,9 @@ pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<u64>, QueueError> {
         let Some(name) = name.to_str() else { continue };
         let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else { continue };
         let Some(id) = rest.strip_suffix(".seg").and_then(|d| d.parse::<u64>().ok()) else { continue };
+        if id > MAX_PLAUSIBLE {
+            continue; // not a name this queue gives out
+        }
         ids.push(id);
     }
     ids.sort_unstable();
@@ -84,7 +87,7 @@ pub(crate) fn inspect(path: &Path) -> Result<Scanned, String> {
         let mut h = [0u8; RECORD_HEADER];
         h.copy_from_slice(&head[SEGMENT_HEADER as usize..]);
         RecordHeader::decode(&h).seq
-    });
+    }).filter(|seq| *seq <= MAX_PLAUSIBLE);
     Ok(Scanned { size, first_seq, next_seq: None })
 }
 
@@ -109,8 +112,11 @@ pub(crate) fn scan_and_repair(path: &Path, max_record: usize) -> Result<Scanned,
         if !header.matches(&data[pos + RECORD_HEADER..end]) && end == data.len() {
             break; // torn: the last record did not reach the disk whole
         }
-        first_seq.get_or_insert(header.seq);
-        next_seq = Some(header.seq + 1);
+        if header.seq <= MAX_PLAUSIBLE {
+            // (a record numbered beyond that is corrupt: the reader skips it)
+            first_seq.get_or_insert(header.seq);
+            next_seq = Some(header.seq + 1);
+        }
         pos = end;
     }
     if pos < data.len() {

@@ -137,11 +137,14 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
 /// Reads `path` and every file it includes.
 pub fn read_file(path: &Path) -> ConfigText {
     let mut out = ConfigText::default();
-    read_into(path, &mut out, 0);
+    read_into(path, &mut out, &[]);
     out
 }
 
-fn read_into(path: &Path, out: &mut ConfigText, depth: usize) {
+/// Reads one file; `includers` are the files whose includes led here (the
+/// includer, its includer, …), so that an include loop is found instead of
+/// followed.
+fn read_into(path: &Path, out: &mut ConfigText, includers: &[PathBuf]) {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -150,7 +153,9 @@ fn read_into(path: &Path, out: &mut ConfigText, depth: usize) {
             return;
         }
     };
-    let include_context = rainerscript::IncludeContext { path, depth };
+    let mut chain = includers.to_vec();
+    chain.push(same_file_key(path));
+    let include_context = rainerscript::IncludeContext { path, chain: &chain };
     let mut src = rainerscript::Source::new(&text, file);
     loop {
         src.skip_blank();
@@ -202,8 +207,13 @@ fn read_into(path: &Path, out: &mut ConfigText, depth: usize) {
                 }
             }
         }
-        parse_line(line.trim(), location, path, out, depth);
+        parse_line(line.trim(), location, path, out, &chain);
     }
+}
+
+/// One name per file, however it was reached (`a.conf`, `./a.conf`, a link).
+fn same_file_key(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The legacy filter at the start of `line` (a selector or a property
@@ -227,7 +237,7 @@ fn selector_end(line: &str) -> usize {
     line.find(|c: char| !(c.is_ascii_alphanumeric() || "*.,;!=".contains(c))).unwrap_or(line.len())
 }
 
-fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText, depth: usize) {
+fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText, chain: &[PathBuf]) {
     if line.is_empty() || line.starts_with('#') {
         return;
     }
@@ -241,7 +251,7 @@ fn parse_line(line: &str, location: Location, path: &Path, out: &mut ConfigText,
                 Ok((name, text, options)) => out.lines.push(Line { location, statement: Statement::Template { name, text, options } }),
                 Err(e) => out.error(&location, e),
             },
-            "includeconfig" => include(&value, &location, path, out, depth, false),
+            "includeconfig" => include(&value, &location, path, out, chain, false),
             _ => out.lines.push(Line { location, statement: Statement::Directive { name, spelled, value } }),
         }
         return;
@@ -301,9 +311,10 @@ fn parse_template_line(value: &str) -> Result<(String, String, String), String> 
 }
 
 /// `$IncludeConfig pattern` (also RainerScript's `include(file=...)`;
-/// `optional`: `mode="optional"`, a missing file is no error).
-pub(crate) fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText, depth: usize, optional: bool) {
-    if depth > 16 {
+/// `optional`: `mode="optional"`, a missing file is no error). `chain`: the
+/// files being read, `from` last.
+pub(crate) fn include(pattern: &str, location: &Location, from: &Path, out: &mut ConfigText, chain: &[PathBuf], optional: bool) {
+    if chain.len() > 16 {
         out.error(location, "$IncludeConfig nested too deeply (a loop?)");
         return;
     }
@@ -318,7 +329,12 @@ pub(crate) fn include(pattern: &str, location: &Location, from: &Path, out: &mut
         }
     };
     for f in files {
-        read_into(&f, out, depth + 1);
+        // Without this, two lines including their own file read it 2^17 times.
+        if chain.contains(&same_file_key(&f)) {
+            out.error(location, format!("$IncludeConfig {pattern} includes a file that is already being read: {}", f.display()));
+            continue;
+        }
+        read_into(&f, out, chain);
     }
 }
 
@@ -575,5 +591,21 @@ mod tests {
             _ => None,
         }).collect();
         assert_eq!(rules, ["/ok"], "nothing of the bad statements is kept");
+    }
+
+    #[test]
+    fn an_include_loop_is_an_error_not_an_explosion() {
+        // Found by the config fuzz target: two `$IncludeConfig` lines naming the
+        // file itself read it 2^17 times (a hang and gigabytes), because only
+        // the depth was bounded. A file already being read is not read again,
+        // whether `$IncludeConfig` or RainerScript's `include()` names it.
+        let dir = tempfile_dir().join("loop");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.conf"), "kern.* /a\n$IncludeConfig main.conf\ninclude(file=\"other.conf\")\n").unwrap();
+        std::fs::write(dir.join("other.conf"), "kern.* /b\n$IncludeConfig ./main.conf\ninclude(file=\"main.conf\")\n").unwrap();
+        let c = read_file(&dir.join("main.conf"));
+        assert_eq!(c.lines.len(), 2, "each file is read once");
+        assert_eq!(c.problems.len(), 3, "{:?}", c.problems);
+        assert!(c.problems.iter().all(|p| p.message.contains("includes a file that is already being read")), "{:?}", c.problems);
     }
 }

@@ -175,7 +175,7 @@ impl Deframer {
     pub fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
         if let State::Count(digits) = &mut self.state {
             let digits = std::mem::take(digits);
-            self.msg.extend_from_slice(&digits);
+            self.append_all(&digits, emit);
         }
         self.submit(emit);
         self.state = State::Start;
@@ -330,5 +330,13 @@ mod tests {
         assert_eq!(frames(&[b"<13>a\n<13>partial"], 100), ["<13>a", "[eof]<13>partial"]);
         assert_eq!(frames(&[b"2026-11-23 text\n"], 100), ["2026-11-23 text"]);
         assert_eq!(frames(&[b"\n\n<13>a\n"], 100), ["<13>a"], "empty lines are no messages");
+    }
+
+    #[test]
+    fn digits_left_at_the_end_respect_the_maximum() {
+        // Found by the deframer fuzz target: digits still being read as a count
+        // when the stream ended were submitted whole, past the maximum size.
+        assert_eq!(frames(&[b"\xfc\xff\n0000"], 1), ["\u{fffd}", "\u{fffd}", "[eof]0", "[eof]0", "[eof]0", "[eof]0"]);
+        assert_eq!(frames(&[b"12345"], 2), ["[eof]12", "[eof]34", "[eof]5"]);
     }
 }

@@ -19,7 +19,7 @@
 //! precedence level and group from the left, comparisons bind tighter, and
 //! `not` tighter still (`not $a == "x"` is `(not $a) == "x"`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{ActionCall, ConfigText, Line, Location, Statement};
@@ -56,10 +56,11 @@ pub(crate) struct Source<'a> {
     file: Arc<str>,
 }
 
-/// What `include(...)` needs: the file being read and how deep.
+/// What `include(...)` needs: the file being read, and the chain of files
+/// being read (its includers, then itself) to refuse a loop.
 pub(crate) struct IncludeContext<'a> {
     pub path: &'a Path,
-    pub depth: usize,
+    pub chain: &'a [PathBuf],
 }
 
 impl<'a> Source<'a> {
@@ -822,7 +823,7 @@ fn include_files(params: &[Param], out: &mut ConfigText, at: &Location, include:
         out.error(at, "include(...) without file=\"...\"");
         return;
     };
-    crate::config::include(&file, at, include.path, out, include.depth, optional);
+    crate::config::include(&file, at, include.path, out, include.chain, optional);
 }
 
 fn template(src: &mut Source, out: &mut ConfigText, at: &Location) {

@@ -205,4 +205,17 @@ mod tests {
         assert!(problem.unwrap().0.contains("invalid regex"));
         assert_eq!(render(&t, &m), "[**NO MATCH** **BAD REGULAR EXPRESSION**]");
     }
+
+    #[test]
+    fn octal_escape_above_0377_keeps_the_low_byte_instead_of_panicking() {
+        // Found by the template fuzz target: `\444` overflowed a u8 (a panic in
+        // debug builds). As C's `(char)` cast, only the low 8 bits are kept.
+        let m = msg("<13>x");
+        assert_eq!(render(&Template::parse("t", "\\444").0, &m), "$");
+        assert_eq!(render(&Template::parse("t", "a\\101").0, &m), "aA");
+        let now = parse_rfc3339(b"2026-11-05T08:09:10+00:00").unwrap().0;
+        let mut out = Vec::new();
+        Template::parse("t", "\\777").0.render(&m, &now, &mut out);
+        assert_eq!(out, [0xff]);
+    }
 }

@@ -26,7 +26,9 @@ impl Template {
                         b'r' => literal.push(b'\r'),
                         b't' => literal.push(b'\t'),
                         d @ b'0'..=b'7' if i + 2 < bytes.len() && bytes[i + 1].is_ascii_digit() && bytes[i + 2].is_ascii_digit() => {
-                            literal.push((d - b'0') * 64 + (bytes[i + 1] - b'0') * 8 + (bytes[i + 2] - b'0'));
+                            // Up to \799: like C's `(char)` cast, keep the low 8 bits.
+                            let value = u32::from(d - b'0') * 64 + u32::from(bytes[i + 1] - b'0') * 8 + u32::from(bytes[i + 2] - b'0');
+                            literal.push(value as u8);
                             i += 2;
                         }
                         other => literal.push(other),
