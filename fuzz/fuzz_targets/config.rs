@@ -11,7 +11,7 @@
 //! collector's also uses `crate::identity` (principal patterns, host maps),
 //! itself only over `crate::config`. So both are compiled in here under the
 //! same names at this crate's root, and `crate::` paths resolve as they do in
-//! imgssapi; the shipper's is self-contained. Should either start to use more
+//! imgssapi; the shipper's uses `crate::backoff`, compiled in the same way. Should either start to use more
 //! of its daemon, this build fails (it is part of tests/run.sh), and the fix
 //! is to move what it needs into `daemon` or add it here.
 //!
@@ -43,6 +43,12 @@ mod identity;
 #[allow(dead_code)]
 #[path = "../../omgssapi/src/config.rs"]
 mod shipper_config;
+
+/// omgssapi/src/backoff.rs, which the shipper's config uses as `crate::backoff`
+/// (the retry schedule of `$ActionResumeInterval` and the backoff directives).
+#[allow(dead_code)]
+#[path = "../../omgssapi/src/backoff.rs"]
+mod backoff;
 
 fn work_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
