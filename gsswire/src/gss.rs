@@ -183,28 +183,24 @@ impl Name {
     /// (a bare `host` means that service on any host). Needs no KDC; fails
     /// (`BAD_NAME`) only on text the library cannot parse.
     pub fn host_based_service(text: &str) -> Result<Name, GssStatus> {
-        let mut buf = input_buffer(text.as_bytes());
-        let mut minor = 0;
-        let mut raw = ptr::null_mut();
-        // SAFETY: buf points into `text`, alive for the call; raw is released in Drop.
-        let major =
-            unsafe { sys::gss_import_name(&mut minor, &mut buf, sys::GSS_C_NT_HOSTBASED_SERVICE, &mut raw) };
-        if major != 0 {
-            return Err(status(major, minor));
-        }
-        Ok(Name { raw })
+        // SAFETY: GSS_C_NT_HOSTBASED_SERVICE is a constant the library exports.
+        Name::import(text, unsafe { sys::GSS_C_NT_HOSTBASED_SERVICE })
     }
 
     /// Imports a Kerberos principal name such as `host/node.example.org@REALM`
     /// (`GSS_KRB5_NT_PRINCIPAL_NAME`: no host-based canonicalisation).
     pub fn principal(text: &str) -> Result<Name, GssStatus> {
+        // SAFETY: GSS_KRB5_NT_PRINCIPAL_NAME is a constant the library exports.
+        Name::import(text, unsafe { sys::GSS_KRB5_NT_PRINCIPAL_NAME })
+    }
+
+    fn import(text: &str, name_type: sys::gss_OID) -> Result<Name, GssStatus> {
         let mut buf = input_buffer(text.as_bytes());
         let mut minor = 0;
         let mut raw = ptr::null_mut();
-        // SAFETY: buf points into `text`, alive for the call; the name type is
-        // a constant of the library; raw is released in Drop.
-        let major =
-            unsafe { sys::gss_import_name(&mut minor, &mut buf, sys::GSS_KRB5_NT_PRINCIPAL_NAME, &mut raw) };
+        // SAFETY: buf points into `text`, alive for the call; name_type is one
+        // of the library's constant OIDs; raw is released in Drop.
+        let major = unsafe { sys::gss_import_name(&mut minor, &mut buf, name_type, &mut raw) };
         if major != 0 {
             return Err(status(major, minor));
         }
