@@ -389,7 +389,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    bounded(config.handshake_timeout, initiate_steps(reader, writer, config, None)).await
+    initiate_as(reader, writer, config, None).await
 }
 
 /// [`initiate`] with `credential` instead of the environment's default one.
