@@ -8,6 +8,8 @@ use std::path::Path;
 use syslog::config::{ActionCall, ConfigText, Filter, Location, Statement};
 
 use crate::directives::Directive;
+use crate::metrics::MetricsSettings;
+use crate::privileges::PrivDrop;
 use crate::templates::TemplateRegistry;
 
 /// What a daemon does with each statement of its configuration.
@@ -25,6 +27,28 @@ pub trait Statements {
     }
     /// A `$template` line was added to the registry; `options` as written.
     fn template_defined(&mut self, _text: &mut ConfigText, _at: &Location, _name: &str, _options: &str) {}
+}
+
+/// The end of both daemons' directive match: the directives they share
+/// (privilege drop, impstats, the metrics endpoint), then rsyslog's that
+/// change nothing in `program` (listed in `ignored`: a warning), then an
+/// unknown directive (an error naming it).
+pub fn shared_or_unknown(
+    d: &mut Directive,
+    privileges: &mut PrivDrop,
+    metrics: &mut MetricsSettings,
+    ignored: &[&str],
+    program: &str,
+) {
+    if privileges.apply(d) || metrics.apply(d) {
+        return;
+    }
+    if ignored.contains(&d.name) {
+        let message = format!("${} is accepted and has no effect on this {program}", d.name);
+        d.warn(message);
+    } else {
+        d.unknown();
+    }
 }
 
 /// Walks every statement of `text` in order; returns the templates defined.

@@ -374,14 +374,7 @@ impl Settings {
             "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
             "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
             "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
-            name if daemon::metrics::DIRECTIVES.contains(&name) => {
-                self.metrics.apply(d);
-            }
-            name if daemon::privileges::DIRECTIVES.contains(&name) => {
-                self.privileges.apply(d);
-            }
-            ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this collector")),
-            _ => d.unknown(),
+            _ => daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector"),
         }
     }
 

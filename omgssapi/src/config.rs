@@ -297,14 +297,7 @@ impl Settings {
                     self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
                 }
             }
-            name if daemon::metrics::DIRECTIVES.contains(&name) => {
-                self.metrics.apply(d);
-            }
-            name if daemon::privileges::DIRECTIVES.contains(&name) => {
-                self.privileges.apply(d);
-            }
-            ignored if IGNORED.contains(&ignored) => d.warn(format!("${ignored} is accepted and has no effect on this shipper")),
-            _ => d.unknown(),
+            _ => daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "shipper"),
         }
     }
 

@@ -224,6 +224,14 @@ async fn sessions_beyond_the_limit_are_refused_with_a_log_line() {
     for _ in 0..3 {
         held.push(GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap());
     }
+    // A client's handshake ends when it has the collector's last token; the
+    // collector takes the session's slot just after sending it. Wait until it
+    // has all three, or a fourth can slip in before the third is counted.
+    let deadline = std::time::Instant::now() + WAIT;
+    while collector.log().matches("GSS session opened").count() < 3 {
+        assert!(std::time::Instant::now() < deadline, "three sessions opened:\n{}", collector.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.is_err());
     collector.wait_for_log("too many sessions", WAIT).unwrap();
     drop(held.pop());

@@ -126,12 +126,12 @@ mod tests {
     use super::*;
 
     /// The directive names a daemon's config reader matches on: the
-    /// `"name" =>` arms of its `match d.name { ... _ => d.unknown() }`,
+    /// `"name" =>` arms of its `match d.name { ... _ => shared_or_unknown(..) }`,
     /// lower-case as the reader compares them (not the parameters of
     /// RainerScript statements, matched elsewhere).
     fn directives_in(source: &str) -> Vec<String> {
         let start = source.find("match d.name {").expect("the legacy directive match");
-        let end = start + source[start..].find("d.unknown()").expect("its catch-all arm");
+        let end = start + source[start..].find("shared_or_unknown(").expect("its catch-all arm");
         source[start..end]
             .lines()
             .filter_map(|l| {
