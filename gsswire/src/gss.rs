@@ -244,26 +244,7 @@ impl Credential {
     /// Acquires the Kerberos acceptor credential for `name` from the keytab.
     /// Fails when the keytab cannot be read or holds no key for `name`.
     pub fn acceptor(name: &Name) -> Result<Credential, GssStatus> {
-        let mut mechs = krb5_mech_set();
-        let mut minor = 0;
-        let mut raw = ptr::null_mut();
-        // SAFETY: all pointers are valid for the call; raw is released in Drop.
-        let major = unsafe {
-            sys::gss_acquire_cred(
-                &mut minor,
-                name.raw,
-                sys::GSS_C_INDEFINITE,
-                &mut mechs,
-                sys::GSS_C_ACCEPT,
-                &mut raw,
-                ptr::null_mut(),
-                ptr::null_mut(),
-            )
-        };
-        if major != 0 {
-            return Err(status(major, minor));
-        }
-        Ok(Credential { raw })
+        Credential::acquire(Some(name), sys::GSS_C_ACCEPT, &[])
     }
 
     /// Acquires an initiator credential: for `name` (or MIT's default
@@ -272,6 +253,12 @@ impl Credential {
     /// With an empty store this is `gss_acquire_cred`, the environment
     /// (`KRB5_CLIENT_KTNAME`, `KRB5CCNAME`) deciding.
     pub fn initiator(name: Option<&Name>, store: &[(&str, &str)]) -> Result<Credential, GssStatus> {
+        Credential::acquire(name, sys::GSS_C_INITIATE, store)
+    }
+
+    /// `gss_acquire_cred_from` for `usage`; an empty store is the default one
+    /// (the environment's), which makes it `gss_acquire_cred`.
+    fn acquire(name: Option<&Name>, usage: i32, store: &[(&str, &str)]) -> Result<Credential, GssStatus> {
         let texts: Vec<(CString, CString)> = store
             .iter()
             .map(|(k, v)| Ok((CString::new(*k)?, CString::new(*v)?)))
@@ -296,7 +283,7 @@ impl Credential {
                 name_raw,
                 sys::GSS_C_INDEFINITE,
                 &mut mechs,
-                sys::GSS_C_INITIATE,
+                usage,
                 store_ptr,
                 &mut raw,
                 ptr::null_mut(),
@@ -334,7 +321,7 @@ pub fn destroy_ccache(name: &str) {
 impl Drop for Credential {
     fn drop(&mut self) {
         let mut minor = 0;
-        // SAFETY: raw came from gss_acquire_cred and is released once.
+        // SAFETY: raw came from gss_acquire_cred_from and is released once.
         unsafe { sys::gss_release_cred(&mut minor, &mut self.raw) };
     }
 }

@@ -125,16 +125,6 @@ extern "C" {
     ) -> OM_uint32;
     pub fn gss_release_buffer(minor: *mut OM_uint32, buffer: *mut gss_buffer_desc) -> OM_uint32;
     pub fn gss_release_buffer_set(minor: *mut OM_uint32, set: *mut *mut gss_buffer_set_desc) -> OM_uint32;
-    pub fn gss_acquire_cred(
-        minor: *mut OM_uint32,
-        name: gss_name_t,
-        time_req: OM_uint32,
-        mechs: *mut gss_OID_set_desc,
-        usage: i32,
-        cred: *mut gss_cred_id_t,
-        actual_mechs: *mut *mut gss_OID_set_desc,
-        time_rec: *mut OM_uint32,
-    ) -> OM_uint32;
     pub fn gss_acquire_cred_from(
         minor: *mut OM_uint32,
         name: gss_name_t,
