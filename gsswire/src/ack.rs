@@ -79,6 +79,69 @@ impl CollectorMessage {
     }
 }
 
+/// Where a shipper's session stands in the acknowledged mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckState {
+    /// It asked for acknowledgements; no Hello yet.
+    AwaitingHello,
+    /// The collector said Hello; the number is its last `Written(N)` (0
+    /// before the first).
+    Acknowledging(u64),
+    /// It did not ask, or the wait for the Hello ended: the collector's word
+    /// does not count on this session, and any message from it is an error.
+    Off,
+}
+
+/// The shipper's check of every message its collector sends against the
+/// protocol (see the module's rules). It only advances on a message that
+/// keeps them; a refused one leaves it as it was (and ends the session).
+#[derive(Debug)]
+pub struct AckReceiver {
+    state: AckState,
+}
+
+impl AckReceiver {
+    /// A session that `asked` for acknowledgements waits for the Hello; one
+    /// that did not expects nothing.
+    pub fn new(asked: bool) -> Self {
+        AckReceiver { state: if asked { AckState::AwaitingHello } else { AckState::Off } }
+    }
+
+    /// Where the session stands.
+    pub fn state(&self) -> AckState {
+        self.state
+    }
+
+    /// The wait for the Hello ended without one (a stock collector): from
+    /// now on nothing the collector sends counts. No effect once it said Hello.
+    pub fn stop_waiting(&mut self) {
+        if self.state == AckState::AwaitingHello {
+            self.state = AckState::Off;
+        }
+    }
+
+    /// Reads one unwrapped collector message, `sent` being the data tokens
+    /// sent so far, and checks it against the protocol.
+    pub fn receive(&mut self, plain: &[u8], sent: u64) -> Result<CollectorMessage, AckError> {
+        let message = CollectorMessage::decode(plain)?;
+        match (message, self.state) {
+            (CollectorMessage::Hello, AckState::AwaitingHello) => self.state = AckState::Acknowledging(0),
+            (CollectorMessage::Hello, _) => return Err(AckError::OutOfOrder("a Hello after the wait for it ended, or a second one")),
+            (CollectorMessage::Written(n), AckState::Acknowledging(previous)) => {
+                if n < previous || n > sent {
+                    return Err(AckError::Impossible { acked: n, previous, sent });
+                }
+                self.state = AckState::Acknowledging(n);
+            }
+            (CollectorMessage::Closing, AckState::Acknowledging(_)) => {}
+            (CollectorMessage::Written(_) | CollectorMessage::Closing, _) => {
+                return Err(AckError::OutOfOrder("an acknowledgement before the Hello"))
+            }
+        }
+        Ok(message)
+    }
+}
+
 /// A collector message that breaks the protocol.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
@@ -120,6 +183,49 @@ mod tests {
         assert_eq!(CollectorMessage::Written(0x0102).encode(), [b'W', 0, 0, 0, 0, 0, 0, 1, 2]);
         assert_eq!(CollectorMessage::Closing.encode(), b"C");
         assert!(REQUEST.is_empty());
+    }
+
+    #[test]
+    fn the_receiver_takes_hello_then_written_numbers_that_never_go_down() {
+        let mut r = AckReceiver::new(true);
+        assert_eq!(r.state(), AckState::AwaitingHello);
+        assert_eq!(r.receive(HELLO, 0), Ok(CollectorMessage::Hello));
+        assert_eq!(r.receive(&CollectorMessage::Written(0).encode(), 0), Ok(CollectorMessage::Written(0)));
+        assert_eq!(r.receive(&CollectorMessage::Written(2).encode(), 3), Ok(CollectorMessage::Written(2)));
+        assert_eq!(r.receive(&CollectorMessage::Written(2).encode(), 3), Ok(CollectorMessage::Written(2)), "the same N again");
+        assert_eq!(r.receive(b"C", 3), Ok(CollectorMessage::Closing));
+        assert_eq!(r.receive(&CollectorMessage::Written(3).encode(), 3), Ok(CollectorMessage::Written(3)), "after Closing, the last ones");
+        assert_eq!(r.state(), AckState::Acknowledging(3));
+    }
+
+    #[test]
+    fn the_receiver_refuses_what_breaks_the_protocol_and_stays_put() {
+        let written = |n: u64| CollectorMessage::Written(n).encode();
+        let mut r = AckReceiver::new(true);
+        assert_eq!(r.receive(&written(0), 5), Err(AckError::OutOfOrder("an acknowledgement before the Hello")));
+        assert_eq!(r.receive(b"C", 5), Err(AckError::OutOfOrder("an acknowledgement before the Hello")));
+        assert_eq!(r.state(), AckState::AwaitingHello);
+        r.receive(HELLO, 0).unwrap();
+        assert!(matches!(r.receive(HELLO, 0), Err(AckError::OutOfOrder(_))), "a second Hello");
+        assert_eq!(r.receive(&written(3), 2), Err(AckError::Impossible { acked: 3, previous: 0, sent: 2 }), "past the tokens sent");
+        r.receive(&written(2), 2).unwrap();
+        assert_eq!(r.receive(&written(1), 2), Err(AckError::Impossible { acked: 1, previous: 2, sent: 2 }), "going down");
+        assert_eq!(r.receive(b"x", 2), Err(AckError::Malformed { len: 1 }));
+        assert_eq!(r.state(), AckState::Acknowledging(2));
+    }
+
+    #[test]
+    fn after_the_wait_or_without_asking_nothing_is_taken() {
+        let mut r = AckReceiver::new(true);
+        r.stop_waiting();
+        assert_eq!(r.state(), AckState::Off);
+        assert!(matches!(r.receive(HELLO, 0), Err(AckError::OutOfOrder(_))), "a late Hello");
+        let mut r = AckReceiver::new(false);
+        assert!(matches!(r.receive(&CollectorMessage::Written(0).encode(), 0), Err(AckError::OutOfOrder(_))));
+        let mut r = AckReceiver::new(true);
+        r.receive(HELLO, 0).unwrap();
+        r.stop_waiting();
+        assert_eq!(r.state(), AckState::Acknowledging(0), "the wait ended with the Hello");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use gsswire::ack::AckError;
+use gsswire::ack::{AckError, AckReceiver, AckState, CollectorMessage};
 use queue::Consumer;
 
 /// How many written batches may wait for acknowledgement: keeps the records
@@ -60,9 +60,9 @@ struct Batch {
 pub struct Delivery {
     /// How long unacknowledged bytes may make no progress.
     stall_limit: Duration,
-    /// `None` while the session waits to learn whether the collector
-    /// acknowledges: nothing is released meanwhile.
-    accounting: Option<Accounting>,
+    /// Whether the collector acknowledges (and its last `Written(N)`); while
+    /// the session waits to learn it, nothing is released.
+    ack: AckReceiver,
     /// Bytes written on this connection so far (the request token included).
     written: u64,
     /// Data tokens written on this connection so far.
@@ -70,34 +70,38 @@ pub struct Delivery {
     batches: VecDeque<Batch>,
     last_progress: Instant,
     last_acked_bytes: u64,
-    /// The last `Written(N)` of the collector.
-    acked_tokens: u64,
 }
 
 impl Delivery {
     /// Nothing written yet; unacknowledged bytes that make no progress for
-    /// `stall_limit` are a stall. `accounting` `None`: not known yet.
-    pub fn new(stall_limit: Duration, accounting: Option<Accounting>) -> Self {
+    /// `stall_limit` are a stall. A session that `asked` for
+    /// acknowledgements waits for the collector's Hello; one that did not
+    /// goes by its TCP stack.
+    pub fn new(stall_limit: Duration, asked: bool) -> Self {
         Delivery {
             stall_limit,
-            accounting,
+            ack: AckReceiver::new(asked),
             written: 0,
             tokens: 0,
             batches: VecDeque::new(),
             last_progress: Instant::now(),
             last_acked_bytes: 0,
-            acked_tokens: 0,
         }
     }
 
     /// Whose acknowledgements count, once known.
     pub fn accounting(&self) -> Option<Accounting> {
-        self.accounting
+        match self.ack.state() {
+            AckState::AwaitingHello => None,
+            AckState::Acknowledging(_) => Some(Accounting::Collector),
+            AckState::Off => Some(Accounting::TcpStack),
+        }
     }
 
-    /// From now on `accounting`'s acknowledgements release records.
-    pub fn account_by(&mut self, accounting: Accounting) {
-        self.accounting = Some(accounting);
+    /// The wait for the collector's Hello ended without one: from now on
+    /// its TCP stack's acknowledgements release records.
+    pub fn fall_back_to_tcp_stack(&mut self) {
+        self.ack.stop_waiting();
         self.last_progress = Instant::now();
     }
 
@@ -137,7 +141,7 @@ impl Delivery {
     /// nothing is taken to be unacknowledged, which acknowledges on write.
     /// With the collector's accounting: only checks for a stall.
     pub fn settle(&mut self, socket: &impl AsFd, queue: &mut Consumer) -> Result<(), Stalled> {
-        match self.accounting {
+        match self.accounting() {
             Some(Accounting::TcpStack) => {
                 let unacknowledged = daemon::os::unacknowledged_bytes(socket.as_fd()).unwrap_or(0);
                 self.settle_unacknowledged(unacknowledged, queue)
@@ -161,19 +165,25 @@ impl Delivery {
         self.check_stall()
     }
 
-    /// The collector's `Written(n)`: acknowledges, in the queue, every batch
-    /// whose tokens are all among the first `n`. An `n` that goes down or
-    /// past the tokens written breaks the protocol.
-    pub fn collector_wrote(&mut self, n: u64, queue: &mut Consumer) -> Result<(), AckError> {
-        if n < self.acked_tokens || n > self.tokens {
-            return Err(AckError::Impossible { acked: n, previous: self.acked_tokens, sent: self.tokens });
+    /// A message of the collector (its unwrapped plaintext), checked
+    /// against the protocol of the acknowledged mode ([`AckReceiver`]). A
+    /// Hello makes the collector's word count from now on; a `Written(n)`
+    /// acknowledges, in the queue, every batch whose tokens are all among
+    /// the first `n`.
+    pub fn collector_said(&mut self, plain: &[u8], queue: &mut Consumer) -> Result<CollectorMessage, AckError> {
+        let before = self.ack.state();
+        let message = self.ack.receive(plain, self.tokens)?;
+        match message {
+            CollectorMessage::Hello => self.last_progress = Instant::now(),
+            CollectorMessage::Written(n) => {
+                if before != AckState::Acknowledging(n) {
+                    self.last_progress = Instant::now();
+                }
+                release(&mut self.batches, queue, |b| b.tokens_end <= n);
+            }
+            CollectorMessage::Closing => {}
         }
-        if n > self.acked_tokens {
-            self.last_progress = Instant::now();
-        }
-        self.acked_tokens = n;
-        release(&mut self.batches, queue, |b| b.tokens_end <= n);
-        Ok(())
+        Ok(message)
     }
 
     /// Fails when records are in flight and nothing moved for the stall limit.
@@ -217,11 +227,25 @@ mod tests {
         (producer, consumer, records)
     }
 
+    /// A delivery whose collector said Hello.
+    fn acknowledging() -> Delivery {
+        let dir = tempfile::tempdir().unwrap();
+        let (_producer, mut queue, _) = queue_with(dir.path(), 0);
+        let mut delivery = Delivery::new(Duration::from_secs(60), true);
+        assert_eq!(delivery.collector_said(gsswire::ack::HELLO, &mut queue), Ok(CollectorMessage::Hello));
+        assert_eq!(delivery.accounting(), Some(Accounting::Collector));
+        delivery
+    }
+
+    fn written(n: u64) -> Vec<u8> {
+        CollectorMessage::Written(n).encode()
+    }
+
     #[test]
     fn a_batch_is_acknowledged_once_all_its_bytes_are() {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 3);
-        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::TcpStack));
+        let mut delivery = Delivery::new(Duration::from_secs(60), false);
         delivery.written(records[1].seq, 2, 1, 100); // records 0 and 1: bytes 0..100
         delivery.written(records[2].seq, 1, 1, 50); // record 2: bytes 100..150
         assert!(delivery.pending());
@@ -241,7 +265,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 2);
         let limit = Duration::from_millis(20);
-        let mut delivery = Delivery::new(limit, Some(Accounting::TcpStack));
+        let mut delivery = Delivery::new(limit, false);
         delivery.written(records[0].seq, 1, 1, 100);
         delivery.written(records[1].seq, 1, 1, 100);
         delivery.settle_unacknowledged(200, &mut queue).unwrap();
@@ -261,7 +285,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, _records) = queue_with(dir.path(), 0);
         let limit = Duration::from_millis(10);
-        let mut delivery = Delivery::new(limit, Some(Accounting::TcpStack));
+        let mut delivery = Delivery::new(limit, false);
         std::thread::sleep(limit * 2);
         delivery.settle_unacknowledged(0, &mut queue).unwrap();
         assert!(!delivery.pending() && delivery.has_room());
@@ -269,7 +293,7 @@ mod tests {
 
     #[test]
     fn in_flight_batches_are_bounded() {
-        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::TcpStack));
+        let mut delivery = Delivery::new(Duration::from_secs(60), false);
         for seq in 0..MAX_BATCHES_IN_FLIGHT as u64 {
             assert!(delivery.has_room());
             delivery.written(seq, 1, 1, 1);
@@ -281,7 +305,7 @@ mod tests {
     fn with_the_collector_accounting_only_its_written_messages_release_records() {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 3);
-        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::Collector));
+        let mut delivery = acknowledging();
         delivery.wrote_control(20);
         delivery.written(records[1].seq, 2, 2, 100); // records 0 and 1: tokens 1 and 2
         delivery.written(records[2].seq, 1, 1, 50); // record 2: token 3
@@ -290,13 +314,13 @@ mod tests {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         delivery.settle(&socket, &mut queue).unwrap();
         assert_eq!(queue.stats().acknowledged, 0, "the TCP stack's word does not count");
-        delivery.collector_wrote(1, &mut queue).unwrap();
+        delivery.collector_said(&written(1), &mut queue).unwrap();
         assert_eq!(queue.stats().acknowledged, 0, "token 2 of the first batch is not written yet");
         assert_eq!(delivery.unacknowledged_records(), 3);
-        delivery.collector_wrote(2, &mut queue).unwrap();
+        delivery.collector_said(&written(2), &mut queue).unwrap();
         assert_eq!(queue.stats().acknowledged, 2);
         assert_eq!(delivery.unacknowledged_records(), 1);
-        delivery.collector_wrote(3, &mut queue).unwrap();
+        delivery.collector_said(&written(3), &mut queue).unwrap();
         assert_eq!(queue.stats().acknowledged, 3);
         assert!(!delivery.pending());
     }
@@ -305,12 +329,12 @@ mod tests {
     fn an_impossible_written_message_is_a_protocol_error() {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 1);
-        let mut delivery = Delivery::new(Duration::from_secs(60), Some(Accounting::Collector));
+        let mut delivery = acknowledging();
         delivery.written(records[0].seq, 1, 2, 100);
-        let e = delivery.collector_wrote(3, &mut queue).unwrap_err();
+        let e = delivery.collector_said(&written(3), &mut queue).unwrap_err();
         assert_eq!(e, AckError::Impossible { acked: 3, previous: 0, sent: 2 }, "past the tokens sent");
-        delivery.collector_wrote(1, &mut queue).unwrap();
-        let e = delivery.collector_wrote(0, &mut queue).unwrap_err();
+        delivery.collector_said(&written(1), &mut queue).unwrap();
+        let e = delivery.collector_said(&written(0), &mut queue).unwrap_err();
         assert_eq!(e, AckError::Impossible { acked: 0, previous: 1, sent: 2 }, "going down");
         assert_eq!(queue.stats().acknowledged, 0);
     }
@@ -319,12 +343,13 @@ mod tests {
     fn while_the_accounting_is_unknown_nothing_is_released() {
         let dir = tempfile::tempdir().unwrap();
         let (_producer, mut queue, records) = queue_with(dir.path(), 1);
-        let mut delivery = Delivery::new(Duration::from_secs(60), None);
+        let mut delivery = Delivery::new(Duration::from_secs(60), true);
         delivery.written(records[0].seq, 1, 1, 100);
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         delivery.settle(&socket, &mut queue).unwrap();
         assert_eq!(queue.stats().acknowledged, 0);
-        delivery.account_by(Accounting::TcpStack);
+        delivery.fall_back_to_tcp_stack();
+        assert_eq!(delivery.accounting(), Some(Accounting::TcpStack));
         delivery.settle_unacknowledged(0, &mut queue).unwrap();
         assert_eq!(queue.stats().acknowledged, 1, "the fallback releases what the TCP stack has");
     }

@@ -175,8 +175,7 @@ pub async fn send_until_ended(
     stats: &ActionStats,
     hand_back: Shutdown,
 ) -> SessionEnd {
-    let accounting = (config.acknowledged == Acknowledged::Off).then_some(Accounting::TcpStack);
-    let mut delivery = Delivery::new(STALLED, accounting);
+    let mut delivery = Delivery::new(STALLED, config.acknowledged != Acknowledged::Off);
     let end = send(config, queue, connection, stop, hand_back, sent, stats, &mut delivery).await;
     let unacknowledged = delivery.unacknowledged_records();
     if unacknowledged > 0 {
@@ -299,7 +298,7 @@ async fn send(
                     "the collector does not acknowledge (a stock rsyslog?): records are released once its TCP stack has them, \
                      so a collector crash can lose what it had received and not written"
                 );
-                delivery.account_by(Accounting::TcpStack);
+                delivery.fall_back_to_tcp_stack();
                 continue;
             }
             _ = tick.tick(), if delivery.pending() || winding.is_some() => {
@@ -406,19 +405,13 @@ impl Peer<'_> {
             return Err(Closed::DataAfterHandshake.into());
         }
         let plain = self.session.unwrap(&token).map_err(Cause::AckUnwrap)?;
-        match (CollectorMessage::decode(&plain.data)?, delivery.accounting()) {
-            (CollectorMessage::Hello, None) => {
+        match delivery.collector_said(&plain.data, queue)? {
+            CollectorMessage::Hello => {
                 tracing::info!("the collector acknowledges what it writes: records leave the queue on its word");
-                delivery.account_by(Accounting::Collector);
                 Ok(Next::Go)
             }
-            (CollectorMessage::Written(n), Some(Accounting::Collector)) => {
-                delivery.collector_wrote(n, queue)?;
-                Ok(Next::Go)
-            }
-            (CollectorMessage::Closing, Some(Accounting::Collector)) => Ok(Next::Closing),
-            (CollectorMessage::Hello, Some(_)) => Err(AckError::OutOfOrder("a Hello after the wait for it ended, or a second one").into()),
-            (_, _) => Err(AckError::OutOfOrder("an acknowledgement before the Hello").into()),
+            CollectorMessage::Written(_) => Ok(Next::Go),
+            CollectorMessage::Closing => Ok(Next::Closing),
         }
     }
 }
