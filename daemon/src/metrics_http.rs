@@ -8,15 +8,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use crate::metrics::Registry;
 use crate::signals::Shutdown;
 
-/// The most bytes of a request head read.
-const MAX_HEAD: usize = 8192;
+/// The most bytes of a request head read (give or take one read of
+/// [`READ_CHUNK`]).
+pub const MAX_HEAD: usize = 8192;
+/// The bytes asked of the socket at once while reading a request head.
+pub const READ_CHUNK: usize = 1024;
 /// How long a client has to send its request head.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Requests answered at once; more wait for the accept.
@@ -83,25 +86,63 @@ async fn answer(mut stream: TcpStream, registry: &Registry, health: &HealthCheck
         Ok(Err(e)) => return Err(e),
         Err(_) => return Ok(()),
     };
-    let (status, reason, kind, body) = route(&head, registry, health);
-    let with_body = !head.starts_with("HEAD ");
-    respond(&mut stream, status, reason, kind, &body, with_body).await
+    let request = Request::parse(&head);
+    let (status, reason, kind, body) = route(request, registry, health);
+    respond(&mut stream, status, reason, kind, &body, request.with_body).await
 }
 
-/// The response to a request head: status, reason, content type, body.
-fn route(head: &str, registry: &Registry, health: &HealthCheck) -> (u16, &'static str, &'static str, String) {
-    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
-    let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if !version.starts_with("HTTP/1.") {
-        return (400, "Bad Request", "text/plain", "bad request\n".into());
+/// What a request head asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Which answer.
+    pub asks: Asks,
+    /// `false` for a HEAD request: the response has no body.
+    pub with_body: bool,
+}
+
+/// The answers the endpoint has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asks {
+    /// `GET /metrics`.
+    Metrics,
+    /// `GET /health`.
+    Health,
+    /// A GET of any other path.
+    NotFound,
+    /// Any method but GET and HEAD.
+    MethodNotAllowed,
+    /// Not an HTTP/1 request line.
+    Bad,
+}
+
+impl Request {
+    /// Reads the request line of `head`; the header lines are not looked at.
+    pub fn parse(head: &str) -> Request {
+        let mut parts = head.lines().next().unwrap_or("").split_whitespace();
+        let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let with_body = method != "HEAD";
+        let asks = if !version.starts_with("HTTP/1.") {
+            Asks::Bad
+        } else if method != "GET" && method != "HEAD" {
+            Asks::MethodNotAllowed
+        } else {
+            match target.split('?').next().unwrap_or("") {
+                "/metrics" => Asks::Metrics,
+                "/health" => Asks::Health,
+                _ => Asks::NotFound,
+            }
+        };
+        Request { asks, with_body }
     }
-    if method != "GET" && method != "HEAD" {
-        return (405, "Method Not Allowed", "text/plain", "only GET\n".into());
-    }
-    let path = target.split('?').next().unwrap_or("");
-    match path {
-        "/metrics" => (200, "OK", "text/plain; version=0.0.4; charset=utf-8", registry.prometheus_text()),
-        "/health" => {
+}
+
+/// The response to a request: status, reason, content type, body.
+fn route(request: Request, registry: &Registry, health: &HealthCheck) -> (u16, &'static str, &'static str, String) {
+    match request.asks {
+        Asks::Bad => (400, "Bad Request", "text/plain", "bad request\n".into()),
+        Asks::MethodNotAllowed => (405, "Method Not Allowed", "text/plain", "only GET\n".into()),
+        Asks::Metrics => (200, "OK", "text/plain; version=0.0.4; charset=utf-8", registry.prometheus_text()),
+        Asks::Health => {
             let h = health();
             if h.serving {
                 (200, "OK", "text/plain", format!("ok: {}\n", h.detail))
@@ -109,15 +150,15 @@ fn route(head: &str, registry: &Registry, health: &HealthCheck) -> (u16, &'stati
                 (503, "Service Unavailable", "text/plain", format!("not serving: {}\n", h.detail))
             }
         }
-        _ => (404, "Not Found", "text/plain", "GET /metrics or /health\n".into()),
+        Asks::NotFound => (404, "Not Found", "text/plain", "GET /metrics or /health\n".into()),
     }
 }
 
 /// Reads until the blank line that ends a request head; `None` when the
 /// client closed first, sent more than [`MAX_HEAD`] bytes, or not text.
-async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
+pub async fn read_head<R: AsyncRead + Unpin>(stream: &mut R) -> std::io::Result<Option<String>> {
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut chunk = [0u8; READ_CHUNK];
     loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
@@ -159,6 +200,19 @@ pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)>
 mod tests {
     use super::*;
     use crate::metrics::StatsObject;
+
+    #[test]
+    fn request_lines() {
+        let asks = |head: &str| Request::parse(head).asks;
+        assert_eq!(asks("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"), Asks::Metrics);
+        assert_eq!(asks("GET /health?verbose HTTP/1.0\n\n"), Asks::Health);
+        assert_eq!(Request::parse("HEAD /health HTTP/1.1\r\n\r\n"), Request { asks: Asks::Health, with_body: false });
+        assert_eq!(asks("GET /metrics/x HTTP/1.1\r\n\r\n"), Asks::NotFound);
+        assert_eq!(asks("POST /metrics HTTP/1.1\r\n\r\n"), Asks::MethodNotAllowed);
+        for bad in ["GET /metrics\r\n\r\n", "GET /metrics HTTP/2\r\n\r\n", "", "\r\n\r\n"] {
+            assert_eq!(asks(bad), Asks::Bad, "{bad:?}");
+        }
+    }
 
     #[tokio::test]
     async fn metrics_health_and_everything_else() {
