@@ -44,6 +44,10 @@ impl<'a> Cursor<'a> {
         head
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.data)
     }
