@@ -1,0 +1,1 @@
+//! `gsslog report sshd`: the views and their formats (text, csv, json, html).
