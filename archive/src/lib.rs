@@ -9,9 +9,11 @@
 //! - `sshd/`: the sshd line classifier and the per-chunk event tables that
 //!   sealing stores beside the data (`sshd::extract`, `sshd::decode`).
 //! - `report/`: the report views and their output formats.
+//! - `linetime.rs`: the day and time of a line, and the dates in a path.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod linetime;
 pub mod report;
 pub mod sshd;
