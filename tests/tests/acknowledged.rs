@@ -233,6 +233,102 @@ fn collector_kill_9_under_load_loses_nothing_and_duplicates_at_most_what_was_una
     assert!(verdict.duplicates <= unacknowledged, "{} duplicates, {unacknowledged} unacknowledged", verdict.duplicates);
 }
 
+/// What the collector did, in the order `strace` saw it, while our client
+/// sent messages one at a time, each only once the collector's `Written(N)`
+/// for the one before had arrived (so that what an acknowledgement covers is
+/// exactly what had been written to the file before it).
+struct AckOrder {
+    /// Writes to the client's socket after the first write to the output file.
+    acks: usize,
+    /// Of those, the ones made while some of the file's written data had not
+    /// been through a completed `fdatasync`/`fsync`.
+    before_sync: usize,
+    /// Completed syncs of the output file.
+    syncs: usize,
+}
+
+async fn ack_order(collector_extra: &str) -> AckOrder {
+    use gsslog_tests::client::GssClient;
+    use gsslog_tests::strace::{Point, Strace};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let mut collector = start_collector(&dir.path().join("collector"), port, &out, collector_extra);
+    let syscalls = "write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,fsync,fdatasync";
+    let trace = Strace::attach(collector.pid(), syscalls, &dir.path().join("strace.txt")).unwrap();
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut client = GssClient::connect(addr, None, gsswire::Protection::Encryption, gsswire::ByteOrder::Little).await.unwrap();
+    async fn next_plaintext(client: &mut GssClient) -> Vec<u8> {
+        let token = tokio::time::timeout(WAIT, client.reader.read_token(1 << 20)).await.expect("the collector answers").unwrap();
+        client.session.unwrap(&token.expect("a token, not the end of the session")).unwrap().data
+    }
+    client.send_plaintext(b"").await.unwrap(); // the request for acknowledgements
+    assert_eq!(next_plaintext(&mut client).await, b"gsslog-ack/1", "the Hello");
+    const N: u64 = 20;
+    for token in 1..=N {
+        client.send_lines(&[message(1, token - 1)]).await.unwrap();
+        let written = next_plaintext(&mut client).await;
+        assert_eq!(written.len(), 9, "Written(N): {written:?}");
+        assert_eq!((written[0], u64::from_be_bytes(written[1..].try_into().unwrap())), (b'W', token), "Written({token})");
+    }
+    drop(client);
+    assert!(collector.stop(WAIT).unwrap().success());
+    assert_eq!(received(&out), (0..N).map(|q| (1, q)).collect::<Vec<_>>());
+    let calls = trace.finish(WAIT).unwrap();
+
+    let is_file = |fd: &str| fd.ends_with("/received.log");
+    let socket = format!(":{port}->");
+    let (mut file_writes, mut synced) = (0usize, 0usize);
+    let mut syncing = BTreeMap::new();
+    let mut order = AckOrder { acks: 0, before_sync: 0, syncs: 0 };
+    for call in &calls {
+        let write = matches!(call.name.as_str(), "write" | "writev" | "pwrite64" | "pwritev" | "pwritev2" | "sendto" | "sendmsg");
+        let sync = matches!(call.name.as_str(), "fsync" | "fdatasync");
+        match call.point {
+            Point::Entry if write && is_file(&call.fd) => file_writes += 1,
+            Point::Entry if sync && is_file(&call.fd) => {
+                syncing.insert(call.tid, file_writes);
+            }
+            Point::Exit(0) if sync => {
+                if let Some(covered) = syncing.remove(&call.tid) {
+                    synced = synced.max(covered);
+                    order.syncs += 1;
+                }
+            }
+            Point::Entry if write && call.fd.starts_with("TCP") && call.fd.contains(&socket) && file_writes > 0 => {
+                order.acks += 1;
+                if synced < file_writes {
+                    order.before_sync += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    eprintln!("{} acknowledgement writes, {} before the data was synced, {} syncs", order.acks, order.before_sync, order.syncs);
+    assert!(order.acks >= N as usize, "strace saw the {N} acknowledgements on the socket: {}\n{calls:?}", order.acks);
+    order
+}
+
+/// Nothing is acknowledged before it is on disk: checked from outside, by
+/// the order of the collector's system calls (a `kill -9` cannot show it:
+/// the page cache survives a killed process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ack_after_fsync_no_acknowledgement_leaves_before_the_data_is_synced() {
+    let order = ack_order("$InputGSSServerAckAfterFsync on\n").await;
+    assert!(order.syncs > 0, "the output file was synced");
+    assert_eq!(order.before_sync, 0, "acknowledgements sent while written data was not yet synced");
+}
+
+/// The control of the check above: without the directive, the same oracle
+/// sees acknowledgements of data no sync has covered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ack_after_fsync_acknowledgements_leave_before_any_sync() {
+    let order = ack_order("").await;
+    assert_eq!(order.syncs, 0, "nothing synced the output file");
+    assert_eq!(order.before_sync, order.acks, "every acknowledgement left before its data was synced");
+}
+
 #[test]
 fn collector_kill_9_with_fsync_before_acknowledging_loses_nothing() {
     let (_, verdict, log) = restart_collector_under_load(|c| c.kill_9(WAIT).unwrap(), "$InputGSSServerAckAfterFsync on\n");
