@@ -100,7 +100,6 @@ async fn seed_config_writes_the_per_host_tree_from_stock_rsyslog_and_our_client(
     realm.add_client("rsyslog-int").unwrap();
     let enc = RsyslogForwarder::start(&dir.path().join("rs-enc"), &realm.client_env("rsyslog-enc"), "encryption", port, "").unwrap();
     let int = RsyslogForwarder::start(&dir.path().join("rs-int"), &realm.client_env("rsyslog-int"), "integrity", port, "").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
     enc.send("<38>Nov 23 12:00:07 node1 sshd[7]: stock rsyslog encrypted").unwrap();
     int.send("<13>Nov 23 12:00:08 node1 app: stock rsyslog integrity").unwrap();
 

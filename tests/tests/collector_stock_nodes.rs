@@ -61,7 +61,6 @@ fn nodes_inside_the_namespace() {
         let env = realm.client_env(&format!("node{i}"));
         nodes.push(RsyslogForwarder::start_to(&dir.path().join(format!("node{i}")), &env, mode, addr, port, "").unwrap());
     }
-    std::thread::sleep(Duration::from_millis(500));
     for (i, node) in nodes.iter().enumerate() {
         node.send(&format!("<38>Nov 23 12:00:0{i} node{i} sshd[1{i}]: login on node{i}")).unwrap();
         node.send(&format!("<4>Nov 23 12:00:0{i} node{i} kernel: disk on node{i}")).unwrap();
@@ -115,7 +114,6 @@ fn restart_under_load(ours: bool) -> (usize, usize) {
         dir.path().display()
     );
     let node = RsyslogForwarder::start(&dir.path().join("node"), &realm.client_env(principal), "encryption", port, &queue_block).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
     const N: usize = 600;
     let started = Instant::now();
     for i in 0..N {
