@@ -234,6 +234,29 @@ fn generated_cases() -> Vec<Vec<u8>> {
     }
     c.push(b"<30>Nov 23 12:00:00 node1 sp: A B".to_vec());
     c.push(b"<30>Nov 23 12:00:00 node1 sp:".to_vec());
+    // Program names of 32 characters and more, as the dynamic file names of
+    // the per-program rules see them: every way a TAG ends, with the
+    // characters programname stops at, and from RFC 5424's APP-NAME. Before
+    // the long TAGs below: a message that follows one whose dynamic file
+    // cannot be opened (name too long) takes another path in rsyslog (see
+    // tests/differential.rs).
+    for len in [32usize, 33, 40, 64] {
+        let name: String = (0..len).map(|i| (b'A' + (i % 26) as u8) as char).collect();
+        for (shape, tag) in [
+            ("colon", format!("{name}:")),
+            ("pid", format!("{name}[77]:")),
+            ("no colon", name.clone()),
+            ("slash", format!("{name}/sub[1]:")),
+            ("slash early", format!("ab/{name}:")),
+            ("dot", format!("{name}.d:")),
+            ("dash", format!("{}-{}:", &name[..len / 2], &name[len / 2..])),
+            ("digits", format!("{}:", "7".repeat(len))),
+        ] {
+            c.push(format!("<154>Nov 23 12:00:00 node7 {tag} local3 program name {len} {shape}").into_bytes());
+        }
+        c.push(format!("<158>1 2026-11-23T12:00:00Z host5424 {name} - - - local3 app-name {len} no procid").into_bytes());
+        c.push(format!("<158>1 2026-11-23T12:00:00Z host5424 {name}/x 12 - - local3 app-name {len} with slash").into_bytes());
+    }
     for len in [31usize, 32, 33, 48, 100, 200, 254, 255, 256, 300, 509, 510, 511, 600] {
         let tag: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
         c.push(format!("<154>Nov 23 12:00:00 node7 {tag}[9]: local3 long tag {len}").into_bytes());
