@@ -57,6 +57,10 @@ pub fn rules_with_dns(root: &Path) -> String {
          *.*;mail.none;local3.none {r}/not-mail.log\n\
          $template Opts,\"%msg:::drop-cc%|%msg:::space-cc%|%msg:::escape-cc%|%msg:F,32:2%|%msg:F,32:5%|%msg:F,44:2%|%msg:F,58:1%|%msg:F,32:0%|%msg:2:5%|%msg:5:%|%msg:3:$%|%msg:10:1:pos-end-relative%|%msg:1:12:fixed-width%|%msg:::compressspace%|%msg:::csv%|%syslogtag:::secpath-replace%|%programname:::secpath-drop%|%msg:R,ERE,1,DFLT:([0-9]+)--end%|%msg:R,ERE,1,ZERO:(zzz)--end%|%msg:R,ERE,1,BLANK,1:([a-z]+)--end%|%msg:R,ERE,2,DFLT:([a-z]+)(Q)?--end%|%hostname:::uppercase%|%msg:::sp-if-no-1st-sp,secpath-replace%|%msg:::drop-last-lf,escape-cc%|%msg:::nosuchoption%\\n\"\n\
          *.* {r}/all.opts;Opts\n\
+         $template Vars,\"-%$!var%-%$.var%-%$/var%-%$!a!b%-%$!var:1:3%-%$.x:::uppercase%-%$/g:R,ERE,0,ZERO:[0-9]+--end%-%$!%-%$.%-%$/%-%msg%\\n\"\n\
+         *.* {r}/all.vars;Vars\n\
+         $template VarPath,\"{r}/var-paths/x%$!name%y%$.name%z%$/name%.log\"\n\
+         *.* ?VarPath\n\
          $template SecPathReplace,\"{r}/secpath/replace/%msg:F,32:4:secpath-replace%.log\"\n\
          $template SecPathDrop,\"{r}/secpath/drop/%msg:F,32:4:secpath-drop%.log\"\n\
          :programname, isequal, \"sp\" -?SecPathReplace\n\
@@ -135,6 +139,21 @@ if $syslogfacility-text == "local3" then action(type="omfile" dynaFile="SByProgr
   & action(type="omfile" file="{r}/script/sshd-block2.log" template="SLine")
 }}
 if $!nosuch == "" and $.nosuch == "" then action(type="omfile" file="{r}/script/empty-vars.log" template="SLine")
+template(name="SVars" type="list") {{
+  constant(value="<")
+  property(name="$!var")
+  constant(value="|")
+  property(name="$.loc" caseconversion="upper")
+  constant(value="|")
+  property(name="$/glob" position.from="1" position.to="3")
+  constant(value="|")
+  property(name="$!")
+  constant(value="|")
+  property(name="msg")
+  constant(value=">
+")
+}}
+*.* action(type="omfile" file="{r}/script/vars.log" template="SVars")
 if $msg == 0 then action(type="omfile" file="{r}/script/msg-is-zero.log")
 if $pri > "100" then action(type="omfile" file="{r}/script/pri-string-compare.log")
 if not $msg == "x" then action(type="omfile" file="{r}/script/not-binds-tight.log")
