@@ -12,5 +12,6 @@ pub mod differential;
 pub mod net;
 pub mod proxy;
 pub mod realm;
+pub mod relay;
 pub mod rsyslog;
 pub mod strace;

@@ -550,9 +550,11 @@ fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
     let port = free_port().unwrap();
     let out = dir.path().join("received.log");
     let collector = start_collector_in(&realm, &dir.path().join("collector"), port, &out, "$InputGSSServerExpireSessions on\n");
+    // The sessions' ends, seen on the wire.
+    let relay = gsslog_tests::relay::Relay::start(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let input = free_port().unwrap();
     let identity = format!("$GssForwardPrincipal host/acked.test@{REALM}\n$GssForwardKeytab FILE:{}\n", keytab.display());
-    let config = stanza(port, &format!("{identity}$ActionGSSForwardAcknowledged on\n"));
+    let config = stanza(relay.addr().port(), &format!("{identity}$ActionGSSForwardAcknowledged on\n"));
     let work = dir.path().join("shipper/work");
     let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{input}")];
     let mut shipper =
@@ -582,6 +584,18 @@ fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
     let collector_log = collector.log();
     assert!(!collector_log.contains("GSS context expired"), "re-keyed before the context expired\n{collector_log}");
     assert!(!collector_log.contains("session closed on error"), "every session ended cleanly\n{collector_log}");
+    // On the wire: a new session for each re-key, and each session ended
+    // with the shipper's half-close (a FIN), then the collector's close,
+    // every byte the collector sent taken (the last one too: the shipper's
+    // stop).
+    let ended = Instant::now();
+    while relay.sessions().iter().any(|s| !s.collector_closed && !s.shipper_refused_bytes) && ended.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sessions = relay.sessions();
+    assert!(sessions.len() >= 2, "a new session after the re-key: {sessions:?}");
+    assert!(sessions.iter().all(|s| s.ended_gracefully_by_the_shipper()), "{sessions:?}");
+    println!("{} sessions, answered after the half-close: {:?}", sessions.len(), sessions.iter().map(|s| s.answered_after_half_close()).collect::<Vec<_>>());
 }
 
 /// Feeds the shipper's TCP input as `sender`, about 5000 messages a second,
@@ -727,6 +741,83 @@ fn acknowledged_failover_to_a_backup_and_back_delivers_every_message_exactly_onc
     );
     assert!(log.contains("the collector is shutting down (all sent was acknowledged)"), "the own collector's Closing was heard\n{log}");
     assert_eq!(logged_unacknowledged(&log), 0, "nothing was left unacknowledged at a switch\n{log}");
+}
+
+/// Failover when the action's own collector dies: frozen, then `kill -9`
+/// under load (records surely in flight), the backup takes over, the own
+/// collector returns and gets the queue back. Nothing is lost; a message may
+/// arrive twice only if it was sent and not acknowledged when the collector
+/// died, which the shipper logs (`unacknowledged_total`).
+#[test]
+fn acknowledged_failover_when_the_collector_is_killed_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (own_port, backup_port) = (free_port().unwrap(), free_port().unwrap());
+    let files = [dir.path().join("own0.log"), dir.path().join("backup.log"), dir.path().join("own1.log")];
+    let mut own = start_collector(&dir.path().join("own0"), own_port, &files[0], "");
+    let backup = start_collector(&dir.path().join("backup"), backup_port, &files[1], "");
+    let input = free_port().unwrap();
+    let conf = format!(
+        "{}$ActionExecOnlyWhenPreviousIsSuspended on\n$ActionGSSForwardAcknowledged on\n& :omgssapi:localhost:{backup_port}\n",
+        shipper_conf(own_port, "on")
+    );
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
+    let stop_feeding = Arc::new(AtomicBool::new(false));
+    let feeders: Vec<(u32, std::thread::JoinHandle<u64>)> =
+        (1..=SENDERS).map(|sender| (sender, feed_until(input, sender, stop_feeding.clone()))).collect();
+    let wait_for = |file: &Path, n: usize, logs: &[&Daemon]| {
+        let start = Instant::now();
+        while received(file).len() < n {
+            if start.elapsed() > WAIT {
+                panic!("{} holds {} messages\n{}", file.display(), received(file).len(), logs.iter().map(|d| d.log()).collect::<Vec<_>>().join("\n-----\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    wait_for(&files[0], 2000, &[&shipper, &own]);
+    own.signal("STOP");
+    std::thread::sleep(Duration::from_millis(300));
+    own.kill_9(WAIT).unwrap();
+    shipper.wait_for_log("a backup collector takes over", WAIT).unwrap();
+    wait_for(&files[1], 2000, &[&shipper, &backup]);
+    let own = start_collector(&dir.path().join("own1"), own_port, &files[2], "");
+    shipper.wait_for_log("handing the queue back", WAIT).unwrap();
+    wait_for(&files[2], 2000, &[&shipper, &own]);
+    stop_feeding.store(true, Ordering::SeqCst);
+    let sent: BTreeMap<u32, u64> = feeders.into_iter().map(|(s, t)| (s, t.join().unwrap())).collect();
+
+    let expected: Vec<(u32, u64)> = sent.iter().flat_map(|(&s, &n)| (0..n).map(move |q| (s, q))).collect();
+    let unique = || {
+        let mut all: Vec<(u32, u64)> = files.iter().flat_map(|f| received(f)).collect();
+        all.sort_unstable();
+        let total = all.len();
+        all.dedup();
+        (all, total)
+    };
+    let start = Instant::now();
+    while unique().0.len() < expected.len() && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    let (all, total) = unique();
+    let lost: Vec<&(u32, u64)> = expected.iter().filter(|m| all.binary_search(m).is_err()).collect();
+    assert!(lost.is_empty(), "{} of {} messages lost, first {:?}\n{log}", lost.len(), expected.len(), &lost[..lost.len().min(5)]);
+    assert_eq!(all, expected, "nothing but the messages sent");
+    let duplicates = (total - all.len()) as u64;
+    let unacknowledged = logged_unacknowledged(&log);
+    println!("sent {sent:?}: {duplicates} duplicates, {unacknowledged} logged unacknowledged");
+    assert!(unacknowledged > 0, "records were in flight at the kill\n{log}");
+    assert!(duplicates <= unacknowledged, "{duplicates} duplicates, {unacknowledged} unacknowledged\n{log}");
+    for f in &files {
+        let own_order = by_sender(&received(f));
+        for (s, seqs) in own_order {
+            let mut seen = BTreeSet::new();
+            let firsts: Vec<u64> = seqs.into_iter().filter(|q| seen.insert(*q)).collect();
+            assert!(firsts.windows(2).all(|w| w[0] < w[1]), "sender {s}: {} is in order", f.display());
+        }
+    }
 }
 
 #[test]
