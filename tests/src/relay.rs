@@ -27,6 +27,8 @@ pub struct Session {
     /// Bytes from the collector could not be passed on: the shipper had
     /// closed its reading side (or reset the connection).
     pub shipper_refused_bytes: bool,
+    /// With [`Relay::start_recording`], every byte the shipper sent.
+    pub sent: Vec<u8>,
 }
 
 impl Session {
@@ -55,6 +57,15 @@ pub struct Relay {
 impl Relay {
     /// Listens on a free 127.0.0.1 port and relays each connection to `target`.
     pub fn start(target: SocketAddr) -> Result<Relay> {
+        Relay::start_with(target, false)
+    }
+
+    /// [`Relay::start`], keeping every byte each shipper sent ([`Session::sent`]).
+    pub fn start_recording(target: SocketAddr) -> Result<Relay> {
+        Relay::start_with(target, true)
+    }
+
+    fn start_with(target: SocketAddr, record: bool) -> Result<Relay> {
         let listener = TcpListener::bind("127.0.0.1:0").context("binding the relay")?;
         let addr = listener.local_addr()?;
         let sessions = Arc::new(Mutex::new(Vec::new()));
@@ -67,7 +78,7 @@ impl Relay {
                     s.push(Session::default());
                     s.len() - 1
                 };
-                relay(shipper, collector, index, all.clone());
+                relay(shipper, collector, index, all.clone(), record);
             }
         });
         Ok(Relay { addr, sessions })
@@ -85,7 +96,7 @@ impl Relay {
 }
 
 /// Copies both ways on two threads, noting the bytes and the ends.
-fn relay(shipper: TcpStream, collector: TcpStream, index: usize, sessions: Arc<Mutex<Vec<Session>>>) {
+fn relay(shipper: TcpStream, collector: TcpStream, index: usize, sessions: Arc<Mutex<Vec<Session>>>, record: bool) {
     let update = move |f: &dyn Fn(&mut Session)| {
         let mut s = sessions.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut s[index]);
@@ -102,7 +113,15 @@ fn relay(shipper: TcpStream, collector: TcpStream, index: usize, sessions: Arc<M
                 }
             })
         };
-        copy(shipper, collector_w, |n| up_update(&|s| s.up += n), ended);
+        let count = |bytes: &[u8]| {
+            up_update(&|s| {
+                s.up += bytes.len() as u64;
+                if record {
+                    s.sent.extend_from_slice(bytes);
+                }
+            })
+        };
+        copy(shipper, collector_w, count, ended);
     });
     std::thread::spawn(move || {
         let ended = |delivered: bool, _: bool| {
@@ -112,14 +131,14 @@ fn relay(shipper: TcpStream, collector: TcpStream, index: usize, sessions: Arc<M
                 s.shipper_refused_bytes = !delivered;
             })
         };
-        copy(collector, shipper_w, |n| update(&|s| s.down += n), ended);
+        copy(collector, shipper_w, |bytes: &[u8]| update(&|s| s.down += bytes.len() as u64), ended);
     });
 }
 
 /// Copies until end of stream or a read error, calls `ended` (whether every
 /// write succeeded, whether the stream ended with a FIN rather than an
 /// error), then passes the end on.
-fn copy(mut from: TcpStream, mut to: TcpStream, count: impl Fn(u64), ended: impl Fn(bool, bool)) {
+fn copy(mut from: TcpStream, mut to: TcpStream, count: impl Fn(&[u8]), ended: impl Fn(bool, bool)) {
     let mut buf = [0u8; 16 * 1024];
     let mut delivered = true;
     let mut clean = false;
@@ -131,7 +150,7 @@ fn copy(mut from: TcpStream, mut to: TcpStream, count: impl Fn(u64), ended: impl
             }
             Err(_) => break,
             Ok(n) => {
-                count(n as u64);
+                count(&buf[..n]);
                 if to.write_all(&buf[..n]).is_err() {
                     delivered = false;
                     break;

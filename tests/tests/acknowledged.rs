@@ -65,7 +65,13 @@ fn message(sender: u32, seq: u64) -> String {
 /// of the collector may run into the next one; only complete identifiers
 /// (8 digits) count.
 fn received(path: &Path) -> Vec<(u32, u64)> {
-    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+    identifiers(&std::fs::read(path).unwrap_or_default())
+}
+
+/// Every (sender, seq) in `bytes`: a file's lines, or what went over the
+/// wire in integrity-only tokens (whose plaintext is not encrypted).
+fn identifiers(bytes: &[u8]) -> Vec<(u32, u64)> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
     let mut found = Vec::new();
     for part in text.split("sender ").skip(1) {
         let mut words = part.split([' ', '\n']);
@@ -193,12 +199,26 @@ fn logged_unacknowledged(log: &str) -> u64 {
 /// `restart` after a moment; returns what each sender wrote, the verdict
 /// and the shipper's log.
 fn restart_collector_under_load(restart: impl FnOnce(&mut Daemon), collector_extra: &str) -> (BTreeMap<u32, u64>, Verdict, String) {
+    let (sent, verdict, log, _) = restart_collector_under_load_in(restart, collector_extra, "encryption");
+    (sent, verdict, log)
+}
+
+/// [`restart_collector_under_load`] with `$GssMode mode`, the shipper's
+/// sessions through a recording relay; also returns what the relay saw.
+fn restart_collector_under_load_in(
+    restart: impl FnOnce(&mut Daemon),
+    collector_extra: &str,
+    mode: &str,
+) -> (BTreeMap<u32, u64>, Verdict, String, Vec<gsslog_tests::relay::Session>) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let out = dir.path().join("received.log");
     let mut collector = start_collector(&dir.path().join("collector0"), port, &out, collector_extra);
+    let relay = gsslog_tests::relay::Relay::start_recording(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let input = free_port().unwrap();
-    let mut shipper = start_shipper(&dir.path().join("shipper"), &shipper_conf(port, "on"), &["--tcp", &format!("127.0.0.1:{input}")]);
+    let conf = shipper_conf(relay.addr().port(), "on").replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    assert!(conf.contains(&format!("$GssMode {mode}")), "{conf}");
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
     shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
     let per_sender = RATE / u64::from(SENDERS) * 4; // four seconds of load
     let feed = Feed::start(input, per_sender);
@@ -213,7 +233,19 @@ fn restart_collector_under_load(restart: impl FnOnce(&mut Daemon), collector_ext
     assert!(shipper.stop(WAIT).unwrap().success());
     let log = shipper.log();
     eprintln!("sent {sent:?}, duplicates {}, shipper logged unacknowledged {}", verdict.duplicates, logged_unacknowledged(&log));
-    (sent, verdict, log)
+    (sent, verdict, log, relay.sessions())
+}
+
+/// Messages the wire carried more than once, in different sessions (read
+/// from integrity-only tokens): the most that can have been written twice.
+fn sent_again(sessions: &[gsslog_tests::relay::Session]) -> u64 {
+    let mut times: BTreeMap<(u32, u64), usize> = BTreeMap::new();
+    for session in sessions {
+        for id in identifiers(&session.sent).into_iter().collect::<BTreeSet<_>>() {
+            *times.entry(id).or_default() += 1;
+        }
+    }
+    times.values().filter(|n| **n > 1).count() as u64
 }
 
 #[test]
@@ -227,10 +259,15 @@ fn collector_kill_9_under_load_loses_nothing_and_duplicates_at_most_what_was_una
         std::thread::sleep(Duration::from_millis(300));
         c.kill_9(WAIT).unwrap()
     };
-    let (_, verdict, log) = restart_collector_under_load(freeze_then_kill, "");
+    // Integrity-only tokens, so that the relay can read which messages went
+    // over the wire twice: the bound on duplicates comes from the wire.
+    let (_, verdict, log, sessions) = restart_collector_under_load_in(freeze_then_kill, "", "integrity");
     let unacknowledged = logged_unacknowledged(&log);
-    assert!(unacknowledged > 0, "under load, records were in flight at the kill\n{log}");
-    assert!(verdict.duplicates <= unacknowledged, "{} duplicates, {unacknowledged} unacknowledged", verdict.duplicates);
+    let again = sent_again(&sessions);
+    eprintln!("{} sessions on the wire, {again} messages sent again", sessions.len());
+    assert!(sessions.len() >= 2 && again > 0, "under load, records were in flight at the kill and went again\n{log}");
+    assert!(verdict.duplicates <= again, "{} duplicates, {again} messages sent twice on the wire", verdict.duplicates);
+    assert!(again <= unacknowledged, "the shipper's count ({unacknowledged}) covers what went again on the wire ({again})");
 }
 
 /// What the collector did, in the order `strace` saw it, while our client
