@@ -457,15 +457,19 @@ impl StdinShipper {
 /// The shipper fed at load through omprog, ended by `signal` after a
 /// moment, started again without input; returns the confirmed count, the
 /// verdict and the restarted shipper's log.
-fn end_shipper_under_load(signal: &str) -> (u64, std::process::ExitStatus, Verdict, String) {
+fn end_shipper_under_load(signal: &str) -> (u64, std::process::ExitStatus, Verdict, String, Vec<gsslog_tests::relay::Session>) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let out = dir.path().join("received.log");
     let collector = start_collector(&dir.path().join("collector"), port, &out, "");
+    // Integrity-only tokens through a recording relay: what went over the
+    // wire twice can be read there.
+    let relay = gsslog_tests::relay::Relay::start_recording(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+    let config = shipper_conf(relay.addr().port(), "on").replace("$GssMode encryption", "$GssMode integrity");
     let shipper_dir = dir.path().join("shipper");
     std::fs::create_dir_all(&shipper_dir).unwrap();
     let conf = shipper_dir.join("omgssapi.conf");
-    std::fs::write(&conf, shipper_conf(port, "on")).unwrap();
+    std::fs::write(&conf, &config).unwrap();
     // Ended in the middle of the stream, once it holds a good many: how
     // fast it took them is the benchmark's business.
     const TAKEN_BEFORE_THE_END: u64 = 5000;
@@ -478,29 +482,33 @@ fn end_shipper_under_load(signal: &str) -> (u64, std::process::ExitStatus, Verdi
     let (confirmed, status) = fed.end(signal);
     eprintln!("{confirmed} confirmed by the shipper when it was ended");
     assert!(confirmed < RATE * 4, "ended while the load went on: {confirmed} confirmed");
-    let restarted = start_shipper(&shipper_dir, &shipper_conf(port, "on"), &[]);
+    let restarted = start_shipper(&shipper_dir, &config, &[]);
     let sent = BTreeMap::from([(1, confirmed)]);
     // A message taken in but whose OK the kill cut off may arrive too.
     let verdict = wait_and_check(&out, &sent, 64, &[&collector, &restarted]);
     let log = restarted.log();
     eprintln!("confirmed {confirmed}, duplicates {}", verdict.duplicates);
-    (confirmed, status, verdict, log)
+    (confirmed, status, verdict, log, relay.sessions())
 }
 
 #[test]
 fn shipper_kill_9_under_load_loses_nothing_it_had_accepted() {
     use std::os::unix::process::ExitStatusExt;
-    let (_, status, verdict, log) = end_shipper_under_load("KILL");
+    let (_, status, verdict, log, sessions) = end_shipper_under_load("KILL");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "the shipper died by SIGKILL");
     // What was sent and not acknowledged at the kill is still in the queue:
-    // the restarted shipper finds it (its backlog) and sends it again.
+    // the restarted shipper finds it (its backlog) and sends it again. Only
+    // what the wire carried twice can have been written twice.
+    let again = sent_again(&sessions);
     let backlog: u64 = log.split("backlog=").nth(1).and_then(|t| t.split_whitespace().next()?.parse().ok()).unwrap_or(0);
-    assert!(verdict.duplicates <= backlog, "{} duplicates, backlog {backlog}\n{log}", verdict.duplicates);
+    eprintln!("{} sessions on the wire, {again} messages sent again, backlog {backlog}", sessions.len());
+    assert!(verdict.duplicates <= again, "{} duplicates, {again} sent twice on the wire\n{log}", verdict.duplicates);
+    assert!(again <= backlog, "the restarted shipper's backlog ({backlog}) covers what went again ({again})");
 }
 
 #[test]
 fn graceful_shipper_restart_under_load_neither_loses_nor_duplicates() {
-    let (_, status, verdict, log) = end_shipper_under_load("TERM");
+    let (_, status, verdict, log, _) = end_shipper_under_load("TERM");
     assert!(status.success(), "{status}");
     assert_eq!(verdict.duplicates, 0, "{log}");
 }
