@@ -485,6 +485,22 @@ async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() 
     shipper.stop(WAIT).unwrap();
 }
 
+/// The test helper's own contract: once a daemon has stopped, signalling it
+/// again does nothing. (It used to run `kill -TERM 0` with the reaped
+/// child's pid 0, which signals the whole process group: this test run.)
+#[test]
+fn stopping_a_stopped_daemon_is_an_error_not_a_signal_to_the_test_run() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = format!("$WorkDirectory {}\n*.* :omgssapi:localhost:{}\n", dir.path().join("work").display(), free_port().unwrap());
+    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &conf, &realm.client_env(SHARED_CLIENT), &[]).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    assert!(shipper.stop(WAIT).unwrap().success());
+    shipper.signal("TERM");
+    assert!(shipper.stop(WAIT).is_err(), "already stopped");
+    // Still here: neither call signalled this process.
+}
+
 #[test]
 fn sigint_is_logged_as_sigint() {
     let realm = TestRealm::shared();
