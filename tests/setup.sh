@@ -19,6 +19,8 @@ packages=(
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
   systemd dpkg-dev binutils logrotate
+  # archive/tests/report_html.rs: the sshd report's html page rendered in a real headless browser
+  chromium
 )
 
 missing=()
