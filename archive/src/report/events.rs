@@ -49,6 +49,16 @@ impl Strings {
         self.all.get(id as usize).map_or("", String::as_str)
     }
 
+    /// Ranks of `ids` in [`Strings::cmp_addr`] order, so that a sort
+    /// compares numbers rather than parsing addresses at every step.
+    pub fn addr_ranks(&self, ids: impl Iterator<Item = u32>) -> HashMap<u32, u32> {
+        let mut unique: Vec<u32> = ids.collect();
+        unique.sort_unstable();
+        unique.dedup();
+        unique.sort_by(|&a, &b| self.cmp_addr(a, b));
+        unique.into_iter().enumerate().map(|(rank, id)| (id, rank as u32)).collect()
+    }
+
     /// Orders two ids as addresses where both are IP addresses (numerically,
     /// v4 before v6), else as bytes.
     pub fn cmp_addr(&self, a: u32, b: u32) -> Ordering {

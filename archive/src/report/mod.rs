@@ -10,7 +10,7 @@ mod html;
 mod views;
 mod watchlist;
 
-use std::io;
+use std::io::{self, Write};
 
 pub use events::{Ev, Events};
 pub use views::{Cell, Rows, Select};
@@ -52,6 +52,12 @@ const PAGE_TOP: usize = 20;
 
 /// Writes the report `args` asks for to `out`.
 pub fn run(args: &SshdArgs, source: &dyn Source, out: &mut dyn io::Write) -> Result<(), ReportError> {
+    let mut buffered = io::BufWriter::with_capacity(256 * 1024, out);
+    write_report(args, source, &mut buffered)?;
+    Ok(buffered.flush()?)
+}
+
+fn write_report(args: &SshdArgs, source: &dyn Source, out: &mut dyn io::Write) -> Result<(), ReportError> {
     let common = &args.common;
     let since = common.since.as_deref().map(Day::parse).transpose()?;
     let until = common.until.as_deref().map(Day::parse).transpose()?;

@@ -1,7 +1,7 @@
 //! The views: each turns the loaded events into rows, in a fixed order that
 //! does not depend on the order the archive hands tables over.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::HashMap;
 
 use super::events::{Ev, Events, Strings};
@@ -75,9 +75,8 @@ pub fn remote_results_per_day(ev: &Events, sel: &Select, min_count: u64, days: O
         _ => i64::MIN,
     };
     let mut keep: Vec<_> = counts.into_iter().filter(|&((day, _, _), n)| day >= first_day && n >= min_count).collect();
-    keep.sort_unstable_by(|((d1, r1, k1), n1), ((d2, r2, k2), n2)| {
-        d1.cmp(d2).then(n2.cmp(n1)).then_with(|| ev.strings.cmp_addr(*r1, *r2)).then(k1.cmp(k2))
-    });
+    let rank = ev.strings.addr_ranks(keep.iter().map(|((_, r, _), _)| *r));
+    keep.sort_unstable_by_key(|&((day, remote, kind), n)| (day, Reverse(n), rank.get(&remote).copied(), kind));
     let rows = keep
         .into_iter()
         .map(|((day, remote, kind), n)| vec![day_text(day), text(&ev.strings, remote), Cell::Text(kind.name().into()), Cell::Count(n)])
@@ -115,9 +114,11 @@ fn principals(ordered: &[&Ev]) -> Vec<u32> {
     out
 }
 
-/// Order of login-like rows: time, host (as addresses), pid.
-fn login_order(strings: &Strings, a: &Ev, b: &Ev) -> Ordering {
-    a.secs.cmp(&b.secs).then_with(|| strings.cmp_addr(a.host, b.host)).then(a.pid.cmp(&b.pid)).then(a.kind.cmp(&b.kind))
+/// Order of login-like rows: time, host (as addresses; `hosts` ranks
+/// them), pid.
+fn login_order(hosts: &HashMap<u32, u32>, a: &Ev, b: &Ev) -> Ordering {
+    let rank = |e: &Ev| hosts.get(&e.host).copied();
+    a.secs.cmp(&b.secs).then_with(|| rank(a).cmp(&rank(b))).then(a.pid.cmp(&b.pid)).then(a.kind.cmp(&b.kind))
 }
 
 /// `time,host,user,method,remote,principal`: every accepted login, by time
@@ -129,7 +130,8 @@ pub fn logins(ev: &Events, sel: &Select) -> Rows {
     let principals = principals(&ordered);
     let mut logins: Vec<(&Ev, u32)> = ordered.into_iter().filter(|e| e.kind == Kind::Accepted).zip(principals).collect();
     logins.retain(|(e, _)| sel.time(e));
-    logins.sort_by(|(a, _), (b, _)| login_order(&ev.strings, a, b));
+    let hosts = ev.strings.addr_ranks(logins.iter().map(|(e, _)| e.host));
+    logins.sort_by(|(a, _), (b, _)| login_order(&hosts, a, b));
     let s = &ev.strings;
     let rows = logins
         .into_iter()
@@ -156,7 +158,8 @@ pub fn watchlist(ev: &Events, sel: &Select, lists: &[List], all_results: bool) -
             hits.push((e, names.clone()));
         }
     }
-    hits.sort_by(|(a, _), (b, _)| login_order(&ev.strings, a, b));
+    let hosts = ev.strings.addr_ranks(hits.iter().map(|(e, _)| e.host));
+    hits.sort_by(|(a, _), (b, _)| login_order(&hosts, a, b));
     let s = &ev.strings;
     let rows = hits
         .into_iter()
@@ -184,10 +187,11 @@ pub fn top(ev: &Events, sel: &Select, by: TopBy, limit: usize) -> Rows {
     }
     let mut keys: Vec<(u32, u64)> = counts.into_iter().collect();
     let addresses = matches!(by, TopBy::Remote | TopBy::Host);
+    let rank = if addresses { ev.strings.addr_ranks(keys.iter().map(|(k, _)| *k)) } else { HashMap::new() };
     keys.sort_unstable_by(|(k1, n1), (k2, n2)| {
         n2.cmp(n1).then_with(|| {
             if addresses {
-                ev.strings.cmp_addr(*k1, *k2)
+                rank.get(k1).cmp(&rank.get(k2))
             } else {
                 ev.strings.get(*k1).cmp(ev.strings.get(*k2))
             }
