@@ -1,7 +1,8 @@
 //! The events a report reads: every stored table and every live tail (run
-//! through [`crate::sshd::extract`] as seal would), decoded, with their
-//! strings interned once for the whole report. A table that does not decode
-//! is reported and skipped; the rest of the report stands.
+//! through [`crate::sshd::extract`] as seal would), decoded one table at a
+//! time, with their strings interned once for the whole report. A table
+//! that does not decode is reported and skipped; the rest of the report
+//! stands.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -72,30 +73,32 @@ impl Strings {
     }
 }
 
-/// What a report reads, loaded once.
-pub struct Events {
+/// Gives every event of the archive to a report's tallies, one table at a
+/// time, so that a report holds its counts, never the month's events.
+pub struct Scan {
     pub strings: Strings,
-    pub events: Vec<Ev>,
     /// Tables that did not decode (named in a warning each).
     pub damaged: usize,
 }
 
-impl Events {
-    pub fn load(source: &dyn Source) -> io::Result<Events> {
-        let mut loaded = Events { strings: Strings::default(), events: Vec::new(), damaged: 0 };
+impl Scan {
+    /// Reads every stored table, then every live tail, calling `visit` with
+    /// each event.
+    pub fn run(source: &dyn Source, visit: &mut dyn FnMut(&Ev, &Strings)) -> io::Result<Scan> {
+        let mut scan = Scan { strings: Strings::default(), damaged: 0 };
         source.for_each_table(&mut |relpath, bytes| {
-            loaded.add(relpath, bytes);
+            scan.add(relpath, bytes, visit);
             Ok(())
         })?;
         source.for_each_tail(&mut |relpath, lines| {
             let table = sshd::extract(relpath, lines);
-            loaded.add(relpath, &table);
+            scan.add(relpath, &table, visit);
             Ok(())
         })?;
-        Ok(loaded)
+        Ok(scan)
     }
 
-    fn add(&mut self, relpath: &str, bytes: &[u8]) {
+    fn add(&mut self, relpath: &str, bytes: &[u8], visit: &mut dyn FnMut(&Ev, &Strings)) {
         if bytes.is_empty() {
             return;
         }
@@ -110,16 +113,19 @@ impl Events {
         let host = self.strings.intern(&table.host);
         let ids: Vec<u32> = table.strings.iter().map(|s| self.strings.intern(s)).collect();
         let id = |i: u32| if i == NONE { NONE } else { ids.get(i as usize).copied().unwrap_or(NONE) };
-        self.events.extend(table.events.iter().map(|e| Ev {
-            secs: e.secs,
-            host,
-            pid: e.pid,
-            kind: e.kind,
-            invalid: e.invalid,
-            method: id(e.method),
-            user: id(e.user),
-            remote: id(e.remote),
-            principal: id(e.principal),
-        }));
+        for e in &table.events {
+            let ev = Ev {
+                secs: e.secs,
+                host,
+                pid: e.pid,
+                kind: e.kind,
+                invalid: e.invalid,
+                method: id(e.method),
+                user: id(e.user),
+                remote: id(e.remote),
+                principal: id(e.principal),
+            };
+            visit(&ev, &self.strings);
+        }
     }
 }

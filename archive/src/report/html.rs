@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::events::Events;
+use super::events::{Ev, Strings};
 use super::format::cell_text;
 use super::views::{Cell, Rows, Select};
 use crate::sshd::{clock, Kind, NONE};
@@ -17,8 +17,39 @@ pub const TABLE_ROWS: usize = 1000;
 
 const COLORS: [&str; 8] = ["#2e7d32", "#c62828", "#ef6c00", "#6a1b9a", "#1565c0", "#78909c", "#212121", "#00838f"];
 
-/// A page of tables (and, with `events`, the charts above them).
-pub fn page(title: &str, events: Option<(&Events, &Select)>, tables: &[(String, Rows)], out: &mut dyn Write) -> io::Result<()> {
+/// What the charts count, event by event.
+pub struct Charts {
+    select: Select,
+    events: u64,
+    /// Per hour, counts by result.
+    hours: HashMap<i64, [u64; 8]>,
+    failed_days: HashMap<i64, [u64; 8]>,
+    failed_remotes: HashMap<u32, u64>,
+}
+
+impl Charts {
+    pub fn new(select: Select) -> Charts {
+        Charts { select, events: 0, hours: HashMap::new(), failed_days: HashMap::new(), failed_remotes: HashMap::new() }
+    }
+
+    pub fn add(&mut self, e: &Ev) {
+        if !self.select.wants(e) {
+            return;
+        }
+        self.events += 1;
+        self.hours.entry(e.secs.div_euclid(3600)).or_default()[e.kind as usize] += 1;
+        if e.kind == Kind::Failed {
+            self.failed_days.entry(e.secs.div_euclid(86_400)).or_default()[e.kind as usize] += 1;
+            if e.remote != NONE {
+                *self.failed_remotes.entry(e.remote).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// A page of tables (and, with `charts`, the charts above them; `damaged`
+/// tables were skipped).
+pub fn page(title: &str, charts: Option<(&Charts, &Strings, usize)>, tables: &[(String, Rows)], out: &mut dyn Write) -> io::Result<()> {
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
@@ -27,15 +58,15 @@ pub fn page(title: &str, events: Option<(&Events, &Select)>, tables: &[(String, 
         STYLE,
         esc(title)
     );
-    if let Some((ev, sel)) = events {
-        let _ = write!(h, "<p class=\"note\">{} events", ev.events.iter().filter(|e| sel.wants_time(e.secs)).count());
-        if ev.damaged > 0 {
-            let _ = write!(h, "; {} damaged tables skipped", ev.damaged);
+    if let Some((charts, strings, damaged)) = charts {
+        let _ = write!(h, "<p class=\"note\">{} events", charts.events);
+        if damaged > 0 {
+            let _ = write!(h, "; {damaged} damaged tables skipped");
         }
         h.push_str("</p>\n<section class=\"charts\">\n");
-        time_profile(ev, sel, &mut h);
-        top_remotes(ev, sel, &mut h);
-        failures_per_day(ev, sel, &mut h);
+        time_profile(charts, &mut h);
+        top_remotes(charts, strings, &mut h);
+        failures_per_day(charts, &mut h);
         h.push_str("</section>\n");
     }
     for (name, rows) in tables {
@@ -164,32 +195,18 @@ fn legend(kinds: &[Kind], h: &mut String) {
     h.push_str("</div>\n");
 }
 
-/// Consecutive buckets of `width` seconds from the first event to the last, counted by result.
-fn buckets(ev: &Events, sel: &Select, width: i64, only: Option<Kind>) -> (i64, Vec<[u64; 8]>) {
-    let wanted = |e: &&super::events::Ev| sel.wants_time(e.secs) && only.is_none_or(|k| e.kind == k);
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for e in ev.events.iter().filter(wanted) {
-        let b = e.secs.div_euclid(width);
-        lo = lo.min(b);
-        hi = hi.max(b);
-    }
-    if lo > hi {
-        return (0, Vec::new());
-    }
-    // At most a year of hours: a longer range is cut at its start.
-    let lo = lo.max(hi - 24 * 366 + 1);
-    let mut stacks = vec![[0u64; 8]; (hi - lo + 1) as usize];
-    for e in ev.events.iter().filter(wanted) {
-        let b = e.secs.div_euclid(width);
-        if b >= lo {
-            stacks[(b - lo) as usize][e.kind as usize] += 1;
-        }
-    }
+/// The buckets from the first to the last with events (at most `max`:
+/// a longer range is cut at its start), counted by result.
+fn consecutive(counts: &HashMap<i64, [u64; 8]>, max: i64) -> (i64, Vec<[u64; 8]>) {
+    let (Some(&lo), Some(&hi)) = (counts.keys().min(), counts.keys().max()) else { return (0, Vec::new()) };
+    let lo = lo.max(hi - max + 1);
+    let stacks = (lo..=hi).map(|b| counts.get(&b).copied().unwrap_or_default()).collect();
     (lo, stacks)
 }
 
-fn time_profile(ev: &Events, sel: &Select, h: &mut String) {
-    let (first, stacks) = buckets(ev, sel, 3600, None);
+fn time_profile(charts: &Charts, h: &mut String) {
+    // At most a year of hours.
+    let (first, stacks) = consecutive(&charts.hours, 24 * 366);
     let labels: Vec<String> = (0..stacks.len() as i64)
         .map(|i| clock::from_secs((first + i) * 3600).map(|t| format!("{} {:02}:00", t.day, t.hour)).unwrap_or_default())
         .collect();
@@ -200,8 +217,8 @@ fn time_profile(ev: &Events, sel: &Select, h: &mut String) {
     h.push_str("</figure>\n");
 }
 
-fn failures_per_day(ev: &Events, sel: &Select, h: &mut String) {
-    let (first, stacks) = buckets(ev, sel, 86_400, Some(Kind::Failed));
+fn failures_per_day(charts: &Charts, h: &mut String) {
+    let (first, stacks) = consecutive(&charts.failed_days, 366 * 10);
     let labels: Vec<String> =
         (0..stacks.len() as i64).map(|i| clock::from_day_number(first + i).map(|d| d.to_string()).unwrap_or_default()).collect();
     svg_open("chart-failures-per-day", "Failed logins per day", H, h);
@@ -209,13 +226,10 @@ fn failures_per_day(ev: &Events, sel: &Select, h: &mut String) {
     h.push_str("</svg></figure>\n");
 }
 
-fn top_remotes(ev: &Events, sel: &Select, h: &mut String) {
-    let mut counts: HashMap<u32, u64> = HashMap::new();
-    for e in ev.events.iter().filter(|e| e.kind == Kind::Failed && e.remote != NONE && sel.wants_time(e.secs)) {
-        *counts.entry(e.remote).or_default() += 1;
-    }
-    let mut top: Vec<(u32, u64)> = counts.into_iter().collect();
-    top.sort_unstable_by(|(k1, n1), (k2, n2)| n2.cmp(n1).then_with(|| ev.strings.cmp_addr(*k1, *k2)));
+fn top_remotes(charts: &Charts, strings: &Strings, h: &mut String) {
+    let mut top: Vec<(u32, u64)> = charts.failed_remotes.iter().map(|(&k, &n)| (k, n)).collect();
+    let rank = strings.addr_ranks(top.iter().map(|(k, _)| *k));
+    top.sort_unstable_by_key(|&(k, n)| (std::cmp::Reverse(n), rank.get(&k).copied()));
     top.truncate(20);
     let row = 18.0;
     let height = (top.len() as f64 * row + 20.0).max(60.0);
@@ -228,7 +242,7 @@ fn top_remotes(ev: &Events, sel: &Select, h: &mut String) {
     for (i, (remote, n)) in top.iter().enumerate() {
         let y = 10.0 + i as f64 * row;
         let width = *n as f64 / max as f64 * (W - left - 80.0);
-        let name = esc(ev.strings.get(*remote));
+        let name = esc(strings.get(*remote));
         let _ = writeln!(
             h,
             "<text x=\"{}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{name}</text><rect x=\"{left}\" y=\"{y:.1}\" width=\"{width:.2}\" height=\"{}\" fill=\"{}\"><title>{name}: {n}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{n}</text>",

@@ -12,8 +12,8 @@ mod watchlist;
 
 use std::io::{self, Write};
 
-pub use events::{Ev, Events};
-pub use views::{Cell, Rows, Select};
+pub use events::{Ev, Scan, Strings};
+pub use views::{Cell, Rows, Select, Tally};
 pub use watchlist::{List, ListError};
 
 use crate::cli::{Format, ProfileBy, SshdArgs, TopBy, View};
@@ -70,25 +70,32 @@ fn write_report(args: &SshdArgs, source: &dyn Source, out: &mut dyn io::Write) -
         if common.format == Format::Csv {
             return Err(ReportError::CsvNeedsView);
         }
-        let ev = Events::load(source)?;
         let all = select(&[])?;
         let failed = select(&["Failed".to_string()])?;
         let accepted = select(&["Accepted".to_string()])?;
-        let tables = vec![
+        let mut tallies: Vec<(String, Box<dyn Tally>)> = vec![
             (
                 format!("remote-results-per-day: Failed, count >= {GRID_MIN_COUNT}, last {GRID_DAYS} days"),
-                views::remote_results_per_day(&ev, &failed, GRID_MIN_COUNT, Some(GRID_DAYS), until_day),
+                Box::new(views::RemoteResultsPerDay::new(failed, GRID_MIN_COUNT, Some(GRID_DAYS), until_day)),
             ),
-            ("logins".to_string(), views::logins(&ev, &all)),
-            ("top remote: Failed".to_string(), views::top(&ev, &failed, TopBy::Remote, PAGE_TOP)),
-            ("top user: Failed".to_string(), views::top(&ev, &failed, TopBy::User, PAGE_TOP)),
-            ("top user: Accepted".to_string(), views::top(&ev, &accepted, TopBy::User, PAGE_TOP)),
-            ("top method: Accepted".to_string(), views::top(&ev, &accepted, TopBy::Method, PAGE_TOP)),
-            ("top host: all results".to_string(), views::top(&ev, &all, TopBy::Host, PAGE_TOP)),
-            ("profile by day".to_string(), views::profile(&ev, &all, ProfileBy::Day)),
+            ("logins".to_string(), Box::new(views::Logins::new(all))),
+            ("top remote: Failed".to_string(), Box::new(views::Top::new(failed, TopBy::Remote, PAGE_TOP))),
+            ("top user: Failed".to_string(), Box::new(views::Top::new(failed, TopBy::User, PAGE_TOP))),
+            ("top user: Accepted".to_string(), Box::new(views::Top::new(accepted, TopBy::User, PAGE_TOP))),
+            ("top method: Accepted".to_string(), Box::new(views::Top::new(accepted, TopBy::Method, PAGE_TOP))),
+            ("top host: all results".to_string(), Box::new(views::Top::new(all, TopBy::Host, PAGE_TOP))),
+            ("profile by day".to_string(), Box::new(views::Profile::new(all, ProfileBy::Day))),
         ];
+        let mut charts = html::Charts::new(all);
+        let scan = Scan::run(source, &mut |e, strings| {
+            charts.add(e);
+            for (_, t) in tallies.iter_mut() {
+                t.add(e, strings);
+            }
+        })?;
+        let tables: Vec<(String, Rows)> = tallies.into_iter().map(|(name, t)| (name, t.rows(&scan.strings))).collect();
         return match common.format {
-            Format::Html => Ok(html::page("sshd report", Some((&ev, &all)), &tables, out)?),
+            Format::Html => Ok(html::page("sshd report", Some((&charts, &scan.strings, scan.damaged)), &tables, out)?),
             Format::Json => {
                 out.write_all(b"{")?;
                 for (i, (name, rows)) in tables.iter().enumerate() {
@@ -111,30 +118,20 @@ fn write_report(args: &SshdArgs, source: &dyn Source, out: &mut dyn io::Write) -
     };
 
     // Arguments are checked before the archive is read.
-    let (name, rows) = match view {
+    let (name, mut tally): (&str, Box<dyn Tally>) = match view {
         View::RemoteResultsPerDay { results, min_count, days, .. } => {
-            let sel = select(results)?;
-            let ev = Events::load(source)?;
-            ("remote-results-per-day", views::remote_results_per_day(&ev, &sel, *min_count, *days, until_day))
+            ("remote-results-per-day", Box::new(views::RemoteResultsPerDay::new(select(results)?, *min_count, *days, until_day)))
         }
-        View::Logins { .. } => {
-            let sel = select(&[])?;
-            ("logins", views::logins(&Events::load(source)?, &sel))
-        }
+        View::Logins { .. } => ("logins", Box::new(views::Logins::new(select(&[])?))),
         View::Watchlist { watchlists, all_results, .. } => {
             let lists = watchlists.iter().map(|w| List::load(w)).collect::<Result<Vec<_>, _>>()?;
-            let sel = select(&[])?;
-            ("watchlist", views::watchlist(&Events::load(source)?, &sel, &lists, *all_results))
+            ("watchlist", Box::new(views::Watchlist::new(select(&[])?, lists, *all_results)))
         }
-        View::Top { by, results, limit, .. } => {
-            let sel = select(results)?;
-            ("top", views::top(&Events::load(source)?, &sel, *by, *limit))
-        }
-        View::Profile { by, results, .. } => {
-            let sel = select(results)?;
-            ("profile", views::profile(&Events::load(source)?, &sel, *by))
-        }
+        View::Top { by, results, limit, .. } => ("top", Box::new(views::Top::new(select(results)?, *by, *limit))),
+        View::Profile { by, results, .. } => ("profile", Box::new(views::Profile::new(select(results)?, *by))),
     };
+    let scan = Scan::run(source, &mut |e, strings| tally.add(e, strings))?;
+    let rows = tally.rows(&scan.strings);
     match common.format {
         Format::Text => format::text(&rows, out)?,
         Format::Csv => format::csv(&rows, out)?,
