@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::views::{Cell, Rows};
 
 /// An aligned table: a header, then one line per row; counts right-aligned,
-/// two spaces between columns.
+/// two spaces between columns, no spaces at the end of a line.
 pub fn text(rows: &Rows, out: &mut dyn Write) -> io::Result<()> {
     let mut widths: Vec<usize> = rows.columns.iter().map(|c| c.chars().count()).collect();
     for row in &rows.rows {
@@ -35,7 +35,7 @@ pub fn text(rows: &Rows, out: &mut dyn Write) -> io::Result<()> {
                 }
             }
         }
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
@@ -137,6 +137,8 @@ mod tests {
     #[test]
     fn text_is_aligned() {
         assert_eq!(written(text, &rows()), "key       count\na,\"b\"        12\nlong key      3\n");
+        let r = Rows { columns: &["a", "b"], rows: vec![vec![Cell::Text("x".into()), Cell::Text(String::new())]] };
+        assert_eq!(written(text, &r), "a  b\nx\n");
     }
 
     #[test]
