@@ -21,6 +21,8 @@ packages=(
   systemd dpkg-dev binutils logrotate
   # tests: the outside witness of the collector's fdatasync-before-acknowledgement order
   strace
+  # archive/tests/report_html.rs: the sshd report's html page rendered in a real headless browser
+  chromium
 )
 
 missing=()
