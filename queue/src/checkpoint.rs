@@ -5,7 +5,7 @@
 //! loss) leaves the other slot valid, so reading picks the valid slot with the
 //! higher sequence. Recovery treats it as a hint: the segments are the truth.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -32,9 +32,14 @@ pub(crate) struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The open checkpoint file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Opens (creating if needed) the checkpoint and returns the stored position.
     pub fn open(path: &Path) -> Result<(Checkpoint, Option<Position>), QueueError> {
-        let file = OpenOptions::new()
+        let file = crate::work_dir::no_follow()
             .read(true)
             .write(true)
             .create(true)
@@ -42,6 +47,7 @@ impl Checkpoint {
             .mode(crate::recovery::PRIVATE_FILE)
             .open(path)
             .map_err(QueueError::io("opening checkpoint", path))?;
+        crate::work_dir::check_own_file(&file, path)?;
         let mut bytes = [0u8; CHECKPOINT_BYTES as usize];
         let len = file.metadata().map_err(QueueError::io("reading checkpoint", path))?.len();
         if len >= CHECKPOINT_BYTES {
