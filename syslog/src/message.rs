@@ -392,7 +392,11 @@ fn escape_c1(text: &[u8], max: usize) -> Vec<u8> {
                 out.extend_from_slice(&escaped(c));
             }
         } else {
-            let take = run.len().min(max - out.len());
+            let mut take = run.len().min(max - out.len());
+            // Never cut inside a character: its tail would be a stray C1 byte.
+            while take < run.len() && take > 0 && run[take] & 0xC0 == 0x80 {
+                take -= 1;
+            }
             out.extend_from_slice(&run[..take]);
             full = take < run.len();
         }
@@ -683,6 +687,11 @@ mod tests {
         // The cut at the maximum size never splits an escape.
         assert_eq!(sanitize(b"abcdefgh\x9b\x9b", 10), b"abcdefgh");
         assert_eq!(sanitize(b"abcdef\x9bxyz", 10), b"abcdef#233");
+        // Nor inside a character after an escape (found by fuzzing: half a
+        // euro sign left a stray 0x82).
+        assert_eq!(sanitize("\u{9b}abcd\u{20ac}".as_bytes(), 12), b"#302#233abcd");
+        let cut = sanitize("\u{9b}abcd\u{20ac}".as_bytes(), 14);
+        crate::c1::split(&cut, |run, control| assert!(!control, "{run:?} in {cut:?}"));
     }
 
     #[test]
