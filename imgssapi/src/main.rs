@@ -122,8 +122,7 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
     if config.listeners.iter().any(|l| l.gss.is_some()) {
         if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
-            let group = config.privileges.group.unwrap_or(daemon::os::ids().gids[1]);
-            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, group);
+            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, config.privileges.final_group());
             needed.readable.push(("the keytab", keytab));
         }
     }

@@ -141,7 +141,7 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
 /// fetch), the credential cache and the queue directories writable.
 fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
-    let group = config.privileges.group.unwrap_or(daemon::os::ids().gids[1]);
+    let group = config.privileges.final_group();
     if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
         daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, group);
         needed.readable.push(("the client keytab", keytab));
