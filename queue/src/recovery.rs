@@ -33,7 +33,7 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
     let dir = config.dir.clone();
     let prefix = config.name.clone();
     create_private_dir(&dir)?;
-    work_dir::check_directory(&dir)?;
+    work_dir::check_directory(&dir, config.also_owned_by)?;
     let lock_path = dir.join(format!("{prefix}.lock"));
     let lock_file = work_dir::no_follow()
         .write(true)
@@ -41,14 +41,14 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
         .mode(PRIVATE_FILE)
         .open(&lock_path)
         .map_err(QueueError::io("creating lock file", &lock_path))?;
-    work_dir::check_own_file(&lock_file, &lock_path)?;
+    work_dir::check_own_file(&lock_file, &lock_path, config.also_owned_by)?;
     if lock_file.try_lock().is_err() {
         return Err(QueueError::Locked { path: lock_path });
     }
     let max_record = (settled.segment_bytes - SEGMENT_HEADER) as usize - RECORD_HEADER;
 
     let ckpt_path = dir.join(format!("{prefix}.ckpt"));
-    let (checkpoint, stored) = Checkpoint::open(&ckpt_path)?;
+    let (checkpoint, stored) = Checkpoint::open(&ckpt_path, config.also_owned_by)?;
     let checkpoint_file = checkpoint.file().try_clone().map_err(QueueError::io("opening checkpoint", &ckpt_path))?;
 
     let (mut segments, scanned_tail) = recover_segments(&config, max_record)?;

@@ -35,8 +35,8 @@ pub(crate) fn open_read(path: &Path) -> std::io::Result<File> {
 
 /// Refuses a directory that another account could plant files in: one that
 /// anyone may write without the sticky bit, or one that belongs to another
-/// user than root or this process's.
-pub(crate) fn check_directory(dir: &Path) -> Result<(), QueueError> {
+/// user than root, this process's, or `also` (the user it drops to).
+pub(crate) fn check_directory(dir: &Path, also: Option<u32>) -> Result<(), QueueError> {
     let meta = std::fs::metadata(dir).map_err(QueueError::io("checking queue directory", dir))?;
     let mode = meta.mode();
     let unsafe_dir = |why: String| QueueError::UnsafeDirectory { path: dir.to_path_buf(), why };
@@ -47,22 +47,23 @@ pub(crate) fn check_directory(dir: &Path) -> Result<(), QueueError> {
         )));
     }
     let me = effective_uid().map_err(QueueError::io("reading this process's user id from", "/proc/self/status"))?;
-    if meta.uid() != 0 && meta.uid() != me {
+    if meta.uid() != 0 && meta.uid() != me && Some(meta.uid()) != also {
         return Err(unsafe_dir(format!(
-            "it belongs to uid {}, neither root nor this process's user (uid {me}), who controls what is in it",
+            "it belongs to uid {}, neither root nor this process's user (uid {me}) nor the one it drops to, who controls what is in it",
             meta.uid()
         )));
     }
     Ok(())
 }
 
-/// Refuses a queue file that belongs to another user (planted there, as a
-/// regular file, before the queue first made it), and makes it private
-/// (0600) through the open file.
-pub(crate) fn check_own_file(file: &File, path: &Path) -> Result<(), QueueError> {
+/// Refuses a queue file that belongs to another user than this process's
+/// or `also` (the user it drops to): one planted there, as a regular file,
+/// before the queue first made it. Makes it private (0600) through the open
+/// file.
+pub(crate) fn check_own_file(file: &File, path: &Path, also: Option<u32>) -> Result<(), QueueError> {
     let meta = file.metadata().map_err(QueueError::io("checking queue file", path))?;
     let me = effective_uid().map_err(QueueError::io("reading this process's user id from", "/proc/self/status"))?;
-    if meta.uid() != me {
+    if meta.uid() != me && Some(meta.uid()) != also {
         return Err(QueueError::UnsafeDirectory {
             path: path.to_path_buf(),
             why: format!("the file belongs to uid {}, not to this process's user (uid {me})", meta.uid()),

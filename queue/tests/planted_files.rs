@@ -78,6 +78,10 @@ fn another_users_directory_or_file_is_not_used() {
     chown(work.path(), Some(nobody), None).unwrap();
     let err = open(work.path()).unwrap_err();
     assert!(err.to_string().contains("belongs to uid 65534"), "{err}");
+    // Unless the daemon drops to that user after opening the queue.
+    let mut dropping = QueueConfig::new(work.path().to_path_buf(), "q");
+    dropping.also_owned_by = Some(nobody);
+    queue::open(dropping).unwrap();
 
     // A regular file planted (in a sticky shared directory) before the queue
     // first ran: the queue would fill it with the node's logs for its owner.
