@@ -126,6 +126,7 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
     if config.listeners.iter().any(|l| l.gss.is_some()) {
         if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
+            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, config.privileges.final_group());
             needed.readable.push(("the keytab", keytab));
         }
     }

@@ -55,7 +55,8 @@ pub async fn bind(
         tracing::info!(port, gss = l.gss.is_some(), "listening");
         if l.gss.is_some() {
             if let Some(path) = &config.port_file {
-                std::fs::write(path, format!("{port}\n")).with_context(|| format!("writing port file {}", path.display()))?;
+                daemon::replace_file::write_replacing(path, format!("{port}\n").as_bytes(), 0o644)
+                    .with_context(|| format!("writing port file {}", path.display()))?;
             }
         }
         let ctx = Arc::new(SessionContext {

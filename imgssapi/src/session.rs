@@ -152,8 +152,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
 /// plain one that has spoken) costs a DNS query.
 async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) -> Arc<Origin> {
     let ip = peer.ip();
-    let dns = ctx.dns;
-    let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
+    let fromhost = crate::dns::fromhost(ip, ctx.dns).await;
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
     Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance })
 }

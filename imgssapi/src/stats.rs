@@ -117,10 +117,15 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
         .counter("handshakes.read_error", "Connections whose first bytes could not be read.", read(&STATS.front_door_read_errors))
         .counter("messages.received", "Messages received on sessions.", read(&STATS.messages_received))
         .counter("bytes.received", "Bytes received on sessions (after unwrapping GSS tokens).", read(&STATS.bytes_received));
-    let (w, l) = (o.clone(), o.clone());
+    let (w, l, n) = (o.clone(), o.clone(), o.clone());
     object = object
         .counter("messages.written", "Lines written to output files.", move || w.written.load(Ordering::Relaxed))
         .counter("messages.lost", "Lines that could not be written (open, write or flush failed).", move || l.lost.load(Ordering::Relaxed))
+        .counter(
+            "messages.lost.file_name",
+            "Of those, lines whose file name (made from a sender's values) the file system refused; not a health failure.",
+            move || n.lost_to_file_names.load(Ordering::Relaxed),
+        )
         .counter("messages.discarded", "Messages received and not rendered (render threads gone).", read(&STATS.messages_discarded))
         .counter("messages.truncated", "Compressed messages cut at $MaxMessageSize.", || crate::rate_limited::INFLATED_PAST_LIMIT.total());
     let (f, e, i) = (o.clone(), o.clone(), o);
@@ -131,12 +136,18 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
     registry.register(object);
 }
 
-/// Serving: the listeners accept, and the last write to a file worked.
+/// Serving: the listeners accept, and the last write to a file worked. A
+/// file name the file system refused is a sender's bad input, not the
+/// collector's failure: counted in the detail, never a 503.
 pub fn health(ports: Vec<u16>, output: Arc<OutputStats>) -> HealthCheck {
     Arc::new(move || {
         let listening = STATS.listening.load(Ordering::Relaxed);
         let writing = !output.last_write_failed.load(Ordering::Relaxed);
+        let bad_names = output.lost_to_file_names.load(Ordering::Relaxed);
         let detail = match (listening, writing) {
+            (true, true) if bad_names > 0 => {
+                format!("listening on {ports:?}, writing; {bad_names} line(s) lost to file names the file system refused")
+            }
             (true, true) => format!("listening on {ports:?}, writing"),
             (false, _) => format!("not listening on {ports:?} (shutting down)"),
             (true, false) => format!("listening on {ports:?}, but the last write to an output file failed"),

@@ -430,7 +430,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading =
         Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards, .. } =
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, mut forwards, .. } =
         reading;
     metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
@@ -453,6 +453,12 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
                 "$GssForwardKeytab without $GssForwardPrincipal: MIT takes the keytab's first entry as the client principal",
             );
         }
+    }
+    // The queue is opened before privileges are dropped; its directory and
+    // files may belong to the user they are dropped to.
+    let drop_to = privileges.user.as_ref().map(|u| u.uid);
+    for f in &mut forwards {
+        f.queue.also_owned_by = drop_to;
     }
     ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
 }
