@@ -24,6 +24,7 @@ pub struct Line {
     pub text: String,
 }
 
+const FILE_STAMP_LEN: usize = 32;
 pub const HOUR_US: u64 = 3_600_000_000;
 const REALM: &str = "GRID.EXAMPLE.ORG";
 
@@ -48,7 +49,6 @@ pub struct HourGen<'a> {
     pub day: u8,
     pub hour: u8,
     pub hour_of_month: u64,
-    pub ts_len: usize,
     pub rng: Rng,
     pub lines: Vec<Line>,
     pub bytes: u64,
@@ -59,8 +59,7 @@ pub struct HourGen<'a> {
 }
 
 impl<'a> HourGen<'a> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(world: &'a World, host_index: usize, year: i32, month: u8, day: u8, hour: u8, ts_len: usize, seed: u64) -> Self {
+    pub fn new(world: &'a World, host_index: usize, year: i32, month: u8, day: u8, hour: u8, seed: u64) -> Self {
         HourGen {
             world,
             host: &world.hosts[host_index],
@@ -69,7 +68,6 @@ impl<'a> HourGen<'a> {
             day,
             hour,
             hour_of_month: u64::from(day) * 24 + u64::from(hour),
-            ts_len,
             rng: Rng::new(seed, &[u64::from(day), u64::from(hour), host_index as u64]),
             lines: Vec::new(),
             bytes: 0,
@@ -155,7 +153,9 @@ impl<'a> HourGen<'a> {
 
     fn push_line(&mut self, line: Line) {
         let copies = if line.dest == Dest::Auth || line.pbs { 2 } else { 1 };
-        let len = self.host.name.len() + 1 + line.text.len() + self.ts_len + 2;
+        // Counted with the longer (RSYSLOG_FileFormat) timestamp whatever the
+        // form, so that both forms carry the same lines.
+        let len = self.host.name.len() + 1 + line.text.len() + FILE_STAMP_LEN + 2;
         self.bytes += (len * copies) as u64;
         let text = format!("{} {}", self.host.name, line.text);
         self.lines.push(Line { text, ..line });

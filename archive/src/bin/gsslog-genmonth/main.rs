@@ -36,7 +36,9 @@ use world::World;
 #[derive(Parser, Debug)]
 #[command(name = "gsslog-genmonth")]
 struct Cli {
-    /// The month's size in bytes over all its days (suffixes K, M, G: powers of 1024).
+    /// The month's size in bytes over all its days (suffixes K, M, G: powers
+    /// of 1024), as written with RSYSLOG_FileFormat timestamps; the
+    /// traditional form writes the same lines, about 12% fewer bytes.
     #[arg(long, value_parser = parse_size)]
     size: u64,
     /// The month, YYYY-MM.
@@ -114,7 +116,7 @@ fn main() -> anyhow::Result<()> {
             for (i, host) in world.hosts.iter().enumerate() {
                 let budget = cli.size as f64 * host.weight / host_total * hour_weight[usize::from(hour)] / hour_total / f64::from(ndays);
                 let plant: Vec<&'static str> = plants.iter().filter(|p| (p.0, p.1, p.2) == (day, hour, i)).map(|p| p.3).collect();
-                let mut gen = HourGen::new(&world, i, year, month, day, hour, cli.format.len(), cli.seed);
+                let mut gen = HourGen::new(&world, i, year, month, day, hour, cli.seed);
                 gen.run(budget as u64, &plant);
                 for (remote, class) in &gen.counts {
                     tally.count(day, remote, *class);

@@ -23,15 +23,6 @@ pub enum Stamp {
     Traditional,
 }
 
-impl Stamp {
-    pub fn len(self) -> usize {
-        match self {
-            Stamp::File => 32,
-            Stamp::Traditional => 15,
-        }
-    }
-}
-
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 pub struct Tree {
