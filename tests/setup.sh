@@ -19,6 +19,9 @@ packages=(
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
   systemd dpkg-dev binutils logrotate
+  # tests/bench-archive.sh: the baselines it measures gsslog against (xz, zstd,
+  # Debian's 7zip, ripgrep), GNU time's peak memory, and jq for its JSON
+  xz-utils zstd 7zip ripgrep time jq
 )
 
 missing=()
