@@ -33,6 +33,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/bin" "$ctx/seed" "$ctx/debs"
 cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/"
+cp target/debian/gsslog-tools_*.deb "$ctx/debs/"
 cp target/release/{omgssapi,imgssapi,loadgen} "$ctx/bin/"
 cp testbed/image/*.sh "$ctx/"
 cp syslog/testdata/{client,server}.conf "$ctx/seed/"
