@@ -50,7 +50,7 @@ finish() { # pkg stage depends
   for script in postinst prerm postrm; do
     [ -f "$meta/$script" ] && install -m 0755 "$meta/$script" "$stage/DEBIAN/$script"
   done
-  (cd "$stage" && find etc -type f 2>/dev/null | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
+  (cd "$stage" && { [ ! -d etc ] || find etc -type f; } | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
   [ -s "$stage/DEBIAN/conffiles" ] || rm "$stage/DEBIAN/conffiles"
   (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
   dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/${pkg}_${version}_${arch}.deb" >/dev/null
