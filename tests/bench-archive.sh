@@ -117,6 +117,12 @@ if [ "$gsslog_ok" = 1 ]; then
   "$gsslog" stats --archive "$archive" "$root" > "$out/stats.out"
   archive_bytes=$(bytes_of "$archive")
   row size gsslog bytes="$archive_bytes" ratio="$(awk -v t="$tree_bytes" -v a="$archive_bytes" 'BEGIN { printf "%.2f", t / a }')" stats="$(tr '\n' ';' < "$out/stats.out")"
+  # Data and index apart, as gsslog stats names them (the first number on its
+  # lines that say "data" and "index").
+  for part in data index; do
+    n=$(grep -i -m1 "$part" "$out/stats.out" | grep -oE '[0-9]+' | head -1 || true)
+    [ -z "$n" ] || row size "gsslog $part" bytes="$n"
+  done
 fi
 files=$(find "$root" -type f | wc -l)
 lines=$(jq -s 'map(.lines) | add' "$work/first.json" "$work/last.json")
@@ -299,10 +305,14 @@ jq -r --argjson tree "$tree_bytes" '
   (.rows[] | select(.kind == "seal") | "seal \(.name): \(r(.secs)) s, \(.mb_per_s) MB/s, max RSS \(.max_rss_mb) MB"),
   "sizes (ratio = raw / size):",
   (.rows[] | select(.kind == "size") | "  \(.name): \(.bytes) bytes, ratio \(r($tree / .bytes))"),
+  ((.rows | map(select(.kind == "size")) | map({(.name): .bytes}) | add // {}) as $s |
+    if $s.gsslog and $s["xz -9"] then "  gsslog archive / xz -9: \(r($s.gsslog / $s["xz -9"])) (goal: <= 1, stretch 0.7)" else empty end),
   "searches (seconds; lines; gsslog identical to grep):",
   (.rows | map(select(.kind == "search")) | group_by(.name + " " + .cache)[] |
     "  \(.[0].name) \(.[0].cache): " + (map("\(.tool) \(r(.secs))") | join(", ")) + "; \(.[0].lines) lines" +
-    (map(select(.tool == "gsslog") | " identical=\(.identical)") | join(""))),
+    (map(select(.tool == "gsslog") | " identical=\(.identical)") | join("")) +
+    ((map({(.tool): .secs}) | add) as $t | if $t.gsslog then
+      " | gsslog \(r($t.grep / ([$t.gsslog, 0.001] | max)))x faster than grep, \(r($t.rg / ([$t.gsslog, 0.001] | max)))x than rg" else "" end)),
   (.rows[] | select(.kind == "report") | "report \(.name): \(r(.secs)) s, max RSS \(.max_rss_mb) MB"),
   (.rows[] | select(.kind == "planted") | "planted \(.name): \(.lines) lines")' "$json"
 
