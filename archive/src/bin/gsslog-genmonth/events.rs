@@ -44,6 +44,7 @@ const REALUSER_P: f64 = 5e-4;
 pub struct HourGen<'a> {
     pub world: &'a World,
     pub host: &'a Host,
+    pub host_index: usize,
     pub year: i32,
     pub month: u8,
     pub day: u8,
@@ -63,6 +64,7 @@ impl<'a> HourGen<'a> {
         HourGen {
             world,
             host: &world.hosts[host_index],
+            host_index,
             year,
             month,
             day,
@@ -167,7 +169,7 @@ impl<'a> HourGen<'a> {
     }
 
     fn pbs_job(&mut self) {
-        let job = self.world.job(&mut self.rng, self.hour_of_month);
+        let job = self.world.job(&mut self.rng, self.host_index, self.hour_of_month);
         let at = self.at();
         let texts: Vec<String> = match self.rng.below(6) {
             0 => {

@@ -95,7 +95,7 @@ impl World {
             attack_user_rank: Zipf::new(ATTACK_USERS.len(), 1.2),
             login_sources,
             login_source_rank: Zipf::new(60, 0.8),
-            job_rank: Zipf::new(4000, 0.9),
+            job_rank: Zipf::new(200, 1.1),
         }
     }
 
@@ -115,10 +115,13 @@ impl World {
         &self.login_sources[self.login_source_rank.sample(rng)]
     }
 
-    /// A job running in hour `hour_of_month`: recent jobs are the likely ones.
-    pub fn job(&self, rng: &mut Rng, hour_of_month: u64) -> String {
+    /// A job running on `host` in hour `hour_of_month`: each host has its own
+    /// jobs (a few span hosts), and its recent jobs are the likely ones.
+    pub fn job(&self, rng: &mut Rng, host: usize, hour_of_month: u64) -> String {
         let newest = 9_000_000 + hour_of_month * 1500;
-        format!("{}.meta-pbs.grid.example.org", newest - self.job_rank.sample(rng) as u64)
+        let host = if rng.chance(0.05) { rng.below(self.hosts.len() as u64) } else { host as u64 };
+        let back = self.job_rank.sample(rng) as u64 * self.hosts.len() as u64 + host;
+        format!("{}.meta-pbs.grid.example.org", newest.saturating_sub(back))
     }
 }
 
