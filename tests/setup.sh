@@ -23,6 +23,9 @@ packages=(
   strace
   # archive/tests/report_html.rs: the sshd report's html page rendered in a real headless browser
   chromium
+  # tests/bench-archive.sh: the baselines it measures gsslog against (xz, zstd,
+  # Debian's 7zip, ripgrep), GNU time's peak memory, and jq for its JSON
+  xz-utils zstd 7zip ripgrep time jq
 )
 
 missing=()
