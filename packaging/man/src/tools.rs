@@ -1,22 +1,17 @@
 //! The admin's tool's page, `gsslog(8)`: every command's synopsis and options
-//! from the same clap definition as `gsslog --help` (archive/src/cli.rs,
-//! included as it is compiled into the tool), and the admin's guide from
-//! README.md.
+//! from the same clap definition as `gsslog --help` (`gsslog_archive::cli`,
+//! the tool's own library), and the admin's guide from README.md.
 
 use anyhow::Context;
 use clap::CommandFactory;
 
 use crate::markdown;
 
-#[allow(dead_code)] // the fields are read by the tool, not here
-#[path = "../../../archive/src/cli.rs"]
-mod archive_cli;
-
 /// The README section that is the admin's guide.
 pub const GUIDE: &str = "The archive: seal nightly, remove closed months, search";
 
 pub fn command() -> clap::Command {
-    archive_cli::Cli::command()
+    gsslog_archive::cli::Cli::command()
 }
 
 fn escape(text: &str) -> String {
