@@ -46,7 +46,8 @@ pub enum ByteOrder {
 }
 
 impl ByteOrder {
-    fn decode(self, prefix: [u8; 4]) -> u32 {
+    /// The length a 4-byte prefix announces in this order.
+    pub fn decode(self, prefix: [u8; 4]) -> u32 {
         match self {
             ByteOrder::Little => u32::from_le_bytes(prefix),
             ByteOrder::Big => u32::from_be_bytes(prefix),

@@ -42,6 +42,17 @@ pub enum SessionError {
     AckWriteTimedOut,
     #[error("GSS context expired: session of {principal} ended ($InputGSSServerExpireSessions on)")]
     ContextExpired { principal: String },
+    #[error("{}", displaced_text(*.0))]
+    Displaced(crate::slots::Displaced),
+}
+
+fn displaced_text(why: crate::slots::Displaced) -> &'static str {
+    use crate::slots::Displaced;
+    match why {
+        Displaced::SenderCap => "closed to make room for a newer session of the same sender, the longest idle of its sessions ($InputGSSServerMaxSessionsPerPrincipal)",
+        Displaced::HostCap => "closed to make room for a new session from the same address ($InputGSSServerMaxSessionsPerHost)",
+        Displaced::FairShare => "closed to make room for a new sender: every session slot was taken and this sender held the most ($InputGSSServerMaxSessions)",
+    }
 }
 
 /// One received chunk of a session's byte stream.

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use gsswire::frame::{detect_order, Detection};
-use gsswire::{FrameError, FrameReader};
+use gsswire::{FrameError, FrameReader, MAX_HANDSHAKE_TOKEN};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
@@ -56,5 +56,35 @@ pub async fn first_bytes<R: AsyncRead + Unpin>(
         Ok(Ok(0)) => Err(NotOpened::ClosedSilent),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(NotOpened::Read(e)),
+    }
+}
+
+/// Waits, until `deadline`, for the whole first token of a GSS connection
+/// to be in the reader's buffer (nothing is consumed). Returns at once when
+/// the bytes cannot be a first token, announce one over the limit, or the
+/// peer closed: the handshake then says why.
+pub async fn whole_first_token<R: AsyncRead + Unpin>(
+    reader: &mut FrameReader<R>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), NotOpened> {
+    loop {
+        let buffered = reader.buffered();
+        match detect_order(buffered) {
+            Detection::NotGss => return Ok(()),
+            Detection::Found(order) => {
+                let len = order.decode([buffered[0], buffered[1], buffered[2], buffered[3]]) as usize;
+                if len > MAX_HANDSHAKE_TOKEN || buffered.len() >= 4 + len {
+                    return Ok(());
+                }
+            }
+            Detection::NeedMore => {}
+        }
+        match tokio::time::timeout_at(deadline, reader.fill()).await {
+            Err(_) => return Err(NotOpened::HandshakeTooSlow(timeout)),
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(NotOpened::Read(e)),
+        }
     }
 }

@@ -11,6 +11,7 @@ mod config;
 mod detect;
 mod dns;
 mod event_log;
+mod front_door;
 mod identity;
 mod open;
 mod output;
@@ -20,6 +21,8 @@ mod render;
 mod render_pool;
 mod server;
 mod session;
+mod slots;
+mod source;
 mod stats;
 
 use std::process::ExitCode;

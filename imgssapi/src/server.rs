@@ -33,7 +33,7 @@ pub async fn bind(
 ) -> anyhow::Result<Listening> {
     let admission = Arc::new(Admission::new(
         config.front_door,
-        config.max_sessions,
+        config.sessions,
         EventLog::new(event_log::WINDOW, event_log::BURST),
     ));
     let mut listeners = Vec::new();
@@ -187,6 +187,11 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
             %peer,
             max_handshakes_per_host = limits.max_handshakes_per_host,
             "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
+        ),
+        Refusal::TooManyFromSubnet => tracing::warn!(
+            %peer,
+            max_handshakes_per_subnet = limits.max_handshakes_per_subnet,
+            "too many connections from this subnet awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerSubnet)"
         ),
     }
 }

@@ -20,6 +20,9 @@ pub struct CollectorStats {
     pub refused_max_sessions: AtomicU64,
     pub refused_max_handshakes: AtomicU64,
     pub refused_max_handshakes_per_host: AtomicU64,
+    pub refused_max_handshakes_per_subnet: AtomicU64,
+    pub handshakes_displaced: AtomicU64,
+    pub sessions_displaced: AtomicU64,
     pub handshakes_ok: AtomicU64,
     pub plain_opened: AtomicU64,
     pub handshakes_failed: AtomicU64,
@@ -39,6 +42,9 @@ pub static STATS: CollectorStats = CollectorStats {
     refused_max_sessions: AtomicU64::new(0),
     refused_max_handshakes: AtomicU64::new(0),
     refused_max_handshakes_per_host: AtomicU64::new(0),
+    refused_max_handshakes_per_subnet: AtomicU64::new(0),
+    handshakes_displaced: AtomicU64::new(0),
+    sessions_displaced: AtomicU64::new(0),
     handshakes_ok: AtomicU64::new(0),
     plain_opened: AtomicU64::new(0),
     handshakes_failed: AtomicU64::new(0),
@@ -61,6 +67,7 @@ pub fn refused(refusal: Refusal) {
         Refusal::NoSessionSlot => &STATS.refused_max_sessions,
         Refusal::TooManyHandshakes => &STATS.refused_max_handshakes,
         Refusal::TooManyFromHost => &STATS.refused_max_handshakes_per_host,
+        Refusal::TooManyFromSubnet => &STATS.refused_max_handshakes_per_subnet,
     };
     add(counter, 1);
 }
@@ -72,7 +79,7 @@ pub fn not_opened(why: &NotOpened) {
         NotOpened::Silent(_) | NotOpened::HandshakeTooSlow(_) => &STATS.handshakes_timed_out,
         NotOpened::ClosedSilent => &STATS.closed_silent,
         NotOpened::Read(_) => &STATS.front_door_read_errors,
-        NotOpened::ShuttingDown => return,
+        NotOpened::ShuttingDown | NotOpened::Displaced => return,
     };
     add(counter, 1);
 }
@@ -108,6 +115,21 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
             "sessions.refused.max_handshakes_per_host",
             "Connections refused: the address has its share of the front door ($InputGSSServerMaxHandshakesPerHost).",
             read(&STATS.refused_max_handshakes_per_host),
+        )
+        .counter(
+            "sessions.refused.max_handshakes_per_subnet",
+            "Connections refused: the subnet has its share of the front door ($InputGSSServerMaxHandshakesPerSubnet).",
+            read(&STATS.refused_max_handshakes_per_subnet),
+        )
+        .counter(
+            "sessions.displaced",
+            "Sessions closed to make room for another sender (caps per principal and host, fair share of $InputGSSServerMaxSessions).",
+            read(&STATS.sessions_displaced),
+        )
+        .counter(
+            "handshakes.displaced",
+            "Connections closed before sending a complete token, to make room in a full front door.",
+            read(&STATS.handshakes_displaced),
         )
         .counter("handshakes.ok", "GSS handshakes completed.", read(&STATS.handshakes_ok))
         .counter("handshakes.plain", "Plain TCP connections that sent data (no handshake; imtcp or $InputGSSServerPermitPlainTCP).", read(&STATS.plain_opened))
