@@ -188,6 +188,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         &self.io
     }
 
+    /// Frees the buffer's memory when nothing is buffered (an idle session
+    /// then holds no token-sized buffer); the next read allocates again.
+    pub fn release_idle_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > INITIAL_BUFFER {
+            self.buf = BytesMut::new();
+        }
+    }
+
     /// Reads more bytes into the buffer without consuming anything; returns how
     /// many arrived (0 at end of stream). Lets a caller peek at a new session.
     pub async fn fill(&mut self) -> Result<usize, FrameError> {

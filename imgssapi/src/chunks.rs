@@ -2,6 +2,7 @@
 //! raw bytes of a plain TCP connection. The read loop ([`crate::session`])
 //! is the same for both.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use gsswire::ack::CollectorMessage;
@@ -9,6 +10,8 @@ use gsswire::{FrameError, FrameReader, FrameWriter, Session, UnwrapError, DEFAUL
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::budget::{Budget, Reservation};
+use crate::detect::READ_SLACK;
 use crate::open::Opened;
 use crate::session::SessionContext;
 
@@ -66,6 +69,9 @@ pub struct Chunk<'a> {
 const PLAIN_READ_BUFFER: usize = 64 * 1024;
 
 /// A session's connection, as a source of received chunks.
+// One per session, made once and never moved about: the size difference
+// costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum ChunkSource {
     Gss {
         reader: FrameReader<OwnedReadHalf>,
@@ -75,6 +81,11 @@ pub enum ChunkSource {
         require_encryption: bool,
         /// The last token's payload, which [`ChunkSource::next_chunk`] lends out.
         unwrapped: Vec<u8>,
+        budget: Arc<Budget>,
+        /// The bytes of the token being read and unwrapped, booked once its
+        /// length is known; given back by [`ChunkSource::chunk_done`].
+        reading: Option<Reservation>,
+        token_timeout: Option<Duration>,
     },
     Plain {
         read: OwnedReadHalf,
@@ -83,6 +94,10 @@ pub enum ChunkSource {
         first: Vec<u8>,
         first_sent: bool,
         buf: Vec<u8>,
+        budget: Arc<Budget>,
+        /// A read's worth booked before reading; given back by
+        /// [`ChunkSource::chunk_done`].
+        reading: Option<Reservation>,
     },
 }
 
@@ -99,10 +114,21 @@ impl ChunkSource {
                     max_token: DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024),
                     require_encryption: settings.require_encryption,
                     unwrapped: Vec::new(),
+                    budget: ctx.budgets.sessions.clone(),
+                    reading: None,
+                    token_timeout: ctx.config.token_timeout,
                 }
             }
             Opened::Plain { read, first, write } => {
-                ChunkSource::Plain { read, write, first, first_sent: false, buf: vec![0u8; PLAIN_READ_BUFFER] }
+                ChunkSource::Plain {
+                    read,
+                    write,
+                    first,
+                    first_sent: false,
+                    buf: vec![0u8; PLAIN_READ_BUFFER],
+                    budget: ctx.budgets.sessions.clone(),
+                    reading: None,
+                }
             }
         })
     }
@@ -127,7 +153,10 @@ impl ChunkSource {
     /// when it has been returned.
     pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, SessionError> {
         match self {
-            ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, .. } => {
+            ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, budget, reading, token_timeout, .. } => {
+                if reading.is_none() {
+                    *reading = book_next_token(reader, *max_token, budget, *token_timeout).await?;
+                }
                 let Some(token) = reader.read_token(*max_token).await? else { return Ok(None) };
                 let plain = session.unwrap(&token).map_err(SessionError::Unwrap)?;
                 if *require_encryption && !plain.sealed {
@@ -136,10 +165,15 @@ impl ChunkSource {
                 *unwrapped = plain.data;
                 Ok(Some(Chunk { bytes: unwrapped, integrity_only: !plain.sealed }))
             }
-            ChunkSource::Plain { read, first, first_sent, buf, .. } => {
+            ChunkSource::Plain { read, first, first_sent, buf, budget, reading, .. } => {
                 if !*first_sent {
                     *first_sent = true;
                     return Ok(Some(Chunk { bytes: first, integrity_only: false }));
+                }
+                if reading.is_none() {
+                    // Wait for bytes before booking: an idle session books nothing.
+                    read.readable().await?;
+                    *reading = Some(budget.acquire((2 * PLAIN_READ_BUFFER) as u64).await);
                 }
                 let n = read.read(buf).await?;
                 if n == 0 {
@@ -147,6 +181,19 @@ impl ChunkSource {
                 }
                 Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false }))
             }
+        }
+    }
+
+    /// The last chunk has been handed on: its buffers and its bytes in the
+    /// budget are given back, so that an idle session holds neither.
+    pub fn chunk_done(&mut self) {
+        match self {
+            ChunkSource::Gss { reader, unwrapped, reading, .. } => {
+                *unwrapped = Vec::new();
+                reader.release_idle_buffer();
+                *reading = None;
+            }
+            ChunkSource::Plain { reading, .. } => *reading = None,
         }
     }
 
@@ -188,4 +235,43 @@ impl ChunkSource {
             ChunkSource::Plain { write, .. } => write.shutdown().await,
         };
     }
+}
+
+/// Waits for the next token's length prefix, then books the token's bytes
+/// (the frame buffer, the unwrapped copy, a read's slack) before the rest is read:
+/// while the budget is spent the session reads no more. Nothing is booked
+/// while the session is idle. The prefix's bytes must arrive within the
+/// token timeout of the first (as the whole token must). `None` when there
+/// is nothing to book: the peer closed, or the length is over the limit
+/// (reading the token then says so).
+async fn book_next_token(
+    reader: &mut FrameReader<OwnedReadHalf>,
+    max_token: usize,
+    budget: &Arc<Budget>,
+    token_timeout: Option<Duration>,
+) -> Result<Option<Reservation>, FrameError> {
+    let mut deadline = None;
+    while reader.buffered().len() < 4 {
+        if deadline.is_none() && !reader.buffered().is_empty() {
+            deadline = token_timeout.map(|t| tokio::time::Instant::now() + t);
+        }
+        let read = match deadline {
+            Some(at) => tokio::time::timeout_at(at, reader.fill())
+                .await
+                .map_err(|_| FrameError::Timeout { buffered: reader.buffered().len() })??,
+            None => reader.fill().await?,
+        };
+        if read == 0 {
+            return Ok(None);
+        }
+    }
+    let Some(order) = reader.byte_order() else { return Ok(None) };
+    let b = reader.buffered();
+    let len = order.decode([b[0], b[1], b[2], b[3]]) as usize;
+    if len > max_token {
+        return Ok(None);
+    }
+    // The frame buffer grows as a Vec does (up to twice the token), then
+    // the unwrapped copy.
+    Ok(Some(budget.acquire((3 * len + READ_SLACK) as u64).await))
 }

@@ -188,6 +188,26 @@ impl Default for FrontDoorLimits {
     }
 }
 
+/// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
+/// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
+const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// A session's rate limit, rsyslog's `ratelimit.interval` and
+/// `ratelimit.burst`: at most `burst` messages in each `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `None`: no limit (rsyslog's 0, its default).
+    pub interval: Option<Duration>,
+    pub burst: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings { interval: None, burst: 10_000 }
+    }
+}
+
 #[derive(Debug)]
 pub struct CollectorConfig {
     pub listeners: Vec<ListenerConfig>,
@@ -200,6 +220,10 @@ pub struct CollectorConfig {
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
+    /// `$InputGSSServerMemoryLimit`: the byte budget of everything in flight.
+    pub memory_limit: u64,
+    /// `$InputGSSServerRateLimitInterval` / `$InputGSSServerRateLimitBurst`.
+    pub rate_limit: RateLimitSettings,
     /// Extension `$InputGSSServerAckAfterFsync` (default off): sync the
     /// files written before acknowledging them.
     pub ack_after_fsync: bool,
@@ -243,6 +267,8 @@ struct Settings {
     port_file: Option<PathBuf>,
     token_timeout: Option<Duration>,
     drain_timeout: Duration,
+    memory_limit: u64,
+    rate_limit: RateLimitSettings,
     ack_after_fsync: bool,
     max_message_size: usize,
     umask: Option<u32>,
@@ -278,6 +304,8 @@ impl Settings {
             port_file: None,
             token_timeout: Some(Duration::from_secs(10)),
             drain_timeout: Duration::from_secs(10),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            rate_limit: RateLimitSettings::default(),
             ack_after_fsync: false,
             max_message_size: 8096,
             umask: None,
@@ -345,6 +373,9 @@ impl Settings {
             "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
             "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
             "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
+            "inputgssservermemorylimit" => set(&mut self.memory_limit, d.size(MIN_MEMORY_LIMIT)),
+            "inputgssserverratelimitinterval" => set(&mut self.rate_limit.interval, d.seconds(true)),
+            "inputgssserverratelimitburst" => set(&mut self.rate_limit.burst, d.count(1).map(|n| n as u64)),
             "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
             "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
             "inputgssserverallowedprincipal" => {
@@ -497,6 +528,8 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         port_file,
         token_timeout,
         drain_timeout,
+        memory_limit,
+        rate_limit,
         ack_after_fsync,
         max_message_size,
         umask,
@@ -514,6 +547,8 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         port_file,
         token_timeout,
         drain_timeout,
+        memory_limit,
+        rate_limit,
         ack_after_fsync,
         max_message_size,
         umask,

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::admission::{Admission, Refusal};
+use crate::budget::Budgets;
 use crate::config::{CollectorConfig, ListenerConfig};
 use crate::event_log::{self, EventLog};
 use crate::output::Command;
@@ -20,6 +21,7 @@ use crate::session::{self, SessionContext};
 pub struct Listening {
     listeners: Vec<(TcpListener, Arc<SessionContext>)>,
     admission: Arc<Admission>,
+    budgets: Budgets,
 }
 
 /// Binds every listener (and writes the port file) before anything runs, so
@@ -36,6 +38,7 @@ pub async fn bind(
         config.sessions,
         EventLog::new(event_log::WINDOW, event_log::BURST),
     ));
+    let budgets = Budgets::new(config.memory_limit);
     let mut listeners = Vec::new();
     for l in &config.listeners {
         // Also with PermitPlainTCP on: a GSS listener that cannot authenticate
@@ -67,10 +70,11 @@ pub async fn bind(
             shutdown: shutdown.clone(),
             dns,
             admission: admission.clone(),
+            budgets: budgets.clone(),
         });
         listeners.push((listener, ctx));
     }
-    Ok(Listening { listeners, admission })
+    Ok(Listening { listeners, admission, budgets })
 }
 
 async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
@@ -90,6 +94,10 @@ async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
 impl Listening {
     pub fn admission(&self) -> Arc<Admission> {
         self.admission.clone()
+    }
+
+    pub fn budgets(&self) -> Budgets {
+        self.budgets.clone()
     }
 
     pub fn ports(&self) -> Vec<u16> {

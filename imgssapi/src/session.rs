@@ -30,6 +30,8 @@ use tokio::time::Instant;
 
 use crate::acknowledge::{Acknowledger, WrittenThrough};
 use crate::admission::{Admission, FrontDoorPlace, SessionSlot};
+use crate::budget::Budgets;
+use crate::session_rate::SessionRate;
 use crate::chunks::{Chunk, ChunkSource, SessionError};
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::detect::Modes;
@@ -53,6 +55,8 @@ pub struct SessionContext {
     pub dns: bool,
     /// The front door and the session slots, shared by every listener.
     pub admission: Arc<Admission>,
+    /// The bytes in flight, shared by every listener.
+    pub budgets: Budgets,
 }
 
 impl SessionContext {
@@ -203,10 +207,17 @@ async fn read_until_closed(
     let never = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
     let expired = tokio::time::sleep_until(expiry.as_ref().map_or(never, |(at, _)| *at));
     tokio::pin!(expired);
+    let mut rate = SessionRate::new(&ctx.config.rate_limit);
+    let mut throttled_until: Option<Instant> = None;
     loop {
+        // The last chunk is with the pipeline: its buffers and budget go back.
+        source.chunk_done();
         let drain_limit = draining.then_some(ctx.config.drain_timeout);
+        let throttled = throttled_until.filter(|until| *until > Instant::now());
         tokio::select! {
-            chunk = next_chunk_within(source, drain_limit) => {
+            // Over the rate limit: nothing is read until the next interval.
+            _ = tokio::time::sleep_until(throttled.unwrap_or(never)), if throttled.is_some() => {}
+            chunk = next_chunk_within(source, drain_limit), if throttled.is_none() => {
                 let Some(chunk) = chunk? else { break };
                 if let Some(slot) = slot {
                     slot.touch();
@@ -224,9 +235,13 @@ async fn read_until_closed(
                 if chunk.integrity_only {
                     sink.protection_seen(ProtectionSeen::Integrity);
                 }
+                let before = sink.count();
                 match &mut acks {
                     Some(a) => sink.push_acknowledged(chunk.bytes, a.next_token()).await,
                     None => sink.push(chunk.bytes).await,
+                }
+                if let Some(rate) = &mut rate {
+                    throttled_until = rate.received(sink.count() - before, Instant::now());
                 }
             }
             why = displaced(slot) => return Err(SessionError::Displaced(why)),
@@ -334,7 +349,8 @@ mod tests {
         let (trigger, shutdown) = daemon::signals::shutdown();
         let admission = Arc::new(Admission::new(config.front_door, config.sessions, EventLog::new(event_log::WINDOW, event_log::BURST)));
         let gss = config.listeners[0].gss.clone();
-        let ctx = SessionContext { config: Arc::new(config), gss, credential: None, rules, output, shutdown, dns: false, admission };
+        let budgets = Budgets::new(config.memory_limit);
+        let ctx = SessionContext { config: Arc::new(config), gss, credential: None, rules, output, shutdown, dns: false, admission, budgets };
         (Arc::new(ctx), trigger, rx, dir)
     }
 

@@ -9,6 +9,7 @@ use daemon::metrics::{Registry, StatsObject};
 use daemon::metrics_http::{Health, HealthCheck};
 
 use crate::admission::{Admission, Refusal};
+use crate::budget::Budgets;
 use crate::open::NotOpened;
 use crate::output::OutputStats;
 
@@ -98,7 +99,7 @@ fn read(counter: &'static AtomicU64) -> impl Fn() -> u64 + Send + Sync + 'static
 }
 
 /// The collector's one stats object (`imgssapi: origin=imgssapi ...`).
-pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<OutputStats>) {
+pub fn register(registry: &Registry, admission: Arc<Admission>, budgets: Budgets, output: Arc<OutputStats>) {
     let (a, o) = (admission.clone(), output.clone());
     let mut object = StatsObject::new("imgssapi", "imgssapi", "collector", vec![])
         .gauge("sessions.open", "Sessions established now (authenticated GSS, or plain TCP that has sent data).", move || {
@@ -107,6 +108,11 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
         .gauge("sessions.authenticating", "Connections in the front door now: accepted, not yet a session.", move || {
             admission.awaiting_authentication() as u64
         })
+        .gauge(
+            "memory.in_flight",
+            "Bytes booked in the $InputGSSServerMemoryLimit budget now: tokens being read, render jobs, batches not yet written.",
+            move || budgets.in_use(),
+        )
         .counter("sessions.opened", "Sessions established since start.", read(&STATS.sessions_opened))
         .counter("sessions.refused.not_allowed", "Connections refused by $AllowedSender.", read(&STATS.refused_not_allowed))
         .counter("sessions.refused.max_sessions", "Connections refused: every session slot taken ($InputGSSServerMaxSessions).", read(&STATS.refused_max_sessions))
