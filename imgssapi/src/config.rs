@@ -890,6 +890,27 @@ mod tests {
     }
 
     #[test]
+    fn the_memory_limit_and_rate_limit_have_their_defaults_and_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
+        let (config, _) = load(&path);
+        assert_eq!(config.memory_limit, 512 << 20);
+        assert_eq!(config.rate_limit, RateLimitSettings { interval: None, burst: 10_000 });
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMemoryLimit 1g\n$InputGSSServerRateLimitInterval 5\n\
+             $InputGSSServerRateLimitBurst 200\n$InputGSSServerMemoryLimit 1m\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.contains(&format!("{}:6: $InputGSSServerMemoryLimit: '1m' is not a size of at least 4194304 bytes", path.display())), "{p:?}");
+        assert_eq!(config.memory_limit, 1 << 30);
+        assert_eq!(config.rate_limit, RateLimitSettings { interval: Some(Duration::from_secs(5)), burst: 200 });
+    }
+
+    #[test]
     fn session_caps_have_safe_defaults_and_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sessions.conf");
