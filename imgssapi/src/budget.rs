@@ -126,6 +126,8 @@ impl Reservation {
         self.bytes
     }
 
+
+
     /// Books what the reserved bytes turned out to be, without waiting.
     pub fn resize(&mut self, bytes: u64) {
         if bytes > self.bytes {

@@ -154,9 +154,7 @@ impl ChunkSource {
     pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, SessionError> {
         match self {
             ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, budget, reading, token_timeout, .. } => {
-                if reading.is_none() {
-                    *reading = book_next_token(reader, *max_token, budget, *token_timeout).await?;
-                }
+                book_next_token(reader, *max_token, budget, *token_timeout, reading).await?;
                 let Some(token) = reader.read_token(*max_token).await? else { return Ok(None) };
                 let plain = session.unwrap(&token).map_err(SessionError::Unwrap)?;
                 if *require_encryption && !plain.sealed {
@@ -237,19 +235,25 @@ impl ChunkSource {
     }
 }
 
-/// Waits for the next token's length prefix, then books the token's bytes
-/// (the frame buffer, the unwrapped copy, a read's slack) before the rest is read:
-/// while the budget is spent the session reads no more. Nothing is booked
-/// while the session is idle. The prefix's bytes must arrive within the
-/// token timeout of the first (as the whole token must). `None` when there
-/// is nothing to book: the peer closed, or the length is over the limit
-/// (reading the token then says so).
+/// Waits for the next token's length prefix, then books the whole token's
+/// bytes in `reading` (three per byte: the buffer, which grows as a `Vec`
+/// does, and the unwrapped copy; and a read ahead) before the rest is read:
+/// while the budget is spent the session reads no more, and an idle session
+/// books nothing. The whole token at once, not as it arrives: sessions that
+/// each held part of what they need could otherwise wait for each other
+/// forever. The prefix's bytes must arrive within the token timeout of the
+/// first, as the whole token must. Books nothing when the peer closes or
+/// the length is over the limit (reading the token then says so).
 async fn book_next_token(
     reader: &mut FrameReader<OwnedReadHalf>,
     max_token: usize,
     budget: &Arc<Budget>,
     token_timeout: Option<Duration>,
-) -> Result<Option<Reservation>, FrameError> {
+    reading: &mut Option<Reservation>,
+) -> Result<(), FrameError> {
+    if reading.is_some() {
+        return Ok(());
+    }
     let mut deadline = None;
     while reader.buffered().len() < 4 {
         if deadline.is_none() && !reader.buffered().is_empty() {
@@ -262,16 +266,14 @@ async fn book_next_token(
             None => reader.fill().await?,
         };
         if read == 0 {
-            return Ok(None);
+            return Ok(());
         }
     }
-    let Some(order) = reader.byte_order() else { return Ok(None) };
+    let Some(order) = reader.byte_order() else { return Ok(()) };
     let b = reader.buffered();
     let len = order.decode([b[0], b[1], b[2], b[3]]) as usize;
-    if len > max_token {
-        return Ok(None);
+    if len <= max_token {
+        *reading = Some(budget.acquire((3 * len + READ_SLACK) as u64).await);
     }
-    // The frame buffer grows as a Vec does (up to twice the token), then
-    // the unwrapped copy.
-    Ok(Some(budget.acquire((3 * len + READ_SLACK) as u64).await))
+    Ok(())
 }

@@ -180,7 +180,7 @@ impl Default for FrontDoorLimits {
         FrontDoorLimits {
             max_handshakes: 256,
             max_handshakes_per_host: 16,
-            max_handshakes_per_subnet: 64,
+            max_handshakes_per_subnet: 128,
             prefixes: Prefixes::default(),
             first_byte_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
@@ -861,7 +861,7 @@ mod tests {
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(p.len(), 3, "{p:?}");
         assert!(p[0].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakes 256"), "{p:?}");
-        assert!(p[1].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakesPerSubnet 64"), "{p:?}");
+        assert!(p[1].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakesPerSubnet 128"), "{p:?}");
         assert!(p[2].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
 
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerSubnetPrefixIPv4 33\n$InputGSSServerHostPrefixIPv6 0\n").unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gsswire::frame::{detect_order, Detection};
-use gsswire::{FrameError, FrameReader, MAX_HANDSHAKE_TOKEN};
+use gsswire::{FrameError, FrameReader, HandshakeError, MAX_HANDSHAKE_TOKEN};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
@@ -73,9 +73,13 @@ pub async fn whole_first_token<R: AsyncRead + Unpin>(
     reader: &mut FrameReader<R>,
     deadline: Instant,
     timeout: Duration,
+    token_timeout: Option<Duration>,
     budget: &Arc<Budget>,
 ) -> Result<Option<Reservation>, NotOpened> {
     let mut reserved = None;
+    // Its first bytes are in: the rest of the token must follow within the
+    // token timeout too, as for any token.
+    let token_deadline = token_timeout.map(|t| Instant::now() + t).filter(|at| *at < deadline);
     loop {
         let buffered = reader.buffered();
         match detect_order(buffered) {
@@ -97,7 +101,11 @@ pub async fn whole_first_token<R: AsyncRead + Unpin>(
             }
             Detection::NeedMore => {}
         }
-        match tokio::time::timeout_at(deadline, reader.fill()).await {
+        match tokio::time::timeout_at(token_deadline.unwrap_or(deadline), reader.fill()).await {
+            Err(_) if token_deadline.is_some() => {
+                let stalled = FrameError::Timeout { buffered: reader.buffered().len() };
+                return Err(NotOpened::Handshake(HandshakeError::from(stalled)));
+            }
             Err(_) => return Err(NotOpened::HandshakeTooSlow(timeout)),
             Ok(Ok(0)) => return Ok(reserved),
             Ok(Ok(_)) => {}

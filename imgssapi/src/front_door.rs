@@ -3,15 +3,15 @@
 //!
 //! Every connection that has not authenticated holds a place. Caps: overall,
 //! per host and per subnet ([`crate::source`]). A newcomer over its host's
-//! cap is refused: one address has its share. Otherwise, where there is no
-//! room (its subnet's cap, or the overall one), room is made as MIT's KDC
-//! makes it (`kill_lru_tcp_or_rpc_connection`): a connection that has not yet
-//! sent a complete token is closed for it, so that a flood of slow or silent
-//! connections cannot keep a real client out. Which one is fair first: the
-//! oldest place of the host (in a full subnet) or of the subnet, and in it
-//! the host (overall), holding the most places, when that is more than the
-//! newcomer's own holds; where all hold as many, that is the oldest place
-//! (MIT's rule); otherwise the newcomer is refused. A connection
+//! or its subnet's cap is refused: that address or subnet has its share, and
+//! only it waits. When the front door is full overall, room is made as MIT's
+//! KDC makes it (`kill_lru_tcp_or_rpc_connection`): a connection that has not
+//! yet sent a complete token is closed for the newcomer, so that a flood of
+//! slow or silent connections cannot keep a real client out. Which one is
+//! fair: the oldest place of the subnet, and in it of the host, holding the
+//! most places, when that subnet holds more than the newcomer's; where all
+//! hold as many, that is the oldest place (MIT's rule); otherwise the
+//! newcomer is refused. A connection
 //! that has sent its whole first token is never displaced: it is only waiting
 //! for the collector.
 
@@ -34,7 +34,7 @@ pub enum NoPlace {
     Full,
     /// The newcomer's host has its share.
     HostFull,
-    /// The newcomer's subnet has its share, fairly spread over its hosts.
+    /// The newcomer's subnet has its share.
     SubnetFull,
 }
 
@@ -78,9 +78,9 @@ impl<T> FrontDoor<T> {
         }
         let mut displaced = None;
         if count(&self.per_subnet, &source.subnet) >= self.caps.per_subnet {
-            let victim = self.fairest_in_subnet(&source).ok_or(NoPlace::SubnetFull)?;
-            displaced = self.remove(victim);
-        } else if self.places.len() >= self.caps.total {
+            return Err(NoPlace::SubnetFull);
+        }
+        if self.places.len() >= self.caps.total {
             let victim = self.fairest_overall(&source).ok_or(NoPlace::Full)?;
             displaced = self.remove(victim);
         }
@@ -114,14 +114,6 @@ impl<T> FrontDoor<T> {
 
     fn displaceable(&self) -> impl Iterator<Item = (&u64, &Place<T>)> {
         self.places.iter().filter(|(_, p)| !p.token_received)
-    }
-
-    /// In a full subnet: the oldest displaceable place of the host holding
-    /// the most there, if that is more than the newcomer's host holds.
-    fn fairest_in_subnet(&self, source: &Source) -> Option<u64> {
-        let in_subnet = self.displaceable().filter(|(_, p)| p.source.subnet == source.subnet);
-        let (_, held, oldest) = biggest(in_subnet.map(|(id, p)| (p.source.host, *id)))?;
-        (held > count(&self.per_host, &source.host)).then_some(oldest)
     }
 
     /// When full: the oldest displaceable place of the subnet holding the
@@ -238,18 +230,13 @@ mod tests {
     }
 
     #[test]
-    fn a_full_subnet_makes_room_from_its_busiest_host_or_refuses() {
+    fn a_full_subnet_refuses_its_newcomers_and_no_one_else() {
         let mut d = door(100, 10, 3);
         d.enter(src("10.0.1.1"), "a-1").unwrap();
         d.enter(src("10.0.1.1"), "a-2").unwrap();
         d.enter(src("10.0.1.2"), "b-1").unwrap();
-        // 10.0.1.1 holds two, the newcomer's host none: 10.0.1.1's oldest goes.
-        assert_eq!(d.enter(src("10.0.1.3"), "c-1").unwrap().displaced, Some("a-1"));
-        // Now one each: a host with none displaces the oldest (MIT's rule),
-        // a host that holds one already does not.
-        assert_eq!(d.enter(src("10.0.1.4"), "d-1").unwrap().displaced, Some("a-2"));
-        assert_eq!(d.enter(src("10.0.1.2"), "b-2").err(), Some(NoPlace::SubnetFull));
-        assert!(d.enter(src("10.0.2.1"), "other subnet").is_ok());
+        assert_eq!(d.enter(src("10.0.1.3"), "c-1").err(), Some(NoPlace::SubnetFull));
+        assert!(d.enter(src("10.0.2.1"), "other subnet").unwrap().displaced.is_none());
     }
 
     #[test]

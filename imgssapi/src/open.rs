@@ -117,7 +117,14 @@ pub async fn open(
     let Some(credential) = &ctx.credential else { return Err(NotOpened::NoCredential) };
     // Once its first token is in, a connection only waits for us: it is no
     // longer displaced for newcomers.
-    let _token_bytes = whole_first_token(&mut reader, deadlines.handshake, deadlines.handshake_timeout, &ctx.budgets.front_door).await?;
+    let _token_bytes = whole_first_token(
+        &mut reader,
+        deadlines.handshake,
+        deadlines.handshake_timeout,
+        ctx.config.token_timeout,
+        &ctx.budgets.front_door,
+    )
+    .await?;
     place.token_received();
     reader.set_token_timeout(ctx.config.token_timeout);
     let mut writer = FrameWriter::new(write, ByteOrder::Little);
