@@ -95,9 +95,6 @@ pub enum ChunkSource {
         first_sent: bool,
         buf: Vec<u8>,
         budget: Arc<Budget>,
-        /// A read's worth booked before reading; given back by
-        /// [`ChunkSource::chunk_done`].
-        reading: Option<Reservation>,
     },
 }
 
@@ -127,7 +124,6 @@ impl ChunkSource {
                     first_sent: false,
                     buf: vec![0u8; PLAIN_READ_BUFFER],
                     budget: ctx.budgets.sessions.clone(),
-                    reading: None,
                 }
             }
         })
@@ -163,16 +159,15 @@ impl ChunkSource {
                 *unwrapped = plain.data;
                 Ok(Some(Chunk { bytes: unwrapped, integrity_only: !plain.sealed }))
             }
-            ChunkSource::Plain { read, first, first_sent, buf, budget, reading, .. } => {
+            ChunkSource::Plain { read, first, first_sent, buf, budget, .. } => {
                 if !*first_sent {
                     *first_sent = true;
                     return Ok(Some(Chunk { bytes: first, integrity_only: false }));
                 }
-                if reading.is_none() {
-                    // Wait for bytes before booking: an idle session books nothing.
-                    read.readable().await?;
-                    *reading = Some(budget.acquire((2 * PLAIN_READ_BUFFER) as u64).await);
-                }
+                // The buffer is the session's own and allocated already: a
+                // spent budget only holds the read back (the chunk's jobs are
+                // booked by the pipeline).
+                budget.available().await;
                 let n = read.read(buf).await?;
                 if n == 0 {
                     return Ok(None);
@@ -191,7 +186,7 @@ impl ChunkSource {
                 reader.release_idle_buffer();
                 *reading = None;
             }
-            ChunkSource::Plain { reading, .. } => *reading = None,
+            ChunkSource::Plain { .. } => {}
         }
     }
 

@@ -55,9 +55,9 @@ const RENDER_TASKS_PER_SESSION: usize = 4;
 
 /// The most messages in one render job.
 pub const MAX_JOB_MESSAGES: usize = 1024;
-/// The most message bytes in one render job (a message longer than that is
-/// a job of its own).
-pub const MAX_JOB_BYTES: usize = 64 * 1024;
+/// The most message bytes in one render job: a plain read or our
+/// shipper's token (64 KiB) is one job.
+pub const MAX_JOB_BYTES: usize = 128 * 1024;
 /// What a job is booked at per message, beyond its bytes: the rendered
 /// paths and the write records of about two file actions.
 const JOB_BYTES_PER_MESSAGE: usize = 192;
