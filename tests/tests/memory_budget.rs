@@ -225,3 +225,71 @@ async fn idle_sessions_after_a_maximum_size_token_hold_no_token_buffers() {
         baseline_kib / 1024
     );
 }
+
+/// The issue's third case: 256 unauthenticated connections (the whole front
+/// door, 16 addresses in two subnets) each announcing a 1 MiB handshake
+/// token and sending all of it but the last byte. Before the fix the
+/// collector buffered all of it (304-575 MB in the issue); now a handshake
+/// token over 16 KiB must book its bytes in the front door's quarter of the
+/// budget before it is read, and the rest wait in the kernel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_handshake_tokens_wait_for_the_front_doors_budget() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    const LIMIT_MIB: u64 = 64;
+    let config = format!(
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMemoryLimit {LIMIT_MIB}m\n*.* {}\n",
+        dir.path().join("all.log").display()
+    );
+    let realm = TestRealm::shared();
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &config, &realm.server_env(), &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    let pid = collector.pid();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let baseline_kib = status_kib(pid, "VmRSS:");
+
+    // A 1 MiB initial token: little-endian length, then 0x60 and a DER
+    // length that agrees (1 MiB - 6 bytes of content), then filler.
+    const LEN: usize = 1 << 20;
+    let mut token = Vec::with_capacity(4 + LEN);
+    token.extend_from_slice(&(LEN as u32).to_le_bytes());
+    token.extend_from_slice(&[0x60, 0x83]);
+    token.extend_from_slice(&((LEN - 5) as u32).to_be_bytes()[1..]);
+    token.resize(4 + LEN - 1, 0xAB);
+    let token = Arc::new(token);
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..256 {
+        let token = token.clone();
+        let source = ip(&format!("127.0.{}.{}", 3 + i / 128, 1 + (i % 128) / 16));
+        flood.spawn(async move {
+            let socket = tokio::net::TcpSocket::new_v4().ok()?;
+            socket.bind(SocketAddr::new(source, 0)).ok()?;
+            let mut s = socket.connect(addr).await.ok()?;
+            // Whatever the collector takes within 15 s; it may close first.
+            let _ = tokio::time::timeout(Duration::from_secs(15), s.write_all(&token)).await;
+            Some(s)
+        });
+    }
+    let mut held = Vec::new();
+    while let Some(done) = flood.join_next().await {
+        if let Some(s) = done.unwrap() {
+            held.push(s);
+        }
+    }
+    // The collector has had time to read what it would: before the fix all
+    // of it within a second or two.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let peak_kib = status_kib(pid, "VmHWM:");
+    drop(held);
+    eprintln!("256 large handshakes: peak {} MiB, baseline {} MiB", peak_kib / 1024, baseline_kib / 1024);
+    assert!(collector.is_running(), "{}", collector.log());
+    let ceiling_kib = baseline_kib + (LIMIT_MIB + 32) * 1024;
+    assert!(
+        peak_kib <= ceiling_kib,
+        "peak memory {} MiB above the ceiling of {} MiB (baseline {} MiB, budget {LIMIT_MIB} MiB)",
+        peak_kib / 1024,
+        ceiling_kib / 1024,
+        baseline_kib / 1024
+    );
+}
