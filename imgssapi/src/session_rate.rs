@@ -13,6 +13,11 @@ use tokio::time::Instant;
 
 use crate::config::RateLimitSettings;
 
+const LONGEST_INTERVAL: Duration = Duration::from_secs(86_400);
+/// A chunk holds at most about 100,000 messages: a burst of 1 waits no more
+/// intervals than that.
+const MOST_INTERVALS_AHEAD: u64 = 100_000;
+
 pub struct SessionRate {
     interval: Duration,
     burst: u64,
@@ -23,7 +28,9 @@ pub struct SessionRate {
 impl SessionRate {
     /// `None` when the limit is off.
     pub fn new(settings: &RateLimitSettings) -> Option<SessionRate> {
-        let interval = settings.interval?;
+        // Longer than a day means nothing more, and keeps the arithmetic
+        // on instants far from overflowing.
+        let interval = settings.interval?.min(LONGEST_INTERVAL);
         Some(SessionRate { interval, burst: settings.burst.max(1), window_start: None, in_window: 0 })
     }
 
@@ -38,7 +45,7 @@ impl SessionRate {
                 now
             }
         };
-        self.in_window += messages;
+        self.in_window = self.in_window.saturating_add(messages);
         if self.in_window < self.burst {
             return None;
         }
@@ -48,7 +55,7 @@ impl SessionRate {
         self.window_start = Some(next);
         self.in_window -= self.burst;
         // A chunk far over the burst waits one interval per burst it holds.
-        let extra = self.in_window / self.burst;
+        let extra = (self.in_window / self.burst).min(MOST_INTERVALS_AHEAD);
         if extra > 0 {
             self.window_start = Some(next + self.interval * u32::try_from(extra).unwrap_or(u32::MAX));
             self.in_window %= self.burst;
@@ -87,6 +94,13 @@ mod tests {
         let mut r = limit(10, 100);
         assert_eq!(r.received(99, t0), None);
         assert_eq!(r.received(99, t0 + Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn absurd_settings_do_not_overflow() {
+        let t0 = Instant::now();
+        let mut r = SessionRate::new(&RateLimitSettings { interval: Some(Duration::from_secs(u64::MAX)), burst: 1 }).unwrap();
+        assert!(r.received(u64::MAX / 2, t0).is_some());
     }
 
     #[test]
