@@ -89,6 +89,8 @@ package() { # pkg binary seed-config
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
   install -D -m 0644 "syslog/testdata/$seed" "$stage/etc/gsslog/$bin.conf"
+  # Issue #21: a new collector admits host principals only; the admin names the realm (--check-config refuses <REALM>).
+  [ "$pkg" != gsslog-collector ] || sed -i 's/^\$InputGSSServerRun /$InputGSSServerAllowedPrincipal host\/*@<REALM>\n&/' "$stage/etc/gsslog/$bin.conf"
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"

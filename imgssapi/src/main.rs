@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod acknowledge;
+mod budget;
 mod admission;
 mod chunks;
 mod cli;
@@ -11,6 +12,7 @@ mod config;
 mod detect;
 mod dns;
 mod event_log;
+mod front_door;
 mod identity;
 mod open;
 mod output;
@@ -20,6 +22,9 @@ mod render;
 mod render_pool;
 mod server;
 mod session;
+mod session_rate;
+mod slots;
+mod source;
 mod stats;
 
 use std::process::ExitCode;
@@ -66,7 +71,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let listening = server::bind(config.clone(), rules, tx.clone(), shutdown.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         let registry = daemon::metrics::Registry::new();
-        stats::register(&registry, listening.admission(), stats.clone());
+        stats::register(&registry, listening.admission(), listening.budgets(), stats.clone());
         let health = stats::health(listening.ports(), stats.clone());
         start_metrics(&config.metrics, registry, health, &shutdown)?;
         drop_privileges(&config)?;

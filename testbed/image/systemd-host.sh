@@ -70,6 +70,7 @@ for side in collector shipper; do
   chgrp "gsslog-$side" "/etc/gsslog/$side.keytab"; chmod 0640 "/etc/gsslog/$side.keytab"
 done
 sed -i "s#<server_name>:<port>#$H:515#" /etc/gsslog/omgssapi.conf
+sed -i "s#@<REALM>#@GRID.TEST#" /etc/gsslog/imgssapi.conf
 
 # Collector: `systemctl start` returns once it serves (Type=notify).
 systemctl start gsslog-collector
