@@ -126,6 +126,7 @@ impl Sink {
     async fn push_with(&mut self, data: &[u8], ack: Option<Ticket>) {
         let mut frames = Frames::new(data.len());
         self.deframer.push(data, &mut |frame| frames.push(frame));
+        crate::senders::received(&self.origin, data.len(), &frames.bytes, &frames.ends);
         self.submit(frames, ack).await;
     }
 
