@@ -103,6 +103,8 @@ pub struct ShipperConfig {
     pub privileges: daemon::privileges::PrivDrop,
     /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
     pub metrics: daemon::metrics::MetricsSettings,
+    /// `$ModLoad immark`: a `-- MARK --` message every `$MarkMessagePeriod`.
+    pub mark_period: Option<Duration>,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -174,6 +176,7 @@ struct Settings {
     unix_default: Option<PathBuf>,
     privileges: daemon::privileges::PrivDrop,
     metrics: daemon::metrics::MetricsSettings,
+    mark_period: Duration,
 }
 
 impl Settings {
@@ -202,6 +205,7 @@ impl Settings {
             unix_default: Some(PathBuf::from("/dev/log")),
             privileges: daemon::privileges::PrivDrop::default(),
             metrics: daemon::metrics::MetricsSettings::default(),
+            mark_period: crate::mark::DEFAULT_PERIOD,
         }
     }
 
@@ -211,6 +215,7 @@ impl Settings {
         let q = &mut self.queue;
         match d.name {
             "modload" => self.modules.push(v.to_string()),
+            "markmessageperiod" => set(&mut self.mark_period, d.positive_seconds()),
             "gssforwardservicename" => self.service = v.to_string(),
             "gssmode" => set(&mut self.protection, d.parse()),
             "actiongssforwarddefaulttemplate" => {
@@ -430,7 +435,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading =
         Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards, .. } =
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, mark_period, .. }, forwards, .. } =
         reading;
     metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
@@ -454,7 +459,8 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
             );
         }
     }
-    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
+    let mark_period = modules.iter().any(|m| m == "immark").then_some(mark_period);
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics, mark_period }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
