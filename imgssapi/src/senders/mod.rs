@@ -177,6 +177,7 @@ fn register(registry: &Registry) {
     );
     registry.register_samples(Box::new(|text| report::prometheus(&TABLE.lock(), text)));
     registry.add_page("/senders", "application/json", Box::new(|| report::json(&TABLE.lock(), now())));
+    registry.add_page("/senders.txt", "text/plain", Box::new(|| report::text(&TABLE.lock(), now())));
 }
 
 #[cfg(test)]

@@ -122,6 +122,27 @@ pub fn json(inner: &Inner, now: u64) -> String {
     out
 }
 
+/// `GET /senders.txt`, for scripts and `check_gsslog_senders`: a line
+/// `now NOW silent_after SECONDS list PATH|-`, then per sender
+/// `STATUS IP|- PRINCIPAL|- LAST_SEEN|-`, tab-separated, in the order of
+/// [`json`]. A principal's tabs and line breaks are written as in the state file.
+pub fn text(inner: &Inner, now: u64) -> String {
+    let list = inner.expected.as_ref().map_or("-".to_string(), |l| super::state_file::escape(&l.path.display().to_string()));
+    let mut out = format!("now\t{now}\tsilent_after\t{}\tlist\t{list}\n", inner.silent_after);
+    let mut unseen: Vec<_> = inner.unseen_principals.iter().collect();
+    unseen.sort_by_key(|(_, s)| rank(**s));
+    for (p, status) in unseen {
+        let _ = writeln!(out, "{}\t-\t{}\t-", status.name(), super::state_file::escape(p));
+    }
+    let mut rows = sorted(inner);
+    rows.sort_by_key(|(_, r)| rank(r.status));
+    for (ip, r) in rows {
+        let principal = r.principal.as_deref().map_or("-".to_string(), super::state_file::escape);
+        let _ = writeln!(out, "{}\t{ip}\t{principal}\t{}", r.status.name(), r.last_seen().map_or("-".to_string(), |t| t.to_string()));
+    }
+    out
+}
+
 fn rank(s: Status) -> u8 {
     match s {
         Status::Silent => 0,
@@ -198,5 +219,10 @@ mod tests {
         assert!(json.contains("{\"ip\":\"10.0.0.1\",\"principal\":\"host/a\\\"b@R\",\"status\":\"silent\",\"last_seen\":1000,\"last_message\":1000,\"last_heartbeat\":1000,\"messages_today\":2,\"bytes_today\":20}"), "{json}");
         assert!(json.ends_with("\"status\":\"unexpected\",\"last_seen\":1040,\"last_message\":1040,\"last_heartbeat\":null,\"messages_today\":1,\"bytes_today\":5}]}\n"), "{json}");
         assert_eq!(health(&s.lock()).unwrap(), "3 of 3 expected senders silent, 1 unexpected");
+        assert_eq!(
+            text(&s.lock(), 1040),
+            "now\t1040\tsilent_after\t30\tlist\t/etc/exp\nsilent\t-\thost/gone@R\t-\nsilent\t10.0.0.1\thost/a\"b@R\t1000\n\
+             silent\t10.0.0.2\t-\t-\nunexpected\t10.0.0.9\t-\t1040\n"
+        );
     }
 }

@@ -106,7 +106,7 @@ fn parse_line(line: &str) -> Option<(IpAddr, Sender)> {
     Some((ip.parse().ok()?, row))
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
