@@ -95,8 +95,13 @@ pub fn reload() {
     let Some(path) = TABLE.lock().expected.as_ref().map(|l| l.path.clone()) else { return };
     match expected::ExpectedSenders::load(&path) {
         Ok(list) => {
-            tracing::info!(path = %path.display(), entries = list.entries.len(), "SIGHUP: expected senders read again");
+            let entries = list.entries.len();
             TABLE.set_expected(Some(list), now());
+            // Judged against the new list at once, not at the next tick.
+            for t in &TABLE.check(now()) {
+                log(t);
+            }
+            tracing::info!(path = %path.display(), entries, "SIGHUP: expected senders read again");
         }
         Err(e) => tracing::error!(error = %e, "SIGHUP: keeping the expected senders as they were"),
     }

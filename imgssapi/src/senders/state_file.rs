@@ -102,6 +102,7 @@ fn parse_line(line: &str) -> Option<(IpAddr, Sender)> {
         messages_today: messages.parse().ok()?,
         bytes_today: bytes.parse().ok()?,
         status: Status::from_name(status)?,
+        returned: false,
     };
     Some((ip.parse().ok()?, row))
 }
@@ -153,6 +154,7 @@ mod tests {
             messages_today: 12,
             bytes_today: 3456,
             status: Status::Silent,
+            returned: false,
         };
         rows.insert("10.0.0.1".parse().unwrap(), odd);
         rows.insert("::1".parse().unwrap(), Sender { last_heartbeat: Some(5), status: Status::Unexpected, ..Sender::default() });

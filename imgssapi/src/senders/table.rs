@@ -49,6 +49,9 @@ pub struct Sender {
     pub messages_today: u64,
     pub bytes_today: u64,
     pub status: Status,
+    /// Heard from while silent: shown as expected at once, logged as back
+    /// by the next [`Senders::check`].
+    pub returned: bool,
 }
 
 impl Sender {
@@ -168,6 +171,10 @@ impl Senders {
         if heartbeat {
             row.last_heartbeat = Some(now);
         }
+        if row.status == Status::Silent && (messages > 0 || heartbeat) {
+            row.status = Status::Expected;
+            row.returned = true;
+        }
     }
 
     /// Judges every sender at `now`; returns the status changes (each once).
@@ -178,10 +185,11 @@ impl Senders {
         let mut rows = std::mem::take(&mut inner.rows);
         for (ip, row) in rows.iter_mut() {
             let to = inner.judge(*ip, row, now);
+            let from = if std::mem::take(&mut row.returned) { Status::Silent } else { row.status };
             if let Some(p) = &row.principal {
                 inner.unseen_principals.retain(|want, _| !principal_matches(want, p));
             }
-            if let Some(t) = self.transition(row.status, to) {
+            if let Some(t) = self.transition(from, to) {
                 changes.push(Transition { sender: ip.to_string(), principal: row.principal.clone(), to: t, last_seen: row.last_seen() });
             }
             row.status = to;
@@ -253,6 +261,7 @@ mod tests {
         assert_eq!(changes, [Transition { sender: "10.0.0.1".into(), principal: None, to: Status::Silent, last_seen: Some(1000) }]);
         assert!(s.check(1040).is_empty(), "a transition is reported once");
         s.received(ip("10.0.0.1"), None, 1, 10, false, 1050);
+        assert_eq!(s.lock().rows[&ip("10.0.0.1")].status, Status::Expected, "shown as back at once");
         let changes = s.check(1050);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].to, Status::Expected);
