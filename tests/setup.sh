@@ -16,6 +16,8 @@ packages=(
   procps iproute2 util-linux
   # tests: a network cut inside that namespace (silent_nodes)
   iptables
+  # tests: promtool (check metrics, check rules) for the collector's per-sender series
+  prometheus
   # fuzz/run.sh: libfuzzer-sys compiles libFuzzer's C++ sources
   g++
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;

@@ -266,3 +266,46 @@ fn inside_the_namespace() {
     assert_eq!(code, 3, "{out}");
     assert!(out.starts_with("SENDERS UNKNOWN - cannot reach http://127.0.0.1:"), "{out}");
 }
+
+/// 2000 senders (read from a state file, so that no 2000 nodes are needed):
+/// `/metrics` stays valid for `promtool check metrics`, five series a
+/// sender; the packaged alert rules pass `promtool check rules`.
+#[test]
+fn two_thousand_senders_are_valid_prometheus_text() {
+    assert!(which("promtool").is_some(), "promtool is needed (tests/setup.sh installs Debian's prometheus)");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut state = String::from("gsslog-senders 1\n");
+    for n in 0..2000u32 {
+        let (a, b) = (n / 250, n % 250 + 1);
+        state.push_str(&format!("10.0.{a}.{b}\thost/node{n}.grid@GSSLOG.TEST\t{}\t{}\t{}\t{n}\t{}\tok\n", now - 5, now - 3, now / 86_400, n * 100));
+    }
+    std::fs::write(work.join("imgssapi-senders.state"), state).unwrap();
+    let list = dir.path().join("expected");
+    std::fs::write(&list, "10.0.0.0/21\n").unwrap();
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    let conf = format!(
+        "$ModLoad imtcp\n$InputTCPServerRun {}\n$WorkDirectory {}\n$InputGSSServerExpectedSenders {}\n$GssMetricsListen {metrics}\n*.* {}\n",
+        free_port().unwrap(),
+        work.display(),
+        list.display(),
+        dir.path().join("all.log").display()
+    );
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &conf, &[], &[]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    let text = get(metrics, "/metrics");
+    for series in ["last_message_timestamp_seconds", "last_heartbeat_timestamp_seconds", "messages_today", "bytes_today", "silent"] {
+        assert_eq!(text.matches(&format!("\ngsslog_sender_{series}{{")).count(), 2000, "{series}");
+    }
+    assert!(text.contains("gsslog_sender_messages_today{ip=\"10.0.7.250\",principal=\"host/node1999.grid@GSSLOG.TEST\"} 1999\n"), "{text}");
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&file).unwrap()).output().unwrap();
+    assert!(out.status.success(), "promtool check metrics:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/monitoring/gsslog-senders.rules.yml");
+    let out = Command::new("promtool").args(["check", "rules"]).arg(&rules).output().unwrap();
+    assert!(out.status.success(), "promtool check rules:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    collector.stop(WAIT).unwrap();
+}
