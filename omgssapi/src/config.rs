@@ -71,6 +71,9 @@ pub struct ForwardConfig {
     pub handshake_timeout: Duration,
     /// Extension `$ActionGSSForwardAcknowledged` (default off).
     pub acknowledged: Acknowledged,
+    /// Extension `$ActionGSSForwardHeartbeat SECONDS` (default none): on an
+    /// acknowledged session idle that long, a heartbeat token (`gsswire::ack`).
+    pub heartbeat: Option<Duration>,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
     /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
@@ -164,6 +167,7 @@ struct Settings {
     backup: bool,
     handshake_timeout: Duration,
     acknowledged: Acknowledged,
+    heartbeat: Option<Duration>,
     bind: Option<IpAddr>,
     identity: ClientIdentity,
     work_dir: PathBuf,
@@ -192,6 +196,7 @@ impl Settings {
             retry: Schedule::DEFAULT,
             backup: false,
             handshake_timeout: Duration::from_secs(10),
+            heartbeat: None,
             acknowledged: Acknowledged::Off,
             bind: None,
             identity: ClientIdentity::default(),
@@ -249,6 +254,7 @@ impl Settings {
             "actionexeconlywhenpreviousissuspended" => set(&mut self.backup, d.bool()),
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
             "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
+            "actiongssforwardheartbeat" => set(&mut self.heartbeat, d.seconds(true)),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
             "gssforwardprincipal" => match v.trim() {
                 "" => d.error("an empty principal (leave the directive out for MIT's default)"),
@@ -339,6 +345,7 @@ impl Settings {
             retry: self.retry,
             handshake_timeout: self.handshake_timeout,
             acknowledged: self.acknowledged,
+            heartbeat: self.heartbeat,
             bind: self.bind,
             identity: self.identity.clone(),
             location: location.clone(),

@@ -309,3 +309,43 @@ fn two_thousand_senders_are_valid_prometheus_text() {
     assert!(out.status.success(), "promtool check rules:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     collector.stop(WAIT).unwrap();
 }
+
+/// `$ActionGSSForwardHeartbeat`: an idle acknowledged session keeps its
+/// sender's heartbeat fresh at the collector, and nothing is written.
+#[test]
+fn an_idle_acknowledged_session_sends_heartbeats_that_write_nothing() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let metrics = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    let out = dir.path().join("all.log");
+    let conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$GssMetricsListen {metrics}\n*.* {}\n", out.display());
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &conf, &realm.server_env(), &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    let shipper_conf = format!("$ActionGSSForwardAcknowledged on\n$ActionGSSForwardHeartbeat 1\n*.* :omgssapi:localhost:{port}\n");
+    let _shipper = start_shipper(&dir.path().join("shipper"), &shipper_conf, &[], WAIT).unwrap();
+    let heartbeat = || -> Option<u64> {
+        let text = get(metrics, "/metrics");
+        let line = text.lines().find(|l| l.starts_with("gsslog_sender_last_heartbeat_timestamp_seconds{ip=\"127.0.0.1\""))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
+    let deadline = Instant::now() + WAIT;
+    let first = loop {
+        if let Some(t) = heartbeat() {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no heartbeat seen:\n{}", collector.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Later ones move it on.
+    while heartbeat().is_none_or(|t| t <= first + 1) {
+        assert!(Instant::now() < deadline, "the heartbeat did not move on from {first}:\n{}", collector.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, rows) = senders(metrics);
+    assert_eq!(rows["127.0.0.1"].status, "unlisted", "{rows:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "", "heartbeats write nothing");
+    let text = get(metrics, "/metrics");
+    assert!(text.contains("gsslog_sender_messages_today{ip=\"127.0.0.1\",principal=\"client@"), "{text}");
+    assert!(text.contains("gsslog_collector_messages_received_total 0\n"), "{text}");
+}

@@ -56,11 +56,13 @@ pub fn is_mark(frame: &[u8]) -> bool {
 }
 
 /// A session's chunk: `bytes` received, its complete messages `frames`
-/// (ending at `ends`) from the sender of `origin`.
+/// (ending at `ends`) from the sender of `origin`. An empty chunk is the
+/// acknowledged mode's heartbeat (`gsswire::ack::HEARTBEAT`): only a GSS
+/// token can be empty, and only our shipper sends one.
 pub fn received(origin: &Origin, bytes: usize, frames: &[u8], ends: &[usize]) {
     let Ok(ip) = origin.fromhost_ip.parse::<IpAddr>() else { return };
     let mut start = 0;
-    let mut mark = false;
+    let mut mark = bytes == 0;
     for &end in ends {
         mark |= frames.get(start..end).is_some_and(is_mark);
         start = end;
