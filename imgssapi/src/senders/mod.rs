@@ -182,7 +182,7 @@ fn register(registry: &Registry) {
             .counter("senders.came_back", "Silent senders that were heard from again.", || TABLE.transitions.back.load(Ordering::Relaxed))
             .counter("senders.unexpected_seen", "Senders seen that are not on the list.", || TABLE.transitions.unexpected.load(Ordering::Relaxed)),
     );
-    registry.register_samples(Box::new(|text| report::prometheus(&TABLE.lock(), text)));
+    registry.register_samples(Box::new(|text| report::prometheus(&TABLE.lock(), now(), text)));
     registry.add_page("/senders", "application/json", Box::new(|| report::json(&TABLE.lock(), now())));
     registry.add_page("/senders.txt", "text/plain", Box::new(|| report::text(&TABLE.lock(), now())));
 }

@@ -41,20 +41,21 @@ fn sorted(inner: &Inner) -> Vec<(&IpAddr, &Sender)> {
 }
 
 /// The per-sender Prometheus series: `gsslog_sender_*{ip="…",principal="…"}`.
-/// A time never seen has no sample.
-pub fn prometheus(inner: &Inner, text: &mut String) {
+/// A time never seen has no sample; a sender not heard from today counts 0 today.
+pub fn prometheus(inner: &Inner, now: u64, text: &mut String) {
+    let today = now / 86_400;
     let rows = sorted(inner);
     let labels: Vec<String> = rows
         .iter()
         .map(|(ip, r)| format!("{{ip=\"{ip}\",principal=\"{}\"}}", escape_label(r.principal.as_deref().unwrap_or(""))))
         .collect();
-    type Value = fn(&Sender) -> Option<u64>;
-    let families: [(&str, &str, Value); 5] = [
-        ("last_message_timestamp_seconds", "When the sender's last message arrived (Unix time).", |r| r.last_message),
-        ("last_heartbeat_timestamp_seconds", "When the sender's last heartbeat (-- MARK -- or protocol heartbeat) arrived (Unix time).", |r| r.last_heartbeat),
-        ("messages_today", "Messages from the sender since 00:00 UTC.", |r| Some(r.messages_today)),
-        ("bytes_today", "Bytes from the sender since 00:00 UTC.", |r| Some(r.bytes_today)),
-        ("silent", "1 when the sender is expected and has been silent longer than $InputGSSServerSilentAfter.", |r| {
+    let this_day = |r: &Sender, v: u64| Some(if r.day == today { v } else { 0 });
+    let families: [(&str, &str, &dyn Fn(&Sender) -> Option<u64>); 5] = [
+        ("last_message_timestamp_seconds", "When the sender's last message arrived (Unix time).", &|r| r.last_message),
+        ("last_heartbeat_timestamp_seconds", "When the sender's last heartbeat (-- MARK -- or protocol heartbeat) arrived (Unix time).", &|r| r.last_heartbeat),
+        ("messages_today", "Messages from the sender since 00:00 UTC.", &|r| this_day(r, r.messages_today)),
+        ("bytes_today", "Bytes from the sender since 00:00 UTC.", &|r| this_day(r, r.bytes_today)),
+        ("silent", "1 when the sender is expected and has been silent longer than $InputGSSServerSilentAfter.", &|r| {
             (r.status != Status::Unlisted).then_some(u64::from(r.status == Status::Silent))
         }),
     ];
@@ -203,12 +204,16 @@ mod tests {
     fn prometheus_series_per_sender() {
         let s = table();
         let mut text = String::new();
-        prometheus(&s.lock(), &mut text);
+        prometheus(&s.lock(), 1040, &mut text);
         assert!(text.contains("gsslog_sender_last_message_timestamp_seconds{ip=\"10.0.0.1\",principal=\"host/a\\\"b@R\"} 1000\n"), "{text}");
         assert!(text.contains("gsslog_sender_silent{ip=\"10.0.0.1\",principal=\"host/a\\\"b@R\"} 1\n"), "{text}");
         assert!(text.contains("gsslog_sender_silent{ip=\"10.0.0.9\",principal=\"\"} 0\n"), "{text}");
         assert!(!text.contains("gsslog_sender_last_message_timestamp_seconds{ip=\"10.0.0.2\""), "never: no sample\n{text}");
         assert_eq!(text.matches("# TYPE").count(), 5);
+        let mut tomorrow = String::new();
+        prometheus(&s.lock(), 86_400 + 1, &mut tomorrow);
+        assert!(tomorrow.contains("gsslog_sender_messages_today{ip=\"10.0.0.9\",principal=\"\"} 0\n"), "a new day: {tomorrow}");
+        assert!(text.contains("gsslog_sender_messages_today{ip=\"10.0.0.9\",principal=\"\"} 1\n"), "{text}");
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl Senders {
         for (ip, row) in rows.iter_mut() {
             let to = inner.judge(*ip, row, now);
             let from = if std::mem::take(&mut row.returned) { Status::Silent } else { row.status };
-            if let Some(p) = &row.principal {
+            if let (Some(p), false) = (&row.principal, inner.unseen_principals.is_empty()) {
                 inner.unseen_principals.retain(|want, _| !principal_matches(want, p));
             }
             if let Some(t) = self.transition(from, to) {
