@@ -50,7 +50,8 @@ pub fn prometheus(inner: &Inner, now: u64, text: &mut String) {
         .map(|(ip, r)| format!("{{ip=\"{ip}\",principal=\"{}\"}}", escape_label(r.principal.as_deref().unwrap_or(""))))
         .collect();
     let this_day = |r: &Sender, v: u64| Some(if r.day == today { v } else { 0 });
-    let families: [(&str, &str, &dyn Fn(&Sender) -> Option<u64>); 5] = [
+    type Value<'a> = &'a dyn Fn(&Sender) -> Option<u64>;
+    let families: [(&str, &str, Value); 5] = [
         ("last_message_timestamp_seconds", "When the sender's last message arrived (Unix time).", &|r| r.last_message),
         ("last_heartbeat_timestamp_seconds", "When the sender's last heartbeat (-- MARK -- or protocol heartbeat) arrived (Unix time).", &|r| r.last_heartbeat),
         ("messages_today", "Messages from the sender since 00:00 UTC.", &|r| this_day(r, r.messages_today)),
