@@ -57,3 +57,46 @@ impl SenderSettings {
         self.work_directory.as_ref().map(|d| d.join(super::state_file::FILE_NAME))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use syslog::config::{ConfigText, Location};
+
+    use super::*;
+
+    fn apply(settings: &mut SenderSettings, name: &str, value: &str) -> ConfigText {
+        let mut text = ConfigText::default();
+        let loc = Location { file: Arc::from("c.conf"), line: 3 };
+        assert!(settings.apply(&mut Directive::new(&name.to_ascii_lowercase(), name, value, &loc, &mut text)));
+        text
+    }
+
+    #[test]
+    fn silent_after_is_given_or_three_mark_periods_or_ten_minutes() {
+        let mut s = SenderSettings::default();
+        assert_eq!(s.silent_after(), Duration::from_secs(600));
+        assert!(!apply(&mut s, "MarkMessagePeriod", "20").has_errors());
+        assert_eq!(s.silent_after(), Duration::from_secs(60));
+        assert!(!apply(&mut s, "InputGSSServerSilentAfter", "45").has_errors());
+        assert_eq!(s.silent_after(), Duration::from_secs(45));
+        assert!(apply(&mut s, "InputGSSServerSilentAfter", "0").has_errors());
+    }
+
+    #[test]
+    fn the_list_is_read_with_the_config_and_a_bad_one_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, "10.0.0.1\n").unwrap();
+        let mut s = SenderSettings::default();
+        assert!(!apply(&mut s, "InputGSSServerExpectedSenders", good.to_str().unwrap()).has_errors());
+        assert_eq!(s.expected.as_ref().map(|l| l.entries.len()), Some(1));
+        assert!(apply(&mut s, "InputGSSServerExpectedSenders", dir.path().join("missing").to_str().unwrap()).has_errors());
+        assert!(!apply(&mut s, "WorkDirectory", "/var/spool/rsyslog").has_errors());
+        assert_eq!(s.state_file(), Some(PathBuf::from("/var/spool/rsyslog/imgssapi-senders.state")));
+        let mut text = ConfigText::default();
+        let loc = Location { file: Arc::from("c.conf"), line: 3 };
+        assert!(!s.apply(&mut Directive::new("modload", "ModLoad", "immark", &loc, &mut text)), "not ours");
+    }
+}
