@@ -76,6 +76,14 @@ COPYRIGHT
     "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
 }
 
+collector_monitoring() { # stage: the silent-node check, alert rules and dashboard (README "Silent nodes")
+  local stage=$1 plugin=$1/usr/lib/nagios/plugins/check_gsslog_senders
+  install -D -m 0755 target/release/check_gsslog_senders "$plugin"
+  objcopy --strip-debug --strip-unneeded --remove-section=.comment "$plugin"
+  install -D -m 0644 packaging/monitoring/gsslog-senders.rules.yml "$stage/usr/share/gsslog/monitoring/gsslog-senders.rules.yml"
+  install -D -m 0644 packaging/monitoring/gsslog-senders.dashboard.json "$stage/usr/share/gsslog/monitoring/gsslog-senders.dashboard.json"
+}
+
 package() { # pkg binary seed-config
   local pkg=$1 bin=$2 seed=$3
   local stage=$out/stage/$pkg dbg=$out/stage/$pkg-dbgsym
@@ -94,6 +102,7 @@ package() { # pkg binary seed-config
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
+  [ "$pkg" != gsslog-collector ] || collector_monitoring "$stage"
   [ "$pkg" != gsslog-shipper ] || install -D -m 0755 packaging/omprog/gsslog-shipper-omprog "$stage/usr/libexec/gsslog/gsslog-shipper-omprog"
   docs "$pkg" "$stage"
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"

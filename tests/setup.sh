@@ -14,6 +14,10 @@ packages=(
   rsyslog rsyslog-gssapi
   # tests: kill, and a private network namespace with its own loopback routes
   procps iproute2 util-linux
+  # tests: a network cut inside that namespace (silent_nodes)
+  iptables
+  # tests: promtool (check metrics, check rules) for the collector's per-sender series
+  prometheus
   # fuzz/run.sh: libfuzzer-sys compiles libFuzzer's C++ sources
   g++
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;

@@ -210,7 +210,12 @@ async fn answer(mut stream: TcpStream, registry: &Registry, health: &HealthCheck
         Err(_) => return Ok(()),
     };
     let request = Request::parse(&head);
-    let (status, reason, kind, body) = route(request, registry, health);
+    // Pages a daemon added (the collector's `/senders`).
+    let page = (request.asks == Asks::NotFound).then(|| registry.page(request_path(&head))).flatten();
+    let (status, reason, kind, body) = match page {
+        Some((kind, body)) => (200, "OK", kind, body),
+        None => route(request, registry, health),
+    };
     respond(&mut stream, status, reason, kind, &body, request.with_body).await
 }
 
@@ -257,6 +262,12 @@ impl Request {
         };
         Request { asks, with_body }
     }
+}
+
+/// The path of a request line, without its query.
+fn request_path(head: &str) -> &str {
+    let target = head.lines().next().unwrap_or("").split_whitespace().nth(1).unwrap_or("");
+    target.split('?').next().unwrap_or("")
 }
 
 /// The response to a request: status, reason, content type, body.
@@ -416,12 +427,14 @@ mod tests {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, shutdown) = crate::signals::shutdown();
-        let server = tokio::spawn(serve(listener, registry, health, shutdown));
+        let server = tokio::spawn(serve(listener, registry.clone(), health, shutdown));
         assert_eq!(get(addr, "/metrics").await.unwrap(), (200, "# HELP gsslog_test_up Up.\n# TYPE gsslog_test_up gauge\ngsslog_test_up 1\n".into()));
         assert_eq!(get(addr, "/health").await.unwrap(), (200, "ok: listening\n".into()));
         serving.store(false, std::sync::atomic::Ordering::Relaxed);
         assert_eq!(get(addr, "/health?x=1").await.unwrap(), (503, "not serving: listening\n".into()));
         assert_eq!(get(addr, "/").await.unwrap().0, 404);
+        registry.add_page("/extra", "application/json", Box::new(|| "{}\n".into()));
+        assert_eq!(get(addr, "/extra?x").await.unwrap(), (200, "{}\n".into()));
         // Not HTTP at all, and a head that never ends: refused, bounded.
         let mut junk = TcpStream::connect(addr).await.unwrap();
         junk.write_all(&[b'A'; MAX_HEAD + 10]).await.unwrap();

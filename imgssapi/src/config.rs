@@ -138,7 +138,7 @@ impl AllowedSenders {
     }
 }
 
-fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+pub(crate) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
@@ -241,12 +241,14 @@ pub struct CollectorConfig {
     pub identity: IdentitySettings,
     /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
     pub gss_run_line: Option<Location>,
+    /// `$WorkDirectory`, `$InputGSSServerExpectedSenders`, `$InputGSSServerSilentAfter`, `$MarkMessagePeriod`.
+    pub senders: crate::senders::SenderSettings,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
 /// are accepted so that a site's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "workdirectory", "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
+    "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
     "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
     "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
     "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
@@ -281,6 +283,7 @@ struct Settings {
     identity: IdentitySettings,
     /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
     host_map_line: Option<Location>,
+    senders: crate::senders::SenderSettings,
 }
 
 impl Settings {
@@ -317,6 +320,7 @@ impl Settings {
             metrics: daemon::metrics::MetricsSettings::default(),
             identity: IdentitySettings::default(),
             host_map_line: None,
+            senders: crate::senders::SenderSettings::default(),
         }
     }
 
@@ -432,7 +436,11 @@ impl Settings {
             "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
             "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
             "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
-            _ => daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector"),
+            _ => {
+                if !self.senders.apply(d) {
+                    daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector");
+                }
+            }
         }
     }
 
@@ -538,6 +546,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         privileges,
         metrics,
         identity,
+        senders,
         ..
     } = settings;
     CollectorConfig {
@@ -560,6 +569,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         metrics,
         identity,
         gss_run_line,
+        senders,
     }
 }
 

@@ -21,6 +21,7 @@ mod rate_limited;
 mod render;
 mod render_pool;
 mod server;
+mod senders;
 mod session;
 mod session_rate;
 mod slots;
@@ -72,7 +73,8 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         let registry = daemon::metrics::Registry::new();
         stats::register(&registry, listening.admission(), listening.budgets(), stats.clone());
-        let health = stats::health(listening.ports(), stats.clone());
+        let health = senders::with_health(stats::health(listening.ports(), stats.clone()));
+        senders::start(&config.senders, &registry, shutdown.clone());
         start_metrics(&config.metrics, registry, health, &shutdown)?;
         drop_privileges(&config)?;
         // Before "running" and READY=1, so that a SIGTERM or SIGINT sent on
@@ -84,6 +86,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let watchdog = daemon::systemd::spawn_watchdog();
         let signals = tokio::spawn(handle_signals(signals, tx.clone(), stop));
         listening.serve(shutdown).await;
+        senders::save();
         signals.abort();
         if let Some(w) = watchdog {
             w.abort();
@@ -145,6 +148,7 @@ async fn handle_signals(mut signals: Signals, output: mpsc::Sender<output::Comma
     let stopped = signals
         .stop_requested(|| {
             tracing::info!("SIGHUP: closing every output file; each reopens on its next message");
+            senders::reload();
             let output = output.clone();
             tokio::spawn(async move { output.send(output::Command::Reopen).await });
         })

@@ -89,6 +89,12 @@ impl Frames {
         self.ends.push(self.bytes.len());
     }
 
+    /// The job's messages, in order.
+    fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(start, end)| &self.bytes[start..end])
+    }
+
     fn is_full(&self) -> bool {
         self.ends.len() >= MAX_JOB_MESSAGES || self.bytes.len() >= MAX_JOB_BYTES
     }
@@ -163,6 +169,7 @@ impl Sink {
                 job.push(frame);
             }
         });
+        crate::senders::received(&self.origin, data.len(), jobs.iter().flat_map(Frames::messages));
         let last = jobs.len() - 1;
         for (i, job) in jobs.into_iter().enumerate() {
             // The chunk's acknowledgement goes with its last job: batches

@@ -193,6 +193,9 @@ async fn read_until_closed(
     let mut acks: Option<Acknowledger> = None;
     let mut first_token = true;
     let mut draining = shutdown.is_triggered();
+    // The drain timeout bounds the whole drain: a peer that never reads (a
+    // stock rsyslog sending its marks) must not hold the shutdown forever.
+    let mut drain_deadline = draining.then(|| Instant::now() + ctx.config.drain_timeout);
     if draining {
         source.half_close().await;
     }
@@ -211,7 +214,7 @@ async fn read_until_closed(
     loop {
         // The last chunk is with the pipeline: its buffers and budget go back.
         source.chunk_done();
-        let drain_limit = draining.then_some(ctx.config.drain_timeout);
+        let drain_limit = drain_deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let throttled = throttled_until.filter(|until| *until > Instant::now());
         tokio::select! {
             // Over the rate limit: nothing is read until the next interval.
@@ -251,6 +254,7 @@ async fn read_until_closed(
             progress = progress_of(&mut acks) => send_progress(source, &mut acks, progress, token_timeout).await?,
             _ = shutdown.triggered(), if !draining => {
                 draining = true;
+                drain_deadline = Some(Instant::now() + ctx.config.drain_timeout);
                 match acks {
                     Some(_) => source.send(CollectorMessage::Closing, token_timeout).await?,
                     None => source.half_close().await,
@@ -463,6 +467,26 @@ mod tests {
         assert_eq!(e.to_string(), "client did not finish within the drain timeout at shutdown");
         sink.finish().await;
         assert_eq!(sink.count(), 1);
+    }
+
+    /// A peer that never reads (it does not see the half-close) and goes on
+    /// sending (a stock rsyslog's marks) is cut off at the drain timeout,
+    /// counted from the start of the shutdown, not from its last chunk.
+    #[tokio::test]
+    async fn a_peer_that_keeps_sending_is_cut_off_at_the_drain_timeout() {
+        let (ctx, trigger, _rx, _dir) = context(Duration::from_millis(600));
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: first\n", &ctx).await;
+        let chatter = tokio::spawn(async move {
+            while peer.write_all(b"<46>Nov 23 12:00:00 h rsyslogd: -- MARK --\n").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        trigger.trigger();
+        let mut sink = Sink::new(ctx.clone(), origin());
+        let result = tokio::time::timeout(WAIT, read_until_closed(&mut source, &ctx, &mut sink, None)).await.expect("the drain ends");
+        assert!(matches!(result, Err(SessionError::DrainTimeout)), "{result:?}");
+        chatter.abort();
+        sink.finish().await;
     }
 
     /// The collector's log says why a session ended in these words; tests and

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod forward;
 mod inputs;
+mod mark;
 mod queue_cli;
 mod queue_command;
 mod route;
@@ -86,6 +87,9 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
             tracing::info!("stdin closed (rsyslog's omprog is stopping): stopping");
             stop.trigger();
         })?;
+    }
+    if let Some(period) = config.mark_period {
+        runtime.spawn(mark::run(inputs.clone(), period));
     }
     let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
     let registry = daemon::metrics::Registry::new();
