@@ -6,14 +6,8 @@
 //! directive's value with `daemon::directives`). Every filter read is also
 //! evaluated on a message.
 //!
-//! The builders live in the daemons' binaries, which have no library. Their
-//! `config.rs` are modules over daemon, gsswire, syslog and queue; the
-//! collector's also uses `crate::identity` (principal patterns, host maps),
-//! itself only over `crate::config`. So both are compiled in here under the
-//! same names at this crate's root, and `crate::` paths resolve as they do in
-//! imgssapi; the shipper's uses `crate::backoff`, compiled in the same way. Should either start to use more
-//! of its daemon, this build fails (it is part of tests/run.sh), and the fix
-//! is to move what it needs into `daemon` or add it here.
+//! The builders are the daemons' own (`imgssapi::config`, `omgssapi::config`,
+//! from the daemons' libraries).
 //!
 //! The text is written to a file in a private directory. The files that
 //! reading a config opens (includes, the collector's
@@ -30,30 +24,8 @@ use libfuzzer_sys::fuzz_target;
 use syslog::config::{parse_action, read_file, ConfigText, Filter, Statement};
 use syslog::template::Template;
 
-/// imgssapi/src/config.rs, named as in imgssapi so its `crate::` paths resolve.
-#[allow(dead_code)]
-#[path = "../../imgssapi/src/config.rs"]
-mod config;
-
-/// imgssapi/src/identity.rs, which `config` uses as `crate::identity`.
-#[allow(dead_code)]
-#[path = "../../imgssapi/src/identity.rs"]
-mod identity;
-
-/// imgssapi/src/dns.rs, which `identity` uses as `crate::dns` (forward lookups).
-#[allow(dead_code)]
-#[path = "../../imgssapi/src/dns.rs"]
-mod dns;
-
-#[allow(dead_code)]
-#[path = "../../omgssapi/src/config.rs"]
-mod shipper_config;
-
-/// omgssapi/src/backoff.rs, which the shipper's config uses as `crate::backoff`
-/// (the retry schedule of `$ActionResumeInterval` and the backoff directives).
-#[allow(dead_code)]
-#[path = "../../omgssapi/src/backoff.rs"]
-mod backoff;
+use imgssapi::config;
+use omgssapi::config as shipper_config;
 
 fn work_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();

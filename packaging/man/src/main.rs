@@ -2,8 +2,8 @@
 //! (the admin's tool, `tools.rs`).
 //!
 //! The synopsis and options come from the daemons' own clap definitions
-//! (their `cli.rs`, included here as they are compiled into the daemons), so
-//! they are what `--help` says; the configuration directives come from the
+//! (`imgssapi::cli`, `omgssapi::cli`, `omgssapi::queue_cli`: the daemons'
+//! libraries), so they are what `--help` says; the configuration directives come from the
 //! README's sections on each daemon, the one place they are documented.
 
 #![forbid(unsafe_code)]
@@ -16,15 +16,9 @@ use std::path::Path;
 use anyhow::Context;
 use clap::CommandFactory;
 
-#[allow(dead_code)] // the fields are read by the daemon, not here
-#[path = "../../../imgssapi/src/cli.rs"]
-mod imgssapi_cli;
-#[allow(dead_code)]
-#[path = "../../../omgssapi/src/cli.rs"]
-mod omgssapi_cli;
-#[allow(dead_code)]
-#[path = "../../../omgssapi/src/queue_cli.rs"]
-mod omgssapi_queue_cli;
+use imgssapi::cli as imgssapi_cli;
+use omgssapi::cli as omgssapi_cli;
+use omgssapi::queue_cli as omgssapi_queue_cli;
 
 const README: &str = include_str!("../../../README.md");
 

@@ -1,0 +1,169 @@
+//! `omgssapi`: the shipper. Takes the node's syslog, queues it on disk, and
+//! forwards it over Kerberos to the collector, as rsyslog's omgssapi does.
+
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod cli;
+pub mod config;
+mod forward;
+mod inputs;
+mod mark;
+pub mod queue_cli;
+mod queue_command;
+mod route;
+mod stats;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::Cli;
+use daemon::pid_file::PidFile;
+use daemon::signals::{self, Signals};
+
+/// The shipper's whole program: its command line, then the daemon until it
+/// stops. `main.rs` only calls this.
+pub fn main() -> ExitCode {
+    // `omgssapi queue ...` works on a stopped shipper's queues; every other
+    // command line is the daemon's, unchanged.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "queue") {
+        daemon::logging::init();
+        return queue_command::main();
+    }
+    let cli = Cli::parse();
+    daemon::logging::init();
+    let common = cli.common.clone();
+    let work_directory = cli.work_directory.clone();
+    let check_credentials = cli.check_credentials;
+    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
+    daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
+}
+
+fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
+    let mut routes = Vec::new();
+    let mut queues = Vec::new();
+    let mut consumers = Vec::new();
+    let mut actions = Vec::new();
+    for f in &config.forwards {
+        let (producer, consumer) = queue::open(f.queue.clone())
+            .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
+        let backlog = producer.stats().queued;
+        if backlog > 0 {
+            tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
+        }
+        queues.push(producer.clone());
+        let collector = format!("{}:{}", f.target.host, f.target.port);
+        actions.push(stats::Action { name: f.queue.name.clone(), collector, stats: stats::ActionStats::new(), queue: producer.clone() });
+        consumers.push(consumer);
+        routes.push(route::Route { filter: f.filter.clone(), template: f.template.clone(), target: f.target.clone(), queue: producer });
+    }
+    let router = Arc::new(route::Router {
+        routes,
+        options: syslog::ParseOptions { max_message_size: config.max_message_size },
+    });
+    let (stop, shutdown) = signals::shutdown();
+    let inputs = Arc::new(inputs::Inputs { router, shutdown: shutdown.clone(), hostname: daemon::os::short_hostname() });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut guards = Vec::new();
+    config.inputs.unix_sockets.extend(cli.unix_sockets.iter().cloned());
+    config.inputs.udp.extend(cli.udp.iter().copied());
+    config.inputs.tcp.extend(cli.tcp.iter().copied());
+    for path in &config.inputs.unix_sockets {
+        guards.push(inputs.spawn_unix(path)?);
+    }
+    for fd in daemon::systemd::take_listen_fds()? {
+        inputs.spawn_activated(fd)?;
+    }
+    for addr in &config.inputs.udp {
+        inputs.spawn_udp(*addr)?;
+    }
+    for addr in &config.inputs.tcp {
+        inputs.spawn_tcp(*addr)?;
+    }
+    if cli.stdin {
+        let stop = stop.clone();
+        inputs.spawn_stdin(move || {
+            tracing::info!("stdin closed (rsyslog's omprog is stopping): stopping");
+            stop.trigger();
+        })?;
+    }
+    if let Some(period) = config.mark_period {
+        runtime.spawn(mark::run(inputs.clone(), period));
+    }
+    let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
+    let registry = daemon::metrics::Registry::new();
+    stats::register(&registry, &actions);
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(daemon::metrics_http::bind(addr).with_context(|| format!("binding $GssMetricsListen {addr}"))?),
+        None => None,
+    };
+    drop_privileges(&config)?;
+
+    runtime.block_on(async {
+        let mut signals = Signals::install()?;
+        if let Some(listener) = metrics_listener {
+            tracing::info!(addr = ?listener.local_addr().ok(), "metrics endpoint listening (GET /metrics, GET /health)");
+            tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), stats::health(&actions), shutdown.clone()));
+        }
+        if config.metrics.impstats {
+            tokio::spawn(registry.clone().log_every(config.metrics.interval));
+        }
+        let mut forwarders = tokio::task::JoinSet::new();
+        for ((f, consumer), action) in config.forwards.iter().zip(consumers).zip(&actions) {
+            forwarders.spawn(forward::run(f.clone(), consumer, shutdown.clone(), action.stats.clone()));
+        }
+        tracing::info!(actions = config.forwards.len(), "shipper running");
+        daemon::systemd::notify_ready();
+        let _watchdog = daemon::systemd::spawn_watchdog();
+        let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
+        let mut stdin_closed = shutdown.clone();
+        tokio::select! {
+            s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
+            _ = stdin_closed.triggered() => {}
+        }
+        daemon::systemd::notify_stopping();
+        // Stop taking input, stop the forwarders, keep what is queued.
+        stop.trigger();
+        while forwarders.join_next().await.is_some() {}
+        anyhow::Ok(())
+    })?;
+    for q in queues {
+        let s = q.stats();
+        tracing::info!(queued = s.queued, enqueued = s.enqueued, acknowledged = s.acknowledged, discarded_full = s.discarded_full, "queue state at exit");
+        if let Err(e) = q.sync() {
+            tracing::error!(error = %e, "final queue sync failed");
+        }
+    }
+    drop(guards);
+    drop(pid_file);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+/// `$PrivDropToUser` and its kin, once the inputs are bound and the queues
+/// open: the client keytab must stay readable (MIT reads it at every ticket
+/// fetch), the credential cache and the queue directories writable.
+fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
+    let mut needed = daemon::privileges::StillNeeded::default();
+    let group = config.privileges.final_group();
+    if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
+        daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, group);
+        needed.readable.push(("the client keytab", keytab));
+    }
+    for keytab in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)).filter_map(|f| f.identity.keytab.as_deref()) {
+        let path = keytab.strip_prefix("FILE:").unwrap_or(keytab);
+        daemon::keytab_mode::warn_if_exposed("the client keytab ($GssForwardKeytab)", std::path::Path::new(path), group);
+    }
+    // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
+    if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {
+        needed.writable_dirs.push(("the credential cache's directory", dir.to_path_buf()));
+    }
+    for f in &config.forwards {
+        needed.writable_dirs.push(("the queue directory", f.queue.dir.clone()));
+    }
+    daemon::privileges::drop_and_check(&config.privileges, &needed)?;
+    Ok(())
+}
