@@ -169,13 +169,13 @@ impl Admission {
     /// At accept: a place in the front door for a connection from `ip`,
     /// perhaps displacing one that has not sent a complete token. A
     /// connection is refused at once when no newcomer could get a session
-    /// slot (every sender holds one), so a full collector does no
-    /// handshakes for nothing.
+    /// slot (every sender holds one, none from this host), so a full
+    /// collector does no handshakes for nothing.
     pub fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<FrontDoorPlace, Refusal> {
-        if !lock(&self.slots).could_admit_a_new_sender() {
+        let source = Source::of(ip, &self.limits.prefixes);
+        if !lock(&self.slots).could_admit_from(&source.host) {
             return Err(Refusal::NoSessionSlot);
         }
-        let source = Source::of(ip, &self.limits.prefixes);
         let closer = Arc::new(Closer::new());
         let mut door = lock(&self.front_door);
         let under_pressure = door.len() * 2 >= self.limits.max_handshakes;

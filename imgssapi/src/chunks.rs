@@ -55,6 +55,7 @@ fn displaced_text(why: crate::slots::Displaced) -> &'static str {
         Displaced::SenderCap => "closed to make room for a newer session of the same sender, the longest idle of its sessions ($InputGSSServerMaxSessionsPerPrincipal)",
         Displaced::HostCap => "closed to make room for a new session from the same address ($InputGSSServerMaxSessionsPerHost)",
         Displaced::FairShare => "closed to make room for a new sender: every session slot was taken and this sender held the most ($InputGSSServerMaxSessions)",
+        Displaced::ReplacedByOwn => "closed to make room for a newer session of the same sender, the longest idle of its sessions: no slot was free and no sender held more ($InputGSSServerMaxSessions, $InputGSSServerMaxSessionsPerHost)",
     }
 }
 
