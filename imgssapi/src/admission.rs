@@ -169,13 +169,13 @@ impl Admission {
     /// At accept: a place in the front door for a connection from `ip`,
     /// perhaps displacing one that has not sent a complete token. A
     /// connection is refused at once when no newcomer could get a session
-    /// slot (every sender holds one), so a full collector does no
-    /// handshakes for nothing.
+    /// slot (every sender holds one, none from this host), so a full
+    /// collector does no handshakes for nothing.
     pub fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<FrontDoorPlace, Refusal> {
-        if !lock(&self.slots).could_admit_a_new_sender() {
+        let source = Source::of(ip, &self.limits.prefixes);
+        if !lock(&self.slots).could_admit_from(&source.host) {
             return Err(Refusal::NoSessionSlot);
         }
-        let source = Source::of(ip, &self.limits.prefixes);
         let closer = Arc::new(Closer::new());
         let mut door = lock(&self.front_door);
         let under_pressure = door.len() * 2 >= self.limits.max_handshakes;
@@ -274,6 +274,8 @@ mod tests {
     fn an_address_over_its_share_is_refused_and_others_still_get_in() {
         let a = admission(5, 2, 100);
         let flood: Vec<_> = (0..2).map(|_| a.enter(ip("127.0.0.2")).unwrap()).collect();
+        // Both sent their token: nothing of the address can be displaced.
+        flood.iter().for_each(FrontDoorPlace::token_received);
         assert_eq!(a.enter(ip("127.0.0.2")).err(), Some(Refusal::TooManyFromHost));
         assert_eq!(a.enter(ip("::ffff:127.0.0.2")).err(), Some(Refusal::TooManyFromHost), "a v4-mapped address is the same host");
         let other = a.enter(ip("127.0.0.4")).unwrap();
@@ -300,8 +302,10 @@ mod tests {
     #[test]
     fn ipv6_senders_count_by_their_64() {
         let a = admission(10, 2, 100);
-        let _one = a.enter(ip("2001:db8:1:2::1")).unwrap();
-        let _two = a.enter(ip("2001:db8:1:2:ffff::9")).unwrap();
+        let one = a.enter(ip("2001:db8:1:2::1")).unwrap();
+        let two = a.enter(ip("2001:db8:1:2:ffff::9")).unwrap();
+        one.token_received();
+        two.token_received();
         assert_eq!(a.enter(ip("2001:db8:1:2:1234::1")).err(), Some(Refusal::TooManyFromHost));
         assert!(a.enter(ip("2001:db8:1:3::1")).is_ok(), "another /64 is another host");
     }

@@ -103,19 +103,6 @@ impl Budget {
         Some(Reservation { budget: self.clone(), bytes })
     }
 
-    /// Waits while the budget is spent, booking nothing.
-    pub async fn available(&self) {
-        while self.available.load(Ordering::Acquire) <= 0 {
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            if self.available.load(Ordering::Acquire) > 0 {
-                return;
-            }
-            freed.await;
-        }
-    }
-
     /// Books `bytes` that exist already, without waiting.
     pub fn book(self: &Arc<Self>, bytes: u64) -> Reservation {
         self.available.fetch_sub(signed(bytes), Ordering::AcqRel);

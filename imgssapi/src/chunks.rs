@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gsswire::ack::CollectorMessage;
 use gsswire::{FrameError, FrameReader, FrameWriter, Session, UnwrapError, DEFAULT_MAX_DATA_TOKEN};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::budget::{Budget, Reservation};
@@ -55,6 +55,7 @@ fn displaced_text(why: crate::slots::Displaced) -> &'static str {
         Displaced::SenderCap => "closed to make room for a newer session of the same sender, the longest idle of its sessions ($InputGSSServerMaxSessionsPerPrincipal)",
         Displaced::HostCap => "closed to make room for a new session from the same address ($InputGSSServerMaxSessionsPerHost)",
         Displaced::FairShare => "closed to make room for a new sender: every session slot was taken and this sender held the most ($InputGSSServerMaxSessions)",
+        Displaced::ReplacedByOwn => "closed to make room for a newer session of the same sender, the longest idle of its sessions: no slot was free and no sender held more ($InputGSSServerMaxSessions, $InputGSSServerMaxSessionsPerHost)",
     }
 }
 
@@ -95,6 +96,9 @@ pub enum ChunkSource {
         first_sent: bool,
         buf: Vec<u8>,
         budget: Arc<Budget>,
+        /// The read's bytes, booked before reading as a GSS session books
+        /// its token; given back by [`ChunkSource::chunk_done`].
+        reading: Option<Reservation>,
     },
 }
 
@@ -124,6 +128,7 @@ impl ChunkSource {
                     first_sent: false,
                     buf: vec![0u8; PLAIN_READ_BUFFER],
                     budget: ctx.budgets.sessions.clone(),
+                    reading: None,
                 }
             }
         })
@@ -159,20 +164,28 @@ impl ChunkSource {
                 *unwrapped = plain.data;
                 Ok(Some(Chunk { bytes: unwrapped, integrity_only: !plain.sealed }))
             }
-            ChunkSource::Plain { read, first, first_sent, buf, budget, .. } => {
+            ChunkSource::Plain { read, first, first_sent, buf, budget, reading, .. } => {
                 if !*first_sent {
                     *first_sent = true;
                     return Ok(Some(Chunk { bytes: first, integrity_only: false }));
                 }
-                // The buffer is the session's own and allocated already: a
-                // spent budget only holds the read back (the chunk's jobs are
-                // booked by the pipeline).
-                budget.available().await;
-                let n = read.read(buf).await?;
-                if n == 0 {
-                    return Ok(None);
+                // Once there is something to read, a read's worth is booked
+                // (waiting while the budget is spent) and held until the
+                // chunk is with the pipeline, as a GSS session's token: an
+                // idle session books nothing, and a release lets through only
+                // as many sessions as it has bytes for.
+                loop {
+                    read.readable().await?;
+                    if reading.is_none() {
+                        *reading = Some(budget.acquire(PLAIN_READ_BUFFER as u64).await);
+                    }
+                    match read.try_read(buf) {
+                        Ok(0) => return Ok(None),
+                        Ok(n) => return Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false })),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => *reading = None,
+                        Err(e) => return Err(e.into()),
+                    }
                 }
-                Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false }))
             }
         }
     }
@@ -186,7 +199,7 @@ impl ChunkSource {
                 reader.release_idle_buffer();
                 *reading = None;
             }
-            ChunkSource::Plain { .. } => {}
+            ChunkSource::Plain { reading, .. } => *reading = None,
         }
     }
 

@@ -2,9 +2,15 @@
 //! and whom a newcomer displaces when there is no room.
 //!
 //! Every connection that has not authenticated holds a place. Caps: overall,
-//! per host and per subnet ([`crate::source`]). A newcomer over its host's
-//! or its subnet's cap is refused: that address or subnet has its share, and
-//! only it waits. When the front door is full overall, room is made as MIT's
+//! per host and per subnet ([`crate::source`]). A newcomer at its host's cap
+//! takes the place of its own host's oldest connection that has not sent a
+//! complete token; at its subnet's cap, that of the host in the subnet
+//! holding the most such places, when it holds more than the newcomer's
+//! host (else again its own host's). It is refused only when there is none:
+//! otherwise a neighbour without credentials, reconnecting as soon as a
+//! place frees, would keep a host's real client out for good. A real
+//! client sends its AP-REQ at once, so it is not the one displaced. When
+//! the front door is full overall, room is made as MIT's
 //! KDC makes it (`kill_lru_tcp_or_rpc_connection`): a connection that has not
 //! yet sent a complete token is closed for the newcomer, so that a flood of
 //! slow or silent connections cannot keep a real client out. Which one is
@@ -72,15 +78,14 @@ impl<T> FrontDoor<T> {
 
     /// A place for a connection from `source`, displacing another if need be.
     pub fn enter(&mut self, source: Source, payload: T) -> Result<Admitted<T>, NoPlace> {
-        let from_host = count(&self.per_host, &source.host);
-        if from_host >= self.caps.per_host {
-            return Err(NoPlace::HostFull);
-        }
         let mut displaced = None;
-        if count(&self.per_subnet, &source.subnet) >= self.caps.per_subnet {
-            return Err(NoPlace::SubnetFull);
-        }
-        if self.places.len() >= self.caps.total {
+        if count(&self.per_host, &source.host) >= self.caps.per_host {
+            let victim = self.oldest_of_host(&source.host).ok_or(NoPlace::HostFull)?;
+            displaced = self.remove(victim);
+        } else if count(&self.per_subnet, &source.subnet) >= self.caps.per_subnet {
+            let victim = self.fairest_in_subnet(&source).ok_or(NoPlace::SubnetFull)?;
+            displaced = self.remove(victim);
+        } else if self.places.len() >= self.caps.total {
             let victim = self.fairest_overall(&source).ok_or(NoPlace::Full)?;
             displaced = self.remove(victim);
         }
@@ -114,6 +119,24 @@ impl<T> FrontDoor<T> {
 
     fn displaceable(&self) -> impl Iterator<Item = (&u64, &Place<T>)> {
         self.places.iter().filter(|(_, p)| !p.token_received)
+    }
+
+    /// The oldest displaceable place of `host`.
+    fn oldest_of_host(&self, host: &Net) -> Option<u64> {
+        self.displaceable().find(|(_, p)| p.source.host == *host).map(|(id, _)| *id)
+    }
+
+    /// When the newcomer's subnet is at its cap: the oldest displaceable
+    /// place of the host in it holding the most, if that host holds more
+    /// than the newcomer's; otherwise the oldest of the newcomer's own host
+    /// (a host competing with itself).
+    fn fairest_in_subnet(&self, source: &Source) -> Option<u64> {
+        let in_subnet = self.displaceable().filter(|(_, p)| p.source.subnet == source.subnet);
+        let busiest = biggest(in_subnet.map(|(id, p)| (p.source.host, *id)));
+        match busiest {
+            Some((_, held, oldest)) if held > count(&self.per_host, &source.host) => Some(oldest),
+            _ => self.oldest_of_host(&source.host),
+        }
     }
 
     /// When full: the oldest displaceable place of the subnet holding the
@@ -171,11 +194,44 @@ mod tests {
     fn a_host_over_its_share_is_refused_and_its_places_come_back() {
         let mut d = door(10, 2, 10);
         let a = d.enter(src("10.0.0.1"), "a").unwrap();
-        let _b = d.enter(src("10.0.0.1"), "b").unwrap();
+        let b = d.enter(src("10.0.0.1"), "b").unwrap();
+        d.token_received(a.id);
+        d.token_received(b.id);
         assert_eq!(d.enter(src("10.0.0.1"), "c").err(), Some(NoPlace::HostFull));
         assert!(d.enter(src("10.0.0.2"), "other").is_ok());
         d.leave(a.id);
         assert!(d.enter(src("10.0.0.1"), "again").is_ok());
+    }
+
+    #[test]
+    fn at_its_hosts_cap_a_newcomer_displaces_the_hosts_oldest_silent_place() {
+        // An attacker on the shipper's host holds the host's places with
+        // silent connections: the shipper still gets in, in place of the
+        // oldest of them, and a place that sent its token stays.
+        let mut d = door(10, 3, 10);
+        let sent = d.enter(src("10.0.0.1"), "sent").unwrap();
+        d.token_received(sent.id);
+        d.enter(src("10.0.0.1"), "silent-1").unwrap();
+        d.enter(src("10.0.0.1"), "silent-2").unwrap();
+        d.enter(src("10.0.0.2"), "other host").unwrap();
+        assert_eq!(d.enter(src("10.0.0.1"), "shipper").unwrap().displaced, Some("silent-1"));
+        assert_eq!(d.len(), 4);
+    }
+
+    #[test]
+    fn at_its_subnets_cap_a_newcomer_displaces_the_busiest_hosts_oldest_silent_place() {
+        let mut d = door(100, 10, 4);
+        d.enter(src("10.0.1.9"), "neighbour").unwrap();
+        let sent = d.enter(src("10.0.1.1"), "flood sent").unwrap();
+        d.token_received(sent.id);
+        d.enter(src("10.0.1.1"), "flood-1").unwrap();
+        d.enter(src("10.0.1.1"), "flood-2").unwrap();
+        // The subnet is full: the flooding host holds the most silent places.
+        assert_eq!(d.enter(src("10.0.1.5"), "shipper").unwrap().displaced, Some("flood-1"));
+        // The shipper's host holds one, the flood's one silent place no more:
+        // a second newcomer from the shipper's host takes its own host's.
+        assert_eq!(d.enter(src("10.0.1.5"), "shipper again").unwrap().displaced, Some("shipper"));
+        assert_eq!(d.len(), 4);
     }
 
     #[test]
@@ -232,9 +288,10 @@ mod tests {
     #[test]
     fn a_full_subnet_refuses_its_newcomers_and_no_one_else() {
         let mut d = door(100, 10, 3);
-        d.enter(src("10.0.1.1"), "a-1").unwrap();
-        d.enter(src("10.0.1.1"), "a-2").unwrap();
-        d.enter(src("10.0.1.2"), "b-1").unwrap();
+        for (ip, name) in [("10.0.1.1", "a-1"), ("10.0.1.1", "a-2"), ("10.0.1.2", "b-1")] {
+            let a = d.enter(src(ip), name).unwrap();
+            d.token_received(a.id);
+        }
         assert_eq!(d.enter(src("10.0.1.3"), "c-1").err(), Some(NoPlace::SubnetFull));
         assert!(d.enter(src("10.0.2.1"), "other subnet").unwrap().displaced.is_none());
     }

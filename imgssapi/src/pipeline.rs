@@ -26,7 +26,8 @@ use crate::session::SessionContext;
 /// were received.
 ///
 /// A chunk becomes render jobs of at most [`MAX_JOB_MESSAGES`] messages and
-/// [`MAX_JOB_BYTES`] bytes, and at most [`RENDER_TASKS_PER_SESSION`] jobs
+/// [`MAX_JOB_BYTES`] bytes, framed and submitted one at a time
+/// ([`ChunkJobs`]), and at most [`RENDER_TASKS_PER_SESSION`] jobs
 /// of a session are in flight (submitted, not yet written by the output
 /// thread), after which the session stops reading and TCP slows the sender.
 /// With bounded jobs that is a round robin: the shared render queue and
@@ -90,6 +91,7 @@ impl Frames {
     }
 
     /// The job's messages, in order.
+    #[cfg(test)]
     fn messages(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts.zip(self.ends.iter().copied()).map(|(start, end)| &self.bytes[start..end])
@@ -118,6 +120,54 @@ impl Frames {
         }
         crate::rate_limited::inflated_past_limit(cut, origin, options.max_message_size);
         batch.finish()
+    }
+}
+
+/// A chunk's render jobs, framed a piece of [`FRAME_PIECE`] bytes at a
+/// time as they are taken, so that only a piece's jobs exist before they
+/// are submitted (a chunk of 98,000 two-byte messages is not copied whole
+/// into 96 jobs first). A job's buffer is sized for what is left of the
+/// chunk, up to [`MAX_JOB_BYTES`].
+struct ChunkJobs<'a> {
+    rest: &'a [u8],
+    filling: Option<Frames>,
+    full: std::collections::VecDeque<Frames>,
+    tally: crate::senders::Tally,
+}
+
+/// Bytes framed at a time: at most a job's worth of two-byte messages and
+/// a message spanning pieces, so that a piece completes about two jobs.
+const FRAME_PIECE: usize = 2 * MAX_JOB_MESSAGES;
+
+impl<'a> ChunkJobs<'a> {
+    fn new(chunk: &'a [u8]) -> Self {
+        ChunkJobs { rest: chunk, filling: None, full: Default::default(), tally: Default::default() }
+    }
+
+    /// The next full job, framing more of the chunk as needed; `None` once
+    /// the whole chunk is framed (what is left is [`ChunkJobs::finish`]'s).
+    fn next_full(&mut self, deframer: &mut Deframer) -> Option<Frames> {
+        while self.full.is_empty() && !self.rest.is_empty() {
+            let capacity = self.rest.len().min(MAX_JOB_BYTES);
+            let (piece, rest) = self.rest.split_at(self.rest.len().min(FRAME_PIECE));
+            self.rest = rest;
+            let (filling, full, tally) = (&mut self.filling, &mut self.full, &mut self.tally);
+            deframer.push(piece, &mut |frame| {
+                tally.add(frame);
+                let job = filling.get_or_insert_with(|| Frames::new(capacity));
+                job.push(frame);
+                if job.is_full() {
+                    full.extend(filling.take());
+                }
+            });
+        }
+        self.full.pop_front()
+    }
+
+    /// The chunk's last job (perhaps empty), and what its messages tell the
+    /// senders' table: every message of the chunk, once.
+    fn finish(self) -> (Frames, crate::senders::Tally) {
+        (self.filling.unwrap_or_else(|| Frames::new(0)), self.tally)
     }
 }
 
@@ -159,24 +209,16 @@ impl Sink {
         self.push_with(data, Some(ticket)).await;
     }
 
-    async fn push_with(&mut self, data: &[u8], mut ack: Option<Ticket>) {
-        let mut jobs = vec![Frames::new(data.len().min(MAX_JOB_BYTES))];
-        self.deframer.push(data, &mut |frame| {
-            if jobs.last().is_some_and(Frames::is_full) {
-                jobs.push(Frames::new(MAX_JOB_BYTES));
-            }
-            if let Some(job) = jobs.last_mut() {
-                job.push(frame);
-            }
-        });
-        crate::senders::received(&self.origin, data.len(), jobs.iter().flat_map(Frames::messages));
-        let last = jobs.len() - 1;
-        for (i, job) in jobs.into_iter().enumerate() {
-            // The chunk's acknowledgement goes with its last job: batches
-            // are written in order.
-            let ticket = if i == last { ack.take() } else { None };
-            self.submit(job, ticket).await;
+    async fn push_with(&mut self, data: &[u8], ack: Option<Ticket>) {
+        let mut jobs = ChunkJobs::new(data);
+        while let Some(job) = jobs.next_full(&mut self.deframer) {
+            self.submit(job, None).await;
         }
+        let (last, tally) = jobs.finish();
+        crate::senders::received(&self.origin, data.len(), tally);
+        // The chunk's acknowledgement goes with its last job: batches are
+        // written in order.
+        self.submit(last, ack).await;
     }
 
     /// At the end of the session an unterminated last message is submitted
@@ -281,5 +323,44 @@ async fn hand_over_in_order(mut rendering: mpsc::Receiver<InFlight>, output: mps
             }
         }
         drop(permit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunks_jobs_are_framed_as_they_are_taken_and_sized_for_the_chunk() {
+        // 5000 two-byte messages: five jobs of at most 1024.
+        let chunk = b"a\n".repeat(5000);
+        let mut deframer = Deframer::new(8096);
+        let mut jobs = ChunkJobs::new(&chunk);
+        let first = jobs.next_full(&mut deframer).expect("a full job");
+        assert_eq!(first.ends.len(), MAX_JOB_MESSAGES);
+        assert!(jobs.rest.len() >= chunk.len() - 2 * FRAME_PIECE, "framed only as far as the first job: {} left", jobs.rest.len());
+        assert!(first.bytes.capacity() <= chunk.len(), "sized for the chunk, not for {MAX_JOB_BYTES}");
+        let mut messages = first.ends.len();
+        while let Some(job) = jobs.next_full(&mut deframer) {
+            assert_eq!(job.ends.len(), MAX_JOB_MESSAGES);
+            assert!(job.bytes.capacity() <= chunk.len());
+            messages += job.ends.len();
+        }
+        let (last, tally) = jobs.finish();
+        assert_eq!(messages + last.ends.len(), 5000);
+        assert!(last.messages().all(|m| m == b"a"));
+        assert_eq!(tally.messages, 5000, "every message of the chunk counted once");
+    }
+
+    #[test]
+    fn a_small_chunk_is_one_job_the_size_of_the_chunk() {
+        let chunk = b"<13>one\n<13>two\n<13>thr";
+        let mut deframer = Deframer::new(8096);
+        let mut jobs = ChunkJobs::new(chunk);
+        assert!(jobs.next_full(&mut deframer).is_none());
+        let (last, _) = jobs.finish();
+        assert_eq!(last.messages().collect::<Vec<_>>(), vec![&b"<13>one"[..], b"<13>two"]);
+        assert!(last.bytes.capacity() <= chunk.len());
+        assert!(deframer.has_partial(), "the unterminated message waits for the next chunk");
     }
 }

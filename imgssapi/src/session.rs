@@ -403,6 +403,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_plain_sessions_read_is_booked_in_the_budget_until_its_chunk_is_done() {
+        let (ctx, _trigger, _rx, _dir) = context(Duration::from_secs(10));
+        let (mut source, mut peer) = plain_pair(b"first\n", &ctx).await;
+        assert!(source.next_chunk().await.unwrap().is_some(), "the front door's bytes");
+        source.chunk_done();
+        assert_eq!(ctx.budgets.sessions.in_use(), 0, "an idle session books nothing");
+        peer.write_all(b"<13>Nov 23 12:00:00 h app: one\n").await.unwrap();
+        let chunk = tokio::time::timeout(WAIT, source.next_chunk()).await.unwrap().unwrap();
+        assert!(chunk.is_some());
+        assert!(ctx.budgets.sessions.in_use() >= 64 * 1024, "the read is held by the budget: {}", ctx.budgets.sessions.in_use());
+        source.chunk_done();
+        assert_eq!(ctx.budgets.sessions.in_use(), 0, "given back once the chunk is done");
+        // A spent budget holds the read back.
+        let spent = ctx.budgets.sessions.book(ctx.config.memory_limit);
+        peer.write_all(b"<13>Nov 23 12:00:00 h app: two\n").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(200), source.next_chunk()).await.is_err(), "waits for the budget");
+        drop(spent);
+        assert!(tokio::time::timeout(WAIT, source.next_chunk()).await.unwrap().unwrap().is_some());
+    }
+
+    #[tokio::test]
     async fn a_plain_session_passes_on_its_first_bytes_then_the_stream_until_the_peer_closes() {
         let (ctx, _trigger, mut rx, _dir) = context(Duration::from_secs(10));
         let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: one\n<13>Nov 23 12:00:00 h app: t", &ctx).await;

@@ -9,11 +9,15 @@
 //! - a sender at its cap replaces its own longest-idle session (a node that
 //!   reconnected after its old connections died unseen gets in);
 //! - a host at its cap: the longest-idle session of the sender holding the
-//!   most sessions from that host gives way;
+//!   most sessions from that host gives way, if it holds more than one more
+//!   there than the newcomer's sender;
 //! - all slots taken: the longest-idle session of the sender holding the
 //!   most gives way, if it holds more than one more than the newcomer's
 //!   sender (so no one is displaced to end up with more than the displaced);
-//!   when every sender holds as many, the newcomer is refused.
+//! - where that finds no one, a newcomer whose sender holds a session (on
+//!   that host, at the host cap) replaces its own longest-idle one: a node
+//!   whose only session died unseen gets back in; otherwise it is refused;
+//! - a plain-TCP sender, which proves nothing, never displaces a GSS session.
 //!
 //! So one principal (or a few) can hold no more than its fair share while
 //! others want in, and a new sender is never kept out by a sender with more.
@@ -47,6 +51,10 @@ pub enum Displaced {
     HostCap,
     /// Every slot was taken, and its sender held the most.
     FairShare,
+    /// No slot was free for its own sender's newer session, and no one held
+    /// more: the longest idle of its sender's sessions (one that died
+    /// unseen, as a rule) gave way.
+    ReplacedByOwn,
 }
 
 /// What a session slot knows of its session: how long ago it last received
@@ -85,30 +93,39 @@ impl<T: Activity> Slots<T> {
         self.slots.len()
     }
 
-    /// Whether a newcomer could get a slot at all: a slot is free, or some
-    /// sender holds two or more (a new sender would displace one of them).
-    pub fn could_admit_a_new_sender(&self) -> bool {
-        self.slots.len() < self.caps.total || self.per_sender.values().any(|&n| n >= 2)
+    /// Whether a newcomer from `host` could get a slot at all: a slot is
+    /// free, some sender holds two or more (a new sender would displace one
+    /// of them), or `host` holds one (the newcomer may be its sender
+    /// reconnecting after its session died unseen, which it then replaces).
+    pub fn could_admit_from(&self, host: &Net) -> bool {
+        self.slots.len() < self.caps.total || self.per_sender.values().any(|&n| n >= 2) || count(&self.per_host, host) > 0
     }
 
     /// A slot for a session of `sender` from `host`, displacing another if
-    /// need be; `None` when the newcomer would take a fair share from no one.
+    /// need be; `None` when the newcomer would take a fair share from no one
+    /// and holds no session of its own to replace.
     pub fn admit(&mut self, sender: Sender, host: Net, payload: T) -> Option<Admitted<T>> {
+        // A plain-TCP sender proves nothing: it never displaces a GSS session.
+        let plain = matches!(sender, Sender::Plain(_));
+        let may_displace = |s: &Slot<T>| !plain || matches!(s.sender, Sender::Plain(_));
+        let own = |s: &Slot<T>| s.sender == sender;
         let mut displaced = None;
         if count(&self.per_sender, &sender) >= self.caps.per_sender {
-            let victim = self.longest_idle(|s| s.sender == sender)?;
+            let victim = self.longest_idle(own)?;
             displaced = self.remove(victim).map(|t| (t, Displaced::SenderCap));
         } else if count(&self.per_host, &host) >= self.caps.per_host {
-            let on_host = self.busiest(|s| s.host == host)?;
-            let victim = self.longest_idle(|s| s.host == host && s.sender == on_host)?;
-            displaced = self.remove(victim).map(|t| (t, Displaced::HostCap));
+            let on_host = |s: &Slot<T>| s.host == host;
+            let (victim, why) = match self.fairest(&sender, |s| on_host(s) && may_displace(s)) {
+                Some(victim) => (victim, Displaced::HostCap),
+                None => (self.longest_idle(|s| on_host(s) && own(s))?, Displaced::ReplacedByOwn),
+            };
+            displaced = self.remove(victim).map(|t| (t, why));
         } else if self.slots.len() >= self.caps.total {
-            let busiest = self.busiest(|_| true)?;
-            if count(&self.per_sender, &busiest) < count(&self.per_sender, &sender) + 2 {
-                return None;
-            }
-            let victim = self.longest_idle(|s| s.sender == busiest)?;
-            displaced = self.remove(victim).map(|t| (t, Displaced::FairShare));
+            let (victim, why) = match self.fairest(&sender, may_displace) {
+                Some(victim) => (victim, Displaced::FairShare),
+                None => (self.longest_idle(own)?, Displaced::ReplacedByOwn),
+            };
+            displaced = self.remove(victim).map(|t| (t, why));
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -116,6 +133,19 @@ impl<T: Activity> Slots<T> {
         *self.per_host.entry(host).or_default() += 1;
         self.slots.insert(id, Slot { sender, host, payload });
         Some(Admitted { id, displaced })
+    }
+
+    /// Of the slots that `which` picks: the longest-idle session of the
+    /// sender holding the most, if it holds at least two more than
+    /// `newcomer` (so no one is displaced to end up with more than the
+    /// displaced, and two senders do not displace each other in turn).
+    fn fairest(&self, newcomer: &Sender, which: impl Fn(&Slot<T>) -> bool) -> Option<u64> {
+        let busiest = self.busiest(&which)?;
+        let held = |sender: &Sender| self.slots.values().filter(|s| which(s) && s.sender == *sender).count();
+        if held(&busiest) < held(newcomer) + 2 {
+            return None;
+        }
+        self.longest_idle(|s| which(s) && s.sender == busiest)
     }
 
     /// Gives slot `id` back (nothing if it was displaced already).
@@ -203,11 +233,12 @@ mod tests {
         assert_eq!(displaced(s.admit(p("node"), host("10.0.0.2"), S("n1", 20))), Some(("a2", Displaced::FairShare)));
         assert_eq!(displaced(s.admit(p("other"), host("10.0.0.3"), S("o1", 20))), Some(("a1", Displaced::FairShare)));
         // attacker 2, node 1, other 1: the attacker does not get a slot back,
-        // and neither does a sender that holds one already.
-        assert!(s.admit(p("attacker"), host("10.0.0.1"), S("a5", 30)).is_none());
-        assert!(s.admit(p("node"), host("10.0.0.2"), S("n2", 30)).is_none());
+        // and neither does a sender that holds one already: each new session
+        // only replaces its own sender's longest idle.
+        assert_eq!(displaced(s.admit(p("attacker"), host("10.0.0.1"), S("a5", 30))), Some(("a3", Displaced::ReplacedByOwn)));
+        assert_eq!(displaced(s.admit(p("node"), host("10.0.0.2"), S("n2", 30))), Some(("n1", Displaced::ReplacedByOwn)));
         // A third new sender still gets in, at the attacker's expense.
-        assert_eq!(displaced(s.admit(p("third"), host("10.0.0.4"), S("t1", 30))), Some(("a3", Displaced::FairShare)));
+        assert_eq!(displaced(s.admit(p("third"), host("10.0.0.4"), S("t1", 30))), Some(("a4", Displaced::FairShare)));
         assert_eq!(s.len(), 4);
     }
 
@@ -216,8 +247,55 @@ mod tests {
         let mut s = slots(2, 10, 10);
         s.admit(p("a"), host("10.0.0.1"), S("a", 1)).unwrap();
         s.admit(p("b"), host("10.0.0.2"), S("b", 2)).unwrap();
-        assert!(!s.could_admit_a_new_sender());
+        assert!(!s.could_admit_from(&host("10.0.0.3")));
         assert!(s.admit(p("c"), host("10.0.0.3"), S("c", 3)).is_none());
+    }
+
+    #[test]
+    fn when_everyone_holds_one_a_node_replaces_its_own_dead_session() {
+        let mut s = slots(2, 10, 10);
+        s.admit(p("a"), host("10.0.0.1"), S("a dead", 1)).unwrap();
+        s.admit(p("b"), host("10.0.0.2"), S("b", 2)).unwrap();
+        assert!(s.could_admit_from(&host("10.0.0.1")), "its host holds a session: it may be its sender back");
+        assert_eq!(displaced(s.admit(p("a"), host("10.0.0.1"), S("a again", 3))), Some(("a dead", Displaced::ReplacedByOwn)));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn at_the_host_cap_two_senders_do_not_displace_each_other_in_turn() {
+        let mut s = slots(100, 10, 3);
+        s.admit(p("x"), host("10.0.0.1"), S("x1", 1)).unwrap();
+        s.admit(p("x"), host("10.0.0.1"), S("x2", 2)).unwrap();
+        s.admit(p("y"), host("10.0.0.1"), S("y1", 3)).unwrap();
+        // x holds 2 there, y 1: x giving way would leave y with more.
+        assert_eq!(displaced(s.admit(p("y"), host("10.0.0.1"), S("y2", 4))), Some(("y1", Displaced::ReplacedByOwn)));
+        assert!(s.admit(p("z"), host("10.0.0.1"), S("z1", 5)).is_some_and(|a| a.displaced.is_some_and(|(v, _)| v.0 == "x1")));
+        let mut even = slots(100, 10, 2);
+        even.admit(p("x"), host("10.0.0.1"), S("x1", 1)).unwrap();
+        even.admit(p("y"), host("10.0.0.1"), S("y1", 2)).unwrap();
+        assert!(even.admit(p("z"), host("10.0.0.1"), S("z1", 3)).is_none(), "no one holds two more than the newcomer");
+    }
+
+    #[test]
+    fn plain_senders_never_displace_gss_sessions() {
+        let mut s = slots(3, 10, 10);
+        for (i, name) in ["g1", "g2", "g3"].into_iter().enumerate() {
+            s.admit(p("gss"), host("10.0.0.1"), S(name, i as u64)).unwrap();
+        }
+        assert!(s.admit(Sender::Plain(host("10.0.0.2")), host("10.0.0.2"), S("plain", 9)).is_none(), "full of GSS sessions");
+        let mut on_host = slots(100, 10, 3);
+        for (i, name) in ["g1", "g2", "g3"].into_iter().enumerate() {
+            on_host.admit(p("gss"), host("10.0.0.1"), S(name, i as u64)).unwrap();
+        }
+        assert!(on_host.admit(Sender::Plain(host("10.0.0.1")), host("10.0.0.1"), S("plain", 9)).is_none(), "host full of GSS sessions");
+        // Among plain senders the fair share still holds.
+        let mut mixed = slots(4, 10, 10);
+        mixed.admit(p("gss"), host("10.0.0.1"), S("g1", 0)).unwrap();
+        mixed.admit(p("gss"), host("10.0.0.1"), S("g2", 0)).unwrap();
+        mixed.admit(p("gss"), host("10.0.0.1"), S("g3", 0)).unwrap();
+        mixed.admit(Sender::Plain(host("10.0.0.2")), host("10.0.0.2"), S("p1", 5)).unwrap();
+        assert!(mixed.admit(Sender::Plain(host("10.0.0.3")), host("10.0.0.3"), S("p2", 9)).is_none());
+        assert_eq!(displaced(mixed.admit(p("new"), host("10.0.0.4"), S("n", 9))), Some(("g1", Displaced::FairShare)));
     }
 
     #[test]

@@ -55,20 +55,30 @@ pub fn is_mark(frame: &[u8]) -> bool {
     frame.ends_with(b" -- MARK --") || frame == b"-- MARK --"
 }
 
-/// A session's chunk: `bytes` received, its complete `messages`, from the
-/// sender of `origin`. An empty chunk is the acknowledged mode's heartbeat
-/// (`gsswire::ack::HEARTBEAT`): only a GSS token can be empty, and only our
-/// shipper sends one.
-pub fn received<'a>(origin: &Origin, bytes: usize, messages: impl IntoIterator<Item = &'a [u8]>) {
-    let Ok(ip) = origin.fromhost_ip.parse::<IpAddr>() else { return };
-    let mut count = 0u64;
-    let mut mark = bytes == 0;
-    for message in messages {
-        count += 1;
-        mark |= is_mark(message);
+/// What a chunk's complete messages tell the table: how many, and whether
+/// one of them is a mark. Each message is added once, as it is framed.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub messages: u64,
+    pub mark: bool,
+}
+
+impl Tally {
+    pub fn add(&mut self, message: &[u8]) {
+        self.messages += 1;
+        self.mark |= is_mark(message);
     }
+}
+
+/// A session's chunk: `bytes` received, its complete messages as `tally`
+/// counted them, from the sender of `origin`. An empty chunk is the
+/// acknowledged mode's heartbeat (`gsswire::ack::HEARTBEAT`): only a GSS
+/// token can be empty, and only our shipper sends one.
+pub fn received(origin: &Origin, bytes: usize, tally: Tally) {
+    let Ok(ip) = origin.fromhost_ip.parse::<IpAddr>() else { return };
+    let mark = bytes == 0 || tally.mark;
     let principal = Some(origin.provenance.principal.as_str()).filter(|p| !p.is_empty());
-    TABLE.received(ip, principal, count, bytes as u64, mark, now());
+    TABLE.received(ip, principal, tally.messages, bytes as u64, mark, now());
 }
 
 /// Loads the kept table, takes the expected senders, registers the metrics
