@@ -6,6 +6,13 @@
 //!
 //! Reading guide:
 //! - `cli.rs`: the command line, a contract that scripts rely on.
+//! - `store/`: the archive on disk (manifest, packs, token index); its
+//!   format is described in `archive/FORMAT.md`.
+//! - `tree.rs`: the collector's tree: walking it, files' identities.
+//! - `content.rs`: what a file holds now, from the archive and the live file.
+//! - `seal.rs` (with `remove.rs`), `verify.rs`, `cat.rs`, `grep/`,
+//!   `stats.rs`: the commands; `progress.rs`: their progress display.
+//! - `source.rs`: the archive as the reports' [`report::Source`].
 //! - `sshd/`: the sshd line classifier and the per-chunk event tables that
 //!   sealing stores beside the data (`sshd::extract`, `sshd::decode`).
 //! - `report/`: the report views and their output formats.
@@ -17,3 +24,4 @@ pub mod cli;
 pub mod linetime;
 pub mod report;
 pub mod sshd;
+pub mod store;

@@ -1,0 +1,299 @@
+//! The token index of a pack: which of its chunks hold which words.
+//!
+//! A token is a maximal run of word bytes (`[A-Za-z0-9_]`, grep's word
+//! constituents in the C locale), ASCII-lowercased, cut to [`MAX_TOKEN`]
+//! bytes (a chunk with a longer one carries [`FLAG_LONG_TOKEN`]). The index
+//! of a pack is its sorted token dictionary (one `\n`-separated blob, so
+//! that a substring of a token is found with one memmem pass) and, for each
+//! token, the slots of the chunks that hold it.
+//!
+//! A search asks the index with a [`Probe`]: a word piece that every
+//! matching line must hold, either as a whole token (`Exact`) or inside
+//! one (`Contains`). The answer is a superset of the chunks with a match:
+//! never a chunk too few.
+//!
+//! [`FLAG_LONG_TOKEN`]: super::manifest::FLAG_LONG_TOKEN
+
+use std::collections::{HashMap, HashSet};
+
+use super::codec::{Reader, Writer};
+use super::FormatError;
+
+pub const MAX_TOKEN: usize = 64;
+const MAGIC: &[u8; 8] = b"GSLINDX1";
+/// A dictionary hit list longer than this reads every chunk of the pack:
+/// the probe is too common to be worth the postings.
+const MAX_HITS: usize = 4096;
+/// The largest decompressed index a reader accepts.
+const MAX_INDEX: u32 = 1 << 30;
+
+pub fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The distinct tokens of `chunk`, and whether one was longer than [`MAX_TOKEN`].
+pub fn tokens(chunk: &[u8]) -> (Vec<Box<[u8]>>, bool) {
+    let mut set: HashSet<Box<[u8]>> = HashSet::new();
+    let mut long = false;
+    let mut scratch = Vec::with_capacity(MAX_TOKEN);
+    let mut i = 0;
+    while i < chunk.len() {
+        if !is_word(chunk[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chunk.len() && is_word(chunk[i]) {
+            i += 1;
+        }
+        let mut word = &chunk[start..i];
+        if word.len() > MAX_TOKEN {
+            long = true;
+            word = &word[..MAX_TOKEN];
+        }
+        scratch.clear();
+        scratch.extend(word.iter().map(u8::to_ascii_lowercase));
+        if !set.contains(scratch.as_slice()) {
+            set.insert(scratch.as_slice().into());
+        }
+    }
+    (set.into_iter().collect(), long)
+}
+
+/// Collects the tokens of a pack's chunks, slot by slot.
+#[derive(Default)]
+pub struct IndexBuilder {
+    postings: HashMap<Box<[u8]>, Vec<u32>>,
+    slots: u32,
+}
+
+impl IndexBuilder {
+    /// Adds the next chunk's tokens; returns its slot.
+    pub fn add(&mut self, tokens: Vec<Box<[u8]>>) -> u32 {
+        let slot = self.slots;
+        self.slots += 1;
+        for t in tokens {
+            self.postings.entry(t).or_default().push(slot);
+        }
+        slot
+    }
+
+    pub fn slots(&self) -> u32 {
+        self.slots
+    }
+
+    /// The index file's bytes: magic, raw length, CRC-32C of the length and the body, zstd body.
+    pub fn encode(self) -> Vec<u8> {
+        let mut entries: Vec<(Box<[u8]>, Vec<u32>)> = self.postings.into_iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut blob = Vec::with_capacity(entries.iter().map(|e| e.0.len() + 1).sum::<usize>() + 1);
+        blob.push(b'\n');
+        for (t, _) in &entries {
+            blob.extend_from_slice(t);
+            blob.push(b'\n');
+        }
+        let mut w = Writer::default();
+        w.varint(u64::from(self.slots));
+        w.varint(entries.len() as u64);
+        w.bytes(&blob);
+        for (_, slots) in &entries {
+            w.varint(slots.len() as u64);
+            let mut prev = 0;
+            for &s in slots {
+                w.varint(u64::from(s - prev));
+                prev = s;
+            }
+        }
+        let body = zstd::bulk::compress(&w.buf, 3).unwrap_or_default();
+        let mut out = Vec::with_capacity(body.len() + 16);
+        out.extend_from_slice(MAGIC);
+        let raw_len = (w.buf.len() as u32).to_le_bytes();
+        out.extend_from_slice(&raw_len);
+        out.extend_from_slice(&crc32c::crc32c_append(crc32c::crc32c(&raw_len), &body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+/// What every matching line must hold: a lowercased word piece.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A whole token.
+    Exact(Vec<u8>),
+    /// Part of a token.
+    Contains(Vec<u8>),
+}
+
+impl Probe {
+    /// The best probe for a literal that every match contains (`whole_word`:
+    /// the match is bounded by non-word bytes, as with `grep -w`), or `None`
+    /// when the literal has no word piece worth asking for.
+    pub fn for_literal(literal: &[u8], whole_word: bool) -> Option<Probe> {
+        let mut best: Option<(bool, usize, usize)> = None; // (exact, start, end)
+        let mut i = 0;
+        while i < literal.len() {
+            if !is_word(literal[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < literal.len() && is_word(literal[i]) {
+                i += 1;
+            }
+            let exact = (start > 0 || whole_word) && (i < literal.len() || whole_word);
+            let better = match best {
+                None => true,
+                Some((e, s, end)) => (exact, i - start) > (e, end - s),
+            };
+            if better {
+                best = Some((exact, start, i));
+            }
+        }
+        let (exact, start, end) = best?;
+        if end - start < 3 {
+            return None;
+        }
+        let piece: Vec<u8> = literal[start..end].iter().take(MAX_TOKEN).map(u8::to_ascii_lowercase).collect();
+        Some(if exact { Probe::Exact(piece) } else { Probe::Contains(piece) })
+    }
+
+    pub fn is_exact(&self) -> bool {
+        matches!(self, Probe::Exact(_))
+    }
+}
+
+/// A pack's index, read back.
+pub struct PackIndex {
+    slots: u32,
+    tokens: u64,
+    blob: Vec<u8>,
+    postings: Vec<u8>,
+}
+
+impl PackIndex {
+    pub fn decode(file: &[u8]) -> Result<PackIndex, FormatError> {
+        let mut r = Reader::new(file);
+        if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
+            return Err(FormatError::BadMagic("index"));
+        }
+        let raw_len = r.u32_le()?;
+        let crc = r.u32_le()?;
+        let body = r.take(file.len() - MAGIC.len() - 8)?;
+        if crc32c::crc32c_append(crc32c::crc32c(&raw_len.to_le_bytes()), body) != crc {
+            return Err(FormatError::Checksum("index"));
+        }
+        if raw_len > MAX_INDEX {
+            return Err(FormatError::Invalid("index larger than the limit"));
+        }
+        let raw = zstd::bulk::decompress(body, raw_len as usize).map_err(|_| FormatError::Invalid("index does not decompress"))?;
+        if raw.len() != raw_len as usize {
+            return Err(FormatError::Invalid("index length mismatch"));
+        }
+        let mut r = Reader::new(&raw);
+        let slots = r.varint32()?;
+        let tokens = r.varint()?;
+        let blob = r.bytes()?.to_vec();
+        if blob.first() != Some(&b'\n') || blob.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', &blob).count() as u64 != tokens + 1 {
+            return Err(FormatError::Invalid("index dictionary is malformed"));
+        }
+        let postings = raw[raw.len() - r.rest_len()..].to_vec();
+        Ok(PackIndex { slots, tokens, blob, postings })
+    }
+
+    /// For each slot, whether its chunk may hold the probe; `None`: every chunk may.
+    pub fn candidates(&self, probe: &Probe) -> Result<Option<Vec<bool>>, FormatError> {
+        let mut ordinals = Vec::new();
+        match probe {
+            Probe::Exact(piece) => {
+                let mut needle = Vec::with_capacity(piece.len() + 2);
+                needle.push(b'\n');
+                needle.extend_from_slice(piece);
+                needle.push(b'\n');
+                if let Some(pos) = memchr::memmem::find(&self.blob, &needle) {
+                    ordinals.push(memchr::memchr_iter(b'\n', &self.blob[..=pos]).count() as u64 - 1);
+                }
+            }
+            Probe::Contains(piece) => {
+                let (mut counted_to, mut newlines) = (0, 0u64);
+                for pos in memchr::memmem::find_iter(&self.blob, piece) {
+                    newlines += memchr::memchr_iter(b'\n', &self.blob[counted_to..pos]).count() as u64;
+                    counted_to = pos;
+                    let ordinal = newlines - 1;
+                    if ordinals.last() != Some(&ordinal) {
+                        ordinals.push(ordinal);
+                        if ordinals.len() > MAX_HITS {
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
+        }
+        let mut hit = vec![false; self.slots as usize];
+        let mut r = Reader::new(&self.postings);
+        let mut wanted = ordinals.iter().peekable();
+        for ordinal in 0..self.tokens {
+            let Some(&&next) = wanted.peek() else { break };
+            let n = r.count()?;
+            let take = next == ordinal;
+            let mut slot = 0u64;
+            for _ in 0..n {
+                slot += r.varint()?;
+                if take {
+                    let s = usize::try_from(slot).ok().filter(|&s| s < hit.len()).ok_or(FormatError::Invalid("slot out of range"))?;
+                    hit[s] = true;
+                }
+            }
+            if take {
+                wanted.next();
+            }
+        }
+        Ok(Some(hit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_of(chunks: &[&[u8]]) -> PackIndex {
+        let mut b = IndexBuilder::default();
+        for c in chunks {
+            b.add(tokens(c).0);
+        }
+        match PackIndex::decode(&b.encode()) {
+            Ok(i) => i,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn probes_find_the_chunks_that_hold_them_and_only_those() {
+        let idx = index_of(&[b"Accepted gssapi for RealUser from 10.1.2.3\n", b"session opened for user root\n", b"realusers are here\n"]);
+        let ask = |p: Probe| idx.candidates(&p).ok().flatten();
+        assert_eq!(ask(Probe::Exact(b"realuser".to_vec())), Some(vec![true, false, false]));
+        assert_eq!(ask(Probe::Contains(b"realuser".to_vec())), Some(vec![true, false, true]));
+        assert_eq!(ask(Probe::Contains(b"ser".to_vec())), Some(vec![true, true, true]));
+        assert_eq!(ask(Probe::Exact(b"nobody".to_vec())), Some(vec![false, false, false]));
+    }
+
+    #[test]
+    fn the_probe_of_a_literal_is_a_word_piece_the_match_must_hold() {
+        assert_eq!(Probe::for_literal(b"realuser", false), Some(Probe::Contains(b"realuser".to_vec())));
+        assert_eq!(Probe::for_literal(b"RealUser", true), Some(Probe::Exact(b"realuser".to_vec())));
+        assert_eq!(Probe::for_literal(b"for realuser from", false), Some(Probe::Exact(b"realuser".to_vec())));
+        assert_eq!(Probe::for_literal(b"10.1.2.3", false), None);
+        assert_eq!(Probe::for_literal(b"Failed password", false), Some(Probe::Contains(b"password".to_vec())));
+    }
+
+    #[test]
+    fn a_damaged_index_is_an_error_not_a_panic() {
+        let mut b = IndexBuilder::default();
+        b.add(tokens(b"one two three").0);
+        let bytes = b.encode();
+        for i in 0..bytes.len() {
+            let mut d = bytes.clone();
+            d[i] ^= 1;
+            assert!(PackIndex::decode(&d).is_err(), "flip at {i}");
+        }
+    }
+}
