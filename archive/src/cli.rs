@@ -60,6 +60,9 @@ pub struct SealArgs {
     /// bytes were verified against them.
     #[arg(long)]
     pub remove_sources: bool,
+    /// zstd level of the sealed chunks (1-22): higher is smaller and slower.
+    #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub level: i32,
     /// The collector's tree.
     #[arg(value_name = "ROOT")]
     pub root: PathBuf,
@@ -75,6 +78,10 @@ pub struct CatArgs {
     /// The file's path relative to ROOT.
     #[arg(value_name = "RELPATH")]
     pub relpath: PathBuf,
+    /// An earlier life of the file (before it was truncated or replaced):
+    /// its sealed bytes only. Generations are numbered from 1.
+    #[arg(long, value_name = "N")]
+    pub generation: Option<u32>,
 }
 
 #[derive(Args, Debug)]

@@ -20,8 +20,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cat;
 pub mod cli;
+pub mod clock;
+pub mod content;
 pub mod linetime;
+pub mod progress;
+pub mod remove;
 pub mod report;
+pub mod seal;
 pub mod sshd;
 pub mod store;
+pub mod tree;
+pub mod verify;

@@ -1,22 +1,75 @@
 //! `gsslog`: the admin's tool. Exit status as grep's where it searches:
 //! 0 found (or done), 1 nothing found (or, for verify, a mismatch), 2 error.
 
+use std::io::{IsTerminal, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
-use gsslog_archive::cli::{Cli, Command};
+use gsslog_archive::cli::{CatArgs, Cli, Command, RootArgs, SealArgs};
+use gsslog_archive::{cat, remove, seal, verify};
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
-    let name = match cli.command {
-        Command::Seal(_) => "seal",
-        Command::Verify(_) => "verify",
-        Command::Cat(_) => "cat",
-        Command::Grep(_) => "grep",
-        Command::Report(_) => "report",
-        Command::Stats(_) => "stats",
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).with_env_filter(filter).init();
+    let result = match cli.command {
+        Command::Seal(args) => run_seal(args),
+        Command::Verify(args) => run_verify(args),
+        Command::Cat(args) => run_cat(args),
+        Command::Grep(_) | Command::Report(_) | Command::Stats(_) => {
+            eprintln!("gsslog: not implemented yet");
+            Ok(ExitCode::from(2))
+        }
     };
-    eprintln!("gsslog {name}: not implemented yet");
-    ExitCode::from(2)
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gsslog: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_seal(args: SealArgs) -> anyhow::Result<ExitCode> {
+    let options = seal::SealOptions { level: args.level };
+    let (archive, summary) = seal::seal(&args.archive.dir, &args.root, options).context("seal")?;
+    tracing::info!(
+        files = summary.files,
+        bytes = summary.bytes,
+        chunks = summary.chunks,
+        new_generations = summary.new_generations,
+        "sealed"
+    );
+    let mut failed = !summary.errors.is_empty();
+    for e in &summary.errors {
+        eprintln!("gsslog: seal: {e}");
+    }
+    if args.remove_sources {
+        let removal = remove::remove_closed_months(&archive, &args.root);
+        tracing::info!(removed = removal.removed.len(), kept = removal.kept.len(), "sources of closed months");
+        for (path, why) in &removal.kept {
+            eprintln!("gsslog: seal: kept {path}: {why}");
+        }
+        failed |= removal.kept.iter().any(|(_, why)| why.is_error);
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn run_verify(args: RootArgs) -> anyhow::Result<ExitCode> {
+    let problems = verify::verify(&args.archive.dir, &args.root).context("verify")?;
+    for p in &problems {
+        println!("{p}");
+    }
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run_cat(args: CatArgs) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    cat::cat(&args.archive.dir, &args.root, args.relpath.as_os_str().as_bytes(), args.generation, &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::codec::{Reader, Writer};
+use crate::linetime::LineTime;
 use super::FormatError;
 
 const MAGIC: &[u8; 8] = b"GSLMANI1";
@@ -22,6 +23,19 @@ pub const FLAG_LONG_TOKEN: u8 = 2;
 
 /// A line's time packed as the decimal number `YYYYMMDDhhmmss`; 0 when none.
 pub type Stamp = u64;
+
+pub fn stamp(t: &LineTime) -> Stamp {
+    let d = &t.day;
+    ((((u64::from(d.year.max(0) as u32) * 100 + u64::from(d.month)) * 100 + u64::from(d.day)) * 100 + u64::from(t.hour)) * 100
+        + u64::from(t.minute))
+        * 100
+        + u64::from(t.second)
+}
+
+/// The day of a stamp, as `YYYYMMDD`.
+pub fn stamp_day(s: Stamp) -> u64 {
+    s / 1_000_000
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
