@@ -24,6 +24,7 @@ pub mod cat;
 pub mod cli;
 pub mod clock;
 pub mod content;
+pub mod grep;
 pub mod linetime;
 pub mod progress;
 pub mod remove;

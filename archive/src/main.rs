@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use gsslog_archive::cli::{CatArgs, Cli, Command, RootArgs, SealArgs};
+use gsslog_archive::cli::{CatArgs, Cli, Command, GrepArgs, RootArgs, SealArgs};
+use gsslog_archive::grep::{self, filter::Filter, matcher::Mode};
+use gsslog_archive::linetime::Day;
 use gsslog_archive::{cat, remove, seal, verify};
 use tracing_subscriber::EnvFilter;
 
@@ -19,7 +21,8 @@ fn main() -> ExitCode {
         Command::Seal(args) => run_seal(args),
         Command::Verify(args) => run_verify(args),
         Command::Cat(args) => run_cat(args),
-        Command::Grep(_) | Command::Report(_) | Command::Stats(_) => {
+        Command::Grep(args) => run_grep(args),
+        Command::Report(_) | Command::Stats(_) => {
             eprintln!("gsslog: not implemented yet");
             Ok(ExitCode::from(2))
         }
@@ -72,4 +75,22 @@ fn run_cat(args: CatArgs) -> anyhow::Result<ExitCode> {
     cat::cat(&args.archive.dir, &args.root, args.relpath.as_os_str().as_bytes(), args.generation, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_grep(args: GrepArgs) -> anyhow::Result<ExitCode> {
+    let day = |d: &Option<String>| d.as_deref().map(Day::parse).transpose();
+    let options = grep::GrepOptions {
+        mode: Mode { fixed: args.fixed, ignore_case: args.ignore_case, word: args.word },
+        count: args.count,
+        list: args.files_with_matches,
+        filter: Filter { hosts: args.hosts, files: args.files, since: day(&args.since)?, until: day(&args.until)? },
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let outcome = grep::grep(&args.archive.dir, &args.root, &args.pattern, &options, &mut out, &mut std::io::stderr())?;
+    Ok(match outcome {
+        grep::Outcome { errors: true, .. } => ExitCode::from(2),
+        grep::Outcome { matched: true, .. } => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
 }

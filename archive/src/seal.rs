@@ -19,7 +19,7 @@ use crate::content;
 use crate::linetime::{self, PathDate};
 use crate::progress::Progress;
 use crate::store::index::{self, IndexBuilder};
-use crate::store::manifest::{self, Chunk, Generation, Manifest, PackMeta, FLAG_LONG_TOKEN, FLAG_NUL};
+use crate::store::manifest::{self, Chunk, Generation, Manifest, PackMeta, FLAG_LONG_TOKEN, FLAG_NUL, FLAG_UNSTAMPED};
 use crate::store::pack::{PackWriter, MAX_CHUNK};
 use crate::store::{Archive, OpenError};
 use crate::tree::{self, TreeFile, HEAD};
@@ -255,11 +255,15 @@ fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
     let (tokens, long) = index::tokens(&raw);
     let (mut first, mut last) = (0, 0);
     let mut lines = 0u64;
-    for line in raw.split(|&b| b == b'\n') {
-        if let Some(t) = linetime::parse(line, plan.year) {
-            let s = manifest::stamp(&t);
-            first = if first == 0 { s } else { first.min(s) };
-            last = last.max(s);
+    let mut unstamped = false;
+    for line in raw[..raw.len().saturating_sub(1)].split(|&b| b == b'\n') {
+        match linetime::parse(line, plan.year) {
+            Some(t) => {
+                let s = manifest::stamp(&t);
+                first = if first == 0 { s } else { first.min(s) };
+                last = last.max(s);
+            }
+            None => unstamped = true,
         }
     }
     lines += memchr::memchr_iter(b'\n', &raw).count() as u64;
@@ -269,6 +273,9 @@ fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
     }
     if long {
         flags |= FLAG_LONG_TOKEN;
+    }
+    if unstamped {
+        flags |= FLAG_UNSTAMPED;
     }
     let meta = Chunk {
         stored_len: frame.len() as u32,

@@ -20,6 +20,8 @@ pub const FLAG_NUL: u8 = 1;
 /// Chunk flag: a token longer than the index keeps was cut short, so
 /// substring lookups must read this chunk whatever its index says.
 pub const FLAG_LONG_TOKEN: u8 = 2;
+/// Chunk flag: a line has no timestamp (so its time range does not bound all lines).
+pub const FLAG_UNSTAMPED: u8 = 4;
 
 /// A line's time packed as the decimal number `YYYYMMDDhhmmss`; 0 when none.
 pub type Stamp = u64;
