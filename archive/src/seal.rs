@@ -45,11 +45,13 @@ pub enum SealError {
 pub struct SealOptions {
     /// zstd level of the chunks.
     pub level: i32,
+    /// Bytes of lines per pack (and per manifest commit).
+    pub pack_bytes: u64,
 }
 
 impl Default for SealOptions {
     fn default() -> Self {
-        SealOptions { level: 9 }
+        SealOptions { level: 9, pack_bytes: PACK }
     }
 }
 
@@ -122,7 +124,7 @@ pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Ar
     }
     let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
     let progress = Progress::new("seal", total);
-    let mut run = Run { archive: &mut archive, manifest: None, pack: None, options, summary: SealSummary::default(), started: vec![false; plans.len()] };
+    let mut run = Run { archive: &mut archive, manifest: None, pack: None, pack_raw: 0, options, summary: SealSummary::default(), started: vec![false; plans.len()] };
     let mut batch: Vec<Pending> = Vec::new();
     let mut batch_bytes = 0;
     let mut fatal = None;
@@ -171,6 +173,8 @@ struct Run<'a> {
     /// The manifest being built (committed at each pack's end).
     manifest: Option<Manifest>,
     pack: Option<(PackWriter, IndexBuilder)>,
+    /// Bytes of lines in the current pack.
+    pack_raw: u64,
     options: SealOptions,
     summary: SealSummary,
     started: Vec<bool>,
@@ -203,7 +207,7 @@ impl Run<'_> {
         meta.offset = writer.append(&r.frame).map_err(err)?;
         writer.append(&r.table).map_err(err)?;
         meta.slot = index.add(r.tokens);
-        let written = writer.len();
+        self.pack_raw += u64::from(meta.raw_len);
 
         let plan = &plans[r.plan];
         let manifest = self.manifest.get_or_insert_with(|| self.archive.manifest.clone());
@@ -222,7 +226,7 @@ impl Run<'_> {
         self.summary.bytes += u64::from(meta.raw_len);
         self.summary.chunks += 1;
         generation.chunks.push(meta);
-        if written >= PACK {
+        if self.pack_raw >= self.options.pack_bytes {
             self.commit_pack()?;
         }
         Ok(())
@@ -231,6 +235,7 @@ impl Run<'_> {
     /// Makes the current pack durable and visible.
     fn commit_pack(&mut self) -> Result<(), SealError> {
         let Some((writer, index)) = self.pack.take() else { return Ok(()) };
+        self.pack_raw = 0;
         let id = writer.id;
         let chunks = index.slots();
         let data_len = writer.len();
