@@ -141,7 +141,7 @@ pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Ar
             batch_bytes += lines.len();
             progress.add(lines.len() as u64);
             batch.push(Pending { plan: i, raw: lines.to_vec() });
-            if batch_bytes >= BATCH {
+            if batch_bytes >= BATCH.min(options.pack_bytes as usize) {
                 batch_bytes = 0;
                 if let Err(e) = run.flush(&plans, std::mem::take(&mut batch)) {
                     fatal = Some(e);
