@@ -31,6 +31,7 @@ pub mod remove;
 pub mod report;
 pub mod seal;
 pub mod sshd;
+pub mod stats;
 pub mod store;
 pub mod tree;
 pub mod verify;

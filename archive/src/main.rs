@@ -10,7 +10,7 @@ use clap::Parser;
 use gsslog_archive::cli::{CatArgs, Cli, Command, GrepArgs, RootArgs, SealArgs};
 use gsslog_archive::grep::{self, filter::Filter, matcher::Mode};
 use gsslog_archive::linetime::Day;
-use gsslog_archive::{cat, remove, seal, verify};
+use gsslog_archive::{cat, remove, seal, stats, verify};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -22,7 +22,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => run_verify(args),
         Command::Cat(args) => run_cat(args),
         Command::Grep(args) => run_grep(args),
-        Command::Report(_) | Command::Stats(_) => {
+        Command::Stats(args) => run_stats(args),
+        Command::Report(_) => {
             eprintln!("gsslog: not implemented yet");
             Ok(ExitCode::from(2))
         }
@@ -93,4 +94,10 @@ fn run_grep(args: GrepArgs) -> anyhow::Result<ExitCode> {
         grep::Outcome { matched: true, .. } => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+fn run_stats(args: RootArgs) -> anyhow::Result<ExitCode> {
+    let s = stats::stats(&args.archive.dir, &args.root).context("stats")?;
+    print!("{s}");
+    Ok(ExitCode::SUCCESS)
 }
