@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use gsslog_archive::cli::{CatArgs, Cli, Command, GrepArgs, RootArgs, SealArgs};
+use gsslog_archive::cli::{CatArgs, Cli, Command, GrepArgs, Report, ReportArgs, RootArgs, SealArgs, SshdArgs, View};
 use gsslog_archive::grep::{self, filter::Filter, matcher::Mode};
 use gsslog_archive::linetime::Day;
 use gsslog_archive::{cat, remove, seal, stats, verify};
@@ -23,10 +23,7 @@ fn main() -> ExitCode {
         Command::Cat(args) => run_cat(args),
         Command::Grep(args) => run_grep(args),
         Command::Stats(args) => run_stats(args),
-        Command::Report(_) => {
-            eprintln!("gsslog: not implemented yet");
-            Ok(ExitCode::from(2))
-        }
+        Command::Report(ReportArgs { report: Report::Sshd(args) }) => run_report(args),
     };
     match result {
         Ok(code) => code,
@@ -99,5 +96,25 @@ fn run_grep(args: GrepArgs) -> anyhow::Result<ExitCode> {
 fn run_stats(args: RootArgs) -> anyhow::Result<ExitCode> {
     let s = stats::stats(&args.archive.dir, &args.root).context("stats")?;
     print!("{s}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_report(args: SshdArgs) -> anyhow::Result<ExitCode> {
+    let root = match (&args.root, &args.view) {
+        (Some(root), _) => root.clone(),
+        (None, Some(view)) => match view {
+            View::RemoteResultsPerDay { root, .. }
+            | View::Logins { root }
+            | View::Watchlist { root, .. }
+            | View::Top { root, .. }
+            | View::Profile { root, .. } => root.clone(),
+        },
+        (None, None) => anyhow::bail!("report: no ROOT given"),
+    };
+    let source = gsslog_archive::source::ArchiveSource::open(&args.common.archive.dir, &root)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    gsslog_archive::report::run(&args, &source, &mut out).context("report sshd")?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

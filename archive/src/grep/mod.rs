@@ -197,7 +197,9 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     Ok(outcome)
 }
 
-type Candidates = HashMap<u64, Option<Vec<bool>>>;
+/// Which slots of a pack may hold the probe; `None`: all of them.
+type Slots = Option<Vec<bool>>;
+type Candidates = HashMap<u64, Slots>;
 
 /// For every pack the views read, which slots may hold the probe (`None`: all).
 fn candidates(archive: &Archive, views: &[FileView], matcher: &Matcher, err: &mut dyn Write) -> Candidates {
@@ -205,7 +207,7 @@ fn candidates(archive: &Archive, views: &[FileView], matcher: &Matcher, err: &mu
     let mut packs: Vec<u64> = views.iter().flat_map(|v| v.chunks().iter().map(|c| c.pack)).collect();
     packs.sort_unstable();
     packs.dedup();
-    let answers: Vec<(u64, Result<Option<Vec<bool>>, String>)> = packs
+    let answers: Vec<(u64, Result<Slots, String>)> = packs
         .par_iter()
         .map(|&p| (p, archive.read_index(p).and_then(|idx| idx.candidates(probe).map_err(|e| format!("index of pack {p}: {e}")))))
         .collect();

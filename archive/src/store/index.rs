@@ -140,7 +140,7 @@ impl Probe {
             while i < literal.len() && is_word(literal[i]) {
                 i += 1;
             }
-            let exact = (start > 0 || whole_word) && (i < literal.len() || whole_word);
+            let exact = whole_word || (start > 0 && i < literal.len());
             let better = match best {
                 None => true,
                 Some((e, s, end)) => (exact, i - start) > (e, end - s),

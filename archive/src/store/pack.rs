@@ -51,6 +51,8 @@ impl PackWriter {
         Ok(at)
     }
 
+    /// Bytes written so far (never 0: the magic comes first).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
         self.len
     }
