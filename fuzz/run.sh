@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-all_targets=(frame cfx_unwrap deframer syslog_parse template config queue_recovery ack metrics_request)
+all_targets=(frame cfx_unwrap deframer syslog_parse template config queue_recovery ack metrics_request archive_read)
 mode=${1:-smoke}
 shift || true
 case "$mode" in

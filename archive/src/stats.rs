@@ -46,7 +46,7 @@ pub fn stats(archive_dir: &Path, root: &Path) -> Result<Stats, OpenError> {
         }
     }
     let pack_bytes: u64 = m.packs.iter().map(|p| p.data_len).sum();
-    s.data = pack_bytes - s.tables;
+    s.data = pack_bytes.saturating_sub(s.tables);
     let manifest_len = std::fs::metadata(Archive::manifest_path(archive_dir)).map_or(0, |md| md.len());
     s.index = m.packs.iter().map(|p| p.index_len).sum::<u64>() + manifest_len;
     let (files, _) = tree::walk(root, Some(archive_dir));

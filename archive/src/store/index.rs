@@ -189,7 +189,12 @@ impl PackIndex {
         if raw.len() != raw_len as usize {
             return Err(FormatError::Invalid("index length mismatch"));
         }
-        let mut r = Reader::new(&raw);
+        Self::parse(&raw)
+    }
+
+    /// Reads a decompressed index body.
+    pub fn parse(raw: &[u8]) -> Result<PackIndex, FormatError> {
+        let mut r = Reader::new(raw);
         let slots = r.varint32()?;
         let tokens = r.varint()?;
         let blob = r.bytes()?.to_vec();

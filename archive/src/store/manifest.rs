@@ -13,7 +13,7 @@ use super::codec::{Reader, Writer};
 use crate::linetime::LineTime;
 use super::FormatError;
 
-const MAGIC: &[u8; 8] = b"GSLMANI1";
+pub const MAGIC: &[u8; 8] = b"GSLMANI1";
 
 /// Chunk flag: the chunk holds a NUL byte (grep calls such files binary).
 pub const FLAG_NUL: u8 = 1;
@@ -103,11 +103,12 @@ pub struct Chunk {
 
 impl Chunk {
     pub fn table_offset(&self) -> u64 {
-        self.offset + u64::from(self.stored_len)
+        self.offset.saturating_add(u64::from(self.stored_len))
     }
 }
 
 impl Manifest {
+    /// The manifest file's bytes: magic, body, CRC-32C of the body.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.buf.extend_from_slice(MAGIC);
@@ -161,6 +162,11 @@ impl Manifest {
         if crc32c::crc32c(body).to_le_bytes() != crc {
             return Err(FormatError::Checksum("manifest"));
         }
+        Self::decode_body(body)
+    }
+
+    /// Reads the records between the magic and the checksum.
+    pub fn decode_body(body: &[u8]) -> Result<Manifest, FormatError> {
         let mut r = Reader::new(body);
         let mut m = Manifest { next_pack: r.varint()?, ..Manifest::default() };
         for _ in 0..r.count()? {
