@@ -98,6 +98,8 @@ pub fn make_tree(root: &Path, seed: u64, lines_per_file: usize) {
     write(&root.join("2026/10/10.0.0.2/long.log"), format!("Oct  3 00:00:00 h {long}\n").as_bytes());
     write(&root.join(format!("{year}/{month}/10.0.0.1/partial.log")), b"Dec  1 00:00:00 h realuser done\nrealuser partial");
     write(&root.join("2026/10/10.0.0.2/empty.log"), b"");
+    // Only inside longer tokens: found by a substring search, not by a whole-token one.
+    write(&root.join("2026/10/10.0.0.2/substring.log"), b"Oct  4 00:00:00 h xrealuserx and FOO_realuser\n");
     write(&root.join(".hidden"), b"realuser hidden\n");
 }
 
