@@ -86,7 +86,7 @@ struct Ready {
     plan: usize,
     frame: Vec<u8>,
     table: Vec<u8>,
-    tokens: Vec<Box<[u8]>>,
+    tokens: index::Tokens,
     meta: Chunk,
 }
 
@@ -257,7 +257,8 @@ fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
     let frame = zstd::bulk::compress(&raw, level)?;
     let table = crate::sshd::extract(&rel, &raw);
     let table = if table.is_empty() { table } else { zstd::bulk::compress(&table, 3)? };
-    let (tokens, long) = index::tokens(&raw);
+    let tokens = index::tokens(&raw);
+    let long = tokens.long;
     let (mut first, mut last) = (0, 0);
     let mut lines = 0u64;
     let mut unstamped = false;

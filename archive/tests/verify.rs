@@ -50,4 +50,16 @@ fn verify_names_a_flipped_byte_in_a_segment_and_in_a_source_and_grep_skips_the_d
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains(damaged) && stderr.contains("skipped"), "{stderr}");
     assert!(stdout.contains("2026/10/10.0.0.2/auth.log:") && !stdout.contains(damaged), "{stdout}");
+
+    // --remove-sources reads a closed month's bytes back before deleting: a
+    // damaged chunk keeps its source (named, exit 2); the others go.
+    let kept = "2026/09/10.0.0.1/syslog";
+    let chunk = a.manifest.files[kept.as_bytes()].generations[0].chunks[0].clone();
+    flip(&archive.join(format!("packs/{:010}.pack", chunk.pack)), chunk.offset + 3);
+    let out = gsslog(&["seal", "--archive", path_str(&archive), "--remove-sources", path_str(&live)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("kept {kept}")), "{stderr}");
+    assert!(live.join(kept).exists(), "a source whose archived bytes do not read back stays");
+    assert!(!live.join("2026/09/10.0.0.2/syslog").exists(), "a source verified against the archive goes");
 }

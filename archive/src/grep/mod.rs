@@ -82,6 +82,7 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     // The chunks the index rules out, pack by pack.
     let candidates = candidates(&archive, &views, &matcher, err);
 
+    let print_lines = !options.count && !options.list;
     let mut units = Vec::new();
     let mut binary = vec![false; views.len()];
     for (i, v) in views.iter().enumerate() {
@@ -93,7 +94,8 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
         }
         if let Some((start, end)) = v.tail {
             if start < end {
-                if !binary[i] {
+                // Only printing lines depends on it: counts and names do not.
+                if print_lines && !binary[i] {
                     let mut nul = false;
                     if let Err(e) = content::for_each_block(&v.path, start, end, 8 << 20, |b| {
                         nul |= memchr::memchr(0, b).is_some();
@@ -112,7 +114,6 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     }
     let mut outcome = Outcome { matched: false, errors: !errors.is_empty() };
 
-    let print_lines = !options.count && !options.list;
     let scan = |buf: &[u8], file: usize, found: &mut Found| {
         let rel = &views[file].rel;
         let print = print_lines && !binary[file];

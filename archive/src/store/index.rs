@@ -31,9 +31,30 @@ pub fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// The distinct tokens of `chunk`, and whether one was longer than [`MAX_TOKEN`].
-pub fn tokens(chunk: &[u8]) -> (Vec<Box<[u8]>>, bool) {
-    let mut set: HashSet<Box<[u8]>> = HashSet::new();
+/// The distinct tokens of one chunk: words, and numbers apart (digits
+/// only, no leading zero, at most 19 digits: most of a log's distinct
+/// tokens, kept as integers).
+#[derive(Debug, Default)]
+pub struct Tokens {
+    pub words: Vec<Box<[u8]>>,
+    pub numbers: Vec<u64>,
+    /// A token was longer than [`MAX_TOKEN`].
+    pub long: bool,
+}
+
+/// The value of a token that is kept as a number.
+pub fn as_number(token: &[u8]) -> Option<u64> {
+    let canonical = !token.is_empty() && token.len() <= 19 && (token[0] != b'0' || token.len() == 1);
+    if !canonical || !token.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(token.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// The distinct tokens of `chunk`.
+pub fn tokens(chunk: &[u8]) -> Tokens {
+    let mut words: HashSet<Box<[u8]>> = HashSet::new();
+    let mut numbers: HashSet<u64> = HashSet::new();
     let mut long = false;
     let mut scratch = Vec::with_capacity(MAX_TOKEN);
     let mut i = 0;
@@ -51,29 +72,37 @@ pub fn tokens(chunk: &[u8]) -> (Vec<Box<[u8]>>, bool) {
             long = true;
             word = &word[..MAX_TOKEN];
         }
+        if let Some(n) = as_number(word) {
+            numbers.insert(n);
+            continue;
+        }
         scratch.clear();
         scratch.extend(word.iter().map(u8::to_ascii_lowercase));
-        if !set.contains(scratch.as_slice()) {
-            set.insert(scratch.as_slice().into());
+        if !words.contains(scratch.as_slice()) {
+            words.insert(scratch.as_slice().into());
         }
     }
-    (set.into_iter().collect(), long)
+    Tokens { words: words.into_iter().collect(), numbers: numbers.into_iter().collect(), long }
 }
 
 /// Collects the tokens of a pack's chunks, slot by slot.
 #[derive(Default)]
 pub struct IndexBuilder {
-    postings: HashMap<Box<[u8]>, Vec<u32>>,
+    words: HashMap<Box<[u8]>, Vec<u32>>,
+    numbers: HashMap<u64, Vec<u32>>,
     slots: u32,
 }
 
 impl IndexBuilder {
     /// Adds the next chunk's tokens; returns its slot.
-    pub fn add(&mut self, tokens: Vec<Box<[u8]>>) -> u32 {
+    pub fn add(&mut self, tokens: Tokens) -> u32 {
         let slot = self.slots;
         self.slots += 1;
-        for t in tokens {
-            self.postings.entry(t).or_default().push(slot);
+        for t in tokens.words {
+            self.words.entry(t).or_default().push(slot);
+        }
+        for n in tokens.numbers {
+            self.numbers.entry(n).or_default().push(slot);
         }
         slot
     }
@@ -84,8 +113,10 @@ impl IndexBuilder {
 
     /// The index file's bytes: magic, raw length, CRC-32C of the length and the body, zstd body.
     pub fn encode(self) -> std::io::Result<Vec<u8>> {
-        let mut entries: Vec<(Box<[u8]>, Vec<u32>)> = self.postings.into_iter().collect();
+        let mut entries: Vec<(Box<[u8]>, Vec<u32>)> = self.words.into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut numbers: Vec<(u64, Vec<u32>)> = self.numbers.into_iter().collect();
+        numbers.sort_unstable_by_key(|n| n.0);
         let mut blob = Vec::with_capacity(entries.iter().map(|e| e.0.len() + 1).sum::<usize>() + 1);
         blob.push(b'\n');
         for (t, _) in &entries {
@@ -96,7 +127,13 @@ impl IndexBuilder {
         w.varint(u64::from(self.slots));
         w.varint(entries.len() as u64);
         w.bytes(&blob);
-        for (_, slots) in &entries {
+        w.varint(numbers.len() as u64);
+        let mut prev = 0;
+        for (n, _) in &numbers {
+            w.varint(n - prev);
+            prev = *n;
+        }
+        for slots in entries.iter().map(|e| &e.1).chain(numbers.iter().map(|n| &n.1)) {
             w.varint(slots.len() as u64);
             let mut prev = 0;
             for &s in slots {
@@ -165,8 +202,11 @@ impl Probe {
 /// A pack's index, read back.
 pub struct PackIndex {
     slots: u32,
-    tokens: u64,
+    /// Words: their count, and the dictionary blob.
+    words: u64,
     blob: Vec<u8>,
+    /// Numbers, ascending; their ordinals follow the words'.
+    numbers: Vec<u64>,
     postings: Vec<u8>,
 }
 
@@ -196,19 +236,32 @@ impl PackIndex {
     pub fn parse(raw: &[u8]) -> Result<PackIndex, FormatError> {
         let mut r = Reader::new(raw);
         let slots = r.varint32()?;
-        let tokens = r.varint()?;
+        let words = r.varint()?;
         let blob = r.bytes()?.to_vec();
-        if blob.first() != Some(&b'\n') || blob.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', &blob).count() as u64 != tokens + 1 {
+        if blob.first() != Some(&b'\n') || blob.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', &blob).count() as u64 != words.saturating_add(1) {
             return Err(FormatError::Invalid("index dictionary is malformed"));
         }
+        let count = r.count()?;
+        let mut numbers = Vec::with_capacity(count);
+        let mut n = 0u64;
+        for _ in 0..count {
+            n = n.checked_add(r.varint()?).ok_or(FormatError::Invalid("index number overflows"))?;
+            numbers.push(n);
+        }
         let postings = raw[raw.len() - r.rest_len()..].to_vec();
-        Ok(PackIndex { slots, tokens, blob, postings })
+        Ok(PackIndex { slots, words, blob, numbers, postings })
     }
 
     /// For each slot, whether its chunk may hold the probe; `None`: every chunk may.
     pub fn candidates(&self, probe: &Probe) -> Result<Option<Vec<bool>>, FormatError> {
         let mut ordinals = Vec::new();
         match probe {
+            Probe::Exact(piece) if as_number(piece).is_some() => {
+                let n = as_number(piece).unwrap_or_default();
+                if let Ok(k) = self.numbers.binary_search(&n) {
+                    ordinals.push(self.words + k as u64);
+                }
+            }
             Probe::Exact(piece) => {
                 let mut needle = Vec::with_capacity(piece.len() + 2);
                 needle.push(b'\n');
@@ -231,12 +284,27 @@ impl PackIndex {
                         }
                     }
                 }
+                // A number's digits can hold only a piece of digits.
+                if piece.iter().all(u8::is_ascii_digit) {
+                    let finder = memchr::memmem::Finder::new(piece);
+                    let mut text = Vec::with_capacity(20);
+                    for (k, n) in self.numbers.iter().enumerate() {
+                        text.clear();
+                        write_decimal(&mut text, *n);
+                        if finder.find(&text).is_some() {
+                            ordinals.push(self.words + k as u64);
+                            if ordinals.len() > MAX_HITS {
+                                return Ok(None);
+                            }
+                        }
+                    }
+                }
             }
         }
         let mut hit = vec![false; self.slots as usize];
         let mut r = Reader::new(&self.postings);
         let mut wanted = ordinals.iter().peekable();
-        for ordinal in 0..self.tokens {
+        for ordinal in 0..self.words.saturating_add(self.numbers.len() as u64) {
             let Some(&&next) = wanted.peek() else { break };
             let n = r.count()?;
             let take = next == ordinal;
@@ -256,6 +324,19 @@ impl PackIndex {
     }
 }
 
+fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    let start = out.len();
+    let mut n = n;
+    loop {
+        out.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out[start..].reverse();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,7 +344,7 @@ mod tests {
     fn index_of(chunks: &[&[u8]]) -> PackIndex {
         let mut b = IndexBuilder::default();
         for c in chunks {
-            b.add(tokens(c).0);
+            b.add(tokens(c));
         }
         match PackIndex::decode(&b.encode().unwrap_or_default()) {
             Ok(i) => i,
@@ -279,6 +360,14 @@ mod tests {
         assert_eq!(ask(Probe::Contains(b"realuser".to_vec())), Some(vec![true, false, true]));
         assert_eq!(ask(Probe::Contains(b"ser".to_vec())), Some(vec![true, true, true]));
         assert_eq!(ask(Probe::Exact(b"nobody".to_vec())), Some(vec![false, false, false]));
+        // Numbers: whole, inside longer numbers, with a leading zero (kept as a word).
+        let idx = index_of(&[b"port 22 pid 4022\n", b"port 2201 id 007\n", b"x 0 y\n"]);
+        let ask = |p: Probe| idx.candidates(&p).ok().flatten();
+        assert_eq!(ask(Probe::Exact(b"22".to_vec())), Some(vec![true, false, false]));
+        assert_eq!(ask(Probe::Contains(b"22".to_vec())), Some(vec![true, true, false]));
+        assert_eq!(ask(Probe::Contains(b"07".to_vec())), Some(vec![false, true, false]));
+        assert_eq!(ask(Probe::Exact(b"007".to_vec())), Some(vec![false, true, false]));
+        assert_eq!(ask(Probe::Exact(b"0".to_vec())), Some(vec![false, false, true]));
     }
 
     #[test]
@@ -293,7 +382,7 @@ mod tests {
     #[test]
     fn a_damaged_index_is_an_error_not_a_panic() {
         let mut b = IndexBuilder::default();
-        b.add(tokens(b"one two three").0);
+        b.add(tokens(b"one two three 12 007"));
         let bytes = b.encode().unwrap_or_default();
         for i in 0..bytes.len() {
             let mut d = bytes.clone();

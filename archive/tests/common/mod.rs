@@ -99,7 +99,7 @@ pub fn make_tree(root: &Path, seed: u64, lines_per_file: usize) {
     write(&root.join(format!("{year}/{month}/10.0.0.1/partial.log")), b"Dec  1 00:00:00 h realuser done\nrealuser partial");
     write(&root.join("2026/10/10.0.0.2/empty.log"), b"");
     // Only inside longer tokens: found by a substring search, not by a whole-token one.
-    write(&root.join("2026/10/10.0.0.2/substring.log"), b"Oct  4 00:00:00 h xrealuserx and FOO_realuser\n");
+    write(&root.join("2026/10/10.0.0.2/substring.log"), b"Oct  4 00:00:00 h xrealuserx and FOO_realuser pid 40221 id 0077\n");
     write(&root.join(".hidden"), b"realuser hidden\n");
 }
 
@@ -199,6 +199,11 @@ pub fn modes() -> Vec<(Vec<&'static str>, &'static str)> {
         (vec![], "nothing-matches-this"),
         (vec!["-w"], "Job [0-9]+\\.pbs"),
         (vec![], "root|alice"),
+        (vec!["-w"], "40221"),
+        (vec![], "022"),
+        (vec!["-F"], "0077"),
+        (vec!["-w"], "0077"),
+        (vec!["-w"], "198\\.51\\.100\\.7"),
     ]
 }
 
