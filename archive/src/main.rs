@@ -70,8 +70,15 @@ fn run_verify(args: RootArgs) -> anyhow::Result<ExitCode> {
 fn run_cat(args: CatArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    cat::cat(&args.archive.dir, &args.root, args.relpath.as_os_str().as_bytes(), args.generation, &mut out)?;
-    out.flush()?;
+    match cat::cat(&args.archive.dir, &args.root, args.relpath.as_os_str().as_bytes(), args.generation, &mut out) {
+        Err(cat::CatError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    }
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -85,7 +92,11 @@ fn run_grep(args: GrepArgs) -> anyhow::Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let outcome = grep::grep(&args.archive.dir, &args.root, &args.pattern, &options, &mut out, &mut std::io::stderr())?;
+    let outcome = match grep::grep(&args.archive.dir, &args.root, &args.pattern, &options, &mut out, &mut std::io::stderr()) {
+        // The reader went away (`| head`): as grep, stop quietly.
+        Err(grep::GrepError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    };
     Ok(match outcome {
         grep::Outcome { errors: true, .. } => ExitCode::from(2),
         grep::Outcome { matched: true, .. } => ExitCode::SUCCESS,
