@@ -21,7 +21,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-all_targets=(frame cfx_unwrap deframer syslog_parse template config queue_recovery ack metrics_request archive_read)
+# Every [[bin]] of fuzz/Cargo.toml, so that a new target cannot be left out of
+# the runs; and every file in fuzz_targets/ must be one of them.
+mapfile -t all_targets < <(awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 }
+  bin && $1 == "name" { gsub(/"/, "", $3); print $3 }' Cargo.toml)
+[ ${#all_targets[@]} -gt 0 ] || { echo "fuzz: no [[bin]] targets found in fuzz/Cargo.toml" >&2; exit 1; }
+for file in fuzz_targets/*.rs; do
+  grep -qx "path = \"$file\"" Cargo.toml || { echo "fuzz: $file is not a [[bin]] of fuzz/Cargo.toml: it would never run" >&2; exit 1; }
+done
 mode=${1:-smoke}
 shift || true
 case "$mode" in

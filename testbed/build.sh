@@ -27,11 +27,16 @@ if ! docker image inspect gsslog-testbed-base >/dev/null 2>&1; then
 fi
 
 cargo build --release --locked --quiet -p omgssapi -p imgssapi -p gsslog-tests
-# The Debian packages, from the same release build, for the packaged scenario.
-bash packaging/build-debs.sh >/dev/null
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/bin" "$ctx/seed" "$ctx/debs"
+mkdir -p "$ctx/bin" "$ctx/seed" "$ctx/debs/old"
+# The Debian packages, from the same release build, for the packaged and
+# systemd scenarios, in two versions: they install the older (debs/old) and
+# upgrade to the newer (debs), so the upgrade is a real one.
+base=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+DEB_VERSION="$base-1" bash packaging/build-debs.sh >/dev/null
+cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/old/"
+DEB_VERSION="$base-2" bash packaging/build-debs.sh >/dev/null
 cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/"
 cp target/release/{omgssapi,imgssapi,loadgen} "$ctx/bin/"
 cp testbed/image/*.sh "$ctx/"

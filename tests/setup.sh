@@ -19,6 +19,8 @@ packages=(
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
   systemd dpkg-dev binutils logrotate
+  # tests: the outside witness of the collector's fdatasync-before-acknowledgement order
+  strace
 )
 
 missing=()

@@ -70,10 +70,14 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let health = stats::health(listening.ports(), stats.clone());
         start_metrics(&config.metrics, registry, health, &shutdown)?;
         drop_privileges(&config)?;
+        // Before "running" and READY=1, so that a SIGTERM or SIGINT sent on
+        // that word is handled (it used to be lost in between when the
+        // daemon had inherited it as ignored, as background jobs do).
+        let signals = Signals::install()?;
         tracing::info!(ports = ?listening.ports(), rules = rule_count, "collector running");
         daemon::systemd::notify_ready();
         let watchdog = daemon::systemd::spawn_watchdog();
-        let signals = tokio::spawn(handle_signals(tx.clone(), stop));
+        let signals = tokio::spawn(handle_signals(signals, tx.clone(), stop));
         listening.serve(shutdown).await;
         signals.abort();
         if let Some(w) = watchdog {
@@ -131,8 +135,7 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
 
 /// SIGHUP closes every output file (they reopen on the next message, as
 /// after logrotate); SIGTERM or SIGINT starts the graceful shutdown.
-async fn handle_signals(output: mpsc::Sender<output::Command>, stop: ShutdownTrigger) -> anyhow::Result<()> {
-    let mut signals = Signals::install()?;
+async fn handle_signals(mut signals: Signals, output: mpsc::Sender<output::Command>, stop: ShutdownTrigger) -> anyhow::Result<()> {
     let stopped = signals
         .stop_requested(|| {
             tracing::info!("SIGHUP: closing every output file; each reopens on its next message");

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod forward;
 mod inputs;
+mod queue_cli;
 mod queue_command;
 mod route;
 mod stats;

@@ -11,36 +11,11 @@
 //! again, so remove the queue's files once the export is delivered.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-/// `omgssapi queue ACTION`: operations on a stopped shipper's disk queues.
-#[derive(clap::Parser, Debug)]
-#[command(name = "omgssapi queue", bin_name = "omgssapi queue", version)]
-struct QueueCli {
-    #[command(subcommand)]
-    action: QueueAction,
-}
-
-#[derive(clap::Subcommand, Debug)]
-enum QueueAction {
-    /// Records, bytes, oldest and newest record of each action's queue.
-    Show(QueueArgs),
-    /// Every queued record, oldest first, as a syslog line on stdout.
-    Export(QueueArgs),
-}
-
-#[derive(clap::Args, Debug)]
-struct QueueArgs {
-    /// The shipper's configuration file, which says where the queues are.
-    #[arg(short = 'f', long = "config")]
-    config: PathBuf,
-    /// Where queues live when the config has no $WorkDirectory (as the shipper's flag).
-    #[arg(long, default_value = "/var/spool/rsyslog")]
-    work_directory: PathBuf,
-}
+use crate::queue_cli::{QueueAction, QueueArgs, QueueCli};
 
 /// Runs `omgssapi queue ...` (the program's arguments after `omgssapi`);
 /// errors are printed with their causes.

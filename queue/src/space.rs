@@ -15,6 +15,7 @@ use crate::state::{lock, Inner, Shared};
 impl Inner {
     /// Reserves disk space for a prefix of `payloads`, waiting up to the enqueue
     /// timeout for all of them; returns how many fit and the bytes reserved.
+    /// The rest are counted as discarded.
     pub(crate) fn reserve(&self, payloads: &[&[u8]]) -> Result<(usize, u64), PushError> {
         let Some(cap) = self.config.max_disk_bytes else {
             return Ok((payloads.len(), 0));
@@ -44,9 +45,9 @@ impl Inner {
         let fits = (0..payloads.len()).rev().find(|&n| s.bytes + s.reserved + need(n) <= cap).unwrap_or(0);
         let reserved = if fits > 0 { need(fits) } else { 0 };
         s.reserved += reserved;
-        let discarded = (payloads.len() - fits) as u64;
-        s.stats.discarded_full += discarded;
-        tracing::warn!(queue = %self.config.name, discarded, cap, "queue full: disk cap reached for the whole enqueue timeout, messages discarded");
+        s.stats.discarded_full += (payloads.len() - fits) as u64;
+        // The "queue full" line is the writer's, once the prefix that fits is
+        // on disk: logged here, it came before that write.
         Ok((fits, reserved))
     }
 

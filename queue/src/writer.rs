@@ -67,6 +67,11 @@ impl Producer {
         if count > 0 {
             self.inner.data.notify_one();
         }
+        if count < payloads.len() {
+            let (accepted, discarded) = (count, payloads.len() - count);
+            let cap = self.inner.config.max_disk_bytes.unwrap_or(0);
+            tracing::warn!(queue = %self.inner.config.name, accepted, discarded, cap, "queue full: disk cap reached for the whole enqueue timeout, messages discarded");
+        }
         match outcome {
             Ok(()) if count == 0 => Err(PushError::Full),
             Ok(()) => Ok(count),

@@ -135,6 +135,34 @@ fn the_cap_is_never_exceeded_by_a_single_byte() {
     assert_eq!(s.enqueued, accepted);
 }
 
+/// One batch larger than the room left: the prefix that fits is written (across
+/// segment boundaries), the cap holds, the rest is discarded and counted.
+#[test]
+fn a_batch_that_straddles_the_cap_keeps_the_prefix_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    let cap = 64 * 1024;
+    c.max_disk_bytes = Some(cap);
+    c.enqueue_timeout = Duration::ZERO;
+    let (producer, mut consumer) = queue::open(c).unwrap();
+    for i in 0..100 {
+        producer.push(&msg(i)).unwrap();
+    }
+    // About 170 KB in one call, 16 KiB segments: far more than the ~48 KiB left.
+    let batch: Vec<Vec<u8>> = (100..1100).map(msg).collect();
+    let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+    let accepted = producer.push_batch(&refs).unwrap();
+    assert!(accepted > 100 && accepted < refs.len(), "a prefix of the batch fits: {accepted}");
+    let on_disk = files_bytes(dir.path());
+    assert!(on_disk <= cap, "{on_disk} bytes on disk with a cap of {cap}");
+    assert!(on_disk > cap - 1024, "the batch filled the cap to within 1 KiB: {on_disk} of {cap}");
+    let s = consumer.stats();
+    assert_eq!((s.enqueued, s.discarded_full), (100 + accepted as u64, (refs.len() - accepted) as u64));
+    assert_eq!(s.bytes_on_disk, on_disk, "the count is exact");
+    let ids: Vec<u64> = drain(&mut consumer).iter().map(id_of).collect();
+    assert_eq!(ids, (0..100 + accepted as u64).collect::<Vec<_>>(), "the accepted prefix, in order");
+}
+
 #[test]
 fn enqueue_waits_the_timeout_then_discards_and_counts() {
     let dir = tempfile::tempdir().unwrap();

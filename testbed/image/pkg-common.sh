@@ -12,14 +12,19 @@ snapshot() {
     | grep -vE '^/etc/(passwd|group|shadow|gshadow)-$' | sort
 }
 
-# install PACKAGE: dpkg -i, then again (the upgrade path: postinst configure
-# with the old version, an admin's edit of the config kept).
+# install PACKAGE CONF: dpkg -i of the older build (/debs/old), then the
+# upgrade to the newer one (postinst configure with the old version, the
+# admin's edit of the config kept, the newer version installed).
 install_package() {
   snapshot > /tmp/before
-  dpkg -i /debs/"$1"_*.deb
+  dpkg -i /debs/old/"$1"_*.deb
+  local old; old=$(dpkg-query -W -f='${Version}' "$1")
   echo "# the admin's edit" >> "/etc/gsslog/$2.conf"
   dpkg -i /debs/"$1"_*.deb
   grep -q "^# the admin's edit" "/etc/gsslog/$2.conf" || { echo "$1: the upgrade replaced an edited conffile" >&2; exit 1; }
+  local new; new=$(dpkg-query -W -f='${Version}' "$1")
+  dpkg --compare-versions "$new" gt "$old" || { echo "$1: the upgrade went from $old to $new" >&2; exit 1; }
+  echo "$1: upgraded from $old to $new"
 }
 
 # run_unit UNIT: starts ExecStart= of the installed unit in the background as

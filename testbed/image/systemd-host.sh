@@ -55,9 +55,10 @@ kadmin.local -q "ktadd -k /etc/krb5.keytab host/$H" >/dev/null
 chmod 600 /etc/krb5.keytab
 systemctl restart krb5-kdc
 
-# Install: the collector is enabled but waits for its keytab; the shipper's
-# unit is left alone (rsyslog is the node's syslog.service).
-dpkg -i /debs/gsslog-collector_*.deb /debs/gsslog-shipper_*.deb
+# Install (the older build: the upgrade below goes to the newer one): the
+# collector is enabled but waits for its keytab; the shipper's unit is left
+# alone (rsyslog is the node's syslog.service).
+dpkg -i /debs/old/gsslog-collector_*.deb /debs/old/gsslog-shipper_*.deb
 systemctl is-enabled -q gsslog-collector || fail "the collector is not enabled"
 ! systemctl is-active -q gsslog-collector || fail "the collector started without a keytab"
 [ "$(readlink /etc/systemd/system/syslog.service)" = /lib/systemd/system/rsyslog.service ] || fail "installing took syslog.service from rsyslog"
@@ -130,9 +131,13 @@ wait_for 10 journal_has gsslog-collector "SIGHUP: closing every output file" || 
 systemctl is-active -q gsslog-collector gsslog-shipper || fail "SIGHUP stopped a daemon"
 ok "SIGHUP: files closed, both daemons go on"
 
-# Upgrade: both restarted, still serving.
+# Upgrade to the newer build: both restarted, still serving.
 before=$(systemctl show -p MainPID --value gsslog-collector)
+old_version=$(dpkg-query -W -f='${Version}' gsslog-collector)
 dpkg -i /debs/gsslog-collector_*.deb /debs/gsslog-shipper_*.deb
+for p in gsslog-collector gsslog-shipper; do
+  [ "$(dpkg-query -W -f='${Version}' $p)" != "$old_version" ] || fail "$p: the upgrade did not change the installed version"
+done
 systemctl is-active -q gsslog-collector gsslog-shipper || fail "not active after the upgrade"
 [ "$(systemctl show -p MainPID --value gsslog-collector)" != "$before" ] || fail "the upgrade did not restart the collector"
 logger -p authpriv.notice -t rollout "after upgrade"

@@ -63,8 +63,14 @@ impl Daemon {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Sends `sig` (a name such as "HUP") to the daemon. Does nothing once it
+    /// has been reaped: its pid would be 0 then, and `kill -SIG 0` signals the
+    /// whole process group, the test run included.
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status();
+        let Some(child) = &self.child else {
+            return;
+        };
+        let _ = Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status();
     }
 
     /// Waits until the log contains `needle`.
@@ -85,6 +91,12 @@ impl Daemon {
     /// SIGTERM and wait for the exit; returns the exit status.
     pub fn stop(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
         self.signal("TERM");
+        self.wait_for_exit(timeout)
+    }
+
+    /// Waits for the daemon to exit on its own (after a signal the test sent);
+    /// returns the exit status.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
         let start = Instant::now();
         let child = self.child.as_mut().context("already stopped")?;
         loop {

@@ -57,6 +57,10 @@ pub fn rules_with_dns(root: &Path) -> String {
          *.*;mail.none;local3.none {r}/not-mail.log\n\
          $template Opts,\"%msg:::drop-cc%|%msg:::space-cc%|%msg:::escape-cc%|%msg:F,32:2%|%msg:F,32:5%|%msg:F,44:2%|%msg:F,58:1%|%msg:F,32:0%|%msg:2:5%|%msg:5:%|%msg:3:$%|%msg:10:1:pos-end-relative%|%msg:1:12:fixed-width%|%msg:::compressspace%|%msg:::csv%|%syslogtag:::secpath-replace%|%programname:::secpath-drop%|%msg:R,ERE,1,DFLT:([0-9]+)--end%|%msg:R,ERE,1,ZERO:(zzz)--end%|%msg:R,ERE,1,BLANK,1:([a-z]+)--end%|%msg:R,ERE,2,DFLT:([a-z]+)(Q)?--end%|%hostname:::uppercase%|%msg:::sp-if-no-1st-sp,secpath-replace%|%msg:::drop-last-lf,escape-cc%|%msg:::nosuchoption%\\n\"\n\
          *.* {r}/all.opts;Opts\n\
+         $template Vars,\"-%$!var%-%$.var%-%$/var%-%$!a!b%-%$!var:1:3%-%$.x:::uppercase%-%$/g:R,ERE,0,ZERO:[0-9]+--end%-%$!%-%$.%-%$/%-%msg%\\n\"\n\
+         *.* {r}/all.vars;Vars\n\
+         $template VarPath,\"{r}/var-paths/x%$!name%y%$.name%z%$/name%.log\"\n\
+         *.* ?VarPath\n\
          $template SecPathReplace,\"{r}/secpath/replace/%msg:F,32:4:secpath-replace%.log\"\n\
          $template SecPathDrop,\"{r}/secpath/drop/%msg:F,32:4:secpath-drop%.log\"\n\
          :programname, isequal, \"sp\" -?SecPathReplace\n\
@@ -135,6 +139,21 @@ if $syslogfacility-text == "local3" then action(type="omfile" dynaFile="SByProgr
   & action(type="omfile" file="{r}/script/sshd-block2.log" template="SLine")
 }}
 if $!nosuch == "" and $.nosuch == "" then action(type="omfile" file="{r}/script/empty-vars.log" template="SLine")
+template(name="SVars" type="list") {{
+  constant(value="<")
+  property(name="$!var")
+  constant(value="|")
+  property(name="$.loc" caseconversion="upper")
+  constant(value="|")
+  property(name="$/glob" position.from="1" position.to="3")
+  constant(value="|")
+  property(name="$!")
+  constant(value="|")
+  property(name="msg")
+  constant(value=">
+")
+}}
+*.* action(type="omfile" file="{r}/script/vars.log" template="SVars")
 if $msg == 0 then action(type="omfile" file="{r}/script/msg-is-zero.log")
 if $pri > "100" then action(type="omfile" file="{r}/script/pri-string-compare.log")
 if not $msg == "x" then action(type="omfile" file="{r}/script/not-binds-tight.log")
@@ -234,6 +253,29 @@ fn generated_cases() -> Vec<Vec<u8>> {
     }
     c.push(b"<30>Nov 23 12:00:00 node1 sp: A B".to_vec());
     c.push(b"<30>Nov 23 12:00:00 node1 sp:".to_vec());
+    // Program names of 32 characters and more, as the dynamic file names of
+    // the per-program rules see them: every way a TAG ends, with the
+    // characters programname stops at, and from RFC 5424's APP-NAME. Before
+    // the long TAGs below: a message that follows one whose dynamic file
+    // cannot be opened (name too long) takes another path in rsyslog (see
+    // tests/differential.rs).
+    for len in [32usize, 33, 40, 64] {
+        let name: String = (0..len).map(|i| (b'A' + (i % 26) as u8) as char).collect();
+        for (shape, tag) in [
+            ("colon", format!("{name}:")),
+            ("pid", format!("{name}[77]:")),
+            ("no colon", name.clone()),
+            ("slash", format!("{name}/sub[1]:")),
+            ("slash early", format!("ab/{name}:")),
+            ("dot", format!("{name}.d:")),
+            ("dash", format!("{}-{}:", &name[..len / 2], &name[len / 2..])),
+            ("digits", format!("{}:", "7".repeat(len))),
+        ] {
+            c.push(format!("<154>Nov 23 12:00:00 node7 {tag} local3 program name {len} {shape}").into_bytes());
+        }
+        c.push(format!("<158>1 2026-11-23T12:00:00Z host5424 {name} - - - local3 app-name {len} no procid").into_bytes());
+        c.push(format!("<158>1 2026-11-23T12:00:00Z host5424 {name}/x 12 - - local3 app-name {len} with slash").into_bytes());
+    }
     for len in [31usize, 32, 33, 48, 100, 200, 254, 255, 256, 300, 509, 510, 511, 600] {
         let tag: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
         c.push(format!("<154>Nov 23 12:00:00 node7 {tag}[9]: local3 long tag {len}").into_bytes());

@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: a throwaway MIT Kerberos realm on
 //! loopback ([`realm`]), Debian's real rsyslogd as a peer ([`rsyslog`]), and
-//! a tampering proxy between a shipper and a collector ([`proxy`]).
+//! a tampering proxy between a shipper and a collector ([`proxy`]), and
+//! `strace` attached to a daemon as an outside witness ([`strace`]).
 //!
 //! Nothing here depends on the machine's own `/etc/krb5.conf`: every process a
 //! test starts gets its Kerberos environment from a [`realm::TestRealm`].
@@ -11,4 +12,6 @@ pub mod differential;
 pub mod net;
 pub mod proxy;
 pub mod realm;
+pub mod relay;
 pub mod rsyslog;
+pub mod strace;

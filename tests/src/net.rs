@@ -51,3 +51,62 @@ pub fn wait_for_file(path: &std::path::Path, timeout: Duration, done: impl Fn(&s
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Waits until a UDP socket is bound to local `port` in this network
+/// namespace (`/proc/net/udp` and `udp6`). From then on, datagrams sent to it
+/// wait in its buffer even if the daemon has not started reading: no fixed
+/// sleep before the first message, and no message lost to an early start.
+pub fn wait_for_udp_bound(port: u16, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let local = format!(":{port:04X}");
+    loop {
+        for table in ["/proc/net/udp", "/proc/net/udp6"] {
+            let text = std::fs::read_to_string(table).unwrap_or_default();
+            // "  sl  local_address rem_address ...": the local address is the second field.
+            if text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)).any(|a| a.ends_with(&local)) {
+                return Ok(());
+            }
+        }
+        if start.elapsed() > timeout {
+            bail!("nothing bound UDP port {port} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How long ago the kernel completed the handshake of an accepted `stream`
+/// that has received no data since (`tcpi_last_data_recv` of `TCP_INFO`:
+/// set when the connection is created, at the client's final ACK). A time
+/// taken by the kernel, so a test that accepts late under load still knows
+/// when each connection really came. Millisecond resolution (jiffies).
+pub fn established_ago(stream: &std::net::TcpStream) -> Result<Duration> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain integers, all-zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the fd is open for the duration of the call (borrowed from
+    // `stream`), and `info`/`len` are valid for writes of `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(stream.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len)
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("getsockopt TCP_INFO");
+    }
+    Ok(Duration::from_millis(u64::from(info.tcpi_last_data_recv)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn established_ago_is_the_kernels_time_of_the_handshake() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let (accepted, _) = listener.accept().unwrap();
+        let ago = established_ago(&accepted).unwrap();
+        // Accepted 300 ms (or more, on a loaded machine) after the handshake.
+        assert!(ago >= Duration::from_millis(290), "{ago:?}");
+    }
+}

@@ -113,11 +113,17 @@ impl RsyslogForwarder {
              {extra}\
              *.* :omgssapi:{target_host}:{target_port}\n"
         );
-        let daemon = Rsyslogd::start(dir, &config, env)?;
+        let mut daemon = Rsyslogd::start(dir, &config, env)?;
+        // Once imudp is bound, a datagram waits for it: send at once after this.
+        if let Err(e) = crate::net::wait_for_udp_bound(udp_port, Duration::from_secs(30)) {
+            daemon.ensure_running()?;
+            return Err(e);
+        }
         Ok(RsyslogForwarder { daemon, udp_port })
     }
 
-    /// Sends one syslog datagram to the forwarder's input.
+    /// Sends one syslog datagram to the forwarder's input (bound since
+    /// [`RsyslogForwarder::start`] returned).
     pub fn send(&self, msg: &str) -> Result<()> {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
         udp.send_to(msg.as_bytes(), ("127.0.0.1", self.udp_port))?;

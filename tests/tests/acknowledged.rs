@@ -65,7 +65,13 @@ fn message(sender: u32, seq: u64) -> String {
 /// of the collector may run into the next one; only complete identifiers
 /// (8 digits) count.
 fn received(path: &Path) -> Vec<(u32, u64)> {
-    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+    identifiers(&std::fs::read(path).unwrap_or_default())
+}
+
+/// Every (sender, seq) in `bytes`: a file's lines, or what went over the
+/// wire in integrity-only tokens (whose plaintext is not encrypted).
+fn identifiers(bytes: &[u8]) -> Vec<(u32, u64)> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
     let mut found = Vec::new();
     for part in text.split("sender ").skip(1) {
         let mut words = part.split([' ', '\n']);
@@ -193,12 +199,26 @@ fn logged_unacknowledged(log: &str) -> u64 {
 /// `restart` after a moment; returns what each sender wrote, the verdict
 /// and the shipper's log.
 fn restart_collector_under_load(restart: impl FnOnce(&mut Daemon), collector_extra: &str) -> (BTreeMap<u32, u64>, Verdict, String) {
+    let (sent, verdict, log, _) = restart_collector_under_load_in(restart, collector_extra, "encryption");
+    (sent, verdict, log)
+}
+
+/// [`restart_collector_under_load`] with `$GssMode mode`, the shipper's
+/// sessions through a recording relay; also returns what the relay saw.
+fn restart_collector_under_load_in(
+    restart: impl FnOnce(&mut Daemon),
+    collector_extra: &str,
+    mode: &str,
+) -> (BTreeMap<u32, u64>, Verdict, String, Vec<gsslog_tests::relay::Session>) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let out = dir.path().join("received.log");
     let mut collector = start_collector(&dir.path().join("collector0"), port, &out, collector_extra);
+    let relay = gsslog_tests::relay::Relay::start_recording(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let input = free_port().unwrap();
-    let mut shipper = start_shipper(&dir.path().join("shipper"), &shipper_conf(port, "on"), &["--tcp", &format!("127.0.0.1:{input}")]);
+    let conf = shipper_conf(relay.addr().port(), "on").replace("$GssMode encryption", &format!("$GssMode {mode}"));
+    assert!(conf.contains(&format!("$GssMode {mode}")), "{conf}");
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
     shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
     let per_sender = RATE / u64::from(SENDERS) * 4; // four seconds of load
     let feed = Feed::start(input, per_sender);
@@ -213,7 +233,19 @@ fn restart_collector_under_load(restart: impl FnOnce(&mut Daemon), collector_ext
     assert!(shipper.stop(WAIT).unwrap().success());
     let log = shipper.log();
     eprintln!("sent {sent:?}, duplicates {}, shipper logged unacknowledged {}", verdict.duplicates, logged_unacknowledged(&log));
-    (sent, verdict, log)
+    (sent, verdict, log, relay.sessions())
+}
+
+/// Messages the wire carried more than once, in different sessions (read
+/// from integrity-only tokens): the most that can have been written twice.
+fn sent_again(sessions: &[gsslog_tests::relay::Session]) -> u64 {
+    let mut times: BTreeMap<(u32, u64), usize> = BTreeMap::new();
+    for session in sessions {
+        for id in identifiers(&session.sent).into_iter().collect::<BTreeSet<_>>() {
+            *times.entry(id).or_default() += 1;
+        }
+    }
+    times.values().filter(|n| **n > 1).count() as u64
 }
 
 #[test]
@@ -227,10 +259,111 @@ fn collector_kill_9_under_load_loses_nothing_and_duplicates_at_most_what_was_una
         std::thread::sleep(Duration::from_millis(300));
         c.kill_9(WAIT).unwrap()
     };
-    let (_, verdict, log) = restart_collector_under_load(freeze_then_kill, "");
+    // Integrity-only tokens, so that the relay can read which messages went
+    // over the wire twice: the bound on duplicates comes from the wire.
+    let (_, verdict, log, sessions) = restart_collector_under_load_in(freeze_then_kill, "", "integrity");
     let unacknowledged = logged_unacknowledged(&log);
-    assert!(unacknowledged > 0, "under load, records were in flight at the kill\n{log}");
-    assert!(verdict.duplicates <= unacknowledged, "{} duplicates, {unacknowledged} unacknowledged", verdict.duplicates);
+    let again = sent_again(&sessions);
+    eprintln!("{} sessions on the wire, {again} messages sent again", sessions.len());
+    assert!(sessions.len() >= 2 && again > 0, "under load, records were in flight at the kill and went again\n{log}");
+    assert!(verdict.duplicates <= again, "{} duplicates, {again} messages sent twice on the wire", verdict.duplicates);
+    assert!(again <= unacknowledged, "the shipper's count ({unacknowledged}) covers what went again on the wire ({again})");
+}
+
+/// What the collector did, in the order `strace` saw it, while our client
+/// sent messages one at a time, each only once the collector's `Written(N)`
+/// for the one before had arrived (so that what an acknowledgement covers is
+/// exactly what had been written to the file before it).
+struct AckOrder {
+    /// Writes to the client's socket after the first write to the output file.
+    acks: usize,
+    /// Of those, the ones made while some of the file's written data had not
+    /// been through a completed `fdatasync`/`fsync`.
+    before_sync: usize,
+    /// Completed syncs of the output file.
+    syncs: usize,
+}
+
+async fn ack_order(collector_extra: &str) -> AckOrder {
+    use gsslog_tests::client::GssClient;
+    use gsslog_tests::strace::{Point, Strace};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let mut collector = start_collector(&dir.path().join("collector"), port, &out, collector_extra);
+    let syscalls = "write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,fsync,fdatasync";
+    let trace = Strace::attach(collector.pid(), syscalls, &dir.path().join("strace.txt")).unwrap();
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut client = GssClient::connect(addr, None, gsswire::Protection::Encryption, gsswire::ByteOrder::Little).await.unwrap();
+    async fn next_plaintext(client: &mut GssClient) -> Vec<u8> {
+        let token = tokio::time::timeout(WAIT, client.reader.read_token(1 << 20)).await.expect("the collector answers").unwrap();
+        client.session.unwrap(&token.expect("a token, not the end of the session")).unwrap().data
+    }
+    client.send_plaintext(b"").await.unwrap(); // the request for acknowledgements
+    assert_eq!(next_plaintext(&mut client).await, b"gsslog-ack/1", "the Hello");
+    const N: u64 = 20;
+    for token in 1..=N {
+        client.send_lines(&[message(1, token - 1)]).await.unwrap();
+        let written = next_plaintext(&mut client).await;
+        assert_eq!(written.len(), 9, "Written(N): {written:?}");
+        assert_eq!((written[0], u64::from_be_bytes(written[1..].try_into().unwrap())), (b'W', token), "Written({token})");
+    }
+    drop(client);
+    assert!(collector.stop(WAIT).unwrap().success());
+    assert_eq!(received(&out), (0..N).map(|q| (1, q)).collect::<Vec<_>>());
+    let calls = trace.finish(WAIT).unwrap();
+
+    let is_file = |fd: &str| fd.ends_with("/received.log");
+    let socket = format!(":{port}->");
+    let (mut file_writes, mut synced) = (0usize, 0usize);
+    let mut syncing = BTreeMap::new();
+    let mut order = AckOrder { acks: 0, before_sync: 0, syncs: 0 };
+    for call in &calls {
+        let write = matches!(call.name.as_str(), "write" | "writev" | "pwrite64" | "pwritev" | "pwritev2" | "sendto" | "sendmsg");
+        let sync = matches!(call.name.as_str(), "fsync" | "fdatasync");
+        match call.point {
+            Point::Entry if write && is_file(&call.fd) => file_writes += 1,
+            Point::Entry if sync && is_file(&call.fd) => {
+                syncing.insert(call.tid, file_writes);
+            }
+            Point::Exit(0) if sync => {
+                if let Some(covered) = syncing.remove(&call.tid) {
+                    synced = synced.max(covered);
+                    order.syncs += 1;
+                }
+            }
+            Point::Entry if write && call.fd.starts_with("TCP") && call.fd.contains(&socket) && file_writes > 0 => {
+                order.acks += 1;
+                if synced < file_writes {
+                    order.before_sync += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    eprintln!("{} acknowledgement writes, {} before the data was synced, {} syncs", order.acks, order.before_sync, order.syncs);
+    assert!(order.acks >= N as usize, "strace saw the {N} acknowledgements on the socket: {}\n{calls:?}", order.acks);
+    order
+}
+
+/// Nothing is acknowledged before it is on disk: checked from outside, by
+/// the order of the collector's system calls (a `kill -9` cannot show it:
+/// the page cache survives a killed process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ack_after_fsync_no_acknowledgement_leaves_before_the_data_is_synced() {
+    let order = ack_order("$InputGSSServerAckAfterFsync on\n").await;
+    assert!(order.syncs > 0, "the output file was synced");
+    assert_eq!(order.before_sync, 0, "acknowledgements sent while written data was not yet synced");
+}
+
+/// The control of the check above: without the directive, the same oracle
+/// sees acknowledgements of data no sync has covered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ack_after_fsync_acknowledgements_leave_before_any_sync() {
+    let order = ack_order("").await;
+    assert_eq!(order.syncs, 0, "nothing synced the output file");
+    assert_eq!(order.before_sync, order.acks, "every acknowledgement left before its data was synced");
 }
 
 #[test]
@@ -324,43 +457,58 @@ impl StdinShipper {
 /// The shipper fed at load through omprog, ended by `signal` after a
 /// moment, started again without input; returns the confirmed count, the
 /// verdict and the restarted shipper's log.
-fn end_shipper_under_load(signal: &str) -> (u64, std::process::ExitStatus, Verdict, String) {
+fn end_shipper_under_load(signal: &str) -> (u64, std::process::ExitStatus, Verdict, String, Vec<gsslog_tests::relay::Session>) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let out = dir.path().join("received.log");
     let collector = start_collector(&dir.path().join("collector"), port, &out, "");
+    // Integrity-only tokens through a recording relay: what went over the
+    // wire twice can be read there.
+    let relay = gsslog_tests::relay::Relay::start_recording(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
+    let config = shipper_conf(relay.addr().port(), "on").replace("$GssMode encryption", "$GssMode integrity");
     let shipper_dir = dir.path().join("shipper");
     std::fs::create_dir_all(&shipper_dir).unwrap();
     let conf = shipper_dir.join("omgssapi.conf");
-    std::fs::write(&conf, shipper_conf(port, "on")).unwrap();
+    std::fs::write(&conf, &config).unwrap();
+    // Ended in the middle of the stream, once it holds a good many: how
+    // fast it took them is the benchmark's business.
+    const TAKEN_BEFORE_THE_END: u64 = 5000;
     let fed = spawn_stdin_shipper(&shipper_dir, &conf, RATE * 4);
-    std::thread::sleep(Duration::from_millis(2000));
+    let taking = Instant::now();
+    while fed.confirmed.load(Ordering::Relaxed) < TAKEN_BEFORE_THE_END {
+        assert!(taking.elapsed() < WAIT, "the shipper confirmed only {} messages", fed.confirmed.load(Ordering::Relaxed));
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (confirmed, status) = fed.end(signal);
-    eprintln!("load: {} msg/s confirmed by the shipper", confirmed / 2);
-    assert!(confirmed > RATE / 2, "the shipper took the load: {confirmed} confirmed");
-    let restarted = start_shipper(&shipper_dir, &shipper_conf(port, "on"), &[]);
+    eprintln!("{confirmed} confirmed by the shipper when it was ended");
+    assert!(confirmed < RATE * 4, "ended while the load went on: {confirmed} confirmed");
+    let restarted = start_shipper(&shipper_dir, &config, &[]);
     let sent = BTreeMap::from([(1, confirmed)]);
     // A message taken in but whose OK the kill cut off may arrive too.
     let verdict = wait_and_check(&out, &sent, 64, &[&collector, &restarted]);
     let log = restarted.log();
     eprintln!("confirmed {confirmed}, duplicates {}", verdict.duplicates);
-    (confirmed, status, verdict, log)
+    (confirmed, status, verdict, log, relay.sessions())
 }
 
 #[test]
 fn shipper_kill_9_under_load_loses_nothing_it_had_accepted() {
     use std::os::unix::process::ExitStatusExt;
-    let (_, status, verdict, log) = end_shipper_under_load("KILL");
+    let (_, status, verdict, log, sessions) = end_shipper_under_load("KILL");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "the shipper died by SIGKILL");
     // What was sent and not acknowledged at the kill is still in the queue:
-    // the restarted shipper finds it (its backlog) and sends it again.
+    // the restarted shipper finds it (its backlog) and sends it again. Only
+    // what the wire carried twice can have been written twice.
+    let again = sent_again(&sessions);
     let backlog: u64 = log.split("backlog=").nth(1).and_then(|t| t.split_whitespace().next()?.parse().ok()).unwrap_or(0);
-    assert!(verdict.duplicates <= backlog, "{} duplicates, backlog {backlog}\n{log}", verdict.duplicates);
+    eprintln!("{} sessions on the wire, {again} messages sent again, backlog {backlog}", sessions.len());
+    assert!(verdict.duplicates <= again, "{} duplicates, {again} sent twice on the wire\n{log}", verdict.duplicates);
+    assert!(again <= backlog, "the restarted shipper's backlog ({backlog}) covers what went again ({again})");
 }
 
 #[test]
 fn graceful_shipper_restart_under_load_neither_loses_nor_duplicates() {
-    let (_, status, verdict, log) = end_shipper_under_load("TERM");
+    let (_, status, verdict, log, _) = end_shipper_under_load("TERM");
     assert!(status.success(), "{status}");
     assert_eq!(verdict.duplicates, 0, "{log}");
 }
@@ -447,9 +595,11 @@ fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
     let port = free_port().unwrap();
     let out = dir.path().join("received.log");
     let collector = start_collector_in(&realm, &dir.path().join("collector"), port, &out, "$InputGSSServerExpireSessions on\n");
+    // The sessions' ends, seen on the wire.
+    let relay = gsslog_tests::relay::Relay::start(SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let input = free_port().unwrap();
     let identity = format!("$GssForwardPrincipal host/acked.test@{REALM}\n$GssForwardKeytab FILE:{}\n", keytab.display());
-    let config = stanza(port, &format!("{identity}$ActionGSSForwardAcknowledged on\n"));
+    let config = stanza(relay.addr().port(), &format!("{identity}$ActionGSSForwardAcknowledged on\n"));
     let work = dir.path().join("shipper/work");
     let args = ["--work-directory", work.to_str().unwrap(), "--tcp", &format!("127.0.0.1:{input}")];
     let mut shipper =
@@ -479,6 +629,18 @@ fn acknowledged_sessions_rekey_under_load_with_every_message_exactly_once() {
     let collector_log = collector.log();
     assert!(!collector_log.contains("GSS context expired"), "re-keyed before the context expired\n{collector_log}");
     assert!(!collector_log.contains("session closed on error"), "every session ended cleanly\n{collector_log}");
+    // On the wire: a new session for each re-key, and each session ended
+    // with the shipper's half-close (a FIN), then the collector's close,
+    // every byte the collector sent taken (the last one too: the shipper's
+    // stop).
+    let ended = Instant::now();
+    while relay.sessions().iter().any(|s| !s.collector_closed && !s.shipper_refused_bytes) && ended.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sessions = relay.sessions();
+    assert!(sessions.len() >= 2, "a new session after the re-key: {sessions:?}");
+    assert!(sessions.iter().all(|s| s.ended_gracefully_by_the_shipper()), "{sessions:?}");
+    println!("{} sessions, answered after the half-close: {:?}", sessions.len(), sessions.iter().map(|s| s.answered_after_half_close()).collect::<Vec<_>>());
 }
 
 /// Feeds the shipper's TCP input as `sender`, about 5000 messages a second,
@@ -624,6 +786,83 @@ fn acknowledged_failover_to_a_backup_and_back_delivers_every_message_exactly_onc
     );
     assert!(log.contains("the collector is shutting down (all sent was acknowledged)"), "the own collector's Closing was heard\n{log}");
     assert_eq!(logged_unacknowledged(&log), 0, "nothing was left unacknowledged at a switch\n{log}");
+}
+
+/// Failover when the action's own collector dies: frozen, then `kill -9`
+/// under load (records surely in flight), the backup takes over, the own
+/// collector returns and gets the queue back. Nothing is lost; a message may
+/// arrive twice only if it was sent and not acknowledged when the collector
+/// died, which the shipper logs (`unacknowledged_total`).
+#[test]
+fn acknowledged_failover_when_the_collector_is_killed_under_load_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (own_port, backup_port) = (free_port().unwrap(), free_port().unwrap());
+    let files = [dir.path().join("own0.log"), dir.path().join("backup.log"), dir.path().join("own1.log")];
+    let mut own = start_collector(&dir.path().join("own0"), own_port, &files[0], "");
+    let backup = start_collector(&dir.path().join("backup"), backup_port, &files[1], "");
+    let input = free_port().unwrap();
+    let conf = format!(
+        "{}$ActionExecOnlyWhenPreviousIsSuspended on\n$ActionGSSForwardAcknowledged on\n& :omgssapi:localhost:{backup_port}\n",
+        shipper_conf(own_port, "on")
+    );
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &conf, &["--tcp", &format!("127.0.0.1:{input}")]);
+    shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
+    let stop_feeding = Arc::new(AtomicBool::new(false));
+    let feeders: Vec<(u32, std::thread::JoinHandle<u64>)> =
+        (1..=SENDERS).map(|sender| (sender, feed_until(input, sender, stop_feeding.clone()))).collect();
+    let wait_for = |file: &Path, n: usize, logs: &[&Daemon]| {
+        let start = Instant::now();
+        while received(file).len() < n {
+            if start.elapsed() > WAIT {
+                panic!("{} holds {} messages\n{}", file.display(), received(file).len(), logs.iter().map(|d| d.log()).collect::<Vec<_>>().join("\n-----\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    wait_for(&files[0], 2000, &[&shipper, &own]);
+    own.signal("STOP");
+    std::thread::sleep(Duration::from_millis(300));
+    own.kill_9(WAIT).unwrap();
+    shipper.wait_for_log("a backup collector takes over", WAIT).unwrap();
+    wait_for(&files[1], 2000, &[&shipper, &backup]);
+    let own = start_collector(&dir.path().join("own1"), own_port, &files[2], "");
+    shipper.wait_for_log("handing the queue back", WAIT).unwrap();
+    wait_for(&files[2], 2000, &[&shipper, &own]);
+    stop_feeding.store(true, Ordering::SeqCst);
+    let sent: BTreeMap<u32, u64> = feeders.into_iter().map(|(s, t)| (s, t.join().unwrap())).collect();
+
+    let expected: Vec<(u32, u64)> = sent.iter().flat_map(|(&s, &n)| (0..n).map(move |q| (s, q))).collect();
+    let unique = || {
+        let mut all: Vec<(u32, u64)> = files.iter().flat_map(|f| received(f)).collect();
+        all.sort_unstable();
+        let total = all.len();
+        all.dedup();
+        (all, total)
+    };
+    let start = Instant::now();
+    while unique().0.len() < expected.len() && start.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(shipper.stop(WAIT).unwrap().success());
+    let log = shipper.log();
+    let (all, total) = unique();
+    let lost: Vec<&(u32, u64)> = expected.iter().filter(|m| all.binary_search(m).is_err()).collect();
+    assert!(lost.is_empty(), "{} of {} messages lost, first {:?}\n{log}", lost.len(), expected.len(), &lost[..lost.len().min(5)]);
+    assert_eq!(all, expected, "nothing but the messages sent");
+    let duplicates = (total - all.len()) as u64;
+    let unacknowledged = logged_unacknowledged(&log);
+    println!("sent {sent:?}: {duplicates} duplicates, {unacknowledged} logged unacknowledged");
+    assert!(unacknowledged > 0, "records were in flight at the kill\n{log}");
+    assert!(duplicates <= unacknowledged, "{duplicates} duplicates, {unacknowledged} unacknowledged\n{log}");
+    for f in &files {
+        let own_order = by_sender(&received(f));
+        for (s, seqs) in own_order {
+            let mut seen = BTreeSet::new();
+            let firsts: Vec<u64> = seqs.into_iter().filter(|q| seen.insert(*q)).collect();
+            assert!(firsts.windows(2).all(|w| w[0] < w[1]), "sender {s}: {} is in order", f.display());
+        }
+    }
 }
 
 #[test]

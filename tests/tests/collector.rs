@@ -100,7 +100,6 @@ async fn seed_config_writes_the_per_host_tree_from_stock_rsyslog_and_our_client(
     realm.add_client("rsyslog-int").unwrap();
     let enc = RsyslogForwarder::start(&dir.path().join("rs-enc"), &realm.client_env("rsyslog-enc"), "encryption", port, "").unwrap();
     let int = RsyslogForwarder::start(&dir.path().join("rs-int"), &realm.client_env("rsyslog-int"), "integrity", port, "").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
     enc.send("<38>Nov 23 12:00:07 node1 sshd[7]: stock rsyslog encrypted").unwrap();
     int.send("<13>Nov 23 12:00:08 node1 app: stock rsyslog integrity").unwrap();
 
@@ -340,6 +339,74 @@ async fn sighup_reopens_files_for_logrotate() {
     let now = wait_lines(&out, 1, &collector);
     assert!(now[0].ends_with("app: second"));
     assert_eq!(lines(&rotated).len(), 1);
+}
+
+/// logrotate under load: five rotations (rename, then SIGHUP) while two
+/// sessions send; each sender's messages are all in the rotated files and
+/// the live one, each once, in order across them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_under_load_with_rotation_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("all.log");
+    let config = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}\n", out.display());
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = tokio::task::JoinSet::new();
+    for k in 0..2u32 {
+        let stop = stop.clone();
+        senders.spawn(async move {
+            let source = ip(&format!("127.0.0.{}", 20 + k));
+            let mut c = GssClient::connect(addr, Some(source), Protection::Encryption, ByteOrder::Little).await.unwrap();
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let batch: Vec<String> = (n..n + 20).map(|i| format!("<13>Nov 23 12:00:00 sender{k} app: rot {i}")).collect();
+                c.send_lines(&batch).await.unwrap();
+                n += 20;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (format!("sender{k}"), n)
+        });
+    }
+    const ROTATIONS: usize = 5;
+    for r in 1..=ROTATIONS {
+        wait_for_file(&out, WAIT, |t| t.lines().count() >= 50).unwrap_or_else(|e| panic!("{e}\n{}", collector.log()));
+        std::fs::rename(&out, dir.path().join(format!("all.log.{r}"))).unwrap();
+        collector.signal("HUP");
+        let deadline = std::time::Instant::now() + WAIT;
+        while collector.log().matches("SIGHUP: closed all output files").count() < r {
+            assert!(std::time::Instant::now() < deadline, "SIGHUP {r} not logged:\n{}", collector.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    wait_for_file(&out, WAIT, |t| t.lines().count() >= 50).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let mut sent = std::collections::BTreeMap::new();
+    while let Some(joined) = senders.join_next().await {
+        let (sender, n) = joined.unwrap();
+        sent.insert(sender, n);
+    }
+    // Oldest rotation first, the live file last.
+    let files: Vec<std::path::PathBuf> =
+        (1..=ROTATIONS).map(|r| dir.path().join(format!("all.log.{r}"))).chain([out.clone()]).collect();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let all: Vec<String> = files.iter().flat_map(|f| lines(f)).collect();
+        let got = numbers_by_sender(&all, "rot");
+        let complete = sent.iter().all(|(s, n)| got.get(s).map_or(0, Vec::len) as u64 >= *n);
+        if complete || std::time::Instant::now() > deadline {
+            for (sender, n) in &sent {
+                assert_eq!(got.get(sender), Some(&(0..*n).collect::<Vec<_>>()), "{sender}: every message once, in order, across the rotations");
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for f in &files {
+        assert!(!lines(f).is_empty(), "{} got messages", f.display());
+    }
+    assert!(collector.is_running());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 //!   choose: the test runs inside a private network namespace where a route
 //!   `local 127.0.0.N src 127.0.0.N` makes connections to 127.0.0.N come from it;
 //! - a graceful restart of the collector under load from a stock client loses
-//!   no more than a restart of Debian's own rsyslog collector under the same load.
+//!   at most the few messages the client wrote into the closed session before
+//!   its send failed (Debian's own collector, restarted the same way, is shown
+//!   beside it, not compared: one run of each is too noisy to rank them).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -61,7 +63,6 @@ fn nodes_inside_the_namespace() {
         let env = realm.client_env(&format!("node{i}"));
         nodes.push(RsyslogForwarder::start_to(&dir.path().join(format!("node{i}")), &env, mode, addr, port, "").unwrap());
     }
-    std::thread::sleep(Duration::from_millis(500));
     for (i, node) in nodes.iter().enumerate() {
         node.send(&format!("<38>Nov 23 12:00:0{i} node{i} sshd[1{i}]: login on node{i}")).unwrap();
         node.send(&format!("<4>Nov 23 12:00:0{i} node{i} kernel: disk on node{i}")).unwrap();
@@ -115,7 +116,6 @@ fn restart_under_load(ours: bool) -> (usize, usize) {
         dir.path().display()
     );
     let node = RsyslogForwarder::start(&dir.path().join("node"), &realm.client_env(principal), "encryption", port, &queue_block).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
     const N: usize = 600;
     let started = Instant::now();
     for i in 0..N {
@@ -147,11 +147,17 @@ fn count_unique(path: &Path) -> usize {
     text.lines().filter(|l| l.contains("seq ")).collect::<std::collections::BTreeSet<_>>().len()
 }
 
+/// Our collector drains what a session sent until it closes it; stock
+/// omgssapi never reads its socket, so it learns of the close only when a
+/// send fails, and what it wrote into the closed session just before is gone
+/// (rsyslog's own collector loses the same way).
 #[test]
-fn graceful_restart_with_a_stock_client_loses_no_more_than_rsyslog() {
-    let (sent, theirs) = restart_under_load(false);
-    let (_, ours) = restart_under_load(true);
-    println!("restart under load from stock rsyslog omgssapi: rsyslog collector kept {theirs}/{sent}, ours kept {ours}/{sent}");
-    assert!(ours >= theirs, "ours lost more than rsyslog's own collector: {ours} < {theirs} of {sent}");
-    assert!(ours > sent / 2, "most messages must arrive: {ours}/{sent}");
+fn graceful_restart_with_a_stock_client_loses_at_most_what_was_written_into_the_closed_session() {
+    /// Messages 4 ms apart: the close, the peer's reset and the failing send
+    /// leave room for a few.
+    const WRITTEN_INTO_THE_CLOSE: usize = 3;
+    let (sent, ours) = restart_under_load(true);
+    let (_, theirs) = restart_under_load(false);
+    println!("restart under load from stock rsyslog omgssapi: ours kept {ours}/{sent}, rsyslog's own collector {theirs}/{sent}");
+    assert!(ours + WRITTEN_INTO_THE_CLOSE >= sent, "ours kept {ours} of {sent}");
 }

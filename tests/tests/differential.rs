@@ -18,6 +18,12 @@
 //! - `secpath-replace` on a value that holds `//` or ends in `/` after
 //!   another option made a copy: rsyslog's in-place loop skips the byte
 //!   after each `/` (and past the end); we replace every `/`.
+//! - A message to a dynamic-file action right after one whose file could not
+//!   be opened (a name longer than 255 bytes): rsyslog 8.2302's omfile
+//!   fails the open, the action is suspended, and the next message to that
+//!   action is discarded as well, whatever its file; we write it. (Found by
+//!   the generated program names of 32 and more characters, which rsyslog
+//!   otherwise writes under their full names, as we do.)
 //! - A message over `$MaxMessageSize`: both split it into pieces of that size,
 //!   but rsyslog 8.2302 drops the byte at each split point; we keep every byte
 //!   (`oversize_messages_are_split_without_losing_a_byte` below).

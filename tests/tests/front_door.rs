@@ -110,9 +110,14 @@ async fn a_silent_flood_from_two_addresses_does_not_keep_a_shipper_out() {
     // The shipper on 127.0.0.4 retries until it is in, then sends numbered
     // messages, each in its own token as stock omgssapi does. All of it must
     // happen while the flood goes on. Before the fix the flood held every
-    // session slot for 20 s (twice the token timeout).
+    // session slot for 20 s (twice the token timeout): the shipper was refused
+    // and retried every 100 ms, a couple of hundred times. Now the flood holds
+    // at most 16 handshake places per address and the shipper gets in at once.
     const N: usize = 2000;
-    const FLOOD_WINDOW: Duration = Duration::from_secs(15);
+    /// Only against a hang: how fast is the benchmark's business.
+    const HANG: Duration = Duration::from_secs(300);
+    const FEW_ATTEMPTS: usize = 5;
+    let opened_before = opened.load(Ordering::Relaxed);
     let ship = async {
         let mut attempts = 0;
         let mut client = loop {
@@ -130,7 +135,10 @@ async fn a_silent_flood_from_two_addresses_does_not_keep_a_shipper_out() {
         }
         attempts
     };
-    let shipped = tokio::time::timeout(FLOOD_WINDOW, ship).await;
+    let shipped = tokio::time::timeout(HANG, ship).await;
+    let opened_while_shipping = opened.load(Ordering::Relaxed) - opened_before;
+    // The flood tasks only end when told to: one that ended has panicked.
+    let flood_task_ended = flood.try_join_next().is_some();
     // The shipper may be done before the refused flood connections are back:
     // give them the time to come back once.
     let waited = Instant::now();
@@ -138,19 +146,23 @@ async fn a_silent_flood_from_two_addresses_does_not_keep_a_shipper_out() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let flooding_for = start.elapsed();
-    let still_flooding = flood.len() == FLOOD;
     stop.send(true).unwrap();
-    while flood.join_next().await.is_some() {}
+    while let Some(joined) = flood.join_next().await {
+        joined.expect("a flood connection task failed");
+    }
 
     let got = lines(&out);
     let log = collector.log();
     assert!(
         shipped.is_ok(),
-        "the shipper delivered {} of {N} messages during {FLOOD_WINDOW:?} of flood\ncollector log (end):\n{}",
+        "the shipper delivered {} of {N} messages in {HANG:?} of flood\ncollector log (end):\n{}",
         got.len(),
         &log[log.len().saturating_sub(4000)..]
     );
-    assert!(still_flooding, "the flood went on while the shipper delivered");
+    let attempts = shipped.unwrap_or_default();
+    assert!(attempts <= FEW_ATTEMPTS, "the shipper got in at once, not after the flood's places expired: {attempts} attempts");
+    assert!(!flood_task_ended, "every flood connection task was still running when the shipper was done");
+    assert!(opened_while_shipping > 0, "the flood went on (connections reopened) while the shipper delivered");
     let expected: Vec<String> = (0..N).map(|i| format!(" seq {i}")).collect();
     let first_wrong = got.iter().zip(&expected).position(|(g, e)| g != e);
     assert!(got.len() == N && first_wrong.is_none(), "every message exactly once, in order: {} lines, first wrong at {first_wrong:?}", got.len());

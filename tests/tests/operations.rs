@@ -17,8 +17,13 @@ use gsswire::{ByteOrder, Protection};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn is_root() -> bool {
-    daemon::os::ids().uids[1] == 0
+/// Dropping privileges needs root; CI and `tests/run.sh` run as root. A test
+/// that cannot run fails loudly rather than passing without checking anything.
+fn require_root() {
+    assert!(
+        daemon::os::ids().uids[1] == 0,
+        "this test drops privileges and needs root (run tests/run.sh as root, as CI does); it was NOT run"
+    );
 }
 
 /// `nobody` and `nogroup`, as Debian has them.
@@ -105,10 +110,7 @@ fn traversable_tempdir() -> tempfile::TempDir {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_collector_drops_privileges_after_binding_port_below_1024_and_still_accepts() {
-    if !is_root() {
-        eprintln!("skipped: dropping privileges needs root");
-        return;
-    }
+    require_root();
     let realm = TestRealm::shared();
     open_realm_to_others(realm);
     let (uid, gid) = nobody();
@@ -140,10 +142,7 @@ async fn the_collector_drops_privileges_after_binding_port_below_1024_and_still_
 
 #[test]
 fn a_keytab_the_dropped_user_cannot_read_stops_the_collector_at_start() {
-    if !is_root() {
-        eprintln!("skipped: dropping privileges needs root");
-        return;
-    }
+    require_root();
     let realm = TestRealm::shared();
     open_realm_to_others(realm);
     let dir = traversable_tempdir();
@@ -169,10 +168,7 @@ fn a_keytab_the_dropped_user_cannot_read_stops_the_collector_at_start() {
 
 #[test]
 fn the_shipper_drops_privileges_after_binding_and_its_queue_files_are_private() {
-    if !is_root() {
-        eprintln!("skipped: dropping privileges needs root");
-        return;
-    }
+    require_root();
     let realm = TestRealm::shared();
     open_realm_to_others(realm);
     let (uid, gid) = nobody();
@@ -467,9 +463,10 @@ async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() 
         collector.log().lines().filter(|l| l.contains("imgssapi: origin=imgssapi ")).map(str::to_string).collect();
     assert!(stats_lines.len() >= 3, "{}", collector.log());
     assert!(stats_lines.iter().any(|l| l.contains(&format!(" messages.written={N} "))), "{stats_lines:?}");
-    // One line per interval, not a burst: three lines span about two seconds.
+    // One line per interval, not a burst: three lines span at least two
+    // intervals (a loaded machine can only make them later, never closer).
     let spread = (seconds_of_day(&stats_lines[2]) - seconds_of_day(&stats_lines[0]) + 86400.0) % 86400.0;
-    assert!((1.5..10.0).contains(&spread), "{spread} s between {stats_lines:?}");
+    assert!(spread >= 1.5, "{spread} s between {stats_lines:?}");
     shipper.wait_for_log(&format!("fwd: origin=omgssapi.action messages.enqueued={N} messages.forwarded={N} "), WAIT).unwrap();
 
     // The collector goes away: the shipper says so, and queues what comes.
@@ -488,6 +485,22 @@ async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() 
     shipper.stop(WAIT).unwrap();
 }
 
+/// The test helper's own contract: once a daemon has stopped, signalling it
+/// again does nothing. (It used to run `kill -TERM 0` with the reaped
+/// child's pid 0, which signals the whole process group: this test run.)
+#[test]
+fn stopping_a_stopped_daemon_is_an_error_not_a_signal_to_the_test_run() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = format!("$WorkDirectory {}\n*.* :omgssapi:localhost:{}\n", dir.path().join("work").display(), free_port().unwrap());
+    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &conf, &realm.client_env(SHARED_CLIENT), &[]).unwrap();
+    shipper.wait_for_log("shipper running", WAIT).unwrap();
+    assert!(shipper.stop(WAIT).unwrap().success());
+    shipper.signal("TERM");
+    assert!(shipper.stop(WAIT).is_err(), "already stopped");
+    // Still here: neither call signalled this process.
+}
+
 #[test]
 fn sigint_is_logged_as_sigint() {
     let realm = TestRealm::shared();
@@ -497,10 +510,14 @@ fn sigint_is_logged_as_sigint() {
     shipper.wait_for_log("shipper running", WAIT).unwrap();
     shipper.signal("INT");
     shipper.wait_for_log("stopping signal=\"SIGINT\"", WAIT).unwrap();
+    let status = shipper.wait_for_exit(WAIT).unwrap();
+    assert!(status.success(), "the shipper stops cleanly on SIGINT: {status}\n{}", shipper.log());
     let port = free_port().unwrap();
     let conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}/all.log\n", dir.path().display());
     let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &conf, &realm.server_env(), &["-x"]).unwrap();
     collector.wait_for_log("collector running", WAIT).unwrap();
     collector.signal("INT");
     collector.wait_for_log("graceful shutdown signal=\"SIGINT\"", WAIT).unwrap();
+    let status = collector.wait_for_exit(WAIT).unwrap();
+    assert!(status.success(), "the collector stops cleanly on SIGINT: {status}\n{}", collector.log());
 }

@@ -20,6 +20,9 @@ mod imgssapi_cli;
 #[allow(dead_code)]
 #[path = "../../../omgssapi/src/cli.rs"]
 mod omgssapi_cli;
+#[allow(dead_code)]
+#[path = "../../../omgssapi/src/queue_cli.rs"]
+mod omgssapi_queue_cli;
 
 const README: &str = include_str!("../../../README.md");
 
@@ -27,6 +30,9 @@ const README: &str = include_str!("../../../README.md");
 /// the sections written here.
 struct Page {
     command: clap::Command,
+    /// A command line of its own the daemon's binary also takes
+    /// (`omgssapi queue ...`), shown with its options.
+    subcommands: Option<clap::Command>,
     readme_sections: &'static [(&'static str, &'static str)],
     files: &'static str,
     environment: &'static str,
@@ -36,6 +42,7 @@ struct Page {
 fn collector() -> Page {
     Page {
         command: imgssapi_cli::Cli::command(),
+        subcommands: None,
         readme_sections: &[("The collector", "CONFIGURATION AND BEHAVIOUR")],
         files: "\
 .TP\n/etc/gsslog/imgssapi.conf\nThe configuration the packaged unit uses (the grid's server.conf).\n\
@@ -53,6 +60,7 @@ fn collector() -> Page {
 fn shipper() -> Page {
     Page {
         command: omgssapi_cli::Cli::command(),
+        subcommands: Some(omgssapi_queue_cli::QueueCli::command()),
         readme_sections: &[("The shipper", "CONFIGURATION AND BEHAVIOUR"), ("The queue", "THE QUEUE")],
         files: "\
 .TP\n/etc/gsslog/omgssapi.conf\nThe configuration the packaged unit uses (the grid's client stanza; replace <server_name>:<port>).\n\
@@ -81,6 +89,7 @@ const SIGNALS: &str = "\
 .TP\nSIGHUP\nNever stops the daemon: the collector closes its files (they reopen on the next message), the shipper logs one line.\n";
 
 fn render(page: Page) -> anyhow::Result<Vec<u8>> {
+    let subcommands = page.subcommands.as_ref().map(subcommands_section).unwrap_or_default();
     let man = clap_mangen::Man::new(page.command).section("8").manual("gsslog");
     let mut out = Vec::new();
     man.render_title(&mut out)?;
@@ -88,7 +97,7 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
-    let mut text = String::new();
+    let mut text = subcommands;
     for (heading, title) in page.readme_sections {
         let body = markdown::section(README, heading).with_context(|| format!("README.md has no section '## {heading}'"))?;
         text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
@@ -108,6 +117,33 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
     out.extend_from_slice(text.as_bytes());
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// `.SH "OMGSSAPI QUEUE"`: each subcommand of `command` with its options,
+/// from the clap definition its `--help` comes from.
+fn subcommands_section(command: &clap::Command) -> String {
+    let name = command.get_name();
+    let mut text = format!(".SH \"{}\"\n", name.to_uppercase());
+    if let Some(about) = command.get_about() {
+        text.push_str(&format!("{}\n", markdown::to_roff(&about.to_string()).trim_end()));
+    }
+    for sub in command.get_subcommands() {
+        let options: Vec<String> = sub
+            .get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .map(|a| {
+                let value = a.get_value_names().and_then(|v| v.first()).map_or_else(|| a.get_id().to_string().to_uppercase(), |v| v.to_string());
+                let flags: Vec<String> = a.get_short().map(|c| format!("-{c}")).into_iter().chain(a.get_long().map(|l| format!("--{l}"))).collect();
+                let flags = flags.join(", ").replace('-', "\\-");
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                let default = a.get_default_values().first().map(|d| format!(" (default {})", d.to_string_lossy())).unwrap_or_default();
+                format!(".TP\n\\fB{flags}\\fR \\fI{value}\\fR\n{help}{default}\n")
+            })
+            .collect();
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        text.push_str(&format!(".SS \"{name} {}\"\n{about}\n{}", sub.get_name(), options.concat()));
+    }
+    text
 }
 
 fn main() -> anyhow::Result<()> {
@@ -145,6 +181,13 @@ mod tests {
             .collect()
     }
 
+    /// Whether `text` has `$name` as a whole word (`$privdroptouser` is not
+    /// found in `$privdroptouserid`).
+    fn names(text: &str, name: &str) -> bool {
+        let needle = format!("${name}");
+        text.match_indices(&needle).any(|(at, _)| !text[at + needle.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+    }
+
     fn page_text(page: Page) -> String {
         String::from_utf8(render(page).unwrap()).unwrap().to_lowercase().replace("\\-", "-").replace("\\fb", "").replace("\\fr", "")
     }
@@ -152,7 +195,22 @@ mod tests {
     fn assert_documents_everything(page: Page, config_source: &str) {
         let long_flags: Vec<String> =
             page.command.get_arguments().filter_map(|a| a.get_long().map(|l| format!("--{l}"))).collect();
+        // `omgssapi queue show|export` and each of their options.
+        let mut sub_flags = Vec::new();
+        if let Some(command) = &page.subcommands {
+            for sub in command.get_subcommands() {
+                sub_flags.push(format!("{} {}", command.get_name(), sub.get_name()));
+                sub_flags.extend(sub.get_arguments().filter_map(|a| a.get_long().map(|l| format!("--{l}"))));
+                sub_flags.extend(sub.get_arguments().filter_map(|a| a.get_short().map(|c| format!("-{c}"))));
+            }
+        }
         let text = page_text(page);
+        let missing: Vec<&String> = sub_flags.iter().filter(|f| !text.contains(f.as_str())).collect();
+        assert!(missing.is_empty(), "subcommands and options the man page does not show: {missing:?}");
+        // The directives both daemons read (daemon::config::shared_or_unknown).
+        let shared = daemon::privileges::DIRECTIVES.iter().chain(daemon::metrics::DIRECTIVES);
+        let missing: Vec<&&str> = shared.filter(|d| !names(&text, d)).collect();
+        assert!(missing.is_empty(), "shared directives the man page does not document: {missing:?}");
         let directives = directives_in(config_source);
         assert!(directives.len() > 10, "the directive arms were found: {directives:?}");
         // Module names (`"imgssapi" | ...` arms) are documented as `$ModLoad NAME`.

@@ -141,6 +141,19 @@ mod tests {
         assert_eq!(render(&t, &m), "/var/log/hosts/pbs/2026/11/log.2026$MONTH**INVALID PROPERTY NAME**");
     }
 
+    /// Rendered by Debian's rsyslog 8.2302 with no `set` in the config:
+    /// every unset variable is empty, options and all, and the template goes on.
+    #[test]
+    fn unset_message_variables_are_empty() {
+        let m = msg("<38>Nov 23 12:14:25 vm sshd: x");
+        let (t, p) = Template::parse("t", "-%$!var%-%$.var%-%$/var%-%$!a!b%-%$!var:1:3%-%$.x:::uppercase%-\\n");
+        assert!(p.is_none(), "{p:?}");
+        assert_eq!(render(&t, &m), "-------\n");
+        let (t, p) = Template::parse("t", "[%$!%][%$.%][%$/%]\\n");
+        assert!(p.is_none(), "{p:?}");
+        assert_eq!(render(&t, &m), "[][][]\n");
+    }
+
     #[test]
     fn sp_if_no_first_sp_is_the_same_with_or_without_other_options() {
         // The plain entry takes the no-copy path, the lowercase one the copying path.

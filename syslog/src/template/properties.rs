@@ -7,8 +7,8 @@ use crate::time::{push2, push4, Timestamp};
 /// What rsyslog writes for an entry whose property name was invalid.
 pub const INVALID_PROPERTY: &[u8] = b"**INVALID PROPERTY NAME**";
 
-/// A message property a template or a filter can name (`%msg%`, `$!…` is not
-/// supported). The names are rsyslog's; see [`Property::from_name`].
+/// A message property a template or a filter can name (`%msg%`). The names
+/// are rsyslog's; see [`Property::from_name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Property {
     /// `msg`: the message text after the TAG.
@@ -65,6 +65,11 @@ pub enum Property {
     /// `$NOW`, `$YEAR`, …: local (or, with `true`, UTC) time when the
     /// template is rendered.
     Now(NowField, bool),
+    /// A message variable: `$!name` (and `$!` itself), local `$.name`,
+    /// global `$/name`. Nothing in the supported RainerScript subset sets
+    /// one (`set` is refused), so it is always unset, and rsyslog writes an
+    /// unset variable as empty.
+    Variable,
     /// An entry rsyslog registered with an invalid name.
     Invalid,
 }
@@ -95,6 +100,9 @@ pub enum NowField {
 impl Property {
     /// Property names are case-insensitive, as in rsyslog's code.
     pub fn from_name(name: &str) -> Option<Property> {
+        if ["$!", "$.", "$/"].iter().any(|root| name.starts_with(root)) {
+            return Some(Property::Variable);
+        }
         let n = name.to_ascii_lowercase();
         let (base, utc) = match n.strip_suffix("-utc") {
             Some(b) if b.starts_with('$') => (b.to_string(), true),
@@ -181,6 +189,7 @@ impl Property {
             Property::FacilityText => name(&FACILITY_NAMES, m.facility()),
             Property::SeverityText => name(&SEVERITY_NAMES, m.severity()),
             Property::Invalid => INVALID_PROPERTY,
+            Property::Variable => b"",
             _ => {
                 scratch.clear();
                 let s = match self {
