@@ -48,6 +48,10 @@ impl Matcher {
         let mut pos = 0;
         while pos < buf.len() {
             let Some(m) = self.re.find_at(buf, pos) else { break };
+            if m.start() == buf.len() && buf.last() == Some(&b'\n') {
+                // An empty match after the last newline: no line is there.
+                break;
+            }
             let start = memchr::memrchr(b'\n', &buf[pos..m.start()]).map_or(pos, |i| pos + i + 1);
             let end = memchr::memchr(b'\n', &buf[m.start()..]).map_or(buf.len(), |i| m.start() + i);
             let line = &buf[start..end];
@@ -119,6 +123,13 @@ mod tests {
         let i = Mode { ignore_case: true, ..Mode::default() };
         assert_eq!(lines("realuser", i, b"RealUser\n\xc3\x89x\nREALUSER"), vec!["RealUser", "REALUSER"]);
         assert_eq!(lines("\u{e9}", i, "\u{c9}\n\u{e9}\n".as_bytes()), vec!["\u{e9}"]);
+    }
+
+    #[test]
+    fn an_empty_match_after_the_last_newline_is_no_line() {
+        assert_eq!(lines("x*$", Mode::default(), b"ab\n"), vec!["ab"]);
+        assert_eq!(lines("^$", Mode::default(), b"ab\n"), Vec::<String>::new());
+        assert_eq!(lines("^$", Mode::default(), b"ab\n\n"), vec![""]);
     }
 
     #[test]

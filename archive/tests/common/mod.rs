@@ -199,6 +199,8 @@ pub fn modes() -> Vec<(Vec<&'static str>, &'static str)> {
         (vec![], "nothing-matches-this"),
         (vec!["-w"], "Job [0-9]+\\.pbs"),
         (vec![], "root|alice"),
+        (vec!["-c"], "^"),
+        (vec!["-c"], "q*$"),
         (vec!["-w"], "40221"),
         (vec![], "022"),
         (vec!["-F"], "0077"),
