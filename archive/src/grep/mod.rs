@@ -7,8 +7,9 @@
 //! chunk is read only if the filters (`filter.rs`) and its pack's token
 //! index (for the literal the pattern requires) say it may hold a match.
 //! Work is done on every core, a window of chunks at a time, and printed in
-//! order. A file with a NUL byte is binary to grep: its matches are counted
-//! but not printed, and `binary file matches` goes to stderr. A damaged
+//! order. A file with a NUL byte is binary to grep: NUL bytes end lines
+//! too, its matches are counted but not printed, and `binary file matches`
+//! goes to stderr. A damaged
 //! chunk is named on stderr and skipped; the exit status is then 2.
 
 pub mod filter;
@@ -94,8 +95,7 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
         }
         if let Some((start, end)) = v.tail {
             if start < end {
-                // Only printing lines depends on it: counts and names do not.
-                if print_lines && !binary[i] {
+                if !binary[i] {
                     let mut nul = false;
                     if let Err(e) = content::for_each_block(&v.path, start, end, 8 << 20, |b| {
                         nul |= memchr::memchr(0, b).is_some();
@@ -117,6 +117,15 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     let scan = |buf: &[u8], file: usize, found: &mut Found| {
         let rel = &views[file].rel;
         let print = print_lines && !binary[file];
+        // In a binary file grep takes NUL bytes for line ends too (its lines are
+        // not printed, but they are counted and matched so).
+        let zapped: Vec<u8>;
+        let buf = if binary[file] && memchr::memchr(0, buf).is_some() {
+            zapped = buf.iter().map(|&b| if b == 0 { b'\n' } else { b }).collect();
+            &zapped[..]
+        } else {
+            buf
+        };
         matcher.for_each_line(buf, |line| {
             if options.filter.by_time() && !options.filter.line(line, years[file]) {
                 return true;
