@@ -43,11 +43,14 @@ fn the_matcher_selects_the_lines_gnu_grep_selects_on_random_patterns() {
     let file = dir.path().join("lines");
     let mut rng = Rng::new(99);
     let lines: Vec<Vec<u8>> = (0..300).map(|_| random_line(&mut rng)).collect();
-    let mut text = lines.join(&b'\n');
-    text.push(b'\n');
-    std::fs::write(&file, &text).unwrap_or_else(|e| panic!("{e}"));
     let mut compared = 0;
-    for _ in 0..300 {
+    for round in 0..200 {
+        // Every other round, the last line has no newline.
+        let mut text = lines.join(&b'\n');
+        if round % 2 == 0 {
+            text.push(b'\n');
+        }
+        std::fs::write(&file, &text).unwrap_or_else(|e| panic!("{e}"));
         let pattern = random_pattern(&mut rng);
         for (flags, mode) in [
             (vec!["-E"], Mode::default()),
@@ -82,5 +85,5 @@ fn the_matcher_selects_the_lines_gnu_grep_selects_on_random_patterns() {
             compared += 1;
         }
     }
-    assert!(compared > 1200, "only {compared} comparisons");
+    assert!(compared > 800, "only {compared} comparisons");
 }
