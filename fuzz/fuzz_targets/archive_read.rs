@@ -30,6 +30,9 @@ fn probes(index: &PackIndex) {
         Probe::Contains(b"ser".to_vec()),
         Probe::Contains(b"a".to_vec()),
         Probe::Exact(Vec::new()),
+        Probe::Contains(Vec::new()),
+        Probe::Exact(b"4022".to_vec()),
+        Probe::Contains(b"02".to_vec()),
     ] {
         let _ = index.candidates(&probe);
     }

@@ -271,6 +271,8 @@ impl PackIndex {
                     ordinals.push(memchr::memchr_iter(b'\n', &self.blob[..=pos]).count() as u64 - 1);
                 }
             }
+            // Every token contains the empty piece.
+            Probe::Contains(piece) if piece.is_empty() => return Ok(None),
             Probe::Contains(piece) => {
                 let (mut counted_to, mut newlines) = (0, 0u64);
                 for pos in memchr::memmem::find_iter(&self.blob, piece) {
@@ -310,7 +312,7 @@ impl PackIndex {
             let take = next == ordinal;
             let mut slot = 0u64;
             for _ in 0..n {
-                slot += r.varint()?;
+                slot = slot.checked_add(r.varint()?).ok_or(FormatError::Invalid("slot out of range"))?;
                 if take {
                     let s = usize::try_from(slot).ok().filter(|&s| s < hit.len()).ok_or(FormatError::Invalid("slot out of range"))?;
                     hit[s] = true;
@@ -377,6 +379,20 @@ mod tests {
         assert_eq!(Probe::for_literal(b"for realuser from", false), Some(Probe::Exact(b"realuser".to_vec())));
         assert_eq!(Probe::for_literal(b"10.1.2.3", false), None);
         assert_eq!(Probe::for_literal(b"Failed password", false), Some(Probe::Contains(b"password".to_vec())));
+    }
+
+    #[test]
+    fn slot_deltas_that_overflow_are_an_error() {
+        let mut w = Writer::default();
+        w.varint(1); // slots
+        w.varint(1); // words
+        w.bytes(b"\nab\n");
+        w.varint(0); // numbers
+        w.varint(2); // postings of "ab": two deltas that overflow
+        w.varint(u64::MAX);
+        w.varint(u64::MAX);
+        let idx = PackIndex::parse(&w.buf).unwrap_or_else(|e| panic!("{e}"));
+        assert!(idx.candidates(&Probe::Exact(b"ab".to_vec())).is_err());
     }
 
     #[test]
