@@ -7,10 +7,15 @@
 //!   fuzzer reaches the records); a manifest decoded re-encodes to itself;
 //! - 1: a decompressed pack index body, asked a few probes;
 //! - 2: a manifest body (2-byte little-endian length first) and a pack
-//!   file; every chunk and sshd table the manifest names is read back;
+//!   file; every chunk and sshd table the manifest names is read back, and
+//!   `grep` searches the archive (with and without `-w`, `--since/--until`);
 //! - anything else: a whole index file, as found on disk.
 #![no_main]
 
+use gsslog_archive::grep::filter::Filter;
+use gsslog_archive::grep::matcher::Mode;
+use gsslog_archive::grep::{grep, GrepOptions};
+use gsslog_archive::linetime::Day;
 use gsslog_archive::store::index::{PackIndex, Probe};
 use gsslog_archive::store::manifest::{Manifest, MAGIC};
 use gsslog_archive::store::Archive;
@@ -69,6 +74,20 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(lines.len(), c.raw_len as usize, "a chunk read back has its stated length");
                 }
                 let _ = archive.packs.table(c);
+            }
+            // And a search over it (an empty tree: everything comes from the archive).
+            let root = dir.path().join("root");
+            if std::fs::create_dir_all(&root).is_ok() {
+                let day = |s| Day::parse(s).ok();
+                let filter = Filter { since: day("2026-10-02"), until: day("2026-10-30"), ..Filter::default() };
+                for (pattern, mode, filter) in [
+                    ("root", Mode::default(), Filter::default()),
+                    ("4022", Mode { word: true, ..Mode::default() }, filter),
+                    ("^$", Mode::default(), Filter::default()),
+                ] {
+                    let options = GrepOptions { mode, count: false, list: false, filter };
+                    let _ = grep(dir.path(), &root, pattern, &options, &mut std::io::sink(), &mut std::io::sink());
+                }
             }
         }
         _ => {
