@@ -124,7 +124,7 @@ pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Ar
     }
     let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
     let progress = Progress::new("seal", total);
-    let mut run = Run { archive: &mut archive, manifest: None, pack: None, pack_raw: 0, options, summary: SealSummary::default(), started: vec![false; plans.len()] };
+    let mut run = Run { archive: &mut archive, manifest: None, pack: None, compressed: Vec::new(), pack_raw: 0, options, summary: SealSummary::default(), started: vec![false; plans.len()] };
     let mut batch: Vec<Pending> = Vec::new();
     let mut batch_bytes = 0;
     let mut fatal = None;
@@ -161,6 +161,7 @@ pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Ar
         }
     }
     run.flush(&plans, batch)?;
+    run.drain(&plans)?;
     run.commit_pack()?;
     progress.finish();
     let mut summary = run.summary;
@@ -173,6 +174,8 @@ struct Run<'a> {
     /// The manifest being built (committed at each pack's end).
     manifest: Option<Manifest>,
     pack: Option<(PackWriter, IndexBuilder)>,
+    /// Chunks compressed, not appended yet.
+    compressed: Vec<Ready>,
     /// Bytes of lines in the current pack.
     pack_raw: u64,
     options: SealOptions,
@@ -181,14 +184,23 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Compresses `batch` while the batch before it is appended (so that the
+    /// pack and index work, which is serial, overlaps the compression).
     fn flush(&mut self, plans: &[Plan], batch: Vec<Pending>) -> Result<(), SealError> {
         let level = self.options.level;
-        let ready: io::Result<Vec<Ready>> = batch.into_par_iter().map(|p| prepare(p, plans, level)).collect();
-        let ready = ready.map_err(|source| SealError::Compress { source })?;
-        for r in ready {
-            self.append(plans, r)?;
-        }
+        let previous = std::mem::take(&mut self.compressed);
+        let (ready, appended) = rayon::join(
+            || batch.into_par_iter().map(|p| prepare(p, plans, level)).collect::<io::Result<Vec<Ready>>>(),
+            || previous.into_iter().try_for_each(|r| self.append(plans, r)),
+        );
+        appended?;
+        self.compressed = ready.map_err(|source| SealError::Compress { source })?;
         Ok(())
+    }
+
+    /// Appends what the last flush compressed.
+    fn drain(&mut self, plans: &[Plan]) -> Result<(), SealError> {
+        std::mem::take(&mut self.compressed).into_iter().try_for_each(|r| self.append(plans, r))
     }
 
     fn append(&mut self, plans: &[Plan], r: Ready) -> Result<(), SealError> {

@@ -15,6 +15,8 @@
 //! [`FLAG_LONG_TOKEN`]: super::manifest::FLAG_LONG_TOKEN
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::OnceLock;
 
 use super::codec::{Reader, Writer};
 use super::FormatError;
@@ -42,6 +44,48 @@ pub struct Tokens {
     pub long: bool,
 }
 
+/// Hashes the numbers of the index: one multiply with a key drawn per
+/// process (numbers come from the logs, so the key keeps an outsider from
+/// choosing colliding ones), several times cheaper than SipHash, which the
+/// words keep.
+#[derive(Clone, Copy, Default)]
+pub struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let mixed = (self.0 ^ n ^ NumberHasher::key()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = mixed ^ (mixed >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl NumberHasher {
+    fn key() -> u64 {
+        static KEY: OnceLock<u64> = OnceLock::new();
+        *KEY.get_or_init(|| RandomState::new().hash_one(0x6773_736c_6f67u64))
+    }
+}
+
+/// Builds [`NumberHasher`]s.
+#[derive(Clone, Copy, Default)]
+pub struct Numbers;
+
+impl BuildHasher for Numbers {
+    type Hasher = NumberHasher;
+    fn build_hasher(&self) -> NumberHasher {
+        NumberHasher(0)
+    }
+}
+
 /// The value of a token that is kept as a number.
 pub fn as_number(token: &[u8]) -> Option<u64> {
     let canonical = !token.is_empty() && token.len() <= 19 && (token[0] != b'0' || token.len() == 1);
@@ -54,7 +98,7 @@ pub fn as_number(token: &[u8]) -> Option<u64> {
 /// The distinct tokens of `chunk`.
 pub fn tokens(chunk: &[u8]) -> Tokens {
     let mut words: HashSet<Box<[u8]>> = HashSet::new();
-    let mut numbers: HashSet<u64> = HashSet::new();
+    let mut numbers: HashSet<u64, Numbers> = HashSet::with_hasher(Numbers);
     let mut long = false;
     let mut scratch = Vec::with_capacity(MAX_TOKEN);
     let mut i = 0;
@@ -89,7 +133,7 @@ pub fn tokens(chunk: &[u8]) -> Tokens {
 #[derive(Default)]
 pub struct IndexBuilder {
     words: HashMap<Box<[u8]>, Vec<u32>>,
-    numbers: HashMap<u64, Vec<u32>>,
+    numbers: HashMap<u64, Vec<u32>, Numbers>,
     slots: u32,
 }
 
