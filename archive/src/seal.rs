@@ -272,7 +272,6 @@ fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
     let tokens = index::tokens(&raw);
     let long = tokens.long;
     let (mut first, mut last) = (0, 0);
-    let mut lines = 0u64;
     let mut unstamped = false;
     for line in raw[..raw.len().saturating_sub(1)].split(|&b| b == b'\n') {
         match linetime::parse(line, plan.year) {
@@ -284,7 +283,7 @@ fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
             None => unstamped = true,
         }
     }
-    lines += memchr::memchr_iter(b'\n', &raw).count() as u64;
+    let lines = memchr::memchr_iter(b'\n', &raw).count() as u64;
     let mut flags = 0;
     if memchr::memchr(0, &raw).is_some() {
         flags |= FLAG_NUL;

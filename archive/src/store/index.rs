@@ -300,21 +300,22 @@ impl PackIndex {
     pub fn candidates(&self, probe: &Probe) -> Result<Option<Vec<bool>>, FormatError> {
         let mut ordinals = Vec::new();
         match probe {
-            Probe::Exact(piece) if as_number(piece).is_some() => {
-                let n = as_number(piece).unwrap_or_default();
-                if let Ok(k) = self.numbers.binary_search(&n) {
-                    ordinals.push(self.words + k as u64);
+            Probe::Exact(piece) => match as_number(piece) {
+                Some(n) => {
+                    if let Ok(k) = self.numbers.binary_search(&n) {
+                        ordinals.push(self.words + k as u64);
+                    }
                 }
-            }
-            Probe::Exact(piece) => {
-                let mut needle = Vec::with_capacity(piece.len() + 2);
-                needle.push(b'\n');
-                needle.extend_from_slice(piece);
-                needle.push(b'\n');
-                if let Some(pos) = memchr::memmem::find(&self.blob, &needle) {
-                    ordinals.push(memchr::memchr_iter(b'\n', &self.blob[..=pos]).count() as u64 - 1);
+                None => {
+                    let mut needle = Vec::with_capacity(piece.len() + 2);
+                    needle.push(b'\n');
+                    needle.extend_from_slice(piece);
+                    needle.push(b'\n');
+                    if let Some(pos) = memchr::memmem::find(&self.blob, &needle) {
+                        ordinals.push(memchr::memchr_iter(b'\n', &self.blob[..=pos]).count() as u64 - 1);
+                    }
                 }
-            }
+            },
             // Every token contains the empty piece.
             Probe::Contains(piece) if piece.is_empty() => return Ok(None),
             Probe::Contains(piece) => {
