@@ -60,6 +60,14 @@ enum Unit {
     Tail(usize, u64, u64),
 }
 
+impl Unit {
+    fn file(&self) -> usize {
+        match *self {
+            Unit::Chunk(f, _) | Unit::Tail(f, _, _) => f,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Found {
     count: u64,
@@ -179,11 +187,11 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
         Ok(())
     };
     for batch in units.chunks(window) {
-        let results: Vec<Found> = batch.par_iter().map(work).collect();
+        // With -l, a file already listed needs no more reading.
+        let listed = current.filter(|&(_, count)| options.list && count > 0).map(|(f, _)| f);
+        let results: Vec<Found> = batch.par_iter().map(|u| if listed == Some(u.file()) { Found::default() } else { work(u) }).collect();
         for (unit, found) in batch.iter().zip(results) {
-            let file = match *unit {
-                Unit::Chunk(f, _) | Unit::Tail(f, _, _) => f,
-            };
+            let file = unit.file();
             if let Some((f, count)) = current {
                 if f != file {
                     finish(f, count, out, err).map_err(GrepError::Output)?;
