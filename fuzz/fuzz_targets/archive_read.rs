@@ -5,7 +5,8 @@
 //! Input: one byte picks what the rest is:
 //! - 0: a manifest body (the target adds magic and checksum, so that the
 //!   fuzzer reaches the records); a manifest decoded re-encodes to itself;
-//! - 1: a decompressed pack index body, asked a few probes;
+//! - 1: a pack index's counts and raw frames (the target compresses and
+//!   assembles them), asked a few probes;
 //! - 2: a manifest body (2-byte little-endian length first) and a pack
 //!   file; every chunk and sshd table the manifest names is read back, and
 //!   `grep` searches the archive (with and without `-w`, `--since/--until`);
@@ -16,7 +17,7 @@ use gsslog_archive::grep::filter::Filter;
 use gsslog_archive::grep::matcher::Mode;
 use gsslog_archive::grep::{grep, GrepOptions};
 use gsslog_archive::linetime::Day;
-use gsslog_archive::store::index::{PackIndex, Probe};
+use gsslog_archive::store::index::{assemble, PackIndex, Probe};
 use gsslog_archive::store::manifest::{Manifest, MAGIC};
 use gsslog_archive::store::Archive;
 use gsslog_fuzz::Cursor;
@@ -52,8 +53,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            if let Ok(index) = PackIndex::parse(input.rest()) {
-                probes(&index);
+            // Counts, then the three frames' raw bytes (the target compresses them).
+            let (slots, words, numbers) = (u32::from(input.u8()), u64::from(input.u16()), u64::from(input.u16()));
+            let (a, b) = (usize::from(input.u16()), usize::from(input.u16()));
+            let (blob, nums, postings) = (input.bytes(a), input.bytes(b), input.rest());
+            if let Ok(file) = assemble(slots, words, numbers, [blob, nums, postings]) {
+                if let Ok(index) = PackIndex::decode(&file) {
+                    probes(&index);
+                }
             }
         }
         2 => {

@@ -22,7 +22,7 @@ use super::codec::{Reader, Writer};
 use super::FormatError;
 
 pub const MAX_TOKEN: usize = 64;
-const MAGIC: &[u8; 8] = b"GSLINDX1";
+const MAGIC: &[u8; 8] = b"GSLINDX2";
 /// A dictionary hit list longer than this reads every chunk of the pack:
 /// the probe is too common to be worth the postings.
 const MAX_HITS: usize = 4096;
@@ -167,33 +167,48 @@ impl IndexBuilder {
             blob.extend_from_slice(t);
             blob.push(b'\n');
         }
-        let mut w = Writer::default();
-        w.varint(u64::from(self.slots));
-        w.varint(entries.len() as u64);
-        w.bytes(&blob);
-        w.varint(numbers.len() as u64);
+        let mut nums = Writer::default();
         let mut prev = 0;
         for (n, _) in &numbers {
-            w.varint(n - prev);
+            nums.varint(n - prev);
             prev = *n;
         }
+        let mut postings = Writer::default();
         for slots in entries.iter().map(|e| &e.1).chain(numbers.iter().map(|n| &n.1)) {
-            w.varint(slots.len() as u64);
+            postings.varint(slots.len() as u64);
             let mut prev = 0;
             for &s in slots {
-                w.varint(u64::from(s - prev));
+                postings.varint(u64::from(s - prev));
                 prev = s;
             }
         }
-        let body = zstd::bulk::compress(&w.buf, 3)?;
-        let mut out = Vec::with_capacity(body.len() + 16);
-        out.extend_from_slice(MAGIC);
-        let raw_len = (w.buf.len() as u32).to_le_bytes();
-        out.extend_from_slice(&raw_len);
-        out.extend_from_slice(&crc32c::crc32c_append(crc32c::crc32c(&raw_len), &body).to_le_bytes());
-        out.extend_from_slice(&body);
-        Ok(out)
+        assemble(self.slots, entries.len() as u64, numbers.len() as u64, [&blob, &nums.buf, &postings.buf])
     }
+}
+
+/// An index file from its counts and its three frames' raw bytes (the word
+/// dictionary, the numbers' deltas, the postings), each compressed apart so
+/// that a lookup decompresses only what it needs.
+pub fn assemble(slots: u32, words: u64, numbers: u64, frames: [&[u8]; 3]) -> std::io::Result<Vec<u8>> {
+    let mut header = Writer::default();
+    header.varint(u64::from(slots));
+    header.varint(words);
+    header.varint(numbers);
+    let mut stored = Vec::new();
+    for raw in frames {
+        let frame = zstd::bulk::compress(raw, 3)?;
+        header.varint(frame.len() as u64);
+        header.varint(raw.len() as u64);
+        header.u32_le(crc32c::crc32c(&frame));
+        stored.extend_from_slice(&frame);
+    }
+    let mut out = Vec::with_capacity(stored.len() + header.buf.len() + 16);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(header.buf.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(&header.buf).to_le_bytes());
+    out.extend_from_slice(&header.buf);
+    out.extend_from_slice(&stored);
+    Ok(out)
 }
 
 /// What every matching line must hold: a lowercased word piece.
@@ -243,16 +258,20 @@ impl Probe {
     }
 }
 
-/// A pack's index, read back.
+/// A pack's index, read back: its counts, and its frames decompressed
+/// only when a lookup needs them.
 pub struct PackIndex {
     slots: u32,
-    /// Words: their count, and the dictionary blob.
     words: u64,
-    blob: Vec<u8>,
-    /// Numbers, ascending; their ordinals follow the words'.
-    numbers: Vec<u64>,
-    postings: Vec<u8>,
+    numbers: u64,
+    file: Vec<u8>,
+    /// Where each frame lies in `file`, its raw length and CRC.
+    frames: [(usize, usize, usize, u32); 3],
 }
+
+const WORDS: usize = 0;
+const NUMBERS: usize = 1;
+const POSTINGS: usize = 2;
 
 impl PackIndex {
     pub fn decode(file: &[u8]) -> Result<PackIndex, FormatError> {
@@ -260,40 +279,68 @@ impl PackIndex {
         if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
             return Err(FormatError::BadMagic("index"));
         }
-        let raw_len = r.u32_le()?;
+        let header_len = r.u32_le()? as usize;
         let crc = r.u32_le()?;
-        let body = r.take(file.len() - MAGIC.len() - 8)?;
-        if crc32c::crc32c_append(crc32c::crc32c(&raw_len.to_le_bytes()), body) != crc {
-            return Err(FormatError::Checksum("index"));
+        let header = r.take(header_len)?;
+        if crc32c::crc32c(header) != crc {
+            return Err(FormatError::Checksum("index header"));
         }
-        if raw_len > MAX_INDEX {
-            return Err(FormatError::Invalid("index larger than the limit"));
+        let mut h = Reader::new(header);
+        let (slots, words, numbers) = (h.varint32()?, h.varint()?, h.varint()?);
+        let mut at = MAGIC.len() + 8 + header_len;
+        let mut frames = [(0, 0, 0, 0); 3];
+        for frame in &mut frames {
+            let stored = usize::try_from(h.varint()?).map_err(|_| FormatError::Truncated)?;
+            let raw = h.varint()?;
+            if raw > u64::from(MAX_INDEX) {
+                return Err(FormatError::Invalid("index frame larger than the limit"));
+            }
+            let end = at.checked_add(stored).filter(|&e| e <= file.len()).ok_or(FormatError::Truncated)?;
+            *frame = (at, end, raw as usize, h.u32_le()?);
+            at = end;
         }
-        let raw = zstd::bulk::decompress(body, raw_len as usize).map_err(|_| FormatError::Invalid("index does not decompress"))?;
-        if raw.len() != raw_len as usize {
-            return Err(FormatError::Invalid("index length mismatch"));
+        if at != file.len() || !h.is_empty() {
+            return Err(FormatError::Invalid("index frames do not fill the file"));
         }
-        Self::parse(&raw)
+        Ok(PackIndex { slots, words, numbers, file: file.to_vec(), frames })
     }
 
-    /// Reads a decompressed index body.
-    pub fn parse(raw: &[u8]) -> Result<PackIndex, FormatError> {
-        let mut r = Reader::new(raw);
-        let slots = r.varint32()?;
-        let words = r.varint()?;
-        let blob = r.bytes()?.to_vec();
-        if blob.first() != Some(&b'\n') || blob.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', &blob).count() as u64 != words.saturating_add(1) {
+    fn frame(&self, which: usize) -> Result<Vec<u8>, FormatError> {
+        let (start, end, raw_len, crc) = self.frames[which];
+        let stored = &self.file[start..end];
+        if crc32c::crc32c(stored) != crc {
+            return Err(FormatError::Checksum("index frame"));
+        }
+        let raw = zstd::bulk::decompress(stored, raw_len).map_err(|_| FormatError::Invalid("index frame does not decompress"))?;
+        if raw.len() != raw_len {
+            return Err(FormatError::Invalid("index frame length mismatch"));
+        }
+        Ok(raw)
+    }
+
+    /// The word dictionary, checked.
+    fn blob(&self) -> Result<Vec<u8>, FormatError> {
+        let blob = self.frame(WORDS)?;
+        if blob.first() != Some(&b'\n') || blob.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', &blob).count() as u64 != self.words.saturating_add(1) {
             return Err(FormatError::Invalid("index dictionary is malformed"));
         }
-        let count = r.count()?;
-        let mut numbers = Vec::with_capacity(count);
-        let mut n = 0u64;
-        for _ in 0..count {
-            n = n.checked_add(r.varint()?).ok_or(FormatError::Invalid("index number overflows"))?;
-            numbers.push(n);
+        Ok(blob)
+    }
+
+    /// The numbers, ascending.
+    fn numbers(&self) -> Result<Vec<u64>, FormatError> {
+        let raw = self.frame(NUMBERS)?;
+        let mut r = Reader::new(&raw);
+        if self.numbers > raw.len() as u64 {
+            return Err(FormatError::Truncated);
         }
-        let postings = raw[raw.len() - r.rest_len()..].to_vec();
-        Ok(PackIndex { slots, words, blob, numbers, postings })
+        let mut out = Vec::with_capacity(self.numbers as usize);
+        let mut n = 0u64;
+        for _ in 0..self.numbers {
+            n = n.checked_add(r.varint()?).ok_or(FormatError::Invalid("index number overflows"))?;
+            out.push(n);
+        }
+        Ok(out)
     }
 
     /// For each slot, whether its chunk may hold the probe; `None`: every chunk may.
@@ -302,26 +349,28 @@ impl PackIndex {
         match probe {
             Probe::Exact(piece) => match as_number(piece) {
                 Some(n) => {
-                    if let Ok(k) = self.numbers.binary_search(&n) {
+                    if let Ok(k) = self.numbers()?.binary_search(&n) {
                         ordinals.push(self.words + k as u64);
                     }
                 }
                 None => {
+                    let blob = self.blob()?;
                     let mut needle = Vec::with_capacity(piece.len() + 2);
                     needle.push(b'\n');
                     needle.extend_from_slice(piece);
                     needle.push(b'\n');
-                    if let Some(pos) = memchr::memmem::find(&self.blob, &needle) {
-                        ordinals.push(memchr::memchr_iter(b'\n', &self.blob[..=pos]).count() as u64 - 1);
+                    if let Some(pos) = memchr::memmem::find(&blob, &needle) {
+                        ordinals.push(memchr::memchr_iter(b'\n', &blob[..=pos]).count() as u64 - 1);
                     }
                 }
             },
             // Every token contains the empty piece.
             Probe::Contains(piece) if piece.is_empty() => return Ok(None),
             Probe::Contains(piece) => {
+                let blob = self.blob()?;
                 let (mut counted_to, mut newlines) = (0, 0u64);
-                for pos in memchr::memmem::find_iter(&self.blob, piece) {
-                    newlines += memchr::memchr_iter(b'\n', &self.blob[counted_to..pos]).count() as u64;
+                for pos in memchr::memmem::find_iter(&blob, piece) {
+                    newlines += memchr::memchr_iter(b'\n', &blob[counted_to..pos]).count() as u64;
                     counted_to = pos;
                     let ordinal = newlines - 1;
                     if ordinals.last() != Some(&ordinal) {
@@ -335,7 +384,7 @@ impl PackIndex {
                 if piece.iter().all(u8::is_ascii_digit) {
                     let finder = memchr::memmem::Finder::new(piece);
                     let mut text = Vec::with_capacity(20);
-                    for (k, n) in self.numbers.iter().enumerate() {
+                    for (k, n) in self.numbers()?.iter().enumerate() {
                         text.clear();
                         write_decimal(&mut text, *n);
                         if finder.find(&text).is_some() {
@@ -349,9 +398,13 @@ impl PackIndex {
             }
         }
         let mut hit = vec![false; self.slots as usize];
-        let mut r = Reader::new(&self.postings);
+        if ordinals.is_empty() {
+            return Ok(Some(hit));
+        }
+        let postings = self.frame(POSTINGS)?;
+        let mut r = Reader::new(&postings);
         let mut wanted = ordinals.iter().peekable();
-        for ordinal in 0..self.words.saturating_add(self.numbers.len() as u64) {
+        for ordinal in 0..self.words.saturating_add(self.numbers) {
             let Some(&&next) = wanted.peek() else { break };
             let n = r.count()?;
             let take = next == ordinal;
@@ -428,15 +481,12 @@ mod tests {
 
     #[test]
     fn slot_deltas_that_overflow_are_an_error() {
-        let mut w = Writer::default();
-        w.varint(1); // slots
-        w.varint(1); // words
-        w.bytes(b"\nab\n");
-        w.varint(0); // numbers
-        w.varint(2); // postings of "ab": two deltas that overflow
-        w.varint(u64::MAX);
-        w.varint(u64::MAX);
-        let idx = PackIndex::parse(&w.buf).unwrap_or_else(|e| panic!("{e}"));
+        let mut postings = Writer::default();
+        postings.varint(2); // postings of "ab": two deltas that overflow
+        postings.varint(u64::MAX);
+        postings.varint(u64::MAX);
+        let file = assemble(1, 1, 0, [b"\nab\n", b"", &postings.buf]).unwrap_or_default();
+        let idx = PackIndex::decode(&file).unwrap_or_else(|e| panic!("{e}"));
         assert!(idx.candidates(&Probe::Exact(b"ab".to_vec())).is_err());
     }
 
@@ -448,7 +498,12 @@ mod tests {
         for i in 0..bytes.len() {
             let mut d = bytes.clone();
             d[i] ^= 1;
-            assert!(PackIndex::decode(&d).is_err(), "flip at {i}");
+            // Found when read, or when the frame it lies in is first needed.
+            let found = PackIndex::decode(&d).and_then(|idx| {
+                idx.candidates(&Probe::Exact(b"one".to_vec()))?;
+                idx.candidates(&Probe::Contains(b"1".to_vec()))
+            });
+            assert!(found.is_err(), "flip at {i}");
         }
     }
 }
