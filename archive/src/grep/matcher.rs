@@ -29,6 +29,10 @@ pub struct Mode {
 impl Matcher {
     pub fn new(pattern: &str, mode: Mode) -> Result<Matcher, regex::Error> {
         let parts: Vec<String> = pattern.split('\n').map(|p| if mode.fixed { regex::escape(p) } else { p.to_string() }).collect();
+        // Each pattern alone first, so that an error shows the admin's text, not ours.
+        for part in &parts {
+            regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(part).map_err(|e| regex::Error::Syntax(e.to_string()))?;
+        }
         let body = parts.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
         let body = if mode.word { format!("(?:^|[^0-9A-Za-z_])(?:{body})(?:[^0-9A-Za-z_]|$)") } else { body };
         let re = RegexBuilder::new(&body)

@@ -42,7 +42,7 @@ pub enum GrepError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("pattern: {0}")]
-    Pattern(#[from] regex::Error),
+    Pattern(String),
     #[error("writing: {0}")]
     Output(io::Error),
 }
@@ -76,7 +76,7 @@ struct Found {
 }
 
 pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOptions, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome, GrepError> {
-    let matcher = Matcher::new(pattern, options.mode)?;
+    let matcher = Matcher::new(pattern, options.mode).map_err(|e| GrepError::Pattern(e.to_string()))?;
     let archive = Archive::open(archive_dir)?;
     let mut errors = Vec::new();
     let (files, walk_errors) = tree::walk(root, Some(archive_dir));
