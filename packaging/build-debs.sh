@@ -3,6 +3,7 @@
 #   target/debian/gsslog-collector_VERSION_ARCH.deb   imgssapi, unit, config, logrotate, man page
 #   target/debian/gsslog-shipper_VERSION_ARCH.deb     omgssapi, unit, config, man page, omprog wrapper
 #   target/debian/*-dbgsym_VERSION_ARCH.deb           the debug info split off the binaries
+#   target/debian/gsslog-tools_VERSION_ARCH.deb       gsslog, its nightly sealing service and timer, man page
 # It reuses the release build (the testbed's and the benchmark's, whose
 # profile keeps debug info): the binaries are stripped here with objcopy and
 # their debug info goes to the -dbgsym packages, by build id, as Debian does.
@@ -17,6 +18,7 @@ maintainer=${DEB_MAINTAINER:-"gsslog developers <gsslog@localhost>"}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 cargo build --release --locked --quiet -p omgssapi -p imgssapi -p gsslog-man
+cargo build --release --locked --quiet -p gsslog-archive --bin gsslog
 out=target/debian
 rm -rf "$out/stage" "$out"/*.deb
 mkdir -p "$out/stage/man"
@@ -48,7 +50,7 @@ finish() { # pkg stage depends
   for script in postinst prerm postrm; do
     [ -f "$meta/$script" ] && install -m 0755 "$meta/$script" "$stage/DEBIAN/$script"
   done
-  (cd "$stage" && find etc -type f 2>/dev/null | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
+  (cd "$stage" && { [ ! -d etc ] || find etc -type f; } | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
   [ -s "$stage/DEBIAN/conffiles" ] || rm "$stage/DEBIAN/conffiles"
   (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
   dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/${pkg}_${version}_${arch}.deb" >/dev/null
@@ -74,6 +76,14 @@ COPYRIGHT
     "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
 }
 
+collector_monitoring() { # stage: the silent-node check, alert rules and dashboard (README "Silent nodes")
+  local stage=$1 plugin=$1/usr/lib/nagios/plugins/check_gsslog_senders
+  install -D -m 0755 target/release/check_gsslog_senders "$plugin"
+  objcopy --strip-debug --strip-unneeded --remove-section=.comment "$plugin"
+  install -D -m 0644 packaging/monitoring/gsslog-senders.rules.yml "$stage/usr/share/gsslog/monitoring/gsslog-senders.rules.yml"
+  install -D -m 0644 packaging/monitoring/gsslog-senders.dashboard.json "$stage/usr/share/gsslog/monitoring/gsslog-senders.dashboard.json"
+}
+
 package() { # pkg binary seed-config
   local pkg=$1 bin=$2 seed=$3
   local stage=$out/stage/$pkg dbg=$out/stage/$pkg-dbgsym
@@ -87,9 +97,12 @@ package() { # pkg binary seed-config
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
   install -D -m 0644 "syslog/testdata/$seed" "$stage/etc/gsslog/$bin.conf"
+  # Issue #21: a new collector admits host principals only; the admin names the realm (--check-config refuses <REALM>).
+  [ "$pkg" != gsslog-collector ] || sed -i 's/^\$InputGSSServerRun /$InputGSSServerAllowedPrincipal host\/*@<REALM>\n&/' "$stage/etc/gsslog/$bin.conf"
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
+  [ "$pkg" != gsslog-collector ] || collector_monitoring "$stage"
   [ "$pkg" != gsslog-shipper ] || install -D -m 0755 packaging/omprog/gsslog-shipper-omprog "$stage/usr/libexec/gsslog/gsslog-shipper-omprog"
   docs "$pkg" "$stage"
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"
@@ -114,7 +127,23 @@ CONTROL
   dpkg-deb --root-owner-group -Zxz --build "$dbg" "$out/${pkg}-dbgsym_${version}_${arch}.deb" >/dev/null
 }
 
+# The admin's tool: a command, not a daemon (no config file, no -dbgsym: its
+# debug info is stripped), and the nightly sealing service and timer.
+package_tools() {
+  local pkg=gsslog-tools stage=$out/stage/gsslog-tools
+  install -D -m 0755 target/release/gsslog "$stage/usr/sbin/gsslog"
+  objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/gsslog"
+  for unit in gsslog-seal.service gsslog-seal.timer; do
+    install -D -m 0644 "packaging/systemd/$unit" "$stage/lib/systemd/system/$unit"
+  done
+  install -D -m 0644 "$out/stage/man/gsslog.8" "$stage/usr/share/man/man8/gsslog.8"
+  gzip -9n "$stage/usr/share/man/man8/gsslog.8"
+  docs "$pkg" "$stage"
+  finish "$pkg" "$stage" "$(shlibs "$root/target/release/gsslog")"
+}
+
 package gsslog-collector imgssapi server.conf
 package gsslog-shipper omgssapi client.conf
+package_tools
 rm -rf "$out/stage"
 ls -l "$out"/*.deb

@@ -38,6 +38,7 @@ DEB_VERSION="$base-1" bash packaging/build-debs.sh >/dev/null
 cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/old/"
 DEB_VERSION="$base-2" bash packaging/build-debs.sh >/dev/null
 cp target/debian/gsslog-collector_*.deb target/debian/gsslog-shipper_*.deb "$ctx/debs/"
+cp target/debian/gsslog-tools_*.deb "$ctx/debs/"
 cp target/release/{omgssapi,imgssapi,loadgen} "$ctx/bin/"
 cp testbed/image/*.sh "$ctx/"
 cp syslog/testdata/{client,server}.conf "$ctx/seed/"

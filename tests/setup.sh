@@ -14,6 +14,10 @@ packages=(
   rsyslog rsyslog-gssapi
   # tests: kill, and a private network namespace with its own loopback routes
   procps iproute2 util-linux
+  # tests: a network cut inside that namespace (silent_nodes)
+  iptables
+  # tests: promtool (check metrics, check rules) for the collector's per-sender series
+  prometheus
   # fuzz/run.sh: libfuzzer-sys compiles libFuzzer's C++ sources
   g++
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
@@ -21,6 +25,11 @@ packages=(
   systemd dpkg-dev binutils logrotate
   # tests: the outside witness of the collector's fdatasync-before-acknowledgement order
   strace
+  # archive/tests/report_html.rs: the sshd report's html page rendered in a real headless browser
+  chromium
+  # tests/bench-archive.sh: the baselines it measures gsslog against (xz, zstd,
+  # Debian's 7zip, ripgrep), GNU time's peak memory, and jq for its JSON
+  xz-utils zstd 7zip ripgrep time jq
 )
 
 missing=()

@@ -6,12 +6,15 @@
 //!   and the start-up gate that `--check-config` uses;
 //! - [`cli::CommonArgs`]: `-f`, `--check-config`, `--pid-file`, flattened into
 //!   each daemon's own clap arguments;
+//! - [`keytab_mode::warn_if_exposed`]: a keytab others may read is a warning;
 //! - [`logging::init`]: the daemons' own log lines on stderr;
 //! - [`metrics`] and [`metrics_http`]: counters as rsyslog's impstats lines
 //!   and as a Prometheus endpoint with a health check;
 //! - [`rate_limited::RateLimitedCount`]: repeated events counted exactly,
 //!   reported at a bounded rate;
 //! - [`pid_file::PidFile`]: the pid file, removed when its guard drops;
+//! - [`replace_file::write_replacing`]: a small file written by a rename,
+//!   never through a link planted at its name;
 //! - [`signals`]: SIGTERM/SIGINT as a [`signals::Shutdown`] that every task
 //!   can wait on, SIGHUP as a separate event that never stops a daemon;
 //! - [`os`]: the host name, the open-file limit, the umask, a TCP socket's
@@ -30,12 +33,14 @@
 pub mod cli;
 pub mod config;
 pub mod directives;
+pub mod keytab_mode;
 pub mod logging;
 pub mod metrics;
 pub mod metrics_http;
 pub mod os;
 pub mod pid_file;
 pub mod privileges;
+pub mod replace_file;
 pub mod rate_limited;
 pub mod signals;
 pub mod systemd;

@@ -94,10 +94,19 @@ fn escape_label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// Writes Prometheus samples of its own (`# HELP`, `# TYPE` and samples),
+/// for series whose label sets change while the daemon runs.
+pub type Samples = Box<dyn Fn(&mut String) + Send + Sync>;
+
+/// The body of an extra page of the metrics endpoint, made at each request.
+pub type Page = Box<dyn Fn() -> String + Send + Sync>;
+
 /// Every object a daemon registered.
 #[derive(Default)]
 pub struct Registry {
     objects: Mutex<Vec<StatsObject>>,
+    samples: Mutex<Vec<Samples>>,
+    pages: Mutex<Vec<(&'static str, &'static str, Page)>>,
 }
 
 impl Registry {
@@ -109,6 +118,22 @@ impl Registry {
     /// Adds an object; its line and samples follow those registered before.
     pub fn register(&self, object: StatsObject) {
         self.objects.lock().unwrap_or_else(|p| p.into_inner()).push(object);
+    }
+
+    /// Adds samples written after the objects' (not on impstats lines).
+    pub fn register_samples(&self, samples: Samples) {
+        self.samples.lock().unwrap_or_else(|p| p.into_inner()).push(samples);
+    }
+
+    /// Adds a page `path` (`GET`) of content type `kind` to the endpoint.
+    pub fn add_page(&self, path: &'static str, kind: &'static str, page: Page) {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner()).push((path, kind, page));
+    }
+
+    /// The content type and body of the extra page at `path`, if there is one.
+    pub fn page(&self, path: &str) -> Option<(&'static str, String)> {
+        let pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        pages.iter().find(|(p, _, _)| *p == path).map(|(_, kind, page)| (*kind, page()))
     }
 
     /// One impstats legacy line per object, in registration order.
@@ -149,6 +174,10 @@ impl Registry {
             for s in samples {
                 let _ = writeln!(text, "{s}");
             }
+        }
+        drop(objects);
+        for write in self.samples.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            write(&mut text);
         }
         text
     }
@@ -248,6 +277,16 @@ mod tests {
              # TYPE gsslog_shipper_queue_size gauge\n\
              gsslog_shipper_queue_size{queue=\"fwd\"} 7\n"
         );
+    }
+
+    #[test]
+    fn extra_samples_follow_and_pages_answer() {
+        let (r, _) = registry();
+        r.register_samples(Box::new(|text| text.push_str("# TYPE x gauge\nx{a=\"1\"} 2\n")));
+        r.add_page("/x", "application/json", Box::new(|| "{}".into()));
+        assert!(r.prometheus_text().ends_with("gsslog_shipper_queue_size{queue=\"fwd\"} 7\n# TYPE x gauge\nx{a=\"1\"} 2\n"));
+        assert_eq!(r.page("/x"), Some(("application/json", "{}".to_string())));
+        assert_eq!(r.page("/y"), None);
     }
 
     #[test]

@@ -1,4 +1,7 @@
 //! The pid file, as a guard: written when created, removed when dropped.
+//! It is written as rsyslogd writes its own, to a new file then renamed over
+//! the name ([`crate::replace_file`]), so a link planted at `--pid-file` in a
+//! directory another account may write is replaced, never written through.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +16,7 @@ pub struct PidFile {
 impl PidFile {
     /// Writes this process's id (and a newline) to `path`.
     pub fn create(path: &Path) -> anyhow::Result<PidFile> {
-        std::fs::write(path, format!("{}\n", std::process::id()))
+        crate::replace_file::write_replacing(path, format!("{}\n", std::process::id()).as_bytes(), 0o644)
             .with_context(|| format!("writing pid file {}", path.display()))?;
         Ok(PidFile { path: path.to_path_buf() })
     }

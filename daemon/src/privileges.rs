@@ -106,6 +106,16 @@ pub struct PrivDrop {
     pub group: Option<u32>,
 }
 
+impl PrivDrop {
+    /// The group the daemon runs as once dropped: the group given, else the
+    /// user's primary group, else the one it runs as now.
+    pub fn final_group(&self) -> u32 {
+        self.group
+            .or_else(|| self.user.as_ref().and_then(|u| u.account.as_ref()).map(|a| a.gid))
+            .unwrap_or_else(|| os::ids().gids[1])
+    }
+}
+
 /// What the process runs as after [`PrivDrop::drop_now`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dropped {

@@ -133,8 +133,21 @@ fn queue_seeds() {
     write("queue_recovery", "torn-tail", &seed);
 }
 
+/// sshd tables as seal stores them: made by `sshd::extract` from the
+/// classifier's own seeds.
+fn sshd_decode_seeds() {
+    for (seed, path) in [("traditional", "2026/12/10.0.0.7/auth.log"), ("rfc3339-new-year", "2027/01/fd00::5/auth.log")] {
+        let file = Path::new("seeds/sshd_classify").join(seed);
+        let lines = fs::read(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
+        let table = gsslog_archive::sshd::extract(path, lines.get(1..).unwrap_or_default());
+        assert!(!table.is_empty(), "no events in {seed}");
+        write("sshd_decode", seed, &table);
+    }
+}
+
 fn main() {
     frame_seeds();
     cfx_seeds();
     queue_seeds();
+    sshd_decode_seeds();
 }

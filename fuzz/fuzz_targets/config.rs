@@ -40,6 +40,11 @@ mod config;
 #[path = "../../imgssapi/src/identity.rs"]
 mod identity;
 
+/// imgssapi/src/dns.rs, which `identity` uses as `crate::dns` (forward lookups).
+#[allow(dead_code)]
+#[path = "../../imgssapi/src/dns.rs"]
+mod dns;
+
 #[allow(dead_code)]
 #[path = "../../omgssapi/src/config.rs"]
 mod shipper_config;

@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(m.raw.len() <= max_message_size, "raw of {} bytes over $MaxMessageSize {max_message_size}", m.raw.len());
     assert!(m.raw.iter().all(|&c| c >= 32), "a control byte survived sanitising");
+    syslog::c1::split(&m.raw, |run, control| assert!(!control, "a C1 control survived sanitising: {run:?}"));
     assert!(m.facility() <= 24 && m.severity() <= 7);
     // Every accessor on every message.
     let fields: [&[u8]; 9] = [

@@ -43,6 +43,12 @@ fuzz_target!(|data: &[u8]| {
         // text, no property value may add one to a path.
         if !text.contains('/') && !text.contains('\\') {
             assert!(!out.contains(&b'/'), "render_path let a property value add a '/': {:?}", String::from_utf8_lossy(&out));
+            // Nor, without one in the literal text, a C1 control.
+            let mut literal_c1 = false;
+            syslog::c1::split(text.as_bytes(), |_, control| literal_c1 |= control);
+            if !literal_c1 {
+                syslog::c1::split(&out, |run, control| assert!(!control, "render_path let a C1 control into a path: {run:?}"));
+            }
         }
         for name in BUILTINS {
             if let Some(t) = builtin(name) {

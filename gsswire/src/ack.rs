@@ -32,6 +32,14 @@
 /// nothing (an empty plaintext).
 pub const REQUEST: &[u8] = b"";
 
+/// What the shipper sends, after the Hello, as a data token on an idle
+/// session to say it is alive: nothing (an empty plaintext, like the
+/// request, but never as the first data token). It is numbered like every
+/// data token and completes no message; the collector writes nothing for it
+/// and notes the sender's heartbeat. Only sent once the collector said
+/// Hello, so a stock collector never gets one.
+pub const HEARTBEAT: &[u8] = b"";
+
 /// The collector's answer to a request: acknowledgements follow.
 pub const HELLO: &[u8] = b"gsslog-ack/1";
 

@@ -46,7 +46,8 @@ pub enum ByteOrder {
 }
 
 impl ByteOrder {
-    fn decode(self, prefix: [u8; 4]) -> u32 {
+    /// The length a 4-byte prefix announces in this order.
+    pub fn decode(self, prefix: [u8; 4]) -> u32 {
         match self {
             ByteOrder::Little => u32::from_le_bytes(prefix),
             ByteOrder::Big => u32::from_be_bytes(prefix),
@@ -185,6 +186,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// The underlying stream (for its addresses, say).
     pub fn get_ref(&self) -> &R {
         &self.io
+    }
+
+    /// Frees the buffer's memory when nothing is buffered (an idle session
+    /// then holds no token-sized buffer); the next read allocates again.
+    pub fn release_idle_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > INITIAL_BUFFER {
+            self.buf = BytesMut::new();
+        }
     }
 
     /// Reads more bytes into the buffer without consuming anything; returns how

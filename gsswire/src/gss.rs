@@ -318,6 +318,31 @@ pub fn destroy_ccache(name: &str) {
     }
 }
 
+/// This machine's default realm (`default_realm` in krb5.conf, or what MIT
+/// derives without it); `None` when there is none.
+pub fn default_realm() -> Option<String> {
+    let mut context: sys::krb5_context = ptr::null_mut();
+    // SAFETY: context is an out-pointer; on success it is freed below.
+    if unsafe { sys::krb5_init_context(&mut context) } != 0 || context.is_null() {
+        return None;
+    }
+    let mut realm: *mut std::ffi::c_char = ptr::null_mut();
+    // SAFETY: context is live; realm is an out-pointer that, on success, holds
+    // a NUL-terminated string owned by us until krb5_free_default_realm,
+    // which is called once, before the context is freed.
+    unsafe {
+        let found = if sys::krb5_get_default_realm(context, &mut realm) == 0 && !realm.is_null() {
+            let text = std::ffi::CStr::from_ptr(realm).to_string_lossy().into_owned();
+            sys::krb5_free_default_realm(context, realm);
+            Some(text)
+        } else {
+            None
+        };
+        sys::krb5_free_context(context);
+        found.filter(|r| !r.is_empty())
+    }
+}
+
 impl Drop for Credential {
     fn drop(&mut self) {
         let mut minor = 0;

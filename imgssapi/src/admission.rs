@@ -2,33 +2,43 @@
 //!
 //! A connection starts in the *front door*: a GSS connection until its
 //! handshake completes, a plain TCP connection until it has sent its first
-//! bytes. The front door has a cap overall (`$InputGSSServerMaxHandshakes`)
-//! and per source address (`$InputGSSServerMaxHandshakesPerHost`; an IPv6
-//! sender counts by its /64, which one host usually holds whole). Only an
-//! established connection takes one of the `$InputGSSServerMaxSessions`
-//! session slots. So unauthenticated connections, however many, never hold a
-//! session slot, and a flood from a few addresses fills only those addresses'
-//! share of the front door: a newcomer from an address over its cap is
-//! refused at accept, other addresses keep getting in.
+//! bytes. The front door has caps overall (`$InputGSSServerMaxHandshakes`),
+//! per host (`$InputGSSServerMaxHandshakesPerHost`) and per subnet
+//! (`$InputGSSServerMaxHandshakesPerSubnet`); when there is no room, a
+//! connection that has not sent a complete token is closed for the newcomer
+//! ([`crate::front_door`]). Only an established connection takes one of the
+//! `$InputGSSServerMaxSessions` session slots, with caps per principal and
+//! per host, and a fair share for a new sender ([`crate::slots`]). So
+//! unauthenticated connections, however many, never hold a session slot, and
+//! neither they nor one principal can keep others out.
+//!
+//! This file is the glue: the two state machines behind locks, and the
+//! signals that close a displaced connection.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 
 use crate::config::FrontDoorLimits;
 use crate::event_log::EventLog;
+use crate::front_door::{self, FrontDoor, NoPlace};
+use crate::slots::{self, Activity, Displaced, Sender, Slots};
+use crate::source::Source;
 
 /// Why a connection was not let in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Every session slot is taken.
+    /// Every session slot is taken, and no sender holds more than its share.
     NoSessionSlot,
-    /// The front door is full, over all addresses.
+    /// The front door is full, and no place in it can be freed fairly.
     TooManyHandshakes,
     /// This address has its full share of the front door.
     TooManyFromHost,
+    /// This address's subnet has its full share of the front door.
+    TooManyFromSubnet,
 }
 
 impl Refusal {
@@ -38,59 +48,102 @@ impl Refusal {
             Refusal::NoSessionSlot => "refused: too many sessions",
             Refusal::TooManyHandshakes => "refused: too many handshakes",
             Refusal::TooManyFromHost => "refused: too many handshakes from one address",
+            Refusal::TooManyFromSubnet => "refused: too many handshakes from one subnet",
         }
+    }
+}
+
+/// The session caps beside `$InputGSSServerMaxSessions`.
+pub type SessionCaps = slots::Caps;
+
+/// Tells a connection that it has been displaced, and why.
+struct Closer<W> {
+    why: OnceLock<W>,
+    notify: Notify,
+}
+
+impl<W> Closer<W> {
+    fn new() -> Self {
+        Closer { why: OnceLock::new(), notify: Notify::new() }
+    }
+
+    fn close(&self, why: W) {
+        let _ = self.why.set(why);
+        // A stored permit: the connection sees it even if it is not waiting yet.
+        self.notify.notify_one();
+    }
+
+    async fn closed(&self) -> &W {
+        loop {
+            if let Some(why) = self.why.get() {
+                return why;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// What the session table keeps of a session: its closer, and when it last
+/// received something.
+#[derive(Clone)]
+struct SlotHandle {
+    closer: Arc<Closer<Displaced>>,
+    last_active: Arc<AtomicU64>,
+}
+
+impl Activity for SlotHandle {
+    fn last_active(&self) -> u64 {
+        self.last_active.load(Ordering::Relaxed)
     }
 }
 
 /// The shared budgets, and the log of the events they cause.
 pub struct Admission {
     limits: FrontDoorLimits,
-    max_sessions: usize,
-    sessions: Arc<Semaphore>,
-    front_door: Mutex<FrontDoorCounts>,
+    session_caps: SessionCaps,
+    front_door: Mutex<FrontDoor<Arc<Closer<()>>>>,
+    slots: Mutex<Slots<SlotHandle>>,
+    started: Instant,
     pub log: EventLog,
-}
-
-#[derive(Default)]
-struct FrontDoorCounts {
-    total: usize,
-    per_host: HashMap<HostKey, usize>,
-}
-
-/// An address as the per-host cap counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct HostKey(IpAddr);
-
-impl HostKey {
-    fn of(ip: IpAddr) -> HostKey {
-        match ip {
-            IpAddr::V4(v4) => HostKey(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => HostKey(IpAddr::V4(v4)),
-                None => HostKey(IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into())),
-            },
-        }
-    }
 }
 
 /// A connection's place in the front door, given back when it is dropped.
 pub struct FrontDoorPlace {
     admission: Arc<Admission>,
-    host: HostKey,
+    id: u64,
+    source: Source,
+    closer: Arc<Closer<()>>,
+    /// The front door was at least half full when it came in: its
+    /// deadlines are shorter.
+    pub under_pressure: bool,
 }
 
 /// A connection's session slot, given back when it is dropped.
 pub struct SessionSlot {
-    _permit: OwnedSemaphorePermit,
+    admission: Arc<Admission>,
+    id: u64,
+    handle: SlotHandle,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The tables stay consistent at every step: a panic elsewhere while
+    // holding the lock leaves nothing half done.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Admission {
-    pub fn new(limits: FrontDoorLimits, max_sessions: usize, log: EventLog) -> Self {
+    pub fn new(limits: FrontDoorLimits, session_caps: SessionCaps, log: EventLog) -> Self {
+        let door_caps = front_door::Caps {
+            total: limits.max_handshakes,
+            per_host: limits.max_handshakes_per_host,
+            per_subnet: limits.max_handshakes_per_subnet,
+        };
         Admission {
             limits,
-            max_sessions,
-            sessions: Arc::new(Semaphore::new(max_sessions)),
-            front_door: Mutex::new(FrontDoorCounts::default()),
+            session_caps,
+            front_door: Mutex::new(FrontDoor::new(door_caps)),
+            slots: Mutex::new(Slots::new(session_caps)),
+            started: Instant::now(),
             log,
         }
     }
@@ -100,72 +153,100 @@ impl Admission {
     }
 
     pub fn max_sessions(&self) -> usize {
-        self.max_sessions
+        self.session_caps.total
     }
 
     /// Sessions established now.
     pub fn open_sessions(&self) -> usize {
-        self.max_sessions.saturating_sub(self.sessions.available_permits())
+        lock(&self.slots).len()
     }
 
     /// Connections in the front door now.
     pub fn awaiting_authentication(&self) -> usize {
-        self.front_door.lock().map(|c| c.total).unwrap_or(0)
+        lock(&self.front_door).len()
     }
 
-    /// At accept: a place in the front door for a connection from `ip`.
-    /// A connection is refused at once when every session slot is taken too
-    /// (it could not become a session), so a full collector does no
+    /// At accept: a place in the front door for a connection from `ip`,
+    /// perhaps displacing one that has not sent a complete token. A
+    /// connection is refused at once when no newcomer could get a session
+    /// slot (every sender holds one), so a full collector does no
     /// handshakes for nothing.
     pub fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<FrontDoorPlace, Refusal> {
-        if self.sessions.available_permits() == 0 {
+        if !lock(&self.slots).could_admit_a_new_sender() {
             return Err(Refusal::NoSessionSlot);
         }
-        let host = HostKey::of(ip);
-        let mut counts = self.front_door.lock().map_err(|_| Refusal::TooManyHandshakes)?;
-        let from_host = counts.per_host.get(&host).copied().unwrap_or(0);
-        if from_host >= self.limits.max_handshakes_per_host {
-            return Err(Refusal::TooManyFromHost);
+        let source = Source::of(ip, &self.limits.prefixes);
+        let closer = Arc::new(Closer::new());
+        let mut door = lock(&self.front_door);
+        let under_pressure = door.len() * 2 >= self.limits.max_handshakes;
+        let admitted = door.enter(source, closer.clone()).map_err(|no| match no {
+            NoPlace::Full => Refusal::TooManyHandshakes,
+            NoPlace::HostFull => Refusal::TooManyFromHost,
+            NoPlace::SubnetFull => Refusal::TooManyFromSubnet,
+        })?;
+        drop(door);
+        if let Some(displaced) = admitted.displaced {
+            crate::stats::add(&crate::stats::STATS.handshakes_displaced, 1);
+            displaced.close(());
         }
-        if counts.total >= self.limits.max_handshakes {
-            return Err(Refusal::TooManyHandshakes);
-        }
-        counts.total += 1;
-        counts.per_host.insert(host, from_host + 1);
-        Ok(FrontDoorPlace { admission: self.clone(), host })
+        Ok(FrontDoorPlace { admission: self.clone(), id: admitted.id, source, closer, under_pressure })
     }
 
     /// After authentication (GSS) or the first bytes (plain): the connection
-    /// leaves the front door and takes a session slot, if one is free.
-    pub fn establish(&self, place: FrontDoorPlace) -> Result<SessionSlot, Refusal> {
+    /// leaves the front door and takes a session slot for `sender`,
+    /// displacing another session if that is fair (see [`crate::slots`]).
+    pub fn establish(self: &Arc<Self>, place: FrontDoorPlace, sender: Sender) -> Result<SessionSlot, Refusal> {
+        let host = place.source.host;
         drop(place);
-        match self.sessions.clone().try_acquire_owned() {
-            Ok(permit) => Ok(SessionSlot { _permit: permit }),
-            Err(_) => Err(Refusal::NoSessionSlot),
+        let handle = SlotHandle { closer: Arc::new(Closer::new()), last_active: Arc::new(AtomicU64::new(self.now())) };
+        let admitted = lock(&self.slots).admit(sender, host, handle.clone()).ok_or(Refusal::NoSessionSlot)?;
+        if let Some((displaced, why)) = admitted.displaced {
+            crate::stats::add(&crate::stats::STATS.sessions_displaced, 1);
+            displaced.closer.close(why);
         }
+        Ok(SessionSlot { admission: self.clone(), id: admitted.id, handle })
     }
 
-    fn leave(&self, host: HostKey) {
-        let Ok(mut counts) = self.front_door.lock() else { return };
-        counts.total = counts.total.saturating_sub(1);
-        if let Some(n) = counts.per_host.get_mut(&host) {
-            *n -= 1;
-            if *n == 0 {
-                counts.per_host.remove(&host);
-            }
-        }
+    /// Milliseconds since start: the clock of the sessions' activity.
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+impl FrontDoorPlace {
+    /// The connection has sent its whole first token: it is no longer
+    /// displaced for newcomers.
+    pub fn token_received(&self) {
+        lock(&self.admission.front_door).token_received(self.id);
     }
 
-    #[cfg(test)]
-    fn in_front_door(&self) -> (usize, usize) {
-        let counts = self.front_door.lock().unwrap();
-        (counts.total, counts.per_host.len())
+    /// Resolves when a newcomer has displaced this connection.
+    pub async fn displaced(&self) {
+        self.closer.closed().await;
     }
 }
 
 impl Drop for FrontDoorPlace {
     fn drop(&mut self) {
-        self.admission.leave(self.host);
+        lock(&self.admission.front_door).leave(self.id);
+    }
+}
+
+impl SessionSlot {
+    /// The session received something (once per chunk, not per message).
+    pub fn touch(&self) {
+        self.handle.last_active.store(self.admission.now(), Ordering::Relaxed);
+    }
+
+    /// Resolves, with the reason, when another session has displaced this one.
+    pub async fn displaced(&self) -> Displaced {
+        *self.handle.closer.closed().await
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        lock(&self.admission.slots).release(self.id);
     }
 }
 
@@ -177,11 +258,16 @@ mod tests {
 
     fn admission(max_handshakes: usize, per_host: usize, max_sessions: usize) -> Arc<Admission> {
         let limits = FrontDoorLimits { max_handshakes, max_handshakes_per_host: per_host, ..FrontDoorLimits::default() };
-        Arc::new(Admission::new(limits, max_sessions, EventLog::new(Duration::from_secs(10), 20)))
+        let caps = SessionCaps { total: max_sessions, per_sender: 100, per_host: 100 };
+        Arc::new(Admission::new(limits, caps, EventLog::new(Duration::from_secs(10), 20)))
     }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    fn principal(name: &str) -> Sender {
+        Sender::Principal(name.to_string())
     }
 
     #[test]
@@ -194,14 +280,21 @@ mod tests {
         drop(flood);
         assert!(a.enter(ip("127.0.0.2")).is_ok(), "a place freed is a place for the same address again");
         drop(other);
-        assert_eq!(a.in_front_door(), (0, 0), "every place given back, no address left behind");
+        assert_eq!(a.awaiting_authentication(), 0, "every place given back");
     }
 
-    #[test]
-    fn the_front_door_has_a_cap_over_all_addresses() {
+    #[tokio::test]
+    async fn a_full_front_door_displaces_a_connection_that_has_not_sent_its_token() {
         let a = admission(3, 2, 100);
-        let _held: Vec<_> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().map(|h| a.enter(ip(h)).unwrap()).collect();
-        assert_eq!(a.enter(ip("10.0.0.4")).err(), Some(Refusal::TooManyHandshakes));
+        let waiting = a.enter(ip("10.0.0.1")).unwrap();
+        waiting.token_received();
+        let silent = a.enter(ip("10.0.1.1")).unwrap();
+        let _third = a.enter(ip("10.0.2.1")).unwrap();
+        let _newcomer = a.enter(ip("10.0.3.1")).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), silent.displaced()).await.expect("the silent one is told to go");
+        assert_eq!(a.awaiting_authentication(), 3);
+        drop(silent);
+        assert_eq!(a.awaiting_authentication(), 3, "its place was given to the newcomer already");
     }
 
     #[test]
@@ -213,17 +306,28 @@ mod tests {
         assert!(a.enter(ip("2001:db8:1:3::1")).is_ok(), "another /64 is another host");
     }
 
-    #[test]
-    fn only_established_connections_take_session_slots() {
+    #[tokio::test]
+    async fn only_established_connections_take_session_slots_and_one_principal_makes_room() {
         let a = admission(100, 100, 2);
         // Many connections in the front door do not fill two session slots.
         let waiting: Vec<_> = (1..=50).map(|i| a.enter(ip(&format!("10.0.0.{i}"))).unwrap()).collect();
         let mut waiting = waiting.into_iter();
-        let s1 = a.establish(waiting.next().unwrap()).unwrap();
-        let _s2 = a.establish(waiting.next().unwrap()).unwrap();
-        assert_eq!(a.establish(waiting.next().unwrap()).err(), Some(Refusal::NoSessionSlot));
-        assert_eq!(a.enter(ip("10.0.1.1")).err(), Some(Refusal::NoSessionSlot), "no handshakes while every slot is taken");
+        let s1 = a.establish(waiting.next().unwrap(), principal("one")).unwrap();
+        let s2 = a.establish(waiting.next().unwrap(), principal("two")).unwrap();
+        assert_eq!(a.establish(waiting.next().unwrap(), principal("three")).err(), Some(Refusal::NoSessionSlot));
+        assert_eq!(a.enter(ip("10.0.1.1")).err(), Some(Refusal::NoSessionSlot), "no handshakes while every sender holds its share");
         drop(s1);
-        assert!(a.establish(waiting.next().unwrap()).is_ok());
+        let s3 = a.establish(waiting.next().unwrap(), principal("two")).unwrap();
+        // "two" holds both slots: a new principal displaces one of them.
+        let _s4 = a.establish(waiting.next().unwrap(), principal("four")).unwrap();
+        let one_of_two = async {
+            tokio::select! {
+                why = s2.displaced() => why,
+                why = s3.displaced() => why,
+            }
+        };
+        let why = tokio::time::timeout(Duration::from_secs(5), one_of_two).await.expect("one of two's sessions goes");
+        assert_eq!(why, Displaced::FairShare);
+        assert_eq!(a.open_sessions(), 2);
     }
 }

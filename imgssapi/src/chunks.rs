@@ -2,6 +2,7 @@
 //! raw bytes of a plain TCP connection. The read loop ([`crate::session`])
 //! is the same for both.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use gsswire::ack::CollectorMessage;
@@ -9,6 +10,8 @@ use gsswire::{FrameError, FrameReader, FrameWriter, Session, UnwrapError, DEFAUL
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use crate::budget::{Budget, Reservation};
+use crate::detect::READ_SLACK;
 use crate::open::Opened;
 use crate::session::SessionContext;
 
@@ -42,6 +45,17 @@ pub enum SessionError {
     AckWriteTimedOut,
     #[error("GSS context expired: session of {principal} ended ($InputGSSServerExpireSessions on)")]
     ContextExpired { principal: String },
+    #[error("{}", displaced_text(*.0))]
+    Displaced(crate::slots::Displaced),
+}
+
+fn displaced_text(why: crate::slots::Displaced) -> &'static str {
+    use crate::slots::Displaced;
+    match why {
+        Displaced::SenderCap => "closed to make room for a newer session of the same sender, the longest idle of its sessions ($InputGSSServerMaxSessionsPerPrincipal)",
+        Displaced::HostCap => "closed to make room for a new session from the same address ($InputGSSServerMaxSessionsPerHost)",
+        Displaced::FairShare => "closed to make room for a new sender: every session slot was taken and this sender held the most ($InputGSSServerMaxSessions)",
+    }
 }
 
 /// One received chunk of a session's byte stream.
@@ -55,6 +69,9 @@ pub struct Chunk<'a> {
 const PLAIN_READ_BUFFER: usize = 64 * 1024;
 
 /// A session's connection, as a source of received chunks.
+// One per session, made once and never moved about: the size difference
+// costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum ChunkSource {
     Gss {
         reader: FrameReader<OwnedReadHalf>,
@@ -64,6 +81,11 @@ pub enum ChunkSource {
         require_encryption: bool,
         /// The last token's payload, which [`ChunkSource::next_chunk`] lends out.
         unwrapped: Vec<u8>,
+        budget: Arc<Budget>,
+        /// The bytes of the token being read and unwrapped, booked once its
+        /// length is known; given back by [`ChunkSource::chunk_done`].
+        reading: Option<Reservation>,
+        token_timeout: Option<Duration>,
     },
     Plain {
         read: OwnedReadHalf,
@@ -72,6 +94,7 @@ pub enum ChunkSource {
         first: Vec<u8>,
         first_sent: bool,
         buf: Vec<u8>,
+        budget: Arc<Budget>,
     },
 }
 
@@ -88,10 +111,20 @@ impl ChunkSource {
                     max_token: DEFAULT_MAX_DATA_TOKEN.max(ctx.config.max_message_size + 64 * 1024),
                     require_encryption: settings.require_encryption,
                     unwrapped: Vec::new(),
+                    budget: ctx.budgets.sessions.clone(),
+                    reading: None,
+                    token_timeout: ctx.config.token_timeout,
                 }
             }
             Opened::Plain { read, first, write } => {
-                ChunkSource::Plain { read, write, first, first_sent: false, buf: vec![0u8; PLAIN_READ_BUFFER] }
+                ChunkSource::Plain {
+                    read,
+                    write,
+                    first,
+                    first_sent: false,
+                    buf: vec![0u8; PLAIN_READ_BUFFER],
+                    budget: ctx.budgets.sessions.clone(),
+                }
             }
         })
     }
@@ -116,7 +149,8 @@ impl ChunkSource {
     /// when it has been returned.
     pub async fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, SessionError> {
         match self {
-            ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, .. } => {
+            ChunkSource::Gss { reader, session, max_token, require_encryption, unwrapped, budget, reading, token_timeout, .. } => {
+                book_next_token(reader, *max_token, budget, *token_timeout, reading).await?;
                 let Some(token) = reader.read_token(*max_token).await? else { return Ok(None) };
                 let plain = session.unwrap(&token).map_err(SessionError::Unwrap)?;
                 if *require_encryption && !plain.sealed {
@@ -125,17 +159,34 @@ impl ChunkSource {
                 *unwrapped = plain.data;
                 Ok(Some(Chunk { bytes: unwrapped, integrity_only: !plain.sealed }))
             }
-            ChunkSource::Plain { read, first, first_sent, buf, .. } => {
+            ChunkSource::Plain { read, first, first_sent, buf, budget, .. } => {
                 if !*first_sent {
                     *first_sent = true;
                     return Ok(Some(Chunk { bytes: first, integrity_only: false }));
                 }
+                // The buffer is the session's own and allocated already: a
+                // spent budget only holds the read back (the chunk's jobs are
+                // booked by the pipeline).
+                budget.available().await;
                 let n = read.read(buf).await?;
                 if n == 0 {
                     return Ok(None);
                 }
                 Ok(Some(Chunk { bytes: &buf[..n], integrity_only: false }))
             }
+        }
+    }
+
+    /// The last chunk has been handed on: its buffers and its bytes in the
+    /// budget are given back, so that an idle session holds neither.
+    pub fn chunk_done(&mut self) {
+        match self {
+            ChunkSource::Gss { reader, unwrapped, reading, .. } => {
+                *unwrapped = Vec::new();
+                reader.release_idle_buffer();
+                *reading = None;
+            }
+            ChunkSource::Plain { .. } => {}
         }
     }
 
@@ -177,4 +228,47 @@ impl ChunkSource {
             ChunkSource::Plain { write, .. } => write.shutdown().await,
         };
     }
+}
+
+/// Waits for the next token's length prefix, then books the whole token's
+/// bytes in `reading` (three per byte: the buffer, which grows as a `Vec`
+/// does, and the unwrapped copy; and a read ahead) before the rest is read:
+/// while the budget is spent the session reads no more, and an idle session
+/// books nothing. The whole token at once, not as it arrives: sessions that
+/// each held part of what they need could otherwise wait for each other
+/// forever. The prefix's bytes must arrive within the token timeout of the
+/// first, as the whole token must. Books nothing when the peer closes or
+/// the length is over the limit (reading the token then says so).
+async fn book_next_token(
+    reader: &mut FrameReader<OwnedReadHalf>,
+    max_token: usize,
+    budget: &Arc<Budget>,
+    token_timeout: Option<Duration>,
+    reading: &mut Option<Reservation>,
+) -> Result<(), FrameError> {
+    if reading.is_some() {
+        return Ok(());
+    }
+    let mut deadline = None;
+    while reader.buffered().len() < 4 {
+        if deadline.is_none() && !reader.buffered().is_empty() {
+            deadline = token_timeout.map(|t| tokio::time::Instant::now() + t);
+        }
+        let read = match deadline {
+            Some(at) => tokio::time::timeout_at(at, reader.fill())
+                .await
+                .map_err(|_| FrameError::Timeout { buffered: reader.buffered().len() })??,
+            None => reader.fill().await?,
+        };
+        if read == 0 {
+            return Ok(());
+        }
+    }
+    let Some(order) = reader.byte_order() else { return Ok(()) };
+    let b = reader.buffered();
+    let len = order.decode([b[0], b[1], b[2], b[3]]) as usize;
+    if len <= max_token {
+        *reading = Some(budget.acquire((3 * len + READ_SLACK) as u64).await);
+    }
+    Ok(())
 }

@@ -13,7 +13,9 @@ use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
 use syslog::template::Template;
 
+use crate::admission::SessionCaps;
 use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
+use crate::source::Prefixes;
 
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
@@ -136,7 +138,7 @@ impl AllowedSenders {
     }
 }
 
-fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+pub(crate) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
@@ -161,6 +163,12 @@ pub struct FrontDoorLimits {
     /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
     /// one IPv4 address (or one IPv6 /64).
     pub max_handshakes_per_host: usize,
+    /// `$InputGSSServerMaxHandshakesPerSubnet`: such connections at once from
+    /// one IPv4 /24 (or one IPv6 /48).
+    pub max_handshakes_per_subnet: usize,
+    /// How addresses group into hosts and subnets, for these caps and the
+    /// session caps.
+    pub prefixes: Prefixes,
     /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
     pub first_byte_timeout: Duration,
     /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
@@ -172,22 +180,50 @@ impl Default for FrontDoorLimits {
         FrontDoorLimits {
             max_handshakes: 256,
             max_handshakes_per_host: 16,
+            max_handshakes_per_subnet: 128,
+            prefixes: Prefixes::default(),
             first_byte_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
         }
     }
 }
 
+/// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
+/// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
+const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// A session's rate limit, rsyslog's `ratelimit.interval` and
+/// `ratelimit.burst`: at most `burst` messages in each `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `None`: no limit (rsyslog's 0, its default).
+    pub interval: Option<Duration>,
+    pub burst: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings { interval: None, burst: 10_000 }
+    }
+}
+
 #[derive(Debug)]
 pub struct CollectorConfig {
     pub listeners: Vec<ListenerConfig>,
-    /// `$InputGSSServerMaxSessions`: established sessions (authenticated GSS,
-    /// or plain TCP that has sent data), over every listener.
-    pub max_sessions: usize,
+    /// `$InputGSSServerMaxSessions` (established sessions: authenticated
+    /// GSS, or plain TCP that has sent data, over every listener),
+    /// `$InputGSSServerMaxSessionsPerPrincipal` and
+    /// `$InputGSSServerMaxSessionsPerHost`.
+    pub sessions: SessionCaps,
     pub front_door: FrontDoorLimits,
     pub port_file: Option<PathBuf>,
     pub token_timeout: Option<Duration>,
     pub drain_timeout: Duration,
+    /// `$InputGSSServerMemoryLimit`: the byte budget of everything in flight.
+    pub memory_limit: u64,
+    /// `$InputGSSServerRateLimitInterval` / `$InputGSSServerRateLimitBurst`.
+    pub rate_limit: RateLimitSettings,
     /// Extension `$InputGSSServerAckAfterFsync` (default off): sync the
     /// files written before acknowledging them.
     pub ack_after_fsync: bool,
@@ -205,12 +241,14 @@ pub struct CollectorConfig {
     pub identity: IdentitySettings,
     /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
     pub gss_run_line: Option<Location>,
+    /// `$WorkDirectory`, `$InputGSSServerExpectedSenders`, `$InputGSSServerSilentAfter`, `$MarkMessagePeriod`.
+    pub senders: crate::senders::SenderSettings,
 }
 
 /// Directives rsyslog has that do not change what this collector does; they
 /// are accepted so that a site's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "workdirectory", "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
+    "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
     "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
     "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
     "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
@@ -225,12 +263,14 @@ struct Settings {
     gss_loaded: bool,
     bind: IpAddr,
     keepalive: bool,
-    max_sessions: usize,
+    sessions: SessionCaps,
     front_door: FrontDoorLimits,
     front_door_lines: FrontDoorLines,
     port_file: Option<PathBuf>,
     token_timeout: Option<Duration>,
     drain_timeout: Duration,
+    memory_limit: u64,
+    rate_limit: RateLimitSettings,
     ack_after_fsync: bool,
     max_message_size: usize,
     umask: Option<u32>,
@@ -243,6 +283,7 @@ struct Settings {
     identity: IdentitySettings,
     /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
     host_map_line: Option<Location>,
+    senders: crate::senders::SenderSettings,
 }
 
 impl Settings {
@@ -260,12 +301,14 @@ impl Settings {
             gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
-            max_sessions: 200,
+            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
             front_door: FrontDoorLimits::default(),
             front_door_lines: FrontDoorLines::default(),
             port_file: None,
             token_timeout: Some(Duration::from_secs(10)),
             drain_timeout: Duration::from_secs(10),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            rate_limit: RateLimitSettings::default(),
             ack_after_fsync: false,
             max_message_size: 8096,
             umask: None,
@@ -277,6 +320,7 @@ impl Settings {
             metrics: daemon::metrics::MetricsSettings::default(),
             identity: IdentitySettings::default(),
             host_map_line: None,
+            senders: crate::senders::SenderSettings::default(),
         }
     }
 
@@ -302,7 +346,9 @@ impl Settings {
             "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
             "inputgssserveracknowledge" => set(&mut self.gss.acknowledge, d.bool()),
             "inputgssserverackafterfsync" => set(&mut self.ack_after_fsync, d.bool()),
-            "inputgssservermaxsessions" => set(&mut self.max_sessions, d.count(1)),
+            "inputgssservermaxsessions" => set(&mut self.sessions.total, d.count(1)),
+            "inputgssservermaxsessionsperprincipal" => set(&mut self.sessions.per_sender, d.count(1)),
+            "inputgssservermaxsessionsperhost" => set(&mut self.sessions.per_host, d.count(1)),
             // No "0 = no limit" for these: an unbounded wait before
             // authentication is what they exist to prevent.
             "inputgssservermaxhandshakes" => {
@@ -313,6 +359,13 @@ impl Settings {
                 set(&mut self.front_door.max_handshakes_per_host, d.count(1));
                 self.front_door_lines.counts = Some(d.location.clone());
             }
+            "inputgssservermaxhandshakespersubnet" => {
+                set(&mut self.front_door.max_handshakes_per_subnet, d.count(1));
+                self.front_door_lines.counts = Some(d.location.clone());
+            }
+            "inputgssserversubnetprefixipv4" => set(&mut self.front_door.prefixes.ipv4_subnet, prefix_bits(d, 32)),
+            "inputgssserverhostprefixipv6" => set(&mut self.front_door.prefixes.ipv6_host, prefix_bits(d, 128)),
+            "inputgssserversubnetprefixipv6" => set(&mut self.front_door.prefixes.ipv6_subnet, prefix_bits(d, 128)),
             "inputgssserverfirstbytetimeout" => {
                 set(&mut self.front_door.first_byte_timeout, d.positive_seconds());
                 self.front_door_lines.timeouts = Some(d.location.clone());
@@ -324,10 +377,19 @@ impl Settings {
             "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
             "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
             "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
+            "inputgssservermemorylimit" => set(&mut self.memory_limit, d.size(MIN_MEMORY_LIMIT)),
+            "inputgssserverratelimitinterval" => set(&mut self.rate_limit.interval, d.seconds(true)),
+            "inputgssserverratelimitburst" => set(&mut self.rate_limit.burst, d.count(1).map(|n| n as u64)),
             "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
             "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
             "inputgssserverallowedprincipal" => {
                 for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                    // The packaged config ships `host/*@<REALM>`: the service
+                    // must not start until the site has named its realm.
+                    if entry.rsplit_once('@').is_some_and(|(_, realm)| realm.starts_with('<') && realm.ends_with('>')) {
+                        d.error(format!("'{entry}': replace the placeholder after '@' with your Kerberos realm"));
+                        continue;
+                    }
                     match PrincipalPattern::parse(entry) {
                         Ok(p) => self.identity.allowed_principals.push(p),
                         Err(why) => d.error(why),
@@ -374,7 +436,11 @@ impl Settings {
             "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
             "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
             "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
-            _ => daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector"),
+            _ => {
+                if !self.senders.apply(d) {
+                    daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector");
+                }
+            }
         }
     }
 
@@ -465,11 +531,13 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
     }
     let Settings {
-        max_sessions,
+        sessions,
         front_door,
         port_file,
         token_timeout,
         drain_timeout,
+        memory_limit,
+        rate_limit,
         ack_after_fsync,
         max_message_size,
         umask,
@@ -478,15 +546,18 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         privileges,
         metrics,
         identity,
+        senders,
         ..
     } = settings;
     CollectorConfig {
         listeners,
-        max_sessions,
+        sessions,
         front_door,
         port_file,
         token_timeout,
         drain_timeout,
+        memory_limit,
+        rate_limit,
         ack_after_fsync,
         max_message_size,
         umask,
@@ -498,6 +569,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         metrics,
         identity,
         gss_run_line,
+        senders,
     }
 }
 
@@ -630,6 +702,15 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
             ),
         );
     }
+    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes_per_subnet, &at.counts) {
+        text.warn(
+            loc,
+            format!(
+                "$InputGSSServerMaxHandshakesPerHost {} is above $InputGSSServerMaxHandshakesPerSubnet {}: the subnet's cap applies first",
+                limits.max_handshakes_per_host, limits.max_handshakes_per_subnet
+            ),
+        );
+    }
     if let (true, Some(loc)) = (limits.first_byte_timeout > limits.handshake_timeout, &at.timeouts) {
         text.warn(
             loc,
@@ -639,6 +720,17 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
                 limits.handshake_timeout.as_secs()
             ),
         );
+    }
+}
+
+/// A prefix length of 1 to `max` bits.
+fn prefix_bits(d: &mut Directive, max: u8) -> Option<u8> {
+    match d.value.trim().parse::<u8>() {
+        Ok(bits) if (1..=max).contains(&bits) => Some(bits),
+        _ => {
+            d.error(format!("'{}' is not a prefix length of 1 to {max} bits", d.value));
+            None
+        }
     }
 }
 
@@ -712,7 +804,7 @@ mod tests {
         assert!(problems[0].contains(":20: warning: template 'PbsService' is malformed"), "{problems:?}");
         assert!(problems[1].contains(":21: warning: this filter can never match"), "{problems:?}");
         assert_eq!(config.listeners[0].port, 515);
-        assert_eq!(config.max_sessions, 2000);
+        assert_eq!(config.sessions.total, 2000);
         assert_eq!(config.rules.len(), 5);
         assert_eq!(config.file_actions, 5);
     }
@@ -743,7 +835,8 @@ mod tests {
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakes 40\n$InputGSSServerMaxHandshakesPerHost 4\n\
-             $InputGSSServerFirstByteTimeout 2\n$InputGSSServerHandshakeTimeout 3\n",
+             $InputGSSServerFirstByteTimeout 2\n$InputGSSServerHandshakeTimeout 3\n$InputGSSServerMaxHandshakesPerSubnet 8\n\
+             $InputGSSServerSubnetPrefixIPv4 16\n$InputGSSServerHostPrefixIPv6 56\n$InputGSSServerSubnetPrefixIPv6 40\n",
         )
         .unwrap();
         let (config, text) = load(&path);
@@ -751,6 +844,8 @@ mod tests {
         let expected = FrontDoorLimits {
             max_handshakes: 40,
             max_handshakes_per_host: 4,
+            max_handshakes_per_subnet: 8,
+            prefixes: Prefixes { ipv4_subnet: 16, ipv6_host: 56, ipv6_subnet: 40 },
             first_byte_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(3),
         };
@@ -774,9 +869,74 @@ mod tests {
         let (_, text) = load(&path);
         assert!(!text.has_errors());
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p.len(), 3, "{p:?}");
         assert!(p[0].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakes 256"), "{p:?}");
-        assert!(p[1].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
+        assert!(p[1].contains(":3: warning: $InputGSSServerMaxHandshakesPerHost 300 is above $InputGSSServerMaxHandshakesPerSubnet 128"), "{p:?}");
+        assert!(p[2].contains(":4: warning: $InputGSSServerFirstByteTimeout 30s is above $InputGSSServerHandshakeTimeout 10s"), "{p:?}");
+
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerSubnetPrefixIPv4 33\n$InputGSSServerHostPrefixIPv6 0\n").unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.contains(&format!("{f}:3: $InputGSSServerSubnetPrefixIPv4: '33' is not a prefix length of 1 to 32 bits")), "{p:?}");
+        assert!(p.contains(&format!("{f}:4: $InputGSSServerHostPrefixIPv6: '0' is not a prefix length of 1 to 128 bits")), "{p:?}");
+    }
+
+    #[test]
+    fn the_packaged_realm_placeholder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("packaged.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerAllowedPrincipal host/*@<REALM>\n$InputGSSServerRun 515\n").unwrap();
+        let (_, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            p.contains(&format!(
+                "{}:2: $InputGSSServerAllowedPrincipal: 'host/*@<REALM>': replace the placeholder after '@' with your Kerberos realm",
+                path.display()
+            )),
+            "{p:?}"
+        );
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerAllowedPrincipal host/*@GRID.EXAMPLE\n$InputGSSServerRun 515\n").unwrap();
+        assert!(!load(&path).1.has_errors());
+    }
+
+    #[test]
+    fn the_memory_limit_and_rate_limit_have_their_defaults_and_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
+        let (config, _) = load(&path);
+        assert_eq!(config.memory_limit, 512 << 20);
+        assert_eq!(config.rate_limit, RateLimitSettings { interval: None, burst: 10_000 });
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMemoryLimit 1g\n$InputGSSServerRateLimitInterval 5\n\
+             $InputGSSServerRateLimitBurst 200\n$InputGSSServerMemoryLimit 1m\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.contains(&format!("{}:6: $InputGSSServerMemoryLimit: '1m' is not a size of at least 4194304 bytes", path.display())), "{p:?}");
+        assert_eq!(config.memory_limit, 1 << 30);
+        assert_eq!(config.rate_limit, RateLimitSettings { interval: Some(Duration::from_secs(5)), burst: 200 });
+    }
+
+    #[test]
+    fn session_caps_have_safe_defaults_and_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.conf");
+        std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
+        let (config, _) = load(&path);
+        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64 });
+        std::fs::write(
+            &path,
+            "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxSessions 50\n$InputGSSServerMaxSessionsPerPrincipal 2\n\
+             $InputGSSServerMaxSessionsPerHost 0\n",
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert!(p.contains(&format!("{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number", path.display())), "{p:?}");
+        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64 });
     }
 
     #[test]

@@ -1,49 +1,193 @@
 //! `fromhost`: the peer's name by reverse DNS, as rsyslog derives it (short
 //! form when the name is in our own domain, lowercased), or its address.
 //!
-//! Whoever controls the reverse zone of an address chooses its PTR answer. An
-//! answer that reads as an IP address would let a sender pass for another
-//! address in `fromhost` (and in the files named after it); rsyslog calls that
-//! a malicious PTR record and uses the address instead, and so do we. We also
-//! use the address when the answer is not a plain host name (characters other
-//! than letters, digits, `-`, `_` and `.`), since `fromhost` ends up in paths.
+//! Whoever controls the reverse zone of an address chooses its PTR answer, so
+//! a PTR name is used only when it is **forward-confirmed** (as OpenSSH's
+//! `UseDNS` and Postfix do): the name's own A/AAAA records must contain the
+//! address. Otherwise the holder of 10.0.0.5 could name it `nodeb` and have
+//! its lines filed under nodeb's name. An answer that reads as an IP address
+//! would let a sender pass for another address; rsyslog calls that a
+//! malicious PTR record and uses the address instead, and so do we. We also
+//! use the address when the answer is not a plain host name (characters
+//! other than letters, digits, `-`, `_` and `.`), since `fromhost` ends up in
+//! paths.
+//!
+//! The lookups run on a pool of their own ([`LOOKUP_THREADS`] threads, at most
+//! [`QUEUED_LOOKUPS`] waiting), never on the blocking pool that runs GSS
+//! handshakes: unresponsive DNS servers cost a session at most
+//! [`LOOKUP_WAIT`] (it then gets the address), and never delay a handshake.
+//! Every answer, names and failures alike, is cached for [`CACHE_TTL`].
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a looked-up name is reused (rsyslog keeps a DNS cache too).
+/// How long an answer (a confirmed name, or the address for want of one)
+/// is reused (rsyslog keeps a DNS cache too).
 const CACHE_TTL: Duration = Duration::from_secs(600);
-static CACHE: Mutex<Option<HashMap<IpAddr, (String, Instant)>>> = Mutex::new(None);
+/// Most addresses in the cache; when full it is emptied.
+const MAX_CACHED: usize = 100_000;
+/// Threads that ask DNS for `fromhost`.
+pub const LOOKUP_THREADS: usize = 4;
+/// Lookups waiting for a thread; past that, a session gets its address.
+pub const QUEUED_LOOKUPS: usize = 256;
+/// How long a session waits for its name; then it gets its address (the
+/// answer, when it comes, is cached for the next session).
+pub const LOOKUP_WAIT: Duration = Duration::from_secs(3);
 
-/// The `fromhost` of a peer. Blocking (it may ask DNS): call it from a
-/// blocking thread. With `dns` off (`-x`, as in rsyslog) it is the address.
-pub fn fromhost(ip: IpAddr, dns: bool) -> String {
+/// Reverse and forward lookups: the system resolver, or a test's.
+pub trait Resolver: Send + Sync + 'static {
+    /// The name a PTR record gives for `ip`, or `None`.
+    fn reverse(&self, ip: IpAddr) -> Option<String>;
+    /// The addresses `name` resolves to.
+    fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String>;
+}
+
+/// The system resolver (`getnameinfo`, `getaddrinfo`).
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn reverse(&self, ip: IpAddr) -> Option<String> {
+        daemon::os::reverse_lookup(ip)
+    }
+
+    fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+        forward_lookup(name)
+    }
+}
+
+/// The addresses `name` resolves to (A and AAAA), IPv4-mapped ones as IPv4.
+/// Blocking.
+pub fn forward_lookup(name: &str) -> Result<Vec<IpAddr>, String> {
+    match (name, 0).to_socket_addrs() {
+        Ok(addrs) => {
+            let mut ips: Vec<IpAddr> = addrs.map(|a| canonical(a.ip())).collect();
+            ips.sort();
+            ips.dedup();
+            if ips.is_empty() {
+                Err(format!("{name} resolves to no address"))
+            } else {
+                Ok(ips)
+            }
+        }
+        Err(e) => Err(format!("{name} does not resolve: {e}")),
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4, so that either form compares equal.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The collector's reverse lookups, with the system resolver.
+static SYSTEM: LazyLock<ReverseDns> =
+    LazyLock::new(|| ReverseDns::new(Arc::new(SystemResolver), LOOKUP_THREADS, QUEUED_LOOKUPS, LOOKUP_WAIT));
+
+/// The `fromhost` of a peer. With `dns` off (`-x`, as in rsyslog) it is the
+/// address.
+pub async fn fromhost(ip: IpAddr, dns: bool) -> String {
     if !dns {
         return ip.to_string();
     }
-    if let Some((name, at)) = CACHE.lock().ok().and_then(|c| c.as_ref()?.get(&ip).cloned()) {
-        if at.elapsed() < CACHE_TTL {
-            return name;
+    SYSTEM.fromhost(ip).await
+}
+
+type Job = (IpAddr, tokio::sync::oneshot::Sender<String>);
+
+/// Cached, forward-confirmed reverse lookups on a bounded pool of threads.
+pub struct ReverseDns {
+    cache: Arc<Mutex<HashMap<IpAddr, (String, Instant)>>>,
+    jobs: SyncSender<Job>,
+    wait: Duration,
+}
+
+impl ReverseDns {
+    /// `threads` lookups at once, `queued` more waiting, each session
+    /// waiting at most `wait`.
+    pub fn new(resolver: Arc<dyn Resolver>, threads: usize, queued: usize, wait: Duration) -> ReverseDns {
+        let cache: Arc<Mutex<HashMap<IpAddr, (String, Instant)>>> = Arc::default();
+        let (jobs, queue) = sync_channel::<Job>(queued);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let (queue, cache, resolver) = (queue.clone(), cache.clone(), resolver.clone());
+            let spawned = std::thread::Builder::new().name(format!("reverse-dns-{i}")).spawn(move || loop {
+                let job = match queue.lock() {
+                    Ok(q) => q.recv(),
+                    Err(_) => return,
+                };
+                let Ok((ip, reply)) = job else { return };
+                let name = confirmed_name(resolver.as_ref(), ip, daemon::os::local_domain().as_deref());
+                remember(&cache, ip, &name);
+                let _ = reply.send(name);
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a reverse DNS thread");
+            }
+        }
+        ReverseDns { cache, jobs, wait }
+    }
+
+    /// The `fromhost` of `ip`: a cached answer, or a lookup on the pool; the
+    /// address when the pool is busy or the answer does not come in time.
+    pub async fn fromhost(&self, ip: IpAddr) -> String {
+        if let Some((name, at)) = self.cache.lock().ok().and_then(|c| c.get(&ip).cloned()) {
+            if at.elapsed() < CACHE_TTL {
+                return name;
+            }
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match self.jobs.try_send((ip, reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::debug!(%ip, "reverse DNS busy: fromhost is the address");
+                return ip.to_string();
+            }
+            Err(TrySendError::Disconnected(_)) => return ip.to_string(),
+        }
+        match tokio::time::timeout(self.wait, answer).await {
+            Ok(Ok(name)) => name,
+            _ => {
+                tracing::debug!(%ip, wait = ?self.wait, "reverse DNS did not answer in time: fromhost is the address");
+                ip.to_string()
+            }
         }
     }
-    let name = match daemon::os::reverse_lookup(ip) {
-        Some(name) if usable_ptr_name(&name) => shorten(&name.to_ascii_lowercase(), daemon::os::local_domain().as_deref()),
-        Some(name) => {
-            tracing::warn!(ip = %ip, ptr = ?name, "malicious PTR record: using the IP address instead of the name");
-            ip.to_string()
-        }
-        None => ip.to_string(),
-    };
-    if let Ok(mut cache) = CACHE.lock() {
-        let map = cache.get_or_insert_with(HashMap::new);
-        if map.len() > 100_000 {
+}
+
+fn remember(cache: &Mutex<HashMap<IpAddr, (String, Instant)>>, ip: IpAddr, name: &str) {
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= MAX_CACHED {
             map.clear();
         }
-        map.insert(ip, (name.clone(), Instant::now()));
+        map.insert(ip, (name.to_string(), Instant::now()));
     }
-    name
+}
+
+/// The name `ip` is known by, if its PTR answer is a plain host name whose
+/// forward lookup contains `ip`; else the address. Blocking.
+fn confirmed_name(resolver: &dyn Resolver, ip: IpAddr, local_domain: Option<&str>) -> String {
+    let Some(name) = resolver.reverse(ip) else { return ip.to_string() };
+    if !usable_ptr_name(&name) {
+        tracing::warn!(%ip, ptr = ?name, "malicious PTR record: using the IP address instead of the name");
+        return ip.to_string();
+    }
+    let name = name.to_ascii_lowercase();
+    match resolver.forward(&name) {
+        Ok(addresses) if addresses.contains(&canonical(ip)) => shorten(&name, local_domain),
+        Ok(addresses) => {
+            tracing::warn!(%ip, ptr = name, ?addresses, "PTR name not confirmed: its forward lookup does not give the address; using the address");
+            ip.to_string()
+        }
+        Err(why) => {
+            tracing::warn!(%ip, ptr = name, error = why, "PTR name not confirmed: its forward lookup failed; using the address");
+            ip.to_string()
+        }
+    }
 }
 
 /// Whether a PTR answer may be used as a host name: a plain host name, and
@@ -86,13 +230,114 @@ fn shorten(name: &str, local_domain: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// PTR and A records of a test's own, and how often each kind was asked.
+    #[derive(Default)]
+    struct Zone {
+        ptr: HashMap<IpAddr, String>,
+        a: HashMap<String, Vec<IpAddr>>,
+        reverse_asked: AtomicUsize,
+        /// Reverse lookups wait for this before answering (a stuck server).
+        stall: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
+    }
+
+    impl Resolver for Zone {
+        fn reverse(&self, ip: IpAddr) -> Option<String> {
+            self.reverse_asked.fetch_add(1, Ordering::SeqCst);
+            if let Some(stall) = &self.stall {
+                let _ = stall.lock().unwrap().recv();
+            }
+            self.ptr.get(&ip).cloned()
+        }
+        fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+            self.a.get(name).cloned().ok_or_else(|| format!("{name} does not resolve"))
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn zone() -> Zone {
+        let mut z = Zone::default();
+        z.ptr.insert(ip("10.0.0.5"), "NodeB.grid.example".into()); // lies: nodeb is 10.0.0.6
+        z.ptr.insert(ip("10.0.0.6"), "nodeb.grid.example".into());
+        z.ptr.insert(ip("10.0.0.7"), "gone.grid.example".into()); // no A record
+        z.ptr.insert(ip("10.0.0.8"), "10.0.0.6".into());
+        z.ptr.insert(ip("::ffff:10.0.0.9"), "nine.grid.example".into());
+        z.a.insert("nodeb.grid.example".into(), vec![ip("10.0.0.6")]);
+        z.a.insert("nine.grid.example".into(), vec![ip("10.0.0.9")]);
+        z
+    }
 
     #[test]
     fn short_names_in_our_domain() {
         assert_eq!(shorten("node1.grid.example", Some("grid.example")), "node1");
         assert_eq!(shorten("node1.other.example", Some("grid.example")), "node1.other.example");
         assert_eq!(shorten("localhost", None), "localhost");
-        assert_eq!(fromhost("127.0.0.1".parse().unwrap(), false), "127.0.0.1");
+    }
+
+    #[tokio::test]
+    async fn dns_off_is_the_address() {
+        assert_eq!(fromhost(ip("127.0.0.1"), false).await, "127.0.0.1");
+    }
+
+    #[test]
+    fn a_ptr_name_is_used_only_when_its_forward_lookup_gives_the_address() {
+        let z = zone();
+        let name = |a: &str| confirmed_name(&z, ip(a), Some("grid.example"));
+        assert_eq!(name("10.0.0.6"), "nodeb", "confirmed: the short name");
+        assert_eq!(name("10.0.0.5"), "10.0.0.5", "a PTR naming another host's name is not believed");
+        assert_eq!(name("10.0.0.7"), "10.0.0.7", "a PTR name that does not resolve is not believed");
+        assert_eq!(name("10.0.0.8"), "10.0.0.8", "a PTR answer that reads as an address is not used");
+        assert_eq!(name("10.0.0.1"), "10.0.0.1", "no PTR record");
+        assert_eq!(confirmed_name(&z, ip("::ffff:10.0.0.9"), None), "nine.grid.example", "IPv4-mapped peers compare as IPv4");
+    }
+
+    #[tokio::test]
+    async fn answers_and_failures_are_cached() {
+        let z = Arc::new(zone());
+        let dns = ReverseDns::new(z.clone(), 1, 4, Duration::from_secs(30));
+        for _ in 0..3 {
+            assert_eq!(dns.fromhost(ip("10.0.0.6")).await, "nodeb.grid.example");
+            assert_eq!(dns.fromhost(ip("10.0.0.1")).await, "10.0.0.1");
+        }
+        assert_eq!(z.reverse_asked.load(Ordering::SeqCst), 2, "one query per address, the failed one too");
+    }
+
+    #[tokio::test]
+    async fn a_stuck_dns_server_costs_a_session_its_name_never_more_than_the_pool() {
+        let (release, stalled) = std::sync::mpsc::channel();
+        let z = Arc::new(Zone { stall: Some(Mutex::new(stalled)), ..zone() });
+        // One thread, one waiting place: the first lookup takes the thread,
+        // the second waits, the third finds the pool full and gets its address.
+        let dns = Arc::new(ReverseDns::new(z.clone(), 1, 1, Duration::from_secs(3600)));
+        let first = tokio::spawn({
+            let dns = dns.clone();
+            async move { dns.fromhost(ip("10.0.0.6")).await }
+        });
+        while z.reverse_asked.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = tokio::spawn({
+            let dns = dns.clone();
+            async move { dns.fromhost(ip("::ffff:10.0.0.9")).await }
+        });
+        while dns.jobs.try_send((ip("10.0.0.99"), tokio::sync::oneshot::channel().0)).is_ok() {
+            // (fills the one waiting place if the second lookup has not yet)
+        }
+        assert_eq!(dns.fromhost(ip("10.0.0.1")).await, "10.0.0.1", "pool full: the address at once");
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        assert_eq!(first.await.unwrap(), "nodeb.grid.example");
+        let second = second.await.unwrap();
+        assert!(second == "nine.grid.example" || second == "::ffff:10.0.0.9", "{second}");
+        // A lookup that does not answer in time gives the address.
+        let (_never, stalled) = std::sync::mpsc::channel();
+        let slow = ReverseDns::new(Arc::new(Zone { stall: Some(Mutex::new(stalled)), ..zone() }), 1, 1, Duration::from_millis(50));
+        assert_eq!(slow.fromhost(ip("10.0.0.6")).await, "10.0.0.6");
     }
 
     #[test]

@@ -6,14 +6,19 @@
 //!   names its realm exactly, so a principal of another realm (cross-realm
 //!   trust) matches only a pattern that names that realm.
 //! - [`HostBindingMode`] and [`HostMap`]: `$InputGSSServerHostPrincipalBinding`
-//!   and `$InputGSSServerHostMapFile`. A `host/NAME@REALM` principal may send
-//!   only from the addresses of NAME: those the map file gives for it, or
-//!   else those a forward DNS lookup of NAME returns ([`ForwardLookups`],
-//!   cached for a bounded time). On a mismatch the session is refused, or
-//!   accepted with its messages marked (`gss-host-binding` = `mismatch`).
+//!   and `$InputGSSServerHostMapFile`. A `host/NAME@REALM` principal, REALM
+//!   being the collector's own (its default realm), may send only from the
+//!   addresses of NAME: those the map file gives for it, or else those a
+//!   forward DNS lookup of NAME returns ([`ForwardLookups`], cached for a
+//!   bounded time). On a mismatch (another address, or a host principal of
+//!   another realm) the session is refused, or accepted with its messages
+//!   marked (`gss-host-binding` = `mismatch`). Under `refuse` only a match
+//!   gets in: a principal that is not exactly `host/NAME@REALM` (`HOST/n1`,
+//!   `host/n1/x`, a bare `n1`, a user) is refused too, since nothing ties it
+//!   to an address.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -30,12 +35,16 @@ pub enum NotAdmitted {
     PrincipalNotAllowed { principal: String },
     #[error("host principal sends from an address not its own ($InputGSSServerHostPrincipalBinding refuse): {principal}: {reason}")]
     HostMismatch { principal: String, reason: String },
+    #[error("not a host/NAME@REALM principal, so not bound to an address ($InputGSSServerHostPrincipalBinding refuse admits only host principals sending from their own address): {principal}")]
+    NotAHostPrincipal { principal: String },
     #[error("host binding check failed: {0}")]
     Worker(String),
 }
 
 /// The forward lookups of every listener, shared.
 static LOOKUPS: LazyLock<Arc<ForwardLookups>> = LazyLock::new(Default::default);
+/// The collector's own realm: only its host principals can be bound.
+static LOCAL_REALM: LazyLock<Option<String>> = LazyLock::new(gsswire::gss::default_realm);
 
 /// Decides whether an authenticated session may go on and, if so, what its
 /// messages say about their sender (the host binding check, which may ask
@@ -48,12 +57,19 @@ pub async fn admit(settings: &IdentitySettings, principal: String, peer: IpAddr)
         BindingVerdict { binding: HostBinding::Unchecked, reason: None }
     } else {
         let (mode, map, lookups, who) = (settings.host_binding, settings.host_map.clone(), LOOKUPS.clone(), principal.clone());
-        tokio::task::spawn_blocking(move || check_host_binding(mode, map.as_ref(), &lookups, &who, peer))
-            .await
-            .map_err(|e| NotAdmitted::Worker(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let realm = LOCAL_REALM.as_deref();
+            check_host_binding(mode, map.as_ref(), &lookups, realm, &who, peer)
+        })
+        .await
+        .map_err(|e| NotAdmitted::Worker(e.to_string()))?
     };
-    if let (HostBinding::Mismatch, HostBindingMode::Refuse) = (verdict.binding, settings.host_binding) {
-        return Err(NotAdmitted::HostMismatch { principal, reason: verdict.reason.unwrap_or_default() });
+    match (verdict.binding, settings.host_binding) {
+        (HostBinding::Mismatch, HostBindingMode::Refuse) => {
+            return Err(NotAdmitted::HostMismatch { principal, reason: verdict.reason.unwrap_or_default() });
+        }
+        (HostBinding::Unchecked, HostBindingMode::Refuse) => return Err(NotAdmitted::NotAHostPrincipal { principal }),
+        _ => {}
     }
     if let Some(reason) = &verdict.reason {
         tracing::warn!(%peer, principal, reason, "host principal sends from an address not its own: its messages are marked");
@@ -200,13 +216,7 @@ impl HostMap {
     }
 }
 
-/// IPv4-mapped IPv6 addresses as IPv4, so that either form compares equal.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    }
-}
+use crate::dns::canonical;
 
 /// How long a forward lookup's answer is used.
 const LOOKUP_TTL: Duration = Duration::from_secs(60);
@@ -236,18 +246,7 @@ impl ForwardLookups {
                 return answer;
             }
         }
-        let answer = match (key.as_str(), 0).to_socket_addrs() {
-            Ok(addrs) => {
-                let mut ips: Vec<IpAddr> = addrs.map(|a| canonical(a.ip())).collect();
-                ips.dedup();
-                if ips.is_empty() {
-                    Err(format!("{host} resolves to no address"))
-                } else {
-                    Ok(ips)
-                }
-            }
-            Err(e) => Err(format!("{host} does not resolve: {e}")),
-        };
+        let answer = crate::dns::forward_lookup(&key);
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
@@ -255,6 +254,17 @@ impl ForwardLookups {
             cache.insert(key, (Instant::now(), answer.clone()));
         }
         answer
+    }
+
+    /// A lookup whose answer is already known, so that a unit test asks no
+    /// DNS server (a test sends nothing off this machine).
+    #[cfg(test)]
+    fn knowing(host: &str, answer: Result<Vec<IpAddr>, String>) -> ForwardLookups {
+        let lookups = ForwardLookups::default();
+        if let Ok(mut cache) = lookups.cache.lock() {
+            cache.insert(host.to_ascii_lowercase(), (Instant::now(), answer));
+        }
+        lookups
     }
 }
 
@@ -267,12 +277,15 @@ pub struct BindingVerdict {
 }
 
 /// Checks a session's principal against the address it sends from. Only
-/// `host/NAME` principals are checked; with the mode off nothing is.
+/// `host/NAME` principals are checked (others are `unchecked`); with the
+/// mode off nothing is. A host principal of a realm other than `local_realm`
+/// is a mismatch: its NAME is another realm's to vouch for.
 /// Blocking (DNS): call it from a blocking thread.
 pub fn check_host_binding(
     mode: HostBindingMode,
     map: Option<&HostMap>,
     lookups: &ForwardLookups,
+    local_realm: Option<&str>,
     principal: &str,
     peer: IpAddr,
 ) -> BindingVerdict {
@@ -281,6 +294,14 @@ pub fn check_host_binding(
         return unchecked;
     }
     let Some(host) = host_of(principal) else { return unchecked };
+    let realm = split_principal(principal).map_or("", |(_, realm)| realm);
+    if local_realm != Some(realm) {
+        let ours = local_realm.unwrap_or("(none: no default realm)");
+        return BindingVerdict {
+            binding: HostBinding::Mismatch,
+            reason: Some(format!("realm {realm} is not this collector's realm {ours}")),
+        };
+    }
     let peer = canonical(peer);
     let (addresses, source) = match map.and_then(|m| m.addresses(host)) {
         Some(a) => (Ok(a.to_vec()), "the host map"),
@@ -338,7 +359,7 @@ mod tests {
     fn the_map_file_decides_for_the_names_it_has() {
         let map = HostMap::parse("# comment\nn1.test 127.0.0.2 ::ffff:127.0.0.3\n\nN2.test 127.0.0.4 # trailing\n").unwrap();
         let lookups = ForwardLookups::default();
-        let check = |p: &str, ip: &str| check_host_binding(HostBindingMode::Refuse, Some(&map), &lookups, p, ip.parse().unwrap());
+        let check = |p: &str, ip: &str| check_host_binding(HostBindingMode::Refuse, Some(&map), &lookups, Some("R"), p, ip.parse().unwrap());
         assert_eq!(check("host/n1.test@R", "127.0.0.2").binding, HostBinding::Match);
         assert_eq!(check("host/n1.test@R", "127.0.0.3").binding, HostBinding::Match);
         assert_eq!(check("host/n2.test@R", "::ffff:127.0.0.4").binding, HostBinding::Match);
@@ -346,7 +367,15 @@ mod tests {
         assert_eq!(wrong.binding, HostBinding::Mismatch);
         assert!(wrong.reason.unwrap().contains("127.0.0.9 is not an address of n1.test (the host map"));
         assert_eq!(check("alice@R", "127.0.0.9").binding, HostBinding::Unchecked);
-        let off = check_host_binding(HostBindingMode::Off, Some(&map), &lookups, "host/n1.test@R", "127.0.0.9".parse().unwrap());
+        for odd in ["HOST/n1.test@R", "host/n1.test/x@R", "n1.test@R", "host/@R"] {
+            assert_eq!(check(odd, "127.0.0.2").binding, HostBinding::Unchecked, "{odd} is not a host principal");
+        }
+        let foreign = check("host/n1.test@OTHER.REALM", "127.0.0.2");
+        assert_eq!(foreign.binding, HostBinding::Mismatch, "the map's address, but another realm's principal");
+        assert!(foreign.reason.unwrap().contains("realm OTHER.REALM is not this collector's realm R"));
+        let no_realm = check_host_binding(HostBindingMode::Mark, Some(&map), &lookups, None, "host/n1.test@R", "127.0.0.2".parse().unwrap());
+        assert_eq!(no_realm.binding, HostBinding::Mismatch, "without a default realm no host principal is vouched for");
+        let off = check_host_binding(HostBindingMode::Off, Some(&map), &lookups, Some("R"), "host/n1.test@R", "127.0.0.9".parse().unwrap());
         assert_eq!(off.binding, HostBinding::Unchecked);
         assert_eq!(HostMap::parse("n1 not-an-ip\n").unwrap_err(), (1, "'not-an-ip' is not an IP address".into()));
         assert_eq!(HostMap::parse("\nlonely\n").unwrap_err(), (2, "'lonely' has no address".into()));
@@ -354,11 +383,11 @@ mod tests {
 
     #[test]
     fn names_that_do_not_resolve_are_a_mismatch_with_the_reason() {
-        let lookups = ForwardLookups::default();
-        let v = check_host_binding(HostBindingMode::Mark, None, &lookups, "host/no-such-host.invalid@R", "127.0.0.1".parse().unwrap());
+        let lookups = ForwardLookups::knowing("no-such-host.invalid", Err("no-such-host.invalid: Name or service not known".into()));
+        let v = check_host_binding(HostBindingMode::Mark, None, &lookups, Some("R"), "host/no-such-host.invalid@R", "127.0.0.1".parse().unwrap());
         assert_eq!(v.binding, HostBinding::Mismatch);
         assert!(v.reason.unwrap().contains("no-such-host.invalid"));
-        let local = check_host_binding(HostBindingMode::Mark, None, &lookups, "host/localhost@R", "127.0.0.1".parse().unwrap());
+        let local = check_host_binding(HostBindingMode::Mark, None, &lookups, Some("R"), "host/localhost@R", "127.0.0.1".parse().unwrap());
         assert_eq!(local.binding, HostBinding::Match, "localhost resolves to 127.0.0.1 through /etc/hosts");
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod acknowledge;
+mod budget;
 mod admission;
 mod chunks;
 mod cli;
@@ -11,6 +12,7 @@ mod config;
 mod detect;
 mod dns;
 mod event_log;
+mod front_door;
 mod identity;
 mod open;
 mod output;
@@ -19,7 +21,11 @@ mod rate_limited;
 mod render;
 mod render_pool;
 mod server;
+mod senders;
 mod session;
+mod session_rate;
+mod slots;
+mod source;
 mod stats;
 
 use std::process::ExitCode;
@@ -66,8 +72,9 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let listening = server::bind(config.clone(), rules, tx.clone(), shutdown.clone(), config.dns && !cli.no_dns).await?;
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         let registry = daemon::metrics::Registry::new();
-        stats::register(&registry, listening.admission(), stats.clone());
-        let health = stats::health(listening.ports(), stats.clone());
+        stats::register(&registry, listening.admission(), listening.budgets(), stats.clone());
+        let health = senders::with_health(stats::health(listening.ports(), stats.clone()));
+        senders::start(&config.senders, &registry, shutdown.clone());
         start_metrics(&config.metrics, registry, health, &shutdown)?;
         drop_privileges(&config)?;
         // Before "running" and READY=1, so that a SIGTERM or SIGINT sent on
@@ -79,6 +86,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let watchdog = daemon::systemd::spawn_watchdog();
         let signals = tokio::spawn(handle_signals(signals, tx.clone(), stop));
         listening.serve(shutdown).await;
+        senders::save();
         signals.abort();
         if let Some(w) = watchdog {
             w.abort();
@@ -126,6 +134,7 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
     if config.listeners.iter().any(|l| l.gss.is_some()) {
         if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
+            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, config.privileges.final_group());
             needed.readable.push(("the keytab", keytab));
         }
     }
@@ -139,6 +148,7 @@ async fn handle_signals(mut signals: Signals, output: mpsc::Sender<output::Comma
     let stopped = signals
         .stop_requested(|| {
             tracing::info!("SIGHUP: closing every output file; each reopens on its next message");
+            senders::reload();
             let output = output.clone();
             tokio::spawn(async move { output.send(output::Command::Reopen).await });
         })

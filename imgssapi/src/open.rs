@@ -13,8 +13,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::admission::FrontDoorPlace;
 use crate::config::FrontDoorLimits;
-use crate::detect::{first_bytes, looks_like_gss, Modes};
+use crate::detect::{first_bytes, looks_like_gss, whole_first_token, Modes};
 use crate::session::SessionContext;
 
 /// Why a connection did not get through the front door.
@@ -34,6 +35,8 @@ pub enum NotOpened {
     NoCredential,
     #[error("the collector is shutting down")]
     ShuttingDown,
+    #[error("closed to make room for a newcomer: the front door is full and this connection had not sent a complete token")]
+    Displaced,
 }
 
 impl NotOpened {
@@ -46,6 +49,7 @@ impl NotOpened {
             NotOpened::Handshake(_) | NotOpened::NoCredential => "closed: handshake failed",
             NotOpened::Read(_) => "closed: read failed",
             NotOpened::ShuttingDown => "closed: shutting down",
+            NotOpened::Displaced => "closed: displaced by a newcomer",
         }
     }
 }
@@ -60,13 +64,27 @@ pub enum Opened {
 #[derive(Clone, Copy)]
 pub struct Deadlines {
     first_byte: Instant,
+    first_byte_timeout: Duration,
     handshake: Instant,
+    handshake_timeout: Duration,
 }
 
+/// The shortest deadline under pressure.
+const SHORTEST_UNDER_PRESSURE: Duration = Duration::from_secs(1);
+
 impl Deadlines {
-    /// The deadlines of a connection accepted at `accepted`.
-    pub fn from(accepted: Instant, limits: &FrontDoorLimits) -> Deadlines {
-        Deadlines { first_byte: accepted + limits.first_byte_timeout, handshake: accepted + limits.handshake_timeout }
+    /// The deadlines of a connection accepted at `accepted`; a quarter of
+    /// each (at least a second) when the front door was at least half full
+    /// (`under_pressure`), so that slow connections give way sooner.
+    pub fn from(accepted: Instant, limits: &FrontDoorLimits, under_pressure: bool) -> Deadlines {
+        let shorten = |t: Duration| if under_pressure { (t / 4).max(SHORTEST_UNDER_PRESSURE).min(t) } else { t };
+        let (first_byte_timeout, handshake_timeout) = (shorten(limits.first_byte_timeout), shorten(limits.handshake_timeout));
+        Deadlines {
+            first_byte: accepted + first_byte_timeout,
+            first_byte_timeout,
+            handshake: accepted + handshake_timeout,
+            handshake_timeout,
+        }
     }
 }
 
@@ -76,7 +94,7 @@ pub async fn open(
     stream: TcpStream,
     modes: Modes,
     ctx: &SessionContext,
-    limits: &FrontDoorLimits,
+    place: &FrontDoorPlace,
     deadlines: Deadlines,
 ) -> Result<Opened, NotOpened> {
     let (read, write) = stream.into_split();
@@ -90,19 +108,30 @@ pub async fn open(
     // A silent connection is plain after a second (as in rsyslog), but it
     // becomes a session only once it says something.
     if reader.buffered().is_empty() {
-        first_bytes(&mut reader, deadlines.first_byte, limits.first_byte_timeout).await?;
+        first_bytes(&mut reader, deadlines.first_byte, deadlines.first_byte_timeout).await?;
     }
     if !use_gss {
         let (read, buffered) = reader.into_parts();
         return Ok(Opened::Plain { read, first: buffered.to_vec(), write });
     }
     let Some(credential) = &ctx.credential else { return Err(NotOpened::NoCredential) };
+    // Once its first token is in, a connection only waits for us: it is no
+    // longer displaced for newcomers.
+    let _token_bytes = whole_first_token(
+        &mut reader,
+        deadlines.handshake,
+        deadlines.handshake_timeout,
+        ctx.config.token_timeout,
+        &ctx.budgets.front_door,
+    )
+    .await?;
+    place.token_received();
     reader.set_token_timeout(ctx.config.token_timeout);
     let mut writer = FrameWriter::new(write, ByteOrder::Little);
     let left = deadlines.handshake.saturating_duration_since(Instant::now());
     let session = match accept(&mut reader, &mut writer, credential, left).await {
         Ok(session) => session,
-        Err(HandshakeError::TimedOut(_)) => return Err(NotOpened::HandshakeTooSlow(limits.handshake_timeout)),
+        Err(HandshakeError::TimedOut(_)) => return Err(NotOpened::HandshakeTooSlow(deadlines.handshake_timeout)),
         Err(e) => return Err(e.into()),
     };
     Ok(Opened::Gss { reader, writer, session })

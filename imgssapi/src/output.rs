@@ -47,6 +47,10 @@ pub struct OutputStats {
     pub closed_idle: AtomicU64,
     /// The last line could not be written (the health check says so).
     pub last_write_failed: std::sync::atomic::AtomicBool,
+    /// Lines lost because the file system refused the file name a sender's
+    /// values made (too long, bytes it does not take): counted and shown,
+    /// but one sender's input never marks the collector unhealthy.
+    pub lost_to_file_names: AtomicU64,
 }
 
 const IDLE_CLOSE: Duration = Duration::from_secs(600);
@@ -201,6 +205,11 @@ impl Output {
                         self.lose(&evicted, &format!("flush or sync failed: {e}"));
                     }
                 }
+                Err(e) if refused_name(&e) => {
+                    self.stats.lost_to_file_names.fetch_add(1, Ordering::Relaxed);
+                    self.lose_to_name(fs_path, &format!("cannot open: {e}"));
+                    return;
+                }
                 Err(e) => {
                     self.lose(fs_path, &format!("cannot open: {e}"));
                     return;
@@ -222,8 +231,13 @@ impl Output {
     }
 
     fn lose(&mut self, path: &Path, why: &str) {
-        let lost = self.stats.lost.fetch_add(1, Ordering::Relaxed) + 1;
         self.stats.last_write_failed.store(true, Ordering::Relaxed);
+        self.lose_to_name(path, why);
+    }
+
+    /// Counts and logs a lost line, without marking the output as failing.
+    fn lose_to_name(&mut self, path: &Path, why: &str) {
+        let lost = self.stats.lost.fetch_add(1, Ordering::Relaxed) + 1;
         let due = self.last_error_log.get(path).is_none_or(|t| t.elapsed() > ERROR_LOG_EVERY);
         if due {
             tracing::error!(file = %path.display(), error = why, lost_total = lost, "message lost: cannot write output file");
@@ -284,6 +298,12 @@ fn evict_least_recent(files: &mut PathMap, sync: bool) -> Result<(), (PathBuf, s
         }
     }
     Ok(())
+}
+
+/// Whether opening failed because of the name itself (what a sender's
+/// values put in it), not because of the disk or the configuration.
+fn refused_name(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENAMETOOLONG | libc::EILSEQ | libc::EINVAL | libc::EISDIR))
 }
 
 fn open(path: &Path, settings: &FileSettings) -> std::io::Result<File> {
@@ -390,7 +410,7 @@ mod tests {
         let mut bytes = path.to_vec();
         bytes.extend_from_slice(line.as_bytes());
         let write = PendingWrite { action: 0, path: 0..path.len(), line: path.len()..bytes.len() };
-        Command::Write(RenderedBatch { bytes, writes: vec![write], ack: Some(ticket) })
+        Command::Write(RenderedBatch { bytes, writes: vec![write], ack: Some(ticket), budget: None })
     }
 
     async fn progress(acks: &mut Acknowledger) -> Option<WrittenThrough> {

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::acknowledge::Ticket;
+use crate::budget::Reservation;
 use crate::output::Command;
 use crate::render::{RenderedBatch, Rules};
 use crate::render_pool::RenderPool;
@@ -22,9 +23,18 @@ use crate::session::SessionContext;
 /// messages, filters, templates) runs on the render threads
 /// ([`crate::render_pool`]), never on the async runtime. One task per session
 /// hands the rendered batches to the output thread in the order the chunks
-/// were received. At most [`RENDER_TASKS_PER_SESSION`] chunks are in flight
-/// (submitted, not yet with the output thread), after which the session stops
-/// reading and TCP slows the sender.
+/// were received.
+///
+/// A chunk becomes render jobs of at most [`MAX_JOB_MESSAGES`] messages and
+/// [`MAX_JOB_BYTES`] bytes, and at most [`RENDER_TASKS_PER_SESSION`] jobs
+/// of a session are in flight (submitted, not yet written by the output
+/// thread), after which the session stops reading and TCP slows the sender.
+/// With bounded jobs that is a round robin: the shared render queue and
+/// output channel hold at most four small jobs of any session, so a busy
+/// session's chunk of 98,000 two-byte messages waits its turn in pieces
+/// instead of standing in front of every other session. Each job's bytes
+/// are booked in the collector's budget ([`crate::budget`]) until its batch
+/// is written.
 ///
 /// On an acknowledged session every chunk carries a [`Ticket`], also one
 /// without a complete message, so that the output thread reports every
@@ -43,12 +53,22 @@ pub struct Sink {
 
 const RENDER_TASKS_PER_SESSION: usize = 4;
 
-/// A chunk on the render threads: its batch arrives on `batch`; the permit
-/// is its place among the session's chunks in flight.
+/// The most messages in one render job.
+pub const MAX_JOB_MESSAGES: usize = 1024;
+/// The most message bytes in one render job: a plain read or our
+/// shipper's token (64 KiB) is one job.
+pub const MAX_JOB_BYTES: usize = 128 * 1024;
+/// What a job is booked at per message, beyond its bytes: the rendered
+/// paths and the write records of about two file actions.
+const JOB_BYTES_PER_MESSAGE: usize = 192;
+
+/// A job on the render threads: its batch arrives on `batch`; the permit
+/// is its place among the session's jobs in flight.
 struct InFlight {
     batch: oneshot::Receiver<RenderedBatch>,
     permit: OwnedSemaphorePermit,
     ack: Option<Ticket>,
+    budget: Option<Reservation>,
 }
 
 /// Complete messages of one chunk, copied out of the read buffer, and when
@@ -67,6 +87,22 @@ impl Frames {
     fn push(&mut self, frame: &[u8]) {
         self.bytes.extend_from_slice(frame);
         self.ends.push(self.bytes.len());
+    }
+
+    /// The job's messages, in order.
+    fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(start, end)| &self.bytes[start..end])
+    }
+
+    fn is_full(&self) -> bool {
+        self.ends.len() >= MAX_JOB_MESSAGES || self.bytes.len() >= MAX_JOB_BYTES
+    }
+
+    /// What the job holds until rendered, and about what its batch will:
+    /// its messages, and two lines and the paths per message.
+    fn memory_estimate(&self) -> u64 {
+        (3 * self.bytes.capacity() + self.ends.len() * (JOB_BYTES_PER_MESSAGE + std::mem::size_of::<usize>()) + 1024) as u64
     }
 
     fn render(&self, rules: &Rules, origin: &Arc<Origin>, options: &ParseOptions) -> RenderedBatch {
@@ -123,10 +159,24 @@ impl Sink {
         self.push_with(data, Some(ticket)).await;
     }
 
-    async fn push_with(&mut self, data: &[u8], ack: Option<Ticket>) {
-        let mut frames = Frames::new(data.len());
-        self.deframer.push(data, &mut |frame| frames.push(frame));
-        self.submit(frames, ack).await;
+    async fn push_with(&mut self, data: &[u8], mut ack: Option<Ticket>) {
+        let mut jobs = vec![Frames::new(data.len().min(MAX_JOB_BYTES))];
+        self.deframer.push(data, &mut |frame| {
+            if jobs.last().is_some_and(Frames::is_full) {
+                jobs.push(Frames::new(MAX_JOB_BYTES));
+            }
+            if let Some(job) = jobs.last_mut() {
+                job.push(frame);
+            }
+        });
+        crate::senders::received(&self.origin, data.len(), jobs.iter().flat_map(Frames::messages));
+        let last = jobs.len() - 1;
+        for (i, job) in jobs.into_iter().enumerate() {
+            // The chunk's acknowledgement goes with its last job: batches
+            // are written in order.
+            let ticket = if i == last { ack.take() } else { None };
+            self.submit(job, ticket).await;
+        }
     }
 
     /// At the end of the session an unterminated last message is submitted
@@ -168,6 +218,9 @@ impl Sink {
         let received = frames.ends.len() as u64;
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
         let Some(rendering) = &self.rendering else { return };
+        // The bytes were read through the budget's gate already: booked
+        // without waiting, until the batch is written.
+        let budget = (!frames.ends.is_empty()).then(|| self.ctx.budgets.sessions.book(frames.memory_estimate()));
         let submitted = if frames.ends.is_empty() {
             // Nothing to render: only the acknowledgement goes on, in order.
             let (done, batch) = oneshot::channel();
@@ -191,7 +244,7 @@ impl Sink {
                 return;
             }
         };
-        if let Err(lost) = rendering.send(InFlight { batch, permit, ack }).await {
+        if let Err(lost) = rendering.send(InFlight { batch, permit, ack, budget }).await {
             crate::stats::add(&crate::stats::STATS.messages_discarded, received);
             tracing::error!("the hand-over task is gone: messages of this session are lost");
             if let Some(ticket) = lost.0.ack {
@@ -204,11 +257,15 @@ impl Sink {
 /// Passes a session's rendered batches to the output thread, one at a time
 /// in the order they were submitted, until the session drops its sender.
 async fn hand_over_in_order(mut rendering: mpsc::Receiver<InFlight>, output: mpsc::Sender<Command>) {
-    while let Some(InFlight { batch, permit, ack }) = rendering.recv().await {
+    while let Some(InFlight { batch, permit, ack, mut budget }) = rendering.recv().await {
         match batch.await {
             Ok(batch) if batch.writes.is_empty() && ack.is_none() => {}
             Ok(mut batch) => {
                 batch.ack = ack;
+                if let Some(r) = &mut budget {
+                    r.resize(batch.memory());
+                }
+                batch.budget = budget;
                 if let Err(lost) = output.send(Command::Write(batch)).await {
                     tracing::error!("output thread is gone: messages of this session are lost");
                     if let Command::Write(RenderedBatch { ack: Some(ticket), .. }) = lost.0 {

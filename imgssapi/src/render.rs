@@ -58,6 +58,7 @@ impl Rules {
             bytes: Vec::with_capacity(2 * input_len + 1024),
             writes: Vec::with_capacity(input_len / 64 + 4),
             ack: None,
+            budget: None,
         };
         BatchRenderer { rules: self, now: Timestamp::now(), batch, path_memo: vec![None; self.settings.len()] }
     }
@@ -77,9 +78,17 @@ pub struct RenderedBatch {
     pub writes: Vec<PendingWrite>,
     /// On an acknowledged session: reported to once the batch is written.
     pub ack: Option<crate::acknowledge::Ticket>,
+    /// The batch's bytes in the collector's budget, given back when the
+    /// output thread is done with it.
+    pub budget: Option<crate::budget::Reservation>,
 }
 
 impl RenderedBatch {
+    /// The memory the batch holds, for the budget.
+    pub fn memory(&self) -> u64 {
+        (self.bytes.capacity() + self.writes.capacity() * std::mem::size_of::<PendingWrite>()) as u64
+    }
+
     pub fn path(&self, w: &PendingWrite) -> &[u8] {
         &self.bytes[w.path.clone()]
     }

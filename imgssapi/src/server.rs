@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::admission::{Admission, Refusal};
+use crate::budget::Budgets;
 use crate::config::{CollectorConfig, ListenerConfig};
 use crate::event_log::{self, EventLog};
 use crate::output::Command;
@@ -20,6 +21,7 @@ use crate::session::{self, SessionContext};
 pub struct Listening {
     listeners: Vec<(TcpListener, Arc<SessionContext>)>,
     admission: Arc<Admission>,
+    budgets: Budgets,
 }
 
 /// Binds every listener (and writes the port file) before anything runs, so
@@ -33,9 +35,10 @@ pub async fn bind(
 ) -> anyhow::Result<Listening> {
     let admission = Arc::new(Admission::new(
         config.front_door,
-        config.max_sessions,
+        config.sessions,
         EventLog::new(event_log::WINDOW, event_log::BURST),
     ));
+    let budgets = Budgets::new(config.memory_limit);
     let mut listeners = Vec::new();
     for l in &config.listeners {
         // Also with PermitPlainTCP on: a GSS listener that cannot authenticate
@@ -55,7 +58,8 @@ pub async fn bind(
         tracing::info!(port, gss = l.gss.is_some(), "listening");
         if l.gss.is_some() {
             if let Some(path) = &config.port_file {
-                std::fs::write(path, format!("{port}\n")).with_context(|| format!("writing port file {}", path.display()))?;
+                daemon::replace_file::write_replacing(path, format!("{port}\n").as_bytes(), 0o644)
+                    .with_context(|| format!("writing port file {}", path.display()))?;
             }
         }
         let ctx = Arc::new(SessionContext {
@@ -67,10 +71,11 @@ pub async fn bind(
             shutdown: shutdown.clone(),
             dns,
             admission: admission.clone(),
+            budgets: budgets.clone(),
         });
         listeners.push((listener, ctx));
     }
-    Ok(Listening { listeners, admission })
+    Ok(Listening { listeners, admission, budgets })
 }
 
 async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
@@ -90,6 +95,10 @@ async fn bind_one(l: &ListenerConfig) -> anyhow::Result<TcpListener> {
 impl Listening {
     pub fn admission(&self) -> Arc<Admission> {
         self.admission.clone()
+    }
+
+    pub fn budgets(&self) -> Budgets {
+        self.budgets.clone()
     }
 
     pub fn ports(&self) -> Vec<u16> {
@@ -187,6 +196,11 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
             %peer,
             max_handshakes_per_host = limits.max_handshakes_per_host,
             "too many connections from this address awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerHost)"
+        ),
+        Refusal::TooManyFromSubnet => tracing::warn!(
+            %peer,
+            max_handshakes_per_subnet = limits.max_handshakes_per_subnet,
+            "too many connections from this subnet awaiting authentication: refusing connection ($InputGSSServerMaxHandshakesPerSubnet)"
         ),
     }
 }

@@ -29,7 +29,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::acknowledge::{Acknowledger, WrittenThrough};
-use crate::admission::{Admission, FrontDoorPlace};
+use crate::admission::{Admission, FrontDoorPlace, SessionSlot};
+use crate::budget::Budgets;
+use crate::session_rate::SessionRate;
 use crate::chunks::{Chunk, ChunkSource, SessionError};
 use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::detect::Modes;
@@ -37,6 +39,8 @@ use crate::open::{open, Deadlines, NotOpened, Opened};
 use crate::output::Command;
 use crate::pipeline::Sink;
 use crate::render::Rules;
+use crate::slots::Sender;
+use crate::source::Source;
 
 /// What every session of a listener shares.
 pub struct SessionContext {
@@ -51,6 +55,8 @@ pub struct SessionContext {
     pub dns: bool,
     /// The front door and the session slots, shared by every listener.
     pub admission: Arc<Admission>,
+    /// The bytes in flight, shared by every listener.
+    pub budgets: Budgets,
 }
 
 impl SessionContext {
@@ -83,11 +89,12 @@ pub fn canonical_peer(peer: SocketAddr) -> SocketAddr {
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: FrontDoorPlace, ctx: Arc<SessionContext>) {
     let limits = *ctx.admission.limits();
-    let deadlines = Deadlines::from(Instant::now(), &limits);
+    let deadlines = Deadlines::from(Instant::now(), &limits, place.under_pressure);
     // Nothing has been received yet at shutdown: such a connection just goes.
     let mut shutdown = ctx.shutdown.clone();
     let opened = tokio::select! {
-        opened = open(stream, modes, &ctx, &limits, deadlines) => opened,
+        opened = open(stream, modes, &ctx, &place, deadlines) => opened,
+        _ = place.displaced() => Err(NotOpened::Displaced),
         _ = shutdown.triggered() => Err(NotOpened::ShuttingDown),
     };
     if let Err(e) = &opened {
@@ -111,23 +118,27 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
         Opened::Gss { session, .. } => Some(session.peer_name().to_string()),
         Opened::Plain { .. } => None,
     };
-    let provenance = match principal {
-        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal, peer.ip()).await {
-            Ok(provenance) => provenance,
+    let (provenance, sender) = match principal {
+        Some(principal) => match crate::identity::admit(&ctx.config.identity, principal.clone(), peer.ip()).await {
+            Ok(provenance) => (provenance, Sender::Principal(principal)),
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "session refused after authentication");
                 return;
             }
         },
-        None => Provenance::default(),
+        None => (Provenance::default(), Sender::Plain(Source::of(peer.ip(), &limits.prefixes).host)),
     };
-    let _slot = match ctx.admission.establish(place) {
+    let slot = match ctx.admission.establish(place, sender) {
         Ok(slot) => slot,
         Err(refusal) => {
             crate::stats::refused(refusal);
             if ctx.admission.log.admit(refusal.kind()) {
                 let max_sessions = ctx.admission.max_sessions();
-                tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)");
+                tracing::warn!(
+                    %peer,
+                    max_sessions,
+                    "too many sessions, and no sender holds more than this one's: refusing connection ($InputGSSServerMaxSessions)"
+                );
             }
             return;
         }
@@ -137,7 +148,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
     let result = match ChunkSource::new(opened, &ctx) {
         Ok(mut source) => {
             source.log_opened(peer);
-            read_until_closed(&mut source, &ctx, &mut sink).await
+            read_until_closed(&mut source, &ctx, &mut sink, Some(&slot)).await
         }
         Err(e) => Err(e),
     };
@@ -152,8 +163,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
 /// plain one that has spoken) costs a DNS query.
 async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) -> Arc<Origin> {
     let ip = peer.ip();
-    let dns = ctx.dns;
-    let fromhost = tokio::task::spawn_blocking(move || crate::dns::fromhost(ip, dns)).await.unwrap_or_else(|_| ip.to_string());
+    let fromhost = crate::dns::fromhost(ip, ctx.dns).await;
     let inputname = if ctx.gss.is_some() { "imgssapi" } else { "imtcp" };
     Arc::new(Origin { fromhost, fromhost_ip: ip.to_string(), inputname, provenance })
 }
@@ -173,11 +183,19 @@ async fn origin(peer: SocketAddr, ctx: &SessionContext, provenance: Provenance) 
 /// the acknowledgements), and after the peer's close the session waits,
 /// within the drain timeout, until everything received is written and
 /// acknowledged.
-async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink: &mut Sink) -> Result<(), SessionError> {
+async fn read_until_closed(
+    source: &mut ChunkSource,
+    ctx: &SessionContext,
+    sink: &mut Sink,
+    slot: Option<&SessionSlot>,
+) -> Result<(), SessionError> {
     let mut shutdown = ctx.shutdown.clone();
     let mut acks: Option<Acknowledger> = None;
     let mut first_token = true;
     let mut draining = shutdown.is_triggered();
+    // The drain timeout bounds the whole drain: a peer that never reads (a
+    // stock rsyslog sending its marks) must not hold the shutdown forever.
+    let mut drain_deadline = draining.then(|| Instant::now() + ctx.config.drain_timeout);
     if draining {
         source.half_close().await;
     }
@@ -191,11 +209,21 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
     let never = Instant::now() + std::time::Duration::from_secs(100 * 365 * 86400);
     let expired = tokio::time::sleep_until(expiry.as_ref().map_or(never, |(at, _)| *at));
     tokio::pin!(expired);
+    let mut rate = SessionRate::new(&ctx.config.rate_limit);
+    let mut throttled_until: Option<Instant> = None;
     loop {
-        let drain_limit = draining.then_some(ctx.config.drain_timeout);
+        // The last chunk is with the pipeline: its buffers and budget go back.
+        source.chunk_done();
+        let drain_limit = drain_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let throttled = throttled_until.filter(|until| *until > Instant::now());
         tokio::select! {
-            chunk = next_chunk_within(source, drain_limit) => {
+            // Over the rate limit: nothing is read until the next interval.
+            _ = tokio::time::sleep_until(throttled.unwrap_or(never)), if throttled.is_some() => {}
+            chunk = next_chunk_within(source, drain_limit), if throttled.is_none() => {
                 let Some(chunk) = chunk? else { break };
+                if let Some(slot) = slot {
+                    slot.touch();
+                }
                 if std::mem::take(&mut first_token) && asks_for_acknowledgements(chunk.bytes, gss, ctx) {
                     if draining {
                         // Already half-closed: no acknowledgement can go out.
@@ -209,11 +237,16 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
                 if chunk.integrity_only {
                     sink.protection_seen(ProtectionSeen::Integrity);
                 }
+                let before = sink.count();
                 match &mut acks {
                     Some(a) => sink.push_acknowledged(chunk.bytes, a.next_token()).await,
                     None => sink.push(chunk.bytes).await,
                 }
+                if let Some(rate) = &mut rate {
+                    throttled_until = rate.received(sink.count() - before, Instant::now());
+                }
             }
+            why = displaced(slot) => return Err(SessionError::Displaced(why)),
             _ = &mut expired, if expiry.is_some() => {
                 let principal = expiry.map(|(_, principal)| principal).unwrap_or_default();
                 return Err(SessionError::ContextExpired { principal });
@@ -221,6 +254,7 @@ async fn read_until_closed(source: &mut ChunkSource, ctx: &SessionContext, sink:
             progress = progress_of(&mut acks) => send_progress(source, &mut acks, progress, token_timeout).await?,
             _ = shutdown.triggered(), if !draining => {
                 draining = true;
+                drain_deadline = Some(Instant::now() + ctx.config.drain_timeout);
                 match acks {
                     Some(_) => source.send(CollectorMessage::Closing, token_timeout).await?,
                     None => source.half_close().await,
@@ -253,6 +287,14 @@ async fn next_chunk_within(source: &mut ChunkSource, limit: Option<std::time::Du
     match limit {
         None => source.next_chunk().await,
         Some(limit) => tokio::time::timeout(limit, source.next_chunk()).await.map_err(|_| SessionError::DrainTimeout)?,
+    }
+}
+
+/// Resolves when the session is displaced to make room; never without a slot.
+async fn displaced(slot: Option<&SessionSlot>) -> crate::slots::Displaced {
+    match slot {
+        Some(slot) => slot.displaced().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -308,9 +350,10 @@ mod tests {
         let rules = Arc::new(Rules::new(std::mem::take(&mut config.rules), config.file_actions));
         let (output, rx) = mpsc::channel(64);
         let (trigger, shutdown) = daemon::signals::shutdown();
-        let admission = Arc::new(Admission::new(config.front_door, config.max_sessions, EventLog::new(event_log::WINDOW, event_log::BURST)));
+        let admission = Arc::new(Admission::new(config.front_door, config.sessions, EventLog::new(event_log::WINDOW, event_log::BURST)));
         let gss = config.listeners[0].gss.clone();
-        let ctx = SessionContext { config: Arc::new(config), gss, credential: None, rules, output, shutdown, dns: false, admission };
+        let budgets = Budgets::new(config.memory_limit);
+        let ctx = SessionContext { config: Arc::new(config), gss, credential: None, rules, output, shutdown, dns: false, admission, budgets };
         (Arc::new(ctx), trigger, rx, dir)
     }
 
@@ -366,7 +409,7 @@ mod tests {
         let mut sink = Sink::new(ctx.clone(), origin());
         peer.write_all(b"wo\n<13>Nov 23 12:00:00 h app: three\n").await.unwrap();
         drop(peer);
-        let result = tokio::time::timeout(WAIT, read_until_closed(&mut source, &ctx, &mut sink)).await.unwrap();
+        let result = tokio::time::timeout(WAIT, read_until_closed(&mut source, &ctx, &mut sink, None)).await.unwrap();
         assert!(result.is_ok(), "{result:?}");
         sink.finish().await;
         assert_eq!(sink.count(), 3);
@@ -384,7 +427,7 @@ mod tests {
             let ctx = ctx.clone();
             async move {
                 let mut sink = Sink::new(ctx.clone(), origin());
-                let result = read_until_closed(&mut source, &ctx, &mut sink).await;
+                let result = read_until_closed(&mut source, &ctx, &mut sink, None).await;
                 sink.finish().await;
                 (result, sink.count())
             }
@@ -413,7 +456,7 @@ mod tests {
         trigger.trigger();
         let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: late\n", &ctx).await;
         let mut sink = Sink::new(ctx.clone(), origin());
-        let session = read_until_closed(&mut source, &ctx, &mut sink);
+        let session = read_until_closed(&mut source, &ctx, &mut sink, None);
         let mut buf = [0u8; 16];
         let (result, n) = tokio::time::timeout(WAIT, async { tokio::join!(session, peer.read(&mut buf)) })
             .await
@@ -424,6 +467,26 @@ mod tests {
         assert_eq!(e.to_string(), "client did not finish within the drain timeout at shutdown");
         sink.finish().await;
         assert_eq!(sink.count(), 1);
+    }
+
+    /// A peer that never reads (it does not see the half-close) and goes on
+    /// sending (a stock rsyslog's marks) is cut off at the drain timeout,
+    /// counted from the start of the shutdown, not from its last chunk.
+    #[tokio::test]
+    async fn a_peer_that_keeps_sending_is_cut_off_at_the_drain_timeout() {
+        let (ctx, trigger, _rx, _dir) = context(Duration::from_millis(600));
+        let (mut source, mut peer) = plain_pair(b"<13>Nov 23 12:00:00 h app: first\n", &ctx).await;
+        let chatter = tokio::spawn(async move {
+            while peer.write_all(b"<46>Nov 23 12:00:00 h rsyslogd: -- MARK --\n").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        trigger.trigger();
+        let mut sink = Sink::new(ctx.clone(), origin());
+        let result = tokio::time::timeout(WAIT, read_until_closed(&mut source, &ctx, &mut sink, None)).await.expect("the drain ends");
+        assert!(matches!(result, Err(SessionError::DrainTimeout)), "{result:?}");
+        chatter.abort();
+        sink.finish().await;
     }
 
     /// The collector's log says why a session ended in these words; tests and

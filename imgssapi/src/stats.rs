@@ -9,6 +9,7 @@ use daemon::metrics::{Registry, StatsObject};
 use daemon::metrics_http::{Health, HealthCheck};
 
 use crate::admission::{Admission, Refusal};
+use crate::budget::Budgets;
 use crate::open::NotOpened;
 use crate::output::OutputStats;
 
@@ -20,6 +21,9 @@ pub struct CollectorStats {
     pub refused_max_sessions: AtomicU64,
     pub refused_max_handshakes: AtomicU64,
     pub refused_max_handshakes_per_host: AtomicU64,
+    pub refused_max_handshakes_per_subnet: AtomicU64,
+    pub handshakes_displaced: AtomicU64,
+    pub sessions_displaced: AtomicU64,
     pub handshakes_ok: AtomicU64,
     pub plain_opened: AtomicU64,
     pub handshakes_failed: AtomicU64,
@@ -39,6 +43,9 @@ pub static STATS: CollectorStats = CollectorStats {
     refused_max_sessions: AtomicU64::new(0),
     refused_max_handshakes: AtomicU64::new(0),
     refused_max_handshakes_per_host: AtomicU64::new(0),
+    refused_max_handshakes_per_subnet: AtomicU64::new(0),
+    handshakes_displaced: AtomicU64::new(0),
+    sessions_displaced: AtomicU64::new(0),
     handshakes_ok: AtomicU64::new(0),
     plain_opened: AtomicU64::new(0),
     handshakes_failed: AtomicU64::new(0),
@@ -61,6 +68,7 @@ pub fn refused(refusal: Refusal) {
         Refusal::NoSessionSlot => &STATS.refused_max_sessions,
         Refusal::TooManyHandshakes => &STATS.refused_max_handshakes,
         Refusal::TooManyFromHost => &STATS.refused_max_handshakes_per_host,
+        Refusal::TooManyFromSubnet => &STATS.refused_max_handshakes_per_subnet,
     };
     add(counter, 1);
 }
@@ -72,7 +80,7 @@ pub fn not_opened(why: &NotOpened) {
         NotOpened::Silent(_) | NotOpened::HandshakeTooSlow(_) => &STATS.handshakes_timed_out,
         NotOpened::ClosedSilent => &STATS.closed_silent,
         NotOpened::Read(_) => &STATS.front_door_read_errors,
-        NotOpened::ShuttingDown => return,
+        NotOpened::ShuttingDown | NotOpened::Displaced => return,
     };
     add(counter, 1);
 }
@@ -91,7 +99,7 @@ fn read(counter: &'static AtomicU64) -> impl Fn() -> u64 + Send + Sync + 'static
 }
 
 /// The collector's one stats object (`imgssapi: origin=imgssapi ...`).
-pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<OutputStats>) {
+pub fn register(registry: &Registry, admission: Arc<Admission>, budgets: Budgets, output: Arc<OutputStats>) {
     let (a, o) = (admission.clone(), output.clone());
     let mut object = StatsObject::new("imgssapi", "imgssapi", "collector", vec![])
         .gauge("sessions.open", "Sessions established now (authenticated GSS, or plain TCP that has sent data).", move || {
@@ -100,6 +108,11 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
         .gauge("sessions.authenticating", "Connections in the front door now: accepted, not yet a session.", move || {
             admission.awaiting_authentication() as u64
         })
+        .gauge(
+            "memory.in_flight",
+            "Bytes booked in the $InputGSSServerMemoryLimit budget now: tokens being read, render jobs, batches not yet written.",
+            move || budgets.in_use(),
+        )
         .counter("sessions.opened", "Sessions established since start.", read(&STATS.sessions_opened))
         .counter("sessions.refused.not_allowed", "Connections refused by $AllowedSender.", read(&STATS.refused_not_allowed))
         .counter("sessions.refused.max_sessions", "Connections refused: every session slot taken ($InputGSSServerMaxSessions).", read(&STATS.refused_max_sessions))
@@ -109,6 +122,21 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
             "Connections refused: the address has its share of the front door ($InputGSSServerMaxHandshakesPerHost).",
             read(&STATS.refused_max_handshakes_per_host),
         )
+        .counter(
+            "sessions.refused.max_handshakes_per_subnet",
+            "Connections refused: the subnet has its share of the front door ($InputGSSServerMaxHandshakesPerSubnet).",
+            read(&STATS.refused_max_handshakes_per_subnet),
+        )
+        .counter(
+            "sessions.displaced",
+            "Sessions closed to make room for another sender (caps per principal and host, fair share of $InputGSSServerMaxSessions).",
+            read(&STATS.sessions_displaced),
+        )
+        .counter(
+            "handshakes.displaced",
+            "Connections closed before sending a complete token, to make room in a full front door.",
+            read(&STATS.handshakes_displaced),
+        )
         .counter("handshakes.ok", "GSS handshakes completed.", read(&STATS.handshakes_ok))
         .counter("handshakes.plain", "Plain TCP connections that sent data (no handshake; imtcp or $InputGSSServerPermitPlainTCP).", read(&STATS.plain_opened))
         .counter("handshakes.failed", "GSS handshakes that failed (bad tokens, unknown principal, wrong key).", read(&STATS.handshakes_failed))
@@ -117,10 +145,15 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
         .counter("handshakes.read_error", "Connections whose first bytes could not be read.", read(&STATS.front_door_read_errors))
         .counter("messages.received", "Messages received on sessions.", read(&STATS.messages_received))
         .counter("bytes.received", "Bytes received on sessions (after unwrapping GSS tokens).", read(&STATS.bytes_received));
-    let (w, l) = (o.clone(), o.clone());
+    let (w, l, n) = (o.clone(), o.clone(), o.clone());
     object = object
         .counter("messages.written", "Lines written to output files.", move || w.written.load(Ordering::Relaxed))
         .counter("messages.lost", "Lines that could not be written (open, write or flush failed).", move || l.lost.load(Ordering::Relaxed))
+        .counter(
+            "messages.lost.file_name",
+            "Of those, lines whose file name (made from a sender's values) the file system refused; not a health failure.",
+            move || n.lost_to_file_names.load(Ordering::Relaxed),
+        )
         .counter("messages.discarded", "Messages received and not rendered (render threads gone).", read(&STATS.messages_discarded))
         .counter("messages.truncated", "Compressed messages cut at $MaxMessageSize.", || crate::rate_limited::INFLATED_PAST_LIMIT.total());
     let (f, e, i) = (o.clone(), o.clone(), o);
@@ -131,12 +164,18 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, output: Arc<Outp
     registry.register(object);
 }
 
-/// Serving: the listeners accept, and the last write to a file worked.
+/// Serving: the listeners accept, and the last write to a file worked. A
+/// file name the file system refused is a sender's bad input, not the
+/// collector's failure: counted in the detail, never a 503.
 pub fn health(ports: Vec<u16>, output: Arc<OutputStats>) -> HealthCheck {
     Arc::new(move || {
         let listening = STATS.listening.load(Ordering::Relaxed);
         let writing = !output.last_write_failed.load(Ordering::Relaxed);
+        let bad_names = output.lost_to_file_names.load(Ordering::Relaxed);
         let detail = match (listening, writing) {
+            (true, true) if bad_names > 0 => {
+                format!("listening on {ports:?}, writing; {bad_names} line(s) lost to file names the file system refused")
+            }
             (true, true) => format!("listening on {ports:?}, writing"),
             (false, _) => format!("not listening on {ports:?} (shutting down)"),
             (true, false) => format!("listening on {ports:?}, but the last write to an output file failed"),

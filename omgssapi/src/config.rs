@@ -71,6 +71,9 @@ pub struct ForwardConfig {
     pub handshake_timeout: Duration,
     /// Extension `$ActionGSSForwardAcknowledged` (default off).
     pub acknowledged: Acknowledged,
+    /// Extension `$ActionGSSForwardHeartbeat SECONDS` (default none): on an
+    /// acknowledged session idle that long, a heartbeat token (`gsswire::ack`).
+    pub heartbeat: Option<Duration>,
     /// Extension `$ActionGSSForwardBindAddress`: the source address to connect from.
     pub bind: Option<IpAddr>,
     /// Extensions `$GssForwardPrincipal` and `$GssForwardKeytab`: who the
@@ -103,6 +106,8 @@ pub struct ShipperConfig {
     pub privileges: daemon::privileges::PrivDrop,
     /// `$ModLoad impstats`, `$PStatInterval`, `$GssMetricsListen`.
     pub metrics: daemon::metrics::MetricsSettings,
+    /// `$ModLoad immark`: a `-- MARK --` message every `$MarkMessagePeriod`.
+    pub mark_period: Option<Duration>,
 }
 
 /// Directives accepted so that a node's existing file loads, with a warning.
@@ -162,6 +167,7 @@ struct Settings {
     backup: bool,
     handshake_timeout: Duration,
     acknowledged: Acknowledged,
+    heartbeat: Option<Duration>,
     bind: Option<IpAddr>,
     identity: ClientIdentity,
     work_dir: PathBuf,
@@ -174,6 +180,7 @@ struct Settings {
     unix_default: Option<PathBuf>,
     privileges: daemon::privileges::PrivDrop,
     metrics: daemon::metrics::MetricsSettings,
+    mark_period: Duration,
 }
 
 impl Settings {
@@ -189,6 +196,7 @@ impl Settings {
             retry: Schedule::DEFAULT,
             backup: false,
             handshake_timeout: Duration::from_secs(10),
+            heartbeat: None,
             acknowledged: Acknowledged::Off,
             bind: None,
             identity: ClientIdentity::default(),
@@ -202,6 +210,7 @@ impl Settings {
             unix_default: Some(PathBuf::from("/dev/log")),
             privileges: daemon::privileges::PrivDrop::default(),
             metrics: daemon::metrics::MetricsSettings::default(),
+            mark_period: crate::mark::DEFAULT_PERIOD,
         }
     }
 
@@ -211,6 +220,7 @@ impl Settings {
         let q = &mut self.queue;
         match d.name {
             "modload" => self.modules.push(v.to_string()),
+            "markmessageperiod" => set(&mut self.mark_period, d.positive_seconds()),
             "gssforwardservicename" => self.service = v.to_string(),
             "gssmode" => set(&mut self.protection, d.parse()),
             "actiongssforwarddefaulttemplate" => {
@@ -244,6 +254,7 @@ impl Settings {
             "actionexeconlywhenpreviousissuspended" => set(&mut self.backup, d.bool()),
             "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
             "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
+            "actiongssforwardheartbeat" => set(&mut self.heartbeat, d.seconds(true)),
             "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
             "gssforwardprincipal" => match v.trim() {
                 "" => d.error("an empty principal (leave the directive out for MIT's default)"),
@@ -334,6 +345,7 @@ impl Settings {
             retry: self.retry,
             handshake_timeout: self.handshake_timeout,
             acknowledged: self.acknowledged,
+            heartbeat: self.heartbeat,
             bind: self.bind,
             identity: self.identity.clone(),
             location: location.clone(),
@@ -430,7 +442,7 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     let mut reading =
         Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, .. }, forwards, .. } =
+    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, mark_period, .. }, mut forwards, .. } =
         reading;
     metrics.impstats = modules.iter().any(|m| m == "impstats");
     if modules.iter().any(|m| m == "imuxsock") {
@@ -454,7 +466,14 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
             );
         }
     }
-    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics }
+    // The queue is opened before privileges are dropped; its directory and
+    // files may belong to the user they are dropped to.
+    let drop_to = privileges.user.as_ref().map(|u| u.uid);
+    for f in &mut forwards {
+        f.queue.also_owned_by = drop_to;
+    }
+    let mark_period = modules.iter().any(|m| m == "immark").then_some(mark_period);
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics, mark_period }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {

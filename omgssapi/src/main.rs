@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod forward;
 mod inputs;
+mod mark;
 mod queue_cli;
 mod queue_command;
 mod route;
@@ -87,6 +88,9 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
             stop.trigger();
         })?;
     }
+    if let Some(period) = config.mark_period {
+        runtime.spawn(mark::run(inputs.clone(), period));
+    }
     let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
     let registry = daemon::metrics::Registry::new();
     stats::register(&registry, &actions);
@@ -142,8 +146,14 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
 /// fetch), the credential cache and the queue directories writable.
 fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
+    let group = config.privileges.final_group();
     if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
+        daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, group);
         needed.readable.push(("the client keytab", keytab));
+    }
+    for keytab in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)).filter_map(|f| f.identity.keytab.as_deref()) {
+        let path = keytab.strip_prefix("FILE:").unwrap_or(keytab);
+        daemon::keytab_mode::warn_if_exposed("the client keytab ($GssForwardKeytab)", std::path::Path::new(path), group);
     }
     // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
     if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {

@@ -10,7 +10,7 @@
 //! hand-edited files) and counts one numbered out of range as unreadable, so
 //! the records come in strictly increasing order, as the shipper delivers.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 
 use bytes::Bytes;
 
@@ -53,7 +53,7 @@ pub fn read_backlog(config: &QueueConfig, mut each: impl FnMut(&Record)) -> Resu
     let lock_path = dir.join(format!("{}.lock", config.name));
     // No lock file: no process has ever opened this queue here. One is only
     // opened, never created, so that looking leaves nothing behind.
-    match OpenOptions::new().write(true).open(&lock_path) {
+    match crate::work_dir::no_follow().write(true).open(&lock_path) {
         Ok(lock) if lock.try_lock().is_err() => return Err(QueueError::Locked { path: lock_path }),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -5,7 +5,7 @@
 //! loss) leaves the other slot valid, so reading picks the valid slot with the
 //! higher sequence. Recovery treats it as a hint: the segments are the truth.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -32,9 +32,16 @@ pub(crate) struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The open checkpoint file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Opens (creating if needed) the checkpoint and returns the stored position.
-    pub fn open(path: &Path) -> Result<(Checkpoint, Option<Position>), QueueError> {
-        let file = OpenOptions::new()
+    /// `also`: a user besides this process's whose file it may be (see
+    /// [`crate::QueueConfig::also_owned_by`]).
+    pub fn open(path: &Path, also: Option<u32>) -> Result<(Checkpoint, Option<Position>), QueueError> {
+        let file = crate::work_dir::no_follow()
             .read(true)
             .write(true)
             .create(true)
@@ -42,6 +49,7 @@ impl Checkpoint {
             .mode(crate::recovery::PRIVATE_FILE)
             .open(path)
             .map_err(QueueError::io("opening checkpoint", path))?;
+        crate::work_dir::check_own_file(&file, path, also)?;
         let mut bytes = [0u8; CHECKPOINT_BYTES as usize];
         let len = file.metadata().map_err(QueueError::io("reading checkpoint", path))?.len();
         if len >= CHECKPOINT_BYTES {
@@ -116,20 +124,20 @@ mod tests {
     fn newest_valid_slot_wins_and_a_torn_slot_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.ckpt");
-        let (mut ck, none) = Checkpoint::open(&path).unwrap();
+        let (mut ck, none) = Checkpoint::open(&path, None).unwrap();
         assert_eq!(none, None);
         let a = Position { segment: 1, offset: 100, seq: 5 };
         let b = Position { segment: 2, offset: 8, seq: 9 };
         ck.store(a).unwrap();
         ck.store(b).unwrap();
         drop(ck);
-        assert_eq!(Checkpoint::open(&path).unwrap().1, Some(b));
+        assert_eq!(Checkpoint::open(&path, None).unwrap().1, Some(b));
         // Tear the newer slot: the older one is used.
         let raw = std::fs::read(&path).unwrap();
         let newer = if raw[8] == 9 { 0 } else { 1 };
         let mut torn = raw.clone();
         torn[newer * SLOT + 20] ^= 0xff;
         std::fs::write(&path, &torn).unwrap();
-        assert_eq!(Checkpoint::open(&path).unwrap().1, Some(a));
+        assert_eq!(Checkpoint::open(&path, None).unwrap().1, Some(a));
     }
 }

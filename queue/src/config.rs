@@ -50,6 +50,10 @@ pub struct QueueConfig {
     /// stop. Off means an orderly [`crate::Consumer::close`] discards them. (A crash
     /// never loses accepted messages either way.)
     pub save_on_shutdown: bool,
+    /// The user the daemon drops to after opening the queue
+    /// (`$PrivDropToUser`): the work directory and the queue's files may
+    /// belong to it as well as to root and the process's own user.
+    pub also_owned_by: Option<u32>,
 }
 
 impl QueueConfig {
@@ -68,6 +72,7 @@ impl QueueConfig {
             when_full: FullPolicy::DropNewest,
             fsync_interval: Some(Duration::from_secs(1)),
             save_on_shutdown: true,
+            also_owned_by: None,
         }
     }
 

@@ -21,6 +21,15 @@ pub enum QueueError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The work directory, or a file in it, could be another account's to
+    /// control (see the `work_dir` module): the queue does not use it.
+    #[error("refusing to use {} for the queue: {why}", path.display())]
+    UnsafeDirectory {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The settings cannot make a queue (a bad file name, a cap too small).
     #[error("invalid queue configuration: {0}")]
     Config(String),

@@ -18,6 +18,9 @@
 //! - `state`: what both ends share, and the lock order.
 //! - `age`: when records were accepted, for the oldest record's age.
 //! - `segment`, `record`, `checkpoint`: the on-disk formats.
+//! - `work_dir`: the work directory and its files against planted links and
+//!   files (`O_NOFOLLOW`, ownership, no world-writable directory without the
+//!   sticky bit).
 //!
 //! # Files
 //! In the work directory, for a queue named `NAME`:
@@ -67,6 +70,7 @@ mod segment;
 mod space;
 mod state;
 mod stats;
+mod work_dir;
 mod sync;
 mod writer;
 

@@ -267,7 +267,7 @@ impl Inner {
             Some(ref mut seg) => seg,
             None => {
                 let path = self.segment_path(pos.segment);
-                let file = File::open(&path).map_err(QueueError::io("opening queue segment", &path))?;
+                let file = crate::work_dir::open_read(&path).map_err(QueueError::io("opening queue segment", &path))?;
                 let reader = BufReader::with_capacity(256 * 1024, file);
                 r.file.insert(OpenSegment { id: pos.segment, path, reader, offset: 0 })
             }

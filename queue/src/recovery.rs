@@ -4,8 +4,8 @@
 //! are deleted), then hand out the two ends.
 
 use std::collections::BTreeMap;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +19,7 @@ use crate::segment;
 use crate::state::{Inner, SegMeta, Shared};
 use crate::stats::Stats;
 use crate::sync::{start_syncer, SyncControl};
+use crate::work_dir;
 use crate::writer::{Producer, Writer};
 
 /// Opens the queue in `config.dir`, recovering whatever an earlier run left:
@@ -32,24 +33,23 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
     let dir = config.dir.clone();
     let prefix = config.name.clone();
     create_private_dir(&dir)?;
+    work_dir::check_directory(&dir, config.also_owned_by)?;
     let lock_path = dir.join(format!("{prefix}.lock"));
-    let lock_file = OpenOptions::new()
+    let lock_file = work_dir::no_follow()
         .write(true)
         .create(true)
-        .truncate(true)
         .mode(PRIVATE_FILE)
         .open(&lock_path)
         .map_err(QueueError::io("creating lock file", &lock_path))?;
+    work_dir::check_own_file(&lock_file, &lock_path, config.also_owned_by)?;
     if lock_file.try_lock().is_err() {
         return Err(QueueError::Locked { path: lock_path });
     }
     let max_record = (settled.segment_bytes - SEGMENT_HEADER) as usize - RECORD_HEADER;
 
     let ckpt_path = dir.join(format!("{prefix}.ckpt"));
-    let (checkpoint, stored) = Checkpoint::open(&ckpt_path)?;
-    make_private(&ckpt_path);
-    make_private(&lock_path);
-    let checkpoint_file = File::open(&ckpt_path).map_err(QueueError::io("opening checkpoint", &ckpt_path))?;
+    let (checkpoint, stored) = Checkpoint::open(&ckpt_path, config.also_owned_by)?;
+    let checkpoint_file = checkpoint.file().try_clone().map_err(QueueError::io("opening checkpoint", &ckpt_path))?;
 
     let (mut segments, scanned_tail) = recover_segments(&config, max_record)?;
     // Segments before the checkpoint's were fully acknowledged; a crash came
@@ -132,17 +132,6 @@ fn create_private_dir(dir: &Path) -> Result<(), QueueError> {
     DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(dir).map_err(QueueError::io("creating queue directory", dir))
 }
 
-/// Files left by an earlier version (created 0644) are made private when a
-/// queue opens them; a failure is logged, the queue still starts.
-fn make_private(path: &Path) {
-    let Ok(meta) = fs::metadata(path) else { return };
-    if meta.permissions().mode() & 0o077 == 0 {
-        return;
-    }
-    if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_FILE)) {
-        tracing::warn!(file = %path.display(), error = %e, "cannot make queue file private (0600)");
-    }
-}
 
 /// A recovered backlog was accepted at the latest when its oldest segment
 /// was last written.
@@ -172,7 +161,9 @@ fn recover_segments(config: &QueueConfig, max_record: usize) -> Result<(BTreeMap
                 segment::remove(&config.dir, &config.name, id);
             }
             Ok(sc) => {
-                make_private(&path);
+                if let Ok(file) = work_dir::open_read(&path) {
+                    work_dir::make_private(&file, &path);
+                }
                 tail = tail.or(sc.next_seq);
                 segments.insert(id, SegMeta { size: sc.size, first_seq: sc.first_seq });
             }

@@ -1,6 +1,6 @@
 //! Segment files: naming, listing, and the recovery scan.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,7 @@ pub(crate) fn quarantine(path: &Path, why: &str) {
 
 /// Creates a new, empty segment (just its header).
 pub(crate) fn create(path: &Path) -> Result<File, QueueError> {
-    let mut file = OpenOptions::new()
+    let mut file = crate::work_dir::no_follow()
         .create_new(true)
         .append(true)
         .read(true)
@@ -76,7 +76,7 @@ pub(crate) struct Scanned {
 /// Checks the header and reads the first record's sequence number, without
 /// reading the rest. `Err` carries the reason the segment is unreadable.
 pub(crate) fn inspect(path: &Path) -> Result<Scanned, String> {
-    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut file = crate::work_dir::open_read(path).map_err(|e| format!("cannot open: {e}"))?;
     let size = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
     let mut head = [0u8; SEGMENT_HEADER as usize + RECORD_HEADER];
     let n = read_up_to(&mut file, &mut head).map_err(|e| format!("cannot read: {e}"))?;
@@ -95,7 +95,8 @@ pub(crate) fn inspect(path: &Path) -> Result<Scanned, String> {
 /// an incomplete last record, or a last record whose checksum fails. A bad
 /// record followed by intact ones is left for the reader to skip and count.
 pub(crate) fn scan_and_repair(path: &Path, max_record: usize) -> Result<Scanned, String> {
-    let data = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut data = Vec::new();
+    crate::work_dir::open_read(path).and_then(|mut f| f.read_to_end(&mut data)).map_err(|e| format!("cannot read: {e}"))?;
     if data.len() < SEGMENT_HEADER as usize || &data[..SEGMENT_HEADER as usize] != SEGMENT_MAGIC {
         return Err("not a queue segment (bad header)".into());
     }
@@ -121,7 +122,7 @@ pub(crate) fn scan_and_repair(path: &Path, max_record: usize) -> Result<Scanned,
     }
     if pos < data.len() {
         tracing::warn!(file = %path.display(), kept = pos, dropped = data.len() - pos, "truncating torn tail of queue segment");
-        let file = OpenOptions::new().write(true).open(path).map_err(|e| format!("cannot open to repair: {e}"))?;
+        let file = crate::work_dir::no_follow().write(true).open(path).map_err(|e| format!("cannot open to repair: {e}"))?;
         file.set_len(pos as u64).map_err(|e| format!("cannot truncate torn tail: {e}"))?;
     }
     Ok(Scanned { size: pos as u64, first_seq, next_seq })

@@ -357,9 +357,50 @@ fn sanitize(input: &[u8], max: usize) -> Vec<u8> {
         if out.len() + 4 > max {
             break;
         }
-        out.extend_from_slice(&[b'#', b'0' + (c >> 6), b'0' + ((c >> 3) & 7), b'0' + (c & 7)]);
+        out.extend_from_slice(&escaped(c));
         rest = &rest[run + 1..];
     }
+    if crate::c1::may_contain(&out) {
+        out = escape_c1(&out, max);
+    }
+    out
+}
+
+/// rsyslog's escape of a control byte: `#` and its three octal digits.
+fn escaped(c: u8) -> [u8; 4] {
+    [b'#', b'0' + (c >> 6), b'0' + ((c >> 3) & 7), b'0' + (c & 7)]
+}
+
+/// Escapes the C1 controls of `text` (see [`crate::c1`]) as [`sanitize`]
+/// escapes C0 ones, every byte of one (`0x9B` gives `#233`, U+009B in UTF-8
+/// `#302#233`); other bytes, UTF-8 sequences included, stay as they are. The
+/// result is cut at `max` bytes, never inside an escape. (A deliberate
+/// difference from rsyslog, which lets C1 controls through.)
+fn escape_c1(text: &[u8], max: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len().min(max));
+    let mut full = false;
+    crate::c1::split(text, |run, control| {
+        if full {
+            return;
+        }
+        if control {
+            if out.len() + 4 * run.len() > max {
+                full = true;
+                return;
+            }
+            for &c in run {
+                out.extend_from_slice(&escaped(c));
+            }
+        } else {
+            let mut take = run.len().min(max - out.len());
+            // Never cut inside a character: its tail would be a stray C1 byte.
+            while take < run.len() && take > 0 && run[take] & 0xC0 == 0x80 {
+                take -= 1;
+            }
+            out.extend_from_slice(&run[..take]);
+            full = take < run.len();
+        }
+    });
     out
 }
 
@@ -631,6 +672,26 @@ mod tests {
         let m = p(b"<999>Nov 23 12:00:00 h t: x");
         assert_eq!(m.pri, INVALID_PRI);
         assert_eq!(m.msg(), b"<999>Nov 23 12:00:00 h t: x");
+    }
+
+    #[test]
+    fn c1_controls_are_escaped_like_c0_and_utf8_stays_whole() {
+        let m = p(b"<13>Nov 23 12:00:00 h t: a\x9b31mred\x1b[0m");
+        assert_eq!(m.msg(), b" a#23331mred#033[0m", "raw 8-bit CSI escaped as ESC is");
+        let m = p("<13>Nov 23 12:00:00 h t: caf\u{e9} \u{20ac}5 \u{65e5}\u{672c} \u{9b}x".as_bytes());
+        assert_eq!(m.msg(), " caf\u{e9} \u{20ac}5 \u{65e5}\u{672c} #302#233x".as_bytes(), "UTF-8 intact, U+009B escaped");
+        let m = p(b"<13>Nov 23 12:00:00 h t: latin1 caf\xe9");
+        assert_eq!(m.msg(), b" latin1 caf\xe9", "other high bytes pass, as in rsyslog");
+        let m = p(b"<13>Nov 23 12:00:00 h t\x9b: x");
+        assert_eq!(m.tag(), b"t#233:", "never raw in properties either (they come from the escaped message)");
+        // The cut at the maximum size never splits an escape.
+        assert_eq!(sanitize(b"abcdefgh\x9b\x9b", 10), b"abcdefgh");
+        assert_eq!(sanitize(b"abcdef\x9bxyz", 10), b"abcdef#233");
+        // Nor inside a character after an escape (found by fuzzing: half a
+        // euro sign left a stray 0x82).
+        assert_eq!(sanitize("\u{9b}abcd\u{20ac}".as_bytes(), 12), b"#302#233abcd");
+        let cut = sanitize("\u{9b}abcd\u{20ac}".as_bytes(), 14);
+        crate::c1::split(&cut, |run, control| assert!(!control, "{run:?} in {cut:?}"));
     }
 
     #[test]

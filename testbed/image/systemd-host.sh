@@ -70,6 +70,7 @@ for side in collector shipper; do
   chgrp "gsslog-$side" "/etc/gsslog/$side.keytab"; chmod 0640 "/etc/gsslog/$side.keytab"
 done
 sed -i "s#<server_name>:<port>#$H:515#" /etc/gsslog/omgssapi.conf
+sed -i "s#@<REALM>#@GRID.TEST#" /etc/gsslog/imgssapi.conf
 
 # Collector: `systemctl start` returns once it serves (Type=notify).
 systemctl start gsslog-collector
@@ -143,6 +144,22 @@ systemctl is-active -q gsslog-collector gsslog-shipper || fail "not active after
 logger -p authpriv.notice -t rollout "after upgrade"
 wait_for 30 tree_has "after upgrade" || fail "nothing arrives after the upgrade"
 ok "upgrade: restarted and delivering"
+
+# The archive (gsslog-tools): the nightly seal, run now, as the tree's owner
+# into /var/lib/gsslog/archive; what it sealed is found by gsslog grep.
+dpkg -i /debs/gsslog-tools_*.deb
+systemctl is-enabled -q gsslog-seal.timer || fail "the sealing timer is not enabled beside the collector"
+systemctl is-active -q gsslog-seal.timer || fail "the sealing timer is not started"
+systemctl start gsslog-seal.service || fail "the seal failed: $(journalctl -u gsslog-seal --no-pager -n 20)"
+[ "$(systemctl show -p Result --value gsslog-seal.service)" = success ] || fail "the seal did not succeed"
+[ "$(stat -c %U:%a /var/lib/gsslog/archive)" = gsslog-collector:750 ] || fail "archive: $(stat -c %U:%a /var/lib/gsslog/archive), not gsslog-collector:750"
+[ -n "$(find /var/lib/gsslog/archive -type f)" ] || fail "the seal wrote nothing into /var/lib/gsslog/archive"
+gsslog grep -F "after upgrade" /var/log/hosts | grep -q "auth.log:.*after upgrade" || fail "gsslog grep does not find what was sealed"
+ok "gsslog-tools: the nightly timer enabled, a seal as gsslog-collector, the archive searchable"
+dpkg -P gsslog-tools
+[ -d /var/lib/gsslog/archive ] || fail "purging gsslog-tools deleted the archive"
+! systemctl is-enabled -q gsslog-seal.timer 2>/dev/null || fail "the timer is still enabled after purge"
+ok "gsslog-tools purged; the archive, the only copy of removed months, kept"
 
 # Roll back to rsyslog, then remove and purge.
 systemctl disable --now gsslog-shipper

@@ -231,7 +231,8 @@ pub fn corpus() -> Vec<Vec<u8>> {
 /// time.
 fn generated_cases() -> Vec<Vec<u8>> {
     let mut c: Vec<Vec<u8>> = Vec::new();
-    for byte in [0x01u8, 0x07, 0x09, 0x1b, 0x1f, 0x7f, 0x80, 0x9f, 0xa0, 0xff] {
+    // (Not 0x80-0x9F: C1 controls, which we escape and rsyslog does not.)
+    for byte in [0x01u8, 0x07, 0x09, 0x1b, 0x1f, 0x7f, 0xa0, 0xff] {
         for at in ["start", "middle", "end"] {
             let mut m = b"<30>Nov 23 12:00:00 node1 cc: ".to_vec();
             match at {

@@ -175,7 +175,9 @@ async fn two_thousand_concurrent_sessions_are_held() {
     let out = dir.path().join("all.log");
     let port = free_port().unwrap();
     let config = format!(
-        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions 2100\n*.* {};RSYSLOG_TraditionalFileFormat\n",
+        // One principal plays 2000 nodes here: lift its cap (default 8).
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions 2100\n$InputGSSServerMaxSessionsPerPrincipal 2100\n\
+         *.* {};RSYSLOG_TraditionalFileFormat\n",
         out.display()
     );
     let collector = start_collector(&dir.path().join("collector"), &config);
@@ -231,7 +233,13 @@ async fn sessions_beyond_the_limit_are_refused_with_a_log_line() {
         assert!(std::time::Instant::now() < deadline, "three sessions opened:\n{}", collector.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.is_err());
+    // The same principal holds every slot: it gets no fourth (a new sender
+    // would, at its expense; see tests/tests/session_slots.rs). The refusal
+    // comes after the handshake, so the client sees the session closed.
+    match GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await {
+        Err(_) => {}
+        Ok(mut fourth) => assert!(fourth.closed_by_peer(WAIT).await, "a fourth session of the same principal is refused"),
+    }
     collector.wait_for_log("too many sessions", WAIT).unwrap();
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -1,4 +1,5 @@
-//! The README's demo command keeps working: it runs end to end and shows the tree.
+//! The README's demo command keeps working: it runs end to end, shows the
+//! tree, seals it and searches and reports on the archive.
 
 use gsslog_tests::daemon::bin_path;
 
@@ -12,4 +13,15 @@ fn the_demo_runs_and_shows_the_per_host_tree() {
         assert!(stdout.lines().any(|l| l.starts_with("--- ") && l.ends_with(file)), "{file} missing:\n{stdout}");
     }
     assert!(stdout.contains("node2 sshd[99]: Failed password"), "{stdout}");
+    // gsslog grep -F alice: RELPATH:LINE, from the sealed auth.log of node 1.
+    let after = |heading: &str| stdout.split(heading).nth(1).unwrap_or_else(|| panic!("no '{heading}' in:\n{stdout}")).to_string();
+    let grep = after("== gsslog grep");
+    assert!(
+        grep.lines().any(|l| l.contains("/127.0.0.1/auth.log:") && l.contains("Accepted gssapi-with-mic for alice from 192.0.2.7")),
+        "{stdout}"
+    );
+    let logins = after("== gsslog report sshd logins");
+    assert!(logins.contains("alice") && logins.contains("alice@EXAMPLE.ORG") && logins.contains("192.0.2.7"), "{stdout}");
+    let remotes = after("== gsslog report sshd remote-results-per-day");
+    assert!(remotes.contains("203.0.113.9") && remotes.contains("Failed"), "{stdout}");
 }

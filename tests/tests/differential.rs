@@ -27,6 +27,10 @@
 //! - A message over `$MaxMessageSize`: both split it into pieces of that size,
 //!   but rsyslog 8.2302 drops the byte at each split point; we keep every byte
 //!   (`oversize_messages_are_split_without_losing_a_byte` below).
+//! - C1 control characters (raw bytes 0x80-0x9F, U+0080-U+009F in UTF-8):
+//!   rsyslog lets them through; we escape them as it escapes C0 (`#200`),
+//!   so that a terminal showing the file never acts on them
+//!   (`syslog::c1`, and `message::tests` for the escaping).
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -176,6 +176,109 @@ async fn a_silent_flood_from_two_addresses_does_not_keep_a_shipper_out() {
     assert!(refusal_lines <= 20 * windows, "{refusal_lines} refusal lines for {opened} connections");
 }
 
+/// One flood connection from its own address: connects, sends the head of
+/// an initial token (so it is taken for GSS) and then a byte every 2 s, too
+/// slowly to finish; connects again 250 ms after the collector closes it,
+/// until told to stop.
+async fn trickling_connection(addr: SocketAddr, source: IpAddr, mut stop: watch::Receiver<bool>, opened: Arc<AtomicUsize>) {
+    const REOPEN_PAUSE: Duration = Duration::from_millis(250);
+    while !*stop.borrow() {
+        let held = async {
+            let socket = TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(source, 0))?;
+            let mut stream = socket.connect(addr).await?;
+            opened.fetch_add(1, Ordering::Relaxed);
+            stream.write_all(&[200, 0, 0, 0, 0x60, 0x81, 197]).await?;
+            let mut byte = [0u8; 1];
+            loop {
+                match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut byte)).await {
+                    Ok(_) => return Ok::<(), std::io::Error>(()),
+                    Err(_) => stream.write_all(&[0xAB]).await?,
+                }
+            }
+        };
+        tokio::select! {
+            _ = held => {}
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REOPEN_PAUSE) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Issue #21 item 2: a thousand addresses (four /24s), one connection each,
+/// each sending a valid-looking initial token a byte at a time and coming
+/// back as soon as it is closed: no per-address cap triggers, and before the
+/// fix the 256 places of the front door stayed full of them, so that a
+/// shipper retrying once a second (as ours backs off) was refused for as
+/// long as the flood went on. Now a newcomer displaces a connection of the
+/// subnet holding the most places that has not sent a complete token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_flood_from_a_thousand_addresses_does_not_keep_a_shipper_out() {
+    raise_fd_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("received.log");
+    let port = free_port().unwrap();
+    let config = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    const FLOOD: usize = 1000;
+    let (stop, stop_rx) = watch::channel(false);
+    let opened = Arc::new(AtomicUsize::new(0));
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..FLOOD {
+        let source = IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]);
+        flood.spawn(trickling_connection(addr, source, stop_rx.clone(), opened.clone()));
+    }
+    let start = Instant::now();
+    while opened.load(Ordering::Relaxed) < FLOOD {
+        assert!(start.elapsed() < Duration::from_secs(60), "the flood did not get going: {} connections", opened.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The shipper retries once a second until it is in, then sends numbered
+    // messages, one per token, all while the flood goes on.
+    const N: usize = 200;
+    const WINDOW: Duration = Duration::from_secs(30);
+    let ship = async {
+        let mut attempts = 0;
+        let mut client = loop {
+            attempts += 1;
+            match GssClient::connect(addr, Some(ip("127.0.0.4")), Protection::Encryption, ByteOrder::Little).await {
+                Ok(c) => break c,
+                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        };
+        for i in 0..N {
+            client.send_lines(&[format!("<13>Nov 23 12:00:00 shipper app: seq {i}")]).await.unwrap();
+        }
+        while lines(&out).len() < N {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        attempts
+    };
+    let shipped = tokio::time::timeout(WINDOW, ship).await;
+    let still_flooding = flood.len() == FLOOD;
+    stop.send(true).unwrap();
+    while flood.join_next().await.is_some() {}
+
+    let got = lines(&out);
+    let log = collector.log();
+    assert!(
+        shipped.is_ok(),
+        "the shipper delivered {} of {N} messages during {WINDOW:?} of flood ({} flood connections)\ncollector log (end):\n{}",
+        got.len(),
+        opened.load(Ordering::Relaxed),
+        &log[log.len().saturating_sub(4000)..]
+    );
+    assert!(still_flooding, "the flood went on while the shipper delivered");
+    let expected: Vec<String> = (0..N).map(|i| format!(" seq {i}")).collect();
+    assert_eq!(got, expected, "every message exactly once, in order");
+}
+
 /// A silent connection ends at the first-byte timeout even where
 /// PermitPlainTCP has called it plain (before the fix it held its place
 /// forever), and a slow handshake ends at the handshake timeout even with no

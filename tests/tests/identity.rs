@@ -196,7 +196,7 @@ async fn the_principal_names_the_file_and_filters_route_the_unvouched_for() {
     let mut plain = TcpStream::connect(addr(port)).unwrap();
     plain.write_all(b"<38>Nov 23 12:00:02 n2 sshd[99]: Accepted publickey for root\n").unwrap();
 
-    let own = root.join(format!("host_n2.test@{REALM}.log"));
+    let own = root.join(format!("host%2Fn2.test@{REALM}.log"));
     assert_eq!(wait_lines(&own, 1, &collector), ["encryption 127.0.0.2  vouched for"]);
     assert_eq!(wait_lines(&root.join("mismatch.log"), 1, &collector), ["encryption 127.0.0.4  wrong address"]);
     assert_eq!(

@@ -31,9 +31,12 @@ fn unit_keys(text: &str) -> BTreeMap<String, Vec<String>> {
 fn verify(units: &[(&str, String)]) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in units {
-        let text = text
+        let mut text = text
             .replace("/usr/sbin/imgssapi", bin_path("imgssapi").unwrap().to_str().unwrap())
             .replace("/usr/sbin/omgssapi", bin_path("omgssapi").unwrap().to_str().unwrap());
+        if text.contains("/usr/sbin/gsslog ") {
+            text = text.replace("/usr/sbin/gsslog ", &format!("{} ", bin_path("gsslog").unwrap().display()));
+        }
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     let man8 = dir.path().join("man/man8");
@@ -104,6 +107,48 @@ fn the_units_are_hardened() {
     assert_eq!(shipper["Requires"], ["syslog.socket"]);
     assert_eq!(shipper["Alias"], ["syslog.service"], "socket activation as the node's syslog daemon, as rsyslog");
     assert!(shipper["ExecStart"][0].contains("--work-directory /var/lib/gsslog-shipper"), "the queue in StateDirectory");
+}
+
+#[test]
+fn systemd_analyze_verify_accepts_the_sealing_service_and_timer() {
+    let units = [("gsslog-seal.service", unit("gsslog-seal.service")), ("gsslog-seal.timer", unit("gsslog-seal.timer"))];
+    verify(&units).unwrap();
+    // And a mistake in the timer would be caught.
+    let broken = unit("gsslog-seal.timer").replace("OnCalendar=", "OnCalender=");
+    assert!(verify(&[("gsslog-seal.service", unit("gsslog-seal.service")), ("gsslog-seal.timer", broken)]).is_err());
+}
+
+#[test]
+fn the_sealing_unit_reads_the_tree_and_writes_only_it_and_the_archive() {
+    let keys = unit_keys(&unit("gsslog-seal.service"));
+    let one = |k: &str| keys.get(k).and_then(|v| v.last()).map(String::as_str).unwrap_or_else(|| panic!("gsslog-seal.service has no {k}="));
+    assert_eq!(one("ExecStart"), "/usr/sbin/gsslog seal --remove-sources /var/log/hosts", "the command of issue #24");
+    assert_eq!(one("Type"), "oneshot");
+    assert_eq!(one("User"), "gsslog-collector", "the tree's owner: the only user who may remove a closed month");
+    assert_eq!(one("StateDirectory"), "gsslog/archive", "gsslog's default archive, /var/lib/gsslog/archive");
+    assert_eq!(keys["ReadWritePaths"], ["/var/log/hosts"], "the tree (to remove closed months), nothing else");
+    for (k, v) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+        ("PrivateDevices", "yes"),
+        ("PrivateNetwork", "yes"),
+        ("IPAddressDeny", "any"),
+        ("CapabilityBoundingSet", ""),
+        ("LockPersonality", "yes"),
+        ("MemoryDenyWriteExecute", "yes"),
+        ("RestrictAddressFamilies", "AF_UNIX"),
+        ("IOSchedulingClass", "idle"),
+    ] {
+        assert_eq!(one(k), v, "gsslog-seal.service: {k}");
+    }
+    assert_eq!(keys["SystemCallFilter"][0], "@system-service");
+    assert!(!keys.contains_key("WantedBy"), "started by its timer only");
+    let timer = unit_keys(&unit("gsslog-seal.timer"));
+    assert!(timer["OnCalendar"][0].starts_with("*-*-* "), "nightly");
+    assert_eq!(timer["Persistent"], ["true"], "a night missed while off is made up");
+    assert_eq!(timer["WantedBy"], ["timers.target"]);
 }
 
 #[test]

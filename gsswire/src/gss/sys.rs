@@ -225,11 +225,14 @@ pub type krb5_context = *mut c_void;
 pub type krb5_ccache = *mut c_void;
 
 // The few `libkrb5` calls GSS-API has no equivalent for: destroying a
-// credential cache that an initiator credential was given.
+// credential cache that an initiator credential was given, and the default
+// realm (the collector's own, for host binding).
 #[link(name = "krb5")]
 extern "C" {
     pub fn krb5_init_context(context: *mut krb5_context) -> i32;
     pub fn krb5_free_context(context: krb5_context);
     pub fn krb5_cc_resolve(context: krb5_context, name: *const std::ffi::c_char, cache: *mut krb5_ccache) -> i32;
     pub fn krb5_cc_destroy(context: krb5_context, cache: krb5_ccache) -> i32;
+    pub fn krb5_get_default_realm(context: krb5_context, realm: *mut *mut std::ffi::c_char) -> i32;
+    pub fn krb5_free_default_realm(context: krb5_context, realm: *mut std::ffi::c_char);
 }

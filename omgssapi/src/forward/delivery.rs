@@ -125,6 +125,13 @@ impl Delivery {
         self.written += bytes;
     }
 
+    /// Counts a heartbeat: a data token that carries no records (it is
+    /// numbered, so the collector may acknowledge up to it).
+    pub fn wrote_heartbeat(&mut self, bytes: u64) {
+        self.written += bytes;
+        self.tokens += 1;
+    }
+
     /// Records that a batch of `records` records ending with record
     /// `last_seq` took `tokens` data tokens and `bytes` on the wire.
     pub fn written(&mut self, last_seq: u64, records: u64, tokens: u64, bytes: u64) {

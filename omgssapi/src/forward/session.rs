@@ -301,6 +301,17 @@ async fn send(
                 delivery.fall_back_to_tcp_stack();
                 continue;
             }
+            // An idle acknowledged session tells the collector it is alive
+            // with an empty data token, which writes nothing there.
+            _ = tokio::time::sleep_until(last_write.checked_add(config.heartbeat.unwrap_or_default()).unwrap_or(last_write).into()),
+                if config.heartbeat.is_some() && winding.is_none() && delivery.accounting() == Some(Accounting::Collector) => {
+                match send_token(peer.session, &mut writer, gsswire::ack::HEARTBEAT).await {
+                    Ok(bytes) => delivery.wrote_heartbeat(bytes),
+                    Err(cause) => return SessionEnd::Broken(cause),
+                }
+                last_write = Instant::now();
+                continue;
+            }
             _ = tick.tick(), if delivery.pending() || winding.is_some() => {
                 if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
                     return SessionEnd::Broken(stalled.into());

@@ -1,4 +1,5 @@
-//! `gsslog-man OUTDIR`: writes `imgssapi.8` and `omgssapi.8`.
+//! `gsslog-man OUTDIR`: writes `imgssapi.8`, `omgssapi.8` and `gsslog.8`
+//! (the admin's tool, `tools.rs`).
 //!
 //! The synopsis and options come from the daemons' own clap definitions
 //! (their `cli.rs`, included here as they are compiled into the daemons), so
@@ -8,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod markdown;
+mod tools;
 
 use std::path::Path;
 
@@ -154,6 +156,8 @@ fn main() -> anyhow::Result<()> {
         let path = dir.join(format!("{name}.8"));
         std::fs::write(&path, render(page)?).with_context(|| format!("writing {}", path.display()))?;
     }
+    let path = dir.join("gsslog.8");
+    std::fs::write(&path, tools::render(README)?).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

@@ -89,7 +89,7 @@ impl Template {
                     let start = out.len();
                     render_property(p, m, now, out, &mut scratch);
                     if path {
-                        make_path_safe(out, start);
+                        make_path_safe(out, start, p.property);
                     }
                 }
             }
@@ -184,6 +184,28 @@ mod tests {
         let mut out = Vec::new();
         Template::parse("p", "/x/%msg:F,47:2%/%programname%").0.render_path(&m, &m.generated, &mut out);
         assert_eq!(out, b"/x/_./sshd", "a value of '..' cannot climb out of the directory");
+    }
+
+    #[test]
+    fn principals_map_to_paths_one_to_one_and_c1_controls_never_reach_a_path() {
+        let path_of = |principal: &str| {
+            let base = parse_rfc3339(b"2026-11-23T10:00:00.000001+00:00").unwrap().0;
+            let provenance = crate::Provenance { principal: principal.into(), ..Default::default() };
+            let origin = Arc::new(Origin { fromhost: "peer".into(), fromhost_ip: "127.0.0.2".into(), inputname: "imgssapi", provenance });
+            let m = parse(b"<13>Nov 23 12:00:00 h app: x", origin, base, &ParseOptions::default()).unwrap();
+            let mut out = Vec::new();
+            Template::parse("p", "/p/%gss-principal%.log").0.render_path(&m, &m.generated, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(path_of("host/n1.test@R"), "/p/host%2Fn1.test@R.log");
+        assert_eq!(path_of("host_n1.test@R"), "/p/host_n1.test@R.log", "no longer host/n1.test's file");
+        assert_eq!(path_of("host%2Fn1.test@R"), "/p/host%252Fn1.test@R.log");
+        assert_eq!(path_of("a\u{9b}b@R"), "/p/a__b@R.log", "U+009B in a path: one '_' per byte");
+        assert_eq!(path_of(""), "/p/.log");
+        let m = msg("<38>Nov 23 12:14:25 vm sshd: caf\u{e9}\u{20ac}");
+        let mut out = Vec::new();
+        Template::parse("p", "/x/%msg%").0.render_path(&m, &m.generated, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "/x/ caf\u{e9}\u{20ac}", "UTF-8 stays whole in paths");
     }
 
     /// The divergences a differential run against rsyslog 8.2302 found, each

@@ -345,12 +345,39 @@ fn control_characters(mode: ControlChars, value: Vec<u8>) -> Vec<u8> {
 /// the entry's options, no value adds a directory level (`/` becomes `_`) or
 /// names the directory itself or its parent (`.` becomes `_`, `..` becomes
 /// `_.`, as `secpath-replace` makes them). An empty value stays empty, as in
-/// rsyslog.
-pub(super) fn make_path_safe(out: &mut Vec<u8>, start: usize) {
+/// rsyslog. C1 control characters (see [`crate::c1`]) become `_`, one per
+/// byte.
+///
+/// `gss-principal` is mapped one to one instead, so that two principals
+/// never share a file: `%` becomes `%25`, `/` `%2F` and NUL `%00`
+/// (`host/n1@R` gives `host%2Fn1@R`, which the principal `host_n1@R` can
+/// never give).
+pub(super) fn make_path_safe(out: &mut Vec<u8>, start: usize, property: Property) {
+    if property == Property::GssPrincipal && out[start..].iter().any(|c| matches!(c, b'%' | b'/' | 0)) {
+        let value = out.split_off(start);
+        for c in value {
+            match c {
+                b'%' => out.extend_from_slice(b"%25"),
+                b'/' => out.extend_from_slice(b"%2F"),
+                0 => out.extend_from_slice(b"%00"),
+                c => out.push(c),
+            }
+        }
+    }
     for c in out[start..].iter_mut() {
         if *c == b'/' || *c == 0 {
             *c = b'_';
         }
+    }
+    if crate::c1::may_contain(&out[start..]) {
+        let value = out.split_off(start);
+        crate::c1::split(&value, |run, control| {
+            if control {
+                out.extend(std::iter::repeat_n(b'_', run.len()));
+            } else {
+                out.extend_from_slice(run);
+            }
+        });
     }
     let replacement: &[u8] = match &out[start..] {
         b"." => b"_",

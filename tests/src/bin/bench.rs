@@ -445,7 +445,12 @@ fn many_sessions(realm: &TestRealm, base: &Path, sessions: usize, per_session: u
         // behind one NAT gateway; our front door would otherwise admit only
         // $InputGSSServerMaxHandshakesPerHost (16) handshakes from one address
         // at once. The client runs 64 at a time; rsyslog has no such limit.
-        config = format!("$InputGSSServerMaxHandshakesPerHost 64\n{config}");
+        // One principal, one address: lift the session caps per principal
+        // (8) and per host (64) too.
+        config = format!(
+            "$InputGSSServerMaxHandshakesPerHost 64\n$InputGSSServerMaxSessionsPerPrincipal 100000\n\
+             $InputGSSServerMaxSessionsPerHost 100000\n{config}"
+        );
     }
     let collector = start_collector(&dir.join("collector"), &config, &realm.server_env(), ours, port)?;
     let n = sessions * per_session;

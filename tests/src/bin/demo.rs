@@ -1,13 +1,14 @@
 //! The demo: a throwaway realm, our collector with the grid's seed config,
 //! two worker nodes (Debian's stock rsyslog forwarding with omgssapi, and our
 //! shipper with the grid's client stanza), sample logs, and the tree that
-//! results. Run it with `bash tests/demo.sh`.
+//! results; then the archive: `gsslog seal` of that tree, one `gsslog grep`
+//! and an sshd report. Run it with `bash tests/demo.sh`.
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use gsslog_tests::daemon::Daemon;
+use anyhow::{bail, Context, Result};
+use gsslog_tests::daemon::{bin_path, Daemon};
 use gsslog_tests::net::{free_port, wait_for_file};
 use gsslog_tests::realm::TestRealm;
 use gsslog_tests::rsyslog::RsyslogForwarder;
@@ -35,7 +36,8 @@ fn main() -> Result<()> {
     let rsyslog = RsyslogForwarder::start(&base.join("node1-rsyslog"), &realm.client_env("node1"), "encryption", port, "")?;
     std::thread::sleep(Duration::from_millis(500));
     for m in [
-        "<38>Nov 23 09:15:02 node1 sshd[2211]: Accepted publickey for alice from 192.0.2.7 port 50422",
+        "<38>Nov 23 09:15:02 node1 sshd[2211]: Authorized to alice, krb5 principal alice@EXAMPLE.ORG (krb5_kuserok)",
+        "<38>Nov 23 09:15:02 node1 sshd[2211]: Accepted gssapi-with-mic for alice from 192.0.2.7 port 50422 ssh2",
         "<86>Nov 23 09:15:03 node1 sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/qstat",
         "<4>Nov 23 09:15:04 node1 kernel: [ 8123.4411] nfs: server storage1 OK",
         "<30>Nov 23 09:15:05 node1 pbs_mom: Job 4711.headnode started",
@@ -60,7 +62,7 @@ fn main() -> Result<()> {
     shipper.wait_for_log("shipper running", Duration::from_secs(20))?;
     let local = std::os::unix::net::UnixDatagram::unbound()?;
     for m in [
-        "<38>Nov 23 09:16:00 node2 sshd[99]: Failed password for invalid user admin",
+        "<38>Nov 23 09:16:00 node2 sshd[99]: Failed password for invalid user admin from 203.0.113.9 port 4711 ssh2",
         "<13>Nov 23 09:16:01 node2 cron[12]: (root) CMD (run-parts /etc/cron.hourly)",
     ] {
         local.send_to(m.as_bytes(), &socket)?;
@@ -84,9 +86,30 @@ fn main() -> Result<()> {
     print_tree(&root, &root)?;
     println!("\n(The seed's ':programname, contains, \"pbs mom\"' rule never matches, as in rsyslog;");
     println!(" the collector warned about it at start, in collector/imgssapi.log.)");
+
+    let archive = base.join("archive");
+    let (archive, tree) = (archive.display().to_string(), root.display().to_string());
+    println!("\n== the archive: gsslog seal --archive {archive} {tree}");
+    gsslog(&["seal", "--archive", &archive, &tree])?;
+    println!("\n== gsslog grep -F alice (sealed data and live tails, as grep -r over the tree):");
+    gsslog(&["grep", "--archive", &archive, "-F", "alice", &tree])?;
+    println!("\n== gsslog report sshd logins (Kerberos logins with their principal):");
+    gsslog(&["report", "sshd", "--archive", &archive, "logins", &tree])?;
+    println!("\n== gsslog report sshd remote-results-per-day:");
+    gsslog(&["report", "sshd", "--archive", &archive, "remote-results-per-day", &tree])?;
     match keep {
         Some(dir) => println!("(everything is kept in {})", dir.display()),
         None => println!("(run `bash tests/demo.sh DIR` to keep the files and logs in DIR)"),
+    }
+    Ok(())
+}
+
+/// Runs `gsslog ARGS` (built beside the demo), its output shown as it is.
+fn gsslog(args: &[&str]) -> Result<()> {
+    let out = std::process::Command::new(bin_path("gsslog")?).args(args).output().context("running gsslog")?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        bail!("gsslog {}: {}: {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr));
     }
     Ok(())
 }

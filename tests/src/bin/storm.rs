@@ -225,7 +225,9 @@ fn start_collector(realm: &TestRealm, dir: &Path, port: u16, out: &Path, nodes: 
     // waits for a resolver that is not there).
     let config = format!(
         "global(net.enableDNS=\"off\")\n$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessions {}\n\
-         $template Storm,\"%fromhost-ip% %msg%\\n\"\n*.* {};Storm\n",
+         $InputGSSServerMaxSessionsPerPrincipal {}\n$template Storm,\"%fromhost-ip% %msg%\\n\"\n*.* {};Storm\n",
+        nodes + 100,
+        // Every node is the one test principal here (the default cap is 8).
         nodes + 100,
         out.display()
     );

@@ -1,0 +1,102 @@
+//! The directives of the last-seen table and the expected senders.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use daemon::directives::Directive;
+
+use super::expected::ExpectedSenders;
+
+/// When no `$InputGSSServerSilentAfter` and no `$MarkMessagePeriod` say otherwise.
+pub const DEFAULT_SILENT_AFTER: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Default)]
+pub struct SenderSettings {
+    /// `$WorkDirectory`: where the table is kept across restarts.
+    pub work_directory: Option<PathBuf>,
+    /// `$InputGSSServerExpectedSenders FILE`, read when the config is.
+    pub expected: Option<ExpectedSenders>,
+    /// `$InputGSSServerSilentAfter SECONDS`.
+    pub silent_after: Option<Duration>,
+    /// `$MarkMessagePeriod SECONDS`: the nodes' mark period, stated once
+    /// for the grid; the default silence limit is three of them.
+    pub mark_period: Option<Duration>,
+}
+
+impl SenderSettings {
+    /// Takes the directives above; `false` for any other.
+    pub fn apply(&mut self, d: &mut Directive) -> bool {
+        match d.name {
+            "workdirectory" => self.work_directory = Some(PathBuf::from(d.value.trim())),
+            "inputgssserverexpectedsenders" => match ExpectedSenders::load(std::path::Path::new(d.value.trim())) {
+                Ok(list) => self.expected = Some(list),
+                Err(e) => d.error(e),
+            },
+            "inputgssserversilentafter" => {
+                if let Some(s) = d.positive_seconds() {
+                    self.silent_after = Some(s);
+                }
+            }
+            "markmessageperiod" => {
+                if let Some(s) = d.positive_seconds() {
+                    self.mark_period = Some(s);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// `$InputGSSServerSilentAfter`, else three `$MarkMessagePeriod`s, else 10 minutes.
+    pub fn silent_after(&self) -> Duration {
+        self.silent_after.or(self.mark_period.map(|p| p * 3)).unwrap_or(DEFAULT_SILENT_AFTER)
+    }
+
+    /// Where the table is kept, if anywhere.
+    pub fn state_file(&self) -> Option<PathBuf> {
+        self.work_directory.as_ref().map(|d| d.join(super::state_file::FILE_NAME))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use syslog::config::{ConfigText, Location};
+
+    use super::*;
+
+    fn apply(settings: &mut SenderSettings, name: &str, value: &str) -> ConfigText {
+        let mut text = ConfigText::default();
+        let loc = Location { file: Arc::from("c.conf"), line: 3 };
+        assert!(settings.apply(&mut Directive::new(&name.to_ascii_lowercase(), name, value, &loc, &mut text)));
+        text
+    }
+
+    #[test]
+    fn silent_after_is_given_or_three_mark_periods_or_ten_minutes() {
+        let mut s = SenderSettings::default();
+        assert_eq!(s.silent_after(), Duration::from_secs(600));
+        assert!(!apply(&mut s, "MarkMessagePeriod", "20").has_errors());
+        assert_eq!(s.silent_after(), Duration::from_secs(60));
+        assert!(!apply(&mut s, "InputGSSServerSilentAfter", "45").has_errors());
+        assert_eq!(s.silent_after(), Duration::from_secs(45));
+        assert!(apply(&mut s, "InputGSSServerSilentAfter", "0").has_errors());
+    }
+
+    #[test]
+    fn the_list_is_read_with_the_config_and_a_bad_one_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, "10.0.0.1\n").unwrap();
+        let mut s = SenderSettings::default();
+        assert!(!apply(&mut s, "InputGSSServerExpectedSenders", good.to_str().unwrap()).has_errors());
+        assert_eq!(s.expected.as_ref().map(|l| l.entries.len()), Some(1));
+        assert!(apply(&mut s, "InputGSSServerExpectedSenders", dir.path().join("missing").to_str().unwrap()).has_errors());
+        assert!(!apply(&mut s, "WorkDirectory", "/var/spool/rsyslog").has_errors());
+        assert_eq!(s.state_file(), Some(PathBuf::from("/var/spool/rsyslog/imgssapi-senders.state")));
+        let mut text = ConfigText::default();
+        let loc = Location { file: Arc::from("c.conf"), line: 3 };
+        assert!(!s.apply(&mut Directive::new("modload", "ModLoad", "immark", &loc, &mut text)), "not ours");
+    }
+}
