@@ -5,7 +5,7 @@
 //! its device, inode and the checksum of its first sealed bytes.
 
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -33,8 +33,14 @@ impl TreeFile {
 
     /// The file's first `min(size, HEAD)` bytes.
     pub fn head(&self) -> io::Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        File::open(&self.path)?.take(self.size.min(HEAD)).read_to_end(&mut buf)?;
+        self.first_bytes(self.size.min(HEAD) as usize)
+    }
+
+    /// Up to `n` first bytes of the file (fewer if it is shorter now).
+    fn first_bytes(&self, n: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0; n];
+        let got = crate::content::read_full_at(&File::open(&self.path)?, &mut buf, 0)?;
+        buf.truncate(got);
         Ok(buf)
     }
 
@@ -44,16 +50,17 @@ impl TreeFile {
         if (self.dev, self.ino) != (generation.dev, generation.ino) || self.size < generation.sealed {
             return Ok(false);
         }
-        let head = self.head()?;
         let n = generation.head_len as usize;
-        Ok(head.len() >= n && crc32c::crc32c(&head[..n]) == generation.head_crc)
+        let head = self.first_bytes(n)?;
+        Ok(head.len() == n && crc32c::crc32c(&head) == generation.head_crc)
     }
 }
 
 /// The files of the tree, sorted by their relative path's bytes, and the
 /// errors met on the way (each names the path).
 pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<TreeFile>, Vec<String>) {
-    let skip = skip.and_then(|s| fs::canonicalize(s).ok());
+    // The archive's folder, known by device and inode (however ROOT spells it).
+    let skip = skip.and_then(|s| fs::metadata(s).ok()).map(|m| (m.dev(), m.ino()));
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let entries = match sorted_entries(root) {
@@ -69,7 +76,7 @@ pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<TreeFile>, Vec<String>) {
         }
         // The shell's `*` names these on grep's command line: links are followed here.
         match fs::metadata(&path) {
-            Ok(meta) => visit(&path, name, meta, skip.as_deref(), &mut files, &mut errors),
+            Ok(meta) => visit(&path, name, meta, skip, &mut files, &mut errors),
             Err(e) => errors.push(format!("{}: {e}", path.display())),
         }
     }
@@ -77,7 +84,7 @@ pub fn walk(root: &Path, skip: Option<&Path>) -> (Vec<TreeFile>, Vec<String>) {
     (files, errors)
 }
 
-fn visit(path: &Path, rel: Vec<u8>, meta: Metadata, skip: Option<&Path>, files: &mut Vec<TreeFile>, errors: &mut Vec<String>) {
+fn visit(path: &Path, rel: Vec<u8>, meta: Metadata, skip: Option<(u64, u64)>, files: &mut Vec<TreeFile>, errors: &mut Vec<String>) {
     if meta.is_file() {
         files.push(TreeFile::from_meta(rel, path.to_path_buf(), &meta));
         return;
@@ -85,7 +92,7 @@ fn visit(path: &Path, rel: Vec<u8>, meta: Metadata, skip: Option<&Path>, files: 
     if !meta.is_dir() {
         return;
     }
-    if skip.is_some() && fs::canonicalize(path).ok().as_deref() == skip {
+    if skip == Some((meta.dev(), meta.ino())) {
         return;
     }
     let entries = match sorted_entries(path) {

@@ -50,3 +50,20 @@ fn grep_and_cat_equal_gnu_grep_and_the_files_before_and_after_sealing_with_live_
     assert_grep_matches(&archive, &live, &reference, "after --remove-sources");
     assert_cat_matches(&archive, &live, &reference, "after --remove-sources");
 }
+
+#[test]
+fn an_archive_inside_root_is_neither_sealed_nor_searched() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().join("root");
+    make_tree(&root, 8, 50);
+    // Spelled another way than ROOT's own path: found by device and inode.
+    let archive = root.join("2026/../archive");
+    seal(&archive, &root, &[]);
+    seal(&archive, &root, &[]);
+    let (out, status) = our_grep(&archive, &root, &["-c"], "");
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(status, 0);
+    assert!(!text.contains("archive/"), "{text}");
+    let manifest = gsslog_archive::store::Archive::open(&archive).map(|a| a.manifest).unwrap_or_default();
+    assert!(manifest.files.keys().all(|k| !k.starts_with(b"archive/")));
+}
