@@ -63,8 +63,9 @@ pub struct SealArgs {
     /// zstd level of the sealed chunks (1-22): higher is smaller and slower.
     #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub level: i32,
-    /// Bytes of lines per pack, each pack one commit of the manifest (for tests).
-    #[arg(long, value_name = "BYTES", default_value_t = crate::seal::PACK, hide = true)]
+    /// Bytes of lines per pack; each pack is one commit of the archive's
+    /// manifest (smaller: more, smaller commits; the tests use it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::seal::PACK)]
     pub pack_bytes: u64,
     /// The collector's tree.
     #[arg(value_name = "ROOT")]
