@@ -60,6 +60,13 @@ pub struct SealArgs {
     /// bytes were verified against them.
     #[arg(long)]
     pub remove_sources: bool,
+    /// zstd level of the sealed chunks (1-22): higher is smaller and slower.
+    #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub level: i32,
+    /// Bytes of lines per pack; each pack is one commit of the archive's
+    /// manifest (smaller: more, smaller commits; the tests use it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::seal::PACK)]
+    pub pack_bytes: u64,
     /// The collector's tree.
     #[arg(value_name = "ROOT")]
     pub root: PathBuf,
@@ -75,6 +82,10 @@ pub struct CatArgs {
     /// The file's path relative to ROOT.
     #[arg(value_name = "RELPATH")]
     pub relpath: PathBuf,
+    /// An earlier life of the file (before it was truncated or replaced):
+    /// its sealed bytes only. Generations are numbered from 1.
+    #[arg(long, value_name = "N")]
+    pub generation: Option<u32>,
 }
 
 #[derive(Args, Debug)]
