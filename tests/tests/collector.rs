@@ -14,7 +14,7 @@ use gsslog_tests::daemon::{bin_path, Daemon};
 use gsslog_tests::net::{free_port, wait_for_file};
 use gsslog_tests::realm::TestRealm;
 use gsslog_tests::rsyslog::RsyslogForwarder;
-use gsswire::{ByteOrder, Protection};
+use gsswire::{ByteOrder, ClientIdentity, Protection};
 use tokio::io::AsyncWriteExt;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -215,6 +215,17 @@ async fn two_thousand_concurrent_sessions_are_held() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_beyond_the_limit_are_refused_with_a_log_line() {
+    // Three senders hold one session each: none holds more than a newcomer
+    // would, so a fourth sender has no one to take a slot from and is
+    // refused (a sender holding the most gives one up instead: see
+    // tests/tests/session_slots.rs; a sender that holds one already replaces
+    // its own: imgssapi's slots tests).
+    let realm = TestRealm::shared();
+    let identity = |name: &str| {
+        let keytab = realm.add_client(name).unwrap();
+        ClientIdentity { principal: Some(format!("{name}@{}", gsslog_tests::realm::REALM)), keytab: Some(format!("FILE:{}", keytab.display())) }
+    };
+    let (a, b, c, d) = (identity("limit-a"), identity("limit-b"), identity("limit-c"), identity("limit-d"));
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().unwrap();
     let out = dir.path().join("all.log");
@@ -222,8 +233,8 @@ async fn sessions_beyond_the_limit_are_refused_with_a_log_line() {
     let mut collector = start_collector(&dir.path().join("collector"), &config);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap());
+    for who in [&a, &b, &c] {
+        held.push(GssClient::connect_as(addr, None, Protection::Encryption, ByteOrder::Little, who).await.unwrap());
     }
     // A client's handshake ends when it has the collector's last token; the
     // collector takes the session's slot just after sending it. Wait until it
@@ -233,17 +244,17 @@ async fn sessions_beyond_the_limit_are_refused_with_a_log_line() {
         assert!(std::time::Instant::now() < deadline, "three sessions opened:\n{}", collector.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The same principal holds every slot: it gets no fourth (a new sender
-    // would, at its expense; see tests/tests/session_slots.rs). The refusal
-    // comes after the handshake, so the client sees the session closed.
-    match GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await {
+    match GssClient::connect_as(addr, None, Protection::Encryption, ByteOrder::Little, &d).await {
         Err(_) => {}
-        Ok(mut fourth) => assert!(fourth.closed_by_peer(WAIT).await, "a fourth session of the same principal is refused"),
+        Ok(mut fourth) => assert!(fourth.closed_by_peer(WAIT).await, "a fourth sender is refused"),
     }
     collector.wait_for_log("too many sessions", WAIT).unwrap();
+    for (i, h) in held.iter_mut().enumerate() {
+        assert!(!h.closed_by_peer(Duration::from_millis(50)).await, "held session {i} was kept");
+    }
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut again = GssClient::connect(addr, None, Protection::Encryption, ByteOrder::Little).await.unwrap();
+    let mut again = GssClient::connect_as(addr, None, Protection::Encryption, ByteOrder::Little, &d).await.unwrap();
     again.send_lines(&["<13>Nov 23 12:00:00 h app: after a slot freed"]).await.unwrap();
     wait_lines(&out, 1, &collector);
 }
