@@ -64,17 +64,20 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut guards = Vec::new();
+    let mut readers = Vec::new();
     config.inputs.unix_sockets.extend(cli.unix_sockets.iter().cloned());
     config.inputs.udp.extend(cli.udp.iter().copied());
     config.inputs.tcp.extend(cli.tcp.iter().copied());
     for path in &config.inputs.unix_sockets {
-        guards.push(inputs.spawn_unix(path)?);
+        let (guard, reader) = inputs.spawn_unix(path)?;
+        guards.push(guard);
+        readers.push(reader);
     }
     for fd in daemon::systemd::take_listen_fds()? {
-        inputs.spawn_activated(fd)?;
+        readers.push(inputs.spawn_activated(fd)?);
     }
     for addr in &config.inputs.udp {
-        inputs.spawn_udp(*addr)?;
+        readers.push(inputs.spawn_udp(*addr)?.1);
     }
     for addr in &config.inputs.tcp {
         inputs.spawn_tcp(*addr)?;
@@ -123,6 +126,11 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         while forwarders.join_next().await.is_some() {}
         anyhow::Ok(())
     })?;
+    // Each datagram input queues what it read before the stop and leaves
+    // the rest in its socket (systemd's, for the next instance).
+    for reader in readers {
+        reader.join();
+    }
     for q in queues {
         let s = q.stats();
         tracing::info!(queued = s.queued, enqueued = s.enqueued, acknowledged = s.acknowledged, discarded_full = s.discarded_full, "queue state at exit");
