@@ -86,7 +86,7 @@ package() { # pkg binary seed-config
   chmod 0644 "$debug"
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
-  install -D -m 0644 "syslog/testdata/$seed" "$stage/etc/gsslog/$bin.conf"
+  install -D -m 0644 "$seed" "$stage/etc/gsslog/$bin.conf"
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
@@ -114,7 +114,7 @@ CONTROL
   dpkg-deb --root-owner-group -Zxz --build "$dbg" "$out/${pkg}-dbgsym_${version}_${arch}.deb" >/dev/null
 }
 
-package gsslog-collector imgssapi server.conf
-package gsslog-shipper omgssapi client.conf
+package gsslog-collector imgssapi syslog/testdata/server.conf
+package gsslog-shipper omgssapi packaging/config/omgssapi.conf
 rm -rf "$out/stage"
 ls -l "$out"/*.deb

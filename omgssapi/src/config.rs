@@ -107,12 +107,25 @@ pub struct ShipperConfig {
 
 /// Directives accepted so that a node's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "actionqueuetype", "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
+    "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
     "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
     "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
     "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
+
+/// `$ActionQueueType`: rsyslog's disk-assisted queue (LinkedList or
+/// FixedArray with a file name) and its disk queue are what this queue always
+/// is, so they pass in silence; Direct (no queue) cannot be had.
+fn check_queue_type(d: &mut Directive, value: &str) {
+    const KINDS: [&str; 3] = ["linkedlist", "fixedarray", "disk"];
+    let kind = value.trim().to_ascii_lowercase();
+    if kind == "direct" {
+        d.warn("$ActionQueueType Direct: this shipper always queues on disk (as rsyslog's Disk type)");
+    } else if !KINDS.contains(&kind.as_str()) {
+        d.error(format!("'{value}' is not a queue type (LinkedList, FixedArray, Disk or Direct)"));
+    }
+}
 
 /// Per-action settings that rsyslog resets after each action.
 #[derive(Clone)]
@@ -262,6 +275,7 @@ impl Settings {
                 }
             },
             "workdirectory" => self.work_dir = PathBuf::from(v),
+            "actionqueuetype" => check_queue_type(d, v),
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "actionqueuefilename" => q.file_name = Some(v.to_string()),
             "actionqueuemaxdiskspace" => set(&mut q.max_disk, d.size(0).map(|n| (n > 0).then_some(n))),

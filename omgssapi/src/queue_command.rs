@@ -37,10 +37,18 @@ struct QueueArgs {
     /// The shipper's configuration file, which says where the queues are.
     #[arg(short = 'f', long = "config")]
     config: PathBuf,
-    /// Where queues live when the config has no $WorkDirectory (as the shipper's flag).
-    #[arg(long, default_value = "/var/spool/rsyslog")]
-    work_directory: PathBuf,
+    /// Read the queues in DIR, whatever the config's $WorkDirectory says (a
+    /// queue moved aside, say); without it, where the shipper keeps them:
+    /// $WorkDirectory, else /var/spool/rsyslog.
+    #[arg(long, value_name = "DIR")]
+    work_directory: Option<PathBuf>,
 }
+
+/// What to do when a shipper holds the queue: stopping the unit alone is not
+/// enough on a socket-activated node (the next log line starts it again).
+const STOP_HINT: &str = "a shipper is running on this queue: stop it first. Socket-activated (gsslog-shipper.service), \
+stop its socket too, or the next log line starts it again: systemctl stop syslog.socket gsslog-shipper \
+(systemctl start syslog.socket gsslog-shipper afterwards). Under rsyslog's omprog: systemctl stop rsyslog";
 
 /// Runs `omgssapi queue ...` (the program's arguments after `omgssapi`);
 /// errors are printed with their causes.
@@ -60,10 +68,25 @@ pub fn main() -> ExitCode {
 }
 
 fn load(args: &QueueArgs) -> Result<crate::config::ShipperConfig, ExitCode> {
-    let (config, text) = crate::config::load(&args.config, &args.work_directory);
-    match text.gate("omgssapi", false) {
-        Some(exit) => Err(exit),
-        None => Ok(config),
+    let default = args.work_directory.clone().unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_WORK_DIRECTORY));
+    let (mut config, text) = crate::config::load(&args.config, &default);
+    if let Some(exit) = text.gate("omgssapi", false) {
+        return Err(exit);
+    }
+    if let Some(dir) = &args.work_directory {
+        for f in &mut config.forwards {
+            f.queue.dir = dir.clone();
+        }
+    }
+    Ok(config)
+}
+
+/// [`queue::read_backlog`], with what to do when a shipper holds the queue.
+fn read(q: &queue::QueueConfig, each: impl FnMut(&queue::Record)) -> anyhow::Result<queue::Backlog> {
+    match queue::read_backlog(q, each) {
+        Ok(backlog) => Ok(backlog),
+        Err(e @ queue::QueueError::Locked { .. }) => Err(anyhow::anyhow!("{e}: {STOP_HINT}")),
+        Err(e) => Err(e).with_context(|| format!("reading queue {} in {}", q.name, q.dir.display())),
     }
 }
 
@@ -86,9 +109,12 @@ fn show(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for f in &config.forwards {
         let q = &f.queue;
-        let backlog = queue::read_backlog(q, |_| {}).with_context(|| format!("reading queue {} in {}", q.name, q.dir.display()))?;
+        let backlog = read(q, |_| {})?;
         writeln!(out, "queue {} in {} (to {}:{}, from {})", q.name, q.dir.display(), f.target.host, f.target.port, f.location)?;
         writeln!(out, "  records: {}", backlog.records)?;
+        if backlog.segments == 0 && backlog.bytes_on_disk == 0 {
+            writeln!(out, "  no queue files here: a shipper never queued in this directory with this configuration")?;
+        }
         writeln!(out, "  bytes: {} of records, {} on disk in {} segment files", backlog.payload_bytes, backlog.bytes_on_disk, backlog.segments)?;
         if let (Some(oldest), Some(newest)) = (&backlog.oldest, &backlog.newest) {
             writeln!(out, "  oldest: #{} {}", oldest.seq, preview(oldest, config.max_message_size))?;
@@ -110,7 +136,7 @@ fn export(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let mut failed = None;
     for f in &config.forwards {
         let q = &f.queue;
-        let backlog = queue::read_backlog(q, |record| {
+        let backlog = read(q, |record| {
             if failed.is_some() {
                 return;
             }
@@ -119,8 +145,7 @@ fn export(args: &QueueArgs) -> anyhow::Result<ExitCode> {
             if let Err(e) = out.write_all(&line) {
                 failed = Some(e);
             }
-        })
-        .with_context(|| format!("reading queue {} in {}", q.name, q.dir.display()))?;
+        })?;
         if let Some(e) = failed.take() {
             return Err(e).context("writing to stdout");
         }

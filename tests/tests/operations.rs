@@ -325,6 +325,7 @@ fn a_stopped_shippers_backlog_is_shown_and_exported_as_syslog_lines() {
         let (ok, _, stderr) = omgssapi(&args("show"));
         assert!(!ok, "show must refuse a queue in use");
         assert!(stderr.contains("is in use by another process"), "{stderr}");
+        assert!(stderr.contains("systemctl stop syslog.socket gsslog-shipper"), "how to stop a socket-activated shipper: {stderr}");
         let segs: u64 = std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
         if segs > 50 * 40 || start.elapsed() > WAIT {
             break;

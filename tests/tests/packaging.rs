@@ -103,7 +103,42 @@ fn the_units_are_hardened() {
     assert_eq!(shipper["StateDirectoryMode"], ["0700"], "the queue holds authpriv messages");
     assert_eq!(shipper["Requires"], ["syslog.socket"]);
     assert_eq!(shipper["Alias"], ["syslog.service"], "socket activation as the node's syslog daemon, as rsyslog");
-    assert!(shipper["ExecStart"][0].contains("--work-directory /var/lib/gsslog-shipper"), "the queue in StateDirectory");
+    assert_eq!(shipper["StateDirectory"], ["gsslog-shipper"], "the queue in /var/lib/gsslog-shipper");
+}
+
+/// The packaged shipper config with the collector filled in, as an admin leaves it.
+fn packaged_shipper_config(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(packaging().join("config/omgssapi.conf")).unwrap();
+    let conf = dir.join("omgssapi.conf");
+    std::fs::write(&conf, text.replace("<server_name>:<port>", "collector.example.org:515")).unwrap();
+    conf
+}
+
+#[test]
+fn the_queue_tool_reads_the_queue_the_packaged_service_and_omprog_wrapper_write() {
+    // The unit and the wrapper leave the queue to the config, which names the
+    // unit's StateDirectory: `queue show -f` on that config finds the same queue.
+    let service = unit_keys(&unit("gsslog-shipper.service"));
+    let exec = &service["ExecStart"][0];
+    assert_eq!(exec, "/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf", "the queue comes from the config alone");
+    let wrapper = std::fs::read_to_string(packaging().join("omprog/gsslog-shipper-omprog")).unwrap();
+    assert!(wrapper.contains("/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf --stdin \"$@\""), "{wrapper}");
+    assert!(!wrapper.contains("--work-directory"), "{wrapper}");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = packaged_shipper_config(dir.path());
+    let out = Command::new(bin_path("omgssapi").unwrap()).args(["queue", "show", "-f"]).arg(&conf).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("queue srvrfwd1 in /var/lib/gsslog-shipper "), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_packaged_shipper_config_checks_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = packaged_shipper_config(dir.path());
+    let out = Command::new(bin_path("omgssapi").unwrap()).arg("-f").arg(&conf).arg("--check-config").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.to_lowercase().contains("warning"), "the packaged config warns at every start:\n{said}");
 }
 
 #[test]
