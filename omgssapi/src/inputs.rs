@@ -48,6 +48,12 @@ impl Inputs {
             let _ = writeln!(stdout, "OK").and_then(|_| stdout.flush());
             for line in stdin.lock().split(b'\n') {
                 let Ok(line) = line else { break };
+                // rsyslog never sends an empty message; an empty line is a
+                // template's LF after a message that ended with one, and
+                // answering it would put every later answer one behind.
+                if line.is_empty() {
+                    continue;
+                }
                 let reply = if me.shutdown.is_triggered() {
                     "ERROR shutting down".to_string()
                 } else {

@@ -29,7 +29,17 @@ fn main() -> ExitCode {
         return queue_command::main();
     }
     let cli = Cli::parse();
-    daemon::logging::init();
+    if cli.stdin {
+        // Under rsyslog's omprog: stderr is /dev/null, so the log goes to the
+        // journal; and systemd's variables are rsyslog's (its notify socket,
+        // its watchdog), not ours to answer. No thread runs yet.
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            std::env::remove_var(name);
+        }
+        daemon::logging::init_to_journal_if_unseen("omgssapi", std::path::Path::new(daemon::logging::JOURNAL_SOCKET));
+    } else {
+        daemon::logging::init();
+    }
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
     let check_credentials = cli.check_credentials;

@@ -272,3 +272,45 @@ fn ten_restarts_of_the_socket_activated_shipper_under_load_lose_and_duplicate_no
         logs.join("\n----\n")
     );
 }
+
+#[test]
+fn under_omprog_the_shipper_leaves_rsyslogs_notify_socket_alone() {
+    // rsyslog.service is Type=notify: its omprog children inherit its
+    // NOTIFY_SOCKET and watchdog variables, which are not theirs to use.
+    let dir = tempfile::tempdir().unwrap();
+    let notify = NotifySocket::bind(dir.path());
+    let realm = TestRealm::shared();
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", "localhost:9")).unwrap();
+    let mut shipper = Command::new(bin_path("omgssapi").unwrap())
+        .arg("-f")
+        .arg(&conf)
+        .arg("--stdin")
+        .arg("--work-directory")
+        .arg(dir.path().join("work"))
+        .envs(realm.client_env(SHARED_CLIENT).iter().map(|(k, v)| (k, v)))
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = shipper.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(shipper.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "OK\n", "ready");
+    std::io::Write::write_all(&mut stdin, b"<13>Nov 23 12:00:00 node1 app: one\n").unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "OK\n", "queued");
+    // Long enough for several watchdog pings at WATCHDOG_USEC/2.
+    std::thread::sleep(Duration::from_millis(600));
+    drop(stdin);
+    let status = shipper.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut buf = [0u8; 256];
+    let said: Vec<String> = std::iter::from_fn(|| notify.socket.recv(&mut buf).ok().map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())).collect();
+    assert!(said.is_empty(), "the omprog shipper wrote to rsyslog's notify socket: {said:?}");
+}
