@@ -505,3 +505,32 @@ fn sigint_is_logged_as_sigint() {
     collector.signal("INT");
     collector.wait_for_log("graceful shutdown signal=\"SIGINT\"", WAIT).unwrap();
 }
+
+#[test]
+fn a_replay_cache_the_units_user_cannot_write_stops_the_collector_at_start() {
+    // As under systemd's User=: no $PrivDropToUser, the process already runs
+    // as its user, and MIT would fail every handshake writing its replay cache.
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let dir = traversable_tempdir();
+    let keytab = keytab_copy(&realm.server_keytab(), dir.path(), 0, 0o644);
+    let rcache = dir.path().join("rcache");
+    std::fs::create_dir(&rcache).unwrap();
+    std::fs::set_permissions(&rcache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let port = free_port().unwrap();
+    let conf = dir.path().join("imgssapi.conf");
+    std::fs::write(&conf, format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}/all.log\n", dir.path().display())).unwrap();
+    let env = with_env(with_env(realm.server_env(), "KRB5_KTNAME", format!("FILE:{}", keytab.display())), "KRB5RCACHEDIR", rcache.display().to_string());
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(gsslog_tests::daemon::bin_path("imgssapi").unwrap())
+        .arg("-f")
+        .arg(&conf)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the collector must not run unable to accept:\n{log}");
+    assert!(log.contains(&format!("the replay cache directory (KRB5RCACHEDIR) {} is not writable", rcache.display())), "{log}");
+}
