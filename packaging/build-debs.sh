@@ -48,6 +48,7 @@ finish() { # pkg stage depends
   for script in postinst prerm postrm; do
     [ -f "$meta/$script" ] && install -m 0755 "$meta/$script" "$stage/DEBIAN/$script"
   done
+  [ ! -f "$meta/triggers" ] || grep -v '^#' "$meta/triggers" > "$stage/DEBIAN/triggers"
   (cd "$stage" && find etc -type f 2>/dev/null | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
   [ -s "$stage/DEBIAN/conffiles" ] || rm "$stage/DEBIAN/conffiles"
   (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
@@ -57,6 +58,9 @@ finish() { # pkg stage depends
 docs() { # pkg stage
   local doc=$2/usr/share/doc/$1
   install -d "$doc"
+  # The admin's guide (README's "Deploying on Debian" and "Operations"), in
+  # the packages an admin installs; the postinst messages point to it.
+  case $1 in *-dbgsym) ;; *) gzip -9n < "$root/README.md" > "$doc/README.md.gz" ;; esac
   cat > "$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: gsslog
