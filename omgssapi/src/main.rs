@@ -53,8 +53,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     let mut consumers = Vec::new();
     let mut actions = Vec::new();
     for f in &config.forwards {
-        let (producer, consumer) = queue::open(f.queue.clone())
-            .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
+        let (producer, consumer) =
+            open_queue(&f.queue).with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
         let backlog = producer.stats().queued;
         if backlog > 0 {
             tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
@@ -152,6 +152,31 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     drop(pid_file);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// How long a starting shipper waits for another process to release its
+/// queue: the handover from rsyslog's omprog shipper to the socket-activated
+/// one, which systemd may start while rsyslog is still stopping.
+const QUEUE_HANDOVER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens a queue, waiting up to [`QUEUE_HANDOVER`] while another process
+/// holds it. Nothing is read from any input meanwhile: what arrives waits in
+/// the sockets.
+fn open_queue(config: &queue::QueueConfig) -> Result<(queue::Producer, queue::Consumer), queue::QueueError> {
+    let start = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match queue::open(config.clone()) {
+            Err(queue::QueueError::Locked { path }) if start.elapsed() < QUEUE_HANDOVER => {
+                if !said {
+                    tracing::info!(lock = %path.display(), "the queue is in use by another process (rsyslog's omprog shipper stopping?): waiting for it");
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// `$PrivDropToUser` and its kin, once the inputs are bound and the queues

@@ -14,7 +14,7 @@ H=node1.grid.test
 GUIDE=/usr/share/doc/gsslog-shipper/README.md.gz
 fail() {
   echo "FAIL: $*" >&2
-  journalctl --no-pager -n 60 -u gsslog-collector -u gsslog-shipper -u rsyslog -t omgssapi >&2 || true
+  journalctl --no-pager -n 80 -u gsslog-collector -u gsslog-shipper -u rsyslog -u syslog.socket -u systemd-journald -t omgssapi >&2 || true
   exit 1
 }
 ok() { echo "ok: $*"; }
@@ -24,8 +24,10 @@ wait_for() { local n=$(( $1 * 5 )); shift; for _ in $(seq 1 "$n"); do "$@" && re
 # guide_block TEXT: the guide's fenced code block that contains TEXT, as
 # written there (a list item's indentation taken off).
 guide_block() {
+  # awk reads to the end: an early exit would kill zcat with SIGPIPE.
   zcat "$GUIDE" | awk -v want="$1" '
-    /^ *```/ { if (inside) { if (found) { printf "%s", block; exit } inside = 0 } else { inside = 1; block = ""; found = 0 } next }
+    done { next }
+    /^ *```/ { if (inside) { if (found) { printf "%s", block; done = 1 } inside = 0 } else { inside = 1; block = ""; found = 0 } next }
     inside { line = $0; sub(/^   /, "", line); block = block line "\n"; if (index($0, want)) found = 1 }'
 }
 # guide_run TEXT: runs that block of the guide, as root's shell would.
@@ -63,6 +65,8 @@ expect() {
 wait_for 60 test -S /run/systemd/private || fail "systemd did not come up"
 echo "systemd: $(systemctl is-system-running --wait || true)"
 rm -rf /etc/gsslog # the image's seed copies are not ours to leave
+# The image's own builds of the daemons: the packages' are in /usr/sbin.
+rm -f /usr/local/bin/omgssapi /usr/local/bin/imgssapi
 
 # A realm on this host: the KDC, and the host key in /etc/krb5.keytab.
 cat > /etc/krb5.conf <<KRB
@@ -109,7 +113,7 @@ ok "omprog route: the shipper's log is in the journal"
 
 # Step 3, under load: the shipper becomes the node's syslog daemon.
 load switch 300
-guide_run "systemctl enable --now gsslog-shipper"
+guide_run "systemctl enable --force gsslog-shipper"
 wait_loads
 expect switch 300
 [ "$(readlink /etc/systemd/system/syslog.service)" = /lib/systemd/system/gsslog-shipper.service ] || fail "gsslog-shipper is not syslog.service"
@@ -129,16 +133,18 @@ echo "$out" | grep -F "systemctl stop syslog.socket gsslog-shipper" >/dev/null |
 ok "queue show on a running shipper: $(echo "$out" | tail -c 120)"
 
 # Roll back with that backlog: stopped for real, the queue shown, then omprog.
-systemctl stop syslog.socket gsslog-shipper
+guide_run "systemctl stop syslog.socket gsslog-shipper"
 sleep 3
+logger -p user.notice -t rollout "nobody reads this one"
+sleep 1
 systemctl is-active -q gsslog-shipper && fail "the shipper is running again after 'systemctl stop syslog.socket gsslog-shipper'"
 shown=$(omgssapi queue show -f /etc/gsslog/omgssapi.conf) || fail "queue show failed on a stopped shipper"
 records=$(echo "$shown" | awk '/^  records: /{n+=$2} END{print n+0}')
 [ "$records" -ge 100 ] || fail "queue show found $records records, the backlog is 100 or more: $shown"
 ok "stopped for real; queue show finds the backlog: $records records in /var/lib/gsslog-shipper"
-systemctl disable --now gsslog-shipper
 cp /root/60-gsslog.conf.saved /etc/rsyslog.d/60-gsslog.conf
-systemctl enable --now rsyslog
+guide_run "systemctl enable --force rsyslog"
+[ "$(readlink /etc/systemd/system/syslog.service)" = /lib/systemd/system/rsyslog.service ] || fail "rsyslog is not syslog.service after the rollback"
 systemctl start gsslog-collector
 load rollback 100; wait_loads
 expect backlog 100 90
@@ -153,7 +159,7 @@ wait_loads
 expect upgrade 200 90
 
 # Back to socket activation, then rsyslog purged under load: forwarding goes on.
-guide_run "systemctl enable --now gsslog-shipper"
+guide_run "systemctl enable --force gsslog-shipper"
 load purge-rsyslog 300
 apt-get purge -y -qq rsyslog >/dev/null 2>&1 || dpkg -P rsyslog-gssapi rsyslog >/dev/null
 sleep 1

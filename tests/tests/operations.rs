@@ -521,16 +521,31 @@ fn a_replay_cache_the_units_user_cannot_write_stops_the_collector_at_start() {
     let conf = dir.path().join("imgssapi.conf");
     std::fs::write(&conf, format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}/all.log\n", dir.path().display())).unwrap();
     let env = with_env(with_env(realm.server_env(), "KRB5_KTNAME", format!("FILE:{}", keytab.display())), "KRB5RCACHEDIR", rcache.display().to_string());
-    let out = std::process::Command::new("setpriv")
+    let log_path = dir.path().join("imgssapi.log");
+    let mut collector = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(gsslog_tests::daemon::bin_path("imgssapi").unwrap())
         .arg("-f")
         .arg(&conf)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
         .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the collector must not run unable to accept:\n{log}");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = collector.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > WAIT {
+            let _ = collector.kill();
+            let _ = collector.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(status.is_some_and(|s| !s.success()), "the collector must not run unable to accept:\n{log}");
     assert!(log.contains(&format!("the replay cache directory (KRB5RCACHEDIR) {} is not writable", rcache.display())), "{log}");
 }
