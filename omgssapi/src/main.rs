@@ -126,9 +126,21 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         let _watchdog = daemon::systemd::spawn_watchdog();
         let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
         let mut stdin_closed = shutdown.clone();
-        tokio::select! {
-            s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
-            _ = stdin_closed.triggered() => {}
+        loop {
+            tokio::select! {
+                s = signals.stop_requested(on_hangup) => {
+                    // Under omprog, systemd's SIGTERM to rsyslog's whole unit
+                    // reaches us too; rsyslog still hands over what it holds
+                    // and then closes stdin, which is our stop.
+                    if cli.stdin && s == signals::StopSignal::Terminate {
+                        tracing::info!("SIGTERM: under rsyslog's omprog, stopping once rsyslog closes stdin");
+                        continue;
+                    }
+                    tracing::info!(signal = s.name(), "stopping");
+                }
+                _ = stdin_closed.triggered() => {}
+            }
+            break;
         }
         daemon::systemd::notify_stopping();
         // Stop taking input, stop the forwarders, keep what is queued.
