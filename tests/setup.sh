@@ -19,6 +19,8 @@ packages=(
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
   systemd dpkg-dev binutils logrotate
+  # packaging/man: groff reads the generated man pages for warnings
+  groff-base
 )
 
 missing=()
