@@ -118,7 +118,7 @@ CONTROL
   dpkg-deb --root-owner-group -Zxz --build "$dbg" "$out/${pkg}-dbgsym_${version}_${arch}.deb" >/dev/null
 }
 
-package gsslog-collector imgssapi syslog/testdata/server.conf
+package gsslog-collector imgssapi packaging/config/imgssapi.conf
 package gsslog-shipper omgssapi packaging/config/omgssapi.conf
 rm -rf "$out/stage"
 ls -l "$out"/*.deb
