@@ -202,5 +202,7 @@ saved=$(ls -d /var/lib/gsslog-shipper.purged-* 2>/dev/null | head -1)
 [ -n "$saved" ] || fail "purge with a backlog left no queue aside: $said"
 echo "$said" | grep -F "$saved" >/dev/null || fail "purge did not say where the queue went: $said"
 ok "purge with a backlog: the queue is kept in $saved, and purge said so"
+[ "$(stat -c %G:%a /etc/gsslog/shipper.keytab)" = root:600 ] || fail "the kept keytab is $(stat -c %G:%a /etc/gsslog/shipper.keytab) after purge"
+ok "purge kept the shipper's keytab, root's alone"
 dpkg -P gsslog-collector >/dev/null
 echo "rollout scenario: all checks passed"
