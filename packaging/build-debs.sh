@@ -91,6 +91,7 @@ package() { # pkg binary seed-config
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
   install -D -m 0644 "$seed" "$stage/etc/gsslog/$bin.conf"
+  install -d -m 0755 "$stage/etc/gsslog/$bin.d"   # its $IncludeConfig directory
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"

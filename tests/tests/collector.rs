@@ -503,8 +503,14 @@ async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_s
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("hosts");
     let port = free_port().unwrap();
+    let include = dir.path().join("imgssapi.d");
+    std::fs::create_dir(&include).unwrap();
+    // A site's rule in the include directory applies.
+    let site_log = dir.path().join("site.log");
+    std::fs::write(include.join("site.conf"), format!("*.* {}\n", site_log.display())).unwrap();
     let config = packaged
         .replace("/var/log/hosts", &root.display().to_string())
+        .replace("/etc/gsslog/imgssapi.d", &include.display().to_string())
         .replace("$InputGSSServerRun 515", &format!("$InputGSSServerRun {port}"));
     let conf = dir.path().join("imgssapi.conf");
     std::fs::write(&conf, &config).unwrap();
@@ -529,4 +535,5 @@ async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_s
     assert!(got[0].ends_with("node2 pbs_mom: job 42 started"), "{got:?}");
     let per_host = wait_lines(&root.join(&y).join(&m).join("127.0.0.2").join("syslog"), 2, &collector);
     assert_eq!(per_host.len(), 2, "pbs_mom's lines stay in the host's syslog too: {per_host:?}");
+    assert_eq!(wait_lines(&site_log, 2, &collector).len(), 2, "the include directory's rule");
 }

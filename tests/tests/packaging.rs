@@ -110,7 +110,10 @@ fn the_units_are_hardened() {
 fn packaged_shipper_config(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(packaging().join("config/omgssapi.conf")).unwrap();
     let conf = dir.join("omgssapi.conf");
-    std::fs::write(&conf, text.replace("<server_name>:<port>", "collector.example.org:515")).unwrap();
+    let include = dir.join("omgssapi.d");
+    std::fs::create_dir_all(&include).unwrap();
+    let text = text.replace("<server_name>:<port>", "collector.example.org:515").replace("/etc/gsslog/omgssapi.d", include.to_str().unwrap());
+    std::fs::write(&conf, text).unwrap();
     conf
 }
 
