@@ -113,7 +113,12 @@ fn show(args: &QueueArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "queue {} in {} (to {}:{}, from {})", q.name, q.dir.display(), f.target.host, f.target.port, f.location)?;
         writeln!(out, "  records: {}", backlog.records)?;
         if backlog.segments == 0 && backlog.bytes_on_disk == 0 {
-            writeln!(out, "  no queue files here: a shipper never queued in this directory with this configuration")?;
+            writeln!(
+                out,
+                "  no queue files here: a shipper never queued in this directory with this configuration \
+                 (the packaged service queues in /var/lib/gsslog-shipper: give the config \
+                 $WorkDirectory /var/lib/gsslog-shipper, or pass --work-directory)"
+            )?;
         }
         writeln!(out, "  bytes: {} of records, {} on disk in {} segment files", backlog.payload_bytes, backlog.bytes_on_disk, backlog.segments)?;
         if let (Some(oldest), Some(newest)) = (&backlog.oldest, &backlog.newest) {

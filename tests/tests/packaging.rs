@@ -119,14 +119,14 @@ fn packaged_shipper_config(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_queue_tool_reads_the_queue_the_packaged_service_and_omprog_wrapper_write() {
-    // The unit and the wrapper leave the queue to the config, which names the
-    // unit's StateDirectory: `queue show -f` on that config finds the same queue.
+    // The config names the unit's StateDirectory, which the unit and the
+    // wrapper also pass as the fallback (for a config from before that line):
+    // `queue show -f` on the packaged config finds the queue they write.
     let service = unit_keys(&unit("gsslog-shipper.service"));
     let exec = &service["ExecStart"][0];
-    assert_eq!(exec, "/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf", "the queue comes from the config alone");
+    assert_eq!(exec, "/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf --work-directory /var/lib/gsslog-shipper");
     let wrapper = std::fs::read_to_string(packaging().join("omprog/gsslog-shipper-omprog")).unwrap();
-    assert!(wrapper.contains("/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf --stdin \"$@\""), "{wrapper}");
-    assert!(!wrapper.contains("--work-directory"), "{wrapper}");
+    assert!(wrapper.contains("/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf --stdin --work-directory /var/lib/gsslog-shipper \"$@\""), "{wrapper}");
     let dir = tempfile::tempdir().unwrap();
     let conf = packaged_shipper_config(dir.path());
     let out = Command::new(bin_path("omgssapi").unwrap()).args(["queue", "show", "-f"]).arg(&conf).output().unwrap();
