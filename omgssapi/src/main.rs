@@ -111,7 +111,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut signals = Signals::install()?;
         if let Some(listener) = metrics_listener {
-            tracing::info!(addr = ?listener.local_addr().ok(), "metrics endpoint listening (GET /metrics, GET /health)");
+            let addr = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+            tracing::info!(%addr, "metrics endpoint listening (GET /metrics, GET /health)");
             tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), stats::health(&actions), shutdown.clone()));
         }
         if config.metrics.impstats {

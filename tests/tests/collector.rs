@@ -536,4 +536,9 @@ async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_s
     let per_host = wait_lines(&root.join(&y).join(&m).join("127.0.0.2").join("syslog"), 2, &collector);
     assert_eq!(per_host.len(), 2, "pbs_mom's lines stay in the host's syslog too: {per_host:?}");
     assert_eq!(wait_lines(&site_log, 2, &collector).len(), 2, "the include directory's rule");
+    // The session's log line in words an admin reads, not Rust's debug text.
+    let log = collector.log();
+    let opened = log.lines().find(|l| l.contains("GSS session opened")).unwrap_or_default();
+    assert!(opened.contains("byte_order=\"le\"") || opened.contains("byte_order=le"), "{opened}");
+    assert!(!opened.contains("Some("), "{opened}");
 }

@@ -183,7 +183,11 @@ pub async fn send_until_ended(
         tracing::warn!(
             unacknowledged,
             unacknowledged_total = sent.unacknowledged,
-            accounting = ?delivery.accounting(),
+            accounting = match delivery.accounting() {
+                Some(Accounting::TcpStack) => "the collector's TCP stack",
+                Some(Accounting::Collector) => "the collector's acknowledgements",
+                None => "undecided",
+            },
             "records sent on this session were not acknowledged: they stay queued and go again, \
              so the collector may get twice those it wrote before the session ended"
         );
