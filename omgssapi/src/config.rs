@@ -114,6 +114,19 @@ const IGNORED: &[&str] = &[
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
 
+/// `$ModLoad` of an rsyslog input this shipper has no counterpart for: what
+/// happens to those messages on a node that runs only the shipper.
+fn explain_module(d: &mut Directive, module: &str) {
+    let why = match module {
+        "imklog" => "the shipper does not read the kernel log: as the node's syslog daemon (socket activation) it gets the kernel's \
+                     messages from journald, which forwards them to syslog.socket (ForwardToSyslog=yes); under omprog, rsyslog's imklog reads them",
+        "imjournal" => "the shipper does not read the journal: as the node's syslog daemon (socket activation) it gets what journald \
+                        forwards to syslog.socket (ForwardToSyslog=yes), kernel messages included; under omprog, rsyslog reads it",
+        _ => return,
+    };
+    d.warn(format!("$ModLoad {module}: {why}"));
+}
+
 /// `$ActionQueueType`: rsyslog's disk-assisted queue (LinkedList or
 /// FixedArray with a file name) and its disk queue are what this queue always
 /// is, so they pass in silence; Direct (no queue) cannot be had.
@@ -223,7 +236,10 @@ impl Settings {
         let v = d.value;
         let q = &mut self.queue;
         match d.name {
-            "modload" => self.modules.push(v.to_string()),
+            "modload" => {
+                explain_module(d, v.trim());
+                self.modules.push(v.to_string());
+            }
             "gssforwardservicename" => self.service = v.to_string(),
             "gssmode" => set(&mut self.protection, d.parse()),
             "actiongssforwarddefaulttemplate" => {
@@ -564,6 +580,19 @@ mod tests {
         assert_eq!(t("[2001:db8::1]:515;RSYSLOG_ForwardFormat"), (Target { host: "2001:db8::1".into(), port: 515, zlib_level: None, octet_counted: false }, Some("RSYSLOG_ForwardFormat".into())));
         assert!(parse_target("(z)host").is_err());
         assert!(parse_target("host:51x").is_err());
+    }
+
+    #[test]
+    fn kernel_and_journal_inputs_say_where_those_messages_come_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(&path, "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n").unwrap();
+        let (_, text) = load(&path, dir.path());
+        let said = format!("{:?}", text.problems);
+        assert!(!text.has_errors(), "{said}");
+        assert!(said.contains("$ModLoad imklog: the shipper does not read the kernel log"), "{said}");
+        assert!(said.contains("$ModLoad imjournal: the shipper does not read the journal"), "{said}");
+        assert!(said.contains("ForwardToSyslog=yes"), "{said}");
     }
 
     #[test]
