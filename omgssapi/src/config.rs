@@ -558,6 +558,24 @@ pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: boo
     let (config, mut text) = load(path, default_work_dir);
     if check_credentials && !text.has_errors() {
         for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
+            // MIT only says "no credentials" for a keytab it cannot open.
+            let keytab = f.identity.keytab.as_deref().and_then(|k| k.strip_prefix("FILE:")).map(std::path::PathBuf::from);
+            if let Some(path) = keytab.or_else(|| daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None)) {
+                if let Err(e) = std::fs::File::open(&path) {
+                    let ids = daemon::os::ids();
+                    text.error(
+                        &f.location,
+                        format!(
+                            "the client keytab {} cannot be read as uid {} gid {} ({e}): make it readable by that group \
+                             (chgrp GROUP FILE; chmod 0640 FILE)",
+                            path.display(),
+                            ids.uids[1],
+                            ids.gids[1]
+                        ),
+                    );
+                    continue;
+                }
+            }
             let target = format!("{}@{}", f.service, f.target.host);
             if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
                 let who = f.identity.principal.as_deref().unwrap_or("the default principal");

@@ -107,7 +107,13 @@ imgssapi -f /etc/gsslog/imgssapi.conf --check-config
 systemctl start gsslog-collector
 journalctl -u gsslog-collector --no-pager | grep -F "collector running" >/dev/null || fail "no 'collector running'"
 sed -i "s#<server_name>:<port>#$H:515#" /etc/gsslog/omgssapi.conf
-omgssapi -f /etc/gsslog/omgssapi.conf --check-config
+guide_run "--check-config --check-credentials"
+# The same check with a keytab the service user cannot read says so.
+chmod 0600 /etc/gsslog/shipper.keytab
+if said=$(guide_run "--check-config --check-credentials" 2>&1); then fail "the credentials check passed with an unreadable keytab: $said"; fi
+echo "$said" | grep -F "/etc/gsslog/shipper.keytab" >/dev/null || fail "the credentials check did not name the keytab: $said"
+chmod 0640 /etc/gsslog/shipper.keytab
+ok "the guide's credentials check runs as the service and names an unreadable keytab"
 guide_block "# /etc/rsyslog.d/60-gsslog.conf" > /etc/rsyslog.d/60-gsslog.conf
 cp /etc/rsyslog.d/60-gsslog.conf /root/60-gsslog.conf.saved
 systemctl restart rsyslog

@@ -549,3 +549,27 @@ fn a_replay_cache_the_units_user_cannot_write_stops_the_collector_at_start() {
     assert!(status.is_some_and(|s| !s.success()), "the collector must not run unable to accept:\n{log}");
     assert!(log.contains(&format!("the replay cache directory (KRB5RCACHEDIR) {} is not writable", rcache.display())), "{log}");
 }
+
+#[test]
+fn check_credentials_names_a_keytab_the_user_cannot_read() {
+    // As the guide runs it: the service's user and keytab (systemd-run -p User=).
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let dir = traversable_tempdir();
+    let keytab = keytab_copy(&realm.client_keytab(SHARED_CLIENT), dir.path(), 0, 0o600);
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, "*.* :omgssapi:localhost:9\n").unwrap();
+    let env = with_env(realm.client_env(SHARED_CLIENT), "KRB5_CLIENT_KTNAME", format!("FILE:{}", keytab.display()));
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(gsslog_tests::daemon::bin_path("omgssapi").unwrap())
+        .args(["--check-config", "--check-credentials", "--work-directory", "/tmp", "-f"])
+        .arg(&conf)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("KRB5CCNAME", "MEMORY:")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said} {env:?}");
+    assert!(said.contains(&format!("the client keytab {} cannot be read as uid 65534", keytab.display())), "{said}");
+}
