@@ -50,6 +50,7 @@ finish() { # pkg stage depends
   for script in postinst prerm postrm; do
     [ -f "$meta/$script" ] && install -m 0755 "$meta/$script" "$stage/DEBIAN/$script"
   done
+  [ ! -f "$meta/triggers" ] || grep -v '^#' "$meta/triggers" > "$stage/DEBIAN/triggers"
   (cd "$stage" && { [ ! -d etc ] || find etc -type f; } | sort | sed 's#^#/#') > "$stage/DEBIAN/conffiles"
   [ -s "$stage/DEBIAN/conffiles" ] || rm "$stage/DEBIAN/conffiles"
   (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > "$stage/DEBIAN/md5sums"
@@ -59,6 +60,9 @@ finish() { # pkg stage depends
 docs() { # pkg stage
   local doc=$2/usr/share/doc/$1
   install -d "$doc"
+  # The admin's guide (README's "Deploying on Debian" and "Operations"), in
+  # the packages an admin installs; the postinst messages point to it.
+  case $1 in *-dbgsym) ;; *) gzip -9n < "$root/README.md" > "$doc/README.md.gz" ;; esac
   cat > "$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: gsslog
@@ -96,9 +100,8 @@ package() { # pkg binary seed-config
   chmod 0644 "$debug"
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
-  install -D -m 0644 "syslog/testdata/$seed" "$stage/etc/gsslog/$bin.conf"
-  # Issue #21: a new collector admits host principals only; the admin names the realm (--check-config refuses <REALM>).
-  [ "$pkg" != gsslog-collector ] || sed -i 's/^\$InputGSSServerRun /$InputGSSServerAllowedPrincipal host\/*@<REALM>\n&/' "$stage/etc/gsslog/$bin.conf"
+  install -D -m 0644 "$seed" "$stage/etc/gsslog/$bin.conf"
+  install -d -m 0755 "$stage/etc/gsslog/$bin.d"   # its $IncludeConfig directory
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
   gzip -9n "$stage/usr/share/man/man8/$bin.8"
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
@@ -142,8 +145,8 @@ package_tools() {
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/gsslog")"
 }
 
-package gsslog-collector imgssapi server.conf
-package gsslog-shipper omgssapi client.conf
+package gsslog-collector imgssapi packaging/config/imgssapi.conf
+package gsslog-shipper omgssapi packaging/config/omgssapi.conf
 package_tools
 rm -rf "$out/stage"
 ls -l "$out"/*.deb

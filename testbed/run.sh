@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs testbed scenarios; each ends with the checker's per-node report and
 # exits non-zero when its expected figures are not met.
-#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|all
+#   testbed/run.sh steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|rollout|all
 # Environment: RATE (msg/s per node, default 200), DURATION (s of load, default 40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -153,13 +153,18 @@ scenario() {
         gsslog-testbed-systemd /lib/systemd/systemd >/dev/null
       echo "== systemd: the packages under systemd, through the rollout"
       timeout 300 docker exec gt-systemd /testbed/systemd-host.sh ;;
+    rollout)
+      # The admin's guide as the packages install it, on systemd as PID 1:
+      # both routes, restarts, rollback with a backlog, upgrade, purges, with
+      # numbered messages throughout (testbed/rollout.sh).
+      bash testbed/rollout.sh ;;
     *) echo "unknown scenario $1" >&2; return 2 ;;
   esac
 }
 
 trap cleanup EXIT
-if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap packaged systemd; fi
-[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|all" >&2; exit 2; }
+if [ "${1:-}" = all ]; then set -- steady graceful-restart collector-kill network-cut kdc-down disk-cap packaged systemd rollout; fi
+[ $# -gt 0 ] || { echo "usage: $0 steady|graceful-restart|collector-kill|network-cut|kdc-down|disk-cap|packaged|systemd|rollout|all" >&2; exit 2; }
 status=0
 for s in "$@"; do
   # `scenario "$s" || status=1` would switch `set -e` off inside the scenario

@@ -30,6 +30,8 @@ packages=(
   # tests/bench-archive.sh: the baselines it measures gsslog against (xz, zstd,
   # Debian's 7zip, ripgrep), GNU time's peak memory, and jq for its JSON
   xz-utils zstd 7zip ripgrep time jq
+  # packaging/man: groff reads the generated man pages for warnings
+  groff-base
 )
 
 missing=()

@@ -55,7 +55,7 @@ pub enum PrivilegeError {
     },
     /// A file the daemon needs later cannot be read as the new user.
     #[error(
-        "after dropping privileges to uid {uid} gid {gid}, {what} {} cannot be read ({source}); \
+        "running as uid {uid} gid {gid}, {what} {} cannot be read ({source}); \
          it is read again later, so make it readable by that group (chgrp GROUP FILE; chmod 0640 FILE)",
         path.display()
     )]
@@ -73,7 +73,7 @@ pub enum PrivilegeError {
     },
     /// A directory the daemon creates files in is not writable as the new user.
     #[error(
-        "after dropping privileges to uid {uid}, {what} {} is not writable ({source}); chown it to that user",
+        "running as uid {uid}, {what} {} is not writable ({source}); chown it to that user",
         path.display()
     )]
     NotWritable {
@@ -231,17 +231,25 @@ pub struct StillNeeded {
 /// Drops privileges as configured, then checks that what the daemon needs
 /// later is still there for it, and logs the outcome. Call once everything
 /// that needs root (ports below 1024, /dev/log, the pid file) is done.
+///
+/// Without a drop the same checks run as the process is (a systemd unit's
+/// `User=`, say), so that an unreadable keytab or a replay cache it cannot
+/// write stops the start with the path and the fix, not every handshake later.
 pub fn drop_and_check(p: &PrivDrop, needed: &StillNeeded) -> Result<Option<Dropped>, PrivilegeError> {
-    let Some(dropped) = p.drop_now()? else { return Ok(None) };
+    let dropped = p.drop_now()?;
+    let ids = os::ids();
+    let now = dropped.unwrap_or(Dropped { uid: ids.uids[1], gid: ids.gids[1] });
     for (what, path) in &needed.readable {
-        dropped.require_readable(what, path)?;
+        now.require_readable(what, path)?;
     }
     for (what, dir) in &needed.writable_dirs {
-        dropped.require_writable_dir(what, dir)?;
+        now.require_writable_dir(what, dir)?;
     }
-    let groups = os::supplementary_groups().unwrap_or_default();
-    tracing::info!(uid = dropped.uid, gid = dropped.gid, groups = ?groups, "dropped privileges");
-    Ok(Some(dropped))
+    if let Some(dropped) = dropped {
+        let groups = os::supplementary_groups().unwrap_or_default();
+        tracing::info!(uid = dropped.uid, gid = dropped.gid, groups = ?groups, "dropped privileges");
+    }
+    Ok(dropped)
 }
 
 /// The file a `KRB5_KTNAME`-style variable names, if it names a file

@@ -140,9 +140,17 @@ impl ChunkSource {
             ChunkSource::Gss { reader, session, .. } => tracing::info!(
                 %peer,
                 principal = session.peer_name(),
-                byte_order = ?reader.byte_order(),
+                // As the config spells them ($GssForwardFrameByteOrder), and whole
+                // seconds: no Rust debug text in the fields an admin reads.
+                byte_order = match reader.byte_order() {
+                    Some(gsswire::ByteOrder::Little) => "le",
+                    Some(gsswire::ByteOrder::Big) => "be",
+                    None => "undecided",
+                },
                 message_tokens = session.message_tokens().name(),
-                context_expires_in = ?session.expires_at().map(|t| t.saturating_duration_since(std::time::Instant::now())),
+                context_expires_in = %session
+                    .expires_at()
+                    .map_or("never".to_string(), |t| format!("{}s", t.saturating_duration_since(std::time::Instant::now()).as_secs())),
                 "GSS session opened"
             ),
             ChunkSource::Plain { .. } => tracing::info!(%peer, "plain TCP session opened"),

@@ -139,6 +139,11 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
             daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, config.privileges.final_group());
             needed.readable.push(("the keytab", keytab));
         }
+        // MIT's replay cache (krb5_UID.rcache2), written at every accept.
+        if std::env::var_os("KRB5RCACHETYPE").is_none_or(|t| t != "none") {
+            let rcache = std::env::var_os("KRB5RCACHEDIR").map_or_else(|| std::path::PathBuf::from("/var/tmp"), std::path::PathBuf::from);
+            needed.writable_dirs.push(("the replay cache directory (KRB5RCACHEDIR)", rcache));
+        }
     }
     daemon::privileges::drop_and_check(&config.privileges, &needed)?;
     Ok(())

@@ -34,6 +34,9 @@ pub struct Cli {
     #[arg(long, requires = "check_config")]
     pub check_credentials: bool,
     /// Where queues live when the config has no $WorkDirectory.
-    #[arg(long, default_value = "/var/spool/rsyslog")]
+    #[arg(long, default_value = DEFAULT_WORK_DIRECTORY)]
     pub work_directory: PathBuf,
 }
+
+/// Where queues live without `$WorkDirectory` or `--work-directory`: rsyslog's default.
+pub const DEFAULT_WORK_DIRECTORY: &str = "/var/spool/rsyslog";

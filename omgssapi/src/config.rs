@@ -112,12 +112,38 @@ pub struct ShipperConfig {
 
 /// Directives accepted so that a node's existing file loads, with a warning.
 const IGNORED: &[&str] = &[
-    "actionqueuetype", "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
+    "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
     "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
     "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
     "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
     "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
 ];
+
+/// `$ModLoad` of an rsyslog input this shipper has no counterpart for: what
+/// happens to those messages on a node that runs only the shipper.
+fn explain_module(d: &mut Directive, module: &str) {
+    let why = match module {
+        "imklog" => "the shipper does not read the kernel log: as the node's syslog daemon (socket activation) it gets the kernel's \
+                     messages from journald, which forwards them to syslog.socket (ForwardToSyslog=yes); under omprog, rsyslog's imklog reads them",
+        "imjournal" => "the shipper does not read the journal: as the node's syslog daemon (socket activation) it gets what journald \
+                        forwards to syslog.socket (ForwardToSyslog=yes), kernel messages included; under omprog, rsyslog reads it",
+        _ => return,
+    };
+    d.warn(format!("$ModLoad {module}: {why}"));
+}
+
+/// `$ActionQueueType`: rsyslog's disk-assisted queue (LinkedList or
+/// FixedArray with a file name) and its disk queue are what this queue always
+/// is, so they pass in silence; Direct (no queue) cannot be had.
+fn check_queue_type(d: &mut Directive, value: &str) {
+    const KINDS: [&str; 3] = ["linkedlist", "fixedarray", "disk"];
+    let kind = value.trim().to_ascii_lowercase();
+    if kind == "direct" {
+        d.warn("$ActionQueueType Direct: this shipper always queues on disk (as rsyslog's Disk type)");
+    } else if !KINDS.contains(&kind.as_str()) {
+        d.error(format!("'{value}' is not a queue type (LinkedList, FixedArray, Disk or Direct)"));
+    }
+}
 
 /// Per-action settings that rsyslog resets after each action.
 #[derive(Clone)]
@@ -219,7 +245,10 @@ impl Settings {
         let v = d.value;
         let q = &mut self.queue;
         match d.name {
-            "modload" => self.modules.push(v.to_string()),
+            "modload" => {
+                explain_module(d, v.trim());
+                self.modules.push(v.to_string());
+            }
             "markmessageperiod" => set(&mut self.mark_period, d.positive_seconds()),
             "gssforwardservicename" => self.service = v.to_string(),
             "gssmode" => set(&mut self.protection, d.parse()),
@@ -273,6 +302,7 @@ impl Settings {
                 }
             },
             "workdirectory" => self.work_dir = PathBuf::from(v),
+            "actionqueuetype" => check_queue_type(d, v),
             "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
             "actionqueuefilename" => q.file_name = Some(v.to_string()),
             "actionqueuemaxdiskspace" => set(&mut q.max_disk, d.size(0).map(|n| (n > 0).then_some(n))),
@@ -547,6 +577,24 @@ pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: boo
     let (config, mut text) = load(path, default_work_dir);
     if check_credentials && !text.has_errors() {
         for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
+            // MIT only says "no credentials" for a keytab it cannot open.
+            let keytab = f.identity.keytab.as_deref().and_then(|k| k.strip_prefix("FILE:")).map(std::path::PathBuf::from);
+            if let Some(path) = keytab.or_else(|| daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None)) {
+                if let Err(e) = std::fs::File::open(&path) {
+                    let ids = daemon::os::ids();
+                    text.error(
+                        &f.location,
+                        format!(
+                            "the client keytab {} cannot be read as uid {} gid {} ({e}): make it readable by that group \
+                             (chgrp GROUP FILE; chmod 0640 FILE)",
+                            path.display(),
+                            ids.uids[1],
+                            ids.gids[1]
+                        ),
+                    );
+                    continue;
+                }
+            }
             let target = format!("{}@{}", f.service, f.target.host);
             if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
                 let who = f.identity.principal.as_deref().unwrap_or("the default principal");
@@ -569,6 +617,19 @@ mod tests {
         assert_eq!(t("[2001:db8::1]:515;RSYSLOG_ForwardFormat"), (Target { host: "2001:db8::1".into(), port: 515, zlib_level: None, octet_counted: false }, Some("RSYSLOG_ForwardFormat".into())));
         assert!(parse_target("(z)host").is_err());
         assert!(parse_target("host:51x").is_err());
+    }
+
+    #[test]
+    fn kernel_and_journal_inputs_say_where_those_messages_come_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.conf");
+        std::fs::write(&path, "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n").unwrap();
+        let (_, text) = load(&path, dir.path());
+        let said = format!("{:?}", text.problems);
+        assert!(!text.has_errors(), "{said}");
+        assert!(said.contains("$ModLoad imklog: the shipper does not read the kernel log"), "{said}");
+        assert!(said.contains("$ModLoad imjournal: the shipper does not read the journal"), "{said}");
+        assert!(said.contains("ForwardToSyslog=yes"), "{said}");
     }
 
     #[test]

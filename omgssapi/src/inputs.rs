@@ -4,12 +4,13 @@
 //! Each input runs on its own thread: enqueueing may wait (up to the enqueue
 //! timeout), and that must never hold up the async forwarders.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use daemon::signals::Shutdown;
@@ -17,6 +18,10 @@ use syslog::framing::Deframer;
 use syslog::Origin;
 
 use crate::route::Router;
+
+/// How long a datagram input waits in one read before it looks whether the
+/// shipper is stopping.
+const STOP_POLL: Duration = Duration::from_millis(200);
 
 pub struct Inputs {
     pub router: Arc<Router>,
@@ -43,6 +48,12 @@ impl Inputs {
             let _ = writeln!(stdout, "OK").and_then(|_| stdout.flush());
             for line in stdin.lock().split(b'\n') {
                 let Ok(line) = line else { break };
+                // rsyslog never sends an empty message; an empty line is a
+                // template's LF after a message that ended with one, and
+                // answering it would put every later answer one behind.
+                if line.is_empty() {
+                    continue;
+                }
                 let reply = if me.shutdown.is_triggered() {
                     "ERROR shutting down".to_string()
                 } else {
@@ -61,22 +72,23 @@ impl Inputs {
     }
 
     /// A local datagram socket such as `/dev/log`: one message per datagram.
-    pub fn spawn_unix(self: &Arc<Self>, path: &Path) -> anyhow::Result<UnixSocketGuard> {
+    pub fn spawn_unix(self: &Arc<Self>, path: &Path) -> anyhow::Result<(UnixSocketGuard, Reader)> {
         let _ = std::fs::remove_file(path);
         let socket = UnixDatagram::bind(path).with_context(|| format!("binding unix socket {}", path.display()))?;
         let mut perms = std::fs::metadata(path)?.permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o666);
         std::fs::set_permissions(path, perms)?;
-        self.spawn_datagram_reader(socket)?;
+        let reader = self.spawn_datagram_reader(socket)?;
         tracing::info!(path = %path.display(), "listening on unix socket");
-        Ok(UnixSocketGuard(path.to_path_buf()))
+        Ok((UnixSocketGuard(path.to_path_buf()), reader))
     }
 
     /// A datagram socket systemd bound for us (socket activation, as the
     /// node's syslog daemon: `syslog.socket`, journald's
     /// `/run/systemd/journal/syslog`). systemd owns the socket file, so
-    /// nothing is bound, chmod'ed or removed here.
-    pub fn spawn_activated(self: &Arc<Self>, fd: OwnedFd) -> anyhow::Result<()> {
+    /// nothing is bound, chmod'ed or removed here; what is still in the
+    /// socket when we stop stays there for the next instance.
+    pub fn spawn_activated(self: &Arc<Self>, fd: OwnedFd) -> anyhow::Result<Reader> {
         if !daemon::systemd::is_datagram_socket(&fd) {
             anyhow::bail!("a socket passed by systemd is not a datagram socket (the shipper takes ListenDatagram= sockets only)");
         }
@@ -87,37 +99,58 @@ impl Inputs {
             .as_pathname()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(unnamed)".into());
-        self.spawn_datagram_reader(socket)?;
+        let reader = self.spawn_datagram_reader(socket)?;
         tracing::info!(path = %name, "listening on a unix socket passed by systemd");
-        Ok(())
+        Ok(reader)
     }
 
     /// One message per datagram, from a local socket.
-    fn spawn_datagram_reader(self: &Arc<Self>, socket: UnixDatagram) -> anyhow::Result<()> {
+    fn spawn_datagram_reader(self: &Arc<Self>, socket: UnixDatagram) -> anyhow::Result<Reader> {
+        // The socket may come from another process (systemd's, which an
+        // earlier reader may have made non-blocking): blocking reads with a
+        // timeout, so that a stop is seen between datagrams.
+        socket.set_nonblocking(false).context("making the local socket blocking")?;
+        socket.set_read_timeout(Some(STOP_POLL)).context("setting the local socket's read timeout")?;
         let me = self.clone();
-        std::thread::Builder::new().name("input-unix".into()).spawn(move || {
+        let handle = std::thread::Builder::new().name("input-unix".into()).spawn(move || {
             let origin = me.origin("127.0.0.1".into(), "imuxsock");
-            let mut buf = vec![0u8; 64 * 1024];
-            while let Ok(n) = socket.recv(&mut buf) {
-                me.accept(&buf[..n], &origin);
-            }
+            me.read_datagrams("local socket", |buf| socket.recv(buf).map(|n| (n, origin.clone())));
         })?;
-        Ok(())
+        Ok(Reader(handle))
     }
 
-    pub fn spawn_udp(self: &Arc<Self>, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    pub fn spawn_udp(self: &Arc<Self>, addr: SocketAddr) -> anyhow::Result<(SocketAddr, Reader)> {
         let socket = UdpSocket::bind(addr).with_context(|| format!("binding UDP {addr}"))?;
+        socket.set_read_timeout(Some(STOP_POLL)).context("setting the UDP socket's read timeout")?;
         let local = socket.local_addr()?;
         let me = self.clone();
-        std::thread::Builder::new().name("input-udp".into()).spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
-            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-                let origin = me.origin(peer.ip().to_string(), "imudp");
-                me.accept(&buf[..n], &origin);
-            }
+        let handle = std::thread::Builder::new().name("input-udp".into()).spawn(move || {
+            me.read_datagrams("UDP socket", |buf| {
+                socket.recv_from(buf).map(|(n, peer)| (n, me.origin(peer.ip().to_string(), "imudp")))
+            });
         })?;
         tracing::info!(%local, "listening on UDP");
-        Ok(local)
+        Ok((local, Reader(handle)))
+    }
+
+    /// Reads datagrams until shutdown: the stop is checked before every
+    /// read, never after one, so a datagram read is always queued and one
+    /// not read stays in the socket (for the next instance, when systemd
+    /// holds the socket).
+    fn read_datagrams(&self, what: &str, mut recv: impl FnMut(&mut [u8]) -> std::io::Result<(usize, Arc<Origin>)>) {
+        let mut buf = vec![0u8; 64 * 1024];
+        while !self.shutdown.is_triggered() {
+            match recv(&mut buf) {
+                Ok((n, origin)) => {
+                    let _ = self.router.route(&buf[..n], &origin);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the {what} failed: it takes no more messages");
+                    return;
+                }
+            }
+        }
     }
 
     /// TCP, LF-framed or octet-counted (detected per frame, as rsyslog's imtcp).
@@ -153,15 +186,6 @@ impl Inputs {
         Ok(local)
     }
 
-    /// Inputs that cannot ask the sender to retry: a refused message is
-    /// counted by the queue and logged there.
-    fn accept(&self, raw: &[u8], origin: &Arc<Origin>) {
-        if self.shutdown.is_triggered() {
-            return;
-        }
-        let _ = self.router.route(raw, origin);
-    }
-
     fn accept_many(&self, frames: &mut Vec<Vec<u8>>, origin: &Arc<Origin>) {
         if !frames.is_empty() && !self.shutdown.is_triggered() {
             let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
@@ -170,6 +194,19 @@ impl Inputs {
             }
         }
         frames.clear();
+    }
+}
+
+/// A datagram input's thread, which ends once shutdown is triggered and the
+/// datagram it was reading, if any, is queued.
+pub struct Reader(std::thread::JoinHandle<()>);
+
+impl Reader {
+    /// Waits until the input has stopped reading and queued what it read.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("an input thread panicked");
+        }
     }
 }
 

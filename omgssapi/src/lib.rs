@@ -33,7 +33,17 @@ pub fn main() -> ExitCode {
         return queue_command::main();
     }
     let cli = Cli::parse();
-    daemon::logging::init();
+    if cli.stdin {
+        // Under rsyslog's omprog: stderr is /dev/null, so the log goes to the
+        // journal; and systemd's variables are rsyslog's (its notify socket,
+        // its watchdog), not ours to answer. No thread runs yet.
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            std::env::remove_var(name);
+        }
+        daemon::logging::init_to_journal_if_unseen("omgssapi", std::path::Path::new(daemon::logging::JOURNAL_SOCKET));
+    } else {
+        daemon::logging::init();
+    }
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
     let check_credentials = cli.check_credentials;
@@ -47,8 +57,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     let mut consumers = Vec::new();
     let mut actions = Vec::new();
     for f in &config.forwards {
-        let (producer, consumer) = queue::open(f.queue.clone())
-            .with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
+        let (producer, consumer) =
+            open_queue(&f.queue).with_context(|| format!("opening the queue for {} (from {})", f.target.host, f.location))?;
         let backlog = producer.stats().queued;
         if backlog > 0 {
             tracing::info!(queue = %f.queue.name, backlog, "messages from before the restart are queued");
@@ -68,17 +78,20 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut guards = Vec::new();
+    let mut readers = Vec::new();
     config.inputs.unix_sockets.extend(cli.unix_sockets.iter().cloned());
     config.inputs.udp.extend(cli.udp.iter().copied());
     config.inputs.tcp.extend(cli.tcp.iter().copied());
     for path in &config.inputs.unix_sockets {
-        guards.push(inputs.spawn_unix(path)?);
+        let (guard, reader) = inputs.spawn_unix(path)?;
+        guards.push(guard);
+        readers.push(reader);
     }
     for fd in daemon::systemd::take_listen_fds()? {
-        inputs.spawn_activated(fd)?;
+        readers.push(inputs.spawn_activated(fd)?);
     }
     for addr in &config.inputs.udp {
-        inputs.spawn_udp(*addr)?;
+        readers.push(inputs.spawn_udp(*addr)?.1);
     }
     for addr in &config.inputs.tcp {
         inputs.spawn_tcp(*addr)?;
@@ -105,7 +118,8 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     runtime.block_on(async {
         let mut signals = Signals::install()?;
         if let Some(listener) = metrics_listener {
-            tracing::info!(addr = ?listener.local_addr().ok(), "metrics endpoint listening (GET /metrics, GET /health)");
+            let addr = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+            tracing::info!(%addr, "metrics endpoint listening (GET /metrics, GET /health)");
             tokio::spawn(daemon::metrics_http::serve(listener, registry.clone(), stats::health(&actions), shutdown.clone()));
         }
         if config.metrics.impstats {
@@ -120,9 +134,21 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         let _watchdog = daemon::systemd::spawn_watchdog();
         let on_hangup = || tracing::info!("SIGHUP: nothing to reopen (the shipper writes no log files); going on");
         let mut stdin_closed = shutdown.clone();
-        tokio::select! {
-            s = signals.stop_requested(on_hangup) => tracing::info!(signal = s.name(), "stopping"),
-            _ = stdin_closed.triggered() => {}
+        loop {
+            tokio::select! {
+                s = signals.stop_requested(on_hangup) => {
+                    // Under omprog, systemd's SIGTERM to rsyslog's whole unit
+                    // reaches us too; rsyslog still hands over what it holds
+                    // and then closes stdin, which is our stop.
+                    if cli.stdin && s == signals::StopSignal::Terminate {
+                        tracing::info!("SIGTERM: under rsyslog's omprog, stopping once rsyslog closes stdin");
+                        continue;
+                    }
+                    tracing::info!(signal = s.name(), "stopping");
+                }
+                _ = stdin_closed.triggered() => {}
+            }
+            break;
         }
         daemon::systemd::notify_stopping();
         // Stop taking input, stop the forwarders, keep what is queued.
@@ -130,6 +156,11 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         while forwarders.join_next().await.is_some() {}
         anyhow::Ok(())
     })?;
+    // Each datagram input queues what it read before the stop and leaves
+    // the rest in its socket (systemd's, for the next instance).
+    for reader in readers {
+        reader.join();
+    }
     for q in queues {
         let s = q.stats();
         tracing::info!(queued = s.queued, enqueued = s.enqueued, acknowledged = s.acknowledged, discarded_full = s.discarded_full, "queue state at exit");
@@ -141,6 +172,31 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     drop(pid_file);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// How long a starting shipper waits for another process to release its
+/// queue: the handover from rsyslog's omprog shipper to the socket-activated
+/// one, which systemd may start while rsyslog is still stopping.
+const QUEUE_HANDOVER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens a queue, waiting up to [`QUEUE_HANDOVER`] while another process
+/// holds it. Nothing is read from any input meanwhile: what arrives waits in
+/// the sockets.
+fn open_queue(config: &queue::QueueConfig) -> Result<(queue::Producer, queue::Consumer), queue::QueueError> {
+    let start = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match queue::open(config.clone()) {
+            Err(queue::QueueError::Locked { path }) if start.elapsed() < QUEUE_HANDOVER => {
+                if !said {
+                    tracing::info!(lock = %path.display(), "the queue is in use by another process (rsyslog's omprog shipper stopping?): waiting for it");
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// `$PrivDropToUser` and its kin, once the inputs are bound and the queues

@@ -1,6 +1,6 @@
 //! The command line of `omgssapi queue`. Its own file so that the man page
 //! is made from the same definition as `omgssapi queue --help`
-//! (packaging/man includes it, as it does `cli.rs`).
+//! (packaging/man reads it from the library, as it does `cli.rs`).
 
 use std::path::PathBuf;
 
@@ -25,7 +25,9 @@ pub struct QueueArgs {
     /// The shipper's configuration file, which says where the queues are.
     #[arg(short = 'f', long = "config")]
     pub config: PathBuf,
-    /// Where queues live when the config has no $WorkDirectory (as the shipper's flag).
-    #[arg(long, default_value = "/var/spool/rsyslog")]
-    pub work_directory: PathBuf,
+    /// Read the queues in DIR, whatever the config's $WorkDirectory says (a
+    /// queue moved aside, say); without it, where the shipper keeps them:
+    /// $WorkDirectory, else /var/spool/rsyslog.
+    #[arg(long, value_name = "DIR")]
+    pub work_directory: Option<PathBuf>,
 }

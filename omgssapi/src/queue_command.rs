@@ -11,11 +11,18 @@
 //! again, so remove the queue's files once the export is delivered.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::queue_cli::{QueueAction, QueueArgs, QueueCli};
+
+/// What to do when a shipper holds the queue: stopping the unit alone is not
+/// enough on a socket-activated node (the next log line starts it again).
+const STOP_HINT: &str = "a shipper is running on this queue: stop it first. Socket-activated (gsslog-shipper.service), \
+stop its socket too, or the next log line starts it again: systemctl stop syslog.socket gsslog-shipper \
+(systemctl start syslog.socket gsslog-shipper afterwards). Under rsyslog's omprog: systemctl stop rsyslog";
 
 /// Runs `omgssapi queue ...` (the program's arguments after `omgssapi`);
 /// errors are printed with their causes.
@@ -35,10 +42,25 @@ pub fn main() -> ExitCode {
 }
 
 fn load(args: &QueueArgs) -> Result<crate::config::ShipperConfig, ExitCode> {
-    let (config, text) = crate::config::load(&args.config, &args.work_directory);
-    match text.gate("omgssapi", false) {
-        Some(exit) => Err(exit),
-        None => Ok(config),
+    let default = args.work_directory.clone().unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_WORK_DIRECTORY));
+    let (mut config, text) = crate::config::load(&args.config, &default);
+    if let Some(exit) = text.gate("omgssapi", false) {
+        return Err(exit);
+    }
+    if let Some(dir) = &args.work_directory {
+        for f in &mut config.forwards {
+            f.queue.dir = dir.clone();
+        }
+    }
+    Ok(config)
+}
+
+/// [`queue::read_backlog`], with what to do when a shipper holds the queue.
+fn read(q: &queue::QueueConfig, each: impl FnMut(&queue::Record)) -> anyhow::Result<queue::Backlog> {
+    match queue::read_backlog(q, each) {
+        Ok(backlog) => Ok(backlog),
+        Err(e @ queue::QueueError::Locked { .. }) => Err(anyhow::anyhow!("{e}: {STOP_HINT}")),
+        Err(e) => Err(e).with_context(|| format!("reading queue {} in {}", q.name, q.dir.display())),
     }
 }
 
@@ -61,9 +83,17 @@ fn show(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for f in &config.forwards {
         let q = &f.queue;
-        let backlog = queue::read_backlog(q, |_| {}).with_context(|| format!("reading queue {} in {}", q.name, q.dir.display()))?;
+        let backlog = read(q, |_| {})?;
         writeln!(out, "queue {} in {} (to {}:{}, from {})", q.name, q.dir.display(), f.target.host, f.target.port, f.location)?;
         writeln!(out, "  records: {}", backlog.records)?;
+        if backlog.segments == 0 && backlog.bytes_on_disk == 0 {
+            writeln!(
+                out,
+                "  no queue files here: a shipper never queued in this directory with this configuration \
+                 (the packaged service queues in /var/lib/gsslog-shipper: give the config \
+                 $WorkDirectory /var/lib/gsslog-shipper, or pass --work-directory)"
+            )?;
+        }
         writeln!(out, "  bytes: {} of records, {} on disk in {} segment files", backlog.payload_bytes, backlog.bytes_on_disk, backlog.segments)?;
         if let (Some(oldest), Some(newest)) = (&backlog.oldest, &backlog.newest) {
             writeln!(out, "  oldest: #{} {}", oldest.seq, preview(oldest, config.max_message_size))?;
@@ -85,7 +115,7 @@ fn export(args: &QueueArgs) -> anyhow::Result<ExitCode> {
     let mut failed = None;
     for f in &config.forwards {
         let q = &f.queue;
-        let backlog = queue::read_backlog(q, |record| {
+        let backlog = read(q, |record| {
             if failed.is_some() {
                 return;
             }
@@ -94,8 +124,7 @@ fn export(args: &QueueArgs) -> anyhow::Result<ExitCode> {
             if let Err(e) = out.write_all(&line) {
                 failed = Some(e);
             }
-        })
-        .with_context(|| format!("reading queue {} in {}", q.name, q.dir.display()))?;
+        })?;
         if let Some(e) = failed.take() {
             return Err(e).context("writing to stdout");
         }

@@ -10,6 +10,8 @@ install_package gsslog-collector imgssapi
 install -m 0640 -g gsslog-collector /shared/keytabs/collector.keytab /etc/gsslog/collector.keytab
 # The testbed's checker reads the tree from the host's volume at /data.
 sed -i -e 's#/var/log/hosts#/data/hosts#g' /etc/gsslog/imgssapi.conf
+# The realm, as the admin's guide says (the package ships a placeholder).
+sed -i 's#@<REALM>#@GRID.TEST#' /etc/gsslog/imgssapi.conf
 install -d -m 0750 -o gsslog-collector -g gsslog-collector /data/hosts
 /usr/sbin/imgssapi -f /etc/gsslog/imgssapi.conf --check-config
 run_unit gsslog-collector.service

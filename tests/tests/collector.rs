@@ -580,3 +580,53 @@ async fn an_unwritable_file_is_an_error_and_other_files_go_on() {
     assert!(status.0.success());
     assert!(status.1.contains("lost=2"), "the losses are counted: {}", status.1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_seeds_warnings() {
+    // packaging/config/imgssapi.conf: the grid's server.conf as it was meant,
+    // its PbsService template and pbs_mom rule fixed (issue #22 item 10).
+    let packaged = include_str!("../../packaging/config/imgssapi.conf");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hosts");
+    let port = free_port().unwrap();
+    let include = dir.path().join("imgssapi.d");
+    std::fs::create_dir(&include).unwrap();
+    // A site's rule in the include directory applies.
+    let site_log = dir.path().join("site.log");
+    std::fs::write(include.join("site.conf"), format!("*.* {}\n", site_log.display())).unwrap();
+    let config = packaged
+        .replace("/var/log/hosts", &root.display().to_string())
+        .replace("/etc/gsslog/imgssapi.d", &include.display().to_string())
+        .replace("$InputGSSServerRun 515", &format!("$InputGSSServerRun {port}"))
+        // The test's client is not a host principal.
+        .replace("host/*@<REALM>", &format!("client@{}", gsslog_tests::realm::REALM));
+    let conf = dir.path().join("imgssapi.conf");
+    std::fs::write(&conf, &config).unwrap();
+    let out = std::process::Command::new(gsslog_tests::daemon::bin_path("imgssapi").unwrap())
+        .arg("-f")
+        .arg(&conf)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("PbsService") && !said.contains("can never match"), "{said}");
+
+    let collector = start_collector(&dir.path().join("collector"), &config);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut node = GssClient::connect(addr, Some(ip("127.0.0.2")), Protection::Encryption, ByteOrder::Little).await.unwrap();
+    node.send_lines(&["<30>Nov 23 12:00:04 node2 pbs_mom: job 42 started", "<30>Nov 23 12:00:05 node2 pbs_server: not pbs_mom"]).await.unwrap();
+    let (y, m) = year_month();
+    let pbs = root.join("pbs").join(&y).join(&m).join(format!("log.{}", ymd()));
+    let got = wait_lines(&pbs, 1, &collector);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].ends_with("node2 pbs_mom: job 42 started"), "{got:?}");
+    let per_host = wait_lines(&root.join(&y).join(&m).join("127.0.0.2").join("syslog"), 2, &collector);
+    assert_eq!(per_host.len(), 2, "pbs_mom's lines stay in the host's syslog too: {per_host:?}");
+    assert_eq!(wait_lines(&site_log, 2, &collector).len(), 2, "the include directory's rule");
+    // The session's log line in words an admin reads, not Rust's debug text.
+    let log = collector.log();
+    let opened = log.lines().find(|l| l.contains("GSS session opened")).unwrap_or_default();
+    assert!(opened.contains("byte_order=\"le\"") || opened.contains("byte_order=le"), "{opened}");
+    assert!(!opened.contains("Some("), "{opened}");
+}

@@ -321,6 +321,7 @@ fn a_stopped_shippers_backlog_is_shown_and_exported_as_syslog_lines() {
         let (ok, _, stderr) = omgssapi(&args("show"));
         assert!(!ok, "show must refuse a queue in use");
         assert!(stderr.contains("is in use by another process"), "{stderr}");
+        assert!(stderr.contains("systemctl stop syslog.socket gsslog-shipper"), "how to stop a socket-activated shipper: {stderr}");
         let segs: u64 = std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
         if segs > 50 * 40 || start.elapsed() > WAIT {
             break;
@@ -520,4 +521,72 @@ fn sigint_is_logged_as_sigint() {
     collector.wait_for_log("graceful shutdown signal=\"SIGINT\"", WAIT).unwrap();
     let status = collector.wait_for_exit(WAIT).unwrap();
     assert!(status.success(), "the collector stops cleanly on SIGINT: {status}\n{}", collector.log());
+}
+
+#[test]
+fn a_replay_cache_the_units_user_cannot_write_stops_the_collector_at_start() {
+    // As under systemd's User=: no $PrivDropToUser, the process already runs
+    // as its user, and MIT would fail every handshake writing its replay cache.
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let dir = traversable_tempdir();
+    let keytab = keytab_copy(&realm.server_keytab(), dir.path(), 0, 0o644);
+    let rcache = dir.path().join("rcache");
+    std::fs::create_dir(&rcache).unwrap();
+    std::fs::set_permissions(&rcache, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let port = free_port().unwrap();
+    let conf = dir.path().join("imgssapi.conf");
+    std::fs::write(&conf, format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n*.* {}/all.log\n", dir.path().display())).unwrap();
+    let env = with_env(with_env(realm.server_env(), "KRB5_KTNAME", format!("FILE:{}", keytab.display())), "KRB5RCACHEDIR", rcache.display().to_string());
+    let log_path = dir.path().join("imgssapi.log");
+    let mut collector = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(gsslog_tests::daemon::bin_path("imgssapi").unwrap())
+        .arg("-f")
+        .arg(&conf)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = collector.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > WAIT {
+            let _ = collector.kill();
+            let _ = collector.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(status.is_some_and(|s| !s.success()), "the collector must not run unable to accept:\n{log}");
+    assert!(log.contains(&format!("the replay cache directory (KRB5RCACHEDIR) {} is not writable", rcache.display())), "{log}");
+}
+
+#[test]
+fn check_credentials_names_a_keytab_the_user_cannot_read() {
+    // As the guide runs it: the service's user and keytab (systemd-run -p User=).
+    let realm = TestRealm::shared();
+    open_realm_to_others(realm);
+    let dir = traversable_tempdir();
+    let keytab = keytab_copy(&realm.client_keytab(SHARED_CLIENT), dir.path(), 0, 0o600);
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, "*.* :omgssapi:localhost:9\n").unwrap();
+    let env = with_env(realm.client_env(SHARED_CLIENT), "KRB5_CLIENT_KTNAME", format!("FILE:{}", keytab.display()));
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(gsslog_tests::daemon::bin_path("omgssapi").unwrap())
+        .args(["--check-config", "--check-credentials", "--work-directory", "/tmp", "-f"])
+        .arg(&conf)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("KRB5CCNAME", "MEMORY:")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said} {env:?}");
+    assert!(said.contains(&format!("the client keytab {} cannot be read as uid 65534", keytab.display())), "{said}");
 }

@@ -106,7 +106,45 @@ fn the_units_are_hardened() {
     assert_eq!(shipper["StateDirectoryMode"], ["0700"], "the queue holds authpriv messages");
     assert_eq!(shipper["Requires"], ["syslog.socket"]);
     assert_eq!(shipper["Alias"], ["syslog.service"], "socket activation as the node's syslog daemon, as rsyslog");
-    assert!(shipper["ExecStart"][0].contains("--work-directory /var/lib/gsslog-shipper"), "the queue in StateDirectory");
+    assert_eq!(shipper["StateDirectory"], ["gsslog-shipper"], "the queue in /var/lib/gsslog-shipper");
+}
+
+/// The packaged shipper config with the collector filled in, as an admin leaves it.
+fn packaged_shipper_config(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(packaging().join("config/omgssapi.conf")).unwrap();
+    let conf = dir.join("omgssapi.conf");
+    let include = dir.join("omgssapi.d");
+    std::fs::create_dir_all(&include).unwrap();
+    let text = text.replace("<server_name>:<port>", "collector.example.org:515").replace("/etc/gsslog/omgssapi.d", include.to_str().unwrap());
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+#[test]
+fn the_queue_tool_reads_the_queue_the_packaged_service_and_omprog_wrapper_write() {
+    // The config names the unit's StateDirectory, which the unit and the
+    // wrapper also pass as the fallback (for a config from before that line):
+    // `queue show -f` on the packaged config finds the queue they write.
+    let service = unit_keys(&unit("gsslog-shipper.service"));
+    let exec = &service["ExecStart"][0];
+    assert_eq!(exec, "/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf --work-directory /var/lib/gsslog-shipper");
+    let wrapper = std::fs::read_to_string(packaging().join("omprog/gsslog-shipper-omprog")).unwrap();
+    assert!(wrapper.contains("/usr/sbin/omgssapi -f /etc/gsslog/omgssapi.conf --stdin --work-directory /var/lib/gsslog-shipper \"$@\""), "{wrapper}");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = packaged_shipper_config(dir.path());
+    let out = Command::new(bin_path("omgssapi").unwrap()).args(["queue", "show", "-f"]).arg(&conf).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("queue srvrfwd1 in /var/lib/gsslog-shipper "), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_packaged_shipper_config_checks_without_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = packaged_shipper_config(dir.path());
+    let out = Command::new(bin_path("omgssapi").unwrap()).arg("-f").arg(&conf).arg("--check-config").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.to_lowercase().contains("warning"), "the packaged config warns at every start:\n{said}");
 }
 
 #[test]

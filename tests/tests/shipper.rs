@@ -169,9 +169,16 @@ fn stock_rsyslog_feeds_the_shipper_through_omprog() {
         shipper_conf.display(),
         shipper_dir.join("work").display()
     );
+    // The admin's guide's template, as written there; rsyslog's own
+    // messages (omprog's complaints among them) go to a file of their own.
+    let readme = include_str!("../../README.md");
+    let template = readme.lines().map(str::trim).find(|l| l.starts_with("template(name=\"GsslogForward\"")).expect("the guide's omprog template");
+    let internal = dir.path().join("rsyslogd-internal.log");
     let node_conf = format!(
-        "$ModLoad imudp\n$UDPServerAddress 127.0.0.1\n$UDPServerRun {udp}\nmodule(load=\"omprog\")\n\
-         *.* action(type=\"omprog\" binary=\"{binary}\" confirmMessages=\"on\" template=\"RSYSLOG_TraditionalForwardFormat\" output=\"{}\")\n",
+        "$ModLoad imudp\n$UDPServerAddress 127.0.0.1\n$UDPServerRun {udp}\nmodule(load=\"omprog\")\n{template}\n\
+         :programname, isequal, \"rsyslogd\" {}\n& stop\n\
+         *.* action(type=\"omprog\" binary=\"{binary}\" confirmMessages=\"on\" template=\"GsslogForward\" output=\"{}\")\n",
+        internal.display(),
         shipper_dir.join("stderr.log").display()
     );
     let node = Rsyslogd::start(&dir.path().join("node"), &node_conf, &realm.client_env(SHARED_CLIENT)).unwrap();
@@ -192,6 +199,8 @@ fn stock_rsyslog_feeds_the_shipper_through_omprog() {
     let missing: Vec<usize> = (0..N).filter(|i| !got.contains(i)).collect();
     assert!(missing.is_empty(), "missing {missing:?}\nshipper:\n{shipper_log}\nnode rsyslog:\n{}\ncollector:\n{}", node.log(), collector.log());
     assert_in_order(&got, N);
+    let complaints = std::fs::read_to_string(&internal).unwrap_or_default() + &node.log();
+    assert!(!complaints.contains("omprog"), "the guide's stanza makes rsyslog complain:\n{complaints}");
 }
 
 #[test]

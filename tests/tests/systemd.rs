@@ -165,3 +165,152 @@ fn without_systemd_the_daemons_say_nothing_and_still_run() {
     assert!(!d.log().contains("passed by systemd"), "{}", d.log());
     assert!(d.stop(WAIT).unwrap().success());
 }
+
+/// One instance of the shipper on a socket that outlives it, as
+/// `syslog.socket` outlives `syslog.service`: the socket goes in as stdin and
+/// becomes fd 3 with LISTEN_FDS=1 and LISTEN_PID=the shipper's own pid.
+fn shipper_on_held_socket(dir: &Path, conf: &Path, socket: &UnixDatagram, instance: usize) -> (Child, std::path::PathBuf) {
+    let realm = TestRealm::shared();
+    let log = dir.join(format!("omgssapi.{instance}.log"));
+    let fd = std::os::fd::OwnedFd::from(socket.try_clone().unwrap());
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 3<&0 0</dev/null; LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@""#)
+        .arg(bin_path("omgssapi").unwrap())
+        .arg("-f")
+        .arg(conf)
+        .arg("--work-directory")
+        .arg(dir.join("work"))
+        .envs(realm.client_env(SHARED_CLIENT).iter().map(|(k, v)| (k, v)))
+        .env("RUST_LOG", "info")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::from(fd))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, log)
+}
+
+#[test]
+fn ten_restarts_of_the_socket_activated_shipper_under_load_lose_and_duplicate_nothing() {
+    const MESSAGES: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("out");
+    let mut collector = start_collector(&dir.path().join("collector"), port, &out, None);
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    let seed = include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", &format!("localhost:{port}"));
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, seed).unwrap();
+    // Stands for /run/systemd/journal/syslog, held by systemd across restarts.
+    let path = dir.path().join("syslog");
+    let socket = UnixDatagram::bind(&path).unwrap();
+
+    // Numbered messages at about 300/s for the whole loop; a send waits while
+    // the socket's queue is full (no instance reading), as journald's does.
+    let mut sender = Some(std::thread::spawn({
+        let path = path.clone();
+        move || {
+            let sender = UnixDatagram::unbound().unwrap();
+            for i in 0..MESSAGES {
+                let line = format!("<38>Nov 23 12:00:00 node1 sshd[42]: restart loop seq {i:05}");
+                sender.send_to(line.as_bytes(), &path).unwrap();
+                std::thread::sleep(Duration::from_micros(3300));
+            }
+        }
+    }));
+    let mut logs = Vec::new();
+    for instance in 0..=10 {
+        let (mut shipper, log) = shipper_on_held_socket(dir.path(), &conf, &socket, instance);
+        let read = |log: &Path| std::fs::read_to_string(log).unwrap_or_default();
+        let start = Instant::now();
+        while !read(&log).contains("shipper running") {
+            assert!(start.elapsed() < WAIT, "instance {instance} did not start:\n{}", read(&log));
+            assert!(shipper.try_wait().unwrap().is_none(), "instance {instance} exited:\n{}", read(&log));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if instance < 10 {
+            // Under load: each instance reads for a moment, then is restarted.
+            std::thread::sleep(Duration::from_millis(700));
+        } else {
+            // The last one runs until everything has arrived.
+            if let Some(s) = sender.take() {
+                s.join().unwrap();
+            }
+            let last = format!("restart loop seq {:05}", MESSAGES - 1);
+            let _ = wait_for_file(&out, WAIT, |t| t.contains(&last));
+        }
+        let _ = Command::new("kill").args(["-TERM", &shipper.id().to_string()]).status();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = shipper.try_wait().unwrap() {
+                break s;
+            }
+            assert!(start.elapsed() < WAIT, "instance {instance} did not stop:\n{}", read(&log));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "instance {instance}: {status}\n{}", read(&log));
+        logs.push(read(&log));
+    }
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let mut seen = vec![0usize; MESSAGES];
+    for line in text.lines() {
+        if let Some(n) = line.rsplit_once("restart loop seq ").and_then(|(_, n)| n.trim().parse::<usize>().ok()) {
+            seen[n] += 1;
+        }
+    }
+    let lost: Vec<usize> = (0..MESSAGES).filter(|&i| seen[i] == 0).collect();
+    let duplicated: Vec<usize> = (0..MESSAGES).filter(|&i| seen[i] > 1).collect();
+    assert!(
+        lost.is_empty() && duplicated.is_empty(),
+        "{} lost {:?}, {} duplicated {:?} over 10 restarts\n{}",
+        lost.len(),
+        &lost[..lost.len().min(20)],
+        duplicated.len(),
+        &duplicated[..duplicated.len().min(20)],
+        logs.join("\n----\n")
+    );
+}
+
+#[test]
+fn under_omprog_the_shipper_leaves_rsyslogs_notify_socket_alone() {
+    // rsyslog.service is Type=notify: its omprog children inherit its
+    // NOTIFY_SOCKET and watchdog variables, which are not theirs to use.
+    let dir = tempfile::tempdir().unwrap();
+    let notify = NotifySocket::bind(dir.path());
+    let realm = TestRealm::shared();
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", "localhost:9")).unwrap();
+    let mut shipper = Command::new(bin_path("omgssapi").unwrap())
+        .arg("-f")
+        .arg(&conf)
+        .arg("--stdin")
+        .arg("--work-directory")
+        .arg(dir.path().join("work"))
+        .envs(realm.client_env(SHARED_CLIENT).iter().map(|(k, v)| (k, v)))
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = shipper.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(shipper.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "OK\n", "ready");
+    std::io::Write::write_all(&mut stdin, b"<13>Nov 23 12:00:00 node1 app: one\n").unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "OK\n", "queued");
+    // Long enough for several watchdog pings at WATCHDOG_USEC/2.
+    std::thread::sleep(Duration::from_millis(600));
+    drop(stdin);
+    let status = shipper.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut buf = [0u8; 256];
+    let said: Vec<String> = std::iter::from_fn(|| notify.socket.recv(&mut buf).ok().map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())).collect();
+    assert!(said.is_empty(), "the omprog shipper wrote to rsyslog's notify socket: {said:?}");
+}

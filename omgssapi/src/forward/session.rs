@@ -61,9 +61,9 @@ const STALLED: Duration = Duration::from_secs(20);
 const ACK_POLL: Duration = Duration::from_millis(50);
 /// How long a stopping shipper waits for the acknowledgements of what it sent.
 const DRAIN_ON_STOP: Duration = Duration::from_secs(10);
-/// With TCP-level accounting, after the collector closed, how long what is
-/// in flight may take to be acknowledged by its TCP before it is sent again
-/// on the next session.
+/// With TCP-level accounting, after the collector closed or when the shipper
+/// stops, how long what is in flight may take to be acknowledged by its TCP
+/// before it is sent again on the next session.
 const IN_FLIGHT_SETTLE: Duration = Duration::from_secs(2);
 
 /// What one action has sent, logged when it stops.
@@ -183,7 +183,11 @@ pub async fn send_until_ended(
         tracing::warn!(
             unacknowledged,
             unacknowledged_total = sent.unacknowledged,
-            accounting = ?delivery.accounting(),
+            accounting = match delivery.accounting() {
+                Some(Accounting::TcpStack) => "the collector's TCP stack",
+                Some(Accounting::Collector) => "the collector's acknowledgements",
+                None => "undecided",
+            },
             "records sent on this session were not acknowledged: they stay queued and go again, \
              so the collector may get twice those it wrote before the session ended"
         );
@@ -281,10 +285,17 @@ async fn send(
                 }
             }
             _ = stop.triggered() => {
-                if delivery.accounting() == Some(Accounting::Collector) && delivery.pending() {
-                    if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, DRAIN_ON_STOP).await {
-                        tracing::warn!(reason = %cause, "stopping: not every record sent was acknowledged");
+                match delivery.accounting() {
+                    Some(Accounting::Collector) if delivery.pending() => {
+                        if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, DRAIN_ON_STOP).await {
+                            tracing::warn!(reason = %cause, "stopping: not every record sent was acknowledged");
+                        }
                     }
+                    // What is in flight is the collector's once its TCP has
+                    // it: waiting for that (briefly) keeps a restart from
+                    // sending it twice.
+                    Some(Accounting::TcpStack) => settle_in_flight(delivery, &writer, queue).await,
+                    _ => {}
                 }
                 return SessionEnd::Stopped;
             }
@@ -378,15 +389,22 @@ async fn send(
 /// acknowledgements (and its Closing, then the drain) govern.
 async fn settle_if_closed(heard: Heard, delivery: &mut Delivery, writer: &FrameWriter<OwnedWriteHalf>, queue: &mut Consumer) -> Heard {
     if matches!(heard, Heard::Closed(_)) && delivery.accounting() == Some(Accounting::TcpStack) {
-        let deadline = Instant::now() + IN_FLIGHT_SETTLE;
-        while delivery.pending() && Instant::now() < deadline {
-            if delivery.settle(writer.get_ref().as_ref(), queue).is_err() || !delivery.pending() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        settle_in_flight(delivery, writer, queue).await;
     }
     heard
+}
+
+/// With TCP-level accounting: gives the collector's TCP stack
+/// [`IN_FLIGHT_SETTLE`] to acknowledge what is in flight, acknowledging it in
+/// the queue as it does (what is left goes again on the next session).
+async fn settle_in_flight(delivery: &mut Delivery, writer: &FrameWriter<OwnedWriteHalf>, queue: &mut Consumer) {
+    let deadline = Instant::now() + IN_FLIGHT_SETTLE;
+    while delivery.pending() && Instant::now() < deadline {
+        if delivery.settle(writer.get_ref().as_ref(), queue).is_err() || !delivery.pending() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The collector's side of a session, as the shipper hears it.

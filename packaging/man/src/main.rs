@@ -230,6 +230,27 @@ mod tests {
     }
 
     #[test]
+    fn troff_reads_the_pages_without_a_warning_in_any_locale() {
+        // troff reads bytes: UTF-8 text warns ("invalid input character")
+        // unless man happens to run preconv for the locale. -ww: all warnings
+        // (line adjustment aside, which depends on the terminal's width).
+        for page in [collector(), shipper()] {
+            let name = page.command.get_name().to_string();
+            let mut troff = std::process::Command::new("groff")
+                .args(["-ww", "-Wbreak", "-z", "-man", "-Tutf8"])
+                .env("LC_ALL", "C")
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("groff is missing: tests/setup.sh installs groff-base");
+            std::io::Write::write_all(&mut troff.stdin.take().unwrap(), &render(page).unwrap()).unwrap();
+            let out = troff.wait_with_output().unwrap();
+            let warnings = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && warnings.trim().is_empty(), "{name}: {warnings}");
+        }
+    }
+
+    #[test]
     fn the_pages_are_well_formed_roff() {
         for page in [collector(), shipper()] {
             let text = String::from_utf8(render(page).unwrap()).unwrap();

@@ -164,9 +164,19 @@ fn inline(text: &str) -> String {
     out
 }
 
-/// Backslashes are roff's escape character.
+/// Backslashes are roff's escape character; any other character beyond
+/// ASCII becomes groff's `\[uXXXX]`, so that the page renders the same
+/// whatever the locale `man` runs in (troff itself reads bytes).
 fn escape(text: &str) -> String {
-    text.replace('\\', "\\e")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\e"),
+            c if c.is_ascii() => out.push(c),
+            c => out.push_str(&format!("\\[u{:04X}]", u32::from(c))),
+        }
+    }
+    out
 }
 
 /// A text line starting with `.` or `'` would be a roff request.
@@ -183,7 +193,7 @@ mod tests {
 
     #[test]
     fn text_that_starts_with_a_multibyte_character_is_kept_whole() {
-        assert_eq!(inline("— `x` — **y**"), "— \\fBx\\fR — \\fBy\\fR");
+        assert_eq!(inline("— `x` — **y**"), "\\[u2014] \\fBx\\fR \\[u2014] \\fBy\\fR");
     }
 
     use super::*;
