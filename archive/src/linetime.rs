@@ -55,6 +55,37 @@ impl Day {
         (1..=days_in_month(year, month)).contains(&day).then_some(())?;
         Some(Day { year, month, day })
     }
+
+    /// Days from 1970-01-01 (H. Hinnant's `days_from_civil`).
+    pub fn number(self) -> i64 {
+        let (m, dd) = (i64::from(self.month), i64::from(self.day));
+        let y = i64::from(self.year) - i64::from(m <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + dd - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The day `n` days from 1970-01-01 (H. Hinnant's `civil_from_days`);
+    /// `None` outside the years 1 to 9999.
+    pub fn from_number(n: i64) -> Option<Day> {
+        // 0001-01-01 and 9999-12-31.
+        if !(-719_162..=2_932_896).contains(&n) {
+            return None;
+        }
+        let z = n + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Day::new(year, month, day)
+    }
 }
 
 impl fmt::Display for Day {
@@ -166,7 +197,8 @@ fn digits(b: &[u8]) -> Option<u32> {
     b.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
 }
 
-fn days_in_month(year: i32, month: u8) -> u8 {
+/// The days of `month` (1 to 12) in `year`.
+pub fn days_in_month(year: i32, month: u8) -> u8 {
     match month {
         2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
         2 => 28,
@@ -207,6 +239,20 @@ mod tests {
             assert_eq!(parse(line, 2026), None, "{}", String::from_utf8_lossy(line));
         }
         assert_eq!(parse(b"Feb 29 10:00:00 n1", 2028), Some(t(2028, 2, 29, 10, 0, 0)));
+    }
+
+    #[test]
+    fn day_numbers_and_back() {
+        assert_eq!(Day { year: 1970, month: 1, day: 1 }.number(), 0);
+        assert_eq!(Day { year: 2000, month: 3, day: 1 }.number(), 11_017);
+        assert_eq!(Day::from_number(20_794), Some(Day { year: 2026, month: 12, day: 7 }));
+        assert_eq!(Day::from_number(11_016), Some(Day { year: 2000, month: 2, day: 29 }));
+        for n in (-719_162..=2_932_896).step_by(997) {
+            let d = Day::from_number(n).unwrap_or_else(|| panic!("{n}"));
+            assert_eq!(d.number(), n);
+        }
+        assert_eq!(Day::from_number(2_932_897), None);
+        assert_eq!(Day::from_number(-719_163), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use gsslog_archive::linetime::days_in_month;
 
 use events::{plantings, HourGen};
 use tally::{Class, Tally};
@@ -193,11 +194,3 @@ fn write_manifest(cli: &Cli, year: i32, month: u8, days: (u8, u8), tree: &Tree, 
     Ok(())
 }
 
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
