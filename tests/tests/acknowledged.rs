@@ -386,6 +386,9 @@ fn graceful_collector_restart_under_load_neither_loses_nor_duplicates() {
 struct StdinShipper {
     child: Child,
     confirmed: Arc<AtomicU64>,
+    /// Tells the writer to close the shipper's stdin, as rsyslog's omprog
+    /// does when it stops.
+    close_stdin: Arc<AtomicBool>,
     writer: Option<std::thread::JoinHandle<()>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
@@ -409,23 +412,27 @@ fn spawn_stdin_shipper(dir: &Path, conf: &Path, count: u64) -> StdinShipper {
     let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(replies.next().unwrap().unwrap(), "OK", "omprog's readiness line");
     let confirmed = Arc::new(AtomicU64::new(0));
-    let writer = std::thread::spawn(move || {
-        let start = Instant::now();
-        let mut seq = 0;
-        let mut buf = Vec::new();
-        while seq < count {
-            let due = (start.elapsed().as_secs_f64() * RATE as f64) as u64;
-            let until = due.min(count).max(seq + 1);
-            buf.clear();
-            for q in seq..until {
-                buf.extend_from_slice(message(1, q).as_bytes());
-                buf.push(b'\n');
+    let close_stdin = Arc::new(AtomicBool::new(false));
+    let writer = std::thread::spawn({
+        let close_stdin = close_stdin.clone();
+        move || {
+            let start = Instant::now();
+            let mut seq = 0;
+            let mut buf = Vec::new();
+            while seq < count && !close_stdin.load(Ordering::Relaxed) {
+                let due = (start.elapsed().as_secs_f64() * RATE as f64) as u64;
+                let until = due.min(count).max(seq + 1);
+                buf.clear();
+                for q in seq..until {
+                    buf.extend_from_slice(message(1, q).as_bytes());
+                    buf.push(b'\n');
+                }
+                if stdin.write_all(&buf).and_then(|_| stdin.flush()).is_err() {
+                    return;
+                }
+                seq = until;
+                std::thread::sleep(Duration::from_millis(5));
             }
-            if stdin.write_all(&buf).and_then(|_| stdin.flush()).is_err() {
-                return;
-            }
-            seq = until;
-            std::thread::sleep(Duration::from_millis(5));
         }
     });
     let reader = std::thread::spawn({
@@ -439,14 +446,18 @@ fn spawn_stdin_shipper(dir: &Path, conf: &Path, count: u64) -> StdinShipper {
             }
         }
     });
-    StdinShipper { child, confirmed, writer: Some(writer), reader: Some(reader) }
+    StdinShipper { child, confirmed, close_stdin, writer: Some(writer), reader: Some(reader) }
 }
 
 impl StdinShipper {
-    /// Ends the process with `signal`, waits, and returns how many messages
-    /// it had confirmed and how it ended.
+    /// Ends the process with `signal`, then closes its stdin as rsyslog's
+    /// omprog does when it stops (under omprog the shipper stops at the end
+    /// of its input, not at SIGTERM, which systemd sends to rsyslog's whole
+    /// unit), waits, and returns how many messages it had confirmed and how
+    /// it ended.
     fn end(mut self, signal: &str) -> (u64, std::process::ExitStatus) {
         let _ = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status();
+        self.close_stdin.store(true, Ordering::Relaxed);
         let status = self.child.wait().unwrap();
         self.writer.take().map(|w| w.join());
         self.reader.take().map(|r| r.join());
