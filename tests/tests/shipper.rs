@@ -33,7 +33,13 @@ fn start_shipper(dir: &Path, config: &str, args: &[&str]) -> Daemon {
 /// Our collector writing `%msg%` of everything to `out`.
 fn start_collector(dir: &Path, port: u16, out: &Path) -> Daemon {
     let realm = TestRealm::shared();
-    let conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    // Every shipper here is the one test principal, where a grid's nodes each
+    // have their own: fifty of them would otherwise take each other's
+    // sessions at the per-principal cap (8).
+    let conf = format!(
+        "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessionsPerPrincipal 64\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n",
+        out.display()
+    );
     let mut d = Daemon::start("imgssapi", dir, &conf, &realm.server_env(), &["-x"]).unwrap();
     d.wait_for_log("collector running", WAIT).unwrap();
     d
