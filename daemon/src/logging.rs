@@ -26,15 +26,7 @@ use tracing_subscriber::fmt::MakeWriter;
 pub fn init() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if stderr_is_journal() {
-        tracing_subscriber::fmt()
-            .with_writer(JournalStderr)
-            .with_ansi(false)
-            .without_time()
-            .with_level(false)
-            .with_target(false)
-            .with_env_filter(filter)
-            .init();
-        return;
+        return init_for_journal(JournalStderr, filter);
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -60,8 +52,17 @@ pub fn init_to_journal_if_unseen(identifier: &'static str, journal_socket: &Path
     let socket = if unseen && journal_socket.exists() { JournalSocket::connect(journal_socket, identifier) } else { None };
     let Some(socket) = socket else { return init() };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    init_for_journal(socket, filter);
+}
+
+/// Events as the journal wants them: no colours, no time or level in the
+/// text (the journal stamps each entry and the writer gives its priority).
+fn init_for_journal<W>(writer: W, filter: tracing_subscriber::EnvFilter)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
-        .with_writer(socket)
+        .with_writer(writer)
         .with_ansi(false)
         .without_time()
         .with_level(false)
