@@ -1,7 +1,7 @@
 //! The work directory and the files in it, against planted links.
 //!
 //! The shipper may run as root, and `$WorkDirectory` may be a directory that
-//! another account can write (the README allows a shared spool). Whoever can
+//! another account can write (docs/security.md allows a shared spool). Whoever can
 //! write it could plant `NAME.lock` or `NAME.ckpt` as a symbolic link to any
 //! file, which the queue would then truncate, resize and chmod; or plant a
 //! regular file of their own, which the queue would fill with the node's

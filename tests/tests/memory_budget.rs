@@ -215,7 +215,7 @@ async fn idle_sessions_after_a_maximum_size_token_hold_no_token_buffers() {
     // The ceiling: the budget, plus what does not depend on the bytes in
     // flight: the baseline, the allocator's slack (32 MiB is generous) and
     // the sessions' own state (GSS contexts, tasks, idle buffers: under
-    // 100 KiB each; README, Security).
+    // 100 KiB each; docs/security.md).
     let ceiling_kib = baseline_kib + (LIMIT_MIB + 32) * 1024 + (SESSIONS as u64 * 100);
     assert!(
         peak_kib <= ceiling_kib,

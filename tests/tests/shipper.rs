@@ -177,8 +177,8 @@ fn stock_rsyslog_feeds_the_shipper_through_omprog() {
     );
     // The admin's guide's template, as written there; rsyslog's own
     // messages (omprog's complaints among them) go to a file of their own.
-    let readme = include_str!("../../README.md");
-    let template = readme.lines().map(str::trim).find(|l| l.starts_with("template(name=\"GsslogForward\"")).expect("the guide's omprog template");
+    let guide = include_str!("../../docs/admin-guide.md");
+    let template = guide.lines().map(str::trim).find(|l| l.starts_with("template(name=\"GsslogForward\"")).expect("the guide's omprog template");
     let internal = dir.path().join("rsyslogd-internal.log");
     let node_conf = format!(
         "$ModLoad imudp\n$UDPServerAddress 127.0.0.1\n$UDPServerRun {udp}\nmodule(load=\"omprog\")\n{template}\n\

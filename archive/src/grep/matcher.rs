@@ -6,7 +6,7 @@
 //! which is what GNU grep's retrying of later and shorter matches amounts to.
 //!
 //! Patterns are Rust `regex` syntax, which agrees with POSIX ERE on the
-//! common ground; see README for where the two differ.
+//! common ground; see docs/archive.md for where the two differ.
 
 use regex::bytes::{Regex, RegexBuilder};
 use regex_syntax::hir::{Hir, HirKind};

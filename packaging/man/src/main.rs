@@ -3,11 +3,14 @@
 //!
 //! The synopsis and options come from the daemons' own clap definitions
 //! (`imgssapi::cli`, `omgssapi::cli`, `omgssapi::queue_cli`: the daemons'
-//! libraries), so they are what `--help` says; the configuration directives come from the
-//! README's sections on each daemon, the one place they are documented.
+//! libraries), so they are what `--help` says; the description, configuration
+//! and directives come from the documents under `docs/`, the one place they
+//! are written, named by file and heading (`docs.rs`): a heading renamed
+//! there fails the build of the pages and `cargo test`, never drops a part.
 
 #![forbid(unsafe_code)]
 
+mod docs;
 mod markdown;
 mod tools;
 
@@ -20,26 +23,62 @@ use imgssapi::cli as imgssapi_cli;
 use omgssapi::cli as omgssapi_cli;
 use omgssapi::queue_cli as omgssapi_queue_cli;
 
-const README: &str = include_str!("../../../README.md");
+use docs::DocSection;
 
-/// One daemon's page: its command, the README sections that describe it, and
-/// the sections written here.
+/// One daemon's page: its command, the documents' sections that describe it,
+/// and the sections written here.
 struct Page {
     command: clap::Command,
     /// A command line of its own the daemon's binary also takes
     /// (`omgssapi queue ...`), shown with its options.
     subcommands: Option<clap::Command>,
-    readme_sections: &'static [(&'static str, &'static str)],
+    /// What the daemon does and how it is configured, each its own `.SH`.
+    own_sections: &'static [DocSection],
+    /// The directive tables, each a `.SS` of `.SH DIRECTIVES`.
+    directive_sections: &'static [DocSection],
     files: &'static str,
     environment: &'static str,
     see_also: &'static str,
 }
 
+const COLLECTOR_SECTIONS: &[DocSection] =
+    &[DocSection::new("collector.md", "The collector (`imgssapi/`)", "CONFIGURATION AND BEHAVIOUR")];
+
+const COLLECTOR_DIRECTIVES: &[DocSection] = &[
+    DocSection::new(
+        "directives.md",
+        "The collector's extensions (rsyslog has none of these)",
+        "The collector's extensions (rsyslog has none of these)",
+    ),
+    DocSection::new(
+        "directives.md",
+        "The collector's identity directives (extensions; rsyslog has none of these)",
+        "Identity (extensions; rsyslog has none of these)",
+    ),
+    DocSection::new("directives.md", "Acknowledged mode", "Acknowledged mode (both daemons)"),
+    DocSection::new("directives.md", "Least privilege without systemd", "Least privilege without systemd (both daemons)"),
+    DocSection::new("directives.md", "Metrics and health", "Metrics and health (both daemons)"),
+];
+
+const SHIPPER_SECTIONS: &[DocSection] = &[
+    DocSection::new("shipper.md", "The shipper (`omgssapi/`)", "CONFIGURATION AND BEHAVIOUR"),
+    DocSection::new("queue.md", "The queue (`queue/`)", "THE QUEUE"),
+];
+
+const SHIPPER_DIRECTIVES: &[DocSection] = &[
+    DocSection::new("directives.md", "The shipper's extensions", "The shipper's extensions"),
+    DocSection::new("directives.md", "The shipper's identity directives (extensions)", "Identity (extensions)"),
+    DocSection::new("directives.md", "Acknowledged mode", "Acknowledged mode (both daemons)"),
+    DocSection::new("directives.md", "Least privilege without systemd", "Least privilege without systemd (both daemons)"),
+    DocSection::new("directives.md", "Metrics and health", "Metrics and health (both daemons)"),
+];
+
 fn collector() -> Page {
     Page {
         command: imgssapi_cli::Cli::command(),
         subcommands: None,
-        readme_sections: &[("The collector", "CONFIGURATION AND BEHAVIOUR")],
+        own_sections: COLLECTOR_SECTIONS,
+        directive_sections: COLLECTOR_DIRECTIVES,
         files: "\
 .TP\n/etc/gsslog/imgssapi.conf\nThe configuration the packaged unit uses (the grid's server.conf).\n\
 .TP\n/var/log/hosts/\nThe per-host tree the packaged configuration writes.\n\
@@ -57,7 +96,8 @@ fn shipper() -> Page {
     Page {
         command: omgssapi_cli::Cli::command(),
         subcommands: Some(omgssapi_queue_cli::QueueCli::command()),
-        readme_sections: &[("The shipper", "CONFIGURATION AND BEHAVIOUR"), ("The queue", "THE QUEUE")],
+        own_sections: SHIPPER_SECTIONS,
+        directive_sections: SHIPPER_DIRECTIVES,
         files: "\
 .TP\n/etc/gsslog/omgssapi.conf\nThe configuration the packaged unit uses (the grid's client stanza; replace <server_name>:<port>).\n\
 .TP\n/var/lib/gsslog\\-shipper/\nThe queue directory of the packaged unit (mode 0700).\n\
@@ -72,6 +112,15 @@ fn shipper() -> Page {
         see_also: "imgssapi(8), rsyslogd(8), rsyslog.conf(5), systemd.socket(5)",
     }
 }
+
+/// What both daemons' pages show after their directives: the security model
+/// and identity, the acknowledged mode, operations, monitoring.
+const SHARED_SECTIONS: &[DocSection] = &[
+    DocSection::new("security.md", "Security model", "SECURITY"),
+    DocSection::new("protocol.md", "Acknowledged mode (our extension, `gsswire::ack`)", "ACKNOWLEDGED MODE"),
+    DocSection::new("admin-guide.md", "Operations: privileges, logging, a stopped queue", "OPERATIONS"),
+    DocSection::new("monitoring.md", "Monitoring: metrics, health, silent nodes", "MONITORING"),
+];
 
 /// What both daemons share, after each page's own environment.
 const COMMON_ENVIRONMENT: &str = "\
@@ -94,17 +143,12 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
     let mut text = subcommands;
-    for (heading, title) in page.readme_sections {
-        let body = markdown::section(README, heading).with_context(|| format!("README.md has no section '## {heading}'"))?;
-        text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
+    for section in page.own_sections {
+        text.push_str(&section.as_man_section()?);
     }
-    // What both daemons share (the security model, identity, privileges,
-    // logging, metrics), where README has it.
-    for (heading, title) in
-        [("Security", "SECURITY"), ("Identity", "IDENTITY"), ("Acknowledged mode", "ACKNOWLEDGED MODE"), ("Operations", "OPERATIONS")] {
-        if let Some(body) = markdown::section(README, heading) {
-            text.push_str(&format!(".SH \"{title}\"\n{}", markdown::to_roff(body)));
-        }
+    text.push_str(&directives_section(page.directive_sections)?);
+    for section in SHARED_SECTIONS {
+        text.push_str(&section.as_man_section()?);
     }
     text.push_str(&format!(".SH SIGNALS\n{SIGNALS}"));
     text.push_str(&format!(".SH ENVIRONMENT\n{}{COMMON_ENVIRONMENT}", page.environment));
@@ -113,6 +157,15 @@ fn render(page: Page) -> anyhow::Result<Vec<u8>> {
     out.extend_from_slice(text.as_bytes());
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// `.SH DIRECTIVES`: the directive tables, one `.SS` each.
+fn directives_section(sections: &[DocSection]) -> anyhow::Result<String> {
+    let mut text = String::from(".SH DIRECTIVES\n");
+    for section in sections {
+        text.push_str(&section.as_man_subsection()?);
+    }
+    Ok(text)
 }
 
 /// `.SH "OMGSSAPI QUEUE"`: each subcommand of `command` with its options,
@@ -151,7 +204,7 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(&path, render(page)?).with_context(|| format!("writing {}", path.display()))?;
     }
     let path = dir.join("gsslog.8");
-    std::fs::write(&path, tools::render(README)?).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, tools::render()?).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -227,6 +280,24 @@ mod tests {
     #[test]
     fn the_shipper_page_documents_every_directive_and_flag() {
         assert_documents_everything(shipper(), include_str!("../../../omgssapi/src/config.rs"));
+    }
+
+    /// Every part of a document a page names is there: a heading renamed or
+    /// moved in `docs/` fails here, with the file and the heading.
+    #[test]
+    fn every_section_the_pages_name_is_in_its_document() {
+        let mut named: Vec<DocSection> = Vec::new();
+        for page in [collector(), shipper()] {
+            named.extend(page.own_sections);
+            named.extend(page.directive_sections);
+        }
+        named.extend(SHARED_SECTIONS);
+        named.push(tools::GUIDE);
+        let missing: Vec<String> = named.iter().filter_map(|s| s.text().err()).map(|e| e.to_string()).collect();
+        assert!(missing.is_empty(), "sections the man pages read that docs/ lacks: {missing:#?}");
+        for section in &named {
+            assert!(section.text().unwrap().trim().len() > 40, "{section:?} is (nearly) empty");
+        }
     }
 
     #[test]

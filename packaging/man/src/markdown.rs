@@ -1,22 +1,36 @@
-//! README.md's sections as man-page text: just the Markdown that README uses
-//! (paragraphs, `**bold**`, `` `code` ``, `- ` lists, tables, fenced code,
-//! `###` headings), turned into roff.
+//! The documents' sections as man-page text: just the Markdown that `docs/`
+//! uses (paragraphs, `**bold**`, `` `code` ``, `- ` lists, tables, fenced code,
+//! headings), turned into roff.
 
-/// The text of the `## ` section whose heading starts with `heading`, up to
-/// the next `## ` heading (without its own heading line).
-pub fn section<'a>(readme: &'a str, heading: &str) -> Option<&'a str> {
-    let mut start = None;
+/// A heading line's level and text: `### Logging` is `(3, "Logging")`.
+fn heading(line: &str) -> Option<(usize, &str)> {
+    let level = line.bytes().take_while(|&b| b == b'#').count();
+    let text = line[level..].strip_prefix(' ')?;
+    (1..=6).contains(&level).then(|| (level, text.trim_end()))
+}
+
+/// The text of the section whose heading is exactly `title` (at any level),
+/// up to the next heading of the same or a higher level, without its own
+/// heading line. Lines inside fenced code are never headings.
+pub fn section<'a>(document: &'a str, title: &str) -> Option<&'a str> {
+    let mut start: Option<(usize, usize)> = None; // (offset, level)
     let mut offset = 0;
-    for line in readme.split_inclusive('\n') {
-        let at_heading = line.starts_with("## ");
-        match start {
-            None if at_heading && line[3..].starts_with(heading) => start = Some(offset + line.len()),
-            Some(s) if at_heading => return Some(&readme[s..offset]),
-            _ => {}
+    let mut in_code = false;
+    for line in document.split_inclusive('\n') {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code {
+            if let Some((level, text)) = heading(line) {
+                match start {
+                    None if text == title => start = Some((offset + line.len(), level)),
+                    Some((s, open)) if level <= open => return Some(&document[s..offset]),
+                    _ => {}
+                }
+            }
         }
         offset += line.len();
     }
-    start.map(|s| &readme[s..])
+    start.map(|(s, _)| &document[s..])
 }
 
 /// Markdown blocks as roff requests and text.
@@ -39,7 +53,9 @@ pub fn to_roff(markdown: &str) -> String {
                 out.push('\n');
             }
             out.push_str(".fi\n.RE\n");
-        } else if let Some(title) = trimmed.strip_prefix("### ") {
+        } else if let Some((_, title)) = heading(line) {
+            // Headings inside a section are its subsections: man pages have
+            // one level below .SH.
             flush_paragraph(&mut paragraph, &mut out);
             out.push_str(&format!(".SS \"{}\"\n", inline(title).replace('"', "\\(dq")));
         } else if trimmed.starts_with('|') {
@@ -136,7 +152,9 @@ fn split_row(row: &str) -> Vec<String> {
     cells.iter().map(|c| c.trim().to_string()).collect()
 }
 
-/// `**bold**` and `` `code` `` as bold, the rest escaped for roff.
+/// `**bold**` and `` `code` `` as bold, a link `[text](target)` as its
+/// text (a page has no links; the documents it names are installed beside
+/// it), the rest escaped for roff.
 fn inline(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -155,13 +173,28 @@ fn inline(text: &str) -> String {
                 continue;
             }
         }
+        if let Some((label, after)) = link(rest) {
+            out.push_str(&inline(label));
+            rest = after;
+            continue;
+        }
         // Past the first character (which may be several bytes), up to the next marker.
         let first = rest.chars().next().map_or(1, char::len_utf8);
-        let next = rest[first..].find(['`', '*']).map_or(rest.len(), |i| i + first);
+        let next = rest[first..].find(['`', '*', '[']).map_or(rest.len(), |i| i + first);
         out.push_str(&escape(&rest[..next]));
         rest = &rest[next..];
     }
     out
+}
+
+/// `[label](target)` at the start of `text`: the label and what follows the
+/// link.
+fn link(text: &str) -> Option<(&str, &str)> {
+    let after_open = text.strip_prefix('[')?;
+    let close = after_open.find(']')?;
+    let target = after_open[close + 1..].strip_prefix('(')?;
+    let end = target.find(')')?;
+    Some((&after_open[..close], &target[end + 1..]))
 }
 
 /// Backslashes are roff's escape character; any other character beyond
@@ -199,11 +232,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_section_ends_at_the_next_heading() {
-        let readme = "# t\n## The collector (`x`)\nabc\n\n## Next\ndef\n";
-        assert_eq!(section(readme, "The collector"), Some("abc\n\n"));
-        assert_eq!(section(readme, "Next"), Some("def\n"));
-        assert_eq!(section(readme, "Missing"), None);
+    fn a_section_ends_at_the_next_heading_of_its_level_or_above() {
+        let doc = "# t\n## The collector (`x`)\nabc\n### Sub\nsub\n\n## Next\ndef\n# Other\nghi\n";
+        assert_eq!(section(doc, "The collector (`x`)"), Some("abc\n### Sub\nsub\n\n"));
+        assert_eq!(section(doc, "Sub"), Some("sub\n\n"));
+        assert_eq!(section(doc, "Next"), Some("def\n"));
+        assert_eq!(section(doc, "t"), Some("## The collector (`x`)\nabc\n### Sub\nsub\n\n## Next\ndef\n"));
+        assert_eq!(section(doc, "Other"), Some("ghi\n"));
+        assert_eq!(section(doc, "The collector"), None, "a heading is named whole");
+        assert_eq!(section(doc, "Missing"), None);
+    }
+
+    #[test]
+    fn a_comment_in_fenced_code_is_not_a_heading() {
+        let doc = "## Roll out\n```\n# /etc/rsyslog.d/60-gsslog.conf\nmodule(load=\"omprog\")\n```\nafter\n## Next\n";
+        assert_eq!(section(doc, "Roll out"), Some("```\n# /etc/rsyslog.d/60-gsslog.conf\nmodule(load=\"omprog\")\n```\nafter\n"));
+        assert_eq!(section(doc, "/etc/rsyslog.d/60-gsslog.conf"), None);
+    }
+
+    #[test]
+    fn headings_within_a_section_become_subsections() {
+        let roff = to_roff("text\n## Two\nmore\n### Three\n");
+        assert!(roff.contains(".SS \"Two\"\n") && roff.contains(".SS \"Three\"\n"), "{roff}");
     }
 
     #[test]
@@ -211,6 +261,13 @@ mod tests {
         let roff = to_roff("**Config**: `$A b` and\n.dot\n\n| d | meaning | default |\n|---|---|---|\n| `$X le\\|be` | order | `le` |\n");
         assert!(roff.contains(".PP\n\\fBConfig\\fR: \\fB$A b\\fR and .dot\n"), "{roff}");
         assert!(roff.contains(".TP\n\\fB$X le|be\\fR\norder; default: \\fBle\\fR\n"), "{roff}");
+    }
+
+    #[test]
+    fn a_link_is_its_text() {
+        assert_eq!(inline("see [security.md](security.md#the-metrics-endpoint)."), "see security.md.");
+        assert_eq!(inline("[`FORMAT.md`](../archive/FORMAT.md)"), "\\fBFORMAT.md\\fR");
+        assert_eq!(inline("`host[:port]` and [IPv6] in brackets"), "\\fBhost[:port]\\fR and [IPv6] in brackets");
     }
 
     #[test]

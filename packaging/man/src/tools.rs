@@ -1,14 +1,15 @@
 //! The admin's tool's page, `gsslog(8)`: every command's synopsis and options
 //! from the same clap definition as `gsslog --help` (`gsslog_archive::cli`,
-//! the tool's own library), and the admin's guide from README.md.
+//! the tool's own library), and the admin's guide to it from
+//! `docs/admin-guide.md`.
 
-use anyhow::Context;
 use clap::CommandFactory;
 
-use crate::markdown;
+use crate::docs::DocSection;
 
-/// The README section that is the admin's guide.
-pub const GUIDE: &str = "The archive: seal nightly, remove closed months, search";
+/// The section of the admin's guide that is the tool's.
+pub const GUIDE: DocSection =
+    DocSection::new("admin-guide.md", "The archive: seal nightly, remove closed months, search", "THE ADMIN'S GUIDE");
 
 pub fn command() -> clap::Command {
     gsslog_archive::cli::Cli::command()
@@ -52,7 +53,7 @@ fn render_command(out: &mut String, path: &str, command: &clap::Command) {
     }
 }
 
-pub fn render(readme: &str) -> anyhow::Result<Vec<u8>> {
+pub fn render() -> anyhow::Result<Vec<u8>> {
     let command = command();
     let man = clap_mangen::Man::new(command.clone()).section("8").manual("gsslog");
     let mut out = Vec::new();
@@ -64,8 +65,7 @@ pub fn render(readme: &str) -> anyhow::Result<Vec<u8>> {
     for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
         render_command(&mut text, "gsslog", sub);
     }
-    let guide = markdown::section(readme, GUIDE).with_context(|| format!("README.md has no section '## {GUIDE}'"))?;
-    text.push_str(&format!(".SH \"THE ADMIN'S GUIDE\"\n{}", markdown::to_roff(guide)));
+    text.push_str(&GUIDE.as_man_section()?);
     text.push_str(
         ".SH \"EXIT STATUS\"\n0: done (grep: a line matched). 1: grep found nothing, or verify found a mismatch. 2: an error.\n\
 .SH ENVIRONMENT\n.TP\nRUST_LOG\nThe tool's own log level and filters (default info).\n\
@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_tools_page_shows_every_command_and_flag() {
-        let text = String::from_utf8(render(crate::README).unwrap()).unwrap().replace("\\-", "-");
+        let text = String::from_utf8(render().unwrap()).unwrap().replace("\\-", "-");
         let mut flags = Vec::new();
         long_flags(&command(), &mut flags);
         assert!(flags.contains(&"--remove-sources".to_string()) && flags.contains(&"--watchlist".to_string()), "{flags:?}");
