@@ -57,12 +57,26 @@ finish() { # pkg stage depends
   dpkg-deb --root-owner-group -Zxz --build "$stage" "$out/${pkg}_${version}_${arch}.deb" >/dev/null
 }
 
+# The documents (docs/*.md) a package installs under /usr/share/doc/PKG/.
+package_docs() { # pkg
+  case $1 in
+    *-dbgsym) ;;
+    gsslog-collector) echo admin-guide.md collector.md directives.md security.md protocol.md monitoring.md ;;
+    gsslog-shipper) echo admin-guide.md shipper.md queue.md directives.md security.md protocol.md monitoring.md ;;
+    gsslog-tools) echo admin-guide.md archive.md ;;
+    *) echo "package_docs: no documents listed for $1" >&2; return 1 ;;
+  esac
+}
+
 docs() { # pkg stage
   local doc=$2/usr/share/doc/$1
   install -d "$doc"
-  # The admin's guide (README's "Deploying on Debian" and "Operations"), in
-  # the packages an admin installs; the postinst messages point to it.
-  case $1 in *-dbgsym) ;; *) gzip -9n < "$root/README.md" > "$doc/README.md.gz" ;; esac
+  # The admin's guide (docs/admin-guide.md), which the postinst messages point
+  # to, and the documents for what the package holds.
+  local name
+  for name in $(package_docs "$1"); do
+    gzip -9n < "$root/docs/$name" > "$doc/$name.gz"
+  done
   cat > "$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: gsslog
@@ -80,7 +94,7 @@ COPYRIGHT
     "$(date -R -u -d "@$SOURCE_DATE_EPOCH")" | gzip -9n > "$doc/changelog.Debian.gz"
 }
 
-collector_monitoring() { # stage: the silent-node check, alert rules and dashboard (README "Silent nodes")
+collector_monitoring() { # stage: the silent-node check, alert rules and dashboard (docs/monitoring.md "Silent nodes")
   local stage=$1 plugin=$1/usr/lib/nagios/plugins/check_gsslog_senders
   install -D -m 0755 target/release/check_gsslog_senders "$plugin"
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$plugin"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The rollout scenario (issue #22), inside a container booting systemd as
 # PID 1 that is KDC, collector and node at once: the admin's guide as the
-# packages install it (/usr/share/doc/gsslog-shipper/README.md.gz), its
+# packages install it (/usr/share/doc/gsslog-shipper/admin-guide.md.gz), its
 # commands taken out of that file, through both routes, with numbered
 # messages sent during every step and each step's messages counted in the
 # collector's tree: 0 lost and 0 duplicated. Then a restart loop, a rollback
@@ -11,7 +11,7 @@
 # first that fails. The packages are in /rollout (testbed/rollout.sh).
 set -euo pipefail
 H=node1.grid.test
-GUIDE=/usr/share/doc/gsslog-shipper/README.md.gz
+GUIDE=/usr/share/doc/gsslog-shipper/admin-guide.md.gz
 fail() {
   echo "FAIL: $*" >&2
   journalctl --no-pager -n 80 -u gsslog-collector -u gsslog-shipper -u rsyslog -u syslog.socket -u systemd-journald -t omgssapi >&2 || true
