@@ -10,7 +10,10 @@ use crate::markdown;
 /// Every document a page reads, compiled in: a file renamed or removed
 /// is a build error.
 const DOCUMENTS: &[(&str, &str)] = &[
-    ("admin-guide.md", include_str!("../../../docs/admin-guide.md")),
+    (
+        "admin-guide.md",
+        include_str!("../../../docs/admin-guide.md"),
+    ),
     ("collector.md", include_str!("../../../docs/collector.md")),
     ("directives.md", include_str!("../../../docs/directives.md")),
     ("monitoring.md", include_str!("../../../docs/monitoring.md")),
@@ -32,7 +35,11 @@ pub struct DocSection {
 
 impl DocSection {
     pub const fn new(file: &'static str, heading: &'static str, title: &'static str) -> Self {
-        DocSection { file, heading, title }
+        DocSection {
+            file,
+            heading,
+            title,
+        }
     }
 
     /// The section's Markdown, without its heading line.
@@ -41,19 +48,36 @@ impl DocSection {
             .iter()
             .find(|(name, _)| *name == self.file)
             .map(|(_, text)| *text)
-            .with_context(|| format!("docs/{} is not one of the documents the man pages read", self.file))?;
-        markdown::section(document, self.heading)
-            .with_context(|| format!("docs/{} has no heading '{}' (renamed or moved?)", self.file, self.heading))
+            .with_context(|| {
+                format!(
+                    "docs/{} is not one of the documents the man pages read",
+                    self.file
+                )
+            })?;
+        markdown::section(document, self.heading).with_context(|| {
+            format!(
+                "docs/{} has no heading '{}' (renamed or moved?)",
+                self.file, self.heading
+            )
+        })
     }
 
     /// `.SH TITLE` and the section as roff.
     pub fn as_man_section(&self) -> anyhow::Result<String> {
-        Ok(format!(".SH \"{}\"\n{}", self.title, markdown::to_roff(self.text()?)))
+        Ok(format!(
+            ".SH \"{}\"\n{}",
+            self.title,
+            markdown::to_roff(self.text()?)
+        ))
     }
 
     /// `.SS TITLE` and the section as roff, for a part of a larger section.
     pub fn as_man_subsection(&self) -> anyhow::Result<String> {
-        Ok(format!(".SS \"{}\"\n{}", self.title, markdown::to_roff(self.text()?)))
+        Ok(format!(
+            ".SS \"{}\"\n{}",
+            self.title,
+            markdown::to_roff(self.text()?)
+        ))
     }
 }
 
@@ -65,14 +89,25 @@ mod tests {
     fn a_heading_that_is_not_there_is_an_error_naming_file_and_heading() {
         let renamed = DocSection::new("collector.md", "The collector (renamed)", "X");
         let error = renamed.text().unwrap_err().to_string();
-        assert!(error.contains("docs/collector.md") && error.contains("The collector (renamed)"), "{error}");
+        assert!(
+            error.contains("docs/collector.md") && error.contains("The collector (renamed)"),
+            "{error}"
+        );
         let unknown = DocSection::new("nowhere.md", "The collector (`imgssapi/`)", "X");
-        assert!(unknown.text().unwrap_err().to_string().contains("docs/nowhere.md"));
+        assert!(unknown
+            .text()
+            .unwrap_err()
+            .to_string()
+            .contains("docs/nowhere.md"));
     }
 
     #[test]
     fn a_heading_is_matched_whole_not_by_its_start() {
         // "Metrics and health" must not find "Metrics and health, and more".
-        assert!(markdown::section("# T\n## Metrics and health, and more\nx\n", "Metrics and health").is_none());
+        assert!(markdown::section(
+            "# T\n## Metrics and health, and more\nx\n",
+            "Metrics and health"
+        )
+        .is_none());
     }
 }
