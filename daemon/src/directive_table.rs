@@ -21,7 +21,7 @@
 //! [`Table::apply`] as a [`Directive::parameter`].
 //!
 //! ```
-//! use daemon::directive_table::{kind, Default, Entry, Origin, Scope, Set, Side, Table};
+//! use daemon::directive_table::{kind, DefaultValue, Entry, Origin, Scope, Set, Side, Table};
 //!
 //! #[derive(Default)]
 //! struct Settings { keepalive: bool }
@@ -30,7 +30,7 @@
 //!     entries: &[Entry {
 //!         name: "InputExampleKeepAlive",
 //!         value: &Set { kind: kind::BOOL, to: |s: &mut Settings, on, _, _| s.keepalive = on },
-//!         default: Default::Is("off"),
+//!         default: DefaultValue::Is("off"),
 //!         side: Side::Collector,
 //!         scope: Scope::Input,
 //!         doc: "TCP keepalive on accepted connections",
@@ -116,7 +116,7 @@ impl Origin {
 
 /// A directive's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Default {
+pub enum DefaultValue {
     /// A value as it would be written after the directive; each daemon's
     /// tests check that its settings start with exactly this value.
     Is(&'static str),
@@ -124,11 +124,11 @@ pub enum Default {
     Unset(&'static str),
 }
 
-impl Default {
+impl DefaultValue {
     /// As the documentation writes it.
     pub fn describe(self) -> &'static str {
         match self {
-            Default::Is(v) | Default::Unset(v) => v,
+            DefaultValue::Is(v) | DefaultValue::Unset(v) => v,
         }
     }
 }
@@ -148,35 +148,87 @@ pub mod kind {
     use super::*;
 
     /// `on|off` (also `yes|no`, `1|0`).
-    pub const BOOL: Kind<bool> = Kind { syntax: "on|off", parse: |d| d.bool() };
+    pub const BOOL: Kind<bool> = Kind {
+        syntax: "on|off",
+        parse: |d| d.bool(),
+    };
     /// A TCP or UDP port.
-    pub const PORT: Kind<u16> = Kind { syntax: "PORT", parse: |d| d.port() };
+    pub const PORT: Kind<u16> = Kind {
+        syntax: "PORT",
+        parse: |d| d.port(),
+    };
     /// A whole number, 0 allowed.
-    pub const COUNT: Kind<usize> = Kind { syntax: "N", parse: |d| d.count(0) };
+    pub const COUNT: Kind<usize> = Kind {
+        syntax: "N",
+        parse: |d| d.count(0),
+    };
     /// A whole number of at least 1.
-    pub const POSITIVE: Kind<usize> = Kind { syntax: "N", parse: |d| d.count(1) };
+    pub const POSITIVE: Kind<usize> = Kind {
+        syntax: "N",
+        parse: |d| d.count(1),
+    };
     /// Seconds, 0 for none.
-    pub const SECONDS_OR_NONE: Kind<Option<Duration>> = Kind { syntax: "SECONDS", parse: |d| d.seconds(true) };
+    pub const SECONDS_OR_NONE: Kind<Option<Duration>> = Kind {
+        syntax: "SECONDS",
+        parse: |d| d.seconds(true),
+    };
     /// Seconds, 0 allowed.
-    pub const SECONDS: Kind<Duration> = Kind { syntax: "SECONDS", parse: |d| d.seconds(false).flatten() };
+    pub const SECONDS: Kind<Duration> = Kind {
+        syntax: "SECONDS",
+        parse: |d| d.seconds(false).flatten(),
+    };
     /// Seconds, at least 1.
-    pub const POSITIVE_SECONDS: Kind<Duration> = Kind { syntax: "SECONDS", parse: |d| d.positive_seconds() };
+    pub const POSITIVE_SECONDS: Kind<Duration> = Kind {
+        syntax: "SECONDS",
+        parse: |d| d.positive_seconds(),
+    };
     /// Milliseconds, 0 allowed.
-    pub const MILLIS: Kind<Duration> = Kind { syntax: "MS", parse: |d| d.millis(false).flatten() };
+    pub const MILLIS: Kind<Duration> = Kind {
+        syntax: "MS",
+        parse: |d| d.millis(false).flatten(),
+    };
     /// Milliseconds, 0 for off.
-    pub const MILLIS_OR_OFF: Kind<Option<Duration>> = Kind { syntax: "MS", parse: |d| d.millis(true) };
+    pub const MILLIS_OR_OFF: Kind<Option<Duration>> = Kind {
+        syntax: "MS",
+        parse: |d| d.millis(true),
+    };
     /// A size with rsyslog's suffixes (`64k`, `1g`), 0 allowed.
-    pub const SIZE: Kind<u64> = Kind { syntax: "SIZE", parse: |d| d.size(0) };
+    pub const SIZE: Kind<u64> = Kind {
+        syntax: "SIZE",
+        parse: |d| d.size(0),
+    };
     /// An octal file mode such as `0644`.
-    pub const MODE: Kind<u32> = Kind { syntax: "MODE", parse: |d| d.mode() };
+    pub const MODE: Kind<u32> = Kind {
+        syntax: "MODE",
+        parse: |d| d.mode(),
+    };
     /// An IP address, IPv6 possibly in brackets.
-    pub const IP: Kind<IpAddr> = Kind { syntax: "ADDR", parse: |d| d.ip() };
+    pub const IP: Kind<IpAddr> = Kind {
+        syntax: "ADDR",
+        parse: |d| d.ip(),
+    };
     /// Any text, as written.
-    pub const TEXT: Kind<String> = Kind { syntax: "TEXT", parse: |d| Some(d.value.to_string()) };
+    pub const TEXT: Kind<String> = Kind {
+        syntax: "TEXT",
+        parse: |d| Some(d.value.to_string()),
+    };
     /// A path, as written.
-    pub const PATH: Kind<std::path::PathBuf> = Kind { syntax: "PATH", parse: |d| Some(d.value.trim().into()) };
+    pub const PATH: Kind<std::path::PathBuf> = Kind {
+        syntax: "PATH",
+        parse: |d| Some(d.value.trim().into()),
+    };
+    /// A value whose `FromStr` explains a bad one (`off|auto|on`).
+    pub const fn parsed<T: std::str::FromStr<Err = String>>(syntax: &'static str) -> Kind<T> {
+        Kind {
+            syntax,
+            parse: |d| d.parse::<T>(),
+        }
+    }
     /// A module name (`$ModLoad`, `module(load=...)`).
-    pub const MODULE: Kind<String> = Kind { syntax: "MODULE", parse: |d| Some(d.value.trim().to_string()) };
+    pub const MODULE: Kind<String> = Kind {
+        syntax: "MODULE",
+        parse: |d| Some(d.value.trim().to_string()),
+    };
 }
 
 /// What an entry does with a value: checks it and keeps it in the settings
@@ -236,7 +288,7 @@ pub struct Entry<S: 'static, C: 'static = ()> {
     /// The kind of value, and where it goes.
     pub value: &'static dyn Setter<S, C>,
     /// Its default.
-    pub default: Default,
+    pub default: DefaultValue,
     /// Which daemon reads it.
     pub side: Side,
     /// What it applies to.
@@ -263,13 +315,17 @@ pub struct Table<S: 'static, C: 'static = ()> {
 impl<S, C> Table<S, C> {
     /// The entry named `name` (any case).
     pub fn find(&self, name: &str) -> Option<&Entry<S, C>> {
-        self.entries.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+        self.entries
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
     }
 
     /// Reads `d` if this table has it (`false` otherwise, nothing said): its
     /// value checked and kept, or, for an ignored directive, a warning.
     pub fn apply(&self, settings: &mut S, d: &mut Directive, context: &C) -> bool {
-        let Some(entry) = self.find(d.name) else { return false };
+        let Some(entry) = self.find(d.name) else {
+            return false;
+        };
         if entry.value.ignores() {
             let why = match entry.origin {
                 Origin::Ignored(why) => why,
@@ -288,11 +344,17 @@ impl<S, C> Table<S, C> {
     pub fn defects(&self) -> Vec<String> {
         let mut defects = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
-            if self.entries[..i].iter().any(|o| o.name.eq_ignore_ascii_case(e.name)) {
+            if self.entries[..i]
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(e.name))
+            {
                 defects.push(format!("{} is in the table twice", e.name));
             }
             if e.value.ignores() && !matches!(e.origin, Origin::Ignored(_)) {
-                defects.push(format!("{} keeps nothing but is not marked Origin::Ignored", e.name));
+                defects.push(format!(
+                    "{} keeps nothing but is not marked Origin::Ignored",
+                    e.name
+                ));
             }
             if e.doc.is_empty() || e.doc.contains('\n') {
                 defects.push(format!("{} needs a one-line doc", e.name));
@@ -323,13 +385,18 @@ pub struct Modules {
 impl Modules {
     /// The module named `name` (any case).
     pub fn find(&self, name: &str) -> Option<&Module> {
-        self.known.iter().find(|m| m.name.eq_ignore_ascii_case(name))
+        self.known
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
     }
 
     /// The warning a `$ModLoad name` line gets, if any.
     pub fn warning(&self, name: &str) -> Option<&'static str> {
         match self.find(name) {
-            Some(Module { origin: Origin::Ignored(why), .. }) => Some(why),
+            Some(Module {
+                origin: Origin::Ignored(why),
+                ..
+            }) => Some(why),
             Some(_) => None,
             None => self.other,
         }
@@ -353,8 +420,11 @@ mod tests {
         entries: &[
             Entry {
                 name: "ExamplePort",
-                value: &Set { kind: kind::PORT, to: |s: &mut Settings, p, _, _| s.port = p },
-                default: Default::Is("514"),
+                value: &Set {
+                    kind: kind::PORT,
+                    to: |s: &mut Settings, p, _, _| s.port = p,
+                },
+                default: DefaultValue::Is("514"),
                 side: Side::Both,
                 scope: Scope::Input,
                 doc: "a port",
@@ -363,7 +433,7 @@ mod tests {
             Entry {
                 name: "exampleport",
                 value: &Ignore,
-                default: Default::Unset("-"),
+                default: DefaultValue::Unset("-"),
                 side: Side::Both,
                 scope: Scope::Global,
                 doc: "",
@@ -387,12 +457,30 @@ mod tests {
     #[test]
     fn parameters_are_read_like_directives_and_named_as_parameters() {
         let mut text = ConfigText::default();
-        let loc = Location { file: Arc::from("a.conf"), line: 4 };
+        let loc = Location {
+            file: Arc::from("a.conf"),
+            line: 4,
+        };
         let mut s = Settings::default();
         let object = "action(type=\"omexample\")";
-        assert!(TABLE.apply(&mut s, &mut Directive::parameter(object, "exampleport", "examplePort", "6514", &loc, &mut text), &()));
+        assert!(TABLE.apply(
+            &mut s,
+            &mut Directive::parameter(
+                object,
+                "exampleport",
+                "examplePort",
+                "6514",
+                &loc,
+                &mut text
+            ),
+            &()
+        ));
         assert_eq!(s.port, 6514);
-        assert!(TABLE.apply(&mut s, &mut Directive::parameter(object, "exampleport", "examplePort", "x", &loc, &mut text), &()));
+        assert!(TABLE.apply(
+            &mut s,
+            &mut Directive::parameter(object, "exampleport", "examplePort", "x", &loc, &mut text),
+            &()
+        ));
         let mut d = Directive::parameter(object, "other", "other", "1", &loc, &mut text);
         assert!(!TABLE.apply(&mut s, &mut d, &()));
         d.unknown();

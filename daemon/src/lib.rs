@@ -27,7 +27,7 @@
 //!   lines, each error reported against its `FILE:LINE`;
 //! - [`directive_table`]: the table type each daemon defines its directives
 //!   with (parser dispatch, `--check-config`, man pages and docs from one
-//!   definition);
+//!   definition), and [`shared_directives`], the directives both daemons read;
 //! - [`templates::TemplateRegistry`]: `$template` statements and the
 //!   built-in templates, looked up by name.
 
@@ -44,8 +44,9 @@ pub mod metrics_http;
 pub mod os;
 pub mod pid_file;
 pub mod privileges;
-pub mod replace_file;
 pub mod rate_limited;
+pub mod replace_file;
+pub mod shared_directives;
 pub mod signals;
 pub mod systemd;
 pub mod templates;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use daemon::config::Statements;
 use daemon::directives::Directive;
+use daemon::shared_directives::SharedSettings;
 use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
@@ -73,7 +74,8 @@ impl Default for IdentitySettings {
 impl IdentitySettings {
     /// Whether `principal` may open a session.
     pub fn permits(&self, principal: &str) -> bool {
-        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
+        self.allowed_principals.is_empty()
+            || self.allowed_principals.iter().any(|p| p.matches(principal))
     }
 }
 
@@ -115,7 +117,12 @@ pub enum FileAction {
 
 #[derive(Debug, Clone)]
 pub enum RuleAction {
-    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
+    File {
+        target: FileAction,
+        template: Arc<Template>,
+        settings: FileSettings,
+        id: usize,
+    },
     Stop,
 }
 
@@ -141,14 +148,24 @@ impl AllowedSenders {
 pub(crate) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits.min(32)))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits.min(128)))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_net(IpAddr::V4(v4), net, bits)),
+        (IpAddr::V6(a), IpAddr::V4(_)) => a
+            .to_ipv4_mapped()
+            .is_some_and(|v4| in_net(IpAddr::V4(v4), net, bits)),
         _ => false,
     }
 }
@@ -191,7 +208,7 @@ impl Default for FrontDoorLimits {
 /// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 /// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
-const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
+pub(crate) const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// A session's rate limit, rsyslog's `ratelimit.interval` and
 /// `ratelimit.burst`: at most `burst` messages in each `interval`.
@@ -204,7 +221,10 @@ pub struct RateLimitSettings {
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        RateLimitSettings { interval: None, burst: 10_000 }
+        RateLimitSettings {
+            interval: None,
+            burst: 10_000,
+        }
     }
 }
 
@@ -245,49 +265,39 @@ pub struct CollectorConfig {
     pub senders: crate::senders::SenderSettings,
 }
 
-/// Directives rsyslog has that do not change what this collector does; they
-/// are accepted so that a site's existing file loads, with a warning.
-const IGNORED: &[&str] = &[
-    "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
-    "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
-    "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
-    "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
-];
-
 /// Step one: every directive read and checked, in file order; a value holds
 /// from its line on (file settings for the actions below it).
-struct Settings {
-    gss_port: Option<(u16, Location)>,
-    tcp_port: Option<u16>,
-    gss: GssSettings,
-    gss_loaded: bool,
-    bind: IpAddr,
-    keepalive: bool,
-    sessions: SessionCaps,
-    front_door: FrontDoorLimits,
-    front_door_lines: FrontDoorLines,
-    port_file: Option<PathBuf>,
-    token_timeout: Option<Duration>,
-    drain_timeout: Duration,
-    memory_limit: u64,
-    rate_limit: RateLimitSettings,
-    ack_after_fsync: bool,
-    max_message_size: usize,
-    umask: Option<u32>,
-    allowed: AllowedSenders,
-    default_template: String,
-    files: FileSettings,
-    dns: bool,
-    privileges: daemon::privileges::PrivDrop,
-    metrics: daemon::metrics::MetricsSettings,
-    identity: IdentitySettings,
+#[derive(Debug)]
+pub struct Settings {
+    pub(crate) gss_port: Option<(u16, Location)>,
+    pub(crate) tcp_port: Option<u16>,
+    pub(crate) gss: GssSettings,
+    pub(crate) bind: IpAddr,
+    pub(crate) keepalive: bool,
+    pub(crate) sessions: SessionCaps,
+    pub(crate) front_door: FrontDoorLimits,
+    pub(crate) front_door_lines: FrontDoorLines,
+    pub(crate) port_file: Option<PathBuf>,
+    pub(crate) token_timeout: Option<Duration>,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) memory_limit: u64,
+    pub(crate) rate_limit: RateLimitSettings,
+    pub(crate) ack_after_fsync: bool,
+    pub(crate) umask: Option<u32>,
+    pub(crate) allowed: AllowedSenders,
+    pub(crate) default_template: String,
+    pub(crate) files: FileSettings,
+    pub(crate) dns: bool,
+    /// The directives both daemons read (`$ModLoad`, privileges, metrics, `$MaxMessageSize`).
+    pub(crate) shared: SharedSettings,
+    pub(crate) identity: IdentitySettings,
     /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
-    host_map_line: Option<Location>,
-    senders: crate::senders::SenderSettings,
+    pub(crate) host_map_line: Option<Location>,
+    pub(crate) senders: crate::senders::SenderSettings,
 }
 
 impl Settings {
-    fn new() -> Settings {
+    pub(crate) fn new() -> Settings {
         Settings {
             gss_port: None,
             tcp_port: None,
@@ -298,10 +308,13 @@ impl Settings {
                 require_encryption: false,
                 acknowledge: true,
             },
-            gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
-            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
+            sessions: SessionCaps {
+                total: 200,
+                per_sender: 8,
+                per_host: 64,
+            },
             front_door: FrontDoorLimits::default(),
             front_door_lines: FrontDoorLines::default(),
             port_file: None,
@@ -310,137 +323,15 @@ impl Settings {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             rate_limit: RateLimitSettings::default(),
             ack_after_fsync: false,
-            max_message_size: 8096,
             umask: None,
             allowed: AllowedSenders::default(),
             default_template: "RSYSLOG_FileFormat".into(),
             files: FileSettings::default(),
             dns: true,
-            privileges: daemon::privileges::PrivDrop::default(),
-            metrics: daemon::metrics::MetricsSettings::default(),
+            shared: SharedSettings::default(),
             identity: IdentitySettings::default(),
             host_map_line: None,
             senders: crate::senders::SenderSettings::default(),
-        }
-    }
-
-    /// Checks one directive's value and keeps it.
-    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        let v = d.value;
-        match d.name {
-            "modload" => match v {
-                "imgssapi" => self.gss_loaded = true,
-                "imtcp" => {}
-                "impstats" => self.metrics.impstats = true,
-                other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
-            },
-            "inputgssserverrun" => {
-                if let Some(p) = d.port() {
-                    self.gss_port = Some((p, d.location.clone()));
-                }
-            }
-            "inputtcpserverrun" => set(&mut self.tcp_port, d.port().map(Some)),
-            "inputgssserverservicename" if !v.is_empty() => self.gss.service_name = v.to_string(),
-            "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
-            "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
-            "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
-            "inputgssserveracknowledge" => set(&mut self.gss.acknowledge, d.bool()),
-            "inputgssserverackafterfsync" => set(&mut self.ack_after_fsync, d.bool()),
-            "inputgssservermaxsessions" => set(&mut self.sessions.total, d.count(1)),
-            "inputgssservermaxsessionsperprincipal" => set(&mut self.sessions.per_sender, d.count(1)),
-            "inputgssservermaxsessionsperhost" => set(&mut self.sessions.per_host, d.count(1)),
-            // No "0 = no limit" for these: an unbounded wait before
-            // authentication is what they exist to prevent.
-            "inputgssservermaxhandshakes" => {
-                set(&mut self.front_door.max_handshakes, d.count(1));
-                self.front_door_lines.counts = Some(d.location.clone());
-            }
-            "inputgssservermaxhandshakesperhost" => {
-                set(&mut self.front_door.max_handshakes_per_host, d.count(1));
-                self.front_door_lines.counts = Some(d.location.clone());
-            }
-            "inputgssservermaxhandshakespersubnet" => {
-                set(&mut self.front_door.max_handshakes_per_subnet, d.count(1));
-                self.front_door_lines.counts = Some(d.location.clone());
-            }
-            "inputgssserversubnetprefixipv4" => set(&mut self.front_door.prefixes.ipv4_subnet, prefix_bits(d, 32)),
-            "inputgssserverhostprefixipv6" => set(&mut self.front_door.prefixes.ipv6_host, prefix_bits(d, 128)),
-            "inputgssserversubnetprefixipv6" => set(&mut self.front_door.prefixes.ipv6_subnet, prefix_bits(d, 128)),
-            "inputgssserverfirstbytetimeout" => {
-                set(&mut self.front_door.first_byte_timeout, d.positive_seconds());
-                self.front_door_lines.timeouts = Some(d.location.clone());
-            }
-            "inputgssserverhandshaketimeout" => {
-                set(&mut self.front_door.handshake_timeout, d.positive_seconds());
-                self.front_door_lines.timeouts = Some(d.location.clone());
-            }
-            "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
-            "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
-            "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
-            "inputgssservermemorylimit" => set(&mut self.memory_limit, d.size(MIN_MEMORY_LIMIT)),
-            "inputgssserverratelimitinterval" => set(&mut self.rate_limit.interval, d.seconds(true)),
-            "inputgssserverratelimitburst" => set(&mut self.rate_limit.burst, d.count(1).map(|n| n as u64)),
-            "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
-            "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
-            "inputgssserverallowedprincipal" => {
-                for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                    // The packaged config ships `host/*@<REALM>`: the service
-                    // must not start until the site has named its realm.
-                    if entry.rsplit_once('@').is_some_and(|(_, realm)| realm.starts_with('<') && realm.ends_with('>')) {
-                        d.error(format!("'{entry}': replace the placeholder after '@' with your Kerberos realm"));
-                        continue;
-                    }
-                    match PrincipalPattern::parse(entry) {
-                        Ok(p) => self.identity.allowed_principals.push(p),
-                        Err(why) => d.error(why),
-                    }
-                }
-            }
-            "inputgssserverallowanonymous" => set(&mut self.identity.allow_anonymous, d.bool()),
-            "inputgssserverhostprincipalbinding" => set(&mut self.identity.host_binding, d.parse()),
-            "inputgssserverhostmapfile" => match HostMap::load(Path::new(v.trim())) {
-                Ok(map) => {
-                    self.identity.host_map = Some(map);
-                    self.host_map_line = Some(d.location.clone());
-                }
-                Err(why) => d.error(why),
-            },
-            "inputgssserverexpiresessions" => set(&mut self.identity.expire_sessions, d.bool()),
-            "actionfiledefaulttemplate" => {
-                if templates.knows(v) {
-                    self.default_template = v.to_string();
-                } else {
-                    d.error(format!("no template named '{v}' is defined above"));
-                }
-            }
-            "dynafilecachesize" => {
-                if let Some(n) = d.count(0) {
-                    if n > 25000 {
-                        d.warn(format!("$DynaFileCacheSize {n} is very large"));
-                    }
-                    self.files.cache_size = n.max(1);
-                }
-            }
-            "createdirs" => set(&mut self.files.create_dirs, d.bool()),
-            "dircreatemode" => set(&mut self.files.dir_mode, d.mode()),
-            "filecreatemode" => set(&mut self.files.file_mode, d.mode()),
-            "umask" => set(&mut self.umask, d.mode().map(Some)),
-            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
-            "allowedsender" => parse_allowed(d, &mut self.allowed),
-            "net.enabledns" => set(&mut self.dns, d.bool()),
-            "fileowner" => self.files.file_owner = daemon::privileges::user_id(d).or(self.files.file_owner),
-            "fileownernum" => self.files.file_owner = daemon::privileges::numeric_id(d).or(self.files.file_owner),
-            "filegroup" => self.files.file_group = daemon::privileges::group_id(d).or(self.files.file_group),
-            "filegroupnum" => self.files.file_group = daemon::privileges::numeric_id(d).or(self.files.file_group),
-            "dirowner" => self.files.dir_owner = daemon::privileges::user_id(d).or(self.files.dir_owner),
-            "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
-            "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
-            "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
-            _ => {
-                if !self.senders.apply(d) {
-                    daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector");
-                }
-            }
         }
     }
 
@@ -448,25 +339,37 @@ impl Settings {
     fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
         let mut listeners = Vec::new();
         if let Some((port, loc)) = self.gss_port.clone() {
-            if !self.gss_loaded {
-                text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
+            if !self.shared.loaded("imgssapi") {
+                text.warn(
+                    &loc,
+                    "$InputGSSServerRun without $ModLoad imgssapi (accepted)",
+                );
             }
-            listeners.push(ListenerConfig { port, bind: self.bind, gss: Some(self.gss.clone()), keepalive: self.keepalive });
+            listeners.push(ListenerConfig {
+                port,
+                bind: self.bind,
+                gss: Some(self.gss.clone()),
+                keepalive: self.keepalive,
+            });
         }
         if let Some(port) = self.tcp_port {
-            listeners.push(ListenerConfig { port, bind: self.bind, gss: None, keepalive: self.keepalive });
+            listeners.push(ListenerConfig {
+                port,
+                bind: self.bind,
+                gss: None,
+                keepalive: self.keepalive,
+            });
         }
         if listeners.is_empty() {
-            text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
+            text.error(
+                &Location {
+                    file: Arc::from("config"),
+                    line: 0,
+                },
+                "no listener: add $InputGSSServerRun <port>",
+            );
         }
         listeners
-    }
-}
-
-/// Keeps a checked value; a bad one was already reported where it stands.
-fn set<T>(slot: &mut T, checked: Option<T>) {
-    if let Some(v) = checked {
-        *slot = v;
     }
 }
 
@@ -480,38 +383,104 @@ struct Reading {
 
 impl Statements for Reading {
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        self.settings.apply(d, templates);
+        let (table, modules) = (&crate::directives::TABLE, &crate::directives::MODULES);
+        daemon::config::read_directive(
+            d,
+            table,
+            &mut self.settings,
+            templates,
+            |s| &mut s.shared,
+            modules,
+        );
     }
 
-    fn template_defined(&mut self, text: &mut ConfigText, at: &Location, name: &str, options: &str) {
-        if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
+    fn template_defined(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        name: &str,
+        options: &str,
+    ) {
+        if !options.is_empty()
+            && !matches!(
+                options.to_ascii_lowercase().as_str(),
+                "sql" | "stdsql" | "json"
+            )
+        {
             text.warn(at, format!("template '{name}': option '{options}' ignored"));
         }
     }
 
-    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+    fn rule(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        filter: &Filter,
+        action: &str,
+        templates: &TemplateRegistry,
+    ) {
         if let Filter::Property(p) = filter {
             if let Some(why) = p.never_matches() {
                 text.warn(at, why);
             }
         }
-        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-        if let Some(a) = build_action(text, at, action, templates, &self.settings, &mut self.file_actions) {
+        let mut rule = Rule {
+            filter: filter.clone(),
+            actions: Vec::new(),
+        };
+        if let Some(a) = build_action(
+            text,
+            at,
+            action,
+            templates,
+            &self.settings,
+            &mut self.file_actions,
+        ) {
             rule.actions.push(a);
         }
         self.rules.push(rule);
     }
 
-    fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
-        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
+    fn action_call(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        filter: &Filter,
+        call: &ActionCall,
+        templates: &TemplateRegistry,
+    ) {
+        let mut rule = Rule {
+            filter: filter.clone(),
+            actions: Vec::new(),
+        };
+        if let Some(a) = build_action_call(
+            text,
+            at,
+            call,
+            templates,
+            &self.settings,
+            &mut self.file_actions,
+        ) {
             rule.actions.push(a);
         }
         self.rules.push(rule);
     }
 
-    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
-        let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
+    fn also_action(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        action: &str,
+        templates: &TemplateRegistry,
+    ) {
+        let built = build_action(
+            text,
+            at,
+            action,
+            templates,
+            &self.settings,
+            &mut self.file_actions,
+        );
         match (self.rules.last_mut(), built) {
             (Some(rule), Some(a)) => rule.actions.push(a),
             (None, _) => text.error(at, "'&' action without a rule above it"),
@@ -521,13 +490,23 @@ impl Statements for Reading {
 }
 
 pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
+    let mut reading = Reading {
+        settings: Settings::new(),
+        rules: Vec::new(),
+        file_actions: 0,
+    };
     daemon::config::walk(text, &mut reading);
-    let Reading { mut settings, rules, file_actions } = reading;
+    let Reading {
+        mut settings,
+        rules,
+        file_actions,
+    } = reading;
     let listeners = settings.listeners(text);
     let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    if let (Some(loc), HostBindingMode::Off) = (&settings.host_map_line, settings.identity.host_binding) {
+    if let (Some(loc), HostBindingMode::Off) =
+        (&settings.host_map_line, settings.identity.host_binding)
+    {
         text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
     }
     let Settings {
@@ -539,12 +518,16 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         memory_limit,
         rate_limit,
         ack_after_fsync,
-        max_message_size,
         umask,
         allowed,
         dns,
-        privileges,
-        metrics,
+        shared:
+            SharedSettings {
+                privileges,
+                metrics,
+                max_message_size,
+                ..
+            },
         identity,
         senders,
         ..
@@ -591,16 +574,29 @@ fn build_action(
                 FileTarget::Dynamic(name) => match templates.defined(&name) {
                     Some(t) => FileAction::Dynamic(t),
                     None => {
-                        text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
+                        text.error(
+                            loc,
+                            format!(
+                                "dynamic file template '{name}' is not defined above this line"
+                            ),
+                        );
                         return None;
                     }
                 },
             };
             *file_actions += 1;
-            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1 })
+            Some(RuleAction::File {
+                target,
+                template: content,
+                settings: settings.files.clone(),
+                id: *file_actions - 1,
+            })
         }
         Action::Omgssapi(_) => {
-            text.error(loc, "omgssapi forwarding is the shipper's job (omgssapi), not the collector's");
+            text.error(
+                loc,
+                "omgssapi forwarding is the shipper's job (omgssapi), not the collector's",
+            );
             None
         }
         Action::Other(a) => {
@@ -653,28 +649,49 @@ fn build_action_call(
     let target = match (file, dyna) {
         (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
         (Some(f), None) => {
-            text.error(loc, format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"));
+            text.error(
+                loc,
+                format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"),
+            );
             return None;
         }
         (None, Some(name)) => match templates.defined(&name) {
             Some(t) => FileAction::Dynamic(t),
             None => {
-                text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
+                text.error(
+                    loc,
+                    format!("dynamic file template '{name}' is not defined above this line"),
+                );
                 return None;
             }
         },
         (Some(_), Some(_)) => {
-            text.error(loc, "action(type=\"omfile\"): file and dynaFile cannot both be set");
+            text.error(
+                loc,
+                "action(type=\"omfile\"): file and dynaFile cannot both be set",
+            );
             return None;
         }
         (None, None) => {
-            text.error(loc, "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"");
+            text.error(
+                loc,
+                "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"",
+            );
             return None;
         }
     };
-    let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
+    let content = templates.for_action(
+        text,
+        loc,
+        template.as_deref().unwrap_or(&settings.default_template),
+    )?;
     *file_actions += 1;
-    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+    Some(RuleAction::File {
+        target,
+        template: content,
+        settings: files,
+        id: *file_actions - 1,
+    })
 }
 
 fn parse_mode(value: &str) -> Result<u32, String> {
@@ -685,15 +702,18 @@ fn parse_mode(value: &str) -> Result<u32, String> {
 }
 
 // Where the front-door directives were set, to point warnings at them.
-#[derive(Default)]
-struct FrontDoorLines {
-    counts: Option<Location>,
-    timeouts: Option<Location>,
+#[derive(Debug, Default)]
+pub(crate) struct FrontDoorLines {
+    pub(crate) counts: Option<Location>,
+    pub(crate) timeouts: Option<Location>,
 }
 
 /// Relations between the front-door limits that make one of them pointless.
 fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
-    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes, &at.counts) {
+    if let (true, Some(loc)) = (
+        limits.max_handshakes_per_host > limits.max_handshakes,
+        &at.counts,
+    ) {
         text.warn(
             loc,
             format!(
@@ -702,7 +722,10 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
             ),
         );
     }
-    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes_per_subnet, &at.counts) {
+    if let (true, Some(loc)) = (
+        limits.max_handshakes_per_host > limits.max_handshakes_per_subnet,
+        &at.counts,
+    ) {
         text.warn(
             loc,
             format!(
@@ -711,7 +734,10 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
             ),
         );
     }
-    if let (true, Some(loc)) = (limits.first_byte_timeout > limits.handshake_timeout, &at.timeouts) {
+    if let (true, Some(loc)) = (
+        limits.first_byte_timeout > limits.handshake_timeout,
+        &at.timeouts,
+    ) {
         text.warn(
             loc,
             format!(
@@ -720,48 +746,6 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
                 limits.handshake_timeout.as_secs()
             ),
         );
-    }
-}
-
-/// A prefix length of 1 to `max` bits.
-fn prefix_bits(d: &mut Directive, max: u8) -> Option<u8> {
-    match d.value.trim().parse::<u8>() {
-        Ok(bits) if (1..=max).contains(&bits) => Some(bits),
-        _ => {
-            d.error(format!("'{}' is not a prefix length of 1 to {max} bits", d.value));
-            None
-        }
-    }
-}
-
-fn parse_allowed(d: &mut Directive, allowed: &mut AllowedSenders) {
-    let mut parts = d.value.split(',').map(str::trim);
-    let kind = parts.next().unwrap_or("").to_ascii_uppercase();
-    let list = match kind.as_str() {
-        "GSS" => &mut allowed.gss,
-        "TCP" => &mut allowed.tcp,
-        "UDP" => {
-            d.warn("$AllowedSender UDP ignored: the collector has no UDP input");
-            return;
-        }
-        other => {
-            d.error(format!("unknown kind '{other}' (expected GSS or TCP)"));
-            return;
-        }
-    };
-    for entry in parts.filter(|e| !e.is_empty()) {
-        let (addr, bits) = entry.split_once('/').unwrap_or((entry, ""));
-        let Some(ip) = daemon::directives::parse_ip(addr) else {
-            d.error(format!("'{entry}' is not an address (host names are not supported; use address/bits)"));
-            continue;
-        };
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let bits = if bits.is_empty() { max } else { bits.parse().unwrap_or(255) };
-        if bits > max {
-            d.error(format!("bad prefix length in '{entry}'"));
-            continue;
-        }
-        list.push((ip, bits));
     }
 }
 
@@ -801,8 +785,14 @@ mod tests {
         let problems: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(!text.has_errors(), "{problems:?}");
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains(":20: warning: template 'PbsService' is malformed"), "{problems:?}");
-        assert!(problems[1].contains(":21: warning: this filter can never match"), "{problems:?}");
+        assert!(
+            problems[0].contains(":20: warning: template 'PbsService' is malformed"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains(":21: warning: this filter can never match"),
+            "{problems:?}"
+        );
         assert_eq!(config.listeners[0].port, 515);
         assert_eq!(config.sessions.total, 2000);
         assert_eq!(config.rules.len(), 5);
@@ -813,14 +803,36 @@ mod tests {
     fn errors_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.conf");
-        std::fs::write(&path, "$InputGSSServerRun 5x\n$Bogus 1\nauth.* -?Missing\nkern.* /x;NoSuch\n").unwrap();
+        std::fs::write(
+            &path,
+            "$InputGSSServerRun 5x\n$Bogus 1\nauth.* -?Missing\nkern.* /x;NoSuch\n",
+        )
+        .unwrap();
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
-        assert!(p.contains(&format!("{f}:1: $InputGSSServerRun: '5x' is not a port number")), "{p:?}");
-        assert!(p.contains(&format!("{f}:2: unknown directive $bogus")), "{p:?}");
-        assert!(p.contains(&format!("{f}:3: dynamic file template 'Missing' is not defined above this line")), "{p:?}");
-        assert!(p.contains(&format!("{f}:4: no template named 'NoSuch' is defined above this line")), "{p:?}");
+        assert!(
+            p.contains(&format!(
+                "{f}:1: $InputGSSServerRun: '5x' is not a port number"
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&format!("{f}:2: unknown directive $bogus")),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&format!(
+                "{f}:3: dynamic file template 'Missing' is not defined above this line"
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&format!(
+                "{f}:4: no template named 'NoSuch' is defined above this line"
+            )),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -840,12 +852,23 @@ mod tests {
         )
         .unwrap();
         let (config, text) = load(&path);
-        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        assert!(
+            text.problems.is_empty(),
+            "{:?}",
+            text.problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        );
         let expected = FrontDoorLimits {
             max_handshakes: 40,
             max_handshakes_per_host: 4,
             max_handshakes_per_subnet: 8,
-            prefixes: Prefixes { ipv4_subnet: 16, ipv6_host: 56, ipv6_subnet: 40 },
+            prefixes: Prefixes {
+                ipv4_subnet: 16,
+                ipv6_host: 56,
+                ipv6_subnet: 40,
+            },
             first_byte_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(3),
         };
@@ -860,9 +883,24 @@ mod tests {
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
-        assert!(p.contains(&format!("{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number")), "{p:?}");
-        assert!(p.contains(&format!("{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number")), "{p:?}");
-        assert!(p.contains(&format!("{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds")), "{p:?}");
+        assert!(
+            p.contains(&format!(
+                "{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number"
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&format!(
+                "{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number"
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&format!(
+                "{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds"
+            )),
+            "{p:?}"
+        );
         assert!(p.contains(&format!("{f}:6: $InputGSSServerHandshakeTimeout: 'soon' is not a positive number of seconds")), "{p:?}");
 
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakesPerHost 300\n$InputGSSServerFirstByteTimeout 30\n").unwrap();
@@ -878,7 +916,12 @@ mod tests {
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(p.contains(&format!("{f}:3: $InputGSSServerSubnetPrefixIPv4: '33' is not a prefix length of 1 to 32 bits")), "{p:?}");
-        assert!(p.contains(&format!("{f}:4: $InputGSSServerHostPrefixIPv6: '0' is not a prefix length of 1 to 128 bits")), "{p:?}");
+        assert!(
+            p.contains(&format!(
+                "{f}:4: $InputGSSServerHostPrefixIPv6: '0' is not a prefix length of 1 to 128 bits"
+            )),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -906,7 +949,13 @@ mod tests {
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
         let (config, _) = load(&path);
         assert_eq!(config.memory_limit, 512 << 20);
-        assert_eq!(config.rate_limit, RateLimitSettings { interval: None, burst: 10_000 });
+        assert_eq!(
+            config.rate_limit,
+            RateLimitSettings {
+                interval: None,
+                burst: 10_000
+            }
+        );
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMemoryLimit 1g\n$InputGSSServerRateLimitInterval 5\n\
@@ -915,9 +964,21 @@ mod tests {
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(p.contains(&format!("{}:6: $InputGSSServerMemoryLimit: '1m' is not a size of at least 4194304 bytes", path.display())), "{p:?}");
+        assert!(
+            p.contains(&format!(
+                "{}:6: $InputGSSServerMemoryLimit: '1m' is not a size of at least 4194304 bytes",
+                path.display()
+            )),
+            "{p:?}"
+        );
         assert_eq!(config.memory_limit, 1 << 30);
-        assert_eq!(config.rate_limit, RateLimitSettings { interval: Some(Duration::from_secs(5)), burst: 200 });
+        assert_eq!(
+            config.rate_limit,
+            RateLimitSettings {
+                interval: Some(Duration::from_secs(5)),
+                burst: 200
+            }
+        );
     }
 
     #[test]
@@ -926,7 +987,14 @@ mod tests {
         let path = dir.path().join("sessions.conf");
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
         let (config, _) = load(&path);
-        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64 });
+        assert_eq!(
+            config.sessions,
+            SessionCaps {
+                total: 200,
+                per_sender: 8,
+                per_host: 64
+            }
+        );
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxSessions 50\n$InputGSSServerMaxSessionsPerPrincipal 2\n\
@@ -935,8 +1003,21 @@ mod tests {
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(p.contains(&format!("{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number", path.display())), "{p:?}");
-        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64 });
+        assert!(
+            p.contains(&format!(
+                "{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number",
+                path.display()
+            )),
+            "{p:?}"
+        );
+        assert_eq!(
+            config.sessions,
+            SessionCaps {
+                total: 50,
+                per_sender: 2,
+                per_host: 64
+            }
+        );
     }
 
     #[test]
@@ -951,11 +1032,27 @@ mod tests {
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert_eq!(p, [format!("{}:10: $FileOwner: no user named 'nosuchuser-here'", path.display())]);
+        assert_eq!(
+            p,
+            [format!(
+                "{}:10: $FileOwner: no user named 'nosuchuser-here'",
+                path.display()
+            )]
+        );
         assert_eq!(config.privileges.user.as_ref().map(|u| u.uid), Some(0));
         assert_eq!(config.privileges.group, Some(0));
-        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
-        assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
+        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else {
+            panic!("a file action")
+        };
+        assert_eq!(
+            (
+                settings.file_owner,
+                settings.file_group,
+                settings.dir_owner,
+                settings.dir_group
+            ),
+            (Some(0), Some(4), Some(0), Some(0))
+        );
     }
 
     #[test]
@@ -976,10 +1073,21 @@ mod tests {
         )
         .unwrap();
         let (config, text) = load(&path);
-        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        assert!(
+            text.problems.is_empty(),
+            "{:?}",
+            text.problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        );
         let id = &config.identity;
         assert_eq!(id.allowed_principals.len(), 3);
-        assert!(id.permits("host/n1.test@GRID.TEST") && id.permits("alice@GRID.TEST") && id.permits("host/p1@PARTNER.TEST"));
+        assert!(
+            id.permits("host/n1.test@GRID.TEST")
+                && id.permits("alice@GRID.TEST")
+                && id.permits("host/p1@PARTNER.TEST")
+        );
         assert!(!id.permits("bob@GRID.TEST") && !id.permits("alice@PARTNER.TEST"));
         assert!(id.allow_anonymous && id.expire_sessions && id.host_map.is_some());
         assert_eq!(id.host_binding, HostBindingMode::Mark);
@@ -992,24 +1100,52 @@ mod tests {
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
         assert!(p.contains(&format!("{f}:1: $InputGSSServerHostPrincipalBinding: 'sometimes' is not off, refuse or mark")), "{p:?}");
-        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"))), "{p:?}");
+        assert!(
+            p.iter().any(|m| m.starts_with(&format!(
+                "{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"
+            ))),
+            "{p:?}"
+        );
         let defaults = &config.identity;
-        assert!(defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"), "default: as before");
+        assert!(
+            defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"),
+            "default: as before"
+        );
         assert!(!defaults.allow_anonymous && !defaults.expire_sessions);
         assert_eq!(defaults.host_binding, HostBindingMode::Off);
 
-        std::fs::write(&path, format!("$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n", map.display())).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n",
+                map.display()
+            ),
+        )
+        .unwrap();
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(p.iter().any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn allowed_senders() {
-        let list = vec![("10.0.0.0".parse().unwrap(), 8), ("127.0.0.1".parse().unwrap(), 32)];
+        let list = vec![
+            ("10.0.0.0".parse().unwrap(), 8),
+            ("127.0.0.1".parse().unwrap(), 32),
+        ];
         assert!(AllowedSenders::permits(&list, "10.1.2.3".parse().unwrap()));
-        assert!(AllowedSenders::permits(&list, "::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!AllowedSenders::permits(&list, "127.0.0.2".parse().unwrap()));
+        assert!(AllowedSenders::permits(
+            &list,
+            "::ffff:127.0.0.1".parse().unwrap()
+        ));
+        assert!(!AllowedSenders::permits(
+            &list,
+            "127.0.0.2".parse().unwrap()
+        ));
         assert!(AllowedSenders::permits(&[], "1.2.3.4".parse().unwrap()));
     }
 

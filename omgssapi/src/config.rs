@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gsswire::{ByteOrder, ClientIdentity, Protection};
-use queue::{FullPolicy, QueueConfig};
 use daemon::config::Statements;
 use daemon::directives::Directive;
+use daemon::shared_directives::SharedSettings;
 use daemon::templates::TemplateRegistry;
-use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location};
+use gsswire::{ByteOrder, ClientIdentity, Protection};
+use queue::{FullPolicy, QueueConfig};
+use syslog::config::{parse_action, Action, ConfigText, Filter, Location};
 use syslog::template::Template;
 
 use crate::backoff::Schedule;
@@ -110,54 +111,18 @@ pub struct ShipperConfig {
     pub mark_period: Option<Duration>,
 }
 
-/// Directives accepted so that a node's existing file loads, with a warning.
-const IGNORED: &[&str] = &[
-    "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
-    "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
-    "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
-    "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
-    "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
-];
-
-/// `$ModLoad` of an rsyslog input this shipper has no counterpart for: what
-/// happens to those messages on a node that runs only the shipper.
-fn explain_module(d: &mut Directive, module: &str) {
-    let why = match module {
-        "imklog" => "the shipper does not read the kernel log: as the node's syslog daemon (socket activation) it gets the kernel's \
-                     messages from journald, which forwards them to syslog.socket (ForwardToSyslog=yes); under omprog, rsyslog's imklog reads them",
-        "imjournal" => "the shipper does not read the journal: as the node's syslog daemon (socket activation) it gets what journald \
-                        forwards to syslog.socket (ForwardToSyslog=yes), kernel messages included; under omprog, rsyslog reads it",
-        _ => return,
-    };
-    d.warn(format!("$ModLoad {module}: {why}"));
-}
-
-/// `$ActionQueueType`: rsyslog's disk-assisted queue (LinkedList or
-/// FixedArray with a file name) and its disk queue are what this queue always
-/// is, so they pass in silence; Direct (no queue) cannot be had.
-fn check_queue_type(d: &mut Directive, value: &str) {
-    const KINDS: [&str; 3] = ["linkedlist", "fixedarray", "disk"];
-    let kind = value.trim().to_ascii_lowercase();
-    if kind == "direct" {
-        d.warn("$ActionQueueType Direct: this shipper always queues on disk (as rsyslog's Disk type)");
-    } else if !KINDS.contains(&kind.as_str()) {
-        d.error(format!("'{value}' is not a queue type (LinkedList, FixedArray, Disk or Direct)"));
-    }
-}
-
 /// Per-action settings that rsyslog resets after each action.
-#[derive(Clone)]
-struct QueueSettings {
-    file_name: Option<String>,
-    max_disk: Option<u64>,
-    max_file: Option<u64>,
-    size: Option<usize>,
-    high: Option<usize>,
-    low: Option<usize>,
-    timeout_enqueue: Duration,
-    save_on_shutdown: bool,
-    drop_oldest: bool,
-    fsync: Option<Duration>,
+#[derive(Debug, Clone)]
+pub(crate) struct QueueSettings {
+    pub(crate) file_name: Option<String>,
+    pub(crate) max_disk: Option<u64>,
+    pub(crate) max_file: Option<u64>,
+    pub(crate) size: Option<usize>,
+    pub(crate) high: Option<usize>,
+    pub(crate) low: Option<usize>,
+    pub(crate) timeout_enqueue: Duration,
+    pub(crate) drop_oldest: bool,
+    pub(crate) fsync: Option<Duration>,
 }
 
 impl Default for QueueSettings {
@@ -171,7 +136,6 @@ impl Default for QueueSettings {
             high: None,
             low: None,
             timeout_enqueue: Duration::from_millis(50),
-            save_on_shutdown: true,
             drop_oldest: false,
             fsync: Some(Duration::from_secs(1)),
         }
@@ -181,36 +145,35 @@ impl Default for QueueSettings {
 /// Step one: every directive read and checked, in file order. A value holds
 /// from its line on, for every action below it, except the `$ActionQueue*`
 /// block, which applies to the next action only.
-struct Settings {
-    service: String,
-    protection: Protection,
-    default_template: String,
-    byte_order: ByteOrder,
-    batch_bytes: usize,
-    one_per_token: bool,
-    retry: Schedule,
+#[derive(Debug)]
+pub struct Settings {
+    pub(crate) service: String,
+    pub(crate) protection: Protection,
+    pub(crate) default_template: String,
+    pub(crate) byte_order: ByteOrder,
+    pub(crate) batch_bytes: usize,
+    pub(crate) one_per_token: bool,
+    pub(crate) retry: Schedule,
     /// `$ActionExecOnlyWhenPreviousIsSuspended`: holds until turned off, as in rsyslog.
-    backup: bool,
-    handshake_timeout: Duration,
-    acknowledged: Acknowledged,
-    heartbeat: Option<Duration>,
-    bind: Option<IpAddr>,
-    identity: ClientIdentity,
-    work_dir: PathBuf,
-    queue: QueueSettings,
-    max_message_size: usize,
-    modules: Vec<String>,
-    inputs: InputsConfig,
-    udp_addr: IpAddr,
-    tcp_addr: IpAddr,
-    unix_default: Option<PathBuf>,
-    privileges: daemon::privileges::PrivDrop,
-    metrics: daemon::metrics::MetricsSettings,
-    mark_period: Duration,
+    pub(crate) backup: bool,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) acknowledged: Acknowledged,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) bind: Option<IpAddr>,
+    pub(crate) identity: ClientIdentity,
+    pub(crate) work_dir: PathBuf,
+    pub(crate) queue: QueueSettings,
+    pub(crate) inputs: InputsConfig,
+    pub(crate) udp_addr: IpAddr,
+    pub(crate) tcp_addr: IpAddr,
+    pub(crate) unix_default: Option<PathBuf>,
+    /// The directives both daemons read (`$ModLoad`, privileges, metrics, `$MaxMessageSize`).
+    pub(crate) shared: SharedSettings,
+    pub(crate) mark_period: Duration,
 }
 
 impl Settings {
-    fn new(default_work_dir: &Path) -> Settings {
+    pub(crate) fn new(default_work_dir: &Path) -> Settings {
         Settings {
             service: "host".into(),
             // Our default is encryption; rsyslog up to 8.2602 silently used integrity.
@@ -228,122 +191,17 @@ impl Settings {
             identity: ClientIdentity::default(),
             work_dir: default_work_dir.to_path_buf(),
             queue: QueueSettings::default(),
-            max_message_size: 8096,
-            modules: Vec::new(),
             inputs: InputsConfig::default(),
             udp_addr: IpAddr::from([0, 0, 0, 0]),
             tcp_addr: IpAddr::from([0, 0, 0, 0]),
             unix_default: Some(PathBuf::from("/dev/log")),
-            privileges: daemon::privileges::PrivDrop::default(),
-            metrics: daemon::metrics::MetricsSettings::default(),
+            shared: SharedSettings::default(),
             mark_period: crate::mark::DEFAULT_PERIOD,
         }
     }
 
-    /// Checks one directive's value and keeps it.
-    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        let v = d.value;
-        let q = &mut self.queue;
-        match d.name {
-            "modload" => {
-                explain_module(d, v.trim());
-                self.modules.push(v.to_string());
-            }
-            "markmessageperiod" => set(&mut self.mark_period, d.positive_seconds()),
-            "gssforwardservicename" => self.service = v.to_string(),
-            "gssmode" => set(&mut self.protection, d.parse()),
-            "actiongssforwarddefaulttemplate" => {
-                if templates.knows(v) {
-                    self.default_template = v.to_string();
-                } else {
-                    d.error(format!("no template named '{v}' is defined above"));
-                }
-            }
-            "gssforwardframebyteorder" => set(&mut self.byte_order, d.parse()),
-            "actiongssforwardbatchsize" => match parse_size(v) {
-                Ok(n) if (1..=120 * 1024).contains(&n) => self.batch_bytes = n as usize,
-                _ => d.error(format!("'{v}' must be a size from 1 to 120k (rsyslog's receive buffer is 128k)")),
-            },
-            "actiongssforwardonemessagepertoken" => set(&mut self.one_per_token, d.bool()),
-            "actiongssforwardbackoffbase" => {
-                if let Some(base) = d.millis(false).flatten() {
-                    self.retry = Schedule::Doubling { base, max: self.doubling_max() };
-                }
-            }
-            "actiongssforwardbackoffmax" => {
-                if let Some(max) = d.millis(false).flatten() {
-                    self.retry = Schedule::Doubling { base: self.doubling_base(), max };
-                }
-            }
-            "actionresumeinterval" => {
-                if let Some(interval) = d.positive_seconds() {
-                    self.retry = Schedule::ResumeInterval(interval);
-                }
-            }
-            "actionexeconlywhenpreviousissuspended" => set(&mut self.backup, d.bool()),
-            "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
-            "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
-            "actiongssforwardheartbeat" => set(&mut self.heartbeat, d.seconds(true)),
-            "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
-            "gssforwardprincipal" => match v.trim() {
-                "" => d.error("an empty principal (leave the directive out for MIT's default)"),
-                p if p.contains(char::is_whitespace) => d.error(format!("'{p}' is not a principal name")),
-                p => self.identity.principal = Some(p.to_string()),
-            },
-            "gssforwardkeytab" => match v.trim() {
-                "" => d.error("an empty keytab path (leave the directive out for the environment's KRB5_CLIENT_KTNAME)"),
-                k => {
-                    let path = k.strip_prefix("FILE:").unwrap_or(k);
-                    if !Path::new(path).is_absolute() {
-                        d.error(format!("'{k}' is not an absolute path"));
-                    } else {
-                        self.identity.keytab = Some(format!("FILE:{path}"));
-                    }
-                }
-            },
-            "workdirectory" => self.work_dir = PathBuf::from(v),
-            "actionqueuetype" => check_queue_type(d, v),
-            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
-            "actionqueuefilename" => q.file_name = Some(v.to_string()),
-            "actionqueuemaxdiskspace" => set(&mut q.max_disk, d.size(0).map(|n| (n > 0).then_some(n))),
-            "actionqueuemaxfilesize" => set(&mut q.max_file, d.size(0).map(Some)),
-            "actionqueuesize" => set(&mut q.size, d.count(0).map(Some)),
-            "actionqueuehighwatermark" => set(&mut q.high, d.count(0).map(Some)),
-            "actionqueuelowwatermark" => set(&mut q.low, d.count(0).map(Some)),
-            "actionqueuetimeoutenqueue" => set(&mut q.timeout_enqueue, d.millis(false).flatten()),
-            "actionqueuesaveonshutdown" => set(&mut q.save_on_shutdown, d.bool()),
-            "actionqueuedropoldest" => set(&mut q.drop_oldest, d.bool()),
-            "actionqueuefsyncinterval" => set(&mut q.fsync, d.millis(true)),
-            "actionresumeretrycount" => match v.trim().parse::<i64>() {
-                Ok(-1) => {}
-                Ok(_) => d.warn("$ActionResumeRetryCount: this shipper always retries forever (-1); the value is ignored"),
-                Err(_) => d.error(format!("'{v}' is not a number")),
-            },
-            "systemlogsocketname" => self.unix_default = Some(PathBuf::from(v)),
-            "omitlocallogging" => {
-                if d.bool() == Some(true) {
-                    self.unix_default = None;
-                }
-            }
-            "addunixlistensocket" => self.inputs.unix_sockets.push(PathBuf::from(v)),
-            "udpserveraddress" => set(&mut self.udp_addr, d.ip()),
-            "udpserverrun" => {
-                if let Some(p) = d.port() {
-                    self.inputs.udp.push(SocketAddr::new(self.udp_addr, p));
-                }
-            }
-            "inputtcpserverbindaddress" => set(&mut self.tcp_addr, d.ip()),
-            "inputtcpserverrun" => {
-                if let Some(p) = d.port() {
-                    self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
-                }
-            }
-            _ => daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "shipper"),
-        }
-    }
-
     /// The doubling schedule's base; the default's after a resume interval.
-    fn doubling_base(&self) -> Duration {
+    pub(crate) fn doubling_base(&self) -> Duration {
         match self.retry {
             Schedule::Doubling { base, .. } => base,
             Schedule::ResumeInterval(_) => Duration::from_secs(1),
@@ -351,7 +209,7 @@ impl Settings {
     }
 
     /// The doubling schedule's maximum; the default's after a resume interval.
-    fn doubling_max(&self) -> Duration {
+    pub(crate) fn doubling_max(&self) -> Duration {
         match self.retry {
             Schedule::Doubling { max, .. } => max,
             Schedule::ResumeInterval(_) => Duration::from_secs(3),
@@ -360,7 +218,14 @@ impl Settings {
 
     /// Step two for one action: what the settings above it make of it. The
     /// `$ActionQueue*` block is used up.
-    fn forward(&mut self, filter: &Filter, target: Target, template: Arc<Template>, index: usize, location: &Location) -> ForwardConfig {
+    fn forward(
+        &mut self,
+        filter: &Filter,
+        target: Target,
+        template: Arc<Template>,
+        index: usize,
+        location: &Location,
+    ) -> ForwardConfig {
         let queue = queue_config(&std::mem::take(&mut self.queue), &self.work_dir, index);
         ForwardConfig {
             filter: filter.clone(),
@@ -384,13 +249,6 @@ impl Settings {
     }
 }
 
-/// Keeps a checked value; a bad one was already reported where it stands.
-fn set<T>(slot: &mut T, checked: Option<T>) {
-    if let Some(v) = checked {
-        *slot = v;
-    }
-}
-
 /// The shipper's side of the walk: directives into [`Settings`], each
 /// `:omgssapi:` action assembled from the settings above it.
 struct Reading {
@@ -406,20 +264,32 @@ impl Reading {
     /// One `:omgssapi:` action: a primary with a queue of its own, or, under
     /// `$ActionExecOnlyWhenPreviousIsSuspended on`, a backup of the action
     /// above it that shares that action's queue.
-    fn omgssapi(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, spec: &str, templates: &TemplateRegistry) {
+    fn omgssapi(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        filter: &Filter,
+        spec: &str,
+        templates: &TemplateRegistry,
+    ) {
         let (target, template_name) = match parse_target(spec) {
             Ok(t) => t,
             Err(e) => return text.error(at, e),
         };
         let name = template_name.unwrap_or_else(|| self.settings.default_template.clone());
-        let Some(template) = templates.for_action(text, at, &name) else { return };
+        let Some(template) = templates.for_action(text, at, &name) else {
+            return;
+        };
         if !self.settings.backup {
             let index = self.forwards.len();
-            self.forwards.push(self.settings.forward(filter, target, template, index, at));
+            self.forwards
+                .push(self.settings.forward(filter, target, template, index, at));
             self.template_names.push(name);
             return;
         }
-        let (Some(primary), Some(primary_template)) = (self.forwards.last_mut(), self.template_names.last()) else {
+        let (Some(primary), Some(primary_template)) =
+            (self.forwards.last_mut(), self.template_names.last())
+        else {
             return text.error(at, "$ActionExecOnlyWhenPreviousIsSuspended is on, but no :omgssapi: action stands above this one to back up");
         };
         // The backup sends the primary's records as they were queued: rendered
@@ -439,54 +309,118 @@ impl Reading {
         if self.settings.queue.file_name.is_some() {
             text.warn(at, "a backup action uses the queue of the action it backs up; its $ActionQueue settings have no effect");
         }
-        let backup = self.settings.forward(filter, target, template, usize::MAX, at);
+        let backup = self
+            .settings
+            .forward(filter, target, template, usize::MAX, at);
         primary.backups.push(backup);
     }
 }
 
 impl Statements for Reading {
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        self.settings.apply(d, templates);
+        let (table, modules) = (&crate::directives::TABLE, &crate::directives::MODULES);
+        daemon::config::read_directive(
+            d,
+            table,
+            &mut self.settings,
+            templates,
+            |s| &mut s.shared,
+            modules,
+        );
     }
 
-    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
+    fn rule(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        filter: &Filter,
+        action: &str,
+        templates: &TemplateRegistry,
+    ) {
         self.last_filter = Some(filter.clone());
         match parse_action(action) {
             Action::Omgssapi(spec) => self.omgssapi(text, at, filter, &spec, templates),
             Action::Stop => {}
             Action::File { .. } | Action::Other(_) => {
-                text.warn(at, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
+                text.warn(
+                    at,
+                    format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"),
+                );
             }
         }
     }
 
-    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
+    fn also_action(
+        &mut self,
+        text: &mut ConfigText,
+        at: &Location,
+        action: &str,
+        templates: &TemplateRegistry,
+    ) {
         match (parse_action(action), self.last_filter.clone()) {
-            (Action::Omgssapi(spec), Some(filter)) => self.omgssapi(text, at, &filter, &spec, templates),
-            _ => text.warn(at, format!("'& {action}' ignored: this shipper only forwards (:omgssapi:)")),
+            (Action::Omgssapi(spec), Some(filter)) => {
+                self.omgssapi(text, at, &filter, &spec, templates)
+            }
+            _ => text.warn(
+                at,
+                format!("'& {action}' ignored: this shipper only forwards (:omgssapi:)"),
+            ),
         }
     }
 }
 
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
-    let mut reading =
-        Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
+    let mut reading = Reading {
+        settings: Settings::new(default_work_dir),
+        forwards: Vec::new(),
+        template_names: Vec::new(),
+        last_filter: None,
+    };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, mark_period, .. }, mut forwards, .. } =
-        reading;
-    metrics.impstats = modules.iter().any(|m| m == "impstats");
-    if modules.iter().any(|m| m == "imuxsock") {
+    let Reading {
+        settings:
+            Settings {
+                mut inputs,
+                unix_default,
+                shared,
+                mark_period,
+                ..
+            },
+        mut forwards,
+        ..
+    } = reading;
+    let imuxsock = shared.loaded("imuxsock");
+    let immark = shared.loaded("immark");
+    let SharedSettings {
+        privileges,
+        metrics,
+        max_message_size,
+        ..
+    } = shared;
+    if imuxsock {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
         }
     }
     if forwards.is_empty() {
-        text.error(&Location { file: Arc::from("config"), line: 0 }, "no :omgssapi: action: nothing would be forwarded");
+        text.error(
+            &Location {
+                file: Arc::from("config"),
+                line: 0,
+            },
+            "no :omgssapi: action: nothing would be forwarded",
+        );
     }
-    for f in forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
+    for f in forwards
+        .iter()
+        .flat_map(|f| std::iter::once(f).chain(&f.backups))
+    {
         if let Schedule::Doubling { base, max } = f.retry {
             if base > max {
-                text.error(&f.location, "backoff base is larger than the backoff maximum");
+                text.error(
+                    &f.location,
+                    "backoff base is larger than the backoff maximum",
+                );
             }
         }
         if f.identity.keytab.is_some() && f.identity.principal.is_none() {
@@ -502,12 +436,22 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
     for f in &mut forwards {
         f.queue.also_owned_by = drop_to;
     }
-    let mark_period = modules.iter().any(|m| m == "immark").then_some(mark_period);
-    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics, mark_period }
+    let mark_period = immark.then_some(mark_period);
+    ShipperConfig {
+        forwards,
+        inputs,
+        max_message_size,
+        privileges,
+        metrics,
+        mark_period,
+    }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
-    let name = q.file_name.clone().unwrap_or_else(|| format!("omgssapi-action{n}"));
+    let name = q
+        .file_name
+        .clone()
+        .unwrap_or_else(|| format!("omgssapi-action{n}"));
     let mut c = QueueConfig::new(work_dir, name);
     c.max_disk_bytes = q.max_disk;
     if let Some(f) = q.max_file {
@@ -519,8 +463,11 @@ fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
     c.high_watermark = q.high;
     c.low_watermark = q.low;
     c.enqueue_timeout = q.timeout_enqueue;
-    c.save_on_shutdown = q.save_on_shutdown;
-    c.when_full = if q.drop_oldest { FullPolicy::DropOldest } else { FullPolicy::DropNewest };
+    c.when_full = if q.drop_oldest {
+        FullPolicy::DropOldest
+    } else {
+        FullPolicy::DropNewest
+    };
     c.fsync_interval = q.fsync;
     c
 }
@@ -530,22 +477,33 @@ pub fn parse_target(spec: &str) -> Result<(Target, Option<String>), String> {
     let mut rest = spec.trim();
     let (mut zlib_level, mut octet_counted) = (None, false);
     if let Some(opts) = rest.strip_prefix('(') {
-        let (inner, after) = opts.split_once(')').ok_or("unterminated '(' in the :omgssapi: options")?;
+        let (inner, after) = opts
+            .split_once(')')
+            .ok_or("unterminated '(' in the :omgssapi: options")?;
         for o in inner.split(',').map(str::trim).filter(|o| !o.is_empty()) {
             match o.as_bytes() {
                 [b'z', d @ b'0'..=b'9'] => zlib_level = Some(u32::from(d - b'0')),
                 [b'o'] => octet_counted = true,
-                _ => return Err(format!(":omgssapi: unknown option '{o}' (expected zN with N 0-9, or o)")),
+                _ => {
+                    return Err(format!(
+                        ":omgssapi: unknown option '{o}' (expected zN with N 0-9, or o)"
+                    ))
+                }
             }
         }
         rest = after;
     }
     let (hostport, template) = match rest.split_once(';') {
-        Some((h, t)) => (h.trim(), Some(t.trim().to_string()).filter(|t| !t.is_empty())),
+        Some((h, t)) => (
+            h.trim(),
+            Some(t.trim().to_string()).filter(|t| !t.is_empty()),
+        ),
         None => (rest.trim(), None),
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or("unterminated '[' in the :omgssapi: host")?;
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or("unterminated '[' in the :omgssapi: host")?;
         (h.to_string(), after.strip_prefix(':'))
     } else {
         match hostport.split_once(':') {
@@ -558,9 +516,19 @@ pub fn parse_target(spec: &str) -> Result<(Target, Option<String>), String> {
     }
     let port = match port {
         None => 514,
-        Some(p) => p.parse::<u16>().map_err(|_| format!(":omgssapi: invalid port '{p}'"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!(":omgssapi: invalid port '{p}'"))?,
     };
-    Ok((Target { host, port, zlib_level, octet_counted }, template))
+    Ok((
+        Target {
+            host,
+            port,
+            zlib_level,
+            octet_counted,
+        },
+        template,
+    ))
 }
 
 pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText) {
@@ -573,13 +541,28 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
 /// credentials can be obtained: a ticket for the collector's service from
 /// the KDC, as the action's first handshake would get it (no connection to
 /// the collector is made). A failure is an error at the action's line.
-pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
+pub fn load_checked(
+    path: &Path,
+    default_work_dir: &Path,
+    check_credentials: bool,
+) -> (ShipperConfig, ConfigText) {
     let (config, mut text) = load(path, default_work_dir);
     if check_credentials && !text.has_errors() {
-        for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
+        for f in config
+            .forwards
+            .iter()
+            .flat_map(|f| std::iter::once(f).chain(&f.backups))
+        {
             // MIT only says "no credentials" for a keytab it cannot open.
-            let keytab = f.identity.keytab.as_deref().and_then(|k| k.strip_prefix("FILE:")).map(std::path::PathBuf::from);
-            if let Some(path) = keytab.or_else(|| daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None)) {
+            let keytab = f
+                .identity
+                .keytab
+                .as_deref()
+                .and_then(|k| k.strip_prefix("FILE:"))
+                .map(std::path::PathBuf::from);
+            if let Some(path) =
+                keytab.or_else(|| daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None))
+            {
                 if let Err(e) = std::fs::File::open(&path) {
                     let ids = daemon::os::ids();
                     text.error(
@@ -597,8 +580,15 @@ pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: boo
             }
             let target = format!("{}@{}", f.service, f.target.host);
             if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
-                let who = f.identity.principal.as_deref().unwrap_or("the default principal");
-                text.error(&f.location, format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"));
+                let who = f
+                    .identity
+                    .principal
+                    .as_deref()
+                    .unwrap_or("the default principal");
+                text.error(
+                    &f.location,
+                    format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"),
+                );
             }
         }
     }
@@ -612,9 +602,36 @@ mod tests {
     #[test]
     fn action_syntax() {
         let t = |s: &str| parse_target(s).unwrap();
-        assert_eq!(t("collector:515").0, Target { host: "collector".into(), port: 515, zlib_level: None, octet_counted: false });
-        assert_eq!(t("(z9,o)collector").0, Target { host: "collector".into(), port: 514, zlib_level: Some(9), octet_counted: true });
-        assert_eq!(t("[2001:db8::1]:515;RSYSLOG_ForwardFormat"), (Target { host: "2001:db8::1".into(), port: 515, zlib_level: None, octet_counted: false }, Some("RSYSLOG_ForwardFormat".into())));
+        assert_eq!(
+            t("collector:515").0,
+            Target {
+                host: "collector".into(),
+                port: 515,
+                zlib_level: None,
+                octet_counted: false
+            }
+        );
+        assert_eq!(
+            t("(z9,o)collector").0,
+            Target {
+                host: "collector".into(),
+                port: 514,
+                zlib_level: Some(9),
+                octet_counted: true
+            }
+        );
+        assert_eq!(
+            t("[2001:db8::1]:515;RSYSLOG_ForwardFormat"),
+            (
+                Target {
+                    host: "2001:db8::1".into(),
+                    port: 515,
+                    zlib_level: None,
+                    octet_counted: false
+                },
+                Some("RSYSLOG_ForwardFormat".into())
+            )
+        );
         assert!(parse_target("(z)host").is_err());
         assert!(parse_target("host:51x").is_err());
     }
@@ -623,12 +640,22 @@ mod tests {
     fn kernel_and_journal_inputs_say_where_those_messages_come_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.conf");
-        std::fs::write(&path, "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n").unwrap();
+        std::fs::write(
+            &path,
+            "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n",
+        )
+        .unwrap();
         let (_, text) = load(&path, dir.path());
         let said = format!("{:?}", text.problems);
         assert!(!text.has_errors(), "{said}");
-        assert!(said.contains("$ModLoad imklog: the shipper does not read the kernel log"), "{said}");
-        assert!(said.contains("$ModLoad imjournal: the shipper does not read the journal"), "{said}");
+        assert!(
+            said.contains("$ModLoad imklog: the shipper does not read the kernel log"),
+            "{said}"
+        );
+        assert!(
+            said.contains("$ModLoad imjournal: the shipper does not read the journal"),
+            "{said}"
+        );
         assert!(said.contains("ForwardToSyslog=yes"), "{said}");
     }
 
@@ -647,12 +674,35 @@ mod tests {
         .unwrap();
         let (c, text) = load(&path, dir.path());
         assert!(!text.has_errors(), "{:?}", text.problems);
-        assert_eq!(c.inputs.unix_sockets, [PathBuf::from("/run/test-log"), PathBuf::from("/run/extra-log")]);
-        assert_eq!(c.inputs.udp, ["127.0.0.1:5514".parse::<SocketAddr>().unwrap()]);
-        assert_eq!(c.inputs.tcp, ["127.0.0.1:5515".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            c.inputs.unix_sockets,
+            [
+                PathBuf::from("/run/test-log"),
+                PathBuf::from("/run/extra-log")
+            ]
+        );
+        assert_eq!(
+            c.inputs.udp,
+            ["127.0.0.1:5514".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            c.inputs.tcp,
+            ["127.0.0.1:5515".parse::<SocketAddr>().unwrap()]
+        );
         let f = &c.forwards[0];
-        assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
-        assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
+        assert_eq!(
+            (f.byte_order, f.one_message_per_token, f.batch_bytes),
+            (ByteOrder::Big, true, 16 * 1024)
+        );
+        assert_eq!(
+            (
+                f.protection,
+                f.target.host.as_str(),
+                f.target.port,
+                f.target.octet_counted
+            ),
+            (Protection::Integrity, "::1", 6514, true)
+        );
     }
 
     #[test]
@@ -671,26 +721,40 @@ mod tests {
 
         write("*.* :omgssapi:c:515\n");
         let (c, _) = load(&path, dir.path());
-        assert_eq!(c.forwards[0].identity, ClientIdentity::default(), "unset: the environment decides, as before");
+        assert_eq!(
+            c.forwards[0].identity,
+            ClientIdentity::default(),
+            "unset: the environment decides, as before"
+        );
 
         write("$GssForwardKeytab relative.keytab\n$GssForwardPrincipal\n*.* :omgssapi:c:515\n");
         let (_, text) = load(&path, dir.path());
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
-        assert!(p.contains(&format!("{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path")), "{p:?}");
+        assert!(
+            p.contains(&format!(
+                "{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path"
+            )),
+            "{p:?}"
+        );
         assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $GssForwardPrincipal: an empty principal"))), "{p:?}");
 
         write("$GssForwardKeytab FILE:/k.keytab\n*.* :omgssapi:c:515\n");
         let (_, text) = load(&path, dir.path());
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn seed_client_stanza_loads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.conf");
-        let seed = include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", "collector.example:515");
+        let seed = include_str!("../../syslog/testdata/client.conf")
+            .replace("<server_name>:<port>", "collector.example:515");
         std::fs::write(&path, seed).unwrap();
         let (config, text) = load(&path, dir.path());
         assert!(!text.has_errors(), "{:?}", text.problems);
@@ -717,21 +781,50 @@ mod tests {
              $ActionExecOnlyWhenPreviousIsSuspended off\nauth.* :omgssapi:audit:518\n",
         );
         assert!(!text.has_errors(), "{:?}", text.problems);
-        let hosts = |f: &ForwardConfig| f.backups.iter().map(|b| b.target.host.clone()).collect::<Vec<_>>();
-        assert_eq!(c.forwards.len(), 2, "two actions with a queue each: primary and audit");
+        let hosts = |f: &ForwardConfig| {
+            f.backups
+                .iter()
+                .map(|b| b.target.host.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            c.forwards.len(),
+            2,
+            "two actions with a queue each: primary and audit"
+        );
         assert_eq!(c.forwards[0].target.host, "primary");
         assert_eq!(c.forwards[0].queue.name, "fwd");
-        assert_eq!(hosts(&c.forwards[0]), ["backup1", "backup2"], "backups in order, sharing the primary's queue");
+        assert_eq!(
+            hosts(&c.forwards[0]),
+            ["backup1", "backup2"],
+            "backups in order, sharing the primary's queue"
+        );
         assert_eq!(c.forwards[1].target.host, "audit");
-        assert!(c.forwards[1].backups.is_empty(), "off again: audit is an action of its own");
+        assert!(
+            c.forwards[1].backups.is_empty(),
+            "off again: audit is an action of its own"
+        );
     }
 
     #[test]
     fn a_backup_without_an_action_above_or_with_other_framing_is_an_error() {
-        let (_, text) = load_text("$ActionExecOnlyWhenPreviousIsSuspended on\n*.* :omgssapi:backup:516\n");
-        assert!(text.problems.iter().any(|p| p.message.contains("no :omgssapi: action stands above")), "{:?}", text.problems);
+        let (_, text) =
+            load_text("$ActionExecOnlyWhenPreviousIsSuspended on\n*.* :omgssapi:backup:516\n");
+        assert!(
+            text.problems
+                .iter()
+                .any(|p| p.message.contains("no :omgssapi: action stands above")),
+            "{:?}",
+            text.problems
+        );
         let (_, text) = load_text("*.* :omgssapi:primary\n$ActionExecOnlyWhenPreviousIsSuspended on\n& :omgssapi:(z9)backup\n");
-        assert!(text.problems.iter().any(|p| p.message.contains("same template and (zN,o) options")), "{:?}", text.problems);
+        assert!(
+            text.problems
+                .iter()
+                .any(|p| p.message.contains("same template and (zN,o) options")),
+            "{:?}",
+            text.problems
+        );
     }
 
     #[test]
@@ -741,18 +834,28 @@ mod tests {
              $ActionGSSForwardBackoffMax 8000\n*.* :omgssapi:c\n",
         );
         assert!(!text.has_errors(), "{:?}", text.problems);
-        assert!(text.problems.is_empty(), "no warning any more: {:?}", text.problems);
+        assert!(
+            text.problems.is_empty(),
+            "no warning any more: {:?}",
+            text.problems
+        );
         let retries: Vec<Schedule> = c.forwards.iter().map(|f| f.retry).collect();
         assert_eq!(
             retries,
             [
                 Schedule::DEFAULT,
                 Schedule::ResumeInterval(Duration::from_secs(10)),
-                Schedule::Doubling { base: Duration::from_secs(1), max: Duration::from_secs(8) },
+                Schedule::Doubling {
+                    base: Duration::from_secs(1),
+                    max: Duration::from_secs(8)
+                },
             ]
         );
         let (_, text) = load_text("$ActionResumeInterval 0\n*.* :omgssapi:a\n");
-        assert!(text.has_errors(), "a zero interval would retry in a tight loop");
+        assert!(
+            text.has_errors(),
+            "a zero interval would retry in a tight loop"
+        );
     }
 
     #[test]
@@ -767,9 +870,15 @@ mod tests {
         .unwrap();
         let (c, text) = load(&path, dir.path());
         let modes: Vec<Acknowledged> = c.forwards.iter().map(|f| f.acknowledged).collect();
-        assert_eq!(modes, [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]);
+        assert_eq!(
+            modes,
+            [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]
+        );
         assert!(text.has_errors());
         let problems = format!("{:?}", text.problems);
-        assert!(problems.contains("'maybe' must be off, auto or on"), "{problems}");
+        assert!(
+            problems.contains("'maybe' must be off, auto or on"),
+            "{problems}"
+        );
     }
 }
