@@ -17,49 +17,16 @@ pub trait Statements {
     /// A `$Directive value` line (also `global(...)` and `module(load=...)`).
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry);
     /// A selector or property-filter line and its first action.
-    fn rule(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        filter: &Filter,
-        action: &str,
-        templates: &TemplateRegistry,
-    );
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry);
     /// An `& action` line: another action for the rule above.
-    fn also_action(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        action: &str,
-        templates: &TemplateRegistry,
-    );
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry);
     /// A RainerScript `action(type=... ...)` under its filter. A daemon
     /// without RainerScript actions reports it as unsupported.
-    fn action_call(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        _filter: &Filter,
-        call: &ActionCall,
-        _templates: &TemplateRegistry,
-    ) {
-        text.error(
-            at,
-            format!(
-                "action(type=\"{}\") is not supported by this program",
-                call.kind
-            ),
-        );
+    fn action_call(&mut self, text: &mut ConfigText, at: &Location, _filter: &Filter, call: &ActionCall, _templates: &TemplateRegistry) {
+        text.error(at, format!("action(type=\"{}\") is not supported by this program", call.kind));
     }
     /// A `$template` line was added to the registry; `options` as written.
-    fn template_defined(
-        &mut self,
-        _text: &mut ConfigText,
-        _at: &Location,
-        _name: &str,
-        _options: &str,
-    ) {
-    }
+    fn template_defined(&mut self, _text: &mut ConfigText, _at: &Location, _name: &str, _options: &str) {}
 }
 
 /// Reads one directive line: from the daemon's own `table` into
@@ -74,9 +41,7 @@ pub fn read_directive<S, C>(
     shared: fn(&mut S) -> &mut SharedSettings,
     modules: &Modules,
 ) {
-    if !table.apply(settings, d, context)
-        && !shared_directives::TABLE.apply(shared(settings), d, modules)
-    {
+    if !table.apply(settings, d, context) && !shared_directives::TABLE.apply(shared(settings), d, modules) {
         d.unknown();
     }
 }
@@ -88,27 +53,16 @@ pub fn walk(text: &mut ConfigText, daemon: &mut impl Statements) -> TemplateRegi
     for line in &lines {
         let at = &line.location;
         match &line.statement {
-            Statement::Directive {
-                name,
-                spelled,
-                value,
-            } => daemon.directive(
-                &mut Directive::new(name, spelled, value, at, text),
-                &templates,
-            ),
-            Statement::Template {
-                name,
-                text: body,
-                options,
-            } => {
+            Statement::Directive { name, spelled, value } => {
+                daemon.directive(&mut Directive::new(name, spelled, value, at, text), &templates)
+            }
+            Statement::Template { name, text: body, options } => {
                 templates.define(text, at, name, body);
                 daemon.template_defined(text, at, name, options);
             }
             Statement::Rule { filter, action } => daemon.rule(text, at, filter, action, &templates),
             Statement::AlsoAction { action } => daemon.also_action(text, at, action, &templates),
-            Statement::ActionCall { filter, action } => {
-                daemon.action_call(text, at, filter, action, &templates)
-            }
+            Statement::ActionCall { filter, action } => daemon.action_call(text, at, filter, action, &templates),
         }
     }
     text.lines = lines;

@@ -30,21 +30,8 @@ pub struct Directive<'a> {
 
 impl<'a> Directive<'a> {
     /// A directive line from `location`; problems go to `problems`.
-    pub fn new(
-        name: &'a str,
-        spelled: &'a str,
-        value: &'a str,
-        location: &'a Location,
-        problems: &'a mut ConfigText,
-    ) -> Self {
-        Directive {
-            name,
-            spelled,
-            value,
-            location,
-            object: None,
-            problems,
-        }
+    pub fn new(name: &'a str, spelled: &'a str, value: &'a str, location: &'a Location, problems: &'a mut ConfigText) -> Self {
+        Directive { name, spelled, value, location, object: None, problems }
     }
 
     /// A parameter `spelled="value"` of the RainerScript `object`; `name` is
@@ -57,14 +44,7 @@ impl<'a> Directive<'a> {
         location: &'a Location,
         problems: &'a mut ConfigText,
     ) -> Self {
-        Directive {
-            name,
-            spelled,
-            value,
-            location,
-            object: Some(object),
-            problems,
-        }
+        Directive { name, spelled, value, location, object: Some(object), problems }
     }
 
     /// The directive as messages name it: `$Spelled`, or `object: spelled`.
@@ -107,11 +87,7 @@ impl<'a> Directive<'a> {
 
     /// A TCP or UDP port.
     pub fn port(&mut self) -> Option<u16> {
-        let parsed = self
-            .value
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| format!("'{}' is not a port number", self.value));
+        let parsed = self.value.trim().parse::<u16>().map_err(|_| format!("'{}' is not a port number", self.value));
         self.check(parsed)
     }
 
@@ -121,10 +97,7 @@ impl<'a> Directive<'a> {
             Ok(n) if n >= min => Ok(n),
             _ if min == 0 => Err(format!("'{}' is not a number", self.value)),
             _ if min == 1 => Err(format!("'{}' is not a positive number", self.value)),
-            _ => Err(format!(
-                "'{}' is not a number of at least {min}",
-                self.value
-            )),
+            _ => Err(format!("'{}' is not a number of at least {min}", self.value)),
         };
         self.check(parsed)
     }
@@ -134,10 +107,7 @@ impl<'a> Directive<'a> {
         let parsed = match self.value.trim().parse::<u64>() {
             Ok(0) if zero_is_none => Ok(None),
             Ok(n) => Ok(Some(Duration::from_secs(n))),
-            Err(_) if zero_is_none => Err(format!(
-                "'{}' must be 0 (none) or a number of seconds",
-                self.value
-            )),
+            Err(_) if zero_is_none => Err(format!("'{}' must be 0 (none) or a number of seconds", self.value)),
             Err(_) => Err(format!("'{}' is not a number of seconds", self.value)),
         };
         self.check(parsed)
@@ -147,10 +117,7 @@ impl<'a> Directive<'a> {
     pub fn positive_seconds(&mut self) -> Option<Duration> {
         let parsed = match self.value.trim().parse::<u64>() {
             Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
-            _ => Err(format!(
-                "'{}' is not a positive number of seconds",
-                self.value
-            )),
+            _ => Err(format!("'{}' is not a positive number of seconds", self.value)),
         };
         self.check(parsed)
     }
@@ -169,10 +136,7 @@ impl<'a> Directive<'a> {
     pub fn size(&mut self, min: u64) -> Option<u64> {
         let parsed = match syslog::config::parse_size(self.value) {
             Ok(n) if n >= min => Ok(n),
-            Ok(_) => Err(format!(
-                "'{}' is not a size of at least {min} bytes",
-                self.value
-            )),
+            Ok(_) => Err(format!("'{}' is not a size of at least {min} bytes", self.value)),
             Err(e) => Err(e),
         };
         self.check(parsed)
@@ -182,18 +146,14 @@ impl<'a> Directive<'a> {
     pub fn mode(&mut self) -> Option<u32> {
         let parsed = match u32::from_str_radix(self.value.trim().trim_start_matches("0o"), 8) {
             Ok(m) if m <= 0o7777 => Ok(m),
-            _ => Err(format!(
-                "'{}' is not an octal mode such as 0644",
-                self.value
-            )),
+            _ => Err(format!("'{}' is not an octal mode such as 0644", self.value)),
         };
         self.check(parsed)
     }
 
     /// An IP address, IPv6 possibly in brackets.
     pub fn ip(&mut self) -> Option<IpAddr> {
-        let parsed =
-            parse_ip(self.value).ok_or_else(|| format!("'{}' is not an IP address", self.value));
+        let parsed = parse_ip(self.value).ok_or_else(|| format!("'{}' is not an IP address", self.value));
         self.check(parsed)
     }
 
@@ -206,10 +166,7 @@ impl<'a> Directive<'a> {
 
 /// An IP address as written in rsyslog's configuration: IPv6 possibly in brackets.
 pub fn parse_ip(text: &str) -> Option<IpAddr> {
-    text.trim()
-        .trim_matches(|c| c == '[' || c == ']')
-        .parse()
-        .ok()
+    text.trim().trim_matches(|c| c == '[' || c == ']').parse().ok()
 }
 
 #[cfg(test)]
@@ -219,17 +176,8 @@ mod tests {
 
     fn with<T>(value: &str, get: impl FnOnce(&mut Directive) -> T) -> (T, Vec<String>) {
         let mut text = ConfigText::default();
-        let loc = Location {
-            file: Arc::from("a.conf"),
-            line: 3,
-        };
-        let got = get(&mut Directive::new(
-            "somedirective",
-            "SomeDirective",
-            value,
-            &loc,
-            &mut text,
-        ));
+        let loc = Location { file: Arc::from("a.conf"), line: 3 };
+        let got = get(&mut Directive::new("somedirective", "SomeDirective", value, &loc, &mut text));
         (got, text.problems.iter().map(|p| p.to_string()).collect())
     }
 
@@ -238,18 +186,9 @@ mod tests {
         assert_eq!(with("on", |d| d.bool()).0, Some(true));
         assert_eq!(with("515", |d| d.port()).0, Some(515));
         assert_eq!(with("0", |d| d.seconds(true)).0, Some(None));
-        assert_eq!(
-            with("7", |d| d.seconds(false)).0,
-            Some(Some(Duration::from_secs(7)))
-        );
-        assert_eq!(
-            with("7", |d| d.positive_seconds()).0,
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(
-            with("250", |d| d.millis(false)).0,
-            Some(Some(Duration::from_millis(250)))
-        );
+        assert_eq!(with("7", |d| d.seconds(false)).0, Some(Some(Duration::from_secs(7))));
+        assert_eq!(with("7", |d| d.positive_seconds()).0, Some(Duration::from_secs(7)));
+        assert_eq!(with("250", |d| d.millis(false)).0, Some(Some(Duration::from_millis(250))));
         assert_eq!(with("64k", |d| d.size(128)).0, Some(65536));
         assert_eq!(with("0640", |d| d.mode()).0, Some(0o640));
         assert_eq!(with("[::1]", |d| d.ip()).0, Some("::1".parse().unwrap()));
@@ -260,35 +199,14 @@ mod tests {
     fn bad_values_name_directive_file_and_line() {
         let (got, problems) = with("5x", |d| d.port());
         assert_eq!(got, None);
-        assert_eq!(
-            problems,
-            ["a.conf:3: $SomeDirective: '5x' is not a port number"]
-        );
-        assert_eq!(
-            with("0", |d| d.count(1)).1,
-            ["a.conf:3: $SomeDirective: '0' is not a positive number"]
-        );
-        assert_eq!(
-            with("1", |d| d.count(2)).1,
-            ["a.conf:3: $SomeDirective: '1' is not a number of at least 2"]
-        );
-        assert_eq!(
-            with("100", |d| d.size(128)).1,
-            ["a.conf:3: $SomeDirective: '100' is not a size of at least 128 bytes"]
-        );
+        assert_eq!(problems, ["a.conf:3: $SomeDirective: '5x' is not a port number"]);
+        assert_eq!(with("0", |d| d.count(1)).1, ["a.conf:3: $SomeDirective: '0' is not a positive number"]);
+        assert_eq!(with("1", |d| d.count(2)).1, ["a.conf:3: $SomeDirective: '1' is not a number of at least 2"]);
+        assert_eq!(with("100", |d| d.size(128)).1, ["a.conf:3: $SomeDirective: '100' is not a size of at least 128 bytes"]);
         assert_eq!(with("0999", |d| d.mode()).0, None);
-        assert_eq!(
-            with("maybe", |d| d.bool()).1,
-            ["a.conf:3: $SomeDirective: 'maybe' is not on or off"]
-        );
-        assert_eq!(
-            with("0", |d| d.positive_seconds()).1,
-            ["a.conf:3: $SomeDirective: '0' is not a positive number of seconds"]
-        );
-        assert_eq!(
-            with("x", |d| d.seconds(true)).1,
-            ["a.conf:3: $SomeDirective: 'x' must be 0 (none) or a number of seconds"]
-        );
+        assert_eq!(with("maybe", |d| d.bool()).1, ["a.conf:3: $SomeDirective: 'maybe' is not on or off"]);
+        assert_eq!(with("0", |d| d.positive_seconds()).1, ["a.conf:3: $SomeDirective: '0' is not a positive number of seconds"]);
+        assert_eq!(with("x", |d| d.seconds(true)).1, ["a.conf:3: $SomeDirective: 'x' must be 0 (none) or a number of seconds"]);
         assert_eq!(with("host.example", |d| d.ip()).0, None);
     }
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+
 /// Whether a value only grows (a counter) or goes up and down (a gauge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -47,50 +48,19 @@ pub struct StatsObject {
 impl StatsObject {
     /// An object whose impstats line starts `NAME: origin=ORIGIN`, and whose
     /// Prometheus names start `gsslog_FAMILY_`, with `labels` on each sample.
-    pub fn new(
-        name: impl Into<String>,
-        origin: &'static str,
-        family: &'static str,
-        labels: Vec<(&'static str, String)>,
-    ) -> Self {
-        StatsObject {
-            name: name.into(),
-            origin,
-            family,
-            labels,
-            values: Vec::new(),
-        }
+    pub fn new(name: impl Into<String>, origin: &'static str, family: &'static str, labels: Vec<(&'static str, String)>) -> Self {
+        StatsObject { name: name.into(), origin, family, labels, values: Vec::new() }
     }
 
     /// A counter read from `read` (`key` as impstats names it: dots allowed).
-    pub fn counter(
-        mut self,
-        key: &'static str,
-        help: &'static str,
-        read: impl Fn() -> u64 + Send + Sync + 'static,
-    ) -> Self {
-        self.values.push(Value {
-            key,
-            help,
-            kind: Kind::Counter,
-            read: Box::new(read),
-        });
+    pub fn counter(mut self, key: &'static str, help: &'static str, read: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.values.push(Value { key, help, kind: Kind::Counter, read: Box::new(read) });
         self
     }
 
     /// A gauge read from `read`.
-    pub fn gauge(
-        mut self,
-        key: &'static str,
-        help: &'static str,
-        read: impl Fn() -> u64 + Send + Sync + 'static,
-    ) -> Self {
-        self.values.push(Value {
-            key,
-            help,
-            kind: Kind::Gauge,
-            read: Box::new(read),
-        });
+    pub fn gauge(mut self, key: &'static str, help: &'static str, read: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.values.push(Value { key, help, kind: Kind::Gauge, read: Box::new(read) });
         self
     }
 
@@ -112,11 +82,7 @@ impl StatsObject {
 /// The prometheus name of a value: `gsslog_FAMILY_KEY` (dots become
 /// underscores), `_total` after a counter's.
 fn metric_name(family: &str, v: &Value) -> String {
-    let key: String = v
-        .key
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+    let key: String = v.key.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     match v.kind {
         Kind::Counter => format!("gsslog_{family}_{key}_total"),
         Kind::Gauge => format!("gsslog_{family}_{key}"),
@@ -124,10 +90,7 @@ fn metric_name(family: &str, v: &Value) -> String {
 }
 
 fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Writes Prometheus samples of its own (`# HELP`, `# TYPE` and samples),
@@ -153,45 +116,28 @@ impl Registry {
 
     /// Adds an object; its line and samples follow those registered before.
     pub fn register(&self, object: StatsObject) {
-        self.objects
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(object);
+        self.objects.lock().unwrap_or_else(|p| p.into_inner()).push(object);
     }
 
     /// Adds samples written after the objects' (not on impstats lines).
     pub fn register_samples(&self, samples: Samples) {
-        self.samples
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(samples);
+        self.samples.lock().unwrap_or_else(|p| p.into_inner()).push(samples);
     }
 
     /// Adds a page `path` (`GET`) of content type `kind` to the endpoint.
     pub fn add_page(&self, path: &'static str, kind: &'static str, page: Page) {
-        self.pages
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((path, kind, page));
+        self.pages.lock().unwrap_or_else(|p| p.into_inner()).push((path, kind, page));
     }
 
     /// The content type and body of the extra page at `path`, if there is one.
     pub fn page(&self, path: &str) -> Option<(&'static str, String)> {
         let pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
-        pages
-            .iter()
-            .find(|(p, _, _)| *p == path)
-            .map(|(_, kind, page)| (*kind, page()))
+        pages.iter().find(|(p, _, _)| *p == path).map(|(_, kind, page)| (*kind, page()))
     }
 
     /// One impstats legacy line per object, in registration order.
     pub fn legacy_lines(&self) -> Vec<String> {
-        self.objects
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(StatsObject::legacy_line)
-            .collect()
+        self.objects.lock().unwrap_or_else(|p| p.into_inner()).iter().map(StatsObject::legacy_line).collect()
     }
 
     /// The Prometheus text format: for each metric, `# HELP` and `# TYPE`
@@ -204,11 +150,7 @@ impl Registry {
             let labels = if o.labels.is_empty() {
                 String::new()
             } else {
-                let inner: Vec<String> = o
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
-                    .collect();
+                let inner: Vec<String> = o.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect();
                 format!("{{{}}}", inner.join(","))
             };
             for v in &o.values {
@@ -233,12 +175,7 @@ impl Registry {
             }
         }
         drop(objects);
-        for write in self
-            .samples
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for write in self.samples.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             write(&mut text);
         }
         text
@@ -270,11 +207,7 @@ pub struct MetricsSettings {
 
 impl Default for MetricsSettings {
     fn default() -> Self {
-        MetricsSettings {
-            impstats: false,
-            interval: Duration::from_secs(300),
-            listen: None,
-        }
+        MetricsSettings { impstats: false, interval: Duration::from_secs(300), listen: None }
     }
 }
 
@@ -290,15 +223,7 @@ mod tests {
                 .counter_of("forwarded", "Messages forwarded.", sent.clone())
                 .gauge("queue.size", "Records in the queue.", || 7),
         );
-        r.register(
-            StatsObject::new(
-                "other",
-                "omgssapi",
-                "shipper",
-                vec![("queue", "a\"b".into())],
-            )
-            .counter("forwarded", "x", || 1),
-        );
+        r.register(StatsObject::new("other", "omgssapi", "shipper", vec![("queue", "a\"b".into())]).counter("forwarded", "x", || 1));
         (r, sent)
     }
 
@@ -306,13 +231,7 @@ mod tests {
     fn legacy_lines_are_rsyslogs() {
         let (r, sent) = registry();
         sent.store(42, Ordering::Relaxed);
-        assert_eq!(
-            r.legacy_lines(),
-            [
-                "fwd: origin=omgssapi forwarded=42 queue.size=7 ",
-                "other: origin=omgssapi forwarded=1 "
-            ]
-        );
+        assert_eq!(r.legacy_lines(), ["fwd: origin=omgssapi forwarded=42 queue.size=7 ", "other: origin=omgssapi forwarded=1 "]);
     }
 
     #[test]
@@ -334,13 +253,9 @@ mod tests {
     #[test]
     fn extra_samples_follow_and_pages_answer() {
         let (r, _) = registry();
-        r.register_samples(Box::new(|text| {
-            text.push_str("# TYPE x gauge\nx{a=\"1\"} 2\n")
-        }));
+        r.register_samples(Box::new(|text| text.push_str("# TYPE x gauge\nx{a=\"1\"} 2\n")));
         r.add_page("/x", "application/json", Box::new(|| "{}".into()));
-        assert!(r.prometheus_text().ends_with(
-            "gsslog_shipper_queue_size{queue=\"fwd\"} 7\n# TYPE x gauge\nx{a=\"1\"} 2\n"
-        ));
+        assert!(r.prometheus_text().ends_with("gsslog_shipper_queue_size{queue=\"fwd\"} 7\n# TYPE x gauge\nx{a=\"1\"} 2\n"));
         assert_eq!(r.page("/x"), Some(("application/json", "{}".to_string())));
         assert_eq!(r.page("/y"), None);
     }

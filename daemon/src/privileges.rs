@@ -20,6 +20,7 @@ use crate::directive_table::Kind;
 use crate::directives::Directive;
 use crate::os;
 
+
 /// Why dropping privileges failed; the daemon does not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivilegeError {
@@ -109,12 +110,7 @@ impl PrivDrop {
     /// user's primary group, else the one it runs as now.
     pub fn final_group(&self) -> u32 {
         self.group
-            .or_else(|| {
-                self.user
-                    .as_ref()
-                    .and_then(|u| u.account.as_ref())
-                    .map(|a| a.gid)
-            })
+            .or_else(|| self.user.as_ref().and_then(|u| u.account.as_ref()).map(|a| a.gid))
             .unwrap_or_else(|| os::ids().gids[1])
     }
 }
@@ -144,50 +140,22 @@ impl PrivDrop {
         let uid = self.user.as_ref().map_or(before.uids[1], |u| u.uid);
         let gid = self
             .group
-            .or_else(|| {
-                self.user
-                    .as_ref()
-                    .and_then(|u| u.account.as_ref())
-                    .map(|a| a.gid)
-            })
+            .or_else(|| self.user.as_ref().and_then(|u| u.account.as_ref()).map(|a| a.gid))
             .unwrap_or(before.gids[1]);
         let already = before.uids == [uid; 3] && before.gids == [gid; 3];
         if !already {
-            let name = self
-                .user
-                .as_ref()
-                .and_then(|u| u.account.as_ref())
-                .map(|a| a.name.as_str());
+            let name = self.user.as_ref().and_then(|u| u.account.as_ref()).map(|a| a.name.as_str());
             // Only a group given: no supplementary groups at all, as rsyslog.
             let groups: &[u32] = if self.user.is_some() { &[gid] } else { &[] };
-            os::set_supplementary_groups(name, gid, groups).map_err(|source| {
-                PrivilegeError::Call {
-                    call: "setgroups",
-                    id: gid,
-                    source,
-                }
-            })?;
-            os::set_gid(gid).map_err(|source| PrivilegeError::Call {
-                call: "setgid",
-                id: gid,
-                source,
-            })?;
+            os::set_supplementary_groups(name, gid, groups).map_err(|source| PrivilegeError::Call { call: "setgroups", id: gid, source })?;
+            os::set_gid(gid).map_err(|source| PrivilegeError::Call { call: "setgid", id: gid, source })?;
             if self.user.is_some() {
-                os::set_uid(uid).map_err(|source| PrivilegeError::Call {
-                    call: "setuid",
-                    id: uid,
-                    source,
-                })?;
+                os::set_uid(uid).map_err(|source| PrivilegeError::Call { call: "setuid", id: uid, source })?;
             }
         }
         let after = os::ids();
         if after.uids != [uid; 3] || after.gids != [gid; 3] {
-            return Err(PrivilegeError::Mismatch {
-                uids: after.uids,
-                gids: after.gids,
-                uid,
-                gid,
-            });
+            return Err(PrivilegeError::Mismatch { uids: after.uids, gids: after.gids, uid, gid });
         }
         if uid != 0 && os::set_uid(0).is_ok() {
             return Err(PrivilegeError::RootRegained { uid });
@@ -201,38 +169,20 @@ impl Dropped {
     pub fn require_readable(&self, what: &'static str, path: &Path) -> Result<(), PrivilegeError> {
         match std::fs::File::open(path) {
             Ok(_) => Ok(()),
-            Err(source) => Err(PrivilegeError::Unreadable {
-                what,
-                path: path.to_path_buf(),
-                uid: self.uid,
-                gid: self.gid,
-                source,
-            }),
+            Err(source) => Err(PrivilegeError::Unreadable { what, path: path.to_path_buf(), uid: self.uid, gid: self.gid, source }),
         }
     }
 
     /// Fails unless a file can be created (and removed) in `dir` now.
-    pub fn require_writable_dir(
-        &self,
-        what: &'static str,
-        dir: &Path,
-    ) -> Result<(), PrivilegeError> {
+    pub fn require_writable_dir(&self, what: &'static str, dir: &Path) -> Result<(), PrivilegeError> {
         let probe = dir.join(format!(".gsslog-probe-{}", std::process::id()));
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe);
+        let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&probe);
         match created {
             Ok(_) => {
                 let _ = std::fs::remove_file(&probe);
                 Ok(())
             }
-            Err(source) => Err(PrivilegeError::NotWritable {
-                what,
-                path: dir.to_path_buf(),
-                uid: self.uid,
-                source,
-            }),
+            Err(source) => Err(PrivilegeError::NotWritable { what, path: dir.to_path_buf(), uid: self.uid, source }),
         }
     }
 }
@@ -255,16 +205,10 @@ pub struct StillNeeded {
 /// Without a drop the same checks run as the process is (a systemd unit's
 /// `User=`, say), so that an unreadable keytab or a replay cache it cannot
 /// write stops the start with the path and the fix, not every handshake later.
-pub fn drop_and_check(
-    p: &PrivDrop,
-    needed: &StillNeeded,
-) -> Result<Option<Dropped>, PrivilegeError> {
+pub fn drop_and_check(p: &PrivDrop, needed: &StillNeeded) -> Result<Option<Dropped>, PrivilegeError> {
     let dropped = p.drop_now()?;
     let ids = os::ids();
-    let now = dropped.unwrap_or(Dropped {
-        uid: ids.uids[1],
-        gid: ids.gids[1],
-    });
+    let now = dropped.unwrap_or(Dropped { uid: ids.uids[1], gid: ids.gids[1] });
     for (what, path) in &needed.readable {
         now.require_readable(what, path)?;
     }
@@ -286,40 +230,22 @@ pub fn keytab_file(variable: &str, default: Option<&str>) -> Option<PathBuf> {
         Ok(v) => v,
         Err(_) => default.filter(|d| Path::new(d).exists())?.to_string(),
     };
-    let path = value
-        .strip_prefix("FILE:")
-        .or_else(|| value.strip_prefix("WRFILE:"))
-        .unwrap_or(&value);
+    let path = value.strip_prefix("FILE:").or_else(|| value.strip_prefix("WRFILE:")).unwrap_or(&value);
     (path.starts_with('/')).then(|| PathBuf::from(path))
 }
 
 /// A user account by name (`$PrivDropToUser`).
-pub const USER: Kind<os::User> = Kind {
-    syntax: "NAME",
-    parse: user_named,
-};
+pub const USER: Kind<os::User> = Kind { syntax: "NAME", parse: user_named };
 /// A user id from a user name (`$FileOwner`).
-pub const USER_ID: Kind<u32> = Kind {
-    syntax: "NAME",
-    parse: user_id,
-};
+pub const USER_ID: Kind<u32> = Kind { syntax: "NAME", parse: user_id };
 /// A group id from a group name (`$FileGroup`, `$PrivDropToGroup`).
-pub const GROUP_ID: Kind<u32> = Kind {
-    syntax: "NAME",
-    parse: group_id,
-};
+pub const GROUP_ID: Kind<u32> = Kind { syntax: "NAME", parse: group_id };
 /// A numeric user or group id (`$FileOwnerNum`, `$PrivDropToUserID`).
-pub const NUMERIC_ID: Kind<u32> = Kind {
-    syntax: "ID",
-    parse: numeric_id,
-};
+pub const NUMERIC_ID: Kind<u32> = Kind { syntax: "ID", parse: numeric_id };
 
 /// The account a numeric `$PrivDropToUserID` names, if the database has it.
 pub fn target_user(uid: u32) -> TargetUser {
-    TargetUser {
-        uid,
-        account: os::user_by_id(uid).ok().flatten(),
-    }
+    TargetUser { uid, account: os::user_by_id(uid).ok().flatten() }
 }
 
 /// A user id from a user name (`$FileOwner`, `$PrivDropToUser`, ...).
@@ -382,24 +308,14 @@ mod tests {
 
     fn read(lines: &[(&str, &str)]) -> (PrivDrop, Vec<String>) {
         let mut text = ConfigText::default();
-        let loc = Location {
-            file: Arc::from("a.conf"),
-            line: 1,
-        };
+        let loc = Location { file: Arc::from("a.conf"), line: 1 };
         let mut shared = crate::shared_directives::SharedSettings::default();
         for (name, value) in lines {
             let lower = name.to_ascii_lowercase();
             let d = &mut Directive::new(&lower, name, value, &loc, &mut text);
-            assert!(crate::shared_directives::TABLE.apply(
-                &mut shared,
-                d,
-                &crate::shared_directives::NO_MODULES
-            ));
+            assert!(crate::shared_directives::TABLE.apply(&mut shared, d, &crate::shared_directives::NO_MODULES));
         }
-        (
-            shared.privileges,
-            text.problems.iter().map(|p| p.to_string()).collect(),
-        )
+        (shared.privileges, text.problems.iter().map(|p| p.to_string()).collect())
     }
 
     #[test]
@@ -407,16 +323,9 @@ mod tests {
         let (p, problems) = read(&[("PrivDropToUser", "root"), ("PrivDropToGroupID", "0")]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(p.user.as_ref().map(|u| u.uid), Some(0));
-        assert_eq!(
-            p.user.and_then(|u| u.account).map(|a| a.name),
-            Some("root".to_string())
-        );
+        assert_eq!(p.user.and_then(|u| u.account).map(|a| a.name), Some("root".to_string()));
         assert_eq!(p.group, Some(0));
-        let (_, problems) = read(&[
-            ("PrivDropToUser", "no-such-user-here"),
-            ("PrivDropToGroup", "no-such-group-here"),
-            ("PrivDropToUserID", "x"),
-        ]);
+        let (_, problems) = read(&[("PrivDropToUser", "no-such-user-here"), ("PrivDropToGroup", "no-such-group-here"), ("PrivDropToUserID", "x")]);
         assert_eq!(
             problems,
             [
@@ -435,19 +344,10 @@ mod tests {
     #[test]
     fn keytab_names() {
         std::env::set_var("GSSLOG_TEST_KT", "FILE:/etc/x.keytab");
-        assert_eq!(
-            keytab_file("GSSLOG_TEST_KT", None),
-            Some(PathBuf::from("/etc/x.keytab"))
-        );
+        assert_eq!(keytab_file("GSSLOG_TEST_KT", None), Some(PathBuf::from("/etc/x.keytab")));
         std::env::set_var("GSSLOG_TEST_KT", "MEMORY:k");
         assert_eq!(keytab_file("GSSLOG_TEST_KT", None), None);
-        assert_eq!(
-            keytab_file("GSSLOG_TEST_KT_UNSET", Some("/etc/hostname")),
-            Some(PathBuf::from("/etc/hostname"))
-        );
-        assert_eq!(
-            keytab_file("GSSLOG_TEST_KT_UNSET", Some("/nonexistent/krb5.keytab")),
-            None
-        );
+        assert_eq!(keytab_file("GSSLOG_TEST_KT_UNSET", Some("/etc/hostname")), Some(PathBuf::from("/etc/hostname")));
+        assert_eq!(keytab_file("GSSLOG_TEST_KT_UNSET", Some("/nonexistent/krb5.keytab")), None);
     }
 }

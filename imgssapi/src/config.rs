@@ -74,8 +74,7 @@ impl Default for IdentitySettings {
 impl IdentitySettings {
     /// Whether `principal` may open a session.
     pub fn permits(&self, principal: &str) -> bool {
-        self.allowed_principals.is_empty()
-            || self.allowed_principals.iter().any(|p| p.matches(principal))
+        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
     }
 }
 
@@ -117,12 +116,7 @@ pub enum FileAction {
 
 #[derive(Debug, Clone)]
 pub enum RuleAction {
-    File {
-        target: FileAction,
-        template: Arc<Template>,
-        settings: FileSettings,
-        id: usize,
-    },
+    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
     Stop,
 }
 
@@ -148,24 +142,14 @@ impl AllowedSenders {
 pub(crate) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(bits.min(32)))
-            };
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(bits.min(128)))
-            };
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
             u128::from(a) & mask == u128::from(n) & mask
         }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a
-            .to_ipv4_mapped()
-            .is_some_and(|v4| in_net(IpAddr::V4(v4), net, bits)),
+        (IpAddr::V6(a), IpAddr::V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_net(IpAddr::V4(v4), net, bits)),
         _ => false,
     }
 }
@@ -221,10 +205,7 @@ pub struct RateLimitSettings {
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        RateLimitSettings {
-            interval: None,
-            burst: 10_000,
-        }
+        RateLimitSettings { interval: None, burst: 10_000 }
     }
 }
 
@@ -310,11 +291,7 @@ impl Settings {
             },
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
-            sessions: SessionCaps {
-                total: 200,
-                per_sender: 8,
-                per_host: 64,
-            },
+            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
             front_door: FrontDoorLimits::default(),
             front_door_lines: FrontDoorLines::default(),
             port_file: None,
@@ -340,34 +317,15 @@ impl Settings {
         let mut listeners = Vec::new();
         if let Some((port, loc)) = self.gss_port.clone() {
             if !self.shared.loaded("imgssapi") {
-                text.warn(
-                    &loc,
-                    "$InputGSSServerRun without $ModLoad imgssapi (accepted)",
-                );
+                text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
             }
-            listeners.push(ListenerConfig {
-                port,
-                bind: self.bind,
-                gss: Some(self.gss.clone()),
-                keepalive: self.keepalive,
-            });
+            listeners.push(ListenerConfig { port, bind: self.bind, gss: Some(self.gss.clone()), keepalive: self.keepalive });
         }
         if let Some(port) = self.tcp_port {
-            listeners.push(ListenerConfig {
-                port,
-                bind: self.bind,
-                gss: None,
-                keepalive: self.keepalive,
-            });
+            listeners.push(ListenerConfig { port, bind: self.bind, gss: None, keepalive: self.keepalive });
         }
         if listeners.is_empty() {
-            text.error(
-                &Location {
-                    file: Arc::from("config"),
-                    line: 0,
-                },
-                "no listener: add $InputGSSServerRun <port>",
-            );
+            text.error(&Location { file: Arc::from("config"), line: 0 }, "no listener: add $InputGSSServerRun <port>");
         }
         listeners
     }
@@ -384,103 +342,38 @@ struct Reading {
 impl Statements for Reading {
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
         let (table, modules) = (&crate::directives::TABLE, &crate::directives::MODULES);
-        daemon::config::read_directive(
-            d,
-            table,
-            &mut self.settings,
-            templates,
-            |s| &mut s.shared,
-            modules,
-        );
+        daemon::config::read_directive(d, table, &mut self.settings, templates, |s| &mut s.shared, modules);
     }
 
-    fn template_defined(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        name: &str,
-        options: &str,
-    ) {
-        if !options.is_empty()
-            && !matches!(
-                options.to_ascii_lowercase().as_str(),
-                "sql" | "stdsql" | "json"
-            )
-        {
+    fn template_defined(&mut self, text: &mut ConfigText, at: &Location, name: &str, options: &str) {
+        if !options.is_empty() && !matches!(options.to_ascii_lowercase().as_str(), "sql" | "stdsql" | "json") {
             text.warn(at, format!("template '{name}': option '{options}' ignored"));
         }
     }
 
-    fn rule(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        filter: &Filter,
-        action: &str,
-        templates: &TemplateRegistry,
-    ) {
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
         if let Filter::Property(p) = filter {
             if let Some(why) = p.never_matches() {
                 text.warn(at, why);
             }
         }
-        let mut rule = Rule {
-            filter: filter.clone(),
-            actions: Vec::new(),
-        };
-        if let Some(a) = build_action(
-            text,
-            at,
-            action,
-            templates,
-            &self.settings,
-            &mut self.file_actions,
-        ) {
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action(text, at, action, templates, &self.settings, &mut self.file_actions) {
             rule.actions.push(a);
         }
         self.rules.push(rule);
     }
 
-    fn action_call(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        filter: &Filter,
-        call: &ActionCall,
-        templates: &TemplateRegistry,
-    ) {
-        let mut rule = Rule {
-            filter: filter.clone(),
-            actions: Vec::new(),
-        };
-        if let Some(a) = build_action_call(
-            text,
-            at,
-            call,
-            templates,
-            &self.settings,
-            &mut self.file_actions,
-        ) {
+    fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
+        let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
+        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
             rule.actions.push(a);
         }
         self.rules.push(rule);
     }
 
-    fn also_action(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        action: &str,
-        templates: &TemplateRegistry,
-    ) {
-        let built = build_action(
-            text,
-            at,
-            action,
-            templates,
-            &self.settings,
-            &mut self.file_actions,
-        );
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
+        let built = build_action(text, at, action, templates, &self.settings, &mut self.file_actions);
         match (self.rules.last_mut(), built) {
             (Some(rule), Some(a)) => rule.actions.push(a),
             (None, _) => text.error(at, "'&' action without a rule above it"),
@@ -490,23 +383,13 @@ impl Statements for Reading {
 }
 
 pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut reading = Reading {
-        settings: Settings::new(),
-        rules: Vec::new(),
-        file_actions: 0,
-    };
+    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
     daemon::config::walk(text, &mut reading);
-    let Reading {
-        mut settings,
-        rules,
-        file_actions,
-    } = reading;
+    let Reading { mut settings, rules, file_actions } = reading;
     let listeners = settings.listeners(text);
     let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
-    if let (Some(loc), HostBindingMode::Off) =
-        (&settings.host_map_line, settings.identity.host_binding)
-    {
+    if let (Some(loc), HostBindingMode::Off) = (&settings.host_map_line, settings.identity.host_binding) {
         text.warn(loc, "$InputGSSServerHostMapFile has no effect while $InputGSSServerHostPrincipalBinding is off");
     }
     let Settings {
@@ -521,13 +404,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         umask,
         allowed,
         dns,
-        shared:
-            SharedSettings {
-                privileges,
-                metrics,
-                max_message_size,
-                ..
-            },
+        shared: SharedSettings { privileges, metrics, max_message_size, .. },
         identity,
         senders,
         ..
@@ -574,29 +451,16 @@ fn build_action(
                 FileTarget::Dynamic(name) => match templates.defined(&name) {
                     Some(t) => FileAction::Dynamic(t),
                     None => {
-                        text.error(
-                            loc,
-                            format!(
-                                "dynamic file template '{name}' is not defined above this line"
-                            ),
-                        );
+                        text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
                         return None;
                     }
                 },
             };
             *file_actions += 1;
-            Some(RuleAction::File {
-                target,
-                template: content,
-                settings: settings.files.clone(),
-                id: *file_actions - 1,
-            })
+            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1 })
         }
         Action::Omgssapi(_) => {
-            text.error(
-                loc,
-                "omgssapi forwarding is the shipper's job (omgssapi), not the collector's",
-            );
+            text.error(loc, "omgssapi forwarding is the shipper's job (omgssapi), not the collector's");
             None
         }
         Action::Other(a) => {
@@ -649,49 +513,28 @@ fn build_action_call(
     let target = match (file, dyna) {
         (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
         (Some(f), None) => {
-            text.error(
-                loc,
-                format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"),
-            );
+            text.error(loc, format!("action(type=\"omfile\"): file=\"{f}\" must be an absolute path"));
             return None;
         }
         (None, Some(name)) => match templates.defined(&name) {
             Some(t) => FileAction::Dynamic(t),
             None => {
-                text.error(
-                    loc,
-                    format!("dynamic file template '{name}' is not defined above this line"),
-                );
+                text.error(loc, format!("dynamic file template '{name}' is not defined above this line"));
                 return None;
             }
         },
         (Some(_), Some(_)) => {
-            text.error(
-                loc,
-                "action(type=\"omfile\"): file and dynaFile cannot both be set",
-            );
+            text.error(loc, "action(type=\"omfile\"): file and dynaFile cannot both be set");
             return None;
         }
         (None, None) => {
-            text.error(
-                loc,
-                "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"",
-            );
+            text.error(loc, "action(type=\"omfile\") needs file=\"...\" or dynaFile=\"...\"");
             return None;
         }
     };
-    let content = templates.for_action(
-        text,
-        loc,
-        template.as_deref().unwrap_or(&settings.default_template),
-    )?;
+    let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
     *file_actions += 1;
-    Some(RuleAction::File {
-        target,
-        template: content,
-        settings: files,
-        id: *file_actions - 1,
-    })
+    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
 }
 
 fn parse_mode(value: &str) -> Result<u32, String> {
@@ -710,10 +553,7 @@ pub(crate) struct FrontDoorLines {
 
 /// Relations between the front-door limits that make one of them pointless.
 fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
-    if let (true, Some(loc)) = (
-        limits.max_handshakes_per_host > limits.max_handshakes,
-        &at.counts,
-    ) {
+    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes, &at.counts) {
         text.warn(
             loc,
             format!(
@@ -722,10 +562,7 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
             ),
         );
     }
-    if let (true, Some(loc)) = (
-        limits.max_handshakes_per_host > limits.max_handshakes_per_subnet,
-        &at.counts,
-    ) {
+    if let (true, Some(loc)) = (limits.max_handshakes_per_host > limits.max_handshakes_per_subnet, &at.counts) {
         text.warn(
             loc,
             format!(
@@ -734,10 +571,7 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
             ),
         );
     }
-    if let (true, Some(loc)) = (
-        limits.first_byte_timeout > limits.handshake_timeout,
-        &at.timeouts,
-    ) {
+    if let (true, Some(loc)) = (limits.first_byte_timeout > limits.handshake_timeout, &at.timeouts) {
         text.warn(
             loc,
             format!(
@@ -785,14 +619,8 @@ mod tests {
         let problems: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(!text.has_errors(), "{problems:?}");
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(
-            problems[0].contains(":20: warning: template 'PbsService' is malformed"),
-            "{problems:?}"
-        );
-        assert!(
-            problems[1].contains(":21: warning: this filter can never match"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains(":20: warning: template 'PbsService' is malformed"), "{problems:?}");
+        assert!(problems[1].contains(":21: warning: this filter can never match"), "{problems:?}");
         assert_eq!(config.listeners[0].port, 515);
         assert_eq!(config.sessions.total, 2000);
         assert_eq!(config.rules.len(), 5);
@@ -803,36 +631,14 @@ mod tests {
     fn errors_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            "$InputGSSServerRun 5x\n$Bogus 1\nauth.* -?Missing\nkern.* /x;NoSuch\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "$InputGSSServerRun 5x\n$Bogus 1\nauth.* -?Missing\nkern.* /x;NoSuch\n").unwrap();
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
-        assert!(
-            p.contains(&format!(
-                "{f}:1: $InputGSSServerRun: '5x' is not a port number"
-            )),
-            "{p:?}"
-        );
-        assert!(
-            p.contains(&format!("{f}:2: unknown directive $bogus")),
-            "{p:?}"
-        );
-        assert!(
-            p.contains(&format!(
-                "{f}:3: dynamic file template 'Missing' is not defined above this line"
-            )),
-            "{p:?}"
-        );
-        assert!(
-            p.contains(&format!(
-                "{f}:4: no template named 'NoSuch' is defined above this line"
-            )),
-            "{p:?}"
-        );
+        assert!(p.contains(&format!("{f}:1: $InputGSSServerRun: '5x' is not a port number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:2: unknown directive $bogus")), "{p:?}");
+        assert!(p.contains(&format!("{f}:3: dynamic file template 'Missing' is not defined above this line")), "{p:?}");
+        assert!(p.contains(&format!("{f}:4: no template named 'NoSuch' is defined above this line")), "{p:?}");
     }
 
     #[test]
@@ -852,23 +658,12 @@ mod tests {
         )
         .unwrap();
         let (config, text) = load(&path);
-        assert!(
-            text.problems.is_empty(),
-            "{:?}",
-            text.problems
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-        );
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
         let expected = FrontDoorLimits {
             max_handshakes: 40,
             max_handshakes_per_host: 4,
             max_handshakes_per_subnet: 8,
-            prefixes: Prefixes {
-                ipv4_subnet: 16,
-                ipv6_host: 56,
-                ipv6_subnet: 40,
-            },
+            prefixes: Prefixes { ipv4_subnet: 16, ipv6_host: 56, ipv6_subnet: 40 },
             first_byte_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(3),
         };
@@ -883,24 +678,9 @@ mod tests {
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
-        assert!(
-            p.contains(&format!(
-                "{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number"
-            )),
-            "{p:?}"
-        );
-        assert!(
-            p.contains(&format!(
-                "{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number"
-            )),
-            "{p:?}"
-        );
-        assert!(
-            p.contains(&format!(
-                "{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds"
-            )),
-            "{p:?}"
-        );
+        assert!(p.contains(&format!("{f}:3: $InputGSSServerMaxHandshakes: '0' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:4: $InputGSSServerMaxHandshakesPerHost: '-1' is not a positive number")), "{p:?}");
+        assert!(p.contains(&format!("{f}:5: $InputGSSServerFirstByteTimeout: '0' is not a positive number of seconds")), "{p:?}");
         assert!(p.contains(&format!("{f}:6: $InputGSSServerHandshakeTimeout: 'soon' is not a positive number of seconds")), "{p:?}");
 
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxHandshakesPerHost 300\n$InputGSSServerFirstByteTimeout 30\n").unwrap();
@@ -916,12 +696,7 @@ mod tests {
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(p.contains(&format!("{f}:3: $InputGSSServerSubnetPrefixIPv4: '33' is not a prefix length of 1 to 32 bits")), "{p:?}");
-        assert!(
-            p.contains(&format!(
-                "{f}:4: $InputGSSServerHostPrefixIPv6: '0' is not a prefix length of 1 to 128 bits"
-            )),
-            "{p:?}"
-        );
+        assert!(p.contains(&format!("{f}:4: $InputGSSServerHostPrefixIPv6: '0' is not a prefix length of 1 to 128 bits")), "{p:?}");
     }
 
     #[test]
@@ -949,13 +724,7 @@ mod tests {
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
         let (config, _) = load(&path);
         assert_eq!(config.memory_limit, 512 << 20);
-        assert_eq!(
-            config.rate_limit,
-            RateLimitSettings {
-                interval: None,
-                burst: 10_000
-            }
-        );
+        assert_eq!(config.rate_limit, RateLimitSettings { interval: None, burst: 10_000 });
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMemoryLimit 1g\n$InputGSSServerRateLimitInterval 5\n\
@@ -964,21 +733,9 @@ mod tests {
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(
-            p.contains(&format!(
-                "{}:6: $InputGSSServerMemoryLimit: '1m' is not a size of at least 4194304 bytes",
-                path.display()
-            )),
-            "{p:?}"
-        );
+        assert!(p.contains(&format!("{}:6: $InputGSSServerMemoryLimit: '1m' is not a size of at least 4194304 bytes", path.display())), "{p:?}");
         assert_eq!(config.memory_limit, 1 << 30);
-        assert_eq!(
-            config.rate_limit,
-            RateLimitSettings {
-                interval: Some(Duration::from_secs(5)),
-                burst: 200
-            }
-        );
+        assert_eq!(config.rate_limit, RateLimitSettings { interval: Some(Duration::from_secs(5)), burst: 200 });
     }
 
     #[test]
@@ -987,14 +744,7 @@ mod tests {
         let path = dir.path().join("sessions.conf");
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
         let (config, _) = load(&path);
-        assert_eq!(
-            config.sessions,
-            SessionCaps {
-                total: 200,
-                per_sender: 8,
-                per_host: 64
-            }
-        );
+        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64 });
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxSessions 50\n$InputGSSServerMaxSessionsPerPrincipal 2\n\
@@ -1003,21 +753,8 @@ mod tests {
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(
-            p.contains(&format!(
-                "{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number",
-                path.display()
-            )),
-            "{p:?}"
-        );
-        assert_eq!(
-            config.sessions,
-            SessionCaps {
-                total: 50,
-                per_sender: 2,
-                per_host: 64
-            }
-        );
+        assert!(p.contains(&format!("{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number", path.display())), "{p:?}");
+        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64 });
     }
 
     #[test]
@@ -1032,27 +769,11 @@ mod tests {
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert_eq!(
-            p,
-            [format!(
-                "{}:10: $FileOwner: no user named 'nosuchuser-here'",
-                path.display()
-            )]
-        );
+        assert_eq!(p, [format!("{}:10: $FileOwner: no user named 'nosuchuser-here'", path.display())]);
         assert_eq!(config.privileges.user.as_ref().map(|u| u.uid), Some(0));
         assert_eq!(config.privileges.group, Some(0));
-        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else {
-            panic!("a file action")
-        };
-        assert_eq!(
-            (
-                settings.file_owner,
-                settings.file_group,
-                settings.dir_owner,
-                settings.dir_group
-            ),
-            (Some(0), Some(4), Some(0), Some(0))
-        );
+        let RuleAction::File { settings, .. } = &config.rules[0].actions[0] else { panic!("a file action") };
+        assert_eq!((settings.file_owner, settings.file_group, settings.dir_owner, settings.dir_group), (Some(0), Some(4), Some(0), Some(0)));
     }
 
     #[test]
@@ -1073,21 +794,10 @@ mod tests {
         )
         .unwrap();
         let (config, text) = load(&path);
-        assert!(
-            text.problems.is_empty(),
-            "{:?}",
-            text.problems
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-        );
+        assert!(text.problems.is_empty(), "{:?}", text.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
         let id = &config.identity;
         assert_eq!(id.allowed_principals.len(), 3);
-        assert!(
-            id.permits("host/n1.test@GRID.TEST")
-                && id.permits("alice@GRID.TEST")
-                && id.permits("host/p1@PARTNER.TEST")
-        );
+        assert!(id.permits("host/n1.test@GRID.TEST") && id.permits("alice@GRID.TEST") && id.permits("host/p1@PARTNER.TEST"));
         assert!(!id.permits("bob@GRID.TEST") && !id.permits("alice@PARTNER.TEST"));
         assert!(id.allow_anonymous && id.expire_sessions && id.host_map.is_some());
         assert_eq!(id.host_binding, HostBindingMode::Mark);
@@ -1100,52 +810,24 @@ mod tests {
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
         assert!(p.contains(&format!("{f}:1: $InputGSSServerHostPrincipalBinding: 'sometimes' is not off, refuse or mark")), "{p:?}");
-        assert!(
-            p.iter().any(|m| m.starts_with(&format!(
-                "{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"
-            ))),
-            "{p:?}"
-        );
+        assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $InputGSSServerHostMapFile: cannot read /no/such/map"))), "{p:?}");
         let defaults = &config.identity;
-        assert!(
-            defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"),
-            "default: as before"
-        );
+        assert!(defaults.allowed_principals.is_empty() && defaults.permits("anyone@ANY.REALM"), "default: as before");
         assert!(!defaults.allow_anonymous && !defaults.expire_sessions);
         assert_eq!(defaults.host_binding, HostBindingMode::Off);
 
-        std::fs::write(
-            &path,
-            format!(
-                "$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n",
-                map.display()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&path, format!("$InputGSSServerHostMapFile {}\n$InputGSSServerRun 515\n", map.display())).unwrap();
         let (_, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(
-            p.iter()
-                .any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")),
-            "{p:?}"
-        );
+        assert!(p.iter().any(|m| m.contains(":1: warning: $InputGSSServerHostMapFile has no effect")), "{p:?}");
     }
 
     #[test]
     fn allowed_senders() {
-        let list = vec![
-            ("10.0.0.0".parse().unwrap(), 8),
-            ("127.0.0.1".parse().unwrap(), 32),
-        ];
+        let list = vec![("10.0.0.0".parse().unwrap(), 8), ("127.0.0.1".parse().unwrap(), 32)];
         assert!(AllowedSenders::permits(&list, "10.1.2.3".parse().unwrap()));
-        assert!(AllowedSenders::permits(
-            &list,
-            "::ffff:127.0.0.1".parse().unwrap()
-        ));
-        assert!(!AllowedSenders::permits(
-            &list,
-            "127.0.0.2".parse().unwrap()
-        ));
+        assert!(AllowedSenders::permits(&list, "::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!AllowedSenders::permits(&list, "127.0.0.2".parse().unwrap()));
         assert!(AllowedSenders::permits(&[], "1.2.3.4".parse().unwrap()));
     }
 

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gsswire::{ByteOrder, ClientIdentity, Protection};
+use queue::{FullPolicy, QueueConfig};
 use daemon::config::Statements;
 use daemon::directives::Directive;
 use daemon::shared_directives::SharedSettings;
 use daemon::templates::TemplateRegistry;
-use gsswire::{ByteOrder, ClientIdentity, Protection};
-use queue::{FullPolicy, QueueConfig};
 use syslog::config::{parse_action, Action, ConfigText, Filter, Location};
 use syslog::template::Template;
 
@@ -218,14 +218,7 @@ impl Settings {
 
     /// Step two for one action: what the settings above it make of it. The
     /// `$ActionQueue*` block is used up.
-    fn forward(
-        &mut self,
-        filter: &Filter,
-        target: Target,
-        template: Arc<Template>,
-        index: usize,
-        location: &Location,
-    ) -> ForwardConfig {
+    fn forward(&mut self, filter: &Filter, target: Target, template: Arc<Template>, index: usize, location: &Location) -> ForwardConfig {
         let queue = queue_config(&std::mem::take(&mut self.queue), &self.work_dir, index);
         ForwardConfig {
             filter: filter.clone(),
@@ -264,32 +257,20 @@ impl Reading {
     /// One `:omgssapi:` action: a primary with a queue of its own, or, under
     /// `$ActionExecOnlyWhenPreviousIsSuspended on`, a backup of the action
     /// above it that shares that action's queue.
-    fn omgssapi(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        filter: &Filter,
-        spec: &str,
-        templates: &TemplateRegistry,
-    ) {
+    fn omgssapi(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, spec: &str, templates: &TemplateRegistry) {
         let (target, template_name) = match parse_target(spec) {
             Ok(t) => t,
             Err(e) => return text.error(at, e),
         };
         let name = template_name.unwrap_or_else(|| self.settings.default_template.clone());
-        let Some(template) = templates.for_action(text, at, &name) else {
-            return;
-        };
+        let Some(template) = templates.for_action(text, at, &name) else { return };
         if !self.settings.backup {
             let index = self.forwards.len();
-            self.forwards
-                .push(self.settings.forward(filter, target, template, index, at));
+            self.forwards.push(self.settings.forward(filter, target, template, index, at));
             self.template_names.push(name);
             return;
         }
-        let (Some(primary), Some(primary_template)) =
-            (self.forwards.last_mut(), self.template_names.last())
-        else {
+        let (Some(primary), Some(primary_template)) = (self.forwards.last_mut(), self.template_names.last()) else {
             return text.error(at, "$ActionExecOnlyWhenPreviousIsSuspended is on, but no :omgssapi: action stands above this one to back up");
         };
         // The backup sends the primary's records as they were queued: rendered
@@ -309,9 +290,7 @@ impl Reading {
         if self.settings.queue.file_name.is_some() {
             text.warn(at, "a backup action uses the queue of the action it backs up; its $ActionQueue settings have no effect");
         }
-        let backup = self
-            .settings
-            .forward(filter, target, template, usize::MAX, at);
+        let backup = self.settings.forward(filter, target, template, usize::MAX, at);
         primary.backups.push(backup);
     }
 }
@@ -319,108 +298,48 @@ impl Reading {
 impl Statements for Reading {
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
         let (table, modules) = (&crate::directives::TABLE, &crate::directives::MODULES);
-        daemon::config::read_directive(
-            d,
-            table,
-            &mut self.settings,
-            templates,
-            |s| &mut s.shared,
-            modules,
-        );
+        daemon::config::read_directive(d, table, &mut self.settings, templates, |s| &mut s.shared, modules);
     }
 
-    fn rule(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        filter: &Filter,
-        action: &str,
-        templates: &TemplateRegistry,
-    ) {
+    fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
         self.last_filter = Some(filter.clone());
         match parse_action(action) {
             Action::Omgssapi(spec) => self.omgssapi(text, at, filter, &spec, templates),
             Action::Stop => {}
             Action::File { .. } | Action::Other(_) => {
-                text.warn(
-                    at,
-                    format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"),
-                );
+                text.warn(at, format!("action '{action}' ignored: this shipper only forwards (:omgssapi:)"));
             }
         }
     }
 
-    fn also_action(
-        &mut self,
-        text: &mut ConfigText,
-        at: &Location,
-        action: &str,
-        templates: &TemplateRegistry,
-    ) {
+    fn also_action(&mut self, text: &mut ConfigText, at: &Location, action: &str, templates: &TemplateRegistry) {
         match (parse_action(action), self.last_filter.clone()) {
-            (Action::Omgssapi(spec), Some(filter)) => {
-                self.omgssapi(text, at, &filter, &spec, templates)
-            }
-            _ => text.warn(
-                at,
-                format!("'& {action}' ignored: this shipper only forwards (:omgssapi:)"),
-            ),
+            (Action::Omgssapi(spec), Some(filter)) => self.omgssapi(text, at, &filter, &spec, templates),
+            _ => text.warn(at, format!("'& {action}' ignored: this shipper only forwards (:omgssapi:)")),
         }
     }
 }
 
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
-    let mut reading = Reading {
-        settings: Settings::new(default_work_dir),
-        forwards: Vec::new(),
-        template_names: Vec::new(),
-        last_filter: None,
-    };
+    let mut reading =
+        Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
     daemon::config::walk(text, &mut reading);
-    let Reading {
-        settings:
-            Settings {
-                mut inputs,
-                unix_default,
-                shared,
-                mark_period,
-                ..
-            },
-        mut forwards,
-        ..
-    } = reading;
+    let Reading { settings: Settings { mut inputs, unix_default, shared, mark_period, .. }, mut forwards, .. } = reading;
     let imuxsock = shared.loaded("imuxsock");
     let immark = shared.loaded("immark");
-    let SharedSettings {
-        privileges,
-        metrics,
-        max_message_size,
-        ..
-    } = shared;
+    let SharedSettings { privileges, metrics, max_message_size, .. } = shared;
     if imuxsock {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
         }
     }
     if forwards.is_empty() {
-        text.error(
-            &Location {
-                file: Arc::from("config"),
-                line: 0,
-            },
-            "no :omgssapi: action: nothing would be forwarded",
-        );
+        text.error(&Location { file: Arc::from("config"), line: 0 }, "no :omgssapi: action: nothing would be forwarded");
     }
-    for f in forwards
-        .iter()
-        .flat_map(|f| std::iter::once(f).chain(&f.backups))
-    {
+    for f in forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
         if let Schedule::Doubling { base, max } = f.retry {
             if base > max {
-                text.error(
-                    &f.location,
-                    "backoff base is larger than the backoff maximum",
-                );
+                text.error(&f.location, "backoff base is larger than the backoff maximum");
             }
         }
         if f.identity.keytab.is_some() && f.identity.principal.is_none() {
@@ -437,21 +356,11 @@ pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
         f.queue.also_owned_by = drop_to;
     }
     let mark_period = immark.then_some(mark_period);
-    ShipperConfig {
-        forwards,
-        inputs,
-        max_message_size,
-        privileges,
-        metrics,
-        mark_period,
-    }
+    ShipperConfig { forwards, inputs, max_message_size, privileges, metrics, mark_period }
 }
 
 fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
-    let name = q
-        .file_name
-        .clone()
-        .unwrap_or_else(|| format!("omgssapi-action{n}"));
+    let name = q.file_name.clone().unwrap_or_else(|| format!("omgssapi-action{n}"));
     let mut c = QueueConfig::new(work_dir, name);
     c.max_disk_bytes = q.max_disk;
     if let Some(f) = q.max_file {
@@ -463,11 +372,7 @@ fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
     c.high_watermark = q.high;
     c.low_watermark = q.low;
     c.enqueue_timeout = q.timeout_enqueue;
-    c.when_full = if q.drop_oldest {
-        FullPolicy::DropOldest
-    } else {
-        FullPolicy::DropNewest
-    };
+    c.when_full = if q.drop_oldest { FullPolicy::DropOldest } else { FullPolicy::DropNewest };
     c.fsync_interval = q.fsync;
     c
 }
@@ -477,33 +382,22 @@ pub fn parse_target(spec: &str) -> Result<(Target, Option<String>), String> {
     let mut rest = spec.trim();
     let (mut zlib_level, mut octet_counted) = (None, false);
     if let Some(opts) = rest.strip_prefix('(') {
-        let (inner, after) = opts
-            .split_once(')')
-            .ok_or("unterminated '(' in the :omgssapi: options")?;
+        let (inner, after) = opts.split_once(')').ok_or("unterminated '(' in the :omgssapi: options")?;
         for o in inner.split(',').map(str::trim).filter(|o| !o.is_empty()) {
             match o.as_bytes() {
                 [b'z', d @ b'0'..=b'9'] => zlib_level = Some(u32::from(d - b'0')),
                 [b'o'] => octet_counted = true,
-                _ => {
-                    return Err(format!(
-                        ":omgssapi: unknown option '{o}' (expected zN with N 0-9, or o)"
-                    ))
-                }
+                _ => return Err(format!(":omgssapi: unknown option '{o}' (expected zN with N 0-9, or o)")),
             }
         }
         rest = after;
     }
     let (hostport, template) = match rest.split_once(';') {
-        Some((h, t)) => (
-            h.trim(),
-            Some(t.trim().to_string()).filter(|t| !t.is_empty()),
-        ),
+        Some((h, t)) => (h.trim(), Some(t.trim().to_string()).filter(|t| !t.is_empty())),
         None => (rest.trim(), None),
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or("unterminated '[' in the :omgssapi: host")?;
+        let (h, after) = v6.split_once(']').ok_or("unterminated '[' in the :omgssapi: host")?;
         (h.to_string(), after.strip_prefix(':'))
     } else {
         match hostport.split_once(':') {
@@ -516,19 +410,9 @@ pub fn parse_target(spec: &str) -> Result<(Target, Option<String>), String> {
     }
     let port = match port {
         None => 514,
-        Some(p) => p
-            .parse::<u16>()
-            .map_err(|_| format!(":omgssapi: invalid port '{p}'"))?,
+        Some(p) => p.parse::<u16>().map_err(|_| format!(":omgssapi: invalid port '{p}'"))?,
     };
-    Ok((
-        Target {
-            host,
-            port,
-            zlib_level,
-            octet_counted,
-        },
-        template,
-    ))
+    Ok((Target { host, port, zlib_level, octet_counted }, template))
 }
 
 pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText) {
@@ -541,28 +425,13 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
 /// credentials can be obtained: a ticket for the collector's service from
 /// the KDC, as the action's first handshake would get it (no connection to
 /// the collector is made). A failure is an error at the action's line.
-pub fn load_checked(
-    path: &Path,
-    default_work_dir: &Path,
-    check_credentials: bool,
-) -> (ShipperConfig, ConfigText) {
+pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
     let (config, mut text) = load(path, default_work_dir);
     if check_credentials && !text.has_errors() {
-        for f in config
-            .forwards
-            .iter()
-            .flat_map(|f| std::iter::once(f).chain(&f.backups))
-        {
+        for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
             // MIT only says "no credentials" for a keytab it cannot open.
-            let keytab = f
-                .identity
-                .keytab
-                .as_deref()
-                .and_then(|k| k.strip_prefix("FILE:"))
-                .map(std::path::PathBuf::from);
-            if let Some(path) =
-                keytab.or_else(|| daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None))
-            {
+            let keytab = f.identity.keytab.as_deref().and_then(|k| k.strip_prefix("FILE:")).map(std::path::PathBuf::from);
+            if let Some(path) = keytab.or_else(|| daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None)) {
                 if let Err(e) = std::fs::File::open(&path) {
                     let ids = daemon::os::ids();
                     text.error(
@@ -580,15 +449,8 @@ pub fn load_checked(
             }
             let target = format!("{}@{}", f.service, f.target.host);
             if let Err(e) = gsswire::session::obtain_ticket(&f.identity, &target) {
-                let who = f
-                    .identity
-                    .principal
-                    .as_deref()
-                    .unwrap_or("the default principal");
-                text.error(
-                    &f.location,
-                    format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"),
-                );
+                let who = f.identity.principal.as_deref().unwrap_or("the default principal");
+                text.error(&f.location, format!("cannot obtain Kerberos credentials as {who} for {target}: {e}"));
             }
         }
     }
@@ -602,36 +464,9 @@ mod tests {
     #[test]
     fn action_syntax() {
         let t = |s: &str| parse_target(s).unwrap();
-        assert_eq!(
-            t("collector:515").0,
-            Target {
-                host: "collector".into(),
-                port: 515,
-                zlib_level: None,
-                octet_counted: false
-            }
-        );
-        assert_eq!(
-            t("(z9,o)collector").0,
-            Target {
-                host: "collector".into(),
-                port: 514,
-                zlib_level: Some(9),
-                octet_counted: true
-            }
-        );
-        assert_eq!(
-            t("[2001:db8::1]:515;RSYSLOG_ForwardFormat"),
-            (
-                Target {
-                    host: "2001:db8::1".into(),
-                    port: 515,
-                    zlib_level: None,
-                    octet_counted: false
-                },
-                Some("RSYSLOG_ForwardFormat".into())
-            )
-        );
+        assert_eq!(t("collector:515").0, Target { host: "collector".into(), port: 515, zlib_level: None, octet_counted: false });
+        assert_eq!(t("(z9,o)collector").0, Target { host: "collector".into(), port: 514, zlib_level: Some(9), octet_counted: true });
+        assert_eq!(t("[2001:db8::1]:515;RSYSLOG_ForwardFormat"), (Target { host: "2001:db8::1".into(), port: 515, zlib_level: None, octet_counted: false }, Some("RSYSLOG_ForwardFormat".into())));
         assert!(parse_target("(z)host").is_err());
         assert!(parse_target("host:51x").is_err());
     }
@@ -640,22 +475,12 @@ mod tests {
     fn kernel_and_journal_inputs_say_where_those_messages_come_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.conf");
-        std::fs::write(
-            &path,
-            "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n").unwrap();
         let (_, text) = load(&path, dir.path());
         let said = format!("{:?}", text.problems);
         assert!(!text.has_errors(), "{said}");
-        assert!(
-            said.contains("$ModLoad imklog: the shipper does not read the kernel log"),
-            "{said}"
-        );
-        assert!(
-            said.contains("$ModLoad imjournal: the shipper does not read the journal"),
-            "{said}"
-        );
+        assert!(said.contains("$ModLoad imklog: the shipper does not read the kernel log"), "{said}");
+        assert!(said.contains("$ModLoad imjournal: the shipper does not read the journal"), "{said}");
         assert!(said.contains("ForwardToSyslog=yes"), "{said}");
     }
 
@@ -674,35 +499,12 @@ mod tests {
         .unwrap();
         let (c, text) = load(&path, dir.path());
         assert!(!text.has_errors(), "{:?}", text.problems);
-        assert_eq!(
-            c.inputs.unix_sockets,
-            [
-                PathBuf::from("/run/test-log"),
-                PathBuf::from("/run/extra-log")
-            ]
-        );
-        assert_eq!(
-            c.inputs.udp,
-            ["127.0.0.1:5514".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(
-            c.inputs.tcp,
-            ["127.0.0.1:5515".parse::<SocketAddr>().unwrap()]
-        );
+        assert_eq!(c.inputs.unix_sockets, [PathBuf::from("/run/test-log"), PathBuf::from("/run/extra-log")]);
+        assert_eq!(c.inputs.udp, ["127.0.0.1:5514".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.inputs.tcp, ["127.0.0.1:5515".parse::<SocketAddr>().unwrap()]);
         let f = &c.forwards[0];
-        assert_eq!(
-            (f.byte_order, f.one_message_per_token, f.batch_bytes),
-            (ByteOrder::Big, true, 16 * 1024)
-        );
-        assert_eq!(
-            (
-                f.protection,
-                f.target.host.as_str(),
-                f.target.port,
-                f.target.octet_counted
-            ),
-            (Protection::Integrity, "::1", 6514, true)
-        );
+        assert_eq!((f.byte_order, f.one_message_per_token, f.batch_bytes), (ByteOrder::Big, true, 16 * 1024));
+        assert_eq!((f.protection, f.target.host.as_str(), f.target.port, f.target.octet_counted), (Protection::Integrity, "::1", 6514, true));
     }
 
     #[test]
@@ -721,40 +523,26 @@ mod tests {
 
         write("*.* :omgssapi:c:515\n");
         let (c, _) = load(&path, dir.path());
-        assert_eq!(
-            c.forwards[0].identity,
-            ClientIdentity::default(),
-            "unset: the environment decides, as before"
-        );
+        assert_eq!(c.forwards[0].identity, ClientIdentity::default(), "unset: the environment decides, as before");
 
         write("$GssForwardKeytab relative.keytab\n$GssForwardPrincipal\n*.* :omgssapi:c:515\n");
         let (_, text) = load(&path, dir.path());
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         let f = path.display().to_string();
-        assert!(
-            p.contains(&format!(
-                "{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path"
-            )),
-            "{p:?}"
-        );
+        assert!(p.contains(&format!("{f}:1: $GssForwardKeytab: 'relative.keytab' is not an absolute path")), "{p:?}");
         assert!(p.iter().any(|m| m.starts_with(&format!("{f}:2: $GssForwardPrincipal: an empty principal"))), "{p:?}");
 
         write("$GssForwardKeytab FILE:/k.keytab\n*.* :omgssapi:c:515\n");
         let (_, text) = load(&path, dir.path());
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
-        assert!(
-            p.iter()
-                .any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")),
-            "{p:?}"
-        );
+        assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
     }
 
     #[test]
     fn seed_client_stanza_loads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("client.conf");
-        let seed = include_str!("../../syslog/testdata/client.conf")
-            .replace("<server_name>:<port>", "collector.example:515");
+        let seed = include_str!("../../syslog/testdata/client.conf").replace("<server_name>:<port>", "collector.example:515");
         std::fs::write(&path, seed).unwrap();
         let (config, text) = load(&path, dir.path());
         assert!(!text.has_errors(), "{:?}", text.problems);
@@ -781,50 +569,21 @@ mod tests {
              $ActionExecOnlyWhenPreviousIsSuspended off\nauth.* :omgssapi:audit:518\n",
         );
         assert!(!text.has_errors(), "{:?}", text.problems);
-        let hosts = |f: &ForwardConfig| {
-            f.backups
-                .iter()
-                .map(|b| b.target.host.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            c.forwards.len(),
-            2,
-            "two actions with a queue each: primary and audit"
-        );
+        let hosts = |f: &ForwardConfig| f.backups.iter().map(|b| b.target.host.clone()).collect::<Vec<_>>();
+        assert_eq!(c.forwards.len(), 2, "two actions with a queue each: primary and audit");
         assert_eq!(c.forwards[0].target.host, "primary");
         assert_eq!(c.forwards[0].queue.name, "fwd");
-        assert_eq!(
-            hosts(&c.forwards[0]),
-            ["backup1", "backup2"],
-            "backups in order, sharing the primary's queue"
-        );
+        assert_eq!(hosts(&c.forwards[0]), ["backup1", "backup2"], "backups in order, sharing the primary's queue");
         assert_eq!(c.forwards[1].target.host, "audit");
-        assert!(
-            c.forwards[1].backups.is_empty(),
-            "off again: audit is an action of its own"
-        );
+        assert!(c.forwards[1].backups.is_empty(), "off again: audit is an action of its own");
     }
 
     #[test]
     fn a_backup_without_an_action_above_or_with_other_framing_is_an_error() {
-        let (_, text) =
-            load_text("$ActionExecOnlyWhenPreviousIsSuspended on\n*.* :omgssapi:backup:516\n");
-        assert!(
-            text.problems
-                .iter()
-                .any(|p| p.message.contains("no :omgssapi: action stands above")),
-            "{:?}",
-            text.problems
-        );
+        let (_, text) = load_text("$ActionExecOnlyWhenPreviousIsSuspended on\n*.* :omgssapi:backup:516\n");
+        assert!(text.problems.iter().any(|p| p.message.contains("no :omgssapi: action stands above")), "{:?}", text.problems);
         let (_, text) = load_text("*.* :omgssapi:primary\n$ActionExecOnlyWhenPreviousIsSuspended on\n& :omgssapi:(z9)backup\n");
-        assert!(
-            text.problems
-                .iter()
-                .any(|p| p.message.contains("same template and (zN,o) options")),
-            "{:?}",
-            text.problems
-        );
+        assert!(text.problems.iter().any(|p| p.message.contains("same template and (zN,o) options")), "{:?}", text.problems);
     }
 
     #[test]
@@ -834,28 +593,18 @@ mod tests {
              $ActionGSSForwardBackoffMax 8000\n*.* :omgssapi:c\n",
         );
         assert!(!text.has_errors(), "{:?}", text.problems);
-        assert!(
-            text.problems.is_empty(),
-            "no warning any more: {:?}",
-            text.problems
-        );
+        assert!(text.problems.is_empty(), "no warning any more: {:?}", text.problems);
         let retries: Vec<Schedule> = c.forwards.iter().map(|f| f.retry).collect();
         assert_eq!(
             retries,
             [
                 Schedule::DEFAULT,
                 Schedule::ResumeInterval(Duration::from_secs(10)),
-                Schedule::Doubling {
-                    base: Duration::from_secs(1),
-                    max: Duration::from_secs(8)
-                },
+                Schedule::Doubling { base: Duration::from_secs(1), max: Duration::from_secs(8) },
             ]
         );
         let (_, text) = load_text("$ActionResumeInterval 0\n*.* :omgssapi:a\n");
-        assert!(
-            text.has_errors(),
-            "a zero interval would retry in a tight loop"
-        );
+        assert!(text.has_errors(), "a zero interval would retry in a tight loop");
     }
 
     #[test]
@@ -870,15 +619,9 @@ mod tests {
         .unwrap();
         let (c, text) = load(&path, dir.path());
         let modes: Vec<Acknowledged> = c.forwards.iter().map(|f| f.acknowledged).collect();
-        assert_eq!(
-            modes,
-            [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]
-        );
+        assert_eq!(modes, [Acknowledged::Off, Acknowledged::Auto, Acknowledged::On]);
         assert!(text.has_errors());
         let problems = format!("{:?}", text.problems);
-        assert!(
-            problems.contains("'maybe' must be off, auto or on"),
-            "{problems}"
-        );
+        assert!(problems.contains("'maybe' must be off, auto or on"), "{problems}");
     }
 }

@@ -24,16 +24,12 @@ pub struct SenderSettings {
 impl SenderSettings {
     /// `$InputGSSServerSilentAfter`, else three `$MarkMessagePeriod`s, else 10 minutes.
     pub fn silent_after(&self) -> Duration {
-        self.silent_after
-            .or(self.mark_period.map(|p| p * 3))
-            .unwrap_or(DEFAULT_SILENT_AFTER)
+        self.silent_after.or(self.mark_period.map(|p| p * 3)).unwrap_or(DEFAULT_SILENT_AFTER)
     }
 
     /// Where the table is kept, if anywhere.
     pub fn state_file(&self) -> Option<PathBuf> {
-        self.work_directory
-            .as_ref()
-            .map(|d| d.join(super::state_file::FILE_NAME))
+        self.work_directory.as_ref().map(|d| d.join(super::state_file::FILE_NAME))
     }
 }
 
@@ -50,10 +46,7 @@ mod tests {
     /// Reads `$name value` through the collector's table into `settings`.
     fn apply(settings: &mut SenderSettings, name: &str, value: &str) -> ConfigText {
         let mut text = ConfigText::default();
-        let loc = Location {
-            file: Arc::from("c.conf"),
-            line: 3,
-        };
+        let loc = Location { file: Arc::from("c.conf"), line: 3 };
         let mut all = crate::config::Settings::new();
         all.senders = settings.clone();
         let lower = name.to_ascii_lowercase();
@@ -80,23 +73,10 @@ mod tests {
         let good = dir.path().join("good");
         std::fs::write(&good, "10.0.0.1\n").unwrap();
         let mut s = SenderSettings::default();
-        assert!(!apply(
-            &mut s,
-            "InputGSSServerExpectedSenders",
-            good.to_str().unwrap()
-        )
-        .has_errors());
+        assert!(!apply(&mut s, "InputGSSServerExpectedSenders", good.to_str().unwrap()).has_errors());
         assert_eq!(s.expected.as_ref().map(|l| l.entries.len()), Some(1));
-        assert!(apply(
-            &mut s,
-            "InputGSSServerExpectedSenders",
-            dir.path().join("missing").to_str().unwrap()
-        )
-        .has_errors());
+        assert!(apply(&mut s, "InputGSSServerExpectedSenders", dir.path().join("missing").to_str().unwrap()).has_errors());
         assert!(!apply(&mut s, "WorkDirectory", "/var/spool/rsyslog").has_errors());
-        assert_eq!(
-            s.state_file(),
-            Some(PathBuf::from("/var/spool/rsyslog/imgssapi-senders.state"))
-        );
+        assert_eq!(s.state_file(), Some(PathBuf::from("/var/spool/rsyslog/imgssapi-senders.state")));
     }
 }
