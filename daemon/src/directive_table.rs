@@ -43,6 +43,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use syslog::config::{ConfigText, Location, Severity};
+
 use crate::directives::Directive;
 
 /// Which daemon reads a directive.
@@ -336,6 +338,31 @@ impl<S, C> Table<S, C> {
             entry.value.apply(settings, d, context);
         }
         true
+    }
+
+    /// Reads the parameters of one RainerScript object (`action(type="omfile" ...)`:
+    /// `object` as messages name it), each through its entry, in the order
+    /// written; a parameter not in the table is an error listing those that
+    /// are. Returns whether every parameter was good (no error was reported).
+    pub fn apply_parameters(
+        &self,
+        object: &str,
+        params: &[(String, String)],
+        settings: &mut S,
+        text: &mut ConfigText,
+        at: &Location,
+        context: &C,
+    ) -> bool {
+        let errors_before = text.problems.iter().filter(|p| p.severity == Severity::Error).count();
+        for (name, value) in params {
+            let lower = name.to_ascii_lowercase();
+            let mut d = Directive::parameter(object, &lower, name, value, at, text);
+            if !self.apply(settings, &mut d, context) {
+                let known: Vec<&str> = self.entries.iter().map(|e| e.name).collect();
+                d.unknown_among(&known);
+            }
+        }
+        text.problems.iter().filter(|p| p.severity == Severity::Error).count() == errors_before
     }
 
     /// Problems with the table itself: a name twice, an ignored entry that

@@ -70,6 +70,15 @@ impl<'a> Directive<'a> {
         self.problems.error(self.location, message);
     }
 
+    /// [`Directive::unknown`], naming the `known` ones.
+    pub fn unknown_among(&mut self, known: &[&str]) {
+        let message = match self.object {
+            None => format!("unknown directive ${}", self.name),
+            Some(object) => format!("{object}: parameter '{}' is not supported ({})", self.spelled, known.join(", ")),
+        };
+        self.problems.error(self.location, message);
+    }
+
     /// Reports a warning about this line.
     pub fn warn(&mut self, why: impl Into<String>) {
         self.problems.warn(self.location, why);

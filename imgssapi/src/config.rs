@@ -470,6 +470,17 @@ fn build_action(
     }
 }
 
+/// The parameters of one `action(type="omfile" ...)`, as read through
+/// [`crate::directives::OMFILE`].
+#[derive(Debug, Default)]
+pub struct OmfileParams {
+    pub(crate) file: Option<String>,
+    pub(crate) dyna: Option<String>,
+    pub(crate) template: Option<String>,
+    /// The legacy directives' file settings above the line, changed by the parameters.
+    pub(crate) files: FileSettings,
+}
+
 /// RainerScript's `action(type="omfile" ...)`: `file` or `dynaFile`,
 /// `template`, and the file settings, which default to the legacy
 /// directives above the line (as in rsyslog).
@@ -485,31 +496,11 @@ fn build_action_call(
         text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
         return None;
     }
-    let mut files = settings.files.clone();
-    let (mut file, mut dyna, mut template) = (None, None, None);
-    let mut ok = true;
-    for (name, value) in &call.params {
-        let mut check = |parsed: Result<(), String>| {
-            if let Err(e) = parsed {
-                text.error(loc, format!("action(type=\"omfile\"): {name}: {e}"));
-                ok = false;
-            }
-        };
-        match name.as_str() {
-            "file" => file = Some(value.clone()),
-            "dynafile" => dyna = Some(value.clone()),
-            "template" => template = Some(value.clone()),
-            "dircreatemode" => check(parse_mode(value).map(|m| files.dir_mode = m)),
-            "filecreatemode" => check(parse_mode(value).map(|m| files.file_mode = m)),
-            "createdirs" => check(syslog::config::parse_bool(value).map(|b| files.create_dirs = b)),
-            "dynafilecachesize" => check(value.trim().parse::<usize>().map(|n| files.cache_size = n.max(1)).map_err(|_| format!("'{value}' is not a number"))),
-            "name" => {}
-            other => check(Err(format!("parameter '{other}' is not supported (file, dynaFile, template, dirCreateMode, fileCreateMode, createDirs, dynaFileCacheSize, name)"))),
-        }
-    }
-    if !ok {
+    let mut params = OmfileParams { files: settings.files.clone(), ..OmfileParams::default() };
+    if !crate::directives::OMFILE.apply_parameters("action(type=\"omfile\")", &call.params, &mut params, text, loc, templates) {
         return None;
     }
+    let OmfileParams { file, dyna, template, files } = params;
     let target = match (file, dyna) {
         (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
         (Some(f), None) => {
@@ -535,13 +526,6 @@ fn build_action_call(
     let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
     *file_actions += 1;
     Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
-}
-
-fn parse_mode(value: &str) -> Result<u32, String> {
-    match u32::from_str_radix(value.trim(), 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!("'{value}' is not an octal mode such as 0644")),
-    }
 }
 
 // Where the front-door directives were set, to point warnings at them.

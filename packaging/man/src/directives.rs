@@ -3,7 +3,7 @@
 //! `omgssapi::directives`, `daemon::shared_directives`): the one definition
 //! of each directive.
 
-use daemon::directive_table::{DefaultValue, Modules, Origin, Table};
+use daemon::directive_table::{DefaultValue, Entry, Modules, Origin, Table};
 
 use crate::markdown::{escape, guard_line};
 
@@ -12,7 +12,8 @@ pub const REGENERATE: &str = "cargo run -p gsslog-man -- --directives docs/direc
 
 /// One directive as the documents show it.
 struct Row {
-    name: &'static str,
+    /// As written in a configuration: `$Name`, `net.enableDNS`, or a parameter `file`.
+    shown: String,
     syntax: &'static str,
     default: String,
     scope: &'static str,
@@ -21,21 +22,26 @@ struct Row {
 }
 
 fn rows<S, C>(table: &Table<S, C>) -> Vec<Row> {
-    table
-        .entries
-        .iter()
-        .map(|e| Row {
-            name: e.name,
-            syntax: e.syntax(),
-            default: match e.default {
-                DefaultValue::Is(v) => format!("`{v}`"),
-                DefaultValue::Unset(words) => words.to_string(),
-            },
-            scope: e.scope.as_str(),
-            doc: e.doc,
-            origin: e.origin.describe(),
-        })
-        .collect()
+    table.entries.iter().map(|e| row(e, written(e.name))).collect()
+}
+
+/// The rows of an object's parameters, shown as written (`file`).
+fn parameter_rows<S, C>(table: &Table<S, C>) -> Vec<Row> {
+    table.entries.iter().map(|e| row(e, e.name.to_string())).collect()
+}
+
+fn row<S, C>(e: &Entry<S, C>, shown: String) -> Row {
+    Row {
+        shown,
+        syntax: e.syntax(),
+        default: match e.default {
+            DefaultValue::Is(v) => format!("`{v}`"),
+            DefaultValue::Unset(words) => words.to_string(),
+        },
+        scope: e.scope.as_str(),
+        doc: e.doc,
+        origin: e.origin.describe(),
+    }
 }
 
 /// The name as written in a configuration: `$Name`, or a `global()` parameter as is.
@@ -63,16 +69,24 @@ fn own_rows(daemon: Daemon) -> (Vec<Row>, &'static Modules) {
     }
 }
 
+/// The RainerScript objects a daemon reads the parameters of, with their tables.
+fn objects(daemon: Daemon) -> Vec<(&'static str, Vec<Row>)> {
+    match daemon {
+        Daemon::Collector => vec![("action(type=\"omfile\")", parameter_rows(&imgssapi::directives::OMFILE))],
+        Daemon::Shipper => vec![],
+    }
+}
+
 fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-fn markdown_table(rows: &[Row]) -> String {
-    let mut out = String::from("| directive | value | default | scope | meaning | rsyslog |\n|---|---|---|---|---|---|\n");
+fn markdown_table(what: &str, rows: &[Row]) -> String {
+    let mut out = format!("| {what} | value | default | scope | meaning | rsyslog |\n|---|---|---|---|---|---|\n");
     for r in rows {
         out.push_str(&format!(
             "| `{}` | `{}` | {} | {} | {} | {} |\n",
-            written(r.name),
+            r.shown,
             cell(r.syntax),
             cell(&r.default),
             r.scope,
@@ -109,9 +123,12 @@ pub fn markdown() -> String {
     );
     for (title, daemon) in [("The collector (`imgssapi`)", Daemon::Collector), ("The shipper (`omgssapi`)", Daemon::Shipper)] {
         let (rows, modules) = own_rows(daemon);
-        out.push_str(&format!("\n## {title}\n\n{}\n### Modules\n\n{}", markdown_table(&rows), markdown_modules(modules)));
+        out.push_str(&format!("\n## {title}\n\n{}\n### Modules\n\n{}", markdown_table("directive", &rows), markdown_modules(modules)));
+        for (object, params) in objects(daemon) {
+            out.push_str(&format!("\n### `{object}` parameters\n\n{}", markdown_table("parameter", &params)));
+        }
     }
-    out.push_str(&format!("\n## Both daemons\n\n{}", markdown_table(&rows(&daemon::shared_directives::TABLE))));
+    out.push_str(&format!("\n## Both daemons\n\n{}", markdown_table("directive", &rows(&daemon::shared_directives::TABLE))));
     out
 }
 
@@ -127,7 +144,7 @@ fn roff_rows(rows: &[Row]) -> String {
             other => format!(" ({other})"),
         };
         let body = format!("{}. Default: {}; scope: {}{origin}.", r.doc, r.default.replace('`', ""), r.scope);
-        out.push_str(&format!(".TP\n\\fB{}\\fR \\fI{}\\fR\n{}\n", roff_text(&written(r.name)), roff_text(r.syntax), guard_line(&roff_text(&body))));
+        out.push_str(&format!(".TP\n\\fB{}\\fR \\fI{}\\fR\n{}\n", roff_text(&r.shown), roff_text(r.syntax), guard_line(&roff_text(&body))));
     }
     out
 }
@@ -147,6 +164,10 @@ pub fn roff(daemon: Daemon) -> String {
     }
     if let Some(why) = modules.other {
         out.push_str(&format!(".TP\nany other\n{}\n", guard_line(&roff_text(&format!("A warning: {why}.")))));
+    }
+    for (object, params) in objects(daemon) {
+        out.push_str(&format!(".SS \"{} parameters\"\n", roff_text(object).replace('"', "\\(dq")));
+        out.push_str(&roff_rows(&params));
     }
     out.push_str(".SS \"Both daemons\"\n");
     out.push_str(&roff_rows(&rows_shared()));
@@ -173,9 +194,10 @@ mod tests {
         for daemon in [Daemon::Collector, Daemon::Shipper] {
             let page = roff(daemon).replace("\\-", "-");
             let (own, modules) = own_rows(daemon);
-            for r in own.iter().chain(&rows_shared()) {
-                assert!(page.contains(&format!("\\fB{}\\fR", written(r.name))), "{daemon:?} page lacks {}", r.name);
-                assert!(doc.contains(&format!("| `{}` |", written(r.name))), "the doc lacks {}", r.name);
+            let params: Vec<Row> = objects(daemon).into_iter().flat_map(|(_, rows)| rows).collect();
+            for r in own.iter().chain(&rows_shared()).chain(&params) {
+                assert!(page.contains(&format!("\\fB{}\\fR", r.shown)), "{daemon:?} page lacks {}", r.shown);
+                assert!(doc.contains(&format!("| `{}` |", r.shown)), "the doc lacks {}", r.shown);
             }
             for m in modules.known {
                 assert!(page.contains(&format!("\\fB{}\\fR", m.name)), "{daemon:?} page lacks module {}", m.name);
