@@ -234,3 +234,58 @@ fn has_unescaped_dollar(quoted: &str) -> bool {
     false
 }
 
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// The expression as a compact tree: `(and a b)`, `(Eq x y)`, `$`, `"s"`, `3`.
+    fn shape(e: &Expr) -> String {
+        match e {
+            Expr::Number(n) => n.to_string(),
+            Expr::String(s) => format!("{:?}", String::from_utf8_lossy(s)),
+            Expr::Property(_) => "$".into(),
+            Expr::Variable => "var".into(),
+            Expr::Not(a) => format!("(not {})", shape(a)),
+            Expr::And(a, b) => format!("(and {} {})", shape(a), shape(b)),
+            Expr::Or(a, b) => format!("(or {} {})", shape(a), shape(b)),
+            Expr::Compare(op, a, b) => format!("({op:?} {} {})", shape(a), shape(b)),
+            Expr::Legacy(_) => "legacy".into(),
+        }
+    }
+
+    fn condition(text: &str) -> Result<String, Vec<String>> {
+        let mut src = Source::new(text, Arc::from("t.conf"));
+        read_condition(&mut src).map(|e| shape(&e))
+    }
+
+    #[test]
+    fn precedence_is_rsyslogs() {
+        assert_eq!(condition("not $msg == \"x\" then").unwrap(), "(Eq (not $) \"x\")", "not binds tightest");
+        assert_eq!(condition("$msg == 'a' or $msg == 'b' and $pri > 3 then").unwrap(), "(and (or (Eq $ \"a\") (Eq $ \"b\")) (Gt $ 3))", "and/or: one level, from the left");
+        assert_eq!(condition("($msg contains 'a') and not ($msg startswith 'b') then").unwrap(), "(and (Contains $ \"a\") (not (StartsWith $ \"b\")))");
+        assert_eq!(condition("$pri <> 0x1f then").unwrap(), "(Ne $ 31)");
+        assert_eq!(condition("$pri <= 010 then").unwrap(), "(Le $ 8)", "a leading 0 is octal");
+        assert_eq!(condition("$!user == $.x then").unwrap(), "(Eq var var)");
+    }
+
+    #[test]
+    fn what_the_subset_lacks_is_named() {
+        let errors = condition("$msg + 1 == 2 then").unwrap_err();
+        assert!(errors[0].starts_with("arithmetic and string concatenation ('+') is not supported"), "{errors:?}");
+        assert_eq!(condition("$msg == \"x\"").unwrap_err(), ["'if' condition must end with 'then', found the end of the file"]);
+        assert_eq!(condition("$msg == \"a$b\" then").unwrap_err(), ["$-sign in double quotes must be escaped: \"a$b\""]);
+        assert_eq!(condition("$/g == 1 then").unwrap_err(), ["global variables ($/g) are not supported by this collector"]);
+        assert_eq!(condition("$nosuchprop == 1 then").unwrap_err(), ["unknown property '$nosuchprop'"]);
+        assert!(condition("exists($!x) then").unwrap_err()[0].starts_with("the function exists() is not supported"));
+    }
+
+    #[test]
+    fn a_bad_condition_is_read_through_its_then() {
+        let mut src = Source::new("$msg =~ 'x' then stop", Arc::from("t.conf"));
+        assert!(read_condition(&mut src).is_err());
+        assert_eq!(src.rest(), " stop", "the block after 'then' is still read");
+    }
+}

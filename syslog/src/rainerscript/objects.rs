@@ -299,3 +299,77 @@ pub(super) fn global(params: Vec<Param>, out: &mut ConfigText) {
         push(out, p.location, statement);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn params_of(text: &str) -> Vec<Param> {
+        let mut src = Source::new(text, Arc::from("t.conf"));
+        let mut out = ConfigText::default();
+        let params = parameters(&mut src, &mut out, "property").expect("good parameters");
+        assert!(out.problems.is_empty());
+        params
+    }
+
+    fn lines(out: &ConfigText) -> Vec<String> {
+        out.lines
+            .iter()
+            .map(|l| match &l.statement {
+                Statement::Directive { name, value, .. } => format!("{}:{name}={value}", l.location.line),
+                Statement::Template { name, text, .. } => format!("{}:template {name}={text}", l.location.line),
+                other => format!("{}:{other:?}", l.location.line),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn properties_become_legacy_template_entries() {
+        let entry = |text: &str| property_entry(&params_of(text));
+        assert_eq!(entry("name=\"msg\")").unwrap(), "%msg%");
+        assert_eq!(entry("name=\"msg\" position.from=\"1\" position.to=\"10\" droplastlf=\"on\")").unwrap(), "%msg:1:10:drop-last-lf%");
+        assert_eq!(entry("name=\"msg\" field.number=\"3\" field.delimiter=\"44\")").unwrap(), "%msg:F,44:3:%");
+        assert_eq!(entry("name=\"msg\" regex.expression=\"a+\" regex.type=\"ERE\" regex.submatch=\"1\")").unwrap(), "%msg:R,ERE,1,DFLT,0:a+--end:%");
+        assert_eq!(entry("name=\"hostname\" caseconversion=\"lower\" securepath=\"replace\")").unwrap(), "%hostname:::lowercase,secpath-replace%");
+        assert_eq!(entry("name=\"msg\" field.number=\"1\" regex.expression=\"x\")").unwrap_err(), "both field extraction and regex extraction specified");
+        assert_eq!(entry("name=\"msg\" position.from=\"x\")").unwrap_err(), "property(...): position.from must be a number, found 'x'");
+        assert_eq!(entry("name=\"msg\" bogus=\"1\")").unwrap_err(), "property(...): parameter 'bogus' is not supported");
+    }
+
+    #[test]
+    fn input_module_and_global_are_the_directives_their_legacy_lines_give() {
+        let mut out = ConfigText::default();
+        let at = Location { file: Arc::from("t.conf"), line: 1 };
+        input(&mut Source::new("type=\"imtcp\"\nport=\"5514\")", Arc::from("t.conf")), &mut out, &at);
+        module(&mut Source::new("load=\"impstats\" interval=\"60\")", Arc::from("t.conf")), &mut out, &at);
+        global(params_of("net.enableDNS=\"off\")"), &mut out);
+        assert_eq!(lines(&out), ["1:modload=imtcp", "2:inputtcpserverrun=5514", "1:modload=impstats", "1:net.enabledns=off"]);
+        let problems: Vec<String> = out.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems, ["t.conf:1: warning: module(...): parameter 'interval' ignored"]);
+        input(&mut Source::new("type=\"imudp\" port=\"514\")", Arc::from("t.conf")), &mut out, &at);
+        assert!(out.problems.last().is_some_and(|p| p.message.starts_with("input(type=\"imudp\") is not supported")));
+    }
+
+    #[test]
+    fn a_list_template_is_the_text_of_a_legacy_one() {
+        let mut out = ConfigText::default();
+        let at = Location { file: Arc::from("t.conf"), line: 1 };
+        let text = "name=\"t\" type=\"list\") {\n constant(value=\"at \")\n property(name=\"timestamp\" dateFormat=\"rfc3339\")\n constant(value=\" 100%\\n\")\n}";
+        template(&mut Source::new(text, Arc::from("t.conf")), &mut out, &at);
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(lines(&out), ["1:template t=at %timestamp:::date-rfc3339% 100\\%\n"]);
+    }
+
+    #[test]
+    fn an_action_keeps_its_type_apart_under_the_conditions_around_it() {
+        let mut out = ConfigText::default();
+        let at = Location { file: Arc::from("t.conf"), line: 4 };
+        action(params_of("type=\"OMFile\" file=\"/x\")"), &[], &mut out, &at);
+        let Statement::ActionCall { action: call, .. } = &out.lines[0].statement else { panic!("an action call") };
+        assert_eq!(call, &ActionCall { kind: "omfile".into(), params: vec![("file".into(), "/x".into())] });
+        action(params_of("file=\"/x\")"), &[], &mut out, &at);
+        assert_eq!(out.problems[0].to_string(), "t.conf:4: action(...) without type=\"...\"");
+    }
+}

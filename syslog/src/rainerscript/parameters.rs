@@ -69,3 +69,37 @@ pub(super) fn parameters(src: &mut Source, out: &mut ConfigText, object: &str) -
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn read(text: &str) -> (Option<Vec<(String, String, String)>>, Vec<String>, String) {
+        let mut src = Source::new(text, Arc::from("t.conf"));
+        let mut out = ConfigText::default();
+        let params = parameters(&mut src, &mut out, "obj");
+        let params = params.map(|ps| ps.into_iter().map(|p| (p.name, p.spelled, p.value)).collect());
+        (params, out.problems.iter().map(|p| p.to_string()).collect(), src.rest().to_string())
+    }
+
+    #[test]
+    fn names_are_lowercased_values_unescaped_and_the_reading_ends_after_the_parenthesis() {
+        let (params, problems, rest) = read("Name=\"a\\\"b\"\n  dir.Mode = \"0750\" ) after");
+        let expected = vec![("name".into(), "Name".into(), "a\"b".into()), ("dir.mode".into(), "dir.Mode".into(), "0750".into())];
+        assert_eq!(params, Some(expected));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(rest, " after");
+    }
+
+    #[test]
+    fn malformed_parameters_are_errors_at_their_line() {
+        assert_eq!(read("a=\"1\"").1, ["t.conf:1: obj(: the closing ')' is missing"]);
+        assert_eq!(read("a \"1\") x").1, ["t.conf:1: obj(...): parameter 'a' needs '=\"value\"'"]);
+        let (params, problems, rest) = read("a=\"1\"\nb=[\"x\"] c=\"2\") x");
+        assert_eq!(params, None, "a bad value spoils the object");
+        assert_eq!(problems, ["t.conf:2: obj(...): the value of 'b' must be a double-quoted string, found '[\"x\"]' (arrays and backticks are not supported)"]);
+        assert_eq!(rest, " x", "but the reading goes on to its end");
+    }
+}

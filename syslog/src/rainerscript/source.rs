@@ -234,3 +234,59 @@ pub(super) fn skip_braces_from_inside(src: &mut Source) {
     src.advance(rest.find('}').map_or(rest.len(), |e| e + 1));
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source<'_> {
+        Source::new(text, Arc::from("t.conf"))
+    }
+
+    #[test]
+    fn blanks_and_both_kinds_of_comment_are_skipped_and_lines_counted() {
+        let mut src = source("  # a comment\n /* two\nlines */\n\tstop");
+        src.skip_blank();
+        assert_eq!(src.rest(), "stop");
+        assert_eq!(src.location().line, 4);
+        assert_eq!(src.take_line(), "stop");
+        assert!(src.at_end());
+    }
+
+    #[test]
+    fn objects_are_known_names_before_a_parenthesis() {
+        assert_eq!(object_name("Template (name=\"x\")"), Some(("template".to_string(), 10)));
+        assert_eq!(object_name("frobnicate(x)"), None, "not an object rsyslog has");
+        assert_eq!(object_name("action"), None, "no parenthesis");
+        let mut src = source("action (type=\"omfile\")");
+        assert!(src.eat_object("action") && src.rest() == "type=\"omfile\")");
+    }
+
+    #[test]
+    fn statements_and_blocks_start_as_rsyslog_decides() {
+        for text in ["if $msg contains \"x\" then", "stop", "template(name=\"t\")", "{", "}", "set $.x = 1;"] {
+            assert!(starts_statement(text), "{text}");
+        }
+        for text in ["*.* /var/log/all", "stop.log", ":msg, contains, \"x\" /f", "$ModLoad imtcp"] {
+            assert!(!starts_statement(text), "{text}");
+        }
+        assert!(starts_block("{ stop }") && starts_block("action(type=\"omfile\")") && !starts_block("/var/log/x"));
+    }
+
+    #[test]
+    fn quoted_strings_resolve_rsyslogs_escapes() {
+        assert_eq!(unquote(r#""a\n\x41\101\"b" rest"#, '"'), Some((b"a\nAA\"b".to_vec(), 16)));
+        assert_eq!(unquote("'it''s'", '\''), Some((b"it".to_vec(), 4)));
+        assert_eq!(unquote("\"never closed", '"'), None);
+    }
+
+    #[test]
+    fn skipping_respects_strings_and_nesting() {
+        let mut src = source("a=\")\" b=\"x\") after");
+        skip_to_close(&mut src);
+        assert_eq!(src.rest(), " after");
+        let mut src = source(" { a { \"}\" } '}' } after");
+        skip_braces(&mut src);
+        assert_eq!(src.rest(), " after");
+    }
+}

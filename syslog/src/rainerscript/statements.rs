@@ -200,3 +200,78 @@ fn skip_unsupported(src: &mut Source) {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::rainerscript::source::starts_statement;
+
+    /// Reads `text` as the config reader does its RainerScript statements
+    /// (other lines skipped); the rules and directives made, and the problems.
+    fn read(text: &str) -> (Vec<String>, Vec<String>) {
+        let mut src = Source::new(text, Arc::from("t.conf"));
+        let mut out = ConfigText::default();
+        let include = IncludeContext { path: Path::new("t.conf"), chain: &[] };
+        loop {
+            src.skip_blank();
+            if src.at_end() {
+                break;
+            }
+            if starts_statement(src.rest()) {
+                top_statement(&mut src, &mut out, &include);
+            } else {
+                src.take_line();
+            }
+        }
+        let lines = out
+            .lines
+            .iter()
+            .map(|l| match &l.statement {
+                Statement::Rule { filter: Filter::Expr(e), action } => format!("{}: {} if {}", l.location.line, action, depth(e)),
+                Statement::Rule { action, .. } => format!("{}: {action}", l.location.line),
+                Statement::ActionCall { filter: Filter::Expr(e), action } => format!("{}: action {} if {}", l.location.line, action.kind, depth(e)),
+                Statement::ActionCall { action, .. } => format!("{}: action {}", l.location.line, action.kind),
+                other => format!("{}: {other:?}", l.location.line),
+            })
+            .collect();
+        (lines, out.problems.iter().map(|p| p.to_string()).collect())
+    }
+
+    /// How many conditions a rule's filter joins, and whether the last is negated.
+    fn depth(e: &Expr) -> String {
+        match e {
+            Expr::And(a, b) => format!("{} & {}", depth(a), depth(b)),
+            Expr::Not(_) => "not".into(),
+            _ => "cond".into(),
+        }
+    }
+
+    #[test]
+    fn blocks_flatten_into_rules_under_the_conjunction_of_their_conditions() {
+        let (lines, problems) = read(
+            "if $programname == 'sshd' then {\n  /var/log/sshd.log\n  if $msg contains 'Failed' then stop\n} else {\n  action(type=\"omfile\" file=\"/x\")\n}\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(lines, ["2: /var/log/sshd.log if cond", "3: stop if cond & cond", "5: action omfile if not"]);
+    }
+
+    #[test]
+    fn outside_the_subset_is_an_error_at_its_line_and_reading_goes_on() {
+        let (lines, problems) = read("set $.x = 1;\nruleset(name=\"r\") { stop }\nif $msg == 'a' then stop\n}\n");
+        assert_eq!(lines, ["3: stop if cond"]);
+        assert!(problems[0].starts_with("t.conf:1: 'set' is not supported by this collector"), "{problems:?}");
+        assert!(problems[1].starts_with("t.conf:2: ruleset(...) is not supported by this collector"), "{problems:?}");
+        assert_eq!(problems[2], "t.conf:4: unexpected '}': a block belongs after 'then', 'else' or a filter");
+    }
+
+    #[test]
+    fn a_bad_condition_drops_its_rules_and_reports_theirs() {
+        let (lines, problems) = read("if $msg + 1 then { /a\n frobnicate\n}\nif $msg == 'b' then /b\n");
+        assert_eq!(lines, ["4: /b if cond"], "the rules under the bad condition are dropped");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[1].starts_with("t.conf:2: cannot understand 'frobnicate"), "{problems:?}");
+    }
+}
