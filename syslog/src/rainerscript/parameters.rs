@@ -76,7 +76,11 @@ mod tests {
 
     use super::*;
 
-    fn read(text: &str) -> (Option<Vec<(String, String, String)>>, Vec<String>, String) {
+    /// Each parameter as (name, spelled, value).
+    type Read = Option<Vec<(String, String, String)>>;
+
+    /// The parameters read, the problems, and the text left.
+    fn read(text: &str) -> (Read, Vec<String>, String) {
         let mut src = Source::new(text, Arc::from("t.conf"));
         let mut out = ConfigText::default();
         let params = parameters(&mut src, &mut out, "obj");
