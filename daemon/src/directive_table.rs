@@ -353,7 +353,11 @@ impl<S, C> Table<S, C> {
         at: &Location,
         context: &C,
     ) -> bool {
-        let errors_before = text.problems.iter().filter(|p| p.severity == Severity::Error).count();
+        let errors_before = text
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
         for (name, value) in params {
             let lower = name.to_ascii_lowercase();
             let mut d = Directive::parameter(object, &lower, name, value, at, text);
@@ -362,7 +366,11 @@ impl<S, C> Table<S, C> {
                 d.unknown_among(&known);
             }
         }
-        text.problems.iter().filter(|p| p.severity == Severity::Error).count() == errors_before
+        text.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
+            == errors_before
     }
 
     /// Problems with the table itself: a name twice, an ignored entry that

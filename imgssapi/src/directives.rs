@@ -648,8 +648,21 @@ pub static TABLE: Table<Settings, TemplateRegistry> = Table {
     ],
 };
 
-const fn omfile(name: &'static str, value: &'static dyn daemon::directive_table::Setter<OmfileParams, TemplateRegistry>, default: &'static str, doc: &'static str) -> Entry<OmfileParams, TemplateRegistry> {
-    Entry { name, value, default: DefaultValue::Unset(default), side: Side::Collector, scope: Scope::Action, doc, origin: Origin::Rsyslog("") }
+const fn omfile(
+    name: &'static str,
+    value: &'static dyn daemon::directive_table::Setter<OmfileParams, TemplateRegistry>,
+    default: &'static str,
+    doc: &'static str,
+) -> Entry<OmfileParams, TemplateRegistry> {
+    Entry {
+        name,
+        value,
+        default: DefaultValue::Unset(default),
+        side: Side::Collector,
+        scope: Scope::Action,
+        doc,
+        origin: Origin::Rsyslog(""),
+    }
 }
 
 /// The parameters of RainerScript's `action(type="omfile" ...)`; the file
@@ -658,49 +671,73 @@ pub static OMFILE: Table<OmfileParams, TemplateRegistry> = Table {
     entries: &[
         omfile(
             "file",
-            &Set { kind: kind::TEXT, to: |p: &mut OmfileParams, v, _, _| p.file = Some(v) },
+            &Set {
+                kind: kind::TEXT,
+                to: |p: &mut OmfileParams, v, _, _| p.file = Some(v),
+            },
             "one of file and dynaFile",
             "the file to write, an absolute path",
         ),
         omfile(
             "dynaFile",
-            &Set { kind: kind::TEXT, to: |p: &mut OmfileParams, v, _, _| p.dyna = Some(v) },
+            &Set {
+                kind: kind::TEXT,
+                to: |p: &mut OmfileParams, v, _, _| p.dyna = Some(v),
+            },
             "one of file and dynaFile",
             "the template (defined above) that names each message's file",
         ),
         omfile(
             "template",
-            &Set { kind: kind::TEXT, to: |p: &mut OmfileParams, v, _, _| p.template = Some(v) },
+            &Set {
+                kind: kind::TEXT,
+                to: |p: &mut OmfileParams, v, _, _| p.template = Some(v),
+            },
             "$ActionFileDefaultTemplate",
             "the template of each line",
         ),
         omfile(
             "dirCreateMode",
-            &Set { kind: kind::MODE, to: |p: &mut OmfileParams, m, _, _| p.files.dir_mode = m },
+            &Set {
+                kind: kind::MODE,
+                to: |p: &mut OmfileParams, m, _, _| p.files.dir_mode = m,
+            },
             "$DirCreateMode",
             "the mode of directories created",
         ),
         omfile(
             "fileCreateMode",
-            &Set { kind: kind::MODE, to: |p: &mut OmfileParams, m, _, _| p.files.file_mode = m },
+            &Set {
+                kind: kind::MODE,
+                to: |p: &mut OmfileParams, m, _, _| p.files.file_mode = m,
+            },
             "$FileCreateMode",
             "the mode of files created",
         ),
         omfile(
             "createDirs",
-            &Set { kind: kind::BOOL, to: |p: &mut OmfileParams, on, _, _| p.files.create_dirs = on },
+            &Set {
+                kind: kind::BOOL,
+                to: |p: &mut OmfileParams, on, _, _| p.files.create_dirs = on,
+            },
             "$CreateDirs",
             "create missing directories of a file's path",
         ),
         omfile(
             "dynaFileCacheSize",
-            &Set { kind: kind::COUNT, to: |p: &mut OmfileParams, n, _, _| p.files.cache_size = n.max(1) },
+            &Set {
+                kind: kind::COUNT,
+                to: |p: &mut OmfileParams, n, _, _| p.files.cache_size = n.max(1),
+            },
             "$DynaFileCacheSize",
             "open files this dynamic-file action keeps",
         ),
         Entry {
             name: "name",
-            value: &Set { kind: kind::TEXT, to: |_: &mut OmfileParams, _, _, _| {} },
+            value: &Set {
+                kind: kind::TEXT,
+                to: |_: &mut OmfileParams, _, _, _| {},
+            },
             default: DefaultValue::Unset("none"),
             side: Side::Collector,
             scope: Scope::Action,
@@ -777,14 +814,42 @@ mod tests {
     #[test]
     fn omfile_parameters_are_read_through_their_table() {
         let mut text = ConfigText::default();
-        let at = Location { file: Arc::from("c.conf"), line: 9 };
-        let params: Vec<(String, String)> =
-            [("file", "/var/log/a"), ("FileCreateMode", "0600"), ("dynafilecachesize", "0")].map(|(n, v)| (n.to_string(), v.to_string())).into();
+        let at = Location {
+            file: Arc::from("c.conf"),
+            line: 9,
+        };
+        let params: Vec<(String, String)> = [
+            ("file", "/var/log/a"),
+            ("FileCreateMode", "0600"),
+            ("dynafilecachesize", "0"),
+        ]
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .into();
         let mut p = OmfileParams::default();
-        assert!(OMFILE.apply_parameters("action(type=\"omfile\")", &params, &mut p, &mut text, &at, &TemplateRegistry::default()));
-        assert_eq!((p.file.as_deref(), p.files.file_mode, p.files.cache_size), (Some("/var/log/a"), 0o600, 1));
-        let params = vec![("createdirs".to_string(), "maybe".to_string()), ("flush".to_string(), "on".to_string())];
-        assert!(!OMFILE.apply_parameters("action(type=\"omfile\")", &params, &mut p, &mut text, &at, &TemplateRegistry::default()));
+        assert!(OMFILE.apply_parameters(
+            "action(type=\"omfile\")",
+            &params,
+            &mut p,
+            &mut text,
+            &at,
+            &TemplateRegistry::default()
+        ));
+        assert_eq!(
+            (p.file.as_deref(), p.files.file_mode, p.files.cache_size),
+            (Some("/var/log/a"), 0o600, 1)
+        );
+        let params = vec![
+            ("createdirs".to_string(), "maybe".to_string()),
+            ("flush".to_string(), "on".to_string()),
+        ];
+        assert!(!OMFILE.apply_parameters(
+            "action(type=\"omfile\")",
+            &params,
+            &mut p,
+            &mut text,
+            &at,
+            &TemplateRegistry::default()
+        ));
         let problems: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(
             problems,

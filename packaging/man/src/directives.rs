@@ -22,12 +22,20 @@ struct Row {
 }
 
 fn rows<S, C>(table: &Table<S, C>) -> Vec<Row> {
-    table.entries.iter().map(|e| row(e, written(e.name))).collect()
+    table
+        .entries
+        .iter()
+        .map(|e| row(e, written(e.name)))
+        .collect()
 }
 
 /// The rows of an object's parameters, shown as written (`file`).
 fn parameter_rows<S, C>(table: &Table<S, C>) -> Vec<Row> {
-    table.entries.iter().map(|e| row(e, e.name.to_string())).collect()
+    table
+        .entries
+        .iter()
+        .map(|e| row(e, e.name.to_string()))
+        .collect()
 }
 
 fn row<S, C>(e: &Entry<S, C>, shown: String) -> Row {
@@ -64,15 +72,24 @@ pub enum Daemon {
 
 fn own_rows(daemon: Daemon) -> (Vec<Row>, &'static Modules) {
     match daemon {
-        Daemon::Collector => (rows(&imgssapi::directives::TABLE), &imgssapi::directives::MODULES),
-        Daemon::Shipper => (rows(&omgssapi::directives::TABLE), &omgssapi::directives::MODULES),
+        Daemon::Collector => (
+            rows(&imgssapi::directives::TABLE),
+            &imgssapi::directives::MODULES,
+        ),
+        Daemon::Shipper => (
+            rows(&omgssapi::directives::TABLE),
+            &omgssapi::directives::MODULES,
+        ),
     }
 }
 
 /// The RainerScript objects a daemon reads the parameters of, with their tables.
 fn objects(daemon: Daemon) -> Vec<(&'static str, Vec<Row>)> {
     match daemon {
-        Daemon::Collector => vec![("action(type=\"omfile\")", parameter_rows(&imgssapi::directives::OMFILE))],
+        Daemon::Collector => vec![(
+            "action(type=\"omfile\")",
+            parameter_rows(&imgssapi::directives::OMFILE),
+        )],
         Daemon::Shipper => vec![],
     }
 }
@@ -82,7 +99,9 @@ fn cell(text: &str) -> String {
 }
 
 fn markdown_table(what: &str, rows: &[Row]) -> String {
-    let mut out = format!("| {what} | value | default | scope | meaning | rsyslog |\n|---|---|---|---|---|---|\n");
+    let mut out = format!(
+        "| {what} | value | default | scope | meaning | rsyslog |\n|---|---|---|---|---|---|\n"
+    );
     for r in rows {
         out.push_str(&format!(
             "| `{}` | `{}` | {} | {} | {} | {} |\n",
@@ -100,7 +119,12 @@ fn markdown_table(what: &str, rows: &[Row]) -> String {
 fn markdown_modules(modules: &Modules) -> String {
     let mut out = String::from("| `$ModLoad` | what it does here | rsyslog |\n|---|---|---|\n");
     for m in modules.known {
-        out.push_str(&format!("| `{}` | {} | {} |\n", m.name, cell(m.doc), cell(&m.origin.describe())));
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            m.name,
+            cell(m.doc),
+            cell(&m.origin.describe())
+        ));
     }
     let other = match modules.other {
         Some(why) => format!("a warning: {why}"),
@@ -121,14 +145,27 @@ pub fn markdown() -> String {
          one marked *accepted and ignored* loads with a warning saying why. Scope: `global` applies to the\n\
          whole daemon, `input` to its listeners, `action` to the actions below the line.\n"
     );
-    for (title, daemon) in [("The collector (`imgssapi`)", Daemon::Collector), ("The shipper (`omgssapi`)", Daemon::Shipper)] {
+    for (title, daemon) in [
+        ("The collector (`imgssapi`)", Daemon::Collector),
+        ("The shipper (`omgssapi`)", Daemon::Shipper),
+    ] {
         let (rows, modules) = own_rows(daemon);
-        out.push_str(&format!("\n## {title}\n\n{}\n### Modules\n\n{}", markdown_table("directive", &rows), markdown_modules(modules)));
+        out.push_str(&format!(
+            "\n## {title}\n\n{}\n### Modules\n\n{}",
+            markdown_table("directive", &rows),
+            markdown_modules(modules)
+        ));
         for (object, params) in objects(daemon) {
-            out.push_str(&format!("\n### `{object}` parameters\n\n{}", markdown_table("parameter", &params)));
+            out.push_str(&format!(
+                "\n### `{object}` parameters\n\n{}",
+                markdown_table("parameter", &params)
+            ));
         }
     }
-    out.push_str(&format!("\n## Both daemons\n\n{}", markdown_table("directive", &rows(&daemon::shared_directives::TABLE))));
+    out.push_str(&format!(
+        "\n## Both daemons\n\n{}",
+        markdown_table("directive", &rows(&daemon::shared_directives::TABLE))
+    ));
     out
 }
 
@@ -143,8 +180,18 @@ fn roff_rows(rows: &[Row]) -> String {
             "rsyslog's" => String::new(),
             other => format!(" ({other})"),
         };
-        let body = format!("{}. Default: {}; scope: {}{origin}.", r.doc, r.default.replace('`', ""), r.scope);
-        out.push_str(&format!(".TP\n\\fB{}\\fR \\fI{}\\fR\n{}\n", roff_text(&r.shown), roff_text(r.syntax), guard_line(&roff_text(&body))));
+        let body = format!(
+            "{}. Default: {}; scope: {}{origin}.",
+            r.doc,
+            r.default.replace('`', ""),
+            r.scope
+        );
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR \\fI{}\\fR\n{}\n",
+            roff_text(&r.shown),
+            roff_text(r.syntax),
+            guard_line(&roff_text(&body))
+        ));
     }
     out
 }
@@ -160,13 +207,23 @@ pub fn roff(daemon: Daemon) -> String {
             Origin::Ignored(why) => format!(" (a warning: {why})"),
             _ => String::new(),
         };
-        out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff_text(m.name), guard_line(&roff_text(&format!("{}{origin}.", m.doc)))));
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff_text(m.name),
+            guard_line(&roff_text(&format!("{}{origin}.", m.doc)))
+        ));
     }
     if let Some(why) = modules.other {
-        out.push_str(&format!(".TP\nany other\n{}\n", guard_line(&roff_text(&format!("A warning: {why}.")))));
+        out.push_str(&format!(
+            ".TP\nany other\n{}\n",
+            guard_line(&roff_text(&format!("A warning: {why}.")))
+        ));
     }
     for (object, params) in objects(daemon) {
-        out.push_str(&format!(".SS \"{} parameters\"\n", roff_text(object).replace('"', "\\(dq")));
+        out.push_str(&format!(
+            ".SS \"{} parameters\"\n",
+            roff_text(object).replace('"', "\\(dq")
+        ));
         out.push_str(&roff_rows(&params));
     }
     out.push_str(".SS \"Both daemons\"\n");
@@ -185,7 +242,10 @@ mod tests {
     #[test]
     fn docs_directives_md_is_generated_from_the_tables() {
         let committed = include_str!("../../../docs/directives.md");
-        assert!(committed == markdown(), "docs/directives.md is out of date with the directive tables: run `{REGENERATE}`");
+        assert!(
+            committed == markdown(),
+            "docs/directives.md is out of date with the directive tables: run `{REGENERATE}`"
+        );
     }
 
     #[test]
@@ -194,13 +254,28 @@ mod tests {
         for daemon in [Daemon::Collector, Daemon::Shipper] {
             let page = roff(daemon).replace("\\-", "-");
             let (own, modules) = own_rows(daemon);
-            let params: Vec<Row> = objects(daemon).into_iter().flat_map(|(_, rows)| rows).collect();
+            let params: Vec<Row> = objects(daemon)
+                .into_iter()
+                .flat_map(|(_, rows)| rows)
+                .collect();
             for r in own.iter().chain(&rows_shared()).chain(&params) {
-                assert!(page.contains(&format!("\\fB{}\\fR", r.shown)), "{daemon:?} page lacks {}", r.shown);
-                assert!(doc.contains(&format!("| `{}` |", r.shown)), "the doc lacks {}", r.shown);
+                assert!(
+                    page.contains(&format!("\\fB{}\\fR", r.shown)),
+                    "{daemon:?} page lacks {}",
+                    r.shown
+                );
+                assert!(
+                    doc.contains(&format!("| `{}` |", r.shown)),
+                    "the doc lacks {}",
+                    r.shown
+                );
             }
             for m in modules.known {
-                assert!(page.contains(&format!("\\fB{}\\fR", m.name)), "{daemon:?} page lacks module {}", m.name);
+                assert!(
+                    page.contains(&format!("\\fB{}\\fR", m.name)),
+                    "{daemon:?} page lacks module {}",
+                    m.name
+                );
             }
         }
     }
