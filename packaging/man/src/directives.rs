@@ -143,7 +143,9 @@ pub fn markdown() -> String {
          Every directive each daemon reads, from the one table its config reader looks directives up in.\n\
          Names are case-insensitive. A directive in no table is an error (`--check-config` names its line);\n\
          one marked *accepted and ignored* loads with a warning saying why. Scope: `global` applies to the\n\
-         whole daemon, `input` to its listeners, `action` to the actions below the line.\n"
+         whole daemon, `input` to its listeners, `action` to the actions below the line. `$template` and\n\
+         `$IncludeConfig` (and RainerScript's `template()` and `include()`) are read by the config reader\n\
+         itself, for both daemons (`syslog/src/config.rs`, `syslog/src/rainerscript/`).\n"
     );
     for (title, daemon) in [
         ("The collector (`imgssapi`)", Daemon::Collector),
@@ -199,7 +201,7 @@ fn roff_rows(rows: &[Row]) -> String {
 /// The page's `DIRECTIVES` section: the daemon's own, its modules, and the shared ones.
 pub fn roff(daemon: Daemon) -> String {
     let (rows, modules) = own_rows(daemon);
-    let mut out = String::from(".SH DIRECTIVES\nrsyslog's legacy syntax, $Name value; names are case\\-insensitive. A directive not listed here is an error.\n");
+    let mut out = String::from(".SH DIRECTIVES\nrsyslog's legacy syntax, $Name value; names are case\\-insensitive. A directive not listed here is an error, except $template and $IncludeConfig, which the config reader itself reads.\n");
     out.push_str(&roff_rows(&rows));
     out.push_str(".SS \"Modules ($ModLoad, module(load=...))\"\n");
     for m in modules.known {
