@@ -248,6 +248,7 @@ pub struct CollectorConfig {
 
 /// Step one: every directive read and checked, in file order; a value holds
 /// from its line on (file settings for the actions below it).
+/// Its fields are set by the entries of [`crate::directives::TABLE`].
 #[derive(Debug)]
 pub struct Settings {
     pub(crate) gss_port: Option<(u16, Location)>,

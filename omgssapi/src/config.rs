@@ -145,6 +145,7 @@ impl Default for QueueSettings {
 /// Step one: every directive read and checked, in file order. A value holds
 /// from its line on, for every action below it, except the `$ActionQueue*`
 /// block, which applies to the next action only.
+/// Its fields are set by the entries of [`crate::directives::TABLE`].
 #[derive(Debug)]
 pub struct Settings {
     pub(crate) service: String,
