@@ -15,7 +15,6 @@ const DOCUMENTS: &[(&str, &str)] = &[
         include_str!("../../../docs/admin-guide.md"),
     ),
     ("collector.md", include_str!("../../../docs/collector.md")),
-    ("directives.md", include_str!("../../../docs/directives.md")),
     ("monitoring.md", include_str!("../../../docs/monitoring.md")),
     ("protocol.md", include_str!("../../../docs/protocol.md")),
     ("queue.md", include_str!("../../../docs/queue.md")),
@@ -66,15 +65,6 @@ impl DocSection {
     pub fn as_man_section(&self) -> anyhow::Result<String> {
         Ok(format!(
             ".SH \"{}\"\n{}",
-            self.title,
-            markdown::to_roff(self.text()?)
-        ))
-    }
-
-    /// `.SS TITLE` and the section as roff, for a part of a larger section.
-    pub fn as_man_subsection(&self) -> anyhow::Result<String> {
-        Ok(format!(
-            ".SS \"{}\"\n{}",
             self.title,
             markdown::to_roff(self.text()?)
         ))
