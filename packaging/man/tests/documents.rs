@@ -45,7 +45,12 @@ fn anchors(text: &str) -> HashSet<String> {
     let mut seen = HashSet::new();
     for line in prose_lines(text) {
         let level = line.bytes().take_while(|&b| b == b'#').count();
-        let Some(title) = line[level..].strip_prefix(' ').filter(|_| (1..=6).contains(&level)) else { continue };
+        let Some(title) = line[level..]
+            .strip_prefix(' ')
+            .filter(|_| (1..=6).contains(&level))
+        else {
+            continue;
+        };
         let slug: String = title
             .trim()
             .to_lowercase()
@@ -94,10 +99,17 @@ fn broken_links(file: &Path) -> Vec<String> {
             continue;
         }
         let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
-        let linked = if path.is_empty() { file.to_path_buf() } else { file.parent().unwrap().join(path) };
+        let linked = if path.is_empty() {
+            file.to_path_buf()
+        } else {
+            file.parent().unwrap().join(path)
+        };
         if !linked.exists() {
             broken.push(format!("{}: no file {target}", file.display()));
-        } else if !anchor.is_empty() && linked.extension().is_some_and(|e| e == "md") && !anchors(&read(&linked)).contains(anchor) {
+        } else if !anchor.is_empty()
+            && linked.extension().is_some_and(|e| e == "md")
+            && !anchors(&read(&linked)).contains(anchor)
+        {
             broken.push(format!("{}: no heading for {target}", file.display()));
         }
     }
@@ -108,23 +120,42 @@ fn broken_links(file: &Path) -> Vec<String> {
 fn the_readme_is_an_entry_point_that_leads_to_every_document() {
     let readme = read(&repository().join("README.md"));
     let lines = readme.lines().count();
-    assert!(lines < 200, "README.md has {lines} lines: it is the five-minute entry point, the rest belongs in docs/");
+    assert!(
+        lines < 200,
+        "README.md has {lines} lines: it is the five-minute entry point, the rest belongs in docs/"
+    );
     for command in ["bash tests/run.sh", "bash tests/demo.sh"] {
-        assert!(readme.lines().any(|l| l == command), "README.md lost its command `{command}`");
+        assert!(
+            readme.lines().any(|l| l == command),
+            "README.md lost its command `{command}`"
+        );
     }
     let targets = links(&readme);
     let missing: Vec<String> = documents()
         .iter()
         .map(|d| format!("docs/{}", d.file_name().unwrap().to_string_lossy()))
-        .filter(|d| !targets.iter().any(|t| t == d || t.starts_with(&format!("{d}#"))))
+        .filter(|d| {
+            !targets
+                .iter()
+                .any(|t| t == d || t.starts_with(&format!("{d}#")))
+        })
         .collect();
-    assert!(missing.is_empty(), "documents README.md does not lead to: {missing:?}");
-    assert!(targets.iter().any(|t| t == "CHANGELOG.md"), "README.md does not lead to CHANGELOG.md");
+    assert!(
+        missing.is_empty(),
+        "documents README.md does not lead to: {missing:?}"
+    );
+    assert!(
+        targets.iter().any(|t| t == "CHANGELOG.md"),
+        "README.md does not lead to CHANGELOG.md"
+    );
 }
 
 #[test]
 fn every_link_between_the_documents_reaches_a_file_and_a_heading() {
-    let mut files = vec![repository().join("README.md"), repository().join("CHANGELOG.md")];
+    let mut files = vec![
+        repository().join("README.md"),
+        repository().join("CHANGELOG.md"),
+    ];
     files.extend(documents());
     let broken: Vec<String> = files.iter().flat_map(|f| broken_links(f)).collect();
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
@@ -135,8 +166,17 @@ fn the_reference_documents_do_not_narrate_rounds_of_work() {
     for doc in documents().iter().chain([&repository().join("README.md")]) {
         for line in prose_lines(&read(doc)) {
             let lower = line.to_lowercase();
-            for narration in ["this round", "last round", "first round", "the last session"] {
-                assert!(!lower.contains(narration), "{}: '{narration}' belongs in CHANGELOG.md: {line}", doc.display());
+            for narration in [
+                "this round",
+                "last round",
+                "first round",
+                "the last session",
+            ] {
+                assert!(
+                    !lower.contains(narration),
+                    "{}: '{narration}' belongs in CHANGELOG.md: {line}",
+                    doc.display()
+                );
             }
         }
     }
@@ -146,7 +186,11 @@ fn the_reference_documents_do_not_narrate_rounds_of_work() {
 fn the_link_checker_finds_a_missing_file_and_a_missing_heading() {
     let dir = std::env::temp_dir().join(format!("gsslog-man-links-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("b.md"), "# B\n## The heading (`x`)\n```\n# not a heading\n```\n").unwrap();
+    std::fs::write(
+        dir.join("b.md"),
+        "# B\n## The heading (`x`)\n```\n# not a heading\n```\n",
+    )
+    .unwrap();
     let a = dir.join("a.md");
     std::fs::write(
         &a,
@@ -156,5 +200,9 @@ fn the_link_checker_finds_a_missing_file_and_a_missing_heading() {
     let broken = broken_links(&a);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(broken.len(), 2, "{broken:?}");
-    assert!(broken[0].ends_with("no file c.md") && broken[1].ends_with("no heading for b.md#not-a-heading"), "{broken:?}");
+    assert!(
+        broken[0].ends_with("no file c.md")
+            && broken[1].ends_with("no heading for b.md#not-a-heading"),
+        "{broken:?}"
+    );
 }
