@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::config::FrontDoorLimits;
+use crate::front_door::FrontDoorLimits;
 use crate::event_log::EventLog;
 use crate::front_door::{self, FrontDoor, NoPlace};
 use crate::slots::{self, Activity, Displaced, Sender, Slots};
@@ -186,7 +186,7 @@ impl Admission {
         })?;
         drop(door);
         if let Some(displaced) = admitted.displaced {
-            crate::stats::add(&crate::stats::STATS.handshakes_displaced, 1);
+            crate::counters::add(&crate::counters::STATS.handshakes_displaced, 1);
             displaced.close(());
         }
         Ok(FrontDoorPlace { admission: self.clone(), id: admitted.id, source, closer, under_pressure })
@@ -201,7 +201,7 @@ impl Admission {
         let handle = SlotHandle { closer: Arc::new(Closer::new()), last_active: Arc::new(AtomicU64::new(self.now())) };
         let admitted = lock(&self.slots).admit(sender, host, handle.clone()).ok_or(Refusal::NoSessionSlot)?;
         if let Some((displaced, why)) = admitted.displaced {
-            crate::stats::add(&crate::stats::STATS.sessions_displaced, 1);
+            crate::counters::add(&crate::counters::STATS.sessions_displaced, 1);
             displaced.closer.close(why);
         }
         Ok(SessionSlot { admission: self.clone(), id: admitted.id, handle })

@@ -11,11 +11,13 @@ use daemon::directives::Directive;
 use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
-use syslog::template::Template;
 
 use crate::admission::SessionCaps;
-use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
-use crate::source::Prefixes;
+use crate::front_door::FrontDoorLimits;
+use crate::identity::{HostBindingMode, HostMap, IdentitySettings, PrincipalPattern};
+use crate::render::{FileAction, FileSettings, Rule, RuleAction};
+use crate::session_rate::RateLimitSettings;
+use crate::source::in_net;
 
 /// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
 #[derive(Debug, Clone)]
@@ -40,91 +42,6 @@ pub struct GssSettings {
     pub acknowledge: bool,
 }
 
-/// Who may send and as which host (see [`crate::identity`]); shared by every
-/// GSS listener.
-#[derive(Debug, Clone)]
-pub struct IdentitySettings {
-    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
-    /// principal the keytab's service accepts, as rsyslog does.
-    pub allowed_principals: Vec<PrincipalPattern>,
-    /// `$InputGSSServerAllowAnonymous` (default off).
-    pub allow_anonymous: bool,
-    /// `$InputGSSServerHostPrincipalBinding` (default off).
-    pub host_binding: HostBindingMode,
-    /// `$InputGSSServerHostMapFile`.
-    pub host_map: Option<HostMap>,
-    /// `$InputGSSServerExpireSessions` (default off): end a session when its
-    /// context expires.
-    pub expire_sessions: bool,
-}
-
-impl Default for IdentitySettings {
-    fn default() -> Self {
-        IdentitySettings {
-            allowed_principals: Vec::new(),
-            allow_anonymous: false,
-            host_binding: HostBindingMode::Off,
-            host_map: None,
-            expire_sessions: false,
-        }
-    }
-}
-
-impl IdentitySettings {
-    /// Whether `principal` may open a session.
-    pub fn permits(&self, principal: &str) -> bool {
-        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct FileSettings {
-    pub create_dirs: bool,
-    pub dir_mode: u32,
-    pub file_mode: u32,
-    pub cache_size: usize,
-    /// `$FileOwner` / `$FileGroup` (and `...Num`): set on files this collector creates.
-    pub file_owner: Option<u32>,
-    pub file_group: Option<u32>,
-    /// `$DirOwner` / `$DirGroup` (and `...Num`): set on directories it creates.
-    pub dir_owner: Option<u32>,
-    pub dir_group: Option<u32>,
-}
-
-impl Default for FileSettings {
-    /// rsyslog's defaults.
-    fn default() -> Self {
-        FileSettings {
-            create_dirs: true,
-            dir_mode: 0o700,
-            file_mode: 0o644,
-            cache_size: 2500,
-            file_owner: None,
-            file_group: None,
-            dir_owner: None,
-            dir_group: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum FileAction {
-    Static(PathBuf),
-    Dynamic(Arc<Template>),
-}
-
-#[derive(Debug, Clone)]
-pub enum RuleAction {
-    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
-    Stop,
-}
-
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub filter: Filter,
-    pub actions: Vec<RuleAction>,
-}
-
 /// `$AllowedSender KIND, net[/bits], ...`
 #[derive(Debug, Clone, Default)]
 pub struct AllowedSenders {
@@ -138,75 +55,10 @@ impl AllowedSenders {
     }
 }
 
-pub(crate) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_net(IpAddr::V4(v4), net, bits)),
-        _ => false,
-    }
-}
-
-/// The budget of connections that are not sessions yet: GSS connections
-/// before their handshake completes, plain TCP connections before their first
-/// byte. Shared by every listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrontDoorLimits {
-    /// `$InputGSSServerMaxHandshakes`: such connections at once, overall.
-    pub max_handshakes: usize,
-    /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
-    /// one IPv4 address (or one IPv6 /64).
-    pub max_handshakes_per_host: usize,
-    /// `$InputGSSServerMaxHandshakesPerSubnet`: such connections at once from
-    /// one IPv4 /24 (or one IPv6 /48).
-    pub max_handshakes_per_subnet: usize,
-    /// How addresses group into hosts and subnets, for these caps and the
-    /// session caps.
-    pub prefixes: Prefixes,
-    /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
-    pub first_byte_timeout: Duration,
-    /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
-    pub handshake_timeout: Duration,
-}
-
-impl Default for FrontDoorLimits {
-    fn default() -> Self {
-        FrontDoorLimits {
-            max_handshakes: 256,
-            max_handshakes_per_host: 16,
-            max_handshakes_per_subnet: 128,
-            prefixes: Prefixes::default(),
-            first_byte_timeout: Duration::from_secs(5),
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
 /// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 /// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
 const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
-
-/// A session's rate limit, rsyslog's `ratelimit.interval` and
-/// `ratelimit.burst`: at most `burst` messages in each `interval`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitSettings {
-    /// `None`: no limit (rsyslog's 0, its default).
-    pub interval: Option<Duration>,
-    pub burst: u64,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings { interval: None, burst: 10_000 }
-    }
-}
 
 #[derive(Debug)]
 pub struct CollectorConfig {
@@ -791,6 +643,7 @@ pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigTe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Prefixes;
 
     #[test]
     fn seed_server_config_loads_with_its_two_warnings() {

@@ -16,7 +16,8 @@ use crate::config::{CollectorConfig, ListenerConfig};
 use crate::event_log::{self, EventLog};
 use crate::output::Command;
 use crate::render::Rules;
-use crate::session::{self, SessionContext};
+use crate::context::SessionContext;
+use crate::session;
 
 pub struct Listening {
     listeners: Vec<(TcpListener, Arc<SessionContext>)>,
@@ -133,7 +134,7 @@ impl Listening {
                             Ok((stream, peer)) => {
                                 let peer = session::canonical_peer(peer);
                                 let Some(modes) = ctx.modes_for(peer.ip()) else {
-                                    crate::stats::add(&crate::stats::STATS.refused_not_allowed, 1);
+                                    crate::counters::add(&crate::counters::STATS.refused_not_allowed, 1);
                                     if admission.log.admit("refused: not an allowed sender") {
                                         tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
                                     }
@@ -166,9 +167,9 @@ impl Listening {
                 }
             });
         }
-        crate::stats::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::counters::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
         shutdown.triggered().await;
-        crate::stats::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
+        crate::counters::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
         flush.abort();
