@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::cfx::{self, CfxContext, TokenError};
-use crate::error::{GssError, HandshakeError, UnwrapError};
+use crate::error::{GssError, HandshakeError, SettingError, UnwrapError};
 use crate::frame::{FrameReader, FrameWriter, MAX_HANDSHAKE_TOKEN};
 use crate::gss::{flags, status_bits, Credential, Name, SecurityContext};
 use crate::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
@@ -72,13 +72,13 @@ pub enum Protection {
 }
 
 impl std::str::FromStr for Protection {
-    type Err = String;
+    type Err = SettingError;
     /// rsyslog compares `$GssMode` values case-sensitively; so do we.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "encryption" => Ok(Protection::Encryption),
             "integrity" => Ok(Protection::Integrity),
-            other => Err(format!("unknown GSS mode '{other}' (expected encryption or integrity)")),
+            other => Err(SettingError::Protection(other.to_string())),
         }
     }
 }
@@ -551,6 +551,14 @@ fn hostbased_name(s: &str) -> Result<Name, GssError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setting_values_that_name_nothing_say_what_is_expected() {
+        assert_eq!("x".parse::<Protection>(), Err(SettingError::Protection("x".into())));
+        assert_eq!("Encryption".parse::<Protection>().unwrap_err().to_string(), "unknown GSS mode 'Encryption' (expected encryption or integrity)");
+        assert_eq!("MID".parse::<crate::ByteOrder>().unwrap_err().to_string(), "unknown frame byte order 'mid' (expected le or be)");
+        assert_eq!("MID".parse::<crate::FrameOrder>().unwrap_err().to_string(), "unknown frame byte order 'MID' (expected auto, le or be)");
+    }
 
     #[test]
     fn anonymous_initiators_are_refused() {
