@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gsswire::AcceptorCredential;
+use gsswire::{AcceptorCredential, MessageCode};
 use tokio::net::TcpListener;
 use daemon::signals::Shutdown;
 use tokio::sync::mpsc;
@@ -50,7 +50,8 @@ pub async fn bind(
                     .with_context(|| {
                         format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
                     })?
-                    .allow_anonymous(config.identity.allow_anonymous),
+                    .allow_anonymous(config.identity.allow_anonymous)
+                    .message_code(MessageCode::from_environment(std::env::var_os(MessageCode::ENVIRONMENT).as_deref())),
             ),
             None => None,
         };
