@@ -23,7 +23,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use crate::front_door::FrontDoorLimits;
-use crate::event_log::EventLog;
+use crate::event_log::{EventKind, EventLog};
 use crate::front_door::{self, FrontDoor, NoPlace};
 use crate::slots::{self, Activity, Displaced, Sender, Slots};
 use crate::source::Source;
@@ -42,13 +42,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A short name, for the log's summary counts.
-    pub fn kind(self) -> &'static str {
+    /// Its kind, for the log's summary counts.
+    pub fn kind(self) -> EventKind {
         match self {
-            Refusal::NoSessionSlot => "refused: too many sessions",
-            Refusal::TooManyHandshakes => "refused: too many handshakes",
-            Refusal::TooManyFromHost => "refused: too many handshakes from one address",
-            Refusal::TooManyFromSubnet => "refused: too many handshakes from one subnet",
+            Refusal::NoSessionSlot => EventKind::RefusedTooManySessions,
+            Refusal::TooManyHandshakes => EventKind::RefusedTooManyHandshakes,
+            Refusal::TooManyFromHost => EventKind::RefusedTooManyFromHost,
+            Refusal::TooManyFromSubnet => EventKind::RefusedTooManyFromSubnet,
         }
     }
 }

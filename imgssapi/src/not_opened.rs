@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use gsswire::{FrameError, HandshakeError};
 
+use crate::event_log::EventKind;
+
 /// Why a connection did not get through the front door.
 #[derive(Debug, thiserror::Error)]
 pub enum NotOpened {
@@ -27,16 +29,16 @@ pub enum NotOpened {
 }
 
 impl NotOpened {
-    /// A short name, for the log's summary counts.
-    pub fn kind(&self) -> &'static str {
+    /// Its kind, for the log's summary counts.
+    pub fn kind(&self) -> EventKind {
         match self {
-            NotOpened::ClosedSilent => "closed silent",
-            NotOpened::Silent(_) => "closed: first-byte timeout",
-            NotOpened::HandshakeTooSlow(_) => "closed: handshake timeout",
-            NotOpened::Handshake(_) | NotOpened::NoCredential => "closed: handshake failed",
-            NotOpened::Read(_) => "closed: read failed",
-            NotOpened::ShuttingDown => "closed: shutting down",
-            NotOpened::Displaced => "closed: displaced by a newcomer",
+            NotOpened::ClosedSilent => EventKind::ClosedSilent,
+            NotOpened::Silent(_) => EventKind::ClosedFirstByteTimeout,
+            NotOpened::HandshakeTooSlow(_) => EventKind::ClosedHandshakeTimeout,
+            NotOpened::Handshake(_) | NotOpened::NoCredential => EventKind::ClosedHandshakeFailed,
+            NotOpened::Read(_) => EventKind::ClosedReadFailed,
+            NotOpened::ShuttingDown => EventKind::ClosedShuttingDown,
+            NotOpened::Displaced => EventKind::ClosedDisplaced,
         }
     }
 }

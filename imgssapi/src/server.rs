@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use crate::admission::{Admission, Refusal};
 use crate::budget::Budgets;
 use crate::config::{CollectorConfig, ListenerConfig};
-use crate::event_log::{self, EventLog};
+use crate::event_log::{self, EventKind, EventLog};
 use crate::output::Command;
 use crate::render::Rules;
 use crate::context::SessionContext;
@@ -136,7 +136,7 @@ impl Listening {
                                 let peer = session::canonical_peer(peer);
                                 let Some(modes) = ctx.modes_for(peer.ip()) else {
                                     crate::counters::add(&crate::counters::STATS.refused_not_allowed, 1);
-                                    if admission.log.admit("refused: not an allowed sender") {
+                                    if admission.log.admit(EventKind::RefusedNotAllowed) {
                                         tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
                                     }
                                     continue;
