@@ -277,8 +277,12 @@ impl SendLoop {
         }
     }
 
+    /// Starts winding; a session winding already goes on as it began (the
+    /// select does not wait for another reason while winding).
     fn wind(&mut self, winding: Winding) -> Action {
-        self.state = State::Winding(winding);
+        if self.state == State::Sending {
+            self.state = State::Winding(winding);
+        }
         Action::Wait
     }
 
@@ -428,5 +432,63 @@ mod tests {
         assert!(matches!(send.step(Event::Stop, facts(None, true)), Action::End(SessionEnd::Stopped)));
         let end = send.drained(AfterDrain::Stopping, Err(Cause::DrainTimedOut(DRAIN_ON_STOP)), facts(COLLECTOR, true), 3);
         assert!(matches!(end, SessionEnd::Stopped), "a stopping shipper stops whatever the drain says: {end:?}");
+    }
+
+    /// Every event, in every state, with every combination of facts and
+    /// settings: the rules that hold whatever comes.
+    #[test]
+    fn in_every_state_every_event_keeps_the_rules() {
+        let events = || {
+            vec![
+                Event::QueueHasData,
+                Event::RekeyDue,
+                Event::HandBack,
+                Event::Heard(Heard::Go),
+                Event::Heard(Heard::Closing),
+                Event::Heard(Heard::Ended(Cause::Closed(Closed::ByCollector))),
+                Event::Heard(Heard::Ended(Cause::DrainTimedOut(STALLED))),
+                Event::Stop,
+                Event::HelloTimedOut,
+                Event::HeartbeatDue,
+                Event::Tick,
+            ]
+        };
+        let mut cases = 0;
+        for bits in 0..16u8 {
+            let settings = Settings { asked: bits & 1 != 0, required: bits & 2 != 0, heartbeat: bits & 4 != 0, rekeys: bits & 8 != 0, ..settings() };
+            for state in [State::Sending, State::Winding(Winding::Rekey), State::Winding(Winding::HandBack)] {
+                for accounting in [None, TCP, COLLECTOR] {
+                    for (pending, has_room) in [(false, false), (false, true), (true, false), (true, true)] {
+                        let facts = Facts { accounting, pending, has_room };
+                        let base = SendLoop { state, settings };
+                        let waits = base.waits(facts);
+                        if waits.queue {
+                            assert!(state == State::Sending && has_room && !(settings.required && accounting.is_none()), "{base:?} {facts:?}");
+                        }
+                        if state != State::Sending {
+                            assert!(!waits.queue && !waits.rekey && !waits.hand_back && !waits.heartbeat && waits.tick, "{base:?} {facts:?}");
+                            assert!(matches!(base.on_turn(facts), None | Some(Action::Drain { .. }) | Some(Action::End(_))));
+                        } else {
+                            assert!(base.on_turn(facts).is_none());
+                        }
+                        for event in events() {
+                            let mut send = SendLoop { state, settings };
+                            let queue_event = matches!(event, Event::QueueHasData);
+                            let stop = matches!(event, Event::Stop);
+                            let action = send.step(event, facts);
+                            cases += 1;
+                            assert_eq!(matches!(action, Action::SendBatch), queue_event, "{action:?}");
+                            if let Action::Drain { then, .. } = action {
+                                assert_eq!(then == AfterDrain::Stopping, stop);
+                            }
+                            if state != State::Sending {
+                                assert_eq!(send.state(), state, "a winding session winds on as it began");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 16 * 3 * 3 * 4 * 11);
     }
 }
