@@ -167,8 +167,10 @@ pub enum Heard {
     Go,
     /// Its Closing: it is shutting down.
     Closing,
-    /// The session ended (the collector closed, or broke the protocol).
-    Ended(Cause),
+    /// The watcher saw the read half end.
+    Closed(Closed),
+    /// The collector broke the protocol.
+    Broke(Cause),
 }
 
 /// What the loop does next.
@@ -256,10 +258,11 @@ impl SendLoop {
             Event::Heard(Heard::Closing) => Action::Drain { limit: STALLED, then: AfterDrain::CollectorClosing },
             // A collector that half-closes still reads what is on its way
             // to it: with TCP-level accounting its TCP stack may take that.
-            Event::Heard(Heard::Ended(cause @ Cause::Closed(_))) if facts.accounting == Some(Accounting::TcpStack) => {
-                Action::SettleInFlight { then: SessionEnd::Broken(cause) }
+            Event::Heard(Heard::Closed(why)) if facts.accounting == Some(Accounting::TcpStack) => {
+                Action::SettleInFlight { then: SessionEnd::Broken(why.into()) }
             }
-            Event::Heard(Heard::Ended(cause)) => Action::End(SessionEnd::Broken(cause)),
+            Event::Heard(Heard::Closed(why)) => Action::End(SessionEnd::Broken(why.into())),
+            Event::Heard(Heard::Broke(cause)) => Action::End(SessionEnd::Broken(cause)),
             Event::Stop => match facts.accounting {
                 Some(Accounting::Collector) if facts.pending => Action::Drain { limit: DRAIN_ON_STOP, then: AfterDrain::Stopping },
                 // What is in flight is the collector's once its TCP has
@@ -415,12 +418,12 @@ mod tests {
     #[test]
     fn a_closed_session_settles_what_is_in_flight_with_tcp_accounting_only() {
         let mut send = SendLoop::new(settings());
-        let closed = || Event::Heard(Heard::Ended(Cause::Closed(Closed::ByCollector)));
+        let closed = || Event::Heard(Heard::Closed(Closed::ByCollector));
         let action = send.step(closed(), facts(TCP, true));
         assert!(matches!(action, Action::SettleInFlight { then: SessionEnd::Broken(Cause::Closed(Closed::ByCollector)) }), "{action:?}");
         assert!(matches!(send.step(closed(), facts(COLLECTOR, true)), Action::End(SessionEnd::Broken(_))));
-        let refused = Event::Heard(Heard::Ended(Cause::DrainTimedOut(STALLED)));
-        assert!(matches!(send.step(refused, facts(TCP, true)), Action::End(SessionEnd::Broken(_))), "only a close settles");
+        let data = Event::Heard(Heard::Broke(Cause::Closed(Closed::DataAfterHandshake)));
+        assert!(matches!(send.step(data, facts(TCP, true)), Action::End(SessionEnd::Broken(_))), "only a close settles");
     }
 
     #[test]
@@ -445,8 +448,8 @@ mod tests {
                 Event::HandBack,
                 Event::Heard(Heard::Go),
                 Event::Heard(Heard::Closing),
-                Event::Heard(Heard::Ended(Cause::Closed(Closed::ByCollector))),
-                Event::Heard(Heard::Ended(Cause::DrainTimedOut(STALLED))),
+                Event::Heard(Heard::Closed(Closed::ByCollector)),
+                Event::Heard(Heard::Broke(Cause::Closed(Closed::DataAfterHandshake))),
                 Event::Stop,
                 Event::HelloTimedOut,
                 Event::HeartbeatDue,

@@ -352,18 +352,18 @@ impl OnSession<'_> {
     fn on_heard(&mut self, heard: connection::Heard) -> Heard {
         let token = match heard {
             connection::Heard::Token(token) => token,
-            connection::Heard::Closed(why) => return Heard::Ended(why.into()),
+            connection::Heard::Closed(why) => return Heard::Closed(why),
         };
         if !self.asked {
-            return Heard::Ended(Closed::DataAfterHandshake.into());
+            return Heard::Broke(Closed::DataAfterHandshake.into());
         }
         let plain = match self.session.unwrap(&token) {
             Ok(plain) => plain,
-            Err(e) => return Heard::Ended(Cause::AckUnwrap(e)),
+            Err(e) => return Heard::Broke(Cause::AckUnwrap(e)),
         };
         let (message, through) = match self.delivery.collector_said(&plain.data) {
             Ok(said) => said,
-            Err(e) => return Heard::Ended(e.into()),
+            Err(e) => return Heard::Broke(e.into()),
         };
         self.acknowledge(through);
         match message {
@@ -386,11 +386,11 @@ impl OnSession<'_> {
             loop {
                 match self.closed.wait().await {
                     connection::Heard::Closed(Closed::ByCollector) => return Ok(()),
-                    heard => {
-                        if let Heard::Ended(cause) = self.on_heard(heard) {
-                            return Err(cause);
-                        }
-                    }
+                    heard => match self.on_heard(heard) {
+                        Heard::Go | Heard::Closing => {}
+                        Heard::Closed(why) => return Err(why.into()),
+                        Heard::Broke(cause) => return Err(cause),
+                    },
                 }
             }
         };
