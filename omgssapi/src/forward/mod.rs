@@ -30,12 +30,14 @@
 //!   Before the context expires the session re-keys: it ends once all it
 //!   sent is acknowledged ([`SessionEnd::Rekey`]), and this loop reconnects
 //!   at once. A hand-back ends the same way ([`SessionEnd::HandedBack`]).
-//! - [`delivery`]: a record is acknowledged (and may leave the disk queue)
-//!   once the collector's TCP stack has acknowledged the bytes of the token
-//!   holding it (bytes written minus the socket's unacknowledged send queue).
-//!   A send queue that makes no progress for a while (a cut network, a frozen
-//!   peer) ends the session; after a reconnect the unacknowledged records go
-//!   again.
+//! - [`delivery`]: a record is delivered once the collector's TCP stack has
+//!   acknowledged the bytes of the token holding it (bytes written minus the
+//!   socket's unacknowledged send queue), or, on an acknowledged session, once
+//!   the collector says it wrote that token. It returns "delivered through
+//!   record N", which the session acknowledges in the queue (the record may
+//!   then leave the disk). A send queue that makes no progress for a while (a
+//!   cut network, a frozen peer) ends the session; after a reconnect the
+//!   unacknowledged records go again.
 
 mod connection;
 mod delivery;
