@@ -220,7 +220,7 @@ pub mod kind {
         parse: |d| Some(d.value.trim().into()),
     };
     /// A value whose `FromStr` explains a bad one (`off|auto|on`).
-    pub const fn parsed<T: std::str::FromStr<Err = String>>(syntax: &'static str) -> Kind<T> {
+    pub const fn parsed<T: std::str::FromStr<Err: std::fmt::Display>>(syntax: &'static str) -> Kind<T> {
         Kind {
             syntax,
             parse: |d| d.parse::<T>(),

@@ -167,8 +167,8 @@ impl<'a> Directive<'a> {
     }
 
     /// Any value with a `FromStr` whose error explains itself.
-    pub fn parse<T: std::str::FromStr<Err = String>>(&mut self) -> Option<T> {
-        let parsed = self.value.parse::<T>();
+    pub fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(&mut self) -> Option<T> {
+        let parsed = self.value.parse::<T>().map_err(|e| e.to_string());
         self.check(parsed)
     }
 }

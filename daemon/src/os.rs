@@ -1,7 +1,9 @@
 //! Operating-system helpers the daemons need, with their `unsafe` in one place.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ops::Range;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// This host's name as the kernel has it (`gethostname`), possibly with a domain.
 pub fn hostname() -> Option<String> {
@@ -88,6 +90,65 @@ pub fn unacknowledged_bytes(socket: BorrowedFd<'_>) -> std::io::Result<u64> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(n.max(0) as u64)
+}
+
+/// Whether [`take_inherited_fds`] has handed descriptors out already.
+static INHERITED_FDS_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Owns the descriptors `fds` that the process inherited at exec (systemd's
+/// socket activation passes them from fd 3 on), each marked close-on-exec so
+/// it does not leak into programs the daemon runs. Once per process: `None`
+/// the second time, so that no descriptor ever has two owners. Only for
+/// descriptors handed over at exec, which nothing in the process opened.
+pub(crate) fn take_inherited_fds(fds: Range<RawFd>) -> Option<Vec<OwnedFd>> {
+    if INHERITED_FDS_TAKEN.swap(true, Ordering::SeqCst) {
+        return None;
+    }
+    Some(
+        fds.map(|fd| {
+            set_cloexec(fd);
+            // SAFETY: the descriptor was handed to this process at exec and
+            // nothing else in it owns it (the caller's precondition); the
+            // flag above makes sure it is wrapped only once, so this OwnedFd
+            // is its sole owner.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        })
+        .collect(),
+    )
+}
+
+/// Marks `fd` close-on-exec.
+fn set_cloexec(fd: RawFd) {
+    // SAFETY: fcntl with F_GETFD/F_SETFD only reads and sets the descriptor's
+    // flags; on a descriptor that is not open it fails with EBADF and changes
+    // nothing.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// Whether `fd` is a datagram socket, as opposed to a stream one or no
+/// socket at all (`getsockopt(SO_TYPE)`).
+pub fn is_datagram_socket(fd: BorrowedFd<'_>) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt(SO_TYPE) writes one c_int into `kind`, whose address
+    // and size are passed; the descriptor is borrowed, so it stays open.
+    let rc = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE, (&mut kind as *mut libc::c_int).cast(), &mut len)
+    };
+    rc == 0 && kind == libc::SOCK_DGRAM
+}
+
+/// Sends `signal` to this process (for tests of the signal handling).
+#[cfg(test)]
+pub(crate) fn signal_self(signal: libc::c_int) {
+    // SAFETY: kill only sends a signal, to this very process; what it does
+    // there is up to the handlers the test installed.
+    unsafe { libc::kill(std::process::id() as libc::pid_t, signal) };
 }
 
 /// An account from the user database (`getpwnam_r` / `getpwuid_r`).

@@ -137,18 +137,15 @@ mod tests {
     #[tokio::test]
     async fn hangups_do_not_stop_but_term_does() {
         let mut signals = Signals::install().unwrap();
-        let pid = std::process::id() as libc::pid_t;
         let mut hups = 0;
-        // SAFETY: kill sends a signal to this very process, whose handlers
-        // for SIGHUP and SIGTERM are installed above.
-        unsafe { libc::kill(pid, libc::SIGHUP) };
+        // Its handlers for SIGHUP and SIGTERM are installed above.
+        crate::os::signal_self(libc::SIGHUP);
         let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), async {
             tokio::select! {
                 s = signals.stop_requested(|| hups += 1) => s,
                 _ = async {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    // SAFETY: as above.
-                    unsafe { libc::kill(pid, libc::SIGTERM) };
+                    crate::os::signal_self(libc::SIGTERM);
                     std::future::pending::<()>().await
                 } => unreachable!(),
             }

@@ -10,8 +10,7 @@
 //! Outside systemd none of these variables is set and every function here
 //! does nothing.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// The first file descriptor systemd passes (`SD_LISTEN_FDS_START`).
@@ -114,9 +113,6 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
     }))
 }
 
-/// Whether [`take_listen_fds`] has handed the descriptors out already.
-static LISTEN_FDS_TAKEN: AtomicBool = AtomicBool::new(false);
-
 /// The sockets systemd passed to this process (socket activation), owned;
 /// empty when there are none. They can be taken once: a second call is an
 /// error, so that no descriptor ever has two owners.
@@ -129,19 +125,9 @@ pub fn take_listen_fds() -> Result<Vec<OwnedFd>, SystemdError> {
     if count == 0 {
         return Ok(Vec::new());
     }
-    if LISTEN_FDS_TAKEN.swap(true, Ordering::SeqCst) {
-        return Err(SystemdError::ListenFdsTaken);
-    }
-    Ok((LISTEN_FDS_START..LISTEN_FDS_START + count)
-        .map(|fd| {
-            set_cloexec(fd);
-            // SAFETY: systemd opened fds 3..3+LISTEN_FDS for this very
-            // process (LISTEN_PID was checked) and nothing else in the
-            // process owns them; the flag above makes sure they are wrapped
-            // only once, so each OwnedFd is the sole owner of its descriptor.
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        })
-        .collect())
+    // Systemd opened fds 3..3+LISTEN_FDS for this very process (LISTEN_PID
+    // was checked above).
+    crate::os::take_inherited_fds(LISTEN_FDS_START..LISTEN_FDS_START + count).ok_or(SystemdError::ListenFdsTaken)
 }
 
 fn listen_fd_count(fds: Option<&str>, pid: Option<&str>, own_pid: u32) -> Result<RawFd, SystemdError> {
@@ -158,28 +144,7 @@ fn listen_fd_count(fds: Option<&str>, pid: Option<&str>, own_pid: u32) -> Result
 /// Whether a passed descriptor is a datagram socket (`ListenDatagram=`),
 /// as opposed to a stream one (`ListenStream=`) or no socket at all.
 pub fn is_datagram_socket(fd: &OwnedFd) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut kind: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt(SO_TYPE) writes one c_int into `kind`, whose address
-    // and size are passed; the descriptor is open (it is owned by `fd`).
-    let rc = unsafe {
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE, (&mut kind as *mut libc::c_int).cast(), &mut len)
-    };
-    rc == 0 && kind == libc::SOCK_DGRAM
-}
-
-/// Passed descriptors must not leak into programs the daemon might run.
-fn set_cloexec(fd: RawFd) {
-    // SAFETY: fcntl with F_GETFD/F_SETFD only reads and sets the descriptor's
-    // flags; on a descriptor that is not open it fails with EBADF and changes
-    // nothing.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-        }
-    }
+    crate::os::is_datagram_socket(fd.as_fd())
 }
 
 #[cfg(test)]

@@ -134,7 +134,8 @@ impl AckReceiver {
         let message = CollectorMessage::decode(plain)?;
         match (message, self.state) {
             (CollectorMessage::Hello, AckState::AwaitingHello) => self.state = AckState::Acknowledging(0),
-            (CollectorMessage::Hello, _) => return Err(AckError::OutOfOrder("a Hello after the wait for it ended, or a second one")),
+            (CollectorMessage::Hello, AckState::Acknowledging(_)) => return Err(AckError::SecondHello),
+            (CollectorMessage::Hello, AckState::Off) => return Err(AckError::HelloTooLate),
             (CollectorMessage::Written(n), AckState::Acknowledging(previous)) => {
                 if n < previous || n > sent {
                     return Err(AckError::Impossible { acked: n, previous, sent });
@@ -142,9 +143,7 @@ impl AckReceiver {
                 self.state = AckState::Acknowledging(n);
             }
             (CollectorMessage::Closing, AckState::Acknowledging(_)) => {}
-            (CollectorMessage::Written(_) | CollectorMessage::Closing, _) => {
-                return Err(AckError::OutOfOrder("an acknowledgement before the Hello"))
-            }
+            (CollectorMessage::Written(_) | CollectorMessage::Closing, _) => return Err(AckError::BeforeHello),
         }
         Ok(message)
     }
@@ -159,9 +158,16 @@ pub enum AckError {
         /// Plaintext length.
         len: usize,
     },
-    /// A Written or Closing before the Hello, or a second Hello.
-    #[error("acknowledgement protocol out of order: {0}")]
-    OutOfOrder(&'static str),
+    /// A Written or Closing before the Hello (or without one).
+    #[error("acknowledgement protocol out of order: an acknowledgement before the Hello")]
+    BeforeHello,
+    /// A Hello after the wait for it ended (the session went by its TCP
+    /// stack), or on a session that never asked.
+    #[error("acknowledgement protocol out of order: a Hello after the wait for it ended")]
+    HelloTooLate,
+    /// A second Hello.
+    #[error("acknowledgement protocol out of order: a second Hello")]
+    SecondHello,
     /// N went down, or past the data tokens sent.
     #[error("acknowledgement of token {acked} is impossible (last acknowledged {previous}, {sent} sent)")]
     Impossible {
@@ -210,11 +216,11 @@ mod tests {
     fn the_receiver_refuses_what_breaks_the_protocol_and_stays_put() {
         let written = |n: u64| CollectorMessage::Written(n).encode();
         let mut r = AckReceiver::new(true);
-        assert_eq!(r.receive(&written(0), 5), Err(AckError::OutOfOrder("an acknowledgement before the Hello")));
-        assert_eq!(r.receive(b"C", 5), Err(AckError::OutOfOrder("an acknowledgement before the Hello")));
+        assert_eq!(r.receive(&written(0), 5), Err(AckError::BeforeHello));
+        assert_eq!(r.receive(b"C", 5), Err(AckError::BeforeHello));
         assert_eq!(r.state(), AckState::AwaitingHello);
         r.receive(HELLO, 0).unwrap();
-        assert!(matches!(r.receive(HELLO, 0), Err(AckError::OutOfOrder(_))), "a second Hello");
+        assert_eq!(r.receive(HELLO, 0), Err(AckError::SecondHello));
         assert_eq!(r.receive(&written(3), 2), Err(AckError::Impossible { acked: 3, previous: 0, sent: 2 }), "past the tokens sent");
         r.receive(&written(2), 2).unwrap();
         assert_eq!(r.receive(&written(1), 2), Err(AckError::Impossible { acked: 1, previous: 2, sent: 2 }), "going down");
@@ -223,13 +229,20 @@ mod tests {
     }
 
     #[test]
+    fn each_cause_says_what_broke_the_protocol() {
+        assert_eq!(AckError::BeforeHello.to_string(), "acknowledgement protocol out of order: an acknowledgement before the Hello");
+        assert_eq!(AckError::HelloTooLate.to_string(), "acknowledgement protocol out of order: a Hello after the wait for it ended");
+        assert_eq!(AckError::SecondHello.to_string(), "acknowledgement protocol out of order: a second Hello");
+    }
+
+    #[test]
     fn after_the_wait_or_without_asking_nothing_is_taken() {
         let mut r = AckReceiver::new(true);
         r.stop_waiting();
         assert_eq!(r.state(), AckState::Off);
-        assert!(matches!(r.receive(HELLO, 0), Err(AckError::OutOfOrder(_))), "a late Hello");
+        assert_eq!(r.receive(HELLO, 0), Err(AckError::HelloTooLate));
         let mut r = AckReceiver::new(false);
-        assert!(matches!(r.receive(&CollectorMessage::Written(0).encode(), 0), Err(AckError::OutOfOrder(_))));
+        assert_eq!(r.receive(&CollectorMessage::Written(0).encode(), 0), Err(AckError::BeforeHello));
         let mut r = AckReceiver::new(true);
         r.receive(HELLO, 0).unwrap();
         r.stop_waiting();

@@ -249,3 +249,18 @@ pub enum UnwrapError {
     #[error(transparent)]
     Gss(#[from] GssError),
 }
+
+/// A setting's text that names none of its values (`FromStr` of
+/// [`crate::ByteOrder`], [`crate::FrameOrder`], [`crate::Protection`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// Not `le`, `little`, `be` or `big` (in any case; the text lowercased).
+    #[error("unknown frame byte order '{0}' (expected le or be)")]
+    ByteOrder(String),
+    /// Not `auto` nor a byte order.
+    #[error("unknown frame byte order '{0}' (expected auto, le or be)")]
+    FrameOrder(String),
+    /// Not `encryption` nor `integrity` (case-sensitive, as in rsyslog).
+    #[error("unknown GSS mode '{0}' (expected encryption or integrity)")]
+    Protection(String),
+}

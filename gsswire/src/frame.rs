@@ -17,7 +17,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::error::FrameError;
+use crate::error::{FrameError, SettingError};
 
 /// Largest handshake token we accept (rsyslog 8.2604 and later use the same bound).
 pub const MAX_HANDSHAKE_TOKEN: usize = 1024 * 1024;
@@ -63,12 +63,12 @@ impl ByteOrder {
 }
 
 impl std::str::FromStr for ByteOrder {
-    type Err = String;
+    type Err = SettingError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "le" | "little" => Ok(ByteOrder::Little),
             "be" | "big" => Ok(ByteOrder::Big),
-            other => Err(format!("unknown frame byte order '{other}' (expected le or be)")),
+            other => Err(SettingError::ByteOrder(other.to_string())),
         }
     }
 }
@@ -84,14 +84,12 @@ pub enum FrameOrder {
 }
 
 impl std::str::FromStr for FrameOrder {
-    type Err = String;
+    type Err = SettingError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.eq_ignore_ascii_case("auto") {
             Ok(FrameOrder::Auto)
         } else {
-            s.parse()
-                .map(FrameOrder::Fixed)
-                .map_err(|_| format!("unknown frame byte order '{s}' (expected auto, le or be)"))
+            s.parse().map(FrameOrder::Fixed).map_err(|_| SettingError::FrameOrder(s.to_string()))
         }
     }
 }

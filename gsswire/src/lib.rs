@@ -25,7 +25,7 @@ pub mod gss;
 pub mod krb5_crypto;
 pub mod session;
 
-pub use error::{FrameError, GssError, GssStatus, HandshakeError, UnwrapError};
+pub use error::{FrameError, GssError, GssStatus, HandshakeError, SettingError, UnwrapError};
 pub use frame::{ByteOrder, FrameOrder, FrameReader, FrameWriter, DEFAULT_MAX_DATA_TOKEN, MAX_HANDSHAKE_TOKEN};
 pub use session::{
     accept, initiate, initiate_as, AcceptorCredential, ClientIdentity, InitiatorConfig, InitiatorCredential, MessageCode, Protection,

@@ -28,7 +28,9 @@
 //! - ours ([`crate::cfx`]) for AES-SHA1 keys: every check listed there,
 //!   exactly the next sequence number included;
 //! - MIT's `gss_unwrap` for every other enctype (aes-sha2, camellia, DES3,
-//!   RC4) or on request (`GSSLOG_MIT_MESSAGE_TOKENS`). Any status but
+//!   RC4) or on request (the daemons' `GSSLOG_MIT_MESSAGE_TOKENS`, passed
+//!   in as [`InitiatorConfig::message_code`] and
+//!   [`AcceptorCredential::message_code`]). Any status but
 //!   complete is a refusal, supplementary bits (duplicate, old, gap) too.
 //!   For RFC 4121 tokens we add what MIT does not check: no ASN.1 wrapper
 //!   (token ID `05 04` first, filler `FF`), and exactly the next sequence
@@ -57,7 +59,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::cfx::{self, CfxContext, TokenError};
-use crate::error::{GssError, HandshakeError, UnwrapError};
+use crate::error::{GssError, HandshakeError, SettingError, UnwrapError};
 use crate::frame::{FrameReader, FrameWriter, MAX_HANDSHAKE_TOKEN};
 use crate::gss::{flags, status_bits, Credential, Name, SecurityContext};
 use crate::krb5_crypto::{ENCTYPE_AES128_CTS_HMAC_SHA1_96, ENCTYPE_AES256_CTS_HMAC_SHA1_96};
@@ -72,13 +74,13 @@ pub enum Protection {
 }
 
 impl std::str::FromStr for Protection {
-    type Err = String;
+    type Err = SettingError;
     /// rsyslog compares `$GssMode` values case-sensitively; so do we.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "encryption" => Ok(Protection::Encryption),
             "integrity" => Ok(Protection::Integrity),
-            other => Err(format!("unknown GSS mode '{other}' (expected encryption or integrity)")),
+            other => Err(SettingError::Protection(other.to_string())),
         }
     }
 }
@@ -89,6 +91,7 @@ impl std::str::FromStr for Protection {
 pub struct AcceptorCredential {
     cred: Arc<Credential>,
     allow_anonymous: bool,
+    message_code: MessageCode,
 }
 
 impl AcceptorCredential {
@@ -98,13 +101,20 @@ impl AcceptorCredential {
     pub fn acquire(service: &str) -> Result<Self, GssError> {
         let name = hostbased_name(service)?;
         let cred = Credential::acceptor(&name)?;
-        Ok(AcceptorCredential { cred: Arc::new(cred), allow_anonymous: false })
+        Ok(AcceptorCredential { cred: Arc::new(cred), allow_anonymous: false, message_code: MessageCode::default() })
     }
 
     /// Whether sessions from anonymous initiators are accepted (default: no,
     /// they are refused right after the handshake).
     pub fn allow_anonymous(mut self, allow: bool) -> Self {
         self.allow_anonymous = allow;
+        self
+    }
+
+    /// Whose code makes and checks the message tokens of the sessions it
+    /// accepts (default: [`MessageCode::Gsslog`]).
+    pub fn message_code(mut self, code: MessageCode) -> Self {
+        self.message_code = code;
         self
     }
 }
@@ -192,6 +202,8 @@ pub struct InitiatorConfig {
     pub protection: Protection,
     /// Bounds the whole handshake, KDC round trips included.
     pub handshake_timeout: Duration,
+    /// Whose code makes and checks the session's message tokens.
+    pub message_code: MessageCode,
 }
 
 /// An established GSS-API session: wraps outgoing and unwraps incoming data.
@@ -204,9 +216,10 @@ pub struct Session {
 }
 
 /// Whose code makes and checks a session's message tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageCode {
     /// Ours for AES-SHA1 keys, MIT's for every other enctype.
+    #[default]
     Gsslog,
     /// MIT's for every enctype.
     Mit,
@@ -221,12 +234,18 @@ impl MessageCode {
         }
     }
 
-    /// `Mit` when `GSSLOG_MIT_MESSAGE_TOKENS` is set, else `Gsslog`.
-    pub fn from_env() -> MessageCode {
-        if std::env::var_os("GSSLOG_MIT_MESSAGE_TOKENS").is_some() {
-            MessageCode::Mit
-        } else {
-            MessageCode::Gsslog
+    /// The environment variable by which an admin (or a test) makes the
+    /// daemons use MIT's code for every enctype: for comparison, or if a
+    /// peer ever disagrees with ours. The daemons read it at start; this
+    /// crate reads no environment of its own.
+    pub const ENVIRONMENT: &'static str = "GSSLOG_MIT_MESSAGE_TOKENS";
+
+    /// `Mit` when [`MessageCode::ENVIRONMENT`] is set (to anything: `value`
+    /// is what the environment holds for it), else `Gsslog`.
+    pub fn from_environment(value: Option<&std::ffi::OsStr>) -> MessageCode {
+        match value {
+            Some(_) => MessageCode::Mit,
+            None => MessageCode::Gsslog,
         }
     }
 }
@@ -451,7 +470,7 @@ where
         let reply = reader.read_token(MAX_HANDSHAKE_TOKEN).await?.ok_or(HandshakeError::PeerClosed)?;
         incoming = Some(reply.to_vec());
     }
-    Ok(Session::from_context(ctx, config.protection, target, MessageCode::from_env())?)
+    Ok(Session::from_context(ctx, config.protection, target, config.message_code)?)
 }
 
 /// Whether `identity` can get a ticket for `target` (`service@host`): the
@@ -521,7 +540,7 @@ where
     // rsyslog's omgssapi asks only for MUTUAL plus CONF or INTEG, so what the
     // client may send is told by the token headers, not the context flags.
     // Export (of the message keys) needs no KDC; it stays on this thread.
-    Ok(Session::from_context(ctx, Protection::Encryption, peer, MessageCode::from_env())?)
+    Ok(Session::from_context(ctx, Protection::Encryption, peer, credential.message_code)?)
 }
 
 /// An anonymous initiator proved nothing about who it is: refused, whether
@@ -551,6 +570,22 @@ fn hostbased_name(s: &str) -> Result<Name, GssError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_message_code_is_mit_when_the_variable_is_set_to_anything() {
+        assert_eq!(MessageCode::from_environment(None), MessageCode::Gsslog);
+        assert_eq!(MessageCode::from_environment(Some("1".as_ref())), MessageCode::Mit);
+        assert_eq!(MessageCode::from_environment(Some("".as_ref())), MessageCode::Mit);
+        assert_eq!(MessageCode::default(), MessageCode::Gsslog);
+    }
+
+    #[test]
+    fn setting_values_that_name_nothing_say_what_is_expected() {
+        assert_eq!("x".parse::<Protection>(), Err(SettingError::Protection("x".into())));
+        assert_eq!("Encryption".parse::<Protection>().unwrap_err().to_string(), "unknown GSS mode 'Encryption' (expected encryption or integrity)");
+        assert_eq!("MID".parse::<crate::ByteOrder>().unwrap_err().to_string(), "unknown frame byte order 'mid' (expected le or be)");
+        assert_eq!("MID".parse::<crate::FrameOrder>().unwrap_err().to_string(), "unknown frame byte order 'MID' (expected auto, le or be)");
+    }
 
     #[test]
     fn anonymous_initiators_are_refused() {

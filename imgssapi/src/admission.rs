@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
-use crate::config::FrontDoorLimits;
-use crate::event_log::EventLog;
+use crate::front_door::FrontDoorLimits;
+use crate::event_log::{EventKind, EventLog};
 use crate::front_door::{self, FrontDoor, NoPlace};
 use crate::slots::{self, Activity, Displaced, Sender, Slots};
 use crate::source::Source;
@@ -42,13 +42,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A short name, for the log's summary counts.
-    pub fn kind(self) -> &'static str {
+    /// Its kind, for the log's summary counts.
+    pub fn kind(self) -> EventKind {
         match self {
-            Refusal::NoSessionSlot => "refused: too many sessions",
-            Refusal::TooManyHandshakes => "refused: too many handshakes",
-            Refusal::TooManyFromHost => "refused: too many handshakes from one address",
-            Refusal::TooManyFromSubnet => "refused: too many handshakes from one subnet",
+            Refusal::NoSessionSlot => EventKind::RefusedTooManySessions,
+            Refusal::TooManyHandshakes => EventKind::RefusedTooManyHandshakes,
+            Refusal::TooManyFromHost => EventKind::RefusedTooManyFromHost,
+            Refusal::TooManyFromSubnet => EventKind::RefusedTooManyFromSubnet,
         }
     }
 }
@@ -186,7 +186,7 @@ impl Admission {
         })?;
         drop(door);
         if let Some(displaced) = admitted.displaced {
-            crate::stats::add(&crate::stats::STATS.handshakes_displaced, 1);
+            crate::counters::add(&crate::counters::STATS.handshakes_displaced, 1);
             displaced.close(());
         }
         Ok(FrontDoorPlace { admission: self.clone(), id: admitted.id, source, closer, under_pressure })
@@ -201,7 +201,7 @@ impl Admission {
         let handle = SlotHandle { closer: Arc::new(Closer::new()), last_active: Arc::new(AtomicU64::new(self.now())) };
         let admitted = lock(&self.slots).admit(sender, host, handle.clone()).ok_or(Refusal::NoSessionSlot)?;
         if let Some((displaced, why)) = admitted.displaced {
-            crate::stats::add(&crate::stats::STATS.sessions_displaced, 1);
+            crate::counters::add(&crate::counters::STATS.sessions_displaced, 1);
             displaced.closer.close(why);
         }
         Ok(SessionSlot { admission: self.clone(), id: admitted.id, handle })

@@ -13,7 +13,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use crate::budget::{Budget, Reservation};
 use crate::detect::READ_SLACK;
 use crate::open::Opened;
-use crate::session::SessionContext;
+use crate::context::SessionContext;
 
 /// Why a session ended other than by its peer closing the connection. The
 /// texts are those of the collector's log.

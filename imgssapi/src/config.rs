@@ -1,7 +1,6 @@
 //! The collector's configuration: rsyslog's legacy directives, templates and
 //! rules, interpreted from the shared config reader's statements.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,204 +9,17 @@ use daemon::config::Statements;
 use daemon::directives::Directive;
 use daemon::shared_directives::SharedSettings;
 use daemon::templates::TemplateRegistry;
-use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
-use syslog::template::Template;
 
+use crate::front_door::FrontDoorLimits;
 use crate::admission::SessionCaps;
-use crate::identity::{HostBindingMode, HostMap, PrincipalPattern};
-use crate::source::Prefixes;
+use crate::identity::{HostBindingMode, IdentitySettings};
+pub use crate::settings::{AllowedSenders, GssSettings, ListenerConfig, DEFAULT_MEMORY_LIMIT};
+use crate::settings::{FrontDoorLines, OmfileParams, Settings};
+use crate::render::{FileAction, Rule, RuleAction};
+use crate::session_rate::RateLimitSettings;
 
-/// One listener's settings (`$InputGSSServer*`, or `$InputTCPServerRun`).
-#[derive(Debug, Clone)]
-pub struct ListenerConfig {
-    pub port: u16,
-    /// Extension `$InputGSSServerBindAddress` (rsyslog always binds all interfaces).
-    pub bind: IpAddr,
-    /// `None`: a plain TCP listener (imtcp).
-    pub gss: Option<GssSettings>,
-    pub keepalive: bool,
-}
 
-#[derive(Debug, Clone)]
-pub struct GssSettings {
-    pub service_name: String,
-    pub permit_plain_tcp: bool,
-    pub byte_order: FrameOrder,
-    pub require_encryption: bool,
-    /// Extension `$InputGSSServerAcknowledge` (default on): answer a
-    /// shipper's request for acknowledgements ([`gsswire::ack`]). A stock
-    /// client never asks, so it is never sent anything.
-    pub acknowledge: bool,
-}
-
-/// Who may send and as which host (see [`crate::identity`]); shared by every
-/// GSS listener.
-#[derive(Debug, Clone)]
-pub struct IdentitySettings {
-    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
-    /// principal the keytab's service accepts, as rsyslog does.
-    pub allowed_principals: Vec<PrincipalPattern>,
-    /// `$InputGSSServerAllowAnonymous` (default off).
-    pub allow_anonymous: bool,
-    /// `$InputGSSServerHostPrincipalBinding` (default off).
-    pub host_binding: HostBindingMode,
-    /// `$InputGSSServerHostMapFile`.
-    pub host_map: Option<HostMap>,
-    /// `$InputGSSServerExpireSessions` (default off): end a session when its
-    /// context expires.
-    pub expire_sessions: bool,
-}
-
-impl Default for IdentitySettings {
-    fn default() -> Self {
-        IdentitySettings {
-            allowed_principals: Vec::new(),
-            allow_anonymous: false,
-            host_binding: HostBindingMode::Off,
-            host_map: None,
-            expire_sessions: false,
-        }
-    }
-}
-
-impl IdentitySettings {
-    /// Whether `principal` may open a session.
-    pub fn permits(&self, principal: &str) -> bool {
-        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct FileSettings {
-    pub create_dirs: bool,
-    pub dir_mode: u32,
-    pub file_mode: u32,
-    pub cache_size: usize,
-    /// `$FileOwner` / `$FileGroup` (and `...Num`): set on files this collector creates.
-    pub file_owner: Option<u32>,
-    pub file_group: Option<u32>,
-    /// `$DirOwner` / `$DirGroup` (and `...Num`): set on directories it creates.
-    pub dir_owner: Option<u32>,
-    pub dir_group: Option<u32>,
-}
-
-impl Default for FileSettings {
-    /// rsyslog's defaults.
-    fn default() -> Self {
-        FileSettings {
-            create_dirs: true,
-            dir_mode: 0o700,
-            file_mode: 0o644,
-            cache_size: 2500,
-            file_owner: None,
-            file_group: None,
-            dir_owner: None,
-            dir_group: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum FileAction {
-    Static(PathBuf),
-    Dynamic(Arc<Template>),
-}
-
-#[derive(Debug, Clone)]
-pub enum RuleAction {
-    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
-    Stop,
-}
-
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub filter: Filter,
-    pub actions: Vec<RuleAction>,
-}
-
-/// `$AllowedSender KIND, net[/bits], ...`
-#[derive(Debug, Clone, Default)]
-pub struct AllowedSenders {
-    pub gss: Vec<(IpAddr, u8)>,
-    pub tcp: Vec<(IpAddr, u8)>,
-}
-
-impl AllowedSenders {
-    pub fn permits(list: &[(IpAddr, u8)], ip: IpAddr) -> bool {
-        list.is_empty() || list.iter().any(|(net, bits)| in_net(ip, *net, *bits))
-    }
-}
-
-pub(crate) fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_net(IpAddr::V4(v4), net, bits)),
-        _ => false,
-    }
-}
-
-/// The budget of connections that are not sessions yet: GSS connections
-/// before their handshake completes, plain TCP connections before their first
-/// byte. Shared by every listener.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrontDoorLimits {
-    /// `$InputGSSServerMaxHandshakes`: such connections at once, overall.
-    pub max_handshakes: usize,
-    /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
-    /// one IPv4 address (or one IPv6 /64).
-    pub max_handshakes_per_host: usize,
-    /// `$InputGSSServerMaxHandshakesPerSubnet`: such connections at once from
-    /// one IPv4 /24 (or one IPv6 /48).
-    pub max_handshakes_per_subnet: usize,
-    /// How addresses group into hosts and subnets, for these caps and the
-    /// session caps.
-    pub prefixes: Prefixes,
-    /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
-    pub first_byte_timeout: Duration,
-    /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
-    pub handshake_timeout: Duration,
-}
-
-impl Default for FrontDoorLimits {
-    fn default() -> Self {
-        FrontDoorLimits {
-            max_handshakes: 256,
-            max_handshakes_per_host: 16,
-            max_handshakes_per_subnet: 128,
-            prefixes: Prefixes::default(),
-            first_byte_timeout: Duration::from_secs(5),
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
-/// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
-pub(crate) const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
-
-/// A session's rate limit, rsyslog's `ratelimit.interval` and
-/// `ratelimit.burst`: at most `burst` messages in each `interval`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitSettings {
-    /// `None`: no limit (rsyslog's 0, its default).
-    pub interval: Option<Duration>,
-    pub burst: u64,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings { interval: None, burst: 10_000 }
-    }
-}
 
 #[derive(Debug)]
 pub struct CollectorConfig {
@@ -246,73 +58,8 @@ pub struct CollectorConfig {
     pub senders: crate::senders::SenderSettings,
 }
 
-/// Step one: every directive read and checked, in file order; a value holds
-/// from its line on (file settings for the actions below it).
-/// Its fields are set by the entries of [`crate::directives::TABLE`].
-#[derive(Debug)]
-pub struct Settings {
-    pub(crate) gss_port: Option<(u16, Location)>,
-    pub(crate) tcp_port: Option<u16>,
-    pub(crate) gss: GssSettings,
-    pub(crate) bind: IpAddr,
-    pub(crate) keepalive: bool,
-    pub(crate) sessions: SessionCaps,
-    pub(crate) front_door: FrontDoorLimits,
-    pub(crate) front_door_lines: FrontDoorLines,
-    pub(crate) port_file: Option<PathBuf>,
-    pub(crate) token_timeout: Option<Duration>,
-    pub(crate) drain_timeout: Duration,
-    pub(crate) memory_limit: u64,
-    pub(crate) rate_limit: RateLimitSettings,
-    pub(crate) ack_after_fsync: bool,
-    pub(crate) umask: Option<u32>,
-    pub(crate) allowed: AllowedSenders,
-    pub(crate) default_template: String,
-    pub(crate) files: FileSettings,
-    pub(crate) dns: bool,
-    /// The directives both daemons read (`$ModLoad`, privileges, metrics, `$MaxMessageSize`).
-    pub(crate) shared: SharedSettings,
-    pub(crate) identity: IdentitySettings,
-    /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
-    pub(crate) host_map_line: Option<Location>,
-    pub(crate) senders: crate::senders::SenderSettings,
-}
 
 impl Settings {
-    pub(crate) fn new() -> Settings {
-        Settings {
-            gss_port: None,
-            tcp_port: None,
-            gss: GssSettings {
-                service_name: "host".into(),
-                permit_plain_tcp: false,
-                byte_order: FrameOrder::Auto,
-                require_encryption: false,
-                acknowledge: true,
-            },
-            bind: IpAddr::from([0u16; 8]),
-            keepalive: false,
-            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
-            front_door: FrontDoorLimits::default(),
-            front_door_lines: FrontDoorLines::default(),
-            port_file: None,
-            token_timeout: Some(Duration::from_secs(10)),
-            drain_timeout: Duration::from_secs(10),
-            memory_limit: DEFAULT_MEMORY_LIMIT,
-            rate_limit: RateLimitSettings::default(),
-            ack_after_fsync: false,
-            umask: None,
-            allowed: AllowedSenders::default(),
-            default_template: "RSYSLOG_FileFormat".into(),
-            files: FileSettings::default(),
-            dns: true,
-            shared: SharedSettings::default(),
-            identity: IdentitySettings::default(),
-            host_map_line: None,
-            senders: crate::senders::SenderSettings::default(),
-        }
-    }
-
     /// Step two: the listeners the settings ask for.
     fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
         let mut listeners = Vec::new();
@@ -471,16 +218,6 @@ fn build_action(
     }
 }
 
-/// The parameters of one `action(type="omfile" ...)`, as read through
-/// [`crate::directives::OMFILE`].
-#[derive(Debug, Default)]
-pub struct OmfileParams {
-    pub(crate) file: Option<String>,
-    pub(crate) dyna: Option<String>,
-    pub(crate) template: Option<String>,
-    /// The legacy directives' file settings above the line, changed by the parameters.
-    pub(crate) files: FileSettings,
-}
 
 /// RainerScript's `action(type="omfile" ...)`: `file` or `dynaFile`,
 /// `template`, and the file settings, which default to the legacy
@@ -529,12 +266,6 @@ fn build_action_call(
     Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
 }
 
-// Where the front-door directives were set, to point warnings at them.
-#[derive(Debug, Default)]
-pub(crate) struct FrontDoorLines {
-    pub(crate) counts: Option<Location>,
-    pub(crate) timeouts: Option<Location>,
-}
 
 /// Relations between the front-door limits that make one of them pointless.
 fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
@@ -594,6 +325,7 @@ pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigTe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Prefixes;
 
     #[test]
     fn seed_server_config_loads_with_its_two_warnings() {

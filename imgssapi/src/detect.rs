@@ -13,7 +13,8 @@ use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
 use crate::budget::{Budget, Reservation};
-use crate::open::NotOpened;
+use crate::front_door::Deadlines;
+use crate::not_opened::NotOpened;
 
 /// The kinds of session a sender may open on a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,30 @@ pub enum Modes {
     PlainOnly,
     /// PermitPlainTCP: the first bytes decide.
     Either,
+}
+
+/// What a connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gss,
+    Plain,
+}
+
+/// Plain or GSS, as `modes` allow (under PermitPlainTCP the first bytes
+/// decide, [`looks_like_gss`]), once the connection has said something: a
+/// silent connection is plain after a second (as in rsyslog), but it
+/// becomes a session only once it says something ([`first_bytes`]).
+pub async fn plain_or_gss<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>, modes: Modes, deadlines: &Deadlines) -> Result<Kind, NotOpened> {
+    let kind = match modes {
+        Modes::GssOnly => Kind::Gss,
+        Modes::PlainOnly => Kind::Plain,
+        Modes::Either if looks_like_gss(reader).await? => Kind::Gss,
+        Modes::Either => Kind::Plain,
+    };
+    if reader.buffered().is_empty() {
+        first_bytes(reader, deadlines.first_byte, deadlines.first_byte_timeout).await?;
+    }
+    Ok(kind)
 }
 
 /// How long a new session may stay silent before PermitPlainTCP calls it plain.

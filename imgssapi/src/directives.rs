@@ -12,7 +12,7 @@ use daemon::directives::Directive;
 use daemon::privileges;
 use daemon::templates::TemplateRegistry;
 
-use crate::config::{OmfileParams, Settings, MIN_MEMORY_LIMIT};
+use crate::settings::{OmfileParams, Settings, MIN_MEMORY_LIMIT};
 use crate::identity::{HostMap, PrincipalPattern};
 use crate::senders::expected::ExpectedSenders;
 
@@ -876,5 +876,58 @@ mod tests {
             read(&mut s, "NoSuchDirective", "1"),
             ["c.conf:7: unknown directive $nosuchdirective"]
         );
+    }
+}
+
+/// The last-seen table's directives, read through the collector's table
+/// (here, above both, so that `senders/` imports nothing above it).
+#[cfg(test)]
+mod sender_directive_tests {
+    use std::sync::Arc;
+
+    use daemon::directives::Directive;
+    use daemon::templates::TemplateRegistry;
+    use syslog::config::{ConfigText, Location};
+
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use crate::senders::settings::*;
+
+    /// Reads `$name value` through the collector's table into `settings`.
+    fn apply(settings: &mut SenderSettings, name: &str, value: &str) -> ConfigText {
+        let mut text = ConfigText::default();
+        let loc = Location { file: Arc::from("c.conf"), line: 3 };
+        let mut all = crate::settings::Settings::new();
+        all.senders = settings.clone();
+        let lower = name.to_ascii_lowercase();
+        let d = &mut Directive::new(&lower, name, value, &loc, &mut text);
+        assert!(crate::directives::TABLE.apply(&mut all, d, &TemplateRegistry::default()));
+        *settings = all.senders;
+        text
+    }
+
+    #[test]
+    fn silent_after_is_given_or_three_mark_periods_or_ten_minutes() {
+        let mut s = SenderSettings::default();
+        assert_eq!(s.silent_after(), Duration::from_secs(600));
+        assert!(!apply(&mut s, "MarkMessagePeriod", "20").has_errors());
+        assert_eq!(s.silent_after(), Duration::from_secs(60));
+        assert!(!apply(&mut s, "InputGSSServerSilentAfter", "45").has_errors());
+        assert_eq!(s.silent_after(), Duration::from_secs(45));
+        assert!(apply(&mut s, "InputGSSServerSilentAfter", "0").has_errors());
+    }
+
+    #[test]
+    fn the_list_is_read_with_the_config_and_a_bad_one_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, "10.0.0.1\n").unwrap();
+        let mut s = SenderSettings::default();
+        assert!(!apply(&mut s, "InputGSSServerExpectedSenders", good.to_str().unwrap()).has_errors());
+        assert_eq!(s.expected.as_ref().map(|l| l.entries.len()), Some(1));
+        assert!(apply(&mut s, "InputGSSServerExpectedSenders", dir.path().join("missing").to_str().unwrap()).has_errors());
+        assert!(!apply(&mut s, "WorkDirectory", "/var/spool/rsyslog").has_errors());
+        assert_eq!(s.state_file(), Some(PathBuf::from("/var/spool/rsyslog/imgssapi-senders.state")));
     }
 }

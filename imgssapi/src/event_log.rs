@@ -15,6 +15,49 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 /// Events logged in full per window.
 pub const BURST: u32 = 20;
 
+/// What happened to a connection that the log may count instead of logging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventKind {
+    /// `$AllowedSender` refused the address.
+    RefusedNotAllowed,
+    /// Every session slot taken.
+    RefusedTooManySessions,
+    /// The front door full.
+    RefusedTooManyHandshakes,
+    /// The address has its share of the front door.
+    RefusedTooManyFromHost,
+    /// The subnet has its share of the front door.
+    RefusedTooManyFromSubnet,
+    /// Closed before sending anything.
+    ClosedSilent,
+    ClosedFirstByteTimeout,
+    ClosedHandshakeTimeout,
+    ClosedHandshakeFailed,
+    ClosedReadFailed,
+    ClosedShuttingDown,
+    ClosedDisplaced,
+}
+
+impl EventKind {
+    /// Its name in the summary line.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::RefusedNotAllowed => "refused: not an allowed sender",
+            EventKind::RefusedTooManySessions => "refused: too many sessions",
+            EventKind::RefusedTooManyHandshakes => "refused: too many handshakes",
+            EventKind::RefusedTooManyFromHost => "refused: too many handshakes from one address",
+            EventKind::RefusedTooManyFromSubnet => "refused: too many handshakes from one subnet",
+            EventKind::ClosedSilent => "closed silent",
+            EventKind::ClosedFirstByteTimeout => "closed: first-byte timeout",
+            EventKind::ClosedHandshakeTimeout => "closed: handshake timeout",
+            EventKind::ClosedHandshakeFailed => "closed: handshake failed",
+            EventKind::ClosedReadFailed => "closed: read failed",
+            EventKind::ClosedShuttingDown => "closed: shutting down",
+            EventKind::ClosedDisplaced => "closed: displaced by a newcomer",
+        }
+    }
+}
+
 pub struct EventLog {
     window: Duration,
     burst: u32,
@@ -24,7 +67,7 @@ pub struct EventLog {
 struct Window {
     started: Instant,
     logged: u32,
-    suppressed: BTreeMap<&'static str, u64>,
+    suppressed: BTreeMap<EventKind, u64>,
 }
 
 impl EventLog {
@@ -34,7 +77,7 @@ impl EventLog {
 
     /// Whether the caller should log this event in full. If not, the event is
     /// counted under `kind` for the window's summary line.
-    pub fn admit(&self, kind: &'static str) -> bool {
+    pub fn admit(&self, kind: EventKind) -> bool {
         self.admit_at(kind, Instant::now())
     }
 
@@ -46,7 +89,7 @@ impl EventLog {
         }
     }
 
-    fn admit_at(&self, kind: &'static str, now: Instant) -> bool {
+    fn admit_at(&self, kind: EventKind, now: Instant) -> bool {
         let summary = self.roll_at(now);
         if let Some(summary) = &summary {
             log_summary(self.window, summary);
@@ -63,7 +106,7 @@ impl EventLog {
 
     /// Starts a new window if the current one is over; returns the counts of
     /// the events it did not log, if there were any.
-    fn roll_at(&self, now: Instant) -> Option<BTreeMap<&'static str, u64>> {
+    fn roll_at(&self, now: Instant) -> Option<BTreeMap<EventKind, u64>> {
         let mut state = self.state.lock().ok()?;
         if now.saturating_duration_since(state.started) < self.window {
             return None;
@@ -75,15 +118,22 @@ impl EventLog {
     }
 }
 
-fn log_summary(window: Duration, suppressed: &BTreeMap<&'static str, u64>) {
+fn log_summary(window: Duration, suppressed: &BTreeMap<EventKind, u64>) {
     let total: u64 = suppressed.values().sum();
-    let counts = suppressed.iter().map(|(kind, n)| format!("{kind}: {n}")).collect::<Vec<_>>().join(", ");
+    let counts = summary_counts(suppressed);
     tracing::warn!(
         window_secs = window.as_secs(),
         not_logged = total,
         counts = %counts,
         "front door: more connection events than the log rate allows; these were counted, not logged one by one"
     );
+}
+
+/// `name: count, ...`, by name.
+fn summary_counts(suppressed: &BTreeMap<EventKind, u64>) -> String {
+    let mut counts: Vec<(&str, u64)> = suppressed.iter().map(|(kind, n)| (kind.name(), *n)).collect();
+    counts.sort();
+    counts.iter().map(|(name, n)| format!("{name}: {n}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -94,15 +144,16 @@ mod tests {
     fn logs_a_burst_per_window_and_counts_the_rest() {
         let log = EventLog::new(Duration::from_secs(10), 3);
         let t0 = log.state.lock().unwrap().started;
-        let admitted: Vec<bool> = (0..5).map(|i| log.admit_at("per-host cap", t0 + Duration::from_millis(i))).collect();
+        let per_host = EventKind::RefusedTooManyFromHost;
+        let admitted: Vec<bool> = (0..5).map(|i| log.admit_at(per_host, t0 + Duration::from_millis(i))).collect();
         assert_eq!(admitted, [true, true, true, false, false]);
-        assert!(!log.admit_at("handshake failed", t0 + Duration::from_secs(9)));
+        assert!(!log.admit_at(EventKind::ClosedHandshakeFailed, t0 + Duration::from_secs(9)));
         // Nothing to report before the window is over.
         assert_eq!(log.roll_at(t0 + Duration::from_secs(9)), None);
         let summary = log.roll_at(t0 + Duration::from_secs(10)).expect("the window's counts");
-        assert_eq!(summary.into_iter().collect::<Vec<_>>(), [("handshake failed", 1), ("per-host cap", 2)]);
+        assert_eq!(summary_counts(&summary), "closed: handshake failed: 1, refused: too many handshakes from one address: 2");
         // A new window logs a new burst; a quiet window has no summary.
-        assert!(log.admit_at("per-host cap", t0 + Duration::from_secs(11)));
+        assert!(log.admit_at(per_host, t0 + Duration::from_secs(11)));
         assert_eq!(log.roll_at(t0 + Duration::from_secs(25)), None);
     }
 }

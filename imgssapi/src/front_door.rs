@@ -22,8 +22,77 @@
 //! for the collector.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
-use crate::source::{Net, Source};
+use tokio::time::Instant;
+
+use crate::source::{Net, Prefixes, Source};
+
+/// The budget of connections that are not sessions yet: GSS connections
+/// before their handshake completes, plain TCP connections before their first
+/// byte. Shared by every listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontDoorLimits {
+    /// `$InputGSSServerMaxHandshakes`: such connections at once, overall.
+    pub max_handshakes: usize,
+    /// `$InputGSSServerMaxHandshakesPerHost`: such connections at once from
+    /// one IPv4 address (or one IPv6 /64).
+    pub max_handshakes_per_host: usize,
+    /// `$InputGSSServerMaxHandshakesPerSubnet`: such connections at once from
+    /// one IPv4 /24 (or one IPv6 /48).
+    pub max_handshakes_per_subnet: usize,
+    /// How addresses group into hosts and subnets, for these caps and the
+    /// session caps.
+    pub prefixes: Prefixes,
+    /// `$InputGSSServerFirstByteTimeout`: from accept to the first byte.
+    pub first_byte_timeout: Duration,
+    /// `$InputGSSServerHandshakeTimeout`: from accept to an authenticated session.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for FrontDoorLimits {
+    fn default() -> Self {
+        FrontDoorLimits {
+            max_handshakes: 256,
+            max_handshakes_per_host: 16,
+            max_handshakes_per_subnet: 128,
+            prefixes: Prefixes::default(),
+            first_byte_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Deadlines of the front door, counted from accept.
+#[derive(Clone, Copy)]
+pub struct Deadlines {
+    /// When the first byte is due.
+    pub first_byte: Instant,
+    /// What it was counted with, for the error that names it.
+    pub first_byte_timeout: Duration,
+    /// When the handshake is to be complete.
+    pub handshake: Instant,
+    pub handshake_timeout: Duration,
+}
+
+/// The shortest deadline under pressure.
+const SHORTEST_UNDER_PRESSURE: Duration = Duration::from_secs(1);
+
+impl Deadlines {
+    /// The deadlines of a connection accepted at `accepted`; a quarter of
+    /// each (at least a second) when the front door was at least half full
+    /// (`under_pressure`), so that slow connections give way sooner.
+    pub fn from(accepted: Instant, limits: &FrontDoorLimits, under_pressure: bool) -> Deadlines {
+        let shorten = |t: Duration| if under_pressure { (t / 4).max(SHORTEST_UNDER_PRESSURE).min(t) } else { t };
+        let (first_byte_timeout, handshake_timeout) = (shorten(limits.first_byte_timeout), shorten(limits.handshake_timeout));
+        Deadlines {
+            first_byte: accepted + first_byte_timeout,
+            first_byte_timeout,
+            handshake: accepted + handshake_timeout,
+            handshake_timeout,
+        }
+    }
+}
 
 /// The caps of [`FrontDoor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,42 @@ use std::time::{Duration, Instant};
 use gsswire::Session;
 use syslog::{HostBinding, ProtectionSeen, Provenance};
 
-use crate::config::IdentitySettings;
+/// Who may send and as which host (see [`crate::identity`]); shared by every
+/// GSS listener.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// `$InputGSSServerAllowedPrincipal` (repeatable): empty lets in every
+    /// principal the keytab's service accepts, as rsyslog does.
+    pub allowed_principals: Vec<PrincipalPattern>,
+    /// `$InputGSSServerAllowAnonymous` (default off).
+    pub allow_anonymous: bool,
+    /// `$InputGSSServerHostPrincipalBinding` (default off).
+    pub host_binding: HostBindingMode,
+    /// `$InputGSSServerHostMapFile`.
+    pub host_map: Option<HostMap>,
+    /// `$InputGSSServerExpireSessions` (default off): end a session when its
+    /// context expires.
+    pub expire_sessions: bool,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            allowed_principals: Vec::new(),
+            allow_anonymous: false,
+            host_binding: HostBindingMode::Off,
+            host_map: None,
+            expire_sessions: false,
+        }
+    }
+}
+
+impl IdentitySettings {
+    /// Whether `principal` may open a session.
+    pub fn permits(&self, principal: &str) -> bool {
+        self.allowed_principals.is_empty() || self.allowed_principals.iter().any(|p| p.matches(principal))
+    }
+}
 
 /// Why an authenticated session is refused right after its handshake.
 #[derive(Debug, thiserror::Error)]

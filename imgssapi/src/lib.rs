@@ -1,5 +1,18 @@
 //! `imgssapi`: the collector. Runs in place of the central rsyslogd, with its
 //! legacy configuration, and writes the same files.
+//!
+//! Each file imports only files below it (`tests/module_graph.rs` checks
+//! it), so the folder reads bottom-up:
+//! - parts that stand alone: `source` (addresses as the caps count them),
+//!   `budget`, `acknowledge`, `counters`, `not_opened`, `event_log`, `dns`,
+//!   `render_pool`, `rate_limited`, `session_rate`, `senders/`;
+//! - the rules built on them: `front_door` and `slots` (places and slots),
+//!   `identity`, `render`; then `admission`, `detect`, `output`;
+//! - `settings` (what the directive lines set), `directives` (the table that
+//!   sets them), then `config`: the settings of each part, read from rsyslog's config;
+//! - a session's stages: `context` (what a listener's sessions share),
+//!   `open` (the front door), `pipeline`, `chunks`, `stats`, then `session`;
+//! - `server` (the listeners), and this file.
 
 #![forbid(unsafe_code)]
 
@@ -7,6 +20,8 @@ mod acknowledge;
 mod budget;
 mod admission;
 mod chunks;
+mod context;
+mod counters;
 pub mod cli;
 pub mod config;
 pub mod directives;
@@ -15,6 +30,7 @@ pub mod dns;
 mod event_log;
 mod front_door;
 pub mod identity;
+mod not_opened;
 mod open;
 mod output;
 mod pipeline;
@@ -25,6 +41,7 @@ mod server;
 mod senders;
 mod session;
 mod session_rate;
+mod settings;
 mod slots;
 mod source;
 mod stats;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::acknowledge::Ticket;
-use crate::config::FileSettings;
+use crate::render::FileSettings;
 use crate::render::RenderedBatch;
 
 pub enum Command {

@@ -13,7 +13,7 @@ use crate::budget::Reservation;
 use crate::output::Command;
 use crate::render::{RenderedBatch, Rules};
 use crate::render_pool::RenderPool;
-use crate::session::SessionContext;
+use crate::context::SessionContext;
 
 /// Turns a session's byte stream into rendered lines for the output thread,
 /// one batch per received chunk.
@@ -256,7 +256,7 @@ impl Sink {
             return;
         }
         self.count += frames.ends.len() as u64;
-        crate::stats::add(&crate::stats::STATS.messages_received, frames.ends.len() as u64);
+        crate::counters::add(&crate::counters::STATS.messages_received, frames.ends.len() as u64);
         let received = frames.ends.len() as u64;
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
         let Some(rendering) = &self.rendering else { return };
@@ -278,7 +278,7 @@ impl Sink {
         let batch = match submitted {
             Ok(batch) => batch,
             Err(e) => {
-                crate::stats::add(&crate::stats::STATS.messages_discarded, received);
+                crate::counters::add(&crate::counters::STATS.messages_discarded, received);
                 tracing::error!(error = %e, "messages of this session are lost");
                 if let Some(ticket) = ack {
                     ticket.failed();
@@ -287,7 +287,7 @@ impl Sink {
             }
         };
         if let Err(lost) = rendering.send(InFlight { batch, permit, ack, budget }).await {
-            crate::stats::add(&crate::stats::STATS.messages_discarded, received);
+            crate::counters::add(&crate::counters::STATS.messages_discarded, received);
             tracing::error!("the hand-over task is gone: messages of this session are lost");
             if let Some(ticket) = lost.0.ack {
                 ticket.failed();

@@ -6,9 +6,60 @@
 
 use std::ops::Range;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use syslog::config::Filter;
+use syslog::template::Template;
 use syslog::{Message, Timestamp};
 
-use crate::config::{FileAction, FileSettings, Rule, RuleAction};
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    pub create_dirs: bool,
+    pub dir_mode: u32,
+    pub file_mode: u32,
+    pub cache_size: usize,
+    /// `$FileOwner` / `$FileGroup` (and `...Num`): set on files this collector creates.
+    pub file_owner: Option<u32>,
+    pub file_group: Option<u32>,
+    /// `$DirOwner` / `$DirGroup` (and `...Num`): set on directories it creates.
+    pub dir_owner: Option<u32>,
+    pub dir_group: Option<u32>,
+}
+
+impl Default for FileSettings {
+    /// rsyslog's defaults.
+    fn default() -> Self {
+        FileSettings {
+            create_dirs: true,
+            dir_mode: 0o700,
+            file_mode: 0o644,
+            cache_size: 2500,
+            file_owner: None,
+            file_group: None,
+            dir_owner: None,
+            dir_group: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum FileAction {
+    Static(PathBuf),
+    Dynamic(Arc<Template>),
+}
+
+#[derive(Debug, Clone)]
+pub enum RuleAction {
+    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
+    Stop,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub filter: Filter,
+    pub actions: Vec<RuleAction>,
+}
 
 /// The rules of the config and, by file action id, what its files are
 /// opened with and whether its path is the same for a whole batch (static,

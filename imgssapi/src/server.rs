@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gsswire::AcceptorCredential;
+use gsswire::{AcceptorCredential, MessageCode};
 use tokio::net::TcpListener;
 use daemon::signals::Shutdown;
 use tokio::sync::mpsc;
@@ -13,10 +13,11 @@ use tokio::task::JoinSet;
 use crate::admission::{Admission, Refusal};
 use crate::budget::Budgets;
 use crate::config::{CollectorConfig, ListenerConfig};
-use crate::event_log::{self, EventLog};
+use crate::event_log::{self, EventKind, EventLog};
 use crate::output::Command;
 use crate::render::Rules;
-use crate::session::{self, SessionContext};
+use crate::context::SessionContext;
+use crate::session;
 
 pub struct Listening {
     listeners: Vec<(TcpListener, Arc<SessionContext>)>,
@@ -49,7 +50,8 @@ pub async fn bind(
                     .with_context(|| {
                         format!("cannot acquire GSS acceptor credential for service '{}' (keytab from KRB5_KTNAME)", g.service_name)
                     })?
-                    .allow_anonymous(config.identity.allow_anonymous),
+                    .allow_anonymous(config.identity.allow_anonymous)
+                    .message_code(MessageCode::from_environment(std::env::var_os(MessageCode::ENVIRONMENT).as_deref())),
             ),
             None => None,
         };
@@ -133,8 +135,8 @@ impl Listening {
                             Ok((stream, peer)) => {
                                 let peer = session::canonical_peer(peer);
                                 let Some(modes) = ctx.modes_for(peer.ip()) else {
-                                    crate::stats::add(&crate::stats::STATS.refused_not_allowed, 1);
-                                    if admission.log.admit("refused: not an allowed sender") {
+                                    crate::counters::add(&crate::counters::STATS.refused_not_allowed, 1);
+                                    if admission.log.admit(EventKind::RefusedNotAllowed) {
                                         tracing::warn!(%peer, "connection refused: sender not permitted by $AllowedSender");
                                     }
                                     continue;
@@ -166,9 +168,9 @@ impl Listening {
                 }
             });
         }
-        crate::stats::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::counters::STATS.listening.store(true, std::sync::atomic::Ordering::Relaxed);
         shutdown.triggered().await;
-        crate::stats::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
+        crate::counters::STATS.listening.store(false, std::sync::atomic::Ordering::Relaxed);
         tracing::info!("shutting down: no new sessions; draining open ones");
         while accept_loops.join_next().await.is_some() {}
         flush.abort();

@@ -20,63 +20,23 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use daemon::signals::Shutdown;
 use gsswire::ack::CollectorMessage;
-use gsswire::AcceptorCredential;
 use syslog::{Origin, ProtectionSeen, Provenance};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::acknowledge::{Acknowledger, WrittenThrough};
-use crate::admission::{Admission, FrontDoorPlace, SessionSlot};
-use crate::budget::Budgets;
+use crate::admission::{FrontDoorPlace, SessionSlot};
 use crate::session_rate::SessionRate;
 use crate::chunks::{Chunk, ChunkSource, SessionError};
-use crate::config::{AllowedSenders, CollectorConfig, GssSettings};
 use crate::detect::Modes;
-use crate::open::{open, Deadlines, NotOpened, Opened};
-use crate::output::Command;
+use crate::context::SessionContext;
+use crate::front_door::Deadlines;
+use crate::not_opened::NotOpened;
+use crate::open::{open, Opened};
 use crate::pipeline::Sink;
-use crate::render::Rules;
 use crate::slots::Sender;
 use crate::source::Source;
-
-/// What every session of a listener shares.
-pub struct SessionContext {
-    pub config: Arc<CollectorConfig>,
-    pub gss: Option<GssSettings>,
-    pub credential: Option<AcceptorCredential>,
-    /// Sessions apply the rules and render lines themselves (see [`crate::render`]).
-    pub rules: Arc<Rules>,
-    pub output: mpsc::Sender<Command>,
-    pub shutdown: Shutdown,
-    /// Reverse DNS for `fromhost` (off with `-x`).
-    pub dns: bool,
-    /// The front door and the session slots, shared by every listener.
-    pub admission: Arc<Admission>,
-    /// The bytes in flight, shared by every listener.
-    pub budgets: Budgets,
-}
-
-impl SessionContext {
-    /// What `ip` may open here; `None` when `$AllowedSender` refuses it.
-    pub fn modes_for(&self, ip: IpAddr) -> Option<Modes> {
-        let plain_allowed = AllowedSenders::permits(&self.config.allowed.tcp, ip);
-        let gss_allowed = AllowedSenders::permits(&self.config.allowed.gss, ip);
-        let (gss_ok, plain_ok) = match (&self.gss, &self.credential) {
-            (Some(g), Some(_)) => (gss_allowed, g.permit_plain_tcp && plain_allowed && gss_allowed),
-            (Some(_), None) => (false, false),
-            (None, _) => (false, plain_allowed),
-        };
-        match (gss_ok, plain_ok) {
-            (true, true) => Some(Modes::Either),
-            (true, false) => Some(Modes::GssOnly),
-            (false, true) => Some(Modes::PlainOnly),
-            (false, false) => None,
-        }
-    }
-}
 
 /// IPv4 peers as such, not as IPv4-mapped IPv6 addresses.
 pub fn canonical_peer(peer: SocketAddr) -> SocketAddr {
@@ -233,7 +193,7 @@ async fn read_until_closed(
                     acks = Some(Acknowledger::new());
                     continue;
                 }
-                crate::stats::add(&crate::stats::STATS.bytes_received, chunk.bytes.len() as u64);
+                crate::counters::add(&crate::counters::STATS.bytes_received, chunk.bytes.len() as u64);
                 if chunk.integrity_only {
                     sink.protection_seen(ProtectionSeen::Integrity);
                 }
@@ -331,8 +291,14 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
+    use tokio::sync::mpsc;
+
     use super::*;
+    use crate::admission::Admission;
+    use crate::budget::Budgets;
     use crate::event_log::{self, EventLog};
+    use crate::output::Command;
+    use crate::render::Rules;
 
     /// Bounds every wait of these tests.
     const WAIT: Duration = Duration::from_secs(20);

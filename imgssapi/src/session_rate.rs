@@ -11,7 +11,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::RateLimitSettings;
+/// A session's rate limit, rsyslog's `ratelimit.interval` and
+/// `ratelimit.burst`: at most `burst` messages in each `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `None`: no limit (rsyslog's 0, its default).
+    pub interval: Option<Duration>,
+    pub burst: u64,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings { interval: None, burst: 10_000 }
+    }
+}
 
 const LONGEST_INTERVAL: Duration = Duration::from_secs(86_400);
 /// A chunk holds at most about 100,000 messages: a burst of 1 waits no more

@@ -1,8 +1,8 @@
-//! The collector's counters, counted where things happen (admission, the
-//! front door, sessions, the output thread) and shown as impstats lines and
-//! on the metrics endpoint ([`register`]).
+//! The collector's counters ([`crate::counters`], counted where things
+//! happen: admission, the front door, sessions, the output thread), shown as
+//! impstats lines and on the metrics endpoint ([`register`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use daemon::metrics::{Registry, StatsObject};
@@ -10,57 +10,10 @@ use daemon::metrics_http::{Health, HealthCheck};
 
 use crate::admission::{Admission, Refusal};
 use crate::budget::Budgets;
-use crate::open::NotOpened;
+use crate::counters::{add, STATS};
+use crate::not_opened::NotOpened;
+use crate::open::Opened;
 use crate::output::OutputStats;
-
-/// Counters of connections and sessions, for the whole process.
-#[derive(Debug, Default)]
-pub struct CollectorStats {
-    pub sessions_opened: AtomicU64,
-    pub refused_not_allowed: AtomicU64,
-    pub refused_max_sessions: AtomicU64,
-    pub refused_max_handshakes: AtomicU64,
-    pub refused_max_handshakes_per_host: AtomicU64,
-    pub refused_max_handshakes_per_subnet: AtomicU64,
-    pub handshakes_displaced: AtomicU64,
-    pub sessions_displaced: AtomicU64,
-    pub handshakes_ok: AtomicU64,
-    pub plain_opened: AtomicU64,
-    pub handshakes_failed: AtomicU64,
-    pub handshakes_timed_out: AtomicU64,
-    pub closed_silent: AtomicU64,
-    pub front_door_read_errors: AtomicU64,
-    pub messages_received: AtomicU64,
-    pub bytes_received: AtomicU64,
-    pub messages_discarded: AtomicU64,
-    /// The accept loops are running (cleared at shutdown).
-    pub listening: AtomicBool,
-}
-
-pub static STATS: CollectorStats = CollectorStats {
-    sessions_opened: AtomicU64::new(0),
-    refused_not_allowed: AtomicU64::new(0),
-    refused_max_sessions: AtomicU64::new(0),
-    refused_max_handshakes: AtomicU64::new(0),
-    refused_max_handshakes_per_host: AtomicU64::new(0),
-    refused_max_handshakes_per_subnet: AtomicU64::new(0),
-    handshakes_displaced: AtomicU64::new(0),
-    sessions_displaced: AtomicU64::new(0),
-    handshakes_ok: AtomicU64::new(0),
-    plain_opened: AtomicU64::new(0),
-    handshakes_failed: AtomicU64::new(0),
-    handshakes_timed_out: AtomicU64::new(0),
-    closed_silent: AtomicU64::new(0),
-    front_door_read_errors: AtomicU64::new(0),
-    messages_received: AtomicU64::new(0),
-    bytes_received: AtomicU64::new(0),
-    messages_discarded: AtomicU64::new(0),
-    listening: AtomicBool::new(false),
-};
-
-pub fn add(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, Ordering::Relaxed);
-}
 
 /// A connection refused at accept or when it was to become a session.
 pub fn refused(refusal: Refusal) {
@@ -86,11 +39,11 @@ pub fn not_opened(why: &NotOpened) {
 }
 
 /// A connection that became a session.
-pub fn opened(opened: &crate::open::Opened) {
+pub fn opened(opened: &Opened) {
     add(&STATS.sessions_opened, 1);
     match opened {
-        crate::open::Opened::Gss { .. } => add(&STATS.handshakes_ok, 1),
-        crate::open::Opened::Plain { .. } => add(&STATS.plain_opened, 1),
+        Opened::Gss { .. } => add(&STATS.handshakes_ok, 1),
+        Opened::Plain { .. } => add(&STATS.plain_opened, 1),
     }
 }
 

@@ -24,6 +24,17 @@ pub fn received(messages: &[&[u8]]) {
     INPUT.bytes_received.fetch_add(messages.iter().map(|m| m.len() as u64).sum(), Ordering::Relaxed);
 }
 
+/// How a session ended, as the counters count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionDown {
+    /// It broke (`sessions.broken`).
+    Broken,
+    /// The collector ended it in order (`sessions.closed`).
+    ClosedByCollector,
+    /// The shipper ended it: stopping, re-keying, handing back.
+    Ended,
+}
+
 /// One action's forwarder.
 #[derive(Debug)]
 pub struct ActionStats {
@@ -38,6 +49,9 @@ pub struct ActionStats {
     pub connect_failures: AtomicU64,
     /// Sessions that broke and were reconnected.
     pub sessions_broken: AtomicU64,
+    /// Sessions the collector ended in order (its Closing, everything sent
+    /// acknowledged), then reconnected.
+    pub sessions_closed: AtomicU64,
     /// Since when the action has had no session (from start, too).
     disconnected_since: Mutex<Option<Instant>>,
     /// Time without a session, in earlier outages.
@@ -54,6 +68,7 @@ impl ActionStats {
             connects: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             sessions_broken: AtomicU64::new(0),
+            sessions_closed: AtomicU64::new(0),
             disconnected_since: Mutex::new(Some(Instant::now())),
             outage_before: Mutex::new(Duration::ZERO),
         })
@@ -68,10 +83,12 @@ impl ActionStats {
         }
     }
 
-    pub fn session_down(&self, broken: bool) {
-        if broken {
-            self.sessions_broken.fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn session_down(&self, how: SessionDown) {
+        match how {
+            SessionDown::Broken => self.sessions_broken.fetch_add(1, Ordering::Relaxed),
+            SessionDown::ClosedByCollector => self.sessions_closed.fetch_add(1, Ordering::Relaxed),
+            SessionDown::Ended => 0,
+        };
         self.connected.store(false, Ordering::Relaxed);
         self.disconnected_since.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Instant::now);
     }
@@ -135,7 +152,12 @@ pub fn register(registry: &Registry, actions: &[Action]) {
                 .gauge("connected", "1 while a session to the collector is up.", s(|s| u64::from(s.connected.load(Ordering::Relaxed))))
                 .counter("connects", "Sessions established (the first and every reconnect).", s(|s| s.connects.load(Ordering::Relaxed)))
                 .counter("connect.failures", "Connection attempts that failed (resolve, connect, GSS handshake).", s(|s| s.connect_failures.load(Ordering::Relaxed)))
-                .counter("sessions.broken", "Sessions that ended and were reconnected.", s(|s| s.sessions_broken.load(Ordering::Relaxed)))
+                .counter("sessions.broken", "Sessions that broke and were reconnected.", s(|s| s.sessions_broken.load(Ordering::Relaxed)))
+                .counter(
+                    "sessions.closed",
+                    "Sessions the collector ended in order (its Closing, everything sent acknowledged), then reconnected.",
+                    s(|s| s.sessions_closed.load(Ordering::Relaxed)),
+                )
                 .gauge("disconnected_seconds", "How long the current outage has lasted (0 while connected).", s(|s| s.disconnected_for().as_secs()))
                 .counter("outage_seconds", "Time without a session since start, the current outage included.", s(|s| s.outage_total().as_secs())),
         );
@@ -158,4 +180,23 @@ pub fn health(actions: &[Action]) -> HealthCheck {
             Health { serving: false, detail: down.join("; ") }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collectors_orderly_close_is_counted_as_closed_not_broken() {
+        let stats = ActionStats::new();
+        stats.session_up();
+        stats.session_down(SessionDown::ClosedByCollector);
+        stats.session_up();
+        stats.session_down(SessionDown::Broken);
+        stats.session_up();
+        stats.session_down(SessionDown::Ended);
+        assert_eq!(stats.sessions_closed.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.sessions_broken.load(Ordering::Relaxed), 1);
+        assert!(!stats.connected.load(Ordering::Relaxed));
+    }
 }

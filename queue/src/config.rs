@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::QueueError;
+use crate::error::{ConfigError, QueueError};
 
 /// What to do when the disk cap is reached and stays reached for the whole
 /// enqueue timeout.
@@ -78,16 +78,13 @@ impl QueueConfig {
 
     pub(crate) fn validate(&self) -> Result<Settled, QueueError> {
         if self.name.is_empty() || self.name.contains('/') || self.name.starts_with('.') {
-            return Err(QueueError::Config(format!("queue file name '{}' must be a plain file name", self.name)));
+            return Err(ConfigError::FileName(self.name.clone()).into());
         }
         const MIN_SEGMENT: u64 = 4096;
         let mut segment = self.segment_bytes.max(MIN_SEGMENT);
         if let Some(cap) = self.max_disk_bytes {
             if cap < 4 * MIN_SEGMENT {
-                return Err(QueueError::Config(format!(
-                    "MaxDiskSpace {cap} is too small: at least {} bytes are needed",
-                    4 * MIN_SEGMENT
-                )));
+                return Err(ConfigError::DiskCapTooSmall { cap, min: 4 * MIN_SEGMENT }.into());
             }
             segment = segment.min(cap / 4);
         }
@@ -116,6 +113,18 @@ mod tests {
         c.max_disk_bytes = Some(1 << 20);
         assert_eq!(c.validate().unwrap().segment_bytes, 1 << 18);
         c.max_disk_bytes = Some(1000);
-        assert!(c.validate().is_err());
+        let e = c.validate().unwrap_err();
+        assert!(matches!(e, QueueError::Config(ConfigError::DiskCapTooSmall { cap: 1000, min: 16384 })), "{e}");
+        assert_eq!(e.to_string(), "invalid queue configuration: MaxDiskSpace 1000 is too small: at least 16384 bytes are needed");
+    }
+
+    #[test]
+    fn the_file_name_is_a_plain_name() {
+        for name in ["", "a/b", ".q"] {
+            let e = QueueConfig::new("/tmp", name).validate().unwrap_err();
+            assert!(matches!(&e, QueueError::Config(ConfigError::FileName(n)) if n == name), "{e}");
+        }
+        let e = QueueConfig::new("/tmp", "../q").validate().unwrap_err();
+        assert_eq!(e.to_string(), "invalid queue configuration: queue file name '../q' must be a plain file name");
     }
 }

@@ -30,9 +30,9 @@ pub enum QueueError {
         /// What is wrong with it.
         why: String,
     },
-    /// The settings cannot make a queue (a bad file name, a cap too small).
+    /// The settings cannot make a queue.
     #[error("invalid queue configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// The blocking task that reads the disk for [`crate::Consumer::next_batch`]
     /// panicked or was cancelled.
     #[error("the task reading the queue failed: {0}")]
@@ -47,6 +47,22 @@ impl QueueError {
         let path = path.into();
         move |source| QueueError::Io { action, path, source }
     }
+}
+
+/// Settings that cannot make a queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The queue's file name is empty, holds a `/` or starts with a dot.
+    #[error("queue file name '{0}' must be a plain file name")]
+    FileName(String),
+    /// `$ActionQueueMaxDiskSpace` leaves no room for four segments.
+    #[error("MaxDiskSpace {cap} is too small: at least {min} bytes are needed")]
+    DiskCapTooSmall {
+        /// The cap configured.
+        cap: u64,
+        /// The smallest cap.
+        min: u64,
+    },
 }
 
 /// Why an enqueue did not take a record.

@@ -76,7 +76,7 @@ mod writer;
 
 pub use backlog::{read_backlog, Backlog};
 pub use config::{FullPolicy, QueueConfig};
-pub use error::{PushError, QueueError};
+pub use error::{ConfigError, PushError, QueueError};
 pub use reader::{Consumer, Record};
 pub use recovery::open;
 pub use stats::Stats;

@@ -50,6 +50,7 @@ impl GssClient {
             host: "localhost".into(),
             protection,
             handshake_timeout: Duration::from_secs(20),
+            message_code: Default::default(),
         };
         let session = initiate_as(&mut reader, &mut writer, &config, credential.as_ref()).await?;
         Ok(GssClient { reader, writer, session })

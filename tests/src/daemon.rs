@@ -12,6 +12,18 @@ use anyhow::{bail, Context, Result};
 
 use crate::realm::EnvVar;
 
+/// Where the workspace's binary `name` was built, found from the test
+/// executable's own place.
+///
+/// Not `CARGO_BIN_EXE_<name>`: cargo sets that only for the binaries of the
+/// test's own package (this one's helpers, e.g. `demo`, which its test finds
+/// that way), and the daemons and tools are binaries of other packages.
+/// Cargo's way to those is an artifact dependency (`artifact = "bin"`,
+/// giving `CARGO_BIN_FILE_*`), which is unstable (`-Z bindeps`). Wrapper
+/// binaries here calling `imgssapi::main()` would work on stable, but under
+/// the daemons' names they collide with the real ones in `target/` (cargo's
+/// "output filename collision"), and under other names the tests would run
+/// a second link of each daemon, not the binary the packages ship.
 pub fn bin_path(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // A test runs from target/<profile>/deps, a helper binary from target/<profile>.

@@ -22,6 +22,7 @@ async fn handshake(timeout: Duration) -> Result<(), HandshakeError> {
         host: "localhost".into(),
         protection: Protection::Encryption,
         handshake_timeout: timeout,
+        message_code: Default::default(),
     };
     initiate(&mut reader, &mut writer, &config).await.map(|_| ())
 }

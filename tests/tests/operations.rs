@@ -474,6 +474,7 @@ async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() 
     collector.stop(WAIT).unwrap();
     let s = scrape_until(shipper_metrics, "gsslog_action_connected", action, 0, &[&shipper]).await;
     assert_eq!(sample(&s, "gsslog_action_sessions_broken_total", action), Some(1), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_sessions_closed_total", action), Some(0), "a TCP-level session cannot tell an orderly close: {s}");
     let mut input = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
     input.write_all(b"<13>Nov 23 12:00:00 node1 app: queued 1\n<13>Nov 23 12:00:00 node1 app: queued 2\n").unwrap();
     drop(input);
@@ -489,6 +490,40 @@ async fn metrics_of_both_daemons_agree_with_what_was_sent_received_and_queued() 
 /// The test helper's own contract: once a daemon has stopped, signalling it
 /// again does nothing. (It used to run `kill -TERM 0` with the reaped
 /// child's pid 0, which signals the whole process group: this test run.)
+/// An acknowledged session that the collector ends in order (its Closing,
+/// then everything sent acknowledged) is counted as closed, not broken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collectors_orderly_close_of_an_acknowledged_session_is_counted_closed_not_broken() {
+    let realm = TestRealm::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector_conf = format!("$ModLoad imgssapi\n$InputGSSServerRun {port}\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n", out.display());
+    let mut collector = Daemon::start("imgssapi", &dir.path().join("collector"), &collector_conf, &realm.server_env(), &["-x"]).unwrap();
+    collector.wait_for_log("collector running", WAIT).unwrap();
+    let shipper_metrics = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    let tcp = free_port().unwrap();
+    let shipper_conf = format!(
+        "$GssMetricsListen {shipper_metrics}\n$WorkDirectory {}\n$ActionQueueFileName fwd\n\
+         $ActionGSSForwardAcknowledged on\n*.* :omgssapi:localhost:{port}\n",
+        dir.path().join("work").display()
+    );
+    let args = ["--tcp", &format!("127.0.0.1:{tcp}")];
+    let mut shipper = Daemon::start("omgssapi", &dir.path().join("shipper"), &shipper_conf, &realm.client_env(SHARED_CLIENT), &args).unwrap();
+    shipper.wait_for_log("the collector acknowledges what it writes", WAIT).unwrap();
+    let mut input = std::net::TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+    input.write_all(b"<13>Nov 23 12:00:00 node1 app: one\n<13>Nov 23 12:00:00 node1 app: two\n").unwrap();
+    drop(input);
+    let action = "action=\"fwd\"";
+    scrape_until(shipper_metrics, "gsslog_action_messages_forwarded_total", action, 2, &[&shipper, &collector]).await;
+
+    collector.stop(WAIT).unwrap();
+    let s = scrape_until(shipper_metrics, "gsslog_action_connected", action, 0, &[&shipper, &collector]).await;
+    assert!(shipper.log().contains("the collector is shutting down (all sent was acknowledged)"), "{}", shipper.log());
+    assert_eq!(sample(&s, "gsslog_action_sessions_closed_total", action), Some(1), "{s}");
+    assert_eq!(sample(&s, "gsslog_action_sessions_broken_total", action), Some(0), "{s}");
+}
+
 #[test]
 fn stopping_a_stopped_daemon_is_an_error_not_a_signal_to_the_test_run() {
     let realm = TestRealm::shared();

@@ -42,6 +42,7 @@ async fn our_initiator_into_rsyslog(protection: Protection, mode: &str) {
         host: "localhost".into(),
         protection,
         handshake_timeout: TIMEOUT,
+        message_code: Default::default(),
     };
     let mut session = initiate(&mut reader, &mut writer, &config)
         .await

@@ -20,6 +20,7 @@ fn client_config(service: &str, protection: Protection) -> InitiatorConfig {
         host: "localhost".to_string(),
         protection,
         handshake_timeout: TIMEOUT,
+        message_code: Default::default(),
     }
 }
 

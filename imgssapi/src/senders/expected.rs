@@ -57,8 +57,8 @@ impl ExpectedSenders {
     /// Whether a sender at `ip`, authenticated as `principal` (if any), is on the list.
     pub fn expects(&self, ip: IpAddr, principal: Option<&str>) -> bool {
         self.entries.iter().any(|e| match e {
-            Entry::Address(a) => crate::config::in_net(ip, *a, if a.is_ipv4() { 32 } else { 128 }),
-            Entry::Network(net, bits) => crate::config::in_net(ip, *net, *bits),
+            Entry::Address(a) => crate::source::in_net(ip, *a, if a.is_ipv4() { 32 } else { 128 }),
+            Entry::Network(net, bits) => crate::source::in_net(ip, *net, *bits),
             Entry::Principal(p) => principal.is_some_and(|have| principal_matches(p, have)),
         })
     }

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use gsswire::{
     initiate_as, ClientIdentity, FrameError, FrameOrder, FrameReader, FrameWriter, GssError, HandshakeError,
-    InitiatorConfig, InitiatorCredential, Session,
+    InitiatorConfig, InitiatorCredential, MessageCode, Session,
 };
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpSocket, TcpStream};
@@ -167,6 +167,7 @@ async fn connect_to(config: &ForwardConfig, addr: SocketAddr) -> Result<Connecti
         host: host.to_string(),
         protection: config.protection,
         handshake_timeout: config.handshake_timeout,
+        message_code: MessageCode::from_environment(std::env::var_os(MessageCode::ENVIRONMENT).as_deref()),
     };
     let credential = client_credential(&config.identity).await?;
     let session = initiate_as(&mut reader, &mut writer, &initiator, credential.as_ref()).await?;

@@ -13,7 +13,9 @@
 //! collector says every data token up to the batch's last is written.
 //!
 //! Until the session knows which applies (it asked, no answer yet) nothing
-//! is released. Acknowledgements that stop moving for a while (a cut
+//! is released. The delivery touches no queue: what it releases it returns,
+//! as the last record delivered ("acknowledged through N"), and the send
+//! loop acknowledges that in the queue. Acknowledgements that stop moving for a while (a cut
 //! network, a frozen peer) are a [`Stalled`] session: the caller ends it,
 //! and the unacknowledged records go again after the reconnect.
 
@@ -22,11 +24,15 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use gsswire::ack::{AckError, AckReceiver, AckState, CollectorMessage};
-use queue::Consumer;
 
 /// How many written batches may wait for acknowledgement: keeps the records
 /// in flight bounded (the kernel buffers, roughly).
 const MAX_BATCHES_IN_FLIGHT: usize = 1024;
+
+/// Delivered: every record written, up to and including this one (its
+/// queue sequence number), is the collector's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Through(pub u64);
 
 /// The collector's TCP stack (or the collector) stopped acknowledging what
 /// was written.
@@ -147,50 +153,50 @@ impl Delivery {
     /// then [`Delivery::settle_unacknowledged`]. When the socket cannot say,
     /// nothing is taken to be unacknowledged, which acknowledges on write.
     /// With the collector's accounting: only checks for a stall.
-    pub fn settle(&mut self, socket: &impl AsFd, queue: &mut Consumer) -> Result<(), Stalled> {
+    pub fn settle(&mut self, socket: &impl AsFd) -> Result<Option<Through>, Stalled> {
         match self.accounting() {
             Some(Accounting::TcpStack) => {
                 let unacknowledged = daemon::os::unacknowledged_bytes(socket.as_fd()).unwrap_or(0);
-                self.settle_unacknowledged(unacknowledged, queue)
+                self.settle_unacknowledged(unacknowledged)
             }
-            Some(Accounting::Collector) => self.check_stall(),
-            None => Ok(()),
+            Some(Accounting::Collector) => self.check_stall().map(|()| None),
+            None => Ok(None),
         }
     }
 
-    /// Acknowledges, in the queue, every batch the peer's TCP stack has
-    /// received, given that `unacknowledged` bytes are still in the send
-    /// queue; fails when they stopped moving for the stall limit.
-    pub fn settle_unacknowledged(&mut self, unacknowledged: u64, queue: &mut Consumer) -> Result<(), Stalled> {
+    /// Releases every batch the peer's TCP stack has received, given that
+    /// `unacknowledged` bytes are still in the send queue; fails when they
+    /// stopped moving for the stall limit.
+    pub fn settle_unacknowledged(&mut self, unacknowledged: u64) -> Result<Option<Through>, Stalled> {
         let acked_bytes = self.written.saturating_sub(unacknowledged);
-        release(&mut self.batches, queue, |b| b.bytes_end <= acked_bytes);
+        let through = release(&mut self.batches, |b| b.bytes_end <= acked_bytes);
         if acked_bytes > self.last_acked_bytes || self.batches.is_empty() {
             self.last_acked_bytes = acked_bytes;
             self.last_progress = Instant::now();
-            return Ok(());
+            return Ok(through);
         }
-        self.check_stall()
+        self.check_stall().map(|()| through)
     }
 
     /// A message of the collector (its unwrapped plaintext), checked
     /// against the protocol of the acknowledged mode ([`AckReceiver`]). A
     /// Hello makes the collector's word count from now on; a `Written(n)`
-    /// acknowledges, in the queue, every batch whose tokens are all among
-    /// the first `n`.
-    pub fn collector_said(&mut self, plain: &[u8], queue: &mut Consumer) -> Result<CollectorMessage, AckError> {
+    /// releases every batch whose tokens are all among the first `n`.
+    pub fn collector_said(&mut self, plain: &[u8]) -> Result<(CollectorMessage, Option<Through>), AckError> {
         let before = self.ack.state();
         let message = self.ack.receive(plain, self.tokens)?;
+        let mut through = None;
         match message {
             CollectorMessage::Hello => self.last_progress = Instant::now(),
             CollectorMessage::Written(n) => {
                 if before != AckState::Acknowledging(n) {
                     self.last_progress = Instant::now();
                 }
-                release(&mut self.batches, queue, |b| b.tokens_end <= n);
+                through = release(&mut self.batches, |b| b.tokens_end <= n);
             }
             CollectorMessage::Closing => {}
         }
-        Ok(message)
+        Ok((message, through))
     }
 
     /// Fails when records are in flight and nothing moved for the stall limit.
@@ -205,41 +211,24 @@ impl Delivery {
     }
 }
 
-/// Pops the batches at the front that `delivered` says are, and
-/// acknowledges their records in the queue.
-fn release(batches: &mut VecDeque<Batch>, queue: &mut Consumer, delivered: impl Fn(&Batch) -> bool) {
+/// Pops the batches at the front that `delivered` says are; returns the
+/// last record of the last one.
+fn release(batches: &mut VecDeque<Batch>, delivered: impl Fn(&Batch) -> bool) -> Option<Through> {
     let mut through = None;
     while batches.front().is_some_and(&delivered) {
-        through = batches.pop_front().map(|b| b.last_seq);
+        through = batches.pop_front().map(|b| Through(b.last_seq));
     }
-    if let Some(seq) = through {
-        if let Err(e) = queue.ack(seq) {
-            tracing::error!(error = %e, "cannot record delivery in the queue checkpoint");
-        }
-    }
+    through
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use queue::{Producer, QueueConfig, Record};
-
-    fn queue_with(dir: &std::path::Path, n: usize) -> (Producer, Consumer, Vec<Record>) {
-        let (producer, mut consumer) = queue::open(QueueConfig::new(dir, "q")).unwrap();
-        for i in 0..n {
-            producer.push(format!("record {i}").as_bytes()).unwrap();
-        }
-        let records = consumer.pop_batch(n, usize::MAX).unwrap();
-        assert_eq!(records.len(), n);
-        (producer, consumer, records)
-    }
 
     /// A delivery whose collector said Hello.
     fn acknowledging() -> Delivery {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, _) = queue_with(dir.path(), 0);
         let mut delivery = Delivery::new(Duration::from_secs(60), true);
-        assert_eq!(delivery.collector_said(gsswire::ack::HELLO, &mut queue), Ok(CollectorMessage::Hello));
+        assert_eq!(delivery.collector_said(gsswire::ack::HELLO), Ok((CollectorMessage::Hello, None)));
         assert_eq!(delivery.accounting(), Some(Accounting::Collector));
         delivery
     }
@@ -249,52 +238,43 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_acknowledged_once_all_its_bytes_are() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, records) = queue_with(dir.path(), 3);
+    fn a_batch_is_delivered_once_all_its_bytes_are() {
         let mut delivery = Delivery::new(Duration::from_secs(60), false);
-        delivery.written(records[1].seq, 2, 1, 100); // records 0 and 1: bytes 0..100
-        delivery.written(records[2].seq, 1, 1, 50); // record 2: bytes 100..150
+        delivery.written(11, 2, 1, 100); // records 10 and 11: bytes 0..100
+        delivery.written(12, 1, 1, 50); // record 12: bytes 100..150
         assert!(delivery.pending());
 
-        delivery.settle_unacknowledged(51, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 0, "byte 99 of the first batch is not acknowledged yet");
-        delivery.settle_unacknowledged(50, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 2, "the first batch, both its records");
+        assert_eq!(delivery.settle_unacknowledged(51).unwrap(), None, "byte 99 of the first batch is not acknowledged yet");
+        assert_eq!(delivery.settle_unacknowledged(50).unwrap(), Some(Through(11)), "the first batch, both its records");
         assert!(delivery.pending());
-        delivery.settle_unacknowledged(0, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 3);
+        assert_eq!(delivery.settle_unacknowledged(50).unwrap(), None, "released once");
+        assert_eq!(delivery.settle_unacknowledged(0).unwrap(), Some(Through(12)));
         assert!(!delivery.pending());
     }
 
     #[test]
     fn unacknowledged_bytes_that_do_not_move_are_a_stall() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, records) = queue_with(dir.path(), 2);
         let limit = Duration::from_millis(20);
         let mut delivery = Delivery::new(limit, false);
-        delivery.written(records[0].seq, 1, 1, 100);
-        delivery.written(records[1].seq, 1, 1, 100);
-        delivery.settle_unacknowledged(200, &mut queue).unwrap();
+        delivery.written(1, 1, 1, 100);
+        delivery.written(2, 1, 1, 100);
+        delivery.settle_unacknowledged(200).unwrap();
         std::thread::sleep(limit * 2);
         // Progress (half of it acknowledged) is not a stall, however late.
-        delivery.settle_unacknowledged(100, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 1);
+        assert_eq!(delivery.settle_unacknowledged(100).unwrap(), Some(Through(1)));
         std::thread::sleep(limit * 2);
-        let stalled = delivery.settle_unacknowledged(100, &mut queue).unwrap_err();
+        let stalled = delivery.settle_unacknowledged(100).unwrap_err();
         assert_eq!(stalled.unacknowledged, 100);
         assert!(stalled.to_string().contains("no delivery progress"), "{stalled}");
-        assert_eq!(queue.stats().acknowledged, 1, "a stall acknowledges nothing more");
+        assert_eq!(delivery.unacknowledged_records(), 1, "a stall releases nothing more");
     }
 
     #[test]
     fn nothing_in_flight_is_never_a_stall() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, _records) = queue_with(dir.path(), 0);
         let limit = Duration::from_millis(10);
         let mut delivery = Delivery::new(limit, false);
         std::thread::sleep(limit * 2);
-        delivery.settle_unacknowledged(0, &mut queue).unwrap();
+        assert_eq!(delivery.settle_unacknowledged(0).unwrap(), None);
         assert!(!delivery.pending() && delivery.has_room());
     }
 
@@ -310,54 +290,43 @@ mod tests {
 
     #[test]
     fn with_the_collector_accounting_only_its_written_messages_release_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, records) = queue_with(dir.path(), 3);
         let mut delivery = acknowledging();
         delivery.wrote_control(20);
-        delivery.written(records[1].seq, 2, 2, 100); // records 0 and 1: tokens 1 and 2
-        delivery.written(records[2].seq, 1, 1, 50); // record 2: token 3
+        delivery.written(1, 2, 2, 100); // records 0 and 1: tokens 1 and 2
+        delivery.written(2, 1, 1, 50); // record 2: token 3
         // Whatever the socket says (this one: nothing unacknowledged), it
         // releases nothing here.
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        delivery.settle(&socket, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 0, "the TCP stack's word does not count");
-        delivery.collector_said(&written(1), &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 0, "token 2 of the first batch is not written yet");
+        assert_eq!(delivery.settle(&socket).unwrap(), None, "the TCP stack's word does not count");
+        let (_, through) = delivery.collector_said(&written(1)).unwrap();
+        assert_eq!(through, None, "token 2 of the first batch is not written yet");
         assert_eq!(delivery.unacknowledged_records(), 3);
-        delivery.collector_said(&written(2), &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 2);
+        assert_eq!(delivery.collector_said(&written(2)).unwrap(), (CollectorMessage::Written(2), Some(Through(1))));
         assert_eq!(delivery.unacknowledged_records(), 1);
-        delivery.collector_said(&written(3), &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 3);
+        assert_eq!(delivery.collector_said(&written(3)).unwrap().1, Some(Through(2)));
         assert!(!delivery.pending());
     }
 
     #[test]
     fn an_impossible_written_message_is_a_protocol_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, records) = queue_with(dir.path(), 1);
         let mut delivery = acknowledging();
-        delivery.written(records[0].seq, 1, 2, 100);
-        let e = delivery.collector_said(&written(3), &mut queue).unwrap_err();
+        delivery.written(0, 1, 2, 100);
+        let e = delivery.collector_said(&written(3)).unwrap_err();
         assert_eq!(e, AckError::Impossible { acked: 3, previous: 0, sent: 2 }, "past the tokens sent");
-        delivery.collector_said(&written(1), &mut queue).unwrap();
-        let e = delivery.collector_said(&written(0), &mut queue).unwrap_err();
+        delivery.collector_said(&written(1)).unwrap();
+        let e = delivery.collector_said(&written(0)).unwrap_err();
         assert_eq!(e, AckError::Impossible { acked: 0, previous: 1, sent: 2 }, "going down");
-        assert_eq!(queue.stats().acknowledged, 0);
+        assert_eq!(delivery.unacknowledged_records(), 1);
     }
 
     #[test]
     fn while_the_accounting_is_unknown_nothing_is_released() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_producer, mut queue, records) = queue_with(dir.path(), 1);
         let mut delivery = Delivery::new(Duration::from_secs(60), true);
-        delivery.written(records[0].seq, 1, 1, 100);
+        delivery.written(0, 1, 1, 100);
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        delivery.settle(&socket, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 0);
+        assert_eq!(delivery.settle(&socket).unwrap(), None);
         delivery.fall_back_to_tcp_stack();
         assert_eq!(delivery.accounting(), Some(Accounting::TcpStack));
-        delivery.settle_unacknowledged(0, &mut queue).unwrap();
-        assert_eq!(queue.stats().acknowledged, 1, "the fallback releases what the TCP stack has");
+        assert_eq!(delivery.settle_unacknowledged(0).unwrap(), Some(Through(0)), "the fallback releases what the TCP stack has");
     }
 }

@@ -24,19 +24,24 @@
 //!   half-closes, and rsyslog 8.2504+ closes idle sessions) means: stop
 //!   sending, reconnect.
 //! - [`session`]: sending on one session: records from the queue, packed
-//!   into tokens, until the session ends ([`SessionEnd`]).
+//!   into tokens, until the session ends ([`SessionEnd`]); its send loop's
+//!   rules, which waits stand in each state and what each event leads to,
+//!   are [`sending`]'s, a state machine without I/O.
 //!   Before the context expires the session re-keys: it ends once all it
 //!   sent is acknowledged ([`SessionEnd::Rekey`]), and this loop reconnects
 //!   at once. A hand-back ends the same way ([`SessionEnd::HandedBack`]).
-//! - [`delivery`]: a record is acknowledged (and may leave the disk queue)
-//!   once the collector's TCP stack has acknowledged the bytes of the token
-//!   holding it (bytes written minus the socket's unacknowledged send queue).
-//!   A send queue that makes no progress for a while (a cut network, a frozen
-//!   peer) ends the session; after a reconnect the unacknowledged records go
-//!   again.
+//! - [`delivery`]: a record is delivered once the collector's TCP stack has
+//!   acknowledged the bytes of the token holding it (bytes written minus the
+//!   socket's unacknowledged send queue), or, on an acknowledged session, once
+//!   the collector says it wrote that token. It returns "delivered through
+//!   record N", which the session acknowledges in the queue (the record may
+//!   then leave the disk). A send queue that makes no progress for a while (a
+//!   cut network, a frozen peer) ends the session; after a reconnect the
+//!   unacknowledged records go again.
 
 mod connection;
 mod delivery;
+mod sending;
 mod session;
 
 use std::sync::atomic::Ordering;
@@ -49,9 +54,10 @@ use queue::Consumer;
 
 use crate::backoff::Backoff;
 use crate::config::ForwardConfig;
-use crate::stats::ActionStats;
+use crate::stats::{ActionStats, SessionDown};
 use connection::Connection;
-use session::{SessionEnd, Sent};
+use sending::SessionEnd;
+use session::Sent;
 
 /// A session that stayed up this long resets the backoff.
 const STABLE_SESSION: Duration = Duration::from_secs(10);
@@ -251,7 +257,11 @@ async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut sto
                 found = &mut probe, if better.is_none() => better = Some(found),
             }
         };
-        stats.session_down(matches!(end, SessionEnd::Broken(_)));
+        stats.session_down(match end {
+            SessionEnd::Broken(_) => SessionDown::Broken,
+            SessionEnd::CollectorClosed => SessionDown::ClosedByCollector,
+            SessionEnd::Stopped | SessionEnd::Rekey { .. } | SessionEnd::HandedBack => SessionDown::Ended,
+        });
         match end {
             SessionEnd::Stopped => return,
             SessionEnd::HandedBack => {
@@ -265,6 +275,11 @@ async fn forward(collectors: &mut [Collector<'_>], queue: &mut Consumer, mut sto
             }
             SessionEnd::Broken(why) => {
                 tracing::info!(collector = %current.name, reason = %why, "session ended; reconnecting");
+                current.session_broke(connected.elapsed());
+            }
+            SessionEnd::CollectorClosed => {
+                // The same line as a broken session's, as before `sessions.closed` counted these apart.
+                tracing::info!(collector = %current.name, reason = "the collector is shutting down (all sent was acknowledged)", "session ended; reconnecting");
                 current.session_broke(connected.elapsed());
             }
         }

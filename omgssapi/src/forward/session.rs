@@ -41,26 +41,22 @@
 use std::time::{Duration, Instant};
 
 use daemon::signals::Shutdown;
-use gsswire::ack::{AckError, CollectorMessage};
-use gsswire::{FrameError, FrameWriter, GssError, Session, UnwrapError};
+use gsswire::ack::CollectorMessage;
+use gsswire::{FrameWriter, Session};
 use queue::{Consumer, Record};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 
-use super::connection::{CloseWatch, Closed, Connection, Heard};
-use super::delivery::{Accounting, Delivery, Stalled};
+use super::connection::{self, CloseWatch, Closed, Connection};
+use super::delivery::{Accounting, Delivery, Through};
+use super::sending::{Action, AfterDrain, Cause, Event, Facts, Heard, SendLoop, SessionEnd, Settings, STALLED};
 use crate::config::{Acknowledged, ForwardConfig};
 use crate::stats::ActionStats;
 
 /// After this much quiet, give the close watcher a chance before writing.
 const IDLE: Duration = Duration::from_secs(1);
-/// A write that cannot complete for this long, or unacknowledged bytes that
-/// make no progress for this long, end the session.
-const STALLED: Duration = Duration::from_secs(20);
 /// How often delivery is checked while records are in flight.
 const ACK_POLL: Duration = Duration::from_millis(50);
-/// How long a stopping shipper waits for the acknowledgements of what it sent.
-const DRAIN_ON_STOP: Duration = Duration::from_secs(10);
 /// With TCP-level accounting, after the collector closed or when the shipper
 /// stops, how long what is in flight may take to be acknowledged by its TCP
 /// before it is sent again on the next session.
@@ -75,48 +71,6 @@ pub struct Sent {
     /// ended: they were (or will be) sent again, so the collector may hold
     /// up to this many duplicates.
     pub unacknowledged: u64,
-}
-
-/// How a session ended.
-#[derive(Debug)]
-pub enum SessionEnd {
-    /// The shipper is stopping: no reconnect.
-    Stopped,
-    /// The session cannot go on: reconnect, and send the unacknowledged
-    /// records again.
-    Broken(Cause),
-    /// The context is near the end of its lifetime and everything written
-    /// on it is acknowledged: reconnect at once.
-    Rekey { lifetime: Duration },
-    /// `hand_back` was triggered and everything written on this session is
-    /// acknowledged: the action's own collector takes the queue back.
-    HandedBack,
-}
-
-/// Why a session stopped taking records and ends once all it sent is
-/// acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Winding {
-    /// The context is near the end of its lifetime.
-    Rekey,
-    /// The action's own collector is back (on a backup collector).
-    HandBack,
-}
-
-impl Winding {
-    fn end(self, lifetime: Duration) -> SessionEnd {
-        match self {
-            Winding::Rekey => SessionEnd::Rekey { lifetime },
-            Winding::HandBack => SessionEnd::HandedBack,
-        }
-    }
-
-    fn doing(self) -> &'static str {
-        match self {
-            Winding::Rekey => "re-keying",
-            Winding::HandBack => "handing back to the action's own collector",
-        }
-    }
 }
 
 /// Re-keying starts this long before the context expires: a quarter of its
@@ -134,34 +88,6 @@ pub fn rekey_at(now: Instant, expires: Option<Instant>) -> Option<Instant> {
     Some(now + lifetime.saturating_sub(margin).max(MIN_SESSION))
 }
 
-/// Why a session broke.
-#[derive(Debug, thiserror::Error)]
-pub enum Cause {
-    /// Seen by the close watcher on the read half.
-    #[error(transparent)]
-    Closed(#[from] Closed),
-    #[error("a write made no progress for {0:?}: network or collector stuck")]
-    WriteStalled(Duration),
-    #[error(transparent)]
-    DeliveryStalled(#[from] Stalled),
-    #[error("wrap failed: {0}")]
-    Wrap(GssError),
-    #[error("write failed: {0}")]
-    Write(FrameError),
-    #[error("the collector does not acknowledge (no answer to the request within {0:?}); $ActionGSSForwardAcknowledged on: not sending to it")]
-    NotAcknowledging(Duration),
-    #[error("acknowledgement token refused: {0}")]
-    AckUnwrap(UnwrapError),
-    #[error(transparent)]
-    Ack(#[from] AckError),
-    #[error("the collector is shutting down (all sent was acknowledged)")]
-    CollectorClosing,
-    #[error("the collector did not acknowledge everything and close within {0:?} of our half-close")]
-    DrainTimedOut(Duration),
-    #[error("{doing}: the collector closed before acknowledging {records} records sent")]
-    EndUnacknowledged { doing: &'static str, records: u64 },
-}
-
 /// Sends the queue's records on `connection` until the session ends; counts
 /// what was sent into `sent`, and logs what was sent and not acknowledged.
 /// Once `hand_back` is triggered, sends nothing more and ends when all it
@@ -175,15 +101,29 @@ pub async fn send_until_ended(
     stats: &ActionStats,
     hand_back: Shutdown,
 ) -> SessionEnd {
-    let mut delivery = Delivery::new(STALLED, config.acknowledged != Acknowledged::Off);
-    let end = send(config, queue, connection, stop, hand_back, sent, stats, &mut delivery).await;
-    let unacknowledged = delivery.unacknowledged_records();
+    let Connection { writer, session, closed } = connection;
+    let asked = config.acknowledged != Acknowledged::Off;
+    let mut on = OnSession {
+        config,
+        queue,
+        writer,
+        session,
+        closed,
+        delivery: Delivery::new(STALLED, asked),
+        sent,
+        stats,
+        asked,
+        plain: Vec::with_capacity(config.batch_bytes + 8192),
+        last_write: Instant::now(),
+    };
+    let end = on.run(stop, hand_back).await;
+    let unacknowledged = on.delivery.unacknowledged_records();
     if unacknowledged > 0 {
-        sent.unacknowledged += unacknowledged;
+        on.sent.unacknowledged += unacknowledged;
         tracing::warn!(
             unacknowledged,
-            unacknowledged_total = sent.unacknowledged,
-            accounting = match delivery.accounting() {
+            unacknowledged_total = on.sent.unacknowledged,
+            accounting = match on.delivery.accounting() {
                 Some(Accounting::TcpStack) => "the collector's TCP stack",
                 Some(Accounting::Collector) => "the collector's acknowledgements",
                 None => "undecided",
@@ -195,279 +135,272 @@ pub async fn send_until_ended(
     end
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send(
-    config: &ForwardConfig,
-    queue: &mut Consumer,
-    connection: Connection,
-    stop: &mut Shutdown,
-    mut hand_back: Shutdown,
-    sent: &mut Sent,
-    stats: &ActionStats,
-    delivery: &mut Delivery,
-) -> SessionEnd {
-    let Connection { mut writer, mut session, mut closed } = connection;
-    let established = Instant::now();
-    let rekey_deadline = rekey_at(established, session.expires_at());
-    let lifetime = rekey_deadline.map_or(Duration::ZERO, |d| d - established);
-    // A far deadline stands in for "never" so that the select stays simple.
-    let rekey = tokio::time::sleep_until(
-        rekey_deadline.unwrap_or(established + Duration::from_secs(100 * 365 * 86400)).into(),
-    );
-    tokio::pin!(rekey);
-    let mut winding: Option<Winding> = None;
-    let asked = config.acknowledged != Acknowledged::Off;
-    let required = config.acknowledged == Acknowledged::On;
-    if asked {
-        match send_token(&mut session, &mut writer, gsswire::ack::REQUEST).await {
-            Ok(bytes) => delivery.wrote_control(bytes),
-            Err(cause) => return SessionEnd::Broken(cause),
+/// One session being sent on: the I/O side of the send loop, whose rules
+/// are [`SendLoop`]'s.
+struct OnSession<'a> {
+    config: &'a ForwardConfig,
+    queue: &'a mut Consumer,
+    writer: FrameWriter<OwnedWriteHalf>,
+    session: Session,
+    closed: CloseWatch,
+    delivery: Delivery,
+    sent: &'a mut Sent,
+    stats: &'a ActionStats,
+    /// Whether this session asked for acknowledgements.
+    asked: bool,
+    /// The plaintext of the token being packed.
+    plain: Vec<u8>,
+    last_write: Instant,
+}
+
+/// What woke the select.
+enum Woken {
+    Event(Event),
+    Heard(connection::Heard),
+}
+
+impl OnSession<'_> {
+    async fn run(&mut self, stop: &mut Shutdown, mut hand_back: Shutdown) -> SessionEnd {
+        let established = Instant::now();
+        let rekey_deadline = rekey_at(established, self.session.expires_at());
+        let lifetime = rekey_deadline.map_or(Duration::ZERO, |d| d - established);
+        // A far deadline stands in for "never" so that the select stays simple.
+        let rekey = tokio::time::sleep_until(
+            rekey_deadline.unwrap_or(established + Duration::from_secs(100 * 365 * 86400)).into(),
+        );
+        tokio::pin!(rekey);
+        let config = self.config;
+        let mut rules = SendLoop::new(Settings {
+            asked: self.asked,
+            required: config.acknowledged == Acknowledged::On,
+            heartbeat: config.heartbeat.is_some(),
+            rekeys: rekey_deadline.is_some(),
+            lifetime,
+            handshake_timeout: config.handshake_timeout,
+        });
+        if self.asked {
+            match self.send_token(gsswire::ack::REQUEST).await {
+                Ok(bytes) => self.delivery.wrote_control(bytes),
+                Err(cause) => return SessionEnd::Broken(cause),
+            }
+        }
+        let hello_deadline = tokio::time::Instant::now() + config.handshake_timeout;
+        let mut tick = tokio::time::interval(ACK_POLL);
+        loop {
+            let action = match rules.on_turn(self.facts()) {
+                Some(action) => action,
+                None => {
+                    let waits = rules.waits(self.facts());
+                    let heartbeat_at = self.last_write.checked_add(config.heartbeat.unwrap_or_default()).unwrap_or(self.last_write);
+                    // Only cancellation-safe waits stand in the select: popping
+                    // records happens after it, so no record is taken and then dropped.
+                    let woken = tokio::select! {
+                        _ = self.queue.wait_for_data(), if waits.queue => Woken::Event(Event::QueueHasData),
+                        _ = &mut rekey, if waits.rekey => Woken::Event(Event::RekeyDue),
+                        _ = hand_back.triggered(), if waits.hand_back => Woken::Event(Event::HandBack),
+                        heard = self.closed.wait() => Woken::Heard(heard),
+                        _ = stop.triggered() => Woken::Event(Event::Stop),
+                        _ = tokio::time::sleep_until(hello_deadline), if waits.hello => Woken::Event(Event::HelloTimedOut),
+                        // An idle acknowledged session tells the collector it is
+                        // alive with an empty data token, which writes nothing there.
+                        _ = tokio::time::sleep_until(heartbeat_at.into()), if waits.heartbeat => Woken::Event(Event::HeartbeatDue),
+                        _ = tick.tick(), if waits.tick => Woken::Event(Event::Tick),
+                    };
+                    let event = match woken {
+                        Woken::Event(event) => event,
+                        Woken::Heard(heard) => Event::Heard(self.on_heard(heard)),
+                    };
+                    rules.step(event, self.facts())
+                }
+            };
+            if let Some(end) = self.perform(action, &mut rules).await {
+                return end;
+            }
         }
     }
-    let hello_deadline = tokio::time::Instant::now() + config.handshake_timeout;
-    let max_records = if config.one_message_per_token { 256 } else { 4096 };
-    let mut last_write = Instant::now();
-    let mut plain = Vec::with_capacity(config.batch_bytes + 8192);
-    let mut tick = tokio::time::interval(ACK_POLL);
-    let mut peer = Peer { session: &mut session, closed: &mut closed, asked };
-    loop {
-        if let Some(winding) = winding {
-            match delivery.accounting() {
-                // The collector's word is what counts: end gracefully, as
-                // on stop, and re-key or hand back once it acknowledged
-                // everything.
-                Some(Accounting::Collector) => {
-                    tracing::info!(
-                        unacknowledged = delivery.unacknowledged_records(),
-                        "{}: half-closing after the last data token and waiting for the collector's last acknowledgements",
-                        winding.doing()
+
+    /// Does `action` and what it leads to; the end of the session, if it ends.
+    async fn perform(&mut self, action: Action, rules: &mut SendLoop) -> Option<SessionEnd> {
+        let mut next = Some(action);
+        while let Some(action) = next.take() {
+            next = match action {
+                Action::Wait => None,
+                Action::SendBatch => self.send_batch(rules).await,
+                Action::SendHeartbeat => match self.send_token(gsswire::ack::HEARTBEAT).await {
+                    Ok(bytes) => {
+                        self.delivery.wrote_heartbeat(bytes);
+                        self.last_write = Instant::now();
+                        None
+                    }
+                    Err(cause) => Some(Action::End(SessionEnd::Broken(cause))),
+                },
+                Action::Settle => self.settle().err().map(|cause| Action::End(SessionEnd::Broken(cause))),
+                Action::FallBackToTcpStack => {
+                    tracing::warn!(
+                        collector = %self.config.target.host,
+                        waited = ?self.config.handshake_timeout,
+                        "the collector does not acknowledge (a stock rsyslog?): records are released once its TCP stack has them, \
+                         so a collector crash can lose what it had received and not written"
                     );
-                    if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
-                        return SessionEnd::Broken(cause);
-                    }
-                    if delivery.pending() {
-                        let records = delivery.unacknowledged_records();
-                        return SessionEnd::Broken(Cause::EndUnacknowledged { doing: winding.doing(), records });
-                    }
-                    return winding.end(lifetime);
+                    self.delivery.fall_back_to_tcp_stack();
+                    None
                 }
-                Some(Accounting::TcpStack) if !delivery.pending() => return winding.end(lifetime),
-                // TCP-level: the tick settles until nothing is pending.
-                // Undecided: the Hello or its timeout decides first.
-                Some(Accounting::TcpStack) | None => {}
-            }
+                Action::Drain { limit, then } => {
+                    if let AfterDrain::Winding(winding) = then {
+                        tracing::info!(
+                            unacknowledged = self.delivery.unacknowledged_records(),
+                            "{}: half-closing after the last data token and waiting for the collector's last acknowledgements",
+                            winding.doing()
+                        );
+                    }
+                    let result = self.drain(limit).await;
+                    if let (AfterDrain::Stopping, Err(cause)) = (then, &result) {
+                        tracing::warn!(reason = %cause, "stopping: not every record sent was acknowledged");
+                    }
+                    return Some(rules.drained(then, result, self.facts(), self.delivery.unacknowledged_records()));
+                }
+                Action::SettleInFlight { then } => {
+                    self.settle_in_flight().await;
+                    return Some(then);
+                }
+                Action::End(end) => return Some(end),
+            };
         }
-        let undecided = delivery.accounting().is_none();
-        let may_send = delivery.has_room() && !(required && undecided) && winding.is_none();
-        // Only cancellation-safe waits stand in the select: popping records
-        // happens after it, so no record is taken and then dropped.
-        tokio::select! {
-            _ = queue.wait_for_data(), if may_send => {}
-            _ = &mut rekey, if winding.is_none() && rekey_deadline.is_some() => {
-                winding = Some(Winding::Rekey);
-                continue;
-            }
-            _ = hand_back.triggered(), if winding.is_none() => {
-                winding = Some(Winding::HandBack);
-                continue;
-            }
-            heard = peer.closed.wait() => {
-                let heard = settle_if_closed(heard, delivery, &writer, queue).await;
-                match peer.on_heard(heard, delivery, queue) {
-                    Ok(Next::Go) => continue,
-                    Ok(Next::Closing) => {
-                        return match drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
-                            Ok(()) => SessionEnd::Broken(Cause::CollectorClosing),
-                            Err(cause) => SessionEnd::Broken(cause),
-                        };
-                    }
-                    Err(cause) => return SessionEnd::Broken(cause),
-                }
-            }
-            _ = stop.triggered() => {
-                match delivery.accounting() {
-                    Some(Accounting::Collector) if delivery.pending() => {
-                        if let Err(cause) = drain(&mut writer, &mut peer, delivery, queue, DRAIN_ON_STOP).await {
-                            tracing::warn!(reason = %cause, "stopping: not every record sent was acknowledged");
-                        }
-                    }
-                    // What is in flight is the collector's once its TCP has
-                    // it: waiting for that (briefly) keeps a restart from
-                    // sending it twice.
-                    Some(Accounting::TcpStack) => settle_in_flight(delivery, &writer, queue).await,
-                    _ => {}
-                }
-                return SessionEnd::Stopped;
-            }
-            _ = tokio::time::sleep_until(hello_deadline), if asked && undecided => {
-                if required {
-                    return SessionEnd::Broken(Cause::NotAcknowledging(config.handshake_timeout));
-                }
-                tracing::warn!(
-                    collector = %config.target.host,
-                    waited = ?config.handshake_timeout,
-                    "the collector does not acknowledge (a stock rsyslog?): records are released once its TCP stack has them, \
-                     so a collector crash can lose what it had received and not written"
-                );
-                delivery.fall_back_to_tcp_stack();
-                continue;
-            }
-            // An idle acknowledged session tells the collector it is alive
-            // with an empty data token, which writes nothing there.
-            _ = tokio::time::sleep_until(last_write.checked_add(config.heartbeat.unwrap_or_default()).unwrap_or(last_write).into()),
-                if config.heartbeat.is_some() && winding.is_none() && delivery.accounting() == Some(Accounting::Collector) => {
-                match send_token(peer.session, &mut writer, gsswire::ack::HEARTBEAT).await {
-                    Ok(bytes) => delivery.wrote_heartbeat(bytes),
-                    Err(cause) => return SessionEnd::Broken(cause),
-                }
-                last_write = Instant::now();
-                continue;
-            }
-            _ = tick.tick(), if delivery.pending() || winding.is_some() => {
-                if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
-                    return SessionEnd::Broken(stalled.into());
-                }
-                continue;
-            }
-        }
-        let batch = match queue.next_batch(max_records, config.batch_bytes * 4).await {
+        None
+    }
+
+    fn facts(&self) -> Facts {
+        Facts { accounting: self.delivery.accounting(), pending: self.delivery.pending(), has_room: self.delivery.has_room() }
+    }
+
+    /// Takes a batch from the queue and writes it; what follows, if anything
+    /// but waiting does.
+    async fn send_batch(&mut self, rules: &mut SendLoop) -> Option<Action> {
+        let config = self.config;
+        let max_records = if config.one_message_per_token { 256 } else { 4096 };
+        let batch = match self.queue.next_batch(max_records, config.batch_bytes * 4).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "reading the queue failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+                return None;
             }
         };
-        if last_write.elapsed() > IDLE {
+        if self.last_write.elapsed() > IDLE {
             // After a quiet spell the peer may have closed: let the watcher
             // see it before a message goes into a dead connection.
             tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(5)).await;
-            while let Some(heard) = peer.closed.seen() {
-                match peer.on_heard(heard, delivery, queue) {
-                    Ok(Next::Go) => {}
-                    Ok(Next::Closing) => {
-                        // Nothing of this batch went out: it stays queued.
-                        return match drain(&mut writer, &mut peer, delivery, queue, STALLED).await {
-                            Ok(()) => SessionEnd::Broken(Cause::CollectorClosing),
-                            Err(cause) => SessionEnd::Broken(cause),
-                        };
-                    }
-                    Err(cause) => return SessionEnd::Broken(cause),
+            while let Some(heard) = self.closed.seen() {
+                let heard = self.on_heard(heard);
+                match rules.step(Event::Heard(heard), self.facts()) {
+                    Action::Wait => {}
+                    // Nothing of this batch went out: it stays queued.
+                    ending => return Some(ending),
                 }
             }
         }
         // A write that cannot complete (send buffer full, peer gone silent)
         // is the same stall as unacknowledged bytes that do not move.
-        let written = match tokio::time::timeout(STALLED, write_batch(config, peer.session, &mut writer, &batch, &mut plain)).await {
-            Ok(r) => r,
-            Err(_) => return SessionEnd::Broken(Cause::WriteStalled(STALLED)),
+        let written = tokio::time::timeout(STALLED, write_batch(config, &mut self.session, &mut self.writer, &batch, &mut self.plain)).await;
+        let (tokens, bytes) = match written {
+            Ok(Ok(written)) => written,
+            Ok(Err(cause)) => return Some(Action::End(SessionEnd::Broken(cause))),
+            Err(_) => return Some(Action::End(SessionEnd::Broken(Cause::WriteStalled(STALLED)))),
         };
-        match written {
-            Ok((tokens, bytes)) => {
-                sent.messages += batch.len() as u64;
-                sent.tokens += tokens;
-                stats.sent_batch(batch.len() as u64, tokens, bytes);
-                if let Some(last) = batch.last() {
-                    delivery.written(last.seq, batch.len() as u64, tokens, bytes);
-                }
+        self.sent.messages += batch.len() as u64;
+        self.sent.tokens += tokens;
+        self.stats.sent_batch(batch.len() as u64, tokens, bytes);
+        if let Some(last) = batch.last() {
+            self.delivery.written(last.seq, batch.len() as u64, tokens, bytes);
+        }
+        self.last_write = Instant::now();
+        self.settle().err().map(|cause| Action::End(SessionEnd::Broken(cause)))
+    }
+
+    /// Asks the delivery what is acknowledged now, and acknowledges it in the queue.
+    fn settle(&mut self) -> Result<(), Cause> {
+        let through = self.delivery.settle(self.writer.get_ref().as_ref())?;
+        self.acknowledge(through);
+        Ok(())
+    }
+
+    /// Records, in the queue's checkpoint, that everything through `through` is delivered.
+    fn acknowledge(&mut self, through: Option<Through>) {
+        if let Some(Through(seq)) = through {
+            if let Err(e) = self.queue.ack(seq) {
+                tracing::error!(error = %e, "cannot record delivery in the queue checkpoint");
             }
-            Err(cause) => return SessionEnd::Broken(cause),
-        }
-        last_write = Instant::now();
-        if let Err(stalled) = delivery.settle(writer.get_ref().as_ref(), queue) {
-            return SessionEnd::Broken(stalled.into());
         }
     }
-}
 
-/// With TCP-level accounting, when `heard` is the collector closing the
-/// session: a collector that half-closes still reads what is on its way to
-/// it, so its TCP stack is given [`IN_FLIGHT_SETTLE`] to take that before
-/// the records count as undelivered (or the next session sends them again).
-/// On an acknowledged session nothing is done here: the collector's own
-/// acknowledgements (and its Closing, then the drain) govern.
-async fn settle_if_closed(heard: Heard, delivery: &mut Delivery, writer: &FrameWriter<OwnedWriteHalf>, queue: &mut Consumer) -> Heard {
-    if matches!(heard, Heard::Closed(_)) && delivery.accounting() == Some(Accounting::TcpStack) {
-        settle_in_flight(delivery, writer, queue).await;
-    }
-    heard
-}
-
-/// With TCP-level accounting: gives the collector's TCP stack
-/// [`IN_FLIGHT_SETTLE`] to acknowledge what is in flight, acknowledging it in
-/// the queue as it does (what is left goes again on the next session).
-async fn settle_in_flight(delivery: &mut Delivery, writer: &FrameWriter<OwnedWriteHalf>, queue: &mut Consumer) {
-    let deadline = Instant::now() + IN_FLIGHT_SETTLE;
-    while delivery.pending() && Instant::now() < deadline {
-        if delivery.settle(writer.get_ref().as_ref(), queue).is_err() || !delivery.pending() {
-            break;
+    /// With TCP-level accounting: gives the collector's TCP stack
+    /// [`IN_FLIGHT_SETTLE`] to acknowledge what is in flight, acknowledging it
+    /// in the queue as it does (what is left goes again on the next session).
+    async fn settle_in_flight(&mut self) {
+        let deadline = Instant::now() + IN_FLIGHT_SETTLE;
+        while self.delivery.pending() && Instant::now() < deadline {
+            if self.settle().is_err() || !self.delivery.pending() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
 
-/// The collector's side of a session, as the shipper hears it.
-struct Peer<'a> {
-    session: &'a mut Session,
-    closed: &'a mut CloseWatch,
-    /// Whether this session asked for acknowledgements.
-    asked: bool,
-}
-
-/// What to do after a collector message.
-enum Next {
-    Go,
-    /// The collector is shutting down: stop sending, half-close, drain.
-    Closing,
-}
-
-impl Peer<'_> {
-    /// Handles what the watcher read: a collector message of the
-    /// acknowledged mode, or the end of the session.
-    fn on_heard(&mut self, heard: Heard, delivery: &mut Delivery, queue: &mut Consumer) -> Result<Next, Cause> {
+    /// What the watcher read: a collector message of the acknowledged mode
+    /// (acted on by the delivery), or the end of the session.
+    fn on_heard(&mut self, heard: connection::Heard) -> Heard {
         let token = match heard {
-            Heard::Token(token) => token,
-            Heard::Closed(why) => return Err(why.into()),
+            connection::Heard::Token(token) => token,
+            connection::Heard::Closed(why) => return Heard::Closed(why),
         };
         if !self.asked {
-            return Err(Closed::DataAfterHandshake.into());
+            return Heard::Broke(Closed::DataAfterHandshake.into());
         }
-        let plain = self.session.unwrap(&token).map_err(Cause::AckUnwrap)?;
-        match delivery.collector_said(&plain.data, queue)? {
+        let plain = match self.session.unwrap(&token) {
+            Ok(plain) => plain,
+            Err(e) => return Heard::Broke(Cause::AckUnwrap(e)),
+        };
+        let (message, through) = match self.delivery.collector_said(&plain.data) {
+            Ok(said) => said,
+            Err(e) => return Heard::Broke(e.into()),
+        };
+        self.acknowledge(through);
+        match message {
             CollectorMessage::Hello => {
                 tracing::info!("the collector acknowledges what it writes: records leave the queue on its word");
-                Ok(Next::Go)
+                Heard::Go
             }
-            CollectorMessage::Written(_) => Ok(Next::Go),
-            CollectorMessage::Closing => Ok(Next::Closing),
+            CollectorMessage::Written(_) => Heard::Go,
+            CollectorMessage::Closing => Heard::Closing,
         }
     }
-}
 
-/// A graceful end in the acknowledged mode: half-closes (nothing more is
-/// sent), then takes the collector's last acknowledgements until it closes,
-/// within `limit`.
-async fn drain(
-    writer: &mut FrameWriter<OwnedWriteHalf>,
-    peer: &mut Peer<'_>,
-    delivery: &mut Delivery,
-    queue: &mut Consumer,
-    limit: Duration,
-) -> Result<(), Cause> {
-    // An error here means the connection is gone already: the watcher says how.
-    let _ = writer.get_mut().shutdown().await;
-    let until_closed = async {
-        loop {
-            match peer.closed.wait().await {
-                Heard::Closed(Closed::ByCollector) => return Ok(()),
-                heard => {
-                    peer.on_heard(heard, delivery, queue)?;
+    /// A graceful end in the acknowledged mode: half-closes (nothing more is
+    /// sent), then takes the collector's last acknowledgements until it
+    /// closes, within `limit`.
+    async fn drain(&mut self, limit: Duration) -> Result<(), Cause> {
+        // An error here means the connection is gone already: the watcher says how.
+        let _ = self.writer.get_mut().shutdown().await;
+        let until_closed = async {
+            loop {
+                match self.closed.wait().await {
+                    connection::Heard::Closed(Closed::ByCollector) => return Ok(()),
+                    heard => match self.on_heard(heard) {
+                        Heard::Go | Heard::Closing => {}
+                        Heard::Closed(why) => return Err(why.into()),
+                        Heard::Broke(cause) => return Err(cause),
+                    },
                 }
             }
-        }
-    };
-    tokio::time::timeout(limit, until_closed).await.unwrap_or(Err(Cause::DrainTimedOut(limit)))
+        };
+        tokio::time::timeout(limit, until_closed).await.unwrap_or(Err(Cause::DrainTimedOut(limit)))
+    }
+
+    /// Wraps and writes one token; returns the bytes put on the wire.
+    async fn send_token(&mut self, plain: &[u8]) -> Result<u64, Cause> {
+        send_token(&mut self.session, &mut self.writer, plain).await
+    }
 }
 
 /// Packs records into tokens of at most `batch_bytes` of plaintext (one
