@@ -13,7 +13,6 @@
 pub mod expected;
 pub mod report;
 pub mod settings;
-pub mod state_file;
 pub mod table;
 
 use std::net::IpAddr;
@@ -27,6 +26,7 @@ use daemon::metrics_http::{Health, HealthCheck};
 use daemon::signals::Shutdown;
 use syslog::Origin;
 
+use gsslog_senders::state_file;
 pub use settings::SenderSettings;
 use table::{Senders, Status, Transition};
 

@@ -54,7 +54,7 @@ impl SenderSettings {
 
     /// Where the table is kept, if anywhere.
     pub fn state_file(&self) -> Option<PathBuf> {
-        self.work_directory.as_ref().map(|d| d.join(super::state_file::FILE_NAME))
+        self.work_directory.as_ref().map(|d| d.join(gsslog_senders::state_file::FILE_NAME))
     }
 }
 

@@ -7,59 +7,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use gsslog_senders::{Sender, Status};
+
 use super::expected::{principal_matches, ExpectedSenders};
-
-/// What the collector makes of a sender.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    /// No expected senders list: nothing to judge.
-    #[default]
-    Unlisted,
-    /// On the list, and heard from within `$InputGSSServerSilentAfter`.
-    Expected,
-    /// On the list, and not heard from for longer.
-    Silent,
-    /// Not on the list.
-    Unexpected,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Unlisted => "unlisted",
-            Status::Expected => "ok",
-            Status::Silent => "silent",
-            Status::Unexpected => "unexpected",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Status> {
-        [Status::Unlisted, Status::Expected, Status::Silent, Status::Unexpected].into_iter().find(|s| s.name() == name)
-    }
-}
-
-/// One sender's row. Times are seconds since the Unix epoch; "today" is the
-/// UTC day `day` (days since the epoch).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sender {
-    pub principal: Option<String>,
-    pub last_message: Option<u64>,
-    pub last_heartbeat: Option<u64>,
-    pub day: u64,
-    pub messages_today: u64,
-    pub bytes_today: u64,
-    pub status: Status,
-    /// Heard from while silent: shown as expected at once, logged as back
-    /// by the next [`Senders::check`].
-    pub returned: bool,
-}
-
-impl Sender {
-    /// The last time anything came from it: a message or a heartbeat.
-    pub fn last_seen(&self) -> Option<u64> {
-        self.last_message.max(self.last_heartbeat)
-    }
-}
 
 /// A status change, logged once at warning level.
 #[derive(Debug, Clone, PartialEq, Eq)]
