@@ -9,6 +9,9 @@ use super::expected::ExpectedSenders;
 
 /// When no `$InputGSSServerSilentAfter` and no `$MarkMessagePeriod` say otherwise.
 pub const DEFAULT_SILENT_AFTER: Duration = Duration::from_secs(600);
+/// When no `$InputGSSServerForgetSendersAfter` says otherwise: a month
+/// keeps a node off for maintenance; the table of one-off senders stays small.
+pub const DEFAULT_FORGET_AFTER_DAYS: u64 = 30;
 
 #[derive(Debug, Clone, Default)]
 pub struct SenderSettings {
@@ -21,6 +24,8 @@ pub struct SenderSettings {
     /// `$MarkMessagePeriod SECONDS`: the nodes' mark period, stated once
     /// for the grid; the default silence limit is three of them.
     pub mark_period: Option<Duration>,
+    /// `$InputGSSServerForgetSendersAfter DAYS` (0: never).
+    pub forget_after_days: Option<u64>,
 }
 
 impl SenderSettings {
@@ -37,6 +42,11 @@ impl SenderSettings {
                     self.silent_after = Some(s);
                 }
             }
+            "inputgssserverforgetsendersafter" => {
+                if let Some(days) = d.count(0) {
+                    self.forget_after_days = Some(days as u64);
+                }
+            }
             "markmessageperiod" => {
                 if let Some(s) = d.positive_seconds() {
                     self.mark_period = Some(s);
@@ -50,6 +60,12 @@ impl SenderSettings {
     /// `$InputGSSServerSilentAfter`, else three `$MarkMessagePeriod`s, else 10 minutes.
     pub fn silent_after(&self) -> Duration {
         self.silent_after.or(self.mark_period.map(|p| p * 3)).unwrap_or(DEFAULT_SILENT_AFTER)
+    }
+
+    /// Seconds after which a sender off the list and not heard from is
+    /// dropped from the table (0: never).
+    pub fn forget_after(&self) -> u64 {
+        self.forget_after_days.unwrap_or(DEFAULT_FORGET_AFTER_DAYS).saturating_mul(86_400)
     }
 
     /// Where the table is kept, if anywhere.
@@ -82,6 +98,17 @@ mod tests {
         assert!(!apply(&mut s, "InputGSSServerSilentAfter", "45").has_errors());
         assert_eq!(s.silent_after(), Duration::from_secs(45));
         assert!(apply(&mut s, "InputGSSServerSilentAfter", "0").has_errors());
+    }
+
+    #[test]
+    fn senders_are_forgotten_after_thirty_days_or_as_told() {
+        let mut s = SenderSettings::default();
+        assert_eq!(s.forget_after(), 30 * 86_400);
+        assert!(!apply(&mut s, "InputGSSServerForgetSendersAfter", "7").has_errors());
+        assert_eq!(s.forget_after(), 7 * 86_400);
+        assert!(!apply(&mut s, "InputGSSServerForgetSendersAfter", "0").has_errors());
+        assert_eq!(s.forget_after(), 0);
+        assert!(apply(&mut s, "InputGSSServerForgetSendersAfter", "soon").has_errors());
     }
 
     #[test]
