@@ -199,10 +199,17 @@ fn inside_the_namespace() {
     watch(metrics, "every node heard from, the stranger unexpected", &collector, |rows| {
         listed.iter().all(|a| status_of(rows, a) == "ok" && rows[*a].last_seen.is_some()) && status_of(rows, UNLISTED) == "unexpected"
     });
-    let text = get(metrics, "/metrics");
-    for addr in listed {
-        assert!(text.contains(&format!("gsslog_sender_last_heartbeat_timestamp_seconds{{ip=\"{addr}\"")), "{addr} marks are heartbeats:\n{text}");
-    }
+    // A node's first line may be its start message, its first mark a period later.
+    let deadline = Instant::now() + WAIT;
+    let text = loop {
+        let text = get(metrics, "/metrics");
+        let unmarked: Vec<&str> = listed.iter().copied().filter(|addr| !text.contains(&format!("gsslog_sender_last_heartbeat_timestamp_seconds{{ip=\"{addr}\""))).collect();
+        if unmarked.is_empty() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "{unmarked:?}: marks are heartbeats, none seen:\n{text}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(text.contains("gsslog_collector_senders_unexpected 1\n"), "{text}");
     let json = get(metrics, "/senders");
     assert!(json.contains(&format!("\"ip\":\"{UNLISTED}\",\"principal\":null,\"status\":\"unexpected\"")), "{json}");
