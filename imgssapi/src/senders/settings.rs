@@ -7,6 +7,9 @@ use super::expected::ExpectedSenders;
 
 /// When no `$InputGSSServerSilentAfter` and no `$MarkMessagePeriod` say otherwise.
 pub const DEFAULT_SILENT_AFTER: Duration = Duration::from_secs(600);
+/// When no `$InputGSSServerForgetSendersAfter` says otherwise: a month
+/// keeps a node off for maintenance; the table of one-off senders stays small.
+pub const DEFAULT_FORGET_AFTER_DAYS: u64 = 30;
 
 #[derive(Debug, Clone, Default)]
 pub struct SenderSettings {
@@ -19,6 +22,8 @@ pub struct SenderSettings {
     /// `$MarkMessagePeriod SECONDS`: the nodes' mark period, stated once
     /// for the grid; the default silence limit is three of them.
     pub mark_period: Option<Duration>,
+    /// `$InputGSSServerForgetSendersAfter DAYS` (0: never).
+    pub forget_after_days: Option<u64>,
 }
 
 impl SenderSettings {
@@ -27,8 +32,14 @@ impl SenderSettings {
         self.silent_after.or(self.mark_period.map(|p| p * 3)).unwrap_or(DEFAULT_SILENT_AFTER)
     }
 
+    /// Seconds after which a sender off the list and not heard from is
+    /// dropped from the table (0: never).
+    pub fn forget_after(&self) -> u64 {
+        self.forget_after_days.unwrap_or(DEFAULT_FORGET_AFTER_DAYS).saturating_mul(86_400)
+    }
+
     /// Where the table is kept, if anywhere.
     pub fn state_file(&self) -> Option<PathBuf> {
-        self.work_directory.as_ref().map(|d| d.join(super::state_file::FILE_NAME))
+        self.work_directory.as_ref().map(|d| d.join(gsslog_senders::state_file::FILE_NAME))
     }
 }
