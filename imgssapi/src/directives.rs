@@ -625,7 +625,7 @@ pub static TABLE: Table<Settings, TemplateRegistry> = Table {
             "InputGSSServerForgetSendersAfter",
             &Set {
                 kind: Kind { syntax: "DAYS", parse: |d| d.count(0) },
-                to: |s: &mut Settings, days, _, _| s.senders.forget_after_days = Some(days as u64),
+                to: |s: &mut Settings, days, _, _| s.senders.forget_after_days = days as u64,
             },
             DefaultValue::Is("30"),
             Scope::Global,

@@ -11,7 +11,7 @@ pub const DEFAULT_SILENT_AFTER: Duration = Duration::from_secs(600);
 /// keeps a node off for maintenance; the table of one-off senders stays small.
 pub const DEFAULT_FORGET_AFTER_DAYS: u64 = 30;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SenderSettings {
     /// `$WorkDirectory`: where the table is kept across restarts.
     pub work_directory: Option<PathBuf>,
@@ -23,7 +23,19 @@ pub struct SenderSettings {
     /// for the grid; the default silence limit is three of them.
     pub mark_period: Option<Duration>,
     /// `$InputGSSServerForgetSendersAfter DAYS` (0: never).
-    pub forget_after_days: Option<u64>,
+    pub forget_after_days: u64,
+}
+
+impl Default for SenderSettings {
+    fn default() -> SenderSettings {
+        SenderSettings {
+            work_directory: None,
+            expected: None,
+            silent_after: None,
+            mark_period: None,
+            forget_after_days: DEFAULT_FORGET_AFTER_DAYS,
+        }
+    }
 }
 
 impl SenderSettings {
@@ -35,7 +47,7 @@ impl SenderSettings {
     /// Seconds after which a sender off the list and not heard from is
     /// dropped from the table (0: never).
     pub fn forget_after(&self) -> u64 {
-        self.forget_after_days.unwrap_or(DEFAULT_FORGET_AFTER_DAYS).saturating_mul(86_400)
+        self.forget_after_days.saturating_mul(86_400)
     }
 
     /// Where the table is kept, if anywhere.
