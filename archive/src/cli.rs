@@ -33,6 +33,10 @@ pub enum Command {
     Report(ReportArgs),
     /// Sizes and counts of the archive.
     Stats(RootArgs),
+    /// The collector's silent and unexpected senders with their last-seen
+    /// times, on one line. Exit 0 when there are none, 1 when the line names
+    /// some, 2 on error.
+    Senders(SendersArgs),
 }
 
 /// The archive's location, shared by every command.
@@ -50,6 +54,18 @@ pub struct RootArgs {
     /// The collector's tree.
     #[arg(value_name = "ROOT")]
     pub root: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SendersArgs {
+    /// The collector's metrics endpoint ($GssMetricsListen): asks URL/senders,
+    /// or URL itself when it has a path.
+    #[arg(long, value_name = "URL", default_value = crate::senders::DEFAULT_URL)]
+    pub url: String,
+    /// Read the collector's state file instead ($WorkDirectory/imgssapi-senders.state):
+    /// the statuses as the collector last saved them, ages counted to now.
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -30,6 +30,7 @@ pub mod progress;
 pub mod remove;
 pub mod report;
 pub mod seal;
+pub mod senders;
 pub mod source;
 pub mod sshd;
 pub mod stats;

@@ -1,5 +1,6 @@
 //! `gsslog`: the admin's tool. Exit status as grep's where it searches:
-//! 0 found (or done), 1 nothing found (or, for verify, a mismatch), 2 error.
+//! 0 found (or done), 1 nothing found (or, for verify, a mismatch; for senders,
+//! silent or unexpected senders named), 2 error.
 
 use std::io::{IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -7,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use gsslog_archive::cli::{CatArgs, Cli, Command, GrepArgs, Report, ReportArgs, RootArgs, SealArgs, SshdArgs, View};
+use gsslog_archive::cli::{CatArgs, Cli, Command, GrepArgs, Report, ReportArgs, RootArgs, SealArgs, SendersArgs, SshdArgs, View};
 use gsslog_archive::grep::{self, filter::Filter, matcher::Mode};
 use gsslog_archive::linetime::Day;
-use gsslog_archive::{cat, remove, seal, stats, verify};
+use gsslog_archive::{cat, remove, seal, senders, stats, verify};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Grep(args) => run_grep(args),
         Command::Stats(args) => run_stats(args),
         Command::Report(ReportArgs { report: Report::Sshd(args) }) => run_report(args),
+        Command::Senders(args) => run_senders(args),
     };
     match result {
         Ok(code) => code,
@@ -57,6 +59,24 @@ fn run_seal(args: SealArgs) -> anyhow::Result<ExitCode> {
         failed |= removal.kept.iter().any(|(_, why)| why.is_error);
     }
     Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn run_senders(args: SendersArgs) -> anyhow::Result<ExitCode> {
+    let found = match &args.state {
+        Some(path) => senders::from_state_file(path),
+        None => senders::from_collector(&args.url),
+    };
+    // The error names its cause in its own text: printed once, not as a chain.
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("gsslog: senders: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (line, named) = senders::summary(&found);
+    println!("{line}");
+    Ok(if named { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn run_verify(args: RootArgs) -> anyhow::Result<ExitCode> {

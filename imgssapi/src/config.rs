@@ -54,7 +54,8 @@ pub struct CollectorConfig {
     pub identity: IdentitySettings,
     /// Where `$InputGSSServerRun` stands, for advice about the GSS listener.
     pub gss_run_line: Option<Location>,
-    /// `$WorkDirectory`, `$InputGSSServerExpectedSenders`, `$InputGSSServerSilentAfter`, `$MarkMessagePeriod`.
+    /// `$WorkDirectory`, `$InputGSSServerExpectedSenders`, `$InputGSSServerSilentAfter`,
+    /// `$InputGSSServerForgetSendersAfter`, `$MarkMessagePeriod`.
     pub senders: crate::senders::SenderSettings,
 }
 

@@ -621,6 +621,16 @@ pub static TABLE: Table<Settings, TemplateRegistry> = Table {
             Scope::Global,
             "an expected sender not heard from (message or heartbeat) for longer is silent",
         ),
+        extension(
+            "InputGSSServerForgetSendersAfter",
+            &Set {
+                kind: Kind { syntax: "DAYS", parse: |d| d.count(0) },
+                to: |s: &mut Settings, days, _, _| s.senders.forget_after_days = days as u64,
+            },
+            DefaultValue::Is("30"),
+            Scope::Global,
+            "a sender not on the expected list (any sender, without a list) and not heard from for longer is dropped from the table, the state file and the metrics; a listed sender never is (0: never)",
+        ),
         Entry {
             name: "MarkMessagePeriod",
             value: &Set { kind: kind::POSITIVE_SECONDS, to: |s: &mut Settings, t, _, _| s.senders.mark_period = Some(t) },
@@ -916,6 +926,17 @@ mod sender_directive_tests {
         assert!(!apply(&mut s, "InputGSSServerSilentAfter", "45").has_errors());
         assert_eq!(s.silent_after(), Duration::from_secs(45));
         assert!(apply(&mut s, "InputGSSServerSilentAfter", "0").has_errors());
+    }
+
+    #[test]
+    fn senders_are_forgotten_after_thirty_days_or_as_told() {
+        let mut s = SenderSettings::default();
+        assert_eq!(s.forget_after(), 30 * 86_400);
+        assert!(!apply(&mut s, "InputGSSServerForgetSendersAfter", "7").has_errors());
+        assert_eq!(s.forget_after(), 7 * 86_400);
+        assert!(!apply(&mut s, "InputGSSServerForgetSendersAfter", "0").has_errors());
+        assert_eq!(s.forget_after(), 0);
+        assert!(apply(&mut s, "InputGSSServerForgetSendersAfter", "soon").has_errors());
     }
 
     #[test]

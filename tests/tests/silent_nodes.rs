@@ -116,6 +116,19 @@ fn nagios(metrics: SocketAddr, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `gsslog senders ARGS` (the admin tool's one line): exit code and output.
+fn gsslog_senders(args: &[&str]) -> (i32, String) {
+    let out = Command::new(bin_path("gsslog").unwrap()).arg("senders").args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// How `gsslog senders` writes a last-seen time of `row`, without the day.
+fn time_of_day(row: &Row) -> String {
+    let t = row.last_seen.expect("seen") % 86_400;
+    format!(" {:02}:{:02}:{:02} UTC (", t / 3600, t / 60 % 60, t % 60)
+}
+
 fn iptables(action: &str, addr: &str) {
     for (chain, side) in [("INPUT", "-s"), ("INPUT", "-d")] {
         let status = Command::new("iptables").args([action, chain, side, addr, "-j", "DROP"]).status().unwrap();
@@ -186,10 +199,17 @@ fn inside_the_namespace() {
     watch(metrics, "every node heard from, the stranger unexpected", &collector, |rows| {
         listed.iter().all(|a| status_of(rows, a) == "ok" && rows[*a].last_seen.is_some()) && status_of(rows, UNLISTED) == "unexpected"
     });
-    let text = get(metrics, "/metrics");
-    for addr in listed {
-        assert!(text.contains(&format!("gsslog_sender_last_heartbeat_timestamp_seconds{{ip=\"{addr}\"")), "{addr} marks are heartbeats:\n{text}");
-    }
+    // A node's first line may be its start message, its first mark a period later.
+    let deadline = Instant::now() + WAIT;
+    let text = loop {
+        let text = get(metrics, "/metrics");
+        let unmarked: Vec<&str> = listed.iter().copied().filter(|addr| !text.contains(&format!("gsslog_sender_last_heartbeat_timestamp_seconds{{ip=\"{addr}\""))).collect();
+        if unmarked.is_empty() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "{unmarked:?}: marks are heartbeats, none seen:\n{text}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(text.contains("gsslog_collector_senders_unexpected 1\n"), "{text}");
     let json = get(metrics, "/senders");
     assert!(json.contains(&format!("\"ip\":\"{UNLISTED}\",\"principal\":null,\"status\":\"unexpected\"")), "{json}");
@@ -198,6 +218,12 @@ fn inside_the_namespace() {
     let (code, out) = nagios(metrics, &["-w", "1000", "-c", "2000"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("SENDERS WARNING - 0 of 5 expected senders silent, 1 unexpected: 127.0.0.7 unexpected |"), "{out}");
+    // The admin tool says the same on one line, with the stranger's last-seen time.
+    let url = format!("http://{metrics}");
+    let (code, out) = gsslog_senders(&["--url", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with(&format!("0 of 5 expected senders silent, 1 unexpected: {UNLISTED} unexpected, last seen 20")), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
 
     // Four ways to go quiet.
     killed.kill_9(WAIT).unwrap();
@@ -225,9 +251,32 @@ fn inside_the_namespace() {
     assert!(out.trim_end().ends_with("s;3;6;0"), "{out}");
     let health = get(metrics, "/health");
     assert!(health.starts_with("ok: ") && health.contains("; 4 of 5 expected senders silent, 1 unexpected"), "{health}");
+    // `gsslog senders`: each silent node and the stranger, with their last-seen times.
+    let (code, out) = gsslog_senders(&["--url", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("4 of 5 expected senders silent, 1 unexpected: "), "{out}");
+    let rows_now = senders(metrics).1;
+    for addr in quiet.iter().chain([&UNLISTED]) {
+        let status = if *addr == UNLISTED { "unexpected" } else { "silent" };
+        let at = out.find(&format!("{addr} (")).or_else(|| out.find(&format!("{addr} {status}"))).unwrap_or_else(|| panic!("{addr} not named: {out}"));
+        let named = out[at..].split("; ").next().unwrap_or("");
+        assert!(named.contains(&format!(" {status}, last seen 20")) && named.contains(&time_of_day(&rows_now[*addr])), "{addr}: {named}\n{out}");
+    }
+    assert!(!out.contains(STOCK_IDLE), "{out}");
 
     // A restart keeps the table: still silent, with the same last-seen times, not logged again.
     collector.stop(WAIT).unwrap();
+    // With the collector down, its state file tells the same.
+    let state = work.join("imgssapi-senders.state");
+    let (code, out) = gsslog_senders(&["--state", state.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(" ago): 4 of 5 expected senders silent, 1 unexpected: "), "{out}");
+    for addr in quiet {
+        assert!(out.contains(&format!("{addr} (")) && out.contains(&time_of_day(&rows_now[addr])), "{addr}: {out}");
+    }
+    let (code, out) = gsslog_senders(&["--url", &url]);
+    assert_eq!(code, 2, "no collector: an error\n{out}");
+    assert!(out.starts_with(&format!("gsslog: senders: cannot reach {url}/senders: ")), "{out}");
     collector = start_collector();
     let before = senders(metrics).1;
     for addr in quiet {
@@ -258,6 +307,11 @@ fn inside_the_namespace() {
     let (code, out) = nagios(metrics, &["-w", "1000", "-c", "2000"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("SENDERS OK - 6 expected senders, none silent for 1000 min | silent_critical=0;;;0"), "{out}");
+    // The stranger, listed now, has sent nothing since its one line: silent by the
+    // collector's own limit (the Nagios check above counts minutes from -w).
+    let (code, out) = gsslog_senders(&["--url", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with(&format!("1 of 6 expected senders silent, 0 unexpected: {UNLISTED} silent, last seen 20")), "{out}");
     drop(cut);
     drop(stock_idle);
 

@@ -13,7 +13,6 @@
 pub mod expected;
 pub mod report;
 pub mod settings;
-pub mod state_file;
 pub mod table;
 
 use std::net::IpAddr;
@@ -27,6 +26,7 @@ use daemon::metrics_http::{Health, HealthCheck};
 use daemon::signals::Shutdown;
 use syslog::Origin;
 
+use gsslog_senders::state_file;
 pub use settings::SenderSettings;
 use table::{Senders, Status, Transition};
 
@@ -86,6 +86,7 @@ pub fn received(origin: &Origin, bytes: usize, tally: Tally) {
 /// `shutdown`. Call inside the runtime.
 pub fn start(settings: &SenderSettings, registry: &Registry, shutdown: Shutdown) {
     TABLE.set_silent_after(settings.silent_after().as_secs());
+    TABLE.set_forget_after(settings.forget_after());
     let state = settings.state_file();
     if let Some(path) = &state {
         match state_file::read(path) {
@@ -146,11 +147,16 @@ async fn watch(mut shutdown: Shutdown) {
             _ = every.tick() => {}
             _ = shutdown.triggered() => return,
         }
-        let changes = TABLE.check(now());
+        let now = now();
+        let changes = TABLE.check(now);
         for t in &changes {
             log(t);
         }
-        if !changes.is_empty() || last_save.elapsed() >= SAVE_EVERY {
+        let forgotten = TABLE.forget(now);
+        if forgotten > 0 {
+            tracing::info!(senders = forgotten, "senders not on the expected list and not heard from for $InputGSSServerForgetSendersAfter forgotten");
+        }
+        if !changes.is_empty() || forgotten > 0 || last_save.elapsed() >= SAVE_EVERY {
             last_save = tokio::time::Instant::now();
             let _ = tokio::task::spawn_blocking(save).await;
         }
@@ -190,7 +196,10 @@ fn register(registry: &Registry) {
             .gauge("senders.unexpected", "Senders not on $InputGSSServerExpectedSenders.", count(|c| c.unexpected))
             .counter("senders.went_silent", "Expected senders that went silent.", || TABLE.transitions.silent.load(Ordering::Relaxed))
             .counter("senders.came_back", "Silent senders that were heard from again.", || TABLE.transitions.back.load(Ordering::Relaxed))
-            .counter("senders.unexpected_seen", "Senders seen that are not on the list.", || TABLE.transitions.unexpected.load(Ordering::Relaxed)),
+            .counter("senders.unexpected_seen", "Senders seen that are not on the list.", || TABLE.transitions.unexpected.load(Ordering::Relaxed))
+            .counter("senders.forgotten", "Senders dropped from the table after $InputGSSServerForgetSendersAfter (not on the list, not heard from).", || {
+                TABLE.transitions.forgotten.load(Ordering::Relaxed)
+            }),
     );
     registry.register_samples(Box::new(|text| report::prometheus(&TABLE.lock(), now(), text)));
     registry.add_page("/senders", "application/json", Box::new(|| report::json(&TABLE.lock(), now())));

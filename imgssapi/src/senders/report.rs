@@ -4,17 +4,12 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+pub use gsslog_senders::document::Counts;
+use gsslog_senders::document::{SenderEntry, SendersDocument};
+
 use super::table::{Inner, Sender, Status};
 
 /// How many senders have each status now.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub known: u64,
-    pub expected: u64,
-    pub silent: u64,
-    pub unexpected: u64,
-}
-
 pub fn counts(inner: &Inner) -> Counts {
     let mut c = Counts::default();
     let statuses = inner.rows.values().map(|r| r.status).chain(inner.unseen_principals.values().copied());
@@ -75,53 +70,47 @@ fn escape_label(value: &str) -> String {
 }
 
 /// `GET /senders`: every sender with its status and times (Unix seconds,
-/// `null` when never), silent and unexpected ones first.
+/// `null` when never): expected principals never seen (silent ones first),
+/// then the rows, silent and unexpected ones first.
 pub fn json(inner: &Inner, now: u64) -> String {
-    let c = counts(inner);
-    let list = inner.expected.as_ref().map(|l| l.path.display().to_string());
-    let mut out = format!(
-        "{{\"now\":{now},\"silent_after_seconds\":{},\"expected_senders_file\":{},\"counts\":{{\"known\":{},\"expected\":{},\"silent\":{},\"unexpected\":{}}},\"senders\":[",
-        inner.silent_after,
-        opt_str(list.as_deref()),
-        c.known,
-        c.expected,
-        c.silent,
-        c.unexpected
-    );
+    document(inner, now).to_json()
+}
+
+pub fn document(inner: &Inner, now: u64) -> SendersDocument {
+    let unseen = |(p, status): (&String, &Status)| SenderEntry {
+        ip: None,
+        principal: Some(p.clone()),
+        status: *status,
+        last_seen: None,
+        last_message: None,
+        last_heartbeat: None,
+        messages_today: 0,
+        bytes_today: 0,
+    };
+    let mut senders: Vec<SenderEntry> = inner.unseen_principals.iter().filter(|(_, s)| **s == Status::Silent).map(unseen).collect();
+    senders.extend(inner.unseen_principals.iter().filter(|(_, s)| **s != Status::Silent).map(unseen));
     let mut rows = sorted(inner);
     rows.sort_by_key(|(_, r)| rank(r.status));
-    let mut first = true;
-    let mut sep = |out: &mut String| {
-        if !std::mem::take(&mut first) {
-            out.push(',');
-        }
-    };
-    for (p, status) in inner.unseen_principals.iter().filter(|(_, s)| **s == Status::Silent).chain(inner.unseen_principals.iter().filter(|(_, s)| **s != Status::Silent)) {
-        sep(&mut out);
-        let _ = write!(
-            out,
-            "{{\"ip\":null,\"principal\":{},\"status\":\"{}\",\"last_seen\":null,\"last_message\":null,\"last_heartbeat\":null,\"messages_today\":0,\"bytes_today\":0}}",
-            opt_str(Some(p)),
-            status.name()
-        );
-    }
-    for (ip, r) in rows {
-        sep(&mut out);
+    senders.extend(rows.into_iter().map(|(ip, r)| {
         let today = r.day == now / 86_400;
-        let _ = write!(
-            out,
-            "{{\"ip\":\"{ip}\",\"principal\":{},\"status\":\"{}\",\"last_seen\":{},\"last_message\":{},\"last_heartbeat\":{},\"messages_today\":{},\"bytes_today\":{}}}",
-            opt_str(r.principal.as_deref()),
-            r.status.name(),
-            opt_num(r.last_seen()),
-            opt_num(r.last_message),
-            opt_num(r.last_heartbeat),
-            if today { r.messages_today } else { 0 },
-            if today { r.bytes_today } else { 0 },
-        );
+        SenderEntry {
+            ip: Some(*ip),
+            principal: r.principal.clone(),
+            status: r.status,
+            last_seen: r.last_seen(),
+            last_message: r.last_message,
+            last_heartbeat: r.last_heartbeat,
+            messages_today: if today { r.messages_today } else { 0 },
+            bytes_today: if today { r.bytes_today } else { 0 },
+        }
+    }));
+    SendersDocument {
+        now,
+        silent_after_seconds: inner.silent_after,
+        expected_senders_file: inner.expected.as_ref().map(|l| l.path.display().to_string()),
+        counts: counts(inner),
+        senders,
     }
-    out.push_str("]}\n");
-    out
 }
 
 /// `GET /senders.txt`, for scripts and `check_gsslog_senders`: a line
@@ -129,17 +118,17 @@ pub fn json(inner: &Inner, now: u64) -> String {
 /// `STATUS IP|- PRINCIPAL|- LAST_SEEN|-`, tab-separated, in the order of
 /// [`json`]. A principal's tabs and line breaks are written as in the state file.
 pub fn text(inner: &Inner, now: u64) -> String {
-    let list = inner.expected.as_ref().map_or("-".to_string(), |l| super::state_file::escape(&l.path.display().to_string()));
+    let list = inner.expected.as_ref().map_or("-".to_string(), |l| gsslog_senders::state_file::escape(&l.path.display().to_string()));
     let mut out = format!("now\t{now}\tsilent_after\t{}\tlist\t{list}\n", inner.silent_after);
     let mut unseen: Vec<_> = inner.unseen_principals.iter().collect();
     unseen.sort_by_key(|(_, s)| rank(**s));
     for (p, status) in unseen {
-        let _ = writeln!(out, "{}\t-\t{}\t-", status.name(), super::state_file::escape(p));
+        let _ = writeln!(out, "{}\t-\t{}\t-", status.name(), gsslog_senders::state_file::escape(p));
     }
     let mut rows = sorted(inner);
     rows.sort_by_key(|(_, r)| rank(r.status));
     for (ip, r) in rows {
-        let principal = r.principal.as_deref().map_or("-".to_string(), super::state_file::escape);
+        let principal = r.principal.as_deref().map_or("-".to_string(), gsslog_senders::state_file::escape);
         let _ = writeln!(out, "{}\t{ip}\t{principal}\t{}", r.status.name(), r.last_seen().map_or("-".to_string(), |t| t.to_string()));
     }
     out
@@ -152,28 +141,6 @@ fn rank(s: Status) -> u8 {
         Status::Expected => 2,
         Status::Unlisted => 3,
     }
-}
-
-fn opt_num(v: Option<u64>) -> String {
-    v.map_or("null".into(), |v| v.to_string())
-}
-
-fn opt_str(v: Option<&str>) -> String {
-    let Some(v) = v else { return "null".into() };
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// What `/health` adds: how many expected senders are silent (never a reason

@@ -7,59 +7,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use gsslog_senders::{Sender, Status};
+
 use super::expected::{principal_matches, ExpectedSenders};
-
-/// What the collector makes of a sender.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    /// No expected senders list: nothing to judge.
-    #[default]
-    Unlisted,
-    /// On the list, and heard from within `$InputGSSServerSilentAfter`.
-    Expected,
-    /// On the list, and not heard from for longer.
-    Silent,
-    /// Not on the list.
-    Unexpected,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Unlisted => "unlisted",
-            Status::Expected => "ok",
-            Status::Silent => "silent",
-            Status::Unexpected => "unexpected",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Status> {
-        [Status::Unlisted, Status::Expected, Status::Silent, Status::Unexpected].into_iter().find(|s| s.name() == name)
-    }
-}
-
-/// One sender's row. Times are seconds since the Unix epoch; "today" is the
-/// UTC day `day` (days since the epoch).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sender {
-    pub principal: Option<String>,
-    pub last_message: Option<u64>,
-    pub last_heartbeat: Option<u64>,
-    pub day: u64,
-    pub messages_today: u64,
-    pub bytes_today: u64,
-    pub status: Status,
-    /// Heard from while silent: shown as expected at once, logged as back
-    /// by the next [`Senders::check`].
-    pub returned: bool,
-}
-
-impl Sender {
-    /// The last time anything came from it: a message or a heartbeat.
-    pub fn last_seen(&self) -> Option<u64> {
-        self.last_message.max(self.last_heartbeat)
-    }
-}
 
 /// A status change, logged once at warning level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +27,8 @@ pub struct TransitionCounts {
     pub silent: AtomicU64,
     pub back: AtomicU64,
     pub unexpected: AtomicU64,
+    /// Rows dropped by [`Senders::forget`].
+    pub forgotten: AtomicU64,
 }
 
 /// The table and what it is judged against.
@@ -95,6 +47,8 @@ pub struct Inner {
     /// When the list was loaded: a listed sender never seen counts as seen then.
     pub listed_at: u64,
     pub silent_after: u64,
+    /// `$InputGSSServerForgetSendersAfter` in seconds; 0: never.
+    pub forget_after: u64,
 }
 
 impl Inner {
@@ -125,6 +79,32 @@ impl Senders {
 
     pub fn set_silent_after(&self, seconds: u64) {
         self.lock().silent_after = seconds;
+    }
+
+    pub fn set_forget_after(&self, seconds: u64) {
+        self.lock().forget_after = seconds;
+    }
+
+    /// Drops the rows of senders that are not on the expected list (or of
+    /// any sender when there is no list) and have not been heard from for
+    /// longer than `forget_after`: decommissioned nodes, one-off senders.
+    /// A listed sender is never dropped, however long silent: it stays
+    /// silent until the list no longer names it. Returns how many went.
+    pub fn forget(&self, now: u64) -> usize {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if inner.forget_after == 0 {
+            return 0;
+        }
+        let before = inner.rows.len();
+        let (expected, forget_after) = (inner.expected.clone(), inner.forget_after);
+        inner.rows.retain(|ip, row| {
+            let listed = expected.as_ref().is_some_and(|l| l.expects(*ip, row.principal.as_deref()));
+            listed || row.last_seen().is_none_or(|t| now.saturating_sub(t) <= forget_after)
+        });
+        let forgotten = before - inner.rows.len();
+        self.transitions.forgotten.fetch_add(forgotten as u64, Ordering::Relaxed);
+        forgotten
     }
 
     /// Takes a (new) list at `now`: its single addresses get a row if they
@@ -293,6 +273,38 @@ mod tests {
         assert_eq!(changes, [Transition { sender: "10.0.1.1".into(), principal: None, to: Status::Unexpected, last_seen: Some(1000) }]);
         assert!(s.check(1002).is_empty());
         assert_eq!(s.transitions.unexpected.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn senders_off_the_list_are_forgotten_after_the_limit_and_listed_ones_never() {
+        const DAY: u64 = 86_400;
+        let s = table("10.0.0.0/24\nhost/kept@R\n");
+        s.set_forget_after(30 * DAY);
+        s.received(ip("10.0.0.1"), None, 1, 1, false, 1000);
+        s.received(ip("10.0.1.1"), None, 1, 1, false, 1000);
+        s.received(ip("10.0.1.2"), Some("host/kept@R"), 1, 1, false, 1000);
+        s.received(ip("10.0.1.3"), None, 1, 1, false, 1000 + DAY);
+        s.check(1000 + DAY);
+        assert_eq!(s.forget(1000 + 30 * DAY), 0, "not before the limit");
+        assert_eq!(s.forget(1001 + 30 * DAY), 1);
+        let rows = s.lock().rows.clone();
+        assert!(!rows.contains_key(&ip("10.0.1.1")), "unexpected and quiet for 30 days: gone");
+        assert_eq!(rows[&ip("10.0.0.1")].status, Status::Silent, "listed by network: kept, silent");
+        assert!(rows.contains_key(&ip("10.0.1.2")), "listed by principal: kept");
+        assert!(rows.contains_key(&ip("10.0.1.3")), "heard from a day later: kept");
+        assert!(!gsslog_senders::state_file::render(&rows).contains("10.0.1.1"), "nor in the state file");
+        assert_eq!(s.transitions.forgotten.load(Ordering::Relaxed), 1);
+        // A listed sender is dropped once the list no longer names it.
+        s.set_expected(Some(ExpectedSenders::parse(Path::new("l"), "10.0.1.3\n").unwrap()), 2000 + 30 * DAY);
+        assert_eq!(s.forget(2000 + 30 * DAY), 2);
+        // Without a list, any sender; 0 forgets nothing.
+        let s = Senders::new(30);
+        s.set_forget_after(DAY);
+        s.received(ip("10.0.0.1"), None, 1, 1, false, 1000);
+        assert_eq!(s.forget(1000 + DAY + 1), 1);
+        s.received(ip("10.0.0.1"), None, 1, 1, false, 1000);
+        s.set_forget_after(0);
+        assert_eq!(s.forget(u64::MAX), 0);
     }
 
     #[test]

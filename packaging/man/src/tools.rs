@@ -67,7 +67,7 @@ pub fn render() -> anyhow::Result<Vec<u8>> {
     }
     text.push_str(&GUIDE.as_man_section()?);
     text.push_str(
-        ".SH \"EXIT STATUS\"\n0: done (grep: a line matched). 1: grep found nothing, or verify found a mismatch. 2: an error.\n\
+        ".SH \"EXIT STATUS\"\n0: done (grep: a line matched). 1: grep found nothing, verify found a mismatch, or senders named silent or unexpected senders. 2: an error.\n\
 .SH ENVIRONMENT\n.TP\nRUST_LOG\nThe tool's own log level and filters (default info).\n\
 .SH FILES\n\
 .TP\n/var/lib/gsslog/archive/\nThe archive when \\-\\-archive is not given (outside the tree, so that grep \\-r never reads it).\n\

@@ -1,7 +1,7 @@
-//! The table across restarts: `senders.state` in `$WorkDirectory`, one
-//! line per sender that was ever heard from, written atomically (a
-//! temporary file, fsync, rename, fsync of the directory) so that a crash
-//! leaves the old file or the new one, never a mix.
+//! The table across restarts: `imgssapi-senders.state` in the collector's
+//! `$WorkDirectory`, one line per sender that was ever heard from, written
+//! atomically (a temporary file, fsync, rename, fsync of the directory) so
+//! that a crash leaves the old file or the new one, never a mix.
 //!
 //! Format (text, tab-separated; `-` for none): a first line
 //! `gsslog-senders 1`, then `IP PRINCIPAL LAST_MESSAGE LAST_HEARTBEAT DAY
@@ -14,7 +14,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use super::table::{Sender, Status};
+use crate::{Sender, Status};
 
 const HEADER: &str = "gsslog-senders 1";
 /// The file's name in the work directory.
@@ -107,7 +107,8 @@ fn parse_line(line: &str) -> Option<(IpAddr, Sender)> {
     Some((ip.parse().ok()?, row))
 }
 
-pub(crate) fn escape(text: &str) -> String {
+/// A principal as the state file and `/senders.txt` write it.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
