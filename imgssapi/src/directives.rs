@@ -631,6 +631,16 @@ pub static TABLE: Table<Settings, TemplateRegistry> = Table {
             Scope::Global,
             "a sender not on the expected list (any sender, without a list) and not heard from for longer is dropped from the table, the state file and the metrics; a listed sender never is (0: never)",
         ),
+        extension(
+            "InputGSSServerMaxSenders",
+            &Set {
+                kind: Kind { syntax: "ROWS", parse: |d| d.count(1) },
+                to: |s: &mut Settings, rows, _, _| s.senders.max_rows = rows,
+            },
+            DefaultValue::Is("20000"),
+            Scope::Global,
+            "rows of the last-seen table; once full, a new sender gets a row only if the expected list names it (counted in senders.untracked)",
+        ),
         Entry {
             name: "MarkMessagePeriod",
             value: &Set { kind: kind::POSITIVE_SECONDS, to: |s: &mut Settings, t, _, _| s.senders.mark_period = Some(t) },

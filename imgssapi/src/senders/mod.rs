@@ -87,6 +87,7 @@ pub fn received(origin: &Origin, bytes: usize, tally: Tally) {
 pub fn start(settings: &SenderSettings, registry: &Registry, shutdown: Shutdown) {
     TABLE.set_silent_after(settings.silent_after().as_secs());
     TABLE.set_forget_after(settings.forget_after());
+    TABLE.set_max_rows(settings.max_rows);
     let state = settings.state_file();
     if let Some(path) = &state {
         match state_file::read(path) {
@@ -199,6 +200,9 @@ fn register(registry: &Registry) {
             .counter("senders.unexpected_seen", "Senders seen that are not on the list.", || TABLE.transitions.unexpected.load(Ordering::Relaxed))
             .counter("senders.forgotten", "Senders dropped from the table after $InputGSSServerForgetSendersAfter (not on the list, not heard from).", || {
                 TABLE.transitions.forgotten.load(Ordering::Relaxed)
+            })
+            .counter("senders.untracked", "Chunks from senders given no row: the table was full ($InputGSSServerMaxSenders) and the list does not name them.", || {
+                TABLE.transitions.untracked.load(Ordering::Relaxed)
             }),
     );
     registry.register_samples(Box::new(|text| report::prometheus(&TABLE.lock(), now(), text)));

@@ -10,6 +10,9 @@ pub const DEFAULT_SILENT_AFTER: Duration = Duration::from_secs(600);
 /// When no `$InputGSSServerForgetSendersAfter` says otherwise: a month
 /// keeps a node off for maintenance; the table of one-off senders stays small.
 pub const DEFAULT_FORGET_AFTER_DAYS: u64 = 30;
+/// The default of `$InputGSSServerMaxSenders`: twice the 10,000 senders the
+/// table is made for.
+pub const DEFAULT_MAX_SENDERS: usize = 20_000;
 
 #[derive(Debug, Clone)]
 pub struct SenderSettings {
@@ -24,6 +27,8 @@ pub struct SenderSettings {
     pub mark_period: Option<Duration>,
     /// `$InputGSSServerForgetSendersAfter DAYS` (0: never).
     pub forget_after_days: u64,
+    /// `$InputGSSServerMaxSenders`.
+    pub max_rows: usize,
 }
 
 impl Default for SenderSettings {
@@ -34,6 +39,7 @@ impl Default for SenderSettings {
             silent_after: None,
             mark_period: None,
             forget_after_days: DEFAULT_FORGET_AFTER_DAYS,
+            max_rows: DEFAULT_MAX_SENDERS,
         }
     }
 }

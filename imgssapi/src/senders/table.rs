@@ -29,10 +29,12 @@ pub struct TransitionCounts {
     pub unexpected: AtomicU64,
     /// Rows dropped by [`Senders::forget`].
     pub forgotten: AtomicU64,
+    /// Chunks from senders given no row because the table was full
+    /// (`$InputGSSServerMaxSenders`).
+    pub untracked: AtomicU64,
 }
 
 /// The table and what it is judged against.
-#[derive(Default)]
 pub struct Senders {
     inner: Mutex<Inner>,
     pub transitions: TransitionCounts,
@@ -49,6 +51,10 @@ pub struct Inner {
     pub silent_after: u64,
     /// `$InputGSSServerForgetSendersAfter` in seconds; 0: never.
     pub forget_after: u64,
+    /// `$InputGSSServerMaxSenders`: rows beyond it go only to listed senders.
+    pub max_rows: usize,
+    /// Whether the table has been found full since it last had room (logged once).
+    pub full: bool,
 }
 
 impl Inner {
@@ -68,9 +74,12 @@ impl Inner {
 
 impl Senders {
     pub fn new(silent_after: u64) -> Senders {
-        let s = Senders::default();
-        s.lock().silent_after = silent_after;
-        s
+        let inner = Inner { silent_after, max_rows: super::settings::DEFAULT_MAX_SENDERS, ..Inner::default() };
+        Senders { inner: Mutex::new(inner), transitions: TransitionCounts::default() }
+    }
+
+    pub fn set_max_rows(&self, rows: usize) {
+        self.lock().max_rows = rows;
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -131,8 +140,24 @@ impl Senders {
 
     /// `messages` messages in `bytes` bytes from `ip` at `now`; `heartbeat`
     /// when they include a `-- MARK --` message or a protocol heartbeat.
+    /// A sender new to a full table (`$InputGSSServerMaxSenders` rows) gets a
+    /// row only if the expected list names it: unauthenticated plain-TCP
+    /// peers from ever new addresses cannot grow the table, its state file
+    /// and the metrics without bound. The first refusal since the table last
+    /// had room is logged; each is counted in `untracked`.
     pub fn received(&self, ip: IpAddr, principal: Option<&str>, messages: u64, bytes: u64, heartbeat: bool, now: u64) {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !inner.rows.contains_key(&ip) {
+            if inner.rows.len() >= inner.max_rows && !inner.expected.as_ref().is_some_and(|l| l.expects(ip, principal)) {
+                self.transitions.untracked.fetch_add(1, Ordering::Relaxed);
+                if !std::mem::replace(&mut inner.full, true) {
+                    tracing::warn!(%ip, rows = inner.rows.len(), "the senders' table is full ($InputGSSServerMaxSenders): senders not on the expected list get no row until old ones are forgotten");
+                }
+                return;
+            }
+            inner.full = inner.rows.len() >= inner.max_rows;
+        }
         let row = inner.rows.entry(ip).or_default();
         if principal.is_some() && row.principal.as_deref() != principal {
             row.principal = principal.map(str::to_string);
@@ -305,6 +330,25 @@ mod tests {
         s.received(ip("10.0.0.1"), None, 1, 1, false, 1000);
         s.set_forget_after(0);
         assert_eq!(s.forget(u64::MAX), 0);
+    }
+
+    #[test]
+    fn a_full_table_takes_no_new_unlisted_sender_but_still_takes_listed_ones() {
+        let t = table("10.9.9.9\n");
+        t.set_max_rows(3);
+        // The listed address has its row already; two more fill the table.
+        t.received(ip("10.0.0.1"), None, 1, 10, false, 100);
+        t.received(ip("10.0.0.2"), None, 1, 10, false, 100);
+        t.received(ip("10.0.0.3"), None, 1, 10, false, 100);
+        assert_eq!(t.lock().rows.len(), 3);
+        assert!(!t.lock().rows.contains_key(&ip("10.0.0.3")));
+        assert_eq!(t.transitions.untracked.load(Ordering::Relaxed), 1);
+        // Known senders go on being counted; a listed one is always taken.
+        t.received(ip("10.0.0.1"), None, 1, 10, false, 101);
+        assert_eq!(t.lock().rows[&ip("10.0.0.1")].messages_today, 2);
+        t.set_expected(Some(ExpectedSenders::parse(Path::new("list"), "10.9.9.9\n10.0.0.4\n").unwrap()), 102);
+        t.received(ip("10.0.0.4"), None, 1, 10, false, 103);
+        assert!(t.lock().rows.contains_key(&ip("10.0.0.4")));
     }
 
     #[test]
