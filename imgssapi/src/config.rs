@@ -190,6 +190,11 @@ impl Default for FrontDoorLimits {
 
 /// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// `$InputGSSServerReplaceIdleSessionAfter`'s default, in milliseconds: a
+/// newer session of a sender at its cap replaces one of its sessions only
+/// once that has received nothing for 30 s.
+pub const DEFAULT_REPLACE_IDLE_MS: u64 = 30_000;
 /// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
 const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
 
@@ -301,7 +306,7 @@ impl Settings {
             gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
-            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
+            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64, replace_idle: DEFAULT_REPLACE_IDLE_MS },
             front_door: FrontDoorLimits::default(),
             front_door_lines: FrontDoorLines::default(),
             port_file: None,
@@ -349,6 +354,11 @@ impl Settings {
             "inputgssservermaxsessions" => set(&mut self.sessions.total, d.count(1)),
             "inputgssservermaxsessionsperprincipal" => set(&mut self.sessions.per_sender, d.count(1)),
             "inputgssservermaxsessionsperhost" => set(&mut self.sessions.per_host, d.count(1)),
+            // 0: a newer session replaces its sender's longest idle at once
+            // (live senders beyond the cap then displace each other).
+            "inputgssserverreplaceidlesessionafter" => {
+                set(&mut self.sessions.replace_idle, d.seconds(false).flatten().map(|t| t.as_millis() as u64))
+            }
             // No "0 = no limit" for these: an unbounded wait before
             // authentication is what they exist to prevent.
             "inputgssservermaxhandshakes" => {
@@ -926,17 +936,17 @@ mod tests {
         let path = dir.path().join("sessions.conf");
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
         let (config, _) = load(&path);
-        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64 });
+        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64, replace_idle: 30_000 });
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxSessions 50\n$InputGSSServerMaxSessionsPerPrincipal 2\n\
-             $InputGSSServerMaxSessionsPerHost 0\n",
+             $InputGSSServerMaxSessionsPerHost 0\n$InputGSSServerReplaceIdleSessionAfter 5\n",
         )
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(p.contains(&format!("{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number", path.display())), "{p:?}");
-        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64 });
+        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64, replace_idle: 5_000 });
     }
 
     #[test]

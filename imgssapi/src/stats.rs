@@ -19,6 +19,7 @@ pub struct CollectorStats {
     pub sessions_opened: AtomicU64,
     pub refused_not_allowed: AtomicU64,
     pub refused_max_sessions: AtomicU64,
+    pub refused_sender_busy: AtomicU64,
     pub refused_max_handshakes: AtomicU64,
     pub refused_max_handshakes_per_host: AtomicU64,
     pub refused_max_handshakes_per_subnet: AtomicU64,
@@ -41,6 +42,7 @@ pub static STATS: CollectorStats = CollectorStats {
     sessions_opened: AtomicU64::new(0),
     refused_not_allowed: AtomicU64::new(0),
     refused_max_sessions: AtomicU64::new(0),
+    refused_sender_busy: AtomicU64::new(0),
     refused_max_handshakes: AtomicU64::new(0),
     refused_max_handshakes_per_host: AtomicU64::new(0),
     refused_max_handshakes_per_subnet: AtomicU64::new(0),
@@ -66,6 +68,7 @@ pub fn add(counter: &AtomicU64, n: u64) {
 pub fn refused(refusal: Refusal) {
     let counter = match refusal {
         Refusal::NoSessionSlot => &STATS.refused_max_sessions,
+        Refusal::SenderBusy => &STATS.refused_sender_busy,
         Refusal::TooManyHandshakes => &STATS.refused_max_handshakes,
         Refusal::TooManyFromHost => &STATS.refused_max_handshakes_per_host,
         Refusal::TooManyFromSubnet => &STATS.refused_max_handshakes_per_subnet,
@@ -116,6 +119,11 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, budgets: Budgets
         .counter("sessions.opened", "Sessions established since start.", read(&STATS.sessions_opened))
         .counter("sessions.refused.not_allowed", "Connections refused by $AllowedSender.", read(&STATS.refused_not_allowed))
         .counter("sessions.refused.max_sessions", "Connections refused: every session slot taken ($InputGSSServerMaxSessions).", read(&STATS.refused_max_sessions))
+        .counter(
+            "sessions.refused.sender_busy",
+            "Sessions refused: the principal (or plain host) holds its $InputGSSServerMaxSessionsPerPrincipal sessions, none idle for $InputGSSServerReplaceIdleSessionAfter.",
+            read(&STATS.refused_sender_busy),
+        )
         .counter("sessions.refused.max_handshakes", "Connections refused: front door full ($InputGSSServerMaxHandshakes).", read(&STATS.refused_max_handshakes))
         .counter(
             "sessions.refused.max_handshakes_per_host",
