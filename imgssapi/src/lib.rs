@@ -13,6 +13,7 @@ mod detect;
 pub mod dns;
 mod event_log;
 mod front_door;
+mod lookups;
 pub mod identity;
 mod open;
 mod output;
