@@ -4,12 +4,15 @@
 #![forbid(unsafe_code)]
 
 mod acknowledge;
-mod budget;
+/// Public for the fuzz target `first_token` (with [`detect`]).
+pub mod budget;
 mod admission;
 mod chunks;
 pub mod cli;
 pub mod config;
-mod detect;
+/// Public for the fuzz target `first_token`: the reading of a connection's
+/// first token, the first code that unauthenticated bytes reach.
+pub mod detect;
 pub mod dns;
 mod event_log;
 mod front_door;
