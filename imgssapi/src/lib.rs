@@ -13,6 +13,7 @@ pub mod config;
 /// Public for the fuzz target `first_token`: the reading of a connection's
 /// first token, the first code that unauthenticated bytes reach.
 pub mod detect;
+pub mod directives;
 pub mod dns;
 mod event_log;
 mod front_door;
