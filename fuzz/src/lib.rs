@@ -53,12 +53,13 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// One single-threaded runtime for the whole process: building one per input
-/// would cost more than the code under test.
+/// One single-threaded runtime (with timers, which deadlines need) for the
+/// whole process: building one per input would cost more than the code under
+/// test.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|e| panic!("cannot build tokio runtime: {e}"))
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap_or_else(|e| panic!("cannot build tokio runtime: {e}"))
     })
 }
 

@@ -33,6 +33,9 @@ use crate::source::Source;
 pub enum Refusal {
     /// Every session slot is taken, and no sender holds more than its share.
     NoSessionSlot,
+    /// The sender holds as many sessions as its cap allows, all of them
+    /// active (`$InputGSSServerReplaceIdleSessionAfter`).
+    SenderBusy,
     /// The front door is full, and no place in it can be freed fairly.
     TooManyHandshakes,
     /// This address has its full share of the front door.
@@ -46,6 +49,7 @@ impl Refusal {
     pub fn kind(self) -> EventKind {
         match self {
             Refusal::NoSessionSlot => EventKind::RefusedTooManySessions,
+            Refusal::SenderBusy => EventKind::RefusedSenderBusy,
             Refusal::TooManyHandshakes => EventKind::RefusedTooManyHandshakes,
             Refusal::TooManyFromHost => EventKind::RefusedTooManyFromHost,
             Refusal::TooManyFromSubnet => EventKind::RefusedTooManyFromSubnet,
@@ -152,6 +156,10 @@ impl Admission {
         &self.limits
     }
 
+    pub fn session_caps(&self) -> &SessionCaps {
+        &self.session_caps
+    }
+
     pub fn max_sessions(&self) -> usize {
         self.session_caps.total
     }
@@ -199,7 +207,10 @@ impl Admission {
         let host = place.source.host;
         drop(place);
         let handle = SlotHandle { closer: Arc::new(Closer::new()), last_active: Arc::new(AtomicU64::new(self.now())) };
-        let admitted = lock(&self.slots).admit(sender, host, handle.clone()).ok_or(Refusal::NoSessionSlot)?;
+        let admitted = lock(&self.slots).admit(sender, host, handle.clone(), self.now()).map_err(|no| match no {
+            slots::NoSlot::SenderBusy => Refusal::SenderBusy,
+            slots::NoSlot::Full => Refusal::NoSessionSlot,
+        })?;
         if let Some((displaced, why)) = admitted.displaced {
             crate::counters::add(&crate::counters::STATS.sessions_displaced, 1);
             displaced.closer.close(why);
@@ -258,7 +269,7 @@ mod tests {
 
     fn admission(max_handshakes: usize, per_host: usize, max_sessions: usize) -> Arc<Admission> {
         let limits = FrontDoorLimits { max_handshakes, max_handshakes_per_host: per_host, ..FrontDoorLimits::default() };
-        let caps = SessionCaps { total: max_sessions, per_sender: 100, per_host: 100 };
+        let caps = SessionCaps { total: max_sessions, per_sender: 100, per_host: 100, replace_idle: 0 };
         Arc::new(Admission::new(limits, caps, EventLog::new(Duration::from_secs(10), 20)))
     }
 

@@ -121,12 +121,10 @@ impl Budget {
 }
 
 impl Reservation {
-    #[cfg(test)]
+    /// The bytes it holds.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
-
-
 
     /// Books what the reserved bytes turned out to be, without waiting.
     pub fn resize(&mut self, bytes: u64) {

@@ -462,17 +462,17 @@ mod tests {
         let path = dir.path().join("sessions.conf");
         std::fs::write(&path, "$ModLoad imgssapi\n$InputGSSServerRun 515\n").unwrap();
         let (config, _) = load(&path);
-        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64 });
+        assert_eq!(config.sessions, SessionCaps { total: 200, per_sender: 8, per_host: 64, replace_idle: 30_000 });
         std::fs::write(
             &path,
             "$ModLoad imgssapi\n$InputGSSServerRun 515\n$InputGSSServerMaxSessions 50\n$InputGSSServerMaxSessionsPerPrincipal 2\n\
-             $InputGSSServerMaxSessionsPerHost 0\n",
+             $InputGSSServerMaxSessionsPerHost 0\n$InputGSSServerReplaceIdleSessionAfter 5\n",
         )
         .unwrap();
         let (config, text) = load(&path);
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(p.contains(&format!("{}:5: $InputGSSServerMaxSessionsPerHost: '0' is not a positive number", path.display())), "{p:?}");
-        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64 });
+        assert_eq!(config.sessions, SessionCaps { total: 50, per_sender: 2, per_host: 64, replace_idle: 5_000 });
     }
 
     #[test]

@@ -414,7 +414,17 @@ pub static TABLE: Table<Settings, TemplateRegistry> = Table {
             &Set { kind: kind::POSITIVE, to: |s: &mut Settings, n, _, _| s.sessions.per_sender = n },
             DefaultValue::Is("8"),
             Scope::Input,
-            "established sessions of one principal (plain TCP: of one host); one more replaces its longest-idle session",
+            "established sessions of one principal (plain TCP: of one host); one more replaces its longest-idle session if that is idle long enough, else is refused",
+        ),
+        extension(
+            "InputGSSServerReplaceIdleSessionAfter",
+            &Set {
+                kind: kind::SECONDS,
+                to: |s: &mut Settings, t, _, _| s.sessions.replace_idle = t.as_millis() as u64,
+            },
+            DefaultValue::Is("30"),
+            Scope::Input,
+            "how long a session must have received nothing before a newer session of its own sender may replace it (0: at once, and live senders beyond the cap displace each other)",
         ),
         extension(
             "InputGSSServerMaxSessionsPerHost",

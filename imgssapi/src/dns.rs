@@ -13,22 +13,26 @@
 //! paths.
 //!
 //! The lookups run on a pool of their own ([`LOOKUP_THREADS`] threads, at most
-//! [`QUEUED_LOOKUPS`] waiting), never on the blocking pool that runs GSS
+//! [`QUEUED_LOOKUPS`] waiting, [`crate::lookups`]), shared with the host
+//! binding's forward lookups and never the blocking pool that runs GSS
 //! handshakes: unresponsive DNS servers cost a session at most
 //! [`LOOKUP_WAIT`] (it then gets the address), and never delay a handshake.
-//! Every answer, names and failures alike, is cached for [`CACHE_TTL`].
+//! Sessions from one address that come while its lookup is in flight wait
+//! for that one lookup. Every answer, names and failures alike, is cached
+//! for [`CACHE_TTL`]; past [`MAX_CACHED`] addresses the least recently used
+//! answer is forgotten.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use crate::lookups::{Lookups, NoAnswer, Pool, Rules};
 
 /// How long an answer (a confirmed name, or the address for want of one)
 /// is reused (rsyslog keeps a DNS cache too).
 const CACHE_TTL: Duration = Duration::from_secs(600);
-/// Most addresses in the cache; when full it is emptied.
-const MAX_CACHED: usize = 100_000;
+/// Most addresses in the cache; past that the least recently used answer goes.
+pub const MAX_CACHED: usize = 100_000;
 /// Threads that ask DNS for `fromhost`.
 pub const LOOKUP_THREADS: usize = 4;
 /// Lookups waiting for a thread; past that, a session gets its address.
@@ -84,9 +88,11 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The collector's DNS threads: `fromhost` and the host binding's forward lookups.
+pub(crate) static POOL: LazyLock<Arc<Pool>> = LazyLock::new(|| Arc::new(Pool::new("dns", LOOKUP_THREADS, QUEUED_LOOKUPS)));
+
 /// The collector's reverse lookups, with the system resolver.
-static SYSTEM: LazyLock<ReverseDns> =
-    LazyLock::new(|| ReverseDns::new(Arc::new(SystemResolver), LOOKUP_THREADS, QUEUED_LOOKUPS, LOOKUP_WAIT));
+static SYSTEM: LazyLock<ReverseDns> = LazyLock::new(|| ReverseDns::new(Arc::new(SystemResolver), POOL.clone(), LOOKUP_WAIT));
 
 /// The `fromhost` of a peer. With `dns` off (`-x`, as in rsyslog) it is the
 /// address.
@@ -97,74 +103,33 @@ pub async fn fromhost(ip: IpAddr, dns: bool) -> String {
     SYSTEM.fromhost(ip).await
 }
 
-type Job = (IpAddr, tokio::sync::oneshot::Sender<String>);
-
 /// Cached, forward-confirmed reverse lookups on a bounded pool of threads.
 pub struct ReverseDns {
-    cache: Arc<Mutex<HashMap<IpAddr, (String, Instant)>>>,
-    jobs: SyncSender<Job>,
-    wait: Duration,
+    lookups: Lookups<IpAddr, String>,
 }
 
 impl ReverseDns {
-    /// `threads` lookups at once, `queued` more waiting, each session
-    /// waiting at most `wait`.
-    pub fn new(resolver: Arc<dyn Resolver>, threads: usize, queued: usize, wait: Duration) -> ReverseDns {
-        let cache: Arc<Mutex<HashMap<IpAddr, (String, Instant)>>> = Arc::default();
-        let (jobs, queue) = sync_channel::<Job>(queued);
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
-            let (queue, cache, resolver) = (queue.clone(), cache.clone(), resolver.clone());
-            let spawned = std::thread::Builder::new().name(format!("reverse-dns-{i}")).spawn(move || loop {
-                let job = match queue.lock() {
-                    Ok(q) => q.recv(),
-                    Err(_) => return,
-                };
-                let Ok((ip, reply)) = job else { return };
-                let name = confirmed_name(resolver.as_ref(), ip, daemon::os::local_domain().as_deref());
-                remember(&cache, ip, &name);
-                let _ = reply.send(name);
-            });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a reverse DNS thread");
-            }
-        }
-        ReverseDns { cache, jobs, wait }
+    /// Lookups on `pool`, each session waiting at most `wait`.
+    pub fn new(resolver: Arc<dyn Resolver>, pool: Arc<Pool>, wait: Duration) -> ReverseDns {
+        let lookup = move |ip: &IpAddr| confirmed_name(resolver.as_ref(), *ip, daemon::os::local_domain().as_deref());
+        let rules = Rules { lookup: Arc::new(lookup), ttl: |_| CACHE_TTL, max_cached: MAX_CACHED, wait };
+        ReverseDns { lookups: Lookups::new(pool, rules) }
     }
 
     /// The `fromhost` of `ip`: a cached answer, or a lookup on the pool; the
     /// address when the pool is busy or the answer does not come in time.
     pub async fn fromhost(&self, ip: IpAddr) -> String {
-        if let Some((name, at)) = self.cache.lock().ok().and_then(|c| c.get(&ip).cloned()) {
-            if at.elapsed() < CACHE_TTL {
-                return name;
-            }
-        }
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        match self.jobs.try_send((ip, reply)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+        match self.lookups.get(ip).await {
+            Ok(name) => name,
+            Err(NoAnswer::Busy) => {
                 tracing::debug!(%ip, "reverse DNS busy: fromhost is the address");
-                return ip.to_string();
+                ip.to_string()
             }
-            Err(TrySendError::Disconnected(_)) => return ip.to_string(),
-        }
-        match tokio::time::timeout(self.wait, answer).await {
-            Ok(Ok(name)) => name,
-            _ => {
-                tracing::debug!(%ip, wait = ?self.wait, "reverse DNS did not answer in time: fromhost is the address");
+            Err(NoAnswer::TimedOut) => {
+                tracing::debug!(%ip, "reverse DNS did not answer in time: fromhost is the address");
                 ip.to_string()
             }
         }
-    }
-}
-
-fn remember(cache: &Mutex<HashMap<IpAddr, (String, Instant)>>, ip: IpAddr, name: &str) {
-    if let Ok(mut map) = cache.lock() {
-        if map.len() >= MAX_CACHED {
-            map.clear();
-        }
-        map.insert(ip, (name.to_string(), Instant::now()));
     }
 }
 
@@ -230,7 +195,9 @@ fn shorten(name: &str, local_domain: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
     /// PTR and A records of a test's own, and how often each kind was asked.
     #[derive(Default)]
@@ -298,7 +265,7 @@ mod tests {
     #[tokio::test]
     async fn answers_and_failures_are_cached() {
         let z = Arc::new(zone());
-        let dns = ReverseDns::new(z.clone(), 1, 4, Duration::from_secs(30));
+        let dns = ReverseDns::new(z.clone(), Arc::new(Pool::new("test-dns", 1, 4)), Duration::from_secs(30));
         for _ in 0..3 {
             assert_eq!(dns.fromhost(ip("10.0.0.6")).await, "nodeb.grid.example");
             assert_eq!(dns.fromhost(ip("10.0.0.1")).await, "10.0.0.1");
@@ -312,32 +279,30 @@ mod tests {
         let z = Arc::new(Zone { stall: Some(Mutex::new(stalled)), ..zone() });
         // One thread, one waiting place: the first lookup takes the thread,
         // the second waits, the third finds the pool full and gets its address.
-        let dns = Arc::new(ReverseDns::new(z.clone(), 1, 1, Duration::from_secs(3600)));
-        let first = tokio::spawn({
-            let dns = dns.clone();
-            async move { dns.fromhost(ip("10.0.0.6")).await }
-        });
+        let dns = Arc::new(ReverseDns::new(z.clone(), Arc::new(Pool::new("test-dns", 1, 1)), Duration::from_millis(100)));
+        assert_eq!(dns.fromhost(ip("10.0.0.6")).await, "10.0.0.6", "no answer in time: the address");
         while z.reverse_asked.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        let second = tokio::spawn({
-            let dns = dns.clone();
-            async move { dns.fromhost(ip("::ffff:10.0.0.9")).await }
-        });
-        while dns.jobs.try_send((ip("10.0.0.99"), tokio::sync::oneshot::channel().0)).is_ok() {
-            // (fills the one waiting place if the second lookup has not yet)
-        }
+        assert_eq!(dns.fromhost(ip("::ffff:10.0.0.9")).await, "::ffff:10.0.0.9", "queued, no answer in time");
         assert_eq!(dns.fromhost(ip("10.0.0.1")).await, "10.0.0.1", "pool full: the address at once");
-        for _ in 0..3 {
+        assert_eq!(z.reverse_asked.load(Ordering::SeqCst), 1, "the third was never started");
+        for _ in 0..2 {
             release.send(()).unwrap();
         }
-        assert_eq!(first.await.unwrap(), "nodeb.grid.example");
-        let second = second.await.unwrap();
-        assert!(second == "nine.grid.example" || second == "::ffff:10.0.0.9", "{second}");
-        // A lookup that does not answer in time gives the address.
-        let (_never, stalled) = std::sync::mpsc::channel();
-        let slow = ReverseDns::new(Arc::new(Zone { stall: Some(Mutex::new(stalled)), ..zone() }), 1, 1, Duration::from_millis(50));
-        assert_eq!(slow.fromhost(ip("10.0.0.6")).await, "10.0.0.6");
+        // The late answers are cached for the next sessions.
+        while z.reverse_asked.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        let mut named = String::new();
+        for _ in 0..1000 {
+            named = dns.fromhost(ip("10.0.0.6")).await;
+            if named != "10.0.0.6" {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(named, "nodeb.grid.example");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum EventKind {
     RefusedNotAllowed,
     /// Every session slot taken.
     RefusedTooManySessions,
+    /// The sender's sessions at its cap all active.
+    RefusedSenderBusy,
     /// The front door full.
     RefusedTooManyHandshakes,
     /// The address has its share of the front door.
@@ -44,6 +46,7 @@ impl EventKind {
         match self {
             EventKind::RefusedNotAllowed => "refused: not an allowed sender",
             EventKind::RefusedTooManySessions => "refused: too many sessions",
+            EventKind::RefusedSenderBusy => "refused: the sender's sessions at its cap are all active",
             EventKind::RefusedTooManyHandshakes => "refused: too many handshakes",
             EventKind::RefusedTooManyFromHost => "refused: too many handshakes from one address",
             EventKind::RefusedTooManyFromSubnet => "refused: too many handshakes from one subnet",

@@ -9,8 +9,9 @@
 //!   and `$InputGSSServerHostMapFile`. A `host/NAME@REALM` principal, REALM
 //!   being the collector's own (its default realm), may send only from the
 //!   addresses of NAME: those the map file gives for it, or else those a
-//!   forward DNS lookup of NAME returns ([`ForwardLookups`], cached for a
-//!   bounded time). On a mismatch (another address, or a host principal of
+//!   forward DNS lookup of NAME returns ([`ForwardLookups`], on the DNS
+//!   threads of [`crate::dns`], cached for a bounded time; a lookup that
+//!   does not answer within [`crate::dns::LOOKUP_WAIT`] is a mismatch). On a mismatch (another address, or a host principal of
 //!   another realm) the session is refused, or accepted with its messages
 //!   marked (`gss-host-binding` = `mismatch`). Under `refuse` only a match
 //!   gets in: a principal that is not exactly `host/NAME@REALM` (`HOST/n1`,
@@ -20,8 +21,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
 
 use gsswire::Session;
 use syslog::{HostBinding, ProtectionSeen, Provenance};
@@ -72,18 +73,26 @@ pub enum NotAdmitted {
     HostMismatch { principal: String, reason: String },
     #[error("not a host/NAME@REALM principal, so not bound to an address ($InputGSSServerHostPrincipalBinding refuse admits only host principals sending from their own address): {principal}")]
     NotAHostPrincipal { principal: String },
-    #[error("host binding check failed: {0}")]
-    Worker(String),
 }
 
 /// The forward lookups of every listener, shared.
-static LOOKUPS: LazyLock<Arc<ForwardLookups>> = LazyLock::new(Default::default);
+static LOOKUPS: LazyLock<ForwardLookups> = LazyLock::new(ForwardLookups::system);
 /// The collector's own realm: only its host principals can be bound.
-static LOCAL_REALM: LazyLock<Option<String>> = LazyLock::new(gsswire::gss::default_realm);
+static LOCAL_REALM: OnceLock<Option<String>> = OnceLock::new();
+
+/// The collector's own realm, read once (MIT reads its configuration: on a
+/// blocking thread).
+async fn local_realm() -> Option<&'static str> {
+    if let Some(realm) = LOCAL_REALM.get() {
+        return realm.as_deref();
+    }
+    let realm = tokio::task::spawn_blocking(gsswire::gss::default_realm).await.ok().flatten();
+    LOCAL_REALM.get_or_init(|| realm).as_deref()
+}
 
 /// Decides whether an authenticated session may go on and, if so, what its
-/// messages say about their sender (the host binding check, which may ask
-/// DNS, runs on a blocking thread).
+/// messages say about their sender (the host binding check may ask DNS, on
+/// the DNS threads, within a deadline).
 pub async fn admit(settings: &IdentitySettings, principal: String, peer: IpAddr) -> Result<Provenance, NotAdmitted> {
     if !settings.permits(&principal) {
         return Err(NotAdmitted::PrincipalNotAllowed { principal });
@@ -91,13 +100,8 @@ pub async fn admit(settings: &IdentitySettings, principal: String, peer: IpAddr)
     let verdict = if settings.host_binding == HostBindingMode::Off || host_of(&principal).is_none() {
         BindingVerdict { binding: HostBinding::Unchecked, reason: None }
     } else {
-        let (mode, map, lookups, who) = (settings.host_binding, settings.host_map.clone(), LOOKUPS.clone(), principal.clone());
-        tokio::task::spawn_blocking(move || {
-            let realm = LOCAL_REALM.as_deref();
-            check_host_binding(mode, map.as_ref(), &lookups, realm, &who, peer)
-        })
-        .await
-        .map_err(|e| NotAdmitted::Worker(e.to_string()))?
+        let realm = local_realm().await;
+        check_host_binding(settings.host_binding, settings.host_map.as_ref(), &LOOKUPS, realm, &principal, peer).await
     };
     match (verdict.binding, settings.host_binding) {
         (HostBinding::Mismatch, HostBindingMode::Refuse) => {
@@ -252,54 +256,54 @@ impl HostMap {
 }
 
 use crate::dns::canonical;
+use crate::lookups::{Lookups, NoAnswer, Pool, Rules};
 
 /// How long a forward lookup's answer is used.
 const LOOKUP_TTL: Duration = Duration::from_secs(60);
 /// How long a failed lookup is remembered (a failing DNS server is not asked
 /// again for every session).
 const FAILED_LOOKUP_TTL: Duration = Duration::from_secs(10);
-/// Most names in the cache; when full it is emptied.
+/// Most names in the cache; past that the least recently used goes.
 const MAX_CACHED: usize = 4096;
 
-/// A lookup's answer (the addresses, or why there are none) and when it came.
-type Answer = (Instant, Result<Vec<IpAddr>, String>);
+type Answer = Result<Vec<IpAddr>, String>;
 
-/// Forward DNS lookups of host principals' names, cached for a bounded time.
-#[derive(Default)]
+/// Forward DNS lookups of host principals' names, cached for a bounded time,
+/// on the DNS threads (never the blocking pool of the handshakes), each
+/// session waiting at most a deadline.
 pub struct ForwardLookups {
-    cache: Mutex<HashMap<String, Answer>>,
+    lookups: Lookups<String, Answer>,
+    wait: Duration,
 }
 
 impl ForwardLookups {
-    /// The addresses `host` resolves to. Blocking (the system resolver):
-    /// call it from a blocking thread.
-    pub fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
-        let key = host.to_ascii_lowercase();
-        if let Some((at, answer)) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-            let ttl = if answer.is_ok() { LOOKUP_TTL } else { FAILED_LOOKUP_TTL };
-            if at.elapsed() < ttl {
-                return answer;
-            }
-        }
-        let answer = crate::dns::forward_lookup(&key);
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(key, (Instant::now(), answer.clone()));
-        }
-        answer
+    /// With the system resolver, on the collector's DNS threads.
+    fn system() -> ForwardLookups {
+        ForwardLookups::new(Arc::new(|name: &String| crate::dns::forward_lookup(name)), crate::dns::POOL.clone(), crate::dns::LOOKUP_WAIT)
     }
 
-    /// A lookup whose answer is already known, so that a unit test asks no
-    /// DNS server (a test sends nothing off this machine).
-    #[cfg(test)]
-    fn knowing(host: &str, answer: Result<Vec<IpAddr>, String>) -> ForwardLookups {
-        let lookups = ForwardLookups::default();
-        if let Ok(mut cache) = lookups.cache.lock() {
-            cache.insert(host.to_ascii_lowercase(), (Instant::now(), answer));
+    fn new(lookup: Arc<dyn Fn(&String) -> Answer + Send + Sync>, pool: Arc<Pool>, wait: Duration) -> ForwardLookups {
+        let ttl = |answer: &Answer| if answer.is_ok() { LOOKUP_TTL } else { FAILED_LOOKUP_TTL };
+        ForwardLookups { lookups: Lookups::new(pool, Rules { lookup, ttl, max_cached: MAX_CACHED, wait }), wait }
+    }
+
+    /// The addresses `host` resolves to; an error when it does not resolve,
+    /// or when the DNS threads are busy or do not answer in time.
+    pub async fn resolve(&self, host: &str) -> Answer {
+        match self.lookups.get(host.to_ascii_lowercase()).await {
+            Ok(answer) => answer,
+            Err(NoAnswer::Busy) => Err(format!("{host}: DNS lookups busy, the name could not be checked")),
+            Err(NoAnswer::TimedOut) => Err(format!("{host}: DNS did not answer within {:?}", self.wait)),
         }
-        lookups
+    }
+
+    /// Lookups that ask no DNS server: each name has the answer given, or
+    /// does not resolve (a test sends nothing off this machine).
+    #[cfg(test)]
+    fn knowing(answers: Vec<(&str, Answer)>) -> ForwardLookups {
+        let answers: std::collections::HashMap<String, Answer> = answers.into_iter().map(|(h, a)| (h.to_ascii_lowercase(), a)).collect();
+        let lookup = move |name: &String| answers.get(name).cloned().unwrap_or_else(|| Err(format!("{name} does not resolve")));
+        ForwardLookups::new(Arc::new(lookup), Arc::new(Pool::new("test-dns", 1, 16)), Duration::from_secs(3600))
     }
 }
 
@@ -315,8 +319,7 @@ pub struct BindingVerdict {
 /// `host/NAME` principals are checked (others are `unchecked`); with the
 /// mode off nothing is. A host principal of a realm other than `local_realm`
 /// is a mismatch: its NAME is another realm's to vouch for.
-/// Blocking (DNS): call it from a blocking thread.
-pub fn check_host_binding(
+pub async fn check_host_binding(
     mode: HostBindingMode,
     map: Option<&HostMap>,
     lookups: &ForwardLookups,
@@ -340,7 +343,7 @@ pub fn check_host_binding(
     let peer = canonical(peer);
     let (addresses, source) = match map.and_then(|m| m.addresses(host)) {
         Some(a) => (Ok(a.to_vec()), "the host map"),
-        None => (lookups.resolve(host), "DNS"),
+        None => (lookups.resolve(host).await, "DNS"),
     };
     match addresses {
         Ok(a) if a.contains(&peer) => BindingVerdict { binding: HostBinding::Match, reason: None },
@@ -390,39 +393,67 @@ mod tests {
         assert_eq!(host_of("nfs/n1.test@GSSLOG.TEST"), None);
     }
 
-    #[test]
-    fn the_map_file_decides_for_the_names_it_has() {
+    #[tokio::test]
+    async fn the_map_file_decides_for_the_names_it_has() {
         let map = HostMap::parse("# comment\nn1.test 127.0.0.2 ::ffff:127.0.0.3\n\nN2.test 127.0.0.4 # trailing\n").unwrap();
-        let lookups = ForwardLookups::default();
-        let check = |p: &str, ip: &str| check_host_binding(HostBindingMode::Refuse, Some(&map), &lookups, Some("R"), p, ip.parse().unwrap());
-        assert_eq!(check("host/n1.test@R", "127.0.0.2").binding, HostBinding::Match);
-        assert_eq!(check("host/n1.test@R", "127.0.0.3").binding, HostBinding::Match);
-        assert_eq!(check("host/n2.test@R", "::ffff:127.0.0.4").binding, HostBinding::Match);
-        let wrong = check("host/n1.test@R", "127.0.0.9");
+        let lookups = ForwardLookups::knowing(vec![]);
+        let check = |p: &'static str, ip: &'static str| {
+            check_host_binding(HostBindingMode::Refuse, Some(&map), &lookups, Some("R"), p, ip.parse().unwrap())
+        };
+        assert_eq!(check("host/n1.test@R", "127.0.0.2").await.binding, HostBinding::Match);
+        assert_eq!(check("host/n1.test@R", "127.0.0.3").await.binding, HostBinding::Match);
+        assert_eq!(check("host/n2.test@R", "::ffff:127.0.0.4").await.binding, HostBinding::Match);
+        let wrong = check("host/n1.test@R", "127.0.0.9").await;
         assert_eq!(wrong.binding, HostBinding::Mismatch);
         assert!(wrong.reason.unwrap().contains("127.0.0.9 is not an address of n1.test (the host map"));
-        assert_eq!(check("alice@R", "127.0.0.9").binding, HostBinding::Unchecked);
+        assert_eq!(check("alice@R", "127.0.0.9").await.binding, HostBinding::Unchecked);
         for odd in ["HOST/n1.test@R", "host/n1.test/x@R", "n1.test@R", "host/@R"] {
-            assert_eq!(check(odd, "127.0.0.2").binding, HostBinding::Unchecked, "{odd} is not a host principal");
+            assert_eq!(check(odd, "127.0.0.2").await.binding, HostBinding::Unchecked, "{odd} is not a host principal");
         }
-        let foreign = check("host/n1.test@OTHER.REALM", "127.0.0.2");
+        let foreign = check("host/n1.test@OTHER.REALM", "127.0.0.2").await;
         assert_eq!(foreign.binding, HostBinding::Mismatch, "the map's address, but another realm's principal");
         assert!(foreign.reason.unwrap().contains("realm OTHER.REALM is not this collector's realm R"));
-        let no_realm = check_host_binding(HostBindingMode::Mark, Some(&map), &lookups, None, "host/n1.test@R", "127.0.0.2".parse().unwrap());
+        let no_realm = check_host_binding(HostBindingMode::Mark, Some(&map), &lookups, None, "host/n1.test@R", "127.0.0.2".parse().unwrap()).await;
         assert_eq!(no_realm.binding, HostBinding::Mismatch, "without a default realm no host principal is vouched for");
-        let off = check_host_binding(HostBindingMode::Off, Some(&map), &lookups, Some("R"), "host/n1.test@R", "127.0.0.9".parse().unwrap());
+        let off = check_host_binding(HostBindingMode::Off, Some(&map), &lookups, Some("R"), "host/n1.test@R", "127.0.0.9".parse().unwrap()).await;
         assert_eq!(off.binding, HostBinding::Unchecked);
         assert_eq!(HostMap::parse("n1 not-an-ip\n").unwrap_err(), (1, "'not-an-ip' is not an IP address".into()));
         assert_eq!(HostMap::parse("\nlonely\n").unwrap_err(), (2, "'lonely' has no address".into()));
     }
 
-    #[test]
-    fn names_that_do_not_resolve_are_a_mismatch_with_the_reason() {
-        let lookups = ForwardLookups::knowing("no-such-host.invalid", Err("no-such-host.invalid: Name or service not known".into()));
-        let v = check_host_binding(HostBindingMode::Mark, None, &lookups, Some("R"), "host/no-such-host.invalid@R", "127.0.0.1".parse().unwrap());
+    #[tokio::test]
+    async fn names_that_do_not_resolve_are_a_mismatch_with_the_reason() {
+        let lookups = ForwardLookups::knowing(vec![
+            ("no-such-host.invalid", Err("no-such-host.invalid: Name or service not known".into())),
+            ("localhost", Ok(vec!["127.0.0.1".parse().unwrap()])),
+        ]);
+        let v = check_host_binding(HostBindingMode::Mark, None, &lookups, Some("R"), "host/no-such-host.invalid@R", "127.0.0.1".parse().unwrap()).await;
         assert_eq!(v.binding, HostBinding::Mismatch);
         assert!(v.reason.unwrap().contains("no-such-host.invalid"));
-        let local = check_host_binding(HostBindingMode::Mark, None, &lookups, Some("R"), "host/localhost@R", "127.0.0.1".parse().unwrap());
-        assert_eq!(local.binding, HostBinding::Match, "localhost resolves to 127.0.0.1 through /etc/hosts");
+        let local = check_host_binding(HostBindingMode::Mark, None, &lookups, Some("R"), "host/localhost@R", "127.0.0.1".parse().unwrap()).await;
+        assert_eq!(local.binding, HostBinding::Match);
+    }
+
+    /// The forward lookup runs on the DNS threads, not the blocking pool,
+    /// and a DNS server that does not answer costs the session at most the
+    /// wait: the binding is then a mismatch (it could not be checked).
+    #[tokio::test]
+    async fn a_forward_lookup_that_does_not_answer_in_time_is_a_mismatch_and_runs_on_the_dns_threads() {
+        let (release, stalled) = std::sync::mpsc::channel::<()>();
+        let stalled = std::sync::Mutex::new(stalled);
+        let thread = std::sync::Mutex::new(String::new());
+        let thread = Arc::new(thread);
+        let seen = thread.clone();
+        let lookup = move |_: &String| {
+            *seen.lock().unwrap() = std::thread::current().name().unwrap_or_default().to_string();
+            let _ = stalled.lock().unwrap().recv();
+            Ok(vec!["127.0.0.1".parse().unwrap()])
+        };
+        let lookups = ForwardLookups::new(Arc::new(lookup), Arc::new(Pool::new("test-dns", 1, 4)), Duration::from_millis(50));
+        let v = check_host_binding(HostBindingMode::Refuse, None, &lookups, Some("R"), "host/slow.test@R", "127.0.0.1".parse().unwrap()).await;
+        assert_eq!(v.binding, HostBinding::Mismatch);
+        assert!(v.reason.as_deref().unwrap_or_default().contains("DNS did not answer within"), "{v:?}");
+        assert!(thread.lock().unwrap().starts_with("test-dns-"), "ran on {:?}", thread.lock().unwrap());
+        release.send(()).unwrap();
     }
 }

@@ -17,18 +17,22 @@
 #![forbid(unsafe_code)]
 
 mod acknowledge;
-mod budget;
+/// Public for the fuzz target `first_token` (with [`detect`]).
+pub mod budget;
 mod admission;
 mod chunks;
 mod context;
 mod counters;
 pub mod cli;
 pub mod config;
+/// Public for the fuzz target `first_token`: the reading of a connection's
+/// first token, the first code that unauthenticated bytes reach.
+pub mod detect;
 pub mod directives;
-mod detect;
 pub mod dns;
 mod event_log;
 mod front_door;
+mod lookups;
 pub mod identity;
 mod not_opened;
 mod open;

@@ -185,6 +185,8 @@ fn log_refusal(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
     }
     let limits = admission.limits();
     match refusal {
+        // Decided when a session is established, never at accept.
+        Refusal::SenderBusy => {}
         Refusal::NoSessionSlot => {
             let max_sessions = admission.max_sessions();
             tracing::warn!(%peer, max_sessions, "too many sessions: refusing connection ($InputGSSServerMaxSessions)")

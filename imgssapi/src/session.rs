@@ -93,12 +93,22 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, modes: Modes, place: Front
         Err(refusal) => {
             crate::stats::refused(refusal);
             if ctx.admission.log.admit(refusal.kind()) {
-                let max_sessions = ctx.admission.max_sessions();
-                tracing::warn!(
-                    %peer,
-                    max_sessions,
-                    "too many sessions, and no sender holds more than this one's: refusing connection ($InputGSSServerMaxSessions)"
-                );
+                let caps = ctx.admission.session_caps();
+                if refusal == crate::admission::Refusal::SenderBusy {
+                    tracing::warn!(
+                        %peer,
+                        max_sessions_per_principal = caps.per_sender,
+                        replace_idle_after_s = caps.replace_idle / 1000,
+                        "this sender holds its cap of sessions, none idle long enough to replace: refusing connection; it may retry \
+                         ($InputGSSServerMaxSessionsPerPrincipal, $InputGSSServerReplaceIdleSessionAfter)"
+                    );
+                } else {
+                    tracing::warn!(
+                        %peer,
+                        max_sessions = caps.total,
+                        "too many sessions, and no sender holds more than this one's: refusing connection ($InputGSSServerMaxSessions)"
+                    );
+                }
             }
             return;
         }

@@ -55,6 +55,10 @@ impl AllowedSenders {
 
 /// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
+/// `$InputGSSServerReplaceIdleSessionAfter`'s default, in milliseconds: a
+/// newer session of a sender at its cap replaces one of its sessions only
+/// once that has received nothing for 30 s.
+pub const DEFAULT_REPLACE_IDLE_MS: u64 = 30_000;
 /// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
 pub(crate) const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
 
@@ -104,7 +108,7 @@ impl Settings {
             },
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
-            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
+            sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64, replace_idle: DEFAULT_REPLACE_IDLE_MS },
             front_door: FrontDoorLimits::default(),
             front_door_lines: FrontDoorLines::default(),
             port_file: None,

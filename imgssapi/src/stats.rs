@@ -19,6 +19,7 @@ use crate::output::OutputStats;
 pub fn refused(refusal: Refusal) {
     let counter = match refusal {
         Refusal::NoSessionSlot => &STATS.refused_max_sessions,
+        Refusal::SenderBusy => &STATS.refused_sender_busy,
         Refusal::TooManyHandshakes => &STATS.refused_max_handshakes,
         Refusal::TooManyFromHost => &STATS.refused_max_handshakes_per_host,
         Refusal::TooManyFromSubnet => &STATS.refused_max_handshakes_per_subnet,
@@ -69,6 +70,11 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, budgets: Budgets
         .counter("sessions.opened", "Sessions established since start.", read(&STATS.sessions_opened))
         .counter("sessions.refused.not_allowed", "Connections refused by $AllowedSender.", read(&STATS.refused_not_allowed))
         .counter("sessions.refused.max_sessions", "Connections refused: every session slot taken ($InputGSSServerMaxSessions).", read(&STATS.refused_max_sessions))
+        .counter(
+            "sessions.refused.sender_busy",
+            "Sessions refused: the principal (or plain host) holds its $InputGSSServerMaxSessionsPerPrincipal sessions, none idle for $InputGSSServerReplaceIdleSessionAfter.",
+            read(&STATS.refused_sender_busy),
+        )
         .counter("sessions.refused.max_handshakes", "Connections refused: front door full ($InputGSSServerMaxHandshakes).", read(&STATS.refused_max_handshakes))
         .counter(
             "sessions.refused.max_handshakes_per_host",

@@ -10,11 +10,12 @@
 //! hand-edited files) and counts one numbered out of range as unreadable, so
 //! the records come in strictly increasing order, as the shipper delivers.
 
-use std::fs;
+use std::io::Read;
 
 use bytes::Bytes;
 
 use crate::checkpoint;
+use crate::work_dir::{Access, WorkDir};
 use crate::config::QueueConfig;
 use crate::error::QueueError;
 use crate::reader::Record;
@@ -50,25 +51,31 @@ pub fn read_backlog(config: &QueueConfig, mut each: impl FnMut(&Record)) -> Resu
     if !dir.is_dir() {
         return Ok(backlog);
     }
-    let lock_path = dir.join(format!("{}.lock", config.name));
+    let work_dir = WorkDir::open_unchecked(dir).map_err(QueueError::io("opening queue directory", dir))?;
+    let lock_name = format!("{}.lock", config.name);
+    let lock_path = work_dir.path_of(&lock_name);
     // No lock file: no process has ever opened this queue here. One is only
     // opened, never created, so that looking leaves nothing behind.
-    match crate::work_dir::no_follow().write(true).open(&lock_path) {
+    match work_dir.open_file(&lock_name, Access::Read) {
         Ok(lock) if lock.try_lock().is_err() => return Err(QueueError::Locked { path: lock_path }),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(QueueError::Io { action: "opening lock file", path: lock_path, source: e }),
     }
-    let ckpt_path = dir.join(format!("{}.ckpt", config.name));
-    let acked = checkpoint::read_only(&ckpt_path)?;
-    backlog.bytes_on_disk = fs::metadata(&ckpt_path).map(|m| m.len()).unwrap_or(0);
-    let ids = segment::list(dir, &config.name)?;
+    let ckpt_name = format!("{}.ckpt", config.name);
+    let acked = checkpoint::read_only(&work_dir, &ckpt_name)?;
+    backlog.bytes_on_disk = work_dir.stat(&ckpt_name).map(|(_, len)| len).unwrap_or(0);
+    let ids = segment::list(&work_dir, &config.name)?;
     backlog.segments = ids.len();
     // The sequence number the next listed record must reach.
     let mut next_seq = acked.map_or(0, |a| a.seq);
     for id in ids {
-        let path = segment::segment_path(dir, &config.name, id);
-        let data = fs::read(&path).map_err(QueueError::io("reading queue segment", &path))?;
+        let name = segment::segment_name(&config.name, id);
+        let mut data = Vec::new();
+        work_dir
+            .open_file(&name, Access::Read)
+            .and_then(|mut f| f.read_to_end(&mut data))
+            .map_err(QueueError::io("reading queue segment", work_dir.path_of(&name)))?;
         backlog.bytes_on_disk += data.len() as u64;
         if acked.is_some_and(|a| id < a.segment) {
             continue; // acknowledged; the next open deletes it

@@ -6,11 +6,13 @@
 //! higher sequence. Recovery treats it as a hint: the segments are the truth.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 
 use crate::error::QueueError;
 use crate::record::MAX_PLAUSIBLE;
+use crate::work_dir::{Access, WorkDir};
 
 pub(crate) const CHECKPOINT_BYTES: u64 = 64;
 const SLOT: usize = 32;
@@ -37,19 +39,13 @@ impl Checkpoint {
         &self.file
     }
 
-    /// Opens (creating if needed) the checkpoint and returns the stored position.
-    /// `also`: a user besides this process's whose file it may be (see
-    /// [`crate::QueueConfig::also_owned_by`]).
-    pub fn open(path: &Path, also: Option<u32>) -> Result<(Checkpoint, Option<Position>), QueueError> {
-        let file = crate::work_dir::no_follow()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(crate::recovery::PRIVATE_FILE)
-            .open(path)
-            .map_err(QueueError::io("opening checkpoint", path))?;
-        crate::work_dir::check_own_file(&file, path, also)?;
+    /// Opens (creating if needed) the checkpoint `name` in `dir` and returns
+    /// the stored position.
+    pub fn open(dir: &WorkDir, name: &str) -> Result<(Checkpoint, Option<Position>), QueueError> {
+        let path = dir.path_of(name);
+        let path = path.as_path();
+        let file = dir.open_file(name, Access::ReadWriteCreate).map_err(QueueError::io("opening checkpoint", path))?;
+        crate::work_dir::make_private(&file, path);
         let mut bytes = [0u8; CHECKPOINT_BYTES as usize];
         let len = file.metadata().map_err(QueueError::io("reading checkpoint", path))?.len();
         if len >= CHECKPOINT_BYTES {
@@ -85,13 +81,15 @@ impl Checkpoint {
     }
 }
 
-/// The stored position of the checkpoint at `path`, read without creating
+/// The stored position of the checkpoint `name` in `dir`, read without creating
 /// or changing anything; `None` when there is no file or no valid slot.
-pub(crate) fn read_only(path: &Path) -> Result<Option<Position>, QueueError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+pub(crate) fn read_only(dir: &WorkDir, name: &str) -> Result<Option<Position>, QueueError> {
+    let path = dir.path_of(name);
+    let mut bytes = Vec::new();
+    match dir.open_file(name, Access::Read).and_then(|mut f| f.read_to_end(&mut bytes)) {
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(QueueError::Io { action: "reading checkpoint", path: path.to_path_buf(), source: e }),
+        Err(e) => return Err(QueueError::Io { action: "reading checkpoint", path, source: e }),
     };
     if bytes.len() < CHECKPOINT_BYTES as usize {
         return Ok(None);
@@ -124,20 +122,21 @@ mod tests {
     fn newest_valid_slot_wins_and_a_torn_slot_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.ckpt");
-        let (mut ck, none) = Checkpoint::open(&path, None).unwrap();
+        let work = WorkDir::open(dir.path(), None).unwrap();
+        let (mut ck, none) = Checkpoint::open(&work, "q.ckpt").unwrap();
         assert_eq!(none, None);
         let a = Position { segment: 1, offset: 100, seq: 5 };
         let b = Position { segment: 2, offset: 8, seq: 9 };
         ck.store(a).unwrap();
         ck.store(b).unwrap();
         drop(ck);
-        assert_eq!(Checkpoint::open(&path, None).unwrap().1, Some(b));
+        assert_eq!(Checkpoint::open(&work, "q.ckpt").unwrap().1, Some(b));
         // Tear the newer slot: the older one is used.
         let raw = std::fs::read(&path).unwrap();
         let newer = if raw[8] == 9 { 0 } else { 1 };
         let mut torn = raw.clone();
         torn[newer * SLOT + 20] ^= 0xff;
         std::fs::write(&path, &torn).unwrap();
-        assert_eq!(Checkpoint::open(&path, None).unwrap().1, Some(a));
+        assert_eq!(Checkpoint::open(&work, "q.ckpt").unwrap().1, Some(a));
     }
 }

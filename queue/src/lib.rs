@@ -18,9 +18,10 @@
 //! - `state`: what both ends share, and the lock order.
 //! - `age`: when records were accepted, for the oldest record's age.
 //! - `segment`, `record`, `checkpoint`: the on-disk formats.
-//! - `work_dir`: the work directory and its files against planted links and
-//!   files (`O_NOFOLLOW`, ownership, no world-writable directory without the
-//!   sticky bit).
+//! - `work_dir`: the work directory, held open, and its files against
+//!   planted links and files (`openat` on the held directory, `O_NOFOLLOW`,
+//!   `O_NONBLOCK`, regular files with one link, ownership, no world-writable
+//!   directory without the sticky bit).
 //!
 //! # Files
 //! In the work directory, for a queue named `NAME`:

@@ -4,7 +4,7 @@
 //! reading, acknowledging and rewinding take it by `&mut`.
 
 use std::collections::VecDeque;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -150,8 +150,8 @@ impl Consumer {
         for id in ids {
             self.inner.remove_segment(id);
         }
-        let ckpt = self.inner.config.dir.join(format!("{}.ckpt", self.inner.config.name));
-        fs::remove_file(&ckpt).map_err(QueueError::io("removing checkpoint", ckpt))
+        let ckpt = format!("{}.ckpt", self.inner.config.name);
+        self.inner.work_dir.remove(&ckpt).map_err(QueueError::io("removing checkpoint", self.inner.work_dir.path_of(&ckpt)))
     }
 }
 
@@ -267,7 +267,10 @@ impl Inner {
             Some(ref mut seg) => seg,
             None => {
                 let path = self.segment_path(pos.segment);
-                let file = crate::work_dir::open_read(&path).map_err(QueueError::io("opening queue segment", &path))?;
+                let file = self
+                    .work_dir
+                    .open_file(&self.segment_name(pos.segment), crate::work_dir::Access::Read)
+                    .map_err(QueueError::io("opening queue segment", &path))?;
                 let reader = BufReader::with_capacity(256 * 1024, file);
                 r.file.insert(OpenSegment { id: pos.segment, path, reader, offset: 0 })
             }

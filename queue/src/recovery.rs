@@ -4,8 +4,8 @@
 //! are deleted), then hand out the two ends.
 
 use std::collections::BTreeMap;
-use std::fs::{self, DirBuilder};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +19,7 @@ use crate::segment;
 use crate::state::{Inner, SegMeta, Shared};
 use crate::stats::Stats;
 use crate::sync::{start_syncer, SyncControl};
-use crate::work_dir;
+use crate::work_dir::{self, Access, WorkDir};
 use crate::writer::{Producer, Writer};
 
 /// Opens the queue in `config.dir`, recovering whatever an earlier run left:
@@ -33,31 +33,27 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
     let dir = config.dir.clone();
     let prefix = config.name.clone();
     create_private_dir(&dir)?;
-    work_dir::check_directory(&dir, config.also_owned_by)?;
-    let lock_path = dir.join(format!("{prefix}.lock"));
-    let lock_file = work_dir::no_follow()
-        .write(true)
-        .create(true)
-        .mode(PRIVATE_FILE)
-        .open(&lock_path)
-        .map_err(QueueError::io("creating lock file", &lock_path))?;
-    work_dir::check_own_file(&lock_file, &lock_path, config.also_owned_by)?;
+    let work_dir = WorkDir::open(&dir, config.also_owned_by)?;
+    let lock_name = format!("{prefix}.lock");
+    let lock_path = work_dir.path_of(&lock_name);
+    let lock_file = work_dir.open_file(&lock_name, Access::ReadWriteCreate).map_err(QueueError::io("creating lock file", &lock_path))?;
+    work_dir::make_private(&lock_file, &lock_path);
     if lock_file.try_lock().is_err() {
         return Err(QueueError::Locked { path: lock_path });
     }
     let max_record = (settled.segment_bytes - SEGMENT_HEADER) as usize - RECORD_HEADER;
 
-    let ckpt_path = dir.join(format!("{prefix}.ckpt"));
-    let (checkpoint, stored) = Checkpoint::open(&ckpt_path, config.also_owned_by)?;
-    let checkpoint_file = checkpoint.file().try_clone().map_err(QueueError::io("opening checkpoint", &ckpt_path))?;
+    let ckpt_name = format!("{prefix}.ckpt");
+    let (checkpoint, stored) = Checkpoint::open(&work_dir, &ckpt_name)?;
+    let checkpoint_file = checkpoint.file().try_clone().map_err(QueueError::io("opening checkpoint", work_dir.path_of(&ckpt_name)))?;
 
-    let (mut segments, scanned_tail) = recover_segments(&config, max_record)?;
+    let (mut segments, scanned_tail) = recover_segments(&work_dir, &config, max_record)?;
     // Segments before the checkpoint's were fully acknowledged; a crash came
     // between writing the checkpoint and deleting them.
     if let Some(ck) = stored {
         let done: Vec<u64> = segments.range(..ck.segment).map(|(id, _)| *id).collect();
         for id in done {
-            segment::remove(&dir, &prefix, id);
+            segment::remove(&work_dir, &prefix, id);
             segments.remove(&id);
         }
     }
@@ -65,7 +61,7 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
     // Never reuse a sequence number the checkpoint has seen acknowledged.
     let tail_seq = scanned_tail.max(stored.map_or(0, |c| c.seq));
     let write_id = last_id.max(stored.map(|c| c.segment)).map_or(1, |id| id + 1);
-    let file = segment::create(&segment::segment_path(&dir, &prefix, write_id))?;
+    let file = segment::create(&work_dir, &segment::segment_name(&prefix, write_id))?;
     segments.insert(write_id, SegMeta { size: SEGMENT_HEADER, first_seq: None });
 
     let acked = match stored {
@@ -102,13 +98,14 @@ pub fn open(config: QueueConfig) -> Result<(Producer, Consumer), QueueError> {
             stats: Stats { bytes_on_disk: bytes, queued, ..Stats::default() },
             unsynced: Vec::new(),
             dir_dirty: true,
-            accept_times: recovered_accept_times(&config, acked, queued),
+            accept_times: recovered_accept_times(&work_dir, &config, acked, queued),
         }),
         space: std::sync::Condvar::new(),
         data: tokio::sync::Notify::new(),
         syncer: SyncControl::new(),
         checkpoint_file,
         _lock: lock_file,
+        work_dir,
         config,
     });
     if let Some(interval) = inner.config.fsync_interval {
@@ -135,11 +132,10 @@ fn create_private_dir(dir: &Path) -> Result<(), QueueError> {
 
 /// A recovered backlog was accepted at the latest when its oldest segment
 /// was last written.
-fn recovered_accept_times(config: &QueueConfig, acked: Position, queued: u64) -> crate::age::AcceptTimes {
+fn recovered_accept_times(dir: &WorkDir, config: &QueueConfig, acked: Position, queued: u64) -> crate::age::AcceptTimes {
     let mut times = crate::age::AcceptTimes::new();
     if queued > 0 {
-        let path = segment::segment_path(&config.dir, &config.name, acked.segment);
-        if let Ok(written) = fs::metadata(&path).and_then(|m| m.modified()) {
+        if let Ok((written, _)) = dir.stat(&segment::segment_name(&config.name, acked.segment)) {
             times.accepted(acked.seq, written);
         }
     }
@@ -149,25 +145,25 @@ fn recovered_accept_times(config: &QueueConfig, acked: Position, queued: u64) ->
 /// Lists the segments; fully scans (and repairs) the newest ones until one
 /// holds records, and only inspects the header of the others. Returns them
 /// with the sequence number that follows the last intact record.
-fn recover_segments(config: &QueueConfig, max_record: usize) -> Result<(BTreeMap<u64, SegMeta>, u64), QueueError> {
+fn recover_segments(dir: &WorkDir, config: &QueueConfig, max_record: usize) -> Result<(BTreeMap<u64, SegMeta>, u64), QueueError> {
     let mut segments = BTreeMap::new();
     let mut tail = None;
-    for id in segment::list(&config.dir, &config.name)?.into_iter().rev() {
-        let path = segment::segment_path(&config.dir, &config.name, id);
-        let scanned = if tail.is_some() { segment::inspect(&path) } else { segment::scan_and_repair(&path, max_record) };
+    for id in segment::list(dir, &config.name)?.into_iter().rev() {
+        let name = segment::segment_name(&config.name, id);
+        let scanned = if tail.is_some() { segment::inspect(dir, &name) } else { segment::scan_and_repair(dir, &name, max_record) };
         match scanned {
             Ok(sc) if sc.first_seq.is_none() && tail.is_none() => {
                 // An empty newest segment (header only): nothing to keep.
-                segment::remove(&config.dir, &config.name, id);
+                segment::remove(dir, &config.name, id);
             }
             Ok(sc) => {
-                if let Ok(file) = work_dir::open_read(&path) {
-                    work_dir::make_private(&file, &path);
+                if let Ok(file) = dir.open_file(&name, Access::Read) {
+                    work_dir::make_private(&file, &dir.path_of(&name));
                 }
                 tail = tail.or(sc.next_seq);
                 segments.insert(id, SegMeta { size: sc.size, first_seq: sc.first_seq });
             }
-            Err(why) => segment::quarantine(&path, &why),
+            Err(why) => segment::quarantine(dir, &name, &why),
         }
     }
     Ok((segments, tail.unwrap_or(0)))

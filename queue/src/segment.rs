@@ -1,24 +1,21 @@
 //! Segment files: naming, listing, and the recovery scan.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 
 use crate::error::QueueError;
 use crate::record::{RecordHeader, MAX_PLAUSIBLE, RECORD_HEADER, SEGMENT_HEADER, SEGMENT_MAGIC};
+use crate::work_dir::{Access, WorkDir};
 
-pub(crate) fn segment_path(dir: &Path, prefix: &str, id: u64) -> PathBuf {
-    dir.join(format!("{prefix}.{id:010}.seg"))
+/// The file name of segment `id` of queue `prefix`.
+pub(crate) fn segment_name(prefix: &str, id: u64) -> String {
+    format!("{prefix}.{id:010}.seg")
 }
 
 /// Ids of the segment files of queue `prefix` in `dir`, ascending.
-pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<u64>, QueueError> {
+pub(crate) fn list(dir: &WorkDir, prefix: &str) -> Result<Vec<u64>, QueueError> {
     let mut ids = Vec::new();
-    for entry in fs::read_dir(dir).map_err(QueueError::io("listing", dir))? {
-        let entry = entry.map_err(QueueError::io("listing", dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for name in dir.list().map_err(QueueError::io("listing", dir.path()))? {
         let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else { continue };
         let Some(id) = rest.strip_suffix(".seg").and_then(|d| d.parse::<u64>().ok()) else { continue };
         if id > MAX_PLAUSIBLE {
@@ -32,35 +29,29 @@ pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<u64>, QueueError> {
 
 /// Deletes a segment file; one already gone is fine, any other failure is
 /// logged.
-pub(crate) fn remove(dir: &Path, prefix: &str, id: u64) {
-    let path = segment_path(dir, prefix, id);
-    if let Err(e) = fs::remove_file(&path) {
+pub(crate) fn remove(dir: &WorkDir, prefix: &str, id: u64) {
+    let name = segment_name(prefix, id);
+    if let Err(e) = dir.remove(&name) {
         if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::error!(file = %path.display(), error = %e, "cannot delete acknowledged queue segment");
+            tracing::error!(file = %dir.path_of(&name).display(), error = %e, "cannot delete acknowledged queue segment");
         }
     }
 }
 
 /// Moves an unreadable file aside (`NAME.bad`) so the queue can start.
-pub(crate) fn quarantine(path: &Path, why: &str) {
-    let mut bad = path.as_os_str().to_owned();
-    bad.push(".bad");
-    match fs::rename(path, &bad) {
+pub(crate) fn quarantine(dir: &WorkDir, name: &str, why: &str) {
+    let path = dir.path_of(name);
+    match dir.rename(name, &format!("{name}.bad")) {
         Ok(()) => tracing::error!(file = %path.display(), reason = why, "queue segment moved aside as unreadable"),
         Err(e) => tracing::error!(file = %path.display(), reason = why, error = %e, "cannot move unreadable segment aside"),
     }
 }
 
 /// Creates a new, empty segment (just its header).
-pub(crate) fn create(path: &Path) -> Result<File, QueueError> {
-    let mut file = crate::work_dir::no_follow()
-        .create_new(true)
-        .append(true)
-        .read(true)
-        .mode(crate::recovery::PRIVATE_FILE)
-        .open(path)
-        .map_err(QueueError::io("creating segment", path))?;
-    file.write_all(SEGMENT_MAGIC).map_err(QueueError::io("writing segment header", path))?;
+pub(crate) fn create(dir: &WorkDir, name: &str) -> Result<File, QueueError> {
+    let path = dir.path_of(name);
+    let mut file = dir.open_file(name, Access::CreateNew).map_err(QueueError::io("creating segment", &path))?;
+    file.write_all(SEGMENT_MAGIC).map_err(QueueError::io("writing segment header", &path))?;
     Ok(file)
 }
 
@@ -75,8 +66,8 @@ pub(crate) struct Scanned {
 
 /// Checks the header and reads the first record's sequence number, without
 /// reading the rest. `Err` carries the reason the segment is unreadable.
-pub(crate) fn inspect(path: &Path) -> Result<Scanned, String> {
-    let mut file = crate::work_dir::open_read(path).map_err(|e| format!("cannot open: {e}"))?;
+pub(crate) fn inspect(dir: &WorkDir, name: &str) -> Result<Scanned, String> {
+    let mut file = dir.open_file(name, Access::Read).map_err(|e| format!("cannot open: {e}"))?;
     let size = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
     let mut head = [0u8; SEGMENT_HEADER as usize + RECORD_HEADER];
     let n = read_up_to(&mut file, &mut head).map_err(|e| format!("cannot read: {e}"))?;
@@ -94,9 +85,11 @@ pub(crate) fn inspect(path: &Path) -> Result<Scanned, String> {
 /// Reads a whole segment, keeps every intact record, and cuts off a torn tail:
 /// an incomplete last record, or a last record whose checksum fails. A bad
 /// record followed by intact ones is left for the reader to skip and count.
-pub(crate) fn scan_and_repair(path: &Path, max_record: usize) -> Result<Scanned, String> {
+pub(crate) fn scan_and_repair(dir: &WorkDir, name: &str, max_record: usize) -> Result<Scanned, String> {
+    let path = dir.path_of(name);
     let mut data = Vec::new();
-    crate::work_dir::open_read(path).and_then(|mut f| f.read_to_end(&mut data)).map_err(|e| format!("cannot read: {e}"))?;
+    let mut file = dir.open_file(name, Access::ReadWrite).map_err(|e| format!("cannot open: {e}"))?;
+    file.read_to_end(&mut data).map_err(|e| format!("cannot read: {e}"))?;
     if data.len() < SEGMENT_HEADER as usize || &data[..SEGMENT_HEADER as usize] != SEGMENT_MAGIC {
         return Err("not a queue segment (bad header)".into());
     }
@@ -122,7 +115,6 @@ pub(crate) fn scan_and_repair(path: &Path, max_record: usize) -> Result<Scanned,
     }
     if pos < data.len() {
         tracing::warn!(file = %path.display(), kept = pos, dropped = data.len() - pos, "truncating torn tail of queue segment");
-        let file = crate::work_dir::no_follow().write(true).open(path).map_err(|e| format!("cannot open to repair: {e}"))?;
         file.set_len(pos as u64).map_err(|e| format!("cannot truncate torn tail: {e}"))?;
     }
     Ok(Scanned { size: pos as u64, first_seq, next_seq })

@@ -16,6 +16,7 @@ use crate::reader::Reader;
 use crate::segment;
 use crate::stats::Stats;
 use crate::sync::SyncControl;
+use crate::work_dir::WorkDir;
 use crate::writer::Writer;
 
 pub(crate) struct Inner {
@@ -32,6 +33,8 @@ pub(crate) struct Inner {
     pub syncer: std::sync::Arc<SyncControl>,
     pub checkpoint_file: File,
     pub _lock: File,
+    /// The queue's directory, held open: every file is reached through it.
+    pub work_dir: WorkDir,
 }
 
 /// One segment file, as far as the bookkeeping needs it.
@@ -69,12 +72,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Inner {
+    pub fn segment_name(&self, id: u64) -> String {
+        segment::segment_name(&self.config.name, id)
+    }
+
+    /// Segment `id`'s path, for messages.
     pub fn segment_path(&self, id: u64) -> PathBuf {
-        segment::segment_path(&self.config.dir, &self.config.name, id)
+        self.work_dir.path_of(&self.segment_name(id))
     }
 
     pub fn remove_segment(&self, id: u64) {
-        segment::remove(&self.config.dir, &self.config.name, id);
+        segment::remove(&self.work_dir, &self.config.name, id);
     }
 
     /// The counters, with the byte and backlog figures of this moment.

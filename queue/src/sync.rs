@@ -2,7 +2,6 @@
 //! segments, the checkpoint and the directory every `fsync_interval`, and the
 //! final sync when the queue is dropped.
 
-use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -59,7 +58,7 @@ impl Inner {
         }
         self.checkpoint_file.sync_data().map_err(QueueError::io("syncing checkpoint in", dir))?;
         if dir_dirty {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(QueueError::io("syncing directory", dir))?;
+            self.work_dir.sync().map_err(QueueError::io("syncing directory", dir))?;
         }
         Ok(())
     }

@@ -167,7 +167,7 @@ impl Inner {
     /// Closes the current segment and starts the next one.
     fn roll(&self, w: &mut Writer) -> Result<(), QueueError> {
         let id = w.id + 1;
-        let file = crate::segment::create(&self.segment_path(id))?;
+        let file = crate::segment::create(&self.work_dir, &self.segment_name(id))?;
         let old = std::mem::replace(&mut w.file, Arc::new(file));
         w.id = id;
         w.size = SEGMENT_HEADER;

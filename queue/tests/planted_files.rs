@@ -94,3 +94,103 @@ fn another_users_directory_or_file_is_not_used() {
     assert!(err.to_string().contains("the file belongs to uid 65534"), "{err}");
     assert_eq!(fs::metadata(&planted).unwrap().len(), 0, "the planted file was written");
 }
+
+/// A small queue in `dir` (16 KiB segments, no background fsync).
+fn small(dir: &Path) -> QueueConfig {
+    let mut c = QueueConfig::new(dir.to_path_buf(), "q");
+    c.segment_bytes = 16 * 1024;
+    c.fsync_interval = None;
+    c
+}
+
+/// The bytes of a real segment holding the records `texts`, made by a queue
+/// in a directory of its own.
+fn segment_bytes(texts: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let (producer, consumer) = queue::open(small(dir.path())).unwrap();
+    for t in texts {
+        producer.push(t.as_bytes()).unwrap();
+    }
+    producer.sync().unwrap();
+    let bytes = fs::read(dir.path().join("q.0000000001.seg")).unwrap();
+    drop((producer, consumer));
+    bytes
+}
+
+#[test]
+fn a_fifo_at_the_lock_files_name_is_refused_without_blocking() {
+    let work = tempfile::tempdir().unwrap();
+    let fifo = work.path().join("q.lock");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Before the fix the open waited for a reader of the FIFO forever: run
+    // it on a thread, and fail (not hang) if it has not returned in a minute.
+    let (done, result) = std::sync::mpsc::channel();
+    let path = work.path().to_path_buf();
+    std::thread::spawn(move || {
+        let _ = done.send(open(&path).map_err(|e| e.to_string()));
+    });
+    let result = result.recv_timeout(std::time::Duration::from_secs(60)).expect("opening the queue blocked on the FIFO");
+    let err = result.unwrap_err();
+    assert!(err.contains("q.lock") && err.contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn a_segment_hard_linked_to_a_file_elsewhere_is_neither_read_nor_repaired() {
+    // A file outside the work directory that looks like a segment with a
+    // torn tail: before the fix recovery read its records and cut its tail.
+    let (outside, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut content = segment_bytes(&["someone else's record"]);
+    content.extend_from_slice(b"torn tail");
+    let target = outside.path().join("elsewhere");
+    fs::write(&target, &content).unwrap();
+    fs::hard_link(&target, work.path().join("q.0000000001.seg")).unwrap();
+    let (producer, mut consumer) = queue::open(small(work.path())).unwrap();
+    assert_eq!(fs::read(&target).unwrap(), content, "the linked file was changed");
+    assert!(consumer.pop_batch(10, 1 << 20).unwrap().is_empty(), "its records were queued");
+    assert!(work.path().join("q.0000000001.seg.bad").exists(), "the link is moved aside");
+    drop((producer, consumer));
+}
+
+#[test]
+fn a_segment_of_another_user_is_not_read() {
+    assert_root();
+    let work = tempfile::tempdir().unwrap();
+    let planted = work.path().join("q.0000000001.seg");
+    fs::write(&planted, segment_bytes(&["planted record"])).unwrap();
+    chown(&planted, Some(65534), None).unwrap();
+    let (producer, mut consumer) = queue::open(small(work.path())).unwrap();
+    assert!(consumer.pop_batch(10, 1 << 20).unwrap().is_empty(), "another user's segment was queued");
+    assert!(work.path().join("q.0000000001.seg.bad").exists(), "it is moved aside");
+    // A segment of the directory's owner (here root, this process) is read.
+    drop((producer, consumer));
+    let own = tempfile::tempdir().unwrap();
+    fs::write(own.path().join("q.0000000001.seg"), segment_bytes(&["own record"])).unwrap();
+    let (_producer, mut consumer) = queue::open(small(own.path())).unwrap();
+    let got = consumer.pop_batch(10, 1 << 20).unwrap();
+    assert_eq!(got.iter().map(|r| r.payload.to_vec()).collect::<Vec<_>>(), vec![b"own record".to_vec()]);
+}
+
+#[test]
+fn files_stay_in_the_directory_opened_even_if_its_path_is_swapped_for_a_link() {
+    let (parent, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let work = parent.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let (producer, consumer) = queue::open(small(&work)).unwrap();
+    // The path now leads elsewhere: a new segment (the queue rolls over
+    // every 16 KiB) must still be made in the directory the queue opened.
+    let moved = parent.path().join("moved");
+    fs::rename(&work, &moved).unwrap();
+    symlink(other.path(), &work).unwrap();
+    for _ in 0..200 {
+        producer.push(&[b'x'; 200]).unwrap();
+    }
+    producer.sync().unwrap();
+    let names = |d: &Path| -> Vec<String> {
+        let mut n: Vec<String> = fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        n.sort();
+        n
+    };
+    assert!(names(other.path()).is_empty(), "files were made through the swapped path: {:?}", names(other.path()));
+    assert!(names(&moved).iter().filter(|n| n.ends_with(".seg")).count() >= 2, "{:?}", names(&moved));
+    drop((producer, consumer));
+}

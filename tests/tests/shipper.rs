@@ -34,8 +34,12 @@ fn start_shipper(dir: &Path, config: &str, args: &[&str]) -> Daemon {
 fn start_collector(dir: &Path, port: u16, out: &Path) -> Daemon {
     let realm = TestRealm::shared();
     // Every shipper here is the one test principal, where a grid's nodes each
-    // have their own: fifty of them would otherwise take each other's
-    // sessions at the per-principal cap (8).
+    // have their own: the fifty shippers of `fifty_shippers_…` stand for
+    // fifty nodes, more than the per-principal cap (8) by design. At the cap
+    // they no longer displace each other (a newcomer is refused while the
+    // principal's sessions are active), but the other 42 would wait for
+    // $InputGSSServerReplaceIdleSessionAfter (30 s) before getting in, which
+    // is not what the test measures; so the cap is raised over fifty.
     let conf = format!(
         "$ModLoad imgssapi\n$InputGSSServerRun {port}\n$InputGSSServerMaxSessionsPerPrincipal 64\n$template Msg,\"%msg%\\n\"\n*.* {};Msg\n",
         out.display()

@@ -200,7 +200,12 @@ mod tests {
         assert_eq!(path_of("host/n1.test@R"), "/p/host%2Fn1.test@R.log");
         assert_eq!(path_of("host_n1.test@R"), "/p/host_n1.test@R.log", "no longer host/n1.test's file");
         assert_eq!(path_of("host%2Fn1.test@R"), "/p/host%252Fn1.test@R.log");
-        assert_eq!(path_of("a\u{9b}b@R"), "/p/a__b@R.log", "U+009B in a path: one '_' per byte");
+        // C1 controls never reach a path, and two principals that differ
+        // only in one (or in a C1 control against '_') keep their own files.
+        assert_eq!(path_of("a\u{9b}b@R"), "/p/a%C2%9Bb@R.log", "U+009B: each byte escaped");
+        assert_eq!(path_of("a\u{9c}b@R"), "/p/a%C2%9Cb@R.log");
+        assert_eq!(path_of("a__b@R"), "/p/a__b@R.log");
+        assert_eq!(path_of("caf\u{e9}\u{20ac}@R"), "/p/caf\u{e9}\u{20ac}@R.log", "other UTF-8 stays whole");
         assert_eq!(path_of(""), "/p/.log");
         let m = msg("<38>Nov 23 12:14:25 vm sshd: caf\u{e9}\u{20ac}");
         let mut out = Vec::new();

@@ -349,20 +349,24 @@ fn control_characters(mode: ControlChars, value: Vec<u8>) -> Vec<u8> {
 /// byte.
 ///
 /// `gss-principal` is mapped one to one instead, so that two principals
-/// never share a file: `%` becomes `%25`, `/` `%2F` and NUL `%00`
-/// (`host/n1@R` gives `host%2Fn1@R`, which the principal `host_n1@R` can
-/// never give).
+/// never share a file: `%` becomes `%25`, `/` `%2F`, NUL `%00`, and each
+/// byte of a C1 control `%XX` (`host/n1@R` gives `host%2Fn1@R`, which the
+/// principal `host_n1@R` can never give; `a\u{9b}@R` gives `a%C2%9B@R`, not
+/// the `a__@R` of `a__@R`).
 pub(super) fn make_path_safe(out: &mut Vec<u8>, start: usize, property: Property) {
-    if property == Property::GssPrincipal && out[start..].iter().any(|c| matches!(c, b'%' | b'/' | 0)) {
+    if property == Property::GssPrincipal
+        && out[start..].iter().any(|c| matches!(c, b'%' | b'/' | 0) || crate::c1::may_contain(&[*c]))
+    {
         let value = out.split_off(start);
-        for c in value {
-            match c {
-                b'%' => out.extend_from_slice(b"%25"),
-                b'/' => out.extend_from_slice(b"%2F"),
-                0 => out.extend_from_slice(b"%00"),
-                c => out.push(c),
+        crate::c1::split(&value, |run, control| {
+            for &c in run {
+                match c {
+                    b'%' | b'/' | 0 => out.extend_from_slice(format!("%{c:02X}").as_bytes()),
+                    c if control => out.extend_from_slice(format!("%{c:02X}").as_bytes()),
+                    c => out.push(c),
+                }
             }
-        }
+        });
     }
     for c in out[start..].iter_mut() {
         if *c == b'/' || *c == 0 {
