@@ -116,7 +116,26 @@ pub enum FileAction {
 #[derive(Debug, Clone)]
 pub enum RuleAction {
     File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
+    /// `action(type="omclickhouse")`: the row rendered for the action's
+    /// queue; `id` indexes [`CollectorConfig::clickhouse`].
+    ClickHouse { format: Arc<omclickhouse::RowFormat>, id: usize },
     Stop,
+}
+
+/// One `action(type="omclickhouse" ...)`: what its queue and worker are
+/// started with.
+#[derive(Debug, Clone)]
+pub struct ClickHouseAction {
+    pub settings: omclickhouse::ActionSettings,
+    pub format: Arc<omclickhouse::RowFormat>,
+    /// `name=`, else `omclickhouse-N` (N from 1, in file order).
+    pub name: String,
+    /// `$WorkDirectory` above the action.
+    pub work_dir: PathBuf,
+    /// `queue.filename`, else `omclickhouse-actionN`.
+    pub queue_name: String,
+    /// The user privileges are dropped to, who may own the queue's files.
+    pub also_owned_by: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +251,8 @@ pub struct CollectorConfig {
     pub allowed: AllowedSenders,
     pub rules: Vec<Rule>,
     pub file_actions: usize,
+    /// The `omclickhouse` actions, by id.
+    pub clickhouse: Vec<ClickHouseAction>,
     /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
     pub dns: bool,
     /// `$PrivDropToUser` and its kin: dropped to once the listeners are bound.
@@ -261,6 +282,8 @@ struct Settings {
     tcp_port: Option<u16>,
     gss: GssSettings,
     gss_loaded: bool,
+    /// `module(load="omclickhouse")` (or `$ModLoad omclickhouse`) was read.
+    clickhouse_loaded: bool,
     bind: IpAddr,
     keepalive: bool,
     sessions: SessionCaps,
@@ -299,6 +322,7 @@ impl Settings {
                 acknowledge: true,
             },
             gss_loaded: false,
+            clickhouse_loaded: false,
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
             sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
@@ -331,6 +355,7 @@ impl Settings {
             "modload" => match v {
                 "imgssapi" => self.gss_loaded = true,
                 "imtcp" => {}
+                "omclickhouse" => self.clickhouse_loaded = true,
                 "impstats" => self.metrics.impstats = true,
                 other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
             },
@@ -476,6 +501,7 @@ struct Reading {
     settings: Settings,
     rules: Vec<Rule>,
     file_actions: usize,
+    clickhouse: Vec<ClickHouseAction>,
 }
 
 impl Statements for Reading {
@@ -504,7 +530,12 @@ impl Statements for Reading {
 
     fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
         let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
+        let built = if call.kind == "omclickhouse" {
+            build_clickhouse_action(text, at, call, templates, &self.settings, &mut self.clickhouse)
+        } else {
+            build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions)
+        };
+        if let Some(a) = built {
             rule.actions.push(a);
         }
         self.rules.push(rule);
@@ -521,9 +552,15 @@ impl Statements for Reading {
 }
 
 pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
+    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0, clickhouse: Vec::new() };
     daemon::config::walk(text, &mut reading);
-    let Reading { mut settings, rules, file_actions } = reading;
+    let Reading { mut settings, rules, file_actions, mut clickhouse } = reading;
+    // The queues are opened before privileges are dropped; their directory
+    // and files may belong to the user they are dropped to.
+    let drop_to = settings.privileges.user.as_ref().map(|u| u.uid);
+    for action in &mut clickhouse {
+        action.also_owned_by = drop_to;
+    }
     let listeners = settings.listeners(text);
     let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
@@ -564,6 +601,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         allowed,
         rules,
         file_actions,
+        clickhouse,
         dns,
         privileges,
         metrics,
@@ -622,7 +660,7 @@ fn build_action_call(
     file_actions: &mut usize,
 ) -> Option<RuleAction> {
     if call.kind != "omfile" {
-        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
+        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\") and sends rows to ClickHouse (type=\"omclickhouse\")", call.kind));
         return None;
     }
     let mut files = settings.files.clone();
@@ -675,6 +713,52 @@ fn build_action_call(
     let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
     *file_actions += 1;
     Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+}
+
+/// `action(type="omclickhouse" ...)`: its parameters by the table in
+/// `omclickhouse::params`, the template (rsyslog's `StdClickHouseFmt`, or a
+/// template defined above that renders the INSERT), and its queue in
+/// `$WorkDirectory`.
+fn build_clickhouse_action(
+    text: &mut ConfigText,
+    loc: &Location,
+    call: &ActionCall,
+    templates: &TemplateRegistry,
+    settings: &Settings,
+    actions: &mut Vec<ClickHouseAction>,
+) -> Option<RuleAction> {
+    if !settings.clickhouse_loaded {
+        text.error(loc, "action(type=\"omclickhouse\") without module(load=\"omclickhouse\") above it (rsyslog refuses it too)");
+        return None;
+    }
+    let (action_settings, warnings) = match omclickhouse::ActionSettings::read(&call.params) {
+        Ok(read) => read,
+        Err(e) => {
+            text.error(loc, format!("action(type=\"omclickhouse\"): {e}"));
+            return None;
+        }
+    };
+    for w in warnings {
+        text.warn(loc, format!("action(type=\"omclickhouse\"): {w}"));
+    }
+    let format = match &action_settings.template {
+        None => omclickhouse::RowFormat::standard(),
+        Some(name) => omclickhouse::RowFormat::Statement(templates.for_action(text, loc, name)?),
+    };
+    let Some(work_dir) = settings.senders.work_directory.clone() else {
+        text.error(loc, "action(type=\"omclickhouse\") needs $WorkDirectory (or global(workDirectory=...)) above it: its queue lives there");
+        return None;
+    };
+    let n = actions.len() + 1;
+    let name = action_settings.name.clone().unwrap_or_else(|| format!("omclickhouse-{n}"));
+    let queue_name = action_settings.queue.file_name.clone().unwrap_or_else(|| format!("omclickhouse-action{n}"));
+    if actions.iter().any(|a| a.queue_name == queue_name && a.work_dir == work_dir) {
+        text.error(loc, format!("action(type=\"omclickhouse\"): queue.filename=\"{queue_name}\" is already another action's queue"));
+        return None;
+    }
+    let format = Arc::new(format);
+    actions.push(ClickHouseAction { settings: action_settings, format: format.clone(), name, work_dir, queue_name, also_owned_by: None });
+    Some(RuleAction::ClickHouse { format, id: n - 1 })
 }
 
 fn parse_mode(value: &str) -> Result<u32, String> {

@@ -57,11 +57,18 @@ impl Rules {
         let batch = RenderedBatch {
             bytes: Vec::with_capacity(2 * input_len + 1024),
             writes: Vec::with_capacity(input_len / 64 + 4),
+            rows: Vec::new(),
             ack: None,
             budget: None,
         };
         BatchRenderer { rules: self, now: Timestamp::now(), batch, path_memo: vec![None; self.settings.len()] }
     }
+}
+
+/// One row for one `omclickhouse` action's queue: a range of [`RenderedBatch::bytes`].
+pub struct PendingRow {
+    pub action: usize,
+    pub row: Range<usize>,
 }
 
 /// One line for one file: ranges into [`RenderedBatch::bytes`].
@@ -76,6 +83,8 @@ pub struct PendingWrite {
 pub struct RenderedBatch {
     pub bytes: Vec<u8>,
     pub writes: Vec<PendingWrite>,
+    /// Rows for the `omclickhouse` actions' queues.
+    pub rows: Vec<PendingRow>,
     /// On an acknowledged session: reported to once the batch is written.
     pub ack: Option<crate::acknowledge::Ticket>,
     /// The batch's bytes in the collector's budget, given back when the
@@ -86,7 +95,8 @@ pub struct RenderedBatch {
 impl RenderedBatch {
     /// The memory the batch holds, for the budget.
     pub fn memory(&self) -> u64 {
-        (self.bytes.capacity() + self.writes.capacity() * std::mem::size_of::<PendingWrite>()) as u64
+        (self.bytes.capacity() + self.writes.capacity() * std::mem::size_of::<PendingWrite>() + self.rows.capacity() * std::mem::size_of::<PendingRow>())
+            as u64
     }
 
     pub fn path(&self, w: &PendingWrite) -> &[u8] {
@@ -95,6 +105,10 @@ impl RenderedBatch {
 
     pub fn line(&self, w: &PendingWrite) -> &[u8] {
         &self.bytes[w.line.clone()]
+    }
+
+    pub fn row(&self, r: &PendingRow) -> &[u8] {
+        &self.bytes[r.row.clone()]
     }
 }
 
@@ -121,6 +135,11 @@ impl BatchRenderer<'_> {
                         template.render(m, &self.now, &mut self.batch.bytes);
                         let line = start..self.batch.bytes.len();
                         self.batch.writes.push(PendingWrite { action: *id, path, line });
+                    }
+                    RuleAction::ClickHouse { format, id } => {
+                        let start = self.batch.bytes.len();
+                        format.render(m, &self.now, &mut self.batch.bytes);
+                        self.batch.rows.push(PendingRow { action: *id, row: start..self.batch.bytes.len() });
                     }
                 }
             }
