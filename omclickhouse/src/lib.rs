@@ -99,6 +99,7 @@ impl Action {
             shape: worker::Shape {
                 query: format.query(),
                 bulk_mode: settings.bulk_mode,
+                insert_interval: settings.insert_interval,
                 max_bytes: usize::try_from(settings.max_bytes).unwrap_or(usize::MAX),
                 batch_size: q.batch_size,
                 retry_count: settings.retry_count,

@@ -36,6 +36,9 @@ pub(crate) struct Shape {
     /// The query in the URL (JSONEachRow); `None`: rows are statements.
     pub query: Option<String>,
     pub bulk_mode: bool,
+    /// With bulk mode, the least time between two inserts unless a full
+    /// batch is waiting.
+    pub insert_interval: Duration,
     pub max_bytes: usize,
     pub batch_size: usize,
     pub retry_count: Option<u32>,
@@ -66,7 +69,15 @@ impl Worker {
                 return;
             }
         };
+        let mut last_insert: Option<std::time::Instant> = None;
         while !self.stopping(Duration::ZERO) {
+            // Fewer, larger inserts: wait out insertInterval unless a full batch is there.
+            if let Some(at) = last_insert.filter(|_| self.shape.bulk_mode) {
+                let rest = self.shape.insert_interval.saturating_sub(at.elapsed());
+                if !rest.is_zero() && (self.consumer.stats().queued as usize) < self.shape.batch_size && self.stopping(rest) {
+                    break;
+                }
+            }
             let batch = match self.consumer.pop_batch(self.shape.batch_size, self.shape.max_bytes) {
                 Ok(b) => b,
                 Err(e) => {
@@ -83,6 +94,7 @@ impl Worker {
                 runtime.block_on(async { tokio::time::timeout(IDLE_POLL, consumer.wait_for_data()).await }).ok();
                 continue;
             }
+            last_insert = Some(std::time::Instant::now());
             if !self.deliver(&batch) {
                 // Stopped while waiting to retry: the rest stays queued.
                 self.consumer.rewind();
@@ -267,6 +279,7 @@ mod tests {
         Shape {
             query: query.then(|| "INSERT".into()),
             bulk_mode: bulk,
+            insert_interval: Duration::ZERO,
             max_bytes,
             batch_size: 100,
             retry_count: None,
