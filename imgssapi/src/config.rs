@@ -908,6 +908,44 @@ mod tests {
     }
 
     #[test]
+    fn clickhouse_actions_are_read_and_their_mistakes_named_by_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        let work = dir.path().display();
+        std::fs::write(
+            &path,
+            format!(
+                "$ModLoad imgssapi\n$InputGSSServerRun 5140\naction(type=\"omclickhouse\")\nmodule(load=\"omclickhouse\")\n\
+                 action(type=\"omclickhouse\" server=\"db\")\n$WorkDirectory {work}\n\
+                 action(type=\"omclickhouse\" server=\"db\" maxbyte=\"1k\")\n\
+                 action(type=\"omclickhouse\" server=\"db\" queue.type=\"Direct\")\n\
+                 action(type=\"omclickhouse\" template=\"NoSuch\")\n\
+                 template(name=\"t\" type=\"string\" string=\"INSERT INTO x (m) VALUES ('%msg%')\")\n\
+                 action(type=\"omclickhouse\" server=\"http://db:18123\" name=\"db\" template=\"t\" queue.filename=\"dbq\")\n\
+                 action(type=\"omclickhouse\" useHttps=\"off\" queue.dequeueBatchSize=\"5000\")\n"
+            ),
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        let has = |line: usize, part: &str| p.iter().any(|m| m.starts_with(&format!("{f}:{line}: ")) && m.contains(part));
+        assert!(has(3, "without module(load=\"omclickhouse\")"), "{p:?}");
+        assert!(has(5, "needs $WorkDirectory"), "{p:?}");
+        assert!(has(7, "parameter 'maxbyte' is not known"), "{p:?}");
+        assert!(has(8, "queue.type=\"Direct\""), "{p:?}");
+        assert!(has(9, "'NoSuch'"), "{p:?}");
+        assert_eq!(config.clickhouse.len(), 2, "{p:?}");
+        let (custom, plain) = (&config.clickhouse[0], &config.clickhouse[1]);
+        assert_eq!((custom.name.as_str(), custom.queue_name.as_str(), custom.settings.base_url.as_str()), ("db", "dbq", "http://db:18123/"));
+        assert!(matches!(*custom.format, omclickhouse::RowFormat::Statement(_)));
+        assert_eq!((plain.name.as_str(), plain.queue_name.as_str(), plain.settings.base_url.as_str()), ("omclickhouse-2", "omclickhouse-action2", "http://localhost:8123/"));
+        assert_eq!(plain.settings.queue.batch_size, 5000);
+        assert!(matches!(*plain.format, omclickhouse::RowFormat::Standard(_)));
+        assert_eq!(plain.work_dir, dir.path());
+    }
+
+    #[test]
     fn front_door_limits_have_safe_defaults_and_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.conf");

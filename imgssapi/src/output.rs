@@ -465,7 +465,7 @@ mod tests {
         let mut bytes = path.to_vec();
         bytes.extend_from_slice(line.as_bytes());
         let write = PendingWrite { action: 0, path: 0..path.len(), line: path.len()..bytes.len() };
-        Command::Write(RenderedBatch { bytes, writes: vec![write], ack: Some(ticket), budget: None })
+        Command::Write(RenderedBatch { bytes, writes: vec![write], rows: Vec::new(), ack: Some(ticket), budget: None })
     }
 
     async fn progress(acks: &mut Acknowledger) -> Option<WrittenThrough> {
