@@ -96,7 +96,7 @@ fn gss_addr(port: u16) -> SocketAddr {
 /// The last value of `key=` in the collector's impstats lines for the action.
 fn impstats(log: &str, key: &str) -> u64 {
     let needle = format!(" {key}=");
-    log.lines().filter(|l| l.contains("origin=omclickhouse")).filter_map(|l| l.split(&needle).nth(1)?.split(' ').next()?.parse().ok()).last().unwrap_or(0)
+    log.lines().rev().filter(|l| l.contains("origin=omclickhouse")).filter_map(|l| l.split(&needle).nth(1)?.split(' ').next()?.parse().ok()).next().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
