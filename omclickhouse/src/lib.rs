@@ -78,7 +78,14 @@ impl Running {
 impl Action {
     /// Opens the action's queue in `work_dir` (its files may belong to
     /// `also_owned_by`, the user the daemon drops to) and starts its worker.
-    pub fn open(settings: &ActionSettings, format: &RowFormat, name: &str, work_dir: &Path, queue_name: &str, also_owned_by: Option<u32>) -> Result<(Action, Running), StartError> {
+    pub fn open(
+        settings: &ActionSettings,
+        format: &RowFormat,
+        name: &str,
+        work_dir: &Path,
+        queue_name: &str,
+        also_owned_by: Option<u32>,
+    ) -> Result<(Action, Running), StartError> {
         let name = name.to_string();
         let q = &settings.queue;
         let mut config = queue::QueueConfig::new(work_dir, queue_name);

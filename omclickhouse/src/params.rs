@@ -210,7 +210,11 @@ impl ActionSettings {
                 "name" => s.name = Some(v.to_string()),
                 "queue.type" => match v.to_ascii_lowercase().as_str() {
                     "linkedlist" | "fixedarray" | "disk" => {}
-                    "direct" => return Err(ParamError::Refused("queue.type=\"Direct\": omclickhouse always queues on disk, so that a session never waits for the database".into())),
+                    "direct" => {
+                        return Err(ParamError::Refused(
+                            "queue.type=\"Direct\": omclickhouse always queues on disk, so that a session never waits for the database".into(),
+                        ))
+                    }
                     _ => return Err(invalid("a queue type (LinkedList, FixedArray, Disk)")),
                 },
                 "queue.filename" => {
@@ -250,7 +254,10 @@ impl ActionSettings {
         }
         s.base_url = base_url(&server, port, &mut s.https);
         if s.https && s.allow_unsigned_certs {
-            warnings.push(format!("{}: the server's certificate is not checked (allowUnsignedCerts is on, rsyslog's default); set allowUnsignedCerts=\"off\" to check it", s.base_url));
+            warnings.push(format!(
+                "{}: the server's certificate is not checked (allowUnsignedCerts is on, rsyslog's default); set allowUnsignedCerts=\"off\" to check it",
+                s.base_url
+            ));
         }
         Ok((s, warnings))
     }

@@ -39,11 +39,7 @@ impl StandardColumns {
     fn new() -> Self {
         let t = |text: &str| Template::parse("StdClickHouseFmt", text).0;
         StandardColumns {
-            numbers: [
-                ("severity", t("%syslogseverity%")),
-                ("facility", t("%syslogfacility%")),
-                ("timestamp", t("%timereported:::date-unixtimestamp%")),
-            ],
+            numbers: [("severity", t("%syslogseverity%")), ("facility", t("%syslogfacility%")), ("timestamp", t("%timereported:::date-unixtimestamp%"))],
             strings: [("hostname", t("%hostname%")), ("tag", t("%syslogtag%")), ("message", t("%msg%"))],
         }
     }

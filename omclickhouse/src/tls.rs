@@ -48,10 +48,9 @@ pub fn client_config(settings: &ActionSettings) -> Result<ClientConfig, TlsError
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    let verifier = Arc::new(Verifier { webpki, provider: provider.clone(), check_chain: !settings.allow_unsigned_certs, check_name: !settings.skip_verify_host });
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let verifier =
+        Arc::new(Verifier { webpki, provider: provider.clone(), check_chain: !settings.allow_unsigned_certs, check_name: !settings.skip_verify_host });
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Rustls(e.to_string()))?

@@ -14,9 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gsslog_tests::clickhouse::{unhex, ClickHouse, PASSWORD, USER};
@@ -202,7 +202,8 @@ async fn hostile_messages_are_stored_exactly_as_the_file_output_writes_them_and_
     }
     // Nothing but INSERTs ran as the collector's user (and rsyslog's health check).
     server.flush_logs().unwrap();
-    let queries = server.query(&format!("SELECT DISTINCT replaceRegexpAll(query, '\\\\s+', ' ') FROM system.query_log WHERE user = '{USER}' FORMAT TSV")).unwrap();
+    let queries =
+        server.query(&format!("SELECT DISTINCT replaceRegexpAll(query, '\\\\s+', ' ') FROM system.query_log WHERE user = '{USER}' FORMAT TSV")).unwrap();
     assert!(!queries.trim().is_empty(), "the collector's queries are logged");
     for q in queries.lines() {
         let upper = q.to_ascii_uppercase();
@@ -249,7 +250,13 @@ async fn a_refused_row_lands_in_error_file_and_does_not_block_the_queue() {
     let records: Vec<&str> = error_file.lines().collect();
     assert_eq!(records.len(), 1, "{error_file}");
     let record = records[0];
-    assert!(record.starts_with(&format!("{{\"request\":{{\"url\":\"http://127.0.0.1:{}/\",\"postdata\":\"INSERT INTO rsyslog.Numbered (id, message) VALUES (not a number, ", server.http_port)), "{record}");
+    assert!(
+        record.starts_with(&format!(
+            "{{\"request\":{{\"url\":\"http://127.0.0.1:{}/\",\"postdata\":\"INSERT INTO rsyslog.Numbered (id, message) VALUES (not a number, ",
+            server.http_port
+        )),
+        "{record}"
+    );
     assert!(record.contains("\"reply\":\"Code: "), "the server's answer is kept: {record}");
     assert!(!record.contains("n:1:") && !record.contains("n:3:"), "only the refused row: {record}");
     collector.wait_for_log("rows.rejected=1", WAIT).unwrap();
@@ -334,7 +341,8 @@ fn server_down_30_s_under_load_and_collector_killed_meanwhile_loses_nothing_ackn
     let action = default_action(&server, "action.resumeInterval=\"2\" timeout=\"10000\" healthCheckTimeout=\"1000\"");
     let mut collector = start_collector_with_work(&dir.path().join("collector0"), &work, port, &out, &action);
     let input = free_port().unwrap();
-    let mut shipper = gsslog_tests::daemon::start_shipper(&dir.path().join("shipper"), &shipper_conf(port), &["--tcp", &format!("127.0.0.1:{input}")], WAIT).unwrap();
+    let mut shipper =
+        gsslog_tests::daemon::start_shipper(&dir.path().join("shipper"), &shipper_conf(port), &["--tcp", &format!("127.0.0.1:{input}")], WAIT).unwrap();
     shipper.wait_for_log("the collector acknowledges", WAIT).unwrap();
 
     let progress: Vec<Arc<AtomicU64>> = (0..SENDERS).map(|_| Arc::new(AtomicU64::new(0))).collect();
@@ -373,7 +381,10 @@ fn server_down_30_s_under_load_and_collector_killed_meanwhile_loses_nothing_ackn
     for (i, &n) in sent_by_25.iter().enumerate() {
         let s = i as u32 + 1;
         let missing = (0..n).filter(|q| !in_file.contains(&(s, *q))).count();
-        assert_eq!(missing, 0, "sender {s}: {missing} of the {n} messages sent in the first 25 s (up to 8 s before the check) are not in the file while the server is down");
+        assert_eq!(
+            missing, 0,
+            "sender {s}: {missing} of the {n} messages sent in the first 25 s (up to 8 s before the check) are not in the file while the server is down"
+        );
     }
     server.run().unwrap();
     eprintln!("server down for {:.1} s; {before_outage} rows before", stopped_at.elapsed().as_secs_f64());
@@ -407,7 +418,10 @@ fn server_down_30_s_under_load_and_collector_killed_meanwhile_loses_nothing_ackn
     let retries = impstats(&log, "retries");
     eprintln!("{total} sent, {rows} rows, {duplicates} duplicates; the shipper resent at most {unacknowledged}, the action counted {uncertain} uncertain rows and {retries} retries");
     assert!(retries > 0, "the outage was seen and retried\n{log}");
-    assert!(duplicates <= unacknowledged + uncertain, "{duplicates} duplicates: more than the shipper's unacknowledged ({unacknowledged}) and the action's uncertain rows ({uncertain})");
+    assert!(
+        duplicates <= unacknowledged + uncertain,
+        "{duplicates} duplicates: more than the shipper's unacknowledged ({unacknowledged}) and the action's uncertain rows ({uncertain})"
+    );
     assert!(collector.stop(WAIT).unwrap().success());
     eprintln!("t={:.1}s collector stopped", fed_from.elapsed().as_secs_f64());
 }
