@@ -579,7 +579,11 @@ fn build_clickhouse_action(
         text.error(loc, "action(type=\"omclickhouse\") without module(load=\"omclickhouse\") above it (rsyslog refuses it too)");
         return None;
     }
-    let (action_settings, warnings) = match omclickhouse::ActionSettings::read(&call.params) {
+    let mut given = crate::directives::ClickHouseParams::default();
+    if !crate::directives::omclickhouse().apply_parameters("action(type=\"omclickhouse\")", &call.params, &mut given, text, loc, &()) {
+        return None;
+    }
+    let (action_settings, warnings) = match omclickhouse::ActionSettings::read(&given.given) {
         Ok(read) => read,
         Err(e) => {
             text.error(loc, format!("action(type=\"omclickhouse\"): {e}"));
@@ -731,7 +735,8 @@ mod tests {
         let has = |line: usize, part: &str| p.iter().any(|m| m.starts_with(&format!("{f}:{line}: ")) && m.contains(part));
         assert!(has(3, "without module(load=\"omclickhouse\")"), "{p:?}");
         assert!(has(5, "needs $WorkDirectory"), "{p:?}");
-        assert!(has(7, "parameter 'maxbyte' is not known"), "{p:?}");
+        assert!(has(7, "maxbyte"), "{p:?}");
+        assert_eq!(crate::directives::omclickhouse().defects(), Vec::<String>::new());
         assert!(has(8, "queue.type=\"Direct\""), "{p:?}");
         assert!(has(9, "'NoSuch'"), "{p:?}");
         assert_eq!(config.clickhouse.len(), 2, "{p:?}");
