@@ -61,7 +61,7 @@ finish() { # pkg stage depends
 package_docs() { # pkg
   case $1 in
     *-dbgsym) ;;
-    gsslog-collector) echo admin-guide.md collector.md directives.md security.md protocol.md monitoring.md ;;
+    gsslog-collector) echo admin-guide.md collector.md clickhouse.md directives.md security.md protocol.md monitoring.md ;;
     gsslog-shipper) echo admin-guide.md shipper.md queue.md directives.md security.md protocol.md monitoring.md ;;
     gsslog-tools) echo admin-guide.md archive.md ;;
     *) echo "package_docs: no documents listed for $1" >&2; return 1 ;;

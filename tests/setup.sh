@@ -23,6 +23,8 @@ packages=(
   # tests and packaging: systemd-socket-activate, systemd-analyze verify of the units;
   # dpkg-dev's dpkg-deb and binutils' objcopy build the Debian packages
   systemd dpkg-dev binutils logrotate
+  # tests/tests/clickhouse.rs: a real ClickHouse server (its own config on loopback, a temp directory)
+  clickhouse-server clickhouse-client
   # tests: the outside witness of the collector's fdatasync-before-acknowledgement order
   strace
   # archive/tests/report_html.rs: the sshd report's html page rendered in a real headless browser

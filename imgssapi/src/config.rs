@@ -21,6 +21,22 @@ use crate::session_rate::RateLimitSettings;
 
 
 
+/// One `action(type="omclickhouse" ...)`: what its queue and worker are
+/// started with.
+#[derive(Debug, Clone)]
+pub struct ClickHouseAction {
+    pub settings: omclickhouse::ActionSettings,
+    pub format: Arc<omclickhouse::RowFormat>,
+    /// `name=`, else `omclickhouse-N` (N from 1, in file order).
+    pub name: String,
+    /// `$WorkDirectory` above the action.
+    pub work_dir: PathBuf,
+    /// `queue.filename`, else `omclickhouse-actionN`.
+    pub queue_name: String,
+    /// The user privileges are dropped to, who may own the queue's files.
+    pub also_owned_by: Option<u32>,
+}
+
 #[derive(Debug)]
 pub struct CollectorConfig {
     pub listeners: Vec<ListenerConfig>,
@@ -45,6 +61,8 @@ pub struct CollectorConfig {
     pub allowed: AllowedSenders,
     pub rules: Vec<Rule>,
     pub file_actions: usize,
+    /// The `omclickhouse` actions, by id.
+    pub clickhouse: Vec<ClickHouseAction>,
     /// `global(net.enableDNS="off")` turns reverse DNS for `fromhost` off.
     pub dns: bool,
     /// `$PrivDropToUser` and its kin: dropped to once the listeners are bound.
@@ -86,6 +104,7 @@ struct Reading {
     settings: Settings,
     rules: Vec<Rule>,
     file_actions: usize,
+    clickhouse: Vec<ClickHouseAction>,
 }
 
 impl Statements for Reading {
@@ -115,7 +134,12 @@ impl Statements for Reading {
 
     fn action_call(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, call: &ActionCall, templates: &TemplateRegistry) {
         let mut rule = Rule { filter: filter.clone(), actions: Vec::new() };
-        if let Some(a) = build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions) {
+        let built = if call.kind == "omclickhouse" {
+            build_clickhouse_action(text, at, call, templates, &self.settings, &mut self.clickhouse)
+        } else {
+            build_action_call(text, at, call, templates, &self.settings, &mut self.file_actions)
+        };
+        if let Some(a) = built {
             rule.actions.push(a);
         }
         self.rules.push(rule);
@@ -132,9 +156,15 @@ impl Statements for Reading {
 }
 
 pub fn build(text: &mut ConfigText) -> CollectorConfig {
-    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0 };
+    let mut reading = Reading { settings: Settings::new(), rules: Vec::new(), file_actions: 0, clickhouse: Vec::new() };
     daemon::config::walk(text, &mut reading);
-    let Reading { mut settings, rules, file_actions } = reading;
+    let Reading { mut settings, rules, file_actions, mut clickhouse } = reading;
+    // The queues are opened before privileges are dropped; their directory
+    // and files may belong to the user they are dropped to.
+    let drop_to = settings.shared.privileges.user.as_ref().map(|u| u.uid);
+    for action in &mut clickhouse {
+        action.also_owned_by = drop_to;
+    }
     let listeners = settings.listeners(text);
     let gss_run_line = settings.gss_port.as_ref().map(|(_, loc)| loc.clone());
     check_front_door(text, &settings.front_door_lines, &settings.front_door);
@@ -173,6 +203,7 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         allowed,
         rules,
         file_actions,
+        clickhouse,
         dns,
         privileges,
         metrics,
@@ -232,7 +263,7 @@ fn build_action_call(
     file_actions: &mut usize,
 ) -> Option<RuleAction> {
     if call.kind != "omfile" {
-        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
+        text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\") and sends rows to ClickHouse (type=\"omclickhouse\")", call.kind));
         return None;
     }
     let mut params = OmfileParams { files: settings.files.clone(), ..OmfileParams::default() };
@@ -267,6 +298,56 @@ fn build_action_call(
     Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
 }
 
+
+/// `action(type="omclickhouse" ...)`: its parameters by the table in
+/// `omclickhouse::params`, the template (rsyslog's `StdClickHouseFmt`, or a
+/// template defined above that renders the INSERT), and its queue in
+/// `$WorkDirectory`.
+fn build_clickhouse_action(
+    text: &mut ConfigText,
+    loc: &Location,
+    call: &ActionCall,
+    templates: &TemplateRegistry,
+    settings: &Settings,
+    actions: &mut Vec<ClickHouseAction>,
+) -> Option<RuleAction> {
+    if !settings.shared.loaded("omclickhouse") {
+        text.error(loc, "action(type=\"omclickhouse\") without module(load=\"omclickhouse\") above it (rsyslog refuses it too)");
+        return None;
+    }
+    let mut given = crate::directives::ClickHouseParams::default();
+    if !crate::directives::omclickhouse().apply_parameters("action(type=\"omclickhouse\")", &call.params, &mut given, text, loc, &()) {
+        return None;
+    }
+    let (action_settings, warnings) = match omclickhouse::ActionSettings::read(&given.given) {
+        Ok(read) => read,
+        Err(e) => {
+            text.error(loc, format!("action(type=\"omclickhouse\"): {e}"));
+            return None;
+        }
+    };
+    for w in warnings {
+        text.warn(loc, format!("action(type=\"omclickhouse\"): {w}"));
+    }
+    let format = match &action_settings.template {
+        None => omclickhouse::RowFormat::standard(),
+        Some(name) => omclickhouse::RowFormat::Statement(templates.for_action(text, loc, name)?),
+    };
+    let Some(work_dir) = settings.senders.work_directory.clone() else {
+        text.error(loc, "action(type=\"omclickhouse\") needs $WorkDirectory (or global(workDirectory=...)) above it: its queue lives there");
+        return None;
+    };
+    let n = actions.len() + 1;
+    let name = action_settings.name.clone().unwrap_or_else(|| format!("omclickhouse-{n}"));
+    let queue_name = action_settings.queue.file_name.clone().unwrap_or_else(|| format!("omclickhouse-action{n}"));
+    if actions.iter().any(|a| a.queue_name == queue_name && a.work_dir == work_dir) {
+        text.error(loc, format!("action(type=\"omclickhouse\"): queue.filename=\"{queue_name}\" is already another action's queue"));
+        return None;
+    }
+    let format = Arc::new(format);
+    actions.push(ClickHouseAction { settings: action_settings, format: format.clone(), name, work_dir, queue_name, also_owned_by: None });
+    Some(RuleAction::ClickHouse { format, id: n - 1 })
+}
 
 /// Relations between the front-door limits that make one of them pointless.
 fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDoorLimits) {
@@ -357,6 +438,45 @@ mod tests {
         assert!(p.contains(&format!("{f}:2: unknown directive $bogus")), "{p:?}");
         assert!(p.contains(&format!("{f}:3: dynamic file template 'Missing' is not defined above this line")), "{p:?}");
         assert!(p.contains(&format!("{f}:4: no template named 'NoSuch' is defined above this line")), "{p:?}");
+    }
+
+    #[test]
+    fn clickhouse_actions_are_read_and_their_mistakes_named_by_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        let work = dir.path().display();
+        std::fs::write(
+            &path,
+            format!(
+                "$ModLoad imgssapi\n$InputGSSServerRun 5140\naction(type=\"omclickhouse\")\nmodule(load=\"omclickhouse\")\n\
+                 action(type=\"omclickhouse\" server=\"db\")\n$WorkDirectory {work}\n\
+                 action(type=\"omclickhouse\" server=\"db\" maxbyte=\"1k\")\n\
+                 action(type=\"omclickhouse\" server=\"db\" queue.type=\"Direct\")\n\
+                 action(type=\"omclickhouse\" template=\"NoSuch\")\n\
+                 template(name=\"t\" type=\"string\" string=\"INSERT INTO x (m) VALUES ('%msg%')\")\n\
+                 action(type=\"omclickhouse\" server=\"http://db:18123\" name=\"db\" template=\"t\" queue.filename=\"dbq\")\n\
+                 action(type=\"omclickhouse\" useHttps=\"off\" queue.dequeueBatchSize=\"5000\")\n"
+            ),
+        )
+        .unwrap();
+        let (config, text) = load(&path);
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        let f = path.display().to_string();
+        let has = |line: usize, part: &str| p.iter().any(|m| m.starts_with(&format!("{f}:{line}: ")) && m.contains(part));
+        assert!(has(3, "without module(load=\"omclickhouse\")"), "{p:?}");
+        assert!(has(5, "needs $WorkDirectory"), "{p:?}");
+        assert!(has(7, "maxbyte"), "{p:?}");
+        assert_eq!(crate::directives::omclickhouse().defects(), Vec::<String>::new());
+        assert!(has(8, "queue.type=\"Direct\""), "{p:?}");
+        assert!(has(9, "'NoSuch'"), "{p:?}");
+        assert_eq!(config.clickhouse.len(), 2, "{p:?}");
+        let (custom, plain) = (&config.clickhouse[0], &config.clickhouse[1]);
+        assert_eq!((custom.name.as_str(), custom.queue_name.as_str(), custom.settings.base_url.as_str()), ("db", "dbq", "http://db:18123/"));
+        assert!(matches!(*custom.format, omclickhouse::RowFormat::Statement(_)));
+        assert_eq!((plain.name.as_str(), plain.queue_name.as_str(), plain.settings.base_url.as_str()), ("omclickhouse-2", "omclickhouse-action2", "http://localhost:8123/"));
+        assert_eq!(plain.settings.queue.batch_size, 5000);
+        assert!(matches!(*plain.format, omclickhouse::RowFormat::Standard(_)));
+        assert_eq!(plain.work_dir, dir.path());
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub static MODULES: Modules = Modules {
             doc: "statistics lines in the collector's own log ($PStatInterval)",
             origin: Origin::Rsyslog(""),
         },
+        Module {
+            name: "omclickhouse",
+            doc: "action(type=\"omclickhouse\"): rows to ClickHouse over HTTP(S), behind a disk queue (its parameters: omclickhouse::PARAMETERS)",
+            origin: Origin::Rsyslog(""),
+        },
     ],
     other: Some("ignored: this collector provides imgssapi (and plain imtcp) only"),
 };
@@ -693,6 +698,56 @@ const fn omfile(
         doc,
         origin: Origin::Rsyslog(""),
     }
+}
+
+/// The parameters of one `action(type="omclickhouse" ...)` as written, in
+/// order, each one a name of [`omclickhouse::PARAMETERS`]: the daemon's table
+/// refuses any other at its FILE:LINE; `omclickhouse::ActionSettings::read`
+/// checks the values.
+#[derive(Debug, Default)]
+pub struct ClickHouseParams {
+    pub given: Vec<(String, String)>,
+}
+
+/// One setter per kind of value, for the documentation's syntax column; the
+/// value is kept as written and checked by `omclickhouse`.
+const fn clickhouse_parameter(syntax: &'static str) -> Set<String, ClickHouseParams> {
+    Set { kind: Kind { syntax, parse: |d| Some(d.value.to_string()) }, to: |p: &mut ClickHouseParams, v, d, _| p.given.push((d.name.to_string(), v)) }
+}
+static CLICKHOUSE_WORD: Set<String, ClickHouseParams> = clickhouse_parameter("TEXT");
+static CLICKHOUSE_BINARY: Set<String, ClickHouseParams> = clickhouse_parameter("on|off");
+static CLICKHOUSE_INTEGER: Set<String, ClickHouseParams> = clickhouse_parameter("NUMBER");
+static CLICKHOUSE_SIZE: Set<String, ClickHouseParams> = clickhouse_parameter("SIZE");
+
+/// The parameters of `action(type="omclickhouse" ...)`, made once from the
+/// action's own table ([`omclickhouse::PARAMETERS`]: names, defaults, what
+/// each does, rsyslog's or ours), so the two cannot differ.
+pub fn omclickhouse() -> &'static Table<ClickHouseParams> {
+    static TABLE: std::sync::OnceLock<Table<ClickHouseParams>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let entries: Vec<Entry<ClickHouseParams>> = omclickhouse::PARAMETERS
+            .iter()
+            .map(|p| Entry {
+                name: p.name,
+                value: match p.kind {
+                    omclickhouse::params::Kind::Word => &CLICKHOUSE_WORD,
+                    omclickhouse::params::Kind::Binary => &CLICKHOUSE_BINARY,
+                    omclickhouse::params::Kind::Integer => &CLICKHOUSE_INTEGER,
+                    omclickhouse::params::Kind::Size => &CLICKHOUSE_SIZE,
+                },
+                default: if p.default.is_empty() { DefaultValue::Unset("none") } else { DefaultValue::Is(p.default) },
+                side: Side::Collector,
+                scope: Scope::Action,
+                doc: p.doc,
+                origin: match p.origin {
+                    omclickhouse::params::Origin::Rsyslog => Origin::Rsyslog(""),
+                    omclickhouse::params::Origin::RsyslogQueue => Origin::Rsyslog("rsyslog's action queue parameter, on our disk queue"),
+                    omclickhouse::params::Origin::Extension => Origin::Extension,
+                },
+            })
+            .collect();
+        Table { entries: Vec::leak(entries) }
+    })
 }
 
 /// The parameters of RainerScript's `action(type="omfile" ...)`; the file

@@ -87,7 +87,12 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     // growing our memory (4096 batches let the collector reach 100 MB).
     let (tx, rx) = mpsc::channel(64);
     let stats = Arc::new(output::OutputStats::default());
-    let writer = output::Output::new(rules.file_settings(), stats.clone()).sync_before_acknowledging(config.ack_after_fsync);
+    // The ClickHouse actions' queues are opened (recovering what an earlier
+    // run left) and their workers started before any session can queue rows.
+    let (clickhouse, clickhouse_workers) = open_clickhouse_actions(&config.clickhouse)?;
+    let writer = output::Output::new(rules.file_settings(), stats.clone())
+        .sync_before_acknowledging(config.ack_after_fsync)
+        .with_clickhouse(clickhouse.clone());
     let writer_thread = std::thread::Builder::new().name("output".into()).spawn(move || writer.run(rx))?;
 
     let (stop, shutdown) = daemon::signals::shutdown();
@@ -97,6 +102,7 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
         let pid_file = PidFile::create_if(cli.common.pid_file.as_deref())?;
         let registry = daemon::metrics::Registry::new();
         stats::register(&registry, listening.admission(), listening.budgets(), stats.clone());
+        stats::register_clickhouse(&registry, &clickhouse);
         let health = senders::with_health(stats::health(listening.ports(), stats.clone()));
         senders::start(&config.senders, &registry, shutdown.clone());
         start_metrics(&config.metrics, registry, health, &shutdown)?;
@@ -123,6 +129,11 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     if writer_thread.join().is_err() {
         tracing::error!("output thread panicked");
     }
+    // Every row is queued by now; what the workers have not sent stays
+    // in the queues for the next start.
+    for worker in clickhouse_workers {
+        worker.stop();
+    }
     tracing::info!(
         written = stats.written.load(std::sync::atomic::Ordering::Relaxed),
         lost = stats.lost.load(std::sync::atomic::Ordering::Relaxed),
@@ -131,6 +142,20 @@ fn run(cli: Cli, mut config: config::CollectorConfig) -> anyhow::Result<()> {
     );
     drop(result?);
     Ok(())
+}
+
+/// Opens every `omclickhouse` action: its queue, and its worker thread.
+fn open_clickhouse_actions(actions: &[config::ClickHouseAction]) -> anyhow::Result<(Vec<omclickhouse::Action>, Vec<omclickhouse::Running>)> {
+    let mut opened = Vec::new();
+    let mut workers = Vec::new();
+    for a in actions {
+        let (action, worker) = omclickhouse::Action::open(&a.settings, &a.format, &a.name, &a.work_dir, &a.queue_name, a.also_owned_by)?;
+        let queued = action.queue_stats().queued;
+        tracing::info!(action = %a.name, url = %a.settings.base_url, queue = %a.work_dir.join(&a.queue_name).display(), queued, "omclickhouse action started");
+        opened.push(action);
+        workers.push(worker);
+    }
+    Ok((opened, workers))
 }
 
 /// impstats lines every `$PStatInterval`, and the `$GssMetricsListen`

@@ -97,6 +97,14 @@ pub struct Output {
     to_acknowledge: Vec<Ticket>,
     /// `$InputGSSServerAckAfterFsync`: sync before reporting them.
     sync_before_ack: bool,
+    /// The `omclickhouse` actions' queues, by action id: rows are enqueued
+    /// here, in the same burst as the files are written, so an acknowledged
+    /// batch's rows are in the queue file before it is acknowledged.
+    clickhouse: Vec<omclickhouse::Action>,
+    /// Rows were queued since the last sync of the queues.
+    rows_unsynced: bool,
+    /// When a row was last logged as not queued (rate-limited).
+    last_row_error_log: Option<Instant>,
 }
 
 impl Output {
@@ -110,7 +118,16 @@ impl Output {
             batch_started: Instant::now(),
             to_acknowledge: Vec::new(),
             sync_before_ack: false,
+            clickhouse: Vec::new(),
+            rows_unsynced: false,
+            last_row_error_log: None,
         }
+    }
+
+    /// The `omclickhouse` actions' queues, by action id.
+    pub fn with_clickhouse(mut self, actions: Vec<omclickhouse::Action>) -> Self {
+        self.clickhouse = actions;
+        self
     }
 
     /// With `on`, acknowledged batches are reported written only once their
@@ -151,7 +168,16 @@ impl Output {
         let lost_before = self.stats.lost.load(Ordering::Relaxed);
         let sync = self.sync_before_ack && !self.to_acknowledge.is_empty();
         self.flush_with(sync);
-        let all_written = self.stats.lost.load(Ordering::Relaxed) == lost_before;
+        let mut all_written = self.stats.lost.load(Ordering::Relaxed) == lost_before;
+        if sync && self.rows_unsynced {
+            self.rows_unsynced = false;
+            for action in &self.clickhouse {
+                if let Err(e) = action.sync() {
+                    tracing::error!(action = action.name(), error = %e, "omclickhouse: syncing the queue failed; the batches waiting for it are not acknowledged");
+                    all_written = false;
+                }
+            }
+        }
         for ticket in self.to_acknowledge.drain(..) {
             if all_written {
                 ticket.written();
@@ -169,8 +195,9 @@ impl Output {
                 for w in &batch.writes {
                     self.write(w.action, batch.path(w), batch.line(w));
                 }
+                let rows_queued = batch.rows.is_empty() || self.enqueue_rows(&batch);
                 if let Some(ticket) = batch.ack.take() {
-                    if self.stats.lost.load(Ordering::Relaxed) == lost_before {
+                    if self.stats.lost.load(Ordering::Relaxed) == lost_before && rows_queued {
                         self.to_acknowledge.push(ticket);
                     } else {
                         ticket.failed();
@@ -183,6 +210,34 @@ impl Output {
                 tracing::info!("SIGHUP: closed all output files; they reopen on the next message");
             }
         }
+    }
+
+    /// Puts the batch's rows in their actions' queues; false if a row could
+    /// not be queued (the queue stayed full, or its disk failed): counted
+    /// by the action, and the batch is not acknowledged.
+    fn enqueue_rows(&mut self, batch: &RenderedBatch) -> bool {
+        let mut all = true;
+        self.rows_unsynced = true;
+        for (id, action) in self.clickhouse.iter().enumerate() {
+            let rows: Vec<&[u8]> = batch.rows.iter().filter(|r| r.action == id).map(|r| batch.row(r)).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let (queued, error) = match action.enqueue(&rows) {
+                Ok(n) => (n, None),
+                Err(e) => (0, Some(e.to_string())),
+            };
+            if queued < rows.len() {
+                all = false;
+                let due = self.last_row_error_log.is_none_or(|t| t.elapsed() > ERROR_LOG_EVERY);
+                if due {
+                    let why = error.unwrap_or_else(|| "queue full (queue.maxDiskSpace) for the whole queue.timeoutEnqueue".into());
+                    tracing::error!(action = action.name(), lost = rows.len() - queued, error = %why, "omclickhouse: rows not queued");
+                    self.last_row_error_log = Some(Instant::now());
+                }
+            }
+        }
+        all
     }
 
     /// Appends `line` to the file at `path` for action `id`.
@@ -410,7 +465,7 @@ mod tests {
         let mut bytes = path.to_vec();
         bytes.extend_from_slice(line.as_bytes());
         let write = PendingWrite { action: 0, path: 0..path.len(), line: path.len()..bytes.len() };
-        Command::Write(RenderedBatch { bytes, writes: vec![write], ack: Some(ticket), budget: None })
+        Command::Write(RenderedBatch { bytes, writes: vec![write], rows: Vec::new(), ack: Some(ticket), budget: None })
     }
 
     async fn progress(acks: &mut Acknowledger) -> Option<WrittenThrough> {

@@ -52,6 +52,9 @@ pub enum FileAction {
 #[derive(Debug, Clone)]
 pub enum RuleAction {
     File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
+    /// `action(type="omclickhouse")`: the row rendered for the action's
+    /// queue; `id` indexes [`crate::config::CollectorConfig::clickhouse`].
+    ClickHouse { format: Arc<omclickhouse::RowFormat>, id: usize },
     Stop,
 }
 
@@ -108,11 +111,18 @@ impl Rules {
         let batch = RenderedBatch {
             bytes: Vec::with_capacity(2 * input_len + 1024),
             writes: Vec::with_capacity(input_len / 64 + 4),
+            rows: Vec::new(),
             ack: None,
             budget: None,
         };
         BatchRenderer { rules: self, now: Timestamp::now(), batch, path_memo: vec![None; self.settings.len()] }
     }
+}
+
+/// One row for one `omclickhouse` action's queue: a range of [`RenderedBatch::bytes`].
+pub struct PendingRow {
+    pub action: usize,
+    pub row: Range<usize>,
 }
 
 /// One line for one file: ranges into [`RenderedBatch::bytes`].
@@ -127,6 +137,8 @@ pub struct PendingWrite {
 pub struct RenderedBatch {
     pub bytes: Vec<u8>,
     pub writes: Vec<PendingWrite>,
+    /// Rows for the `omclickhouse` actions' queues.
+    pub rows: Vec<PendingRow>,
     /// On an acknowledged session: reported to once the batch is written.
     pub ack: Option<crate::acknowledge::Ticket>,
     /// The batch's bytes in the collector's budget, given back when the
@@ -137,7 +149,8 @@ pub struct RenderedBatch {
 impl RenderedBatch {
     /// The memory the batch holds, for the budget.
     pub fn memory(&self) -> u64 {
-        (self.bytes.capacity() + self.writes.capacity() * std::mem::size_of::<PendingWrite>()) as u64
+        (self.bytes.capacity() + self.writes.capacity() * std::mem::size_of::<PendingWrite>() + self.rows.capacity() * std::mem::size_of::<PendingRow>())
+            as u64
     }
 
     pub fn path(&self, w: &PendingWrite) -> &[u8] {
@@ -146,6 +159,10 @@ impl RenderedBatch {
 
     pub fn line(&self, w: &PendingWrite) -> &[u8] {
         &self.bytes[w.line.clone()]
+    }
+
+    pub fn row(&self, r: &PendingRow) -> &[u8] {
+        &self.bytes[r.row.clone()]
     }
 }
 
@@ -172,6 +189,11 @@ impl BatchRenderer<'_> {
                         template.render(m, &self.now, &mut self.batch.bytes);
                         let line = start..self.batch.bytes.len();
                         self.batch.writes.push(PendingWrite { action: *id, path, line });
+                    }
+                    RuleAction::ClickHouse { format, id } => {
+                        let start = self.batch.bytes.len();
+                        format.render(m, &self.now, &mut self.batch.bytes);
+                        self.batch.rows.push(PendingRow { action: *id, row: start..self.batch.bytes.len() });
                     }
                 }
             }

@@ -142,3 +142,36 @@ pub fn health(ports: Vec<u16>, output: Arc<OutputStats>) -> HealthCheck {
         Health { serving: listening && writing, detail }
     })
 }
+
+/// One stats object per `omclickhouse` action (`NAME: origin=omclickhouse
+/// ...`, `gsslog_omclickhouse_*{action="NAME"}`): rsyslog's counter names
+/// first, then ours, then the action's queue.
+pub fn register_clickhouse(registry: &Registry, actions: &[omclickhouse::Action]) {
+    use omclickhouse::ActionStats;
+    type Pick = fn(&ActionStats) -> &AtomicU64;
+    const COUNTERS: &[(&str, &str, Pick)] = &[
+        ("submitted", "Rows handed to the action (written to its queue).", |s| &s.submitted),
+        ("failed.http", "Rows in requests that got no usable answer (retried).", |s| &s.failed_http),
+        ("failed.httprequests", "Requests that got no usable answer (retried).", |s| &s.failed_http_requests),
+        ("failed.clickhouse", "Requests the server refused for what they held (split, or to errorFile).", |s| &s.failed_clickhouse),
+        ("response.success", "Requests the server carried out (batches sent).", |s| &s.response_success),
+        ("rows.sent", "Rows the server inserted.", |s| &s.rows_sent),
+        ("rows.rejected", "Rows the server refused (or not an INSERT): written to errorFile.", |s| &s.rows_rejected),
+        ("rows.uncertain", "Rows sent again after a request whose answer was lost: at most this many may be in the table twice.", |s| &s.rows_uncertain),
+        ("rows.given_up", "Rows written to errorFile after action.resumeRetryCount tries.", |s| &s.rows_given_up),
+        ("rows.not_queued", "Rows lost before the queue: it stayed full (queue.maxDiskSpace) or its disk failed.", |s| &s.not_queued),
+        ("retries", "Tries after a failed request (each after a wait and a health check).", |s| &s.retries),
+    ];
+    for action in actions {
+        let mut object = StatsObject::new(action.name(), "omclickhouse", "omclickhouse", vec![("action", action.name().to_string())]);
+        for &(key, help, pick) in COUNTERS {
+            let stats = action.stats().clone();
+            object = object.counter(key, help, move || pick(&stats).load(Ordering::Relaxed));
+        }
+        let (q, b) = (action.clone(), action.clone());
+        object = object
+            .gauge("queue.size", "Rows queued and not yet inserted (or refused).", move || q.queue_stats().queued)
+            .gauge("queue.bytes", "Bytes of the action's queue files on disk.", move || b.queue_stats().bytes_on_disk);
+        registry.register(object);
+    }
+}

@@ -7,6 +7,7 @@
 //! Nothing here depends on the machine's own `/etc/krb5.conf`: every process a
 //! test starts gets its Kerberos environment from a [`realm::TestRealm`].
 
+pub mod clickhouse;
 pub mod client;
 pub mod daemon;
 pub mod differential;

@@ -86,10 +86,10 @@ fn own_rows(daemon: Daemon) -> (Vec<Row>, &'static Modules) {
 /// The RainerScript objects a daemon reads the parameters of, with their tables.
 fn objects(daemon: Daemon) -> Vec<(&'static str, Vec<Row>)> {
     match daemon {
-        Daemon::Collector => vec![(
-            "action(type=\"omfile\")",
-            parameter_rows(&imgssapi::directives::OMFILE),
-        )],
+        Daemon::Collector => vec![
+            ("action(type=\"omfile\")", parameter_rows(&imgssapi::directives::OMFILE)),
+            ("action(type=\"omclickhouse\")", parameter_rows(imgssapi::directives::omclickhouse())),
+        ],
         Daemon::Shipper => vec![],
     }
 }

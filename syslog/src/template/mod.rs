@@ -80,6 +80,24 @@ impl Template {
         self.render_with(m, now, out, true);
     }
 
+    /// Renders a statement for a database: every property value goes
+    /// through `escape` (the literal text does not), so that no value can
+    /// end the string literal it stands in.
+    pub fn render_escaped(&self, m: &Message, now: &Timestamp, out: &mut Vec<u8>, escape: fn(&[u8], &mut Vec<u8>)) {
+        let mut scratch = Vec::new();
+        let mut value = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(l) => out.extend_from_slice(l),
+                Part::Property(p) => {
+                    value.clear();
+                    render_property(p, m, now, &mut value, &mut scratch);
+                    escape(&value, out);
+                }
+            }
+        }
+    }
+
     fn render_with(&self, m: &Message, now: &Timestamp, out: &mut Vec<u8>, path: bool) {
         let mut scratch = Vec::new();
         for part in &self.parts {

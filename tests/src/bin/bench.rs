@@ -8,6 +8,11 @@
 //! end-to-end messages per second (first send until the last line is in the
 //! collector's files), CPU µs per message of each daemon (utime+stime from
 //! /proc over that interval), peak RSS, and lost/duplicated messages.
+//!
+//! The ClickHouse row: the same GSS path with the collector also sending
+//! every message to a real ClickHouse server (`action(type="omclickhouse")`),
+//! timed until the last row is in the table, against our file-only row of
+//! the same run.
 
 use std::collections::HashSet;
 use std::fs;
@@ -119,6 +124,12 @@ fn main() -> Result<()> {
             row.compared_with = Some("GSS encryption".to_string());
             rows.push(row);
         }
+    }
+    // Onward to ClickHouse, against our file-only row above.
+    if wanted("GSS encryption + ClickHouse", true) {
+        let mut row = row_or_failure("GSS enc + ClickHouse", true, n, clickhouse_path(&realm, work.path(), n));
+        row.compared_with = Some("GSS encryption".to_string());
+        rows.push(row);
     }
     // The collector alone takes a second or two per run, and on a shared
     // machine one run swings by a third: three rounds, each implementation
@@ -414,6 +425,82 @@ fn gss_path(realm: &TestRealm, base: &Path, n: usize, mode: &str, ours: bool, ac
     println!("  {:<18} {:<8} {:>10.0} msg/s", row.path, row.implementation, row.msgs_per_s);
     drop(sender);
     drop(collector);
+    let _ = fs::remove_dir_all(&dir);
+    Ok(row)
+}
+
+/// Our shipper → our collector, which writes the files and also sends every
+/// message to a real ClickHouse (Debian's clickhouse-server on loopback):
+/// timed until the last row is in the table; the collector's CPU covers both.
+fn clickhouse_path(realm: &TestRealm, base: &Path, n: usize) -> Result<Row> {
+    use gsslog_tests::clickhouse::{ClickHouse, PASSWORD, USER};
+    let dir = base.join("ours-clickhouse");
+    let root = dir.join("hosts");
+    let port = free_port()?;
+    let input = free_port()?;
+    let server = ClickHouse::start(&dir.join("clickhouse"))?;
+    let work = dir.join("collector-work");
+    fs::create_dir_all(&work)?;
+    let config = format!(
+        "{}$WorkDirectory {}\nmodule(load=\"omclickhouse\")\naction(type=\"omclickhouse\" server=\"127.0.0.1\" port=\"{}\" useHttps=\"off\" user=\"{USER}\" pwd=\"{}\" queue.dequeueBatchSize=\"100000\")\n",
+        seed_server(&root, port),
+        work.display(),
+        server.http_port,
+        PASSWORD.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    let collector = start_collector(&dir.join("collector"), &config, &realm.server_env(), true, port)?;
+    let queue_dir = dir.join("queue");
+    fs::create_dir_all(&queue_dir)?;
+    let stanza = SEED_CLIENT.replace("<server_name>:<port>", &format!("localhost:{port}"));
+    let mut shipper = Daemon::start(
+        "omgssapi",
+        &dir.join("shipper"),
+        &stanza,
+        &realm.client_env(SHARED_CLIENT),
+        &["--work-directory", &queue_dir.display().to_string(), "--tcp", &format!("127.0.0.1:{input}")],
+    )?;
+    shipper.wait_for_log("shipper running", Duration::from_secs(30))?;
+    let sender = Proc::Ours(shipper);
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    let (s0, c0) = (cpu(sender.pid()), cpu(collector.pid()));
+    let start = send_load(input, &load(n))?;
+    let rows = || server.query("SELECT count() FROM rsyslog.SystemEvents").ok().and_then(|c| c.trim().parse::<usize>().ok()).unwrap_or(0);
+    let mut last = (0, Instant::now());
+    let end = loop {
+        let now = rows();
+        if now >= n {
+            break Instant::now();
+        }
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(20) {
+            break last.1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (s1, c1) = (cpu(sender.pid()), cpu(collector.pid()));
+    let stored = rows();
+    let distinct: usize = server.query("SELECT uniqExact(message) FROM rsyslog.SystemEvents")?.trim().parse().unwrap_or(0);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let row = Row {
+        path: "GSS enc + ClickHouse".into(),
+        implementation: "gsslog".into(),
+        messages: n,
+        msgs_per_s: distinct.min(n) as f64 / (end - start).as_secs_f64(),
+        sender_cpu_us: per(s1.saturating_sub(s0)),
+        collector_cpu_us: per(c1.saturating_sub(c0)),
+        sender_rss_kb: peak_rss_kb(sender.pid()),
+        collector_rss_kb: peak_rss_kb(collector.pid()),
+        lost: n - distinct.min(n),
+        duplicated: stored.saturating_sub(distinct),
+        compared_with: Some("GSS encryption".into()),
+        ..Row::default()
+    };
+    println!("  {:<18} {:<8} {:>10.0} msg/s (rows in ClickHouse)", row.path, row.implementation, row.msgs_per_s);
+    drop(sender);
+    drop(collector);
+    drop(server);
     let _ = fs::remove_dir_all(&dir);
     Ok(row)
 }
