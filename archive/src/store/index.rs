@@ -22,7 +22,12 @@ use super::codec::{Reader, Writer};
 use super::FormatError;
 
 pub const MAX_TOKEN: usize = 64;
-const MAGIC: &[u8; 8] = b"GSLINDX2";
+const MAGIC: &[u8; 8] = b"GSLINDX3";
+/// A word found in more of a chunk's blocks than this is posted for the
+/// whole chunk (its block list would cost more than it saves).
+pub const MAX_LISTED_BLOCKS: usize = 16;
+/// A chunk of fewer blocks than this has no block lists.
+pub const MIN_LISTED_CHUNK: usize = 4;
 /// A dictionary hit list longer than this reads every chunk of the pack:
 /// the probe is too common to be worth the postings.
 const MAX_HITS: usize = 4096;
@@ -35,10 +40,11 @@ pub fn is_word(b: u8) -> bool {
 
 /// The distinct tokens of one chunk: words, and numbers apart (digits
 /// only, no leading zero, at most 19 digits: most of a log's distinct
-/// tokens, kept as integers).
+/// tokens, kept as integers), each with the blocks of the chunk that hold
+/// it (words only; empty: every block may, see [`MAX_LISTED_BLOCKS`]).
 #[derive(Debug, Default)]
 pub struct Tokens {
-    pub words: Vec<Box<[u8]>>,
+    pub words: Vec<(Box<[u8]>, Vec<u32>)>,
     pub numbers: Vec<u64>,
     /// A token was longer than [`MAX_TOKEN`].
     pub long: bool,
@@ -95,17 +101,28 @@ pub fn as_number(token: &[u8]) -> Option<u64> {
     Some(token.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
-/// The distinct tokens of `chunk`.
-pub fn tokens(chunk: &[u8]) -> Tokens {
-    let mut words: HashSet<Box<[u8]>> = HashSet::new();
+/// The distinct tokens of `chunk`, whose blocks end at `block_ends`
+/// (ascending offsets in `chunk`, the last one its length).
+pub fn tokens(chunk: &[u8], block_ends: &[usize]) -> Tokens {
+    let mut words: HashMap<Box<[u8]>, Vec<u32>> = HashMap::new();
     let mut numbers: HashSet<u64, Numbers> = HashSet::with_hasher(Numbers);
+    let note = |blocks: &mut Vec<u32>, block: u32| {
+        if blocks.last() != Some(&block) {
+            blocks.push(block);
+        }
+    };
     let mut long = false;
     let mut scratch = Vec::with_capacity(MAX_TOKEN);
+    let mut block = 0u32;
     let mut i = 0;
     while i < chunk.len() {
         if !is_word(chunk[i]) {
             i += 1;
             continue;
+        }
+        // Blocks end at a newline, so a token never spans two.
+        while block_ends.get(block as usize).is_some_and(|&end| end <= i) {
+            block += 1;
         }
         let start = i;
         while i < chunk.len() && is_word(chunk[i]) {
@@ -122,17 +139,59 @@ pub fn tokens(chunk: &[u8]) -> Tokens {
         }
         scratch.clear();
         scratch.extend(word.iter().map(u8::to_ascii_lowercase));
-        if !words.contains(scratch.as_slice()) {
-            words.insert(scratch.as_slice().into());
+        match words.get_mut(scratch.as_slice()) {
+            Some(blocks) => note(blocks, block),
+            None => {
+                words.insert(scratch.as_slice().into(), vec![block]);
+            }
         }
     }
-    Tokens { words: words.into_iter().collect(), numbers: numbers.into_iter().collect(), long }
+    // Numbers (pids, ports, job ids: most tokens, nearly all rare) are
+    // posted by chunk only: block lists for them would double the index.
+    // A chunk of a few blocks is read whole.
+    let whole = block_ends.len();
+    let listed = |mut blocks: Vec<u32>| {
+        if whole < MIN_LISTED_CHUNK || blocks.len() > MAX_LISTED_BLOCKS || blocks.len() >= whole {
+            blocks.clear();
+        }
+        blocks
+    };
+    Tokens { words: words.into_iter().map(|(w, b)| (w, listed(b))).collect(), numbers: numbers.into_iter().collect(), long }
+}
+
+/// Where a probe may be found in one chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hit {
+    No,
+    /// Anywhere in the chunk.
+    All,
+    /// In these blocks only (ascending).
+    Blocks(Vec<u32>),
+}
+
+impl Hit {
+    /// Both places.
+    pub fn union(&mut self, other: &Hit) {
+        match (&mut *self, other) {
+            (_, Hit::No) | (Hit::All, _) => {}
+            (Hit::No, _) | (_, Hit::All) => *self = other.clone(),
+            (Hit::Blocks(a), Hit::Blocks(b)) => {
+                a.extend_from_slice(b);
+                a.sort_unstable();
+                a.dedup();
+            }
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        *self != Hit::No
+    }
 }
 
 /// Collects the tokens of a pack's chunks, slot by slot.
 #[derive(Default)]
 pub struct IndexBuilder {
-    words: HashMap<Box<[u8]>, Vec<u32>>,
+    words: HashMap<Box<[u8]>, Vec<(u32, Vec<u32>)>>,
     numbers: HashMap<u64, Vec<u32>, Numbers>,
     slots: u32,
 }
@@ -142,8 +201,8 @@ impl IndexBuilder {
     pub fn add(&mut self, tokens: Tokens) -> u32 {
         let slot = self.slots;
         self.slots += 1;
-        for t in tokens.words {
-            self.words.entry(t).or_default().push(slot);
+        for (t, blocks) in tokens.words {
+            self.words.entry(t).or_default().push((slot, blocks));
         }
         for n in tokens.numbers {
             self.numbers.entry(n).or_default().push(slot);
@@ -157,7 +216,8 @@ impl IndexBuilder {
 
     /// The index file's bytes: magic, raw length, CRC-32C of the length and the body, zstd body.
     pub fn encode(self) -> std::io::Result<Vec<u8>> {
-        let mut entries: Vec<(Box<[u8]>, Vec<u32>)> = self.words.into_iter().collect();
+        type Posted = Vec<(u32, Vec<u32>)>;
+        let mut entries: Vec<(Box<[u8]>, Posted)> = self.words.into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut numbers: Vec<(u64, Vec<u32>)> = self.numbers.into_iter().collect();
         numbers.sort_unstable_by_key(|n| n.0);
@@ -173,8 +233,26 @@ impl IndexBuilder {
             nums.varint(n - prev);
             prev = *n;
         }
+        // A word's posting: `varint (slot delta << 1 | listed)`, then when
+        // listed `varint (blocks - 1)` and the block deltas; a number's: the slot delta.
         let mut postings = Writer::default();
-        for slots in entries.iter().map(|e| &e.1).chain(numbers.iter().map(|n| &n.1)) {
+        for (_, slots) in &entries {
+            postings.varint(slots.len() as u64);
+            let mut prev = 0;
+            for (s, blocks) in slots {
+                postings.varint((u64::from(s - prev) << 1) | u64::from(!blocks.is_empty()));
+                prev = *s;
+                if let Some(count) = blocks.len().checked_sub(1) {
+                    postings.varint(count as u64);
+                    let mut prev_block = 0;
+                    for &b in blocks {
+                        postings.varint(u64::from(b - prev_block));
+                        prev_block = b;
+                    }
+                }
+            }
+        }
+        for (_, slots) in &numbers {
             postings.varint(slots.len() as u64);
             let mut prev = 0;
             for &s in slots {
@@ -321,7 +399,10 @@ impl PackIndex {
     /// The word dictionary, checked.
     fn blob(&self) -> Result<Vec<u8>, FormatError> {
         let blob = self.frame(WORDS)?;
-        if blob.first() != Some(&b'\n') || blob.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', &blob).count() as u64 != self.words.saturating_add(1) {
+        if blob.first() != Some(&b'\n')
+            || blob.last() != Some(&b'\n')
+            || memchr::memchr_iter(b'\n', &blob).count() as u64 != self.words.saturating_add(1)
+        {
             return Err(FormatError::Invalid("index dictionary is malformed"));
         }
         Ok(blob)
@@ -343,8 +424,8 @@ impl PackIndex {
         Ok(out)
     }
 
-    /// For each slot, whether its chunk may hold the probe; `None`: every chunk may.
-    pub fn candidates(&self, probe: &Probe) -> Result<Option<Vec<bool>>, FormatError> {
+    /// For each slot, where its chunk may hold the probe; `None`: anywhere in every chunk.
+    pub fn candidates(&self, probe: &Probe) -> Result<Option<Vec<Hit>>, FormatError> {
         let mut ordinals = Vec::new();
         match probe {
             Probe::Exact(piece) => match as_number(piece) {
@@ -397,7 +478,7 @@ impl PackIndex {
                 }
             }
         }
-        let mut hit = vec![false; self.slots as usize];
+        let mut hit = vec![Hit::No; self.slots as usize];
         if ordinals.is_empty() {
             return Ok(Some(hit));
         }
@@ -409,11 +490,28 @@ impl PackIndex {
             let n = r.count()?;
             let take = next == ordinal;
             let mut slot = 0u64;
+            let is_word = ordinal < self.words;
             for _ in 0..n {
-                slot = slot.checked_add(r.varint()?).ok_or(FormatError::Invalid("slot out of range"))?;
+                let (delta, listed) = match r.varint()? {
+                    v if is_word => (v >> 1, v & 1 == 1),
+                    v => (v, false),
+                };
+                slot = slot.checked_add(delta).ok_or(FormatError::Invalid("slot out of range"))?;
+                let mut blocks = Vec::new();
+                if listed {
+                    let count = r.count()?.checked_add(1).ok_or(FormatError::Truncated)?;
+                    let mut at = 0u64;
+                    for _ in 0..count {
+                        at = at.checked_add(r.varint()?).ok_or(FormatError::Invalid("block out of range"))?;
+                        let block = u32::try_from(at).map_err(|_| FormatError::Invalid("block out of range"))?;
+                        if take && blocks.last() != Some(&block) {
+                            blocks.push(block);
+                        }
+                    }
+                }
                 if take {
                     let s = usize::try_from(slot).ok().filter(|&s| s < hit.len()).ok_or(FormatError::Invalid("slot out of range"))?;
-                    hit[s] = true;
+                    hit[s].union(&if listed { Hit::Blocks(blocks) } else { Hit::All });
                 }
             }
             if take {
@@ -444,7 +542,7 @@ mod tests {
     fn index_of(chunks: &[&[u8]]) -> PackIndex {
         let mut b = IndexBuilder::default();
         for c in chunks {
-            b.add(tokens(c));
+            b.add(tokens(c, &[c.len()]));
         }
         match PackIndex::decode(&b.encode().unwrap_or_default()) {
             Ok(i) => i,
@@ -455,19 +553,45 @@ mod tests {
     #[test]
     fn probes_find_the_chunks_that_hold_them_and_only_those() {
         let idx = index_of(&[b"Accepted gssapi for RealUser from 10.1.2.3\n", b"session opened for user root\n", b"realusers are here\n"]);
-        let ask = |p: Probe| idx.candidates(&p).ok().flatten();
+        let ask = |p: Probe| idx.candidates(&p).ok().flatten().map(|v| v.iter().map(Hit::any).collect::<Vec<bool>>());
         assert_eq!(ask(Probe::Exact(b"realuser".to_vec())), Some(vec![true, false, false]));
         assert_eq!(ask(Probe::Contains(b"realuser".to_vec())), Some(vec![true, false, true]));
         assert_eq!(ask(Probe::Contains(b"ser".to_vec())), Some(vec![true, true, true]));
         assert_eq!(ask(Probe::Exact(b"nobody".to_vec())), Some(vec![false, false, false]));
         // Numbers: whole, inside longer numbers, with a leading zero (kept as a word).
         let idx = index_of(&[b"port 22 pid 4022\n", b"port 2201 id 007\n", b"x 0 y\n"]);
-        let ask = |p: Probe| idx.candidates(&p).ok().flatten();
+        let ask = |p: Probe| idx.candidates(&p).ok().flatten().map(|v| v.iter().map(Hit::any).collect::<Vec<bool>>());
         assert_eq!(ask(Probe::Exact(b"22".to_vec())), Some(vec![true, false, false]));
         assert_eq!(ask(Probe::Contains(b"22".to_vec())), Some(vec![true, true, false]));
         assert_eq!(ask(Probe::Contains(b"07".to_vec())), Some(vec![false, true, false]));
         assert_eq!(ask(Probe::Exact(b"007".to_vec())), Some(vec![false, true, false]));
         assert_eq!(ask(Probe::Exact(b"0".to_vec())), Some(vec![false, false, true]));
+    }
+
+    #[test]
+    fn a_rare_token_is_posted_with_the_blocks_that_hold_it() {
+        // Four blocks; "rare" in the second only, "common" in all, "two" in
+        // two; 4022 in one (numbers are posted by chunk).
+        let chunk = b"common one two\ncommon rare 4022\ncommon two\ncommon\n";
+        let ends = [15, 32, 43, 50];
+        let mut b = IndexBuilder::default();
+        b.add(tokens(b"nothing here\n", &[13]));
+        b.add(tokens(chunk, &ends));
+        let idx = PackIndex::decode(&b.encode().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let ask = |p: Probe| idx.candidates(&p).ok().flatten();
+        assert_eq!(ask(Probe::Exact(b"rare".to_vec())), Some(vec![Hit::No, Hit::Blocks(vec![1])]));
+        assert_eq!(ask(Probe::Exact(b"4022".to_vec())), Some(vec![Hit::No, Hit::All]));
+        assert_eq!(ask(Probe::Exact(b"two".to_vec())), Some(vec![Hit::No, Hit::Blocks(vec![0, 2])]));
+        assert_eq!(ask(Probe::Exact(b"common".to_vec())), Some(vec![Hit::No, Hit::All]));
+        // A piece found in several tokens: the union of their blocks.
+        assert_eq!(ask(Probe::Contains(b"o".to_vec())), Some(vec![Hit::All, Hit::All]));
+        assert_eq!(ask(Probe::Contains(b"ar".to_vec())), Some(vec![Hit::No, Hit::Blocks(vec![1])]));
+        assert_eq!(ask(Probe::Contains(b"402".to_vec())), Some(vec![Hit::No, Hit::All]));
+        // A chunk of fewer than MIN_LISTED_CHUNK blocks is posted whole.
+        let mut b = IndexBuilder::default();
+        b.add(tokens(b"a rare\nb\nc\n", &[7, 9, 11]));
+        let idx = PackIndex::decode(&b.encode().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(idx.candidates(&Probe::Exact(b"rare".to_vec())).ok().flatten(), Some(vec![Hit::All]));
     }
 
     #[test]
@@ -493,7 +617,7 @@ mod tests {
     #[test]
     fn a_damaged_index_is_an_error_not_a_panic() {
         let mut b = IndexBuilder::default();
-        b.add(tokens(b"one two three 12 007"));
+        b.add(tokens(b"one two three 12 007", &[20]));
         let bytes = b.encode().unwrap_or_default();
         for i in 0..bytes.len() {
             let mut d = bytes.clone();
