@@ -235,8 +235,17 @@ impl IndexBuilder {
         }
         // A word's posting: `varint (slot delta << 1 | listed)`, then when
         // listed `varint (blocks - 1)` and the block deltas; a number's: the slot delta.
-        let mut postings = Writer::default();
+        let mut groups: Vec<Writer> = Vec::new();
+        let mut token = 0u64;
+        let mut next = |groups: &mut Vec<Writer>| {
+            if token % POSTINGS_GROUP == 0 {
+                groups.push(Writer::default());
+            }
+            token += 1;
+        };
         for (_, slots) in &entries {
+            next(&mut groups);
+            let Some(postings) = groups.last_mut() else { continue };
             postings.varint(slots.len() as u64);
             let mut prev = 0;
             for (s, blocks) in slots {
@@ -253,6 +262,8 @@ impl IndexBuilder {
             }
         }
         for (_, slots) in &numbers {
+            next(&mut groups);
+            let Some(postings) = groups.last_mut() else { continue };
             postings.varint(slots.len() as u64);
             let mut prev = 0;
             for &s in slots {
@@ -260,25 +271,33 @@ impl IndexBuilder {
                 prev = s;
             }
         }
-        assemble(self.slots, entries.len() as u64, numbers.len() as u64, [&blob, &nums.buf, &postings.buf])
+        let groups: Vec<&[u8]> = groups.iter().map(|g| g.buf.as_slice()).collect();
+        assemble(self.slots, entries.len() as u64, numbers.len() as u64, &blob, &nums.buf, &groups)
     }
 }
 
-/// An index file from its counts and its three frames' raw bytes (the word
-/// dictionary, the numbers' deltas, the postings), each compressed apart so
-/// that a lookup decompresses only what it needs.
-pub fn assemble(slots: u32, words: u64, numbers: u64, frames: [&[u8]; 3]) -> std::io::Result<Vec<u8>> {
+/// An index file from its counts and its frames' raw bytes (the word
+/// dictionary, the numbers' deltas, the postings in groups of
+/// [`POSTINGS_GROUP`] tokens), each compressed apart so that a lookup reads
+/// and decompresses only what it needs.
+pub fn assemble(slots: u32, words: u64, numbers: u64, blob: &[u8], nums: &[u8], groups: &[&[u8]]) -> std::io::Result<Vec<u8>> {
     let mut header = Writer::default();
     header.varint(u64::from(slots));
     header.varint(words);
     header.varint(numbers);
     let mut stored = Vec::new();
-    for raw in frames {
+    for (k, raw) in [blob, nums].into_iter().chain(groups.iter().copied()).enumerate() {
+        if k == 2 {
+            header.varint(groups.len() as u64);
+        }
         let frame = zstd::bulk::compress(raw, 3)?;
         header.varint(frame.len() as u64);
         header.varint(raw.len() as u64);
         header.u32_le(crc32c::crc32c(&frame));
         stored.extend_from_slice(&frame);
+    }
+    if groups.is_empty() {
+        header.varint(0);
     }
     let mut out = Vec::with_capacity(stored.len() + header.buf.len() + 16);
     out.extend_from_slice(MAGIC);
@@ -336,64 +355,121 @@ impl Probe {
     }
 }
 
-/// A pack's index, read back: its counts, and its frames decompressed
-/// only when a lookup needs them.
+/// A pack's index, read back: its counts, and its frames read and
+/// decompressed only when a lookup needs them.
 pub struct PackIndex {
     slots: u32,
     words: u64,
     numbers: u64,
-    file: Vec<u8>,
-    /// Where each frame lies in `file`, its raw length and CRC.
-    frames: [(usize, usize, usize, u32); 3],
+    source: Source,
+    /// Where each frame lies in the file, its raw length and CRC: the
+    /// words, the numbers, then the postings' groups.
+    frames: Vec<(u64, u64, usize, u32)>,
+}
+
+/// The index file's bytes: in memory, or read from the file as needed.
+enum Source {
+    Bytes(Vec<u8>),
+    File(std::fs::File),
 }
 
 const WORDS: usize = 0;
 const NUMBERS: usize = 1;
-const POSTINGS: usize = 2;
+const GROUPS: usize = 2;
+/// Tokens per group of postings (each group its own frame).
+pub const POSTINGS_GROUP: u64 = 1024;
+
+impl Source {
+    fn read(&self, start: u64, end: u64) -> Result<Vec<u8>, FormatError> {
+        match self {
+            Source::Bytes(b) => match (usize::try_from(start), usize::try_from(end)) {
+                (Ok(s), Ok(e)) if s <= e && e <= b.len() => Ok(b[s..e].to_vec()),
+                _ => Err(FormatError::Truncated),
+            },
+            Source::File(f) => {
+                use std::os::unix::fs::FileExt;
+                let len = usize::try_from(end.saturating_sub(start)).map_err(|_| FormatError::Truncated)?;
+                let mut buf = vec![0; len];
+                f.read_exact_at(&mut buf, start).map_err(|_| FormatError::Truncated)?;
+                Ok(buf)
+            }
+        }
+    }
+}
 
 impl PackIndex {
     pub fn decode(file: &[u8]) -> Result<PackIndex, FormatError> {
-        let mut r = Reader::new(file);
+        Self::parse(Source::Bytes(file.to_vec()), file.len() as u64)
+    }
+
+    /// Reads the index file's header only; frames are read when needed.
+    pub fn open(path: &std::path::Path) -> Result<PackIndex, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let len = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?.len();
+        Self::parse(Source::File(file), len).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn parse(source: Source, file_len: u64) -> Result<PackIndex, FormatError> {
+        let start = source.read(0, (MAGIC.len() as u64 + 8).min(file_len))?;
+        let mut r = Reader::new(&start);
         if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
             return Err(FormatError::BadMagic("index"));
         }
-        let header_len = r.u32_le()? as usize;
+        let header_len = u64::from(r.u32_le()?);
         let crc = r.u32_le()?;
-        let header = r.take(header_len)?;
-        if crc32c::crc32c(header) != crc {
+        let header_end = (MAGIC.len() as u64 + 8).checked_add(header_len).filter(|&e| e <= file_len).ok_or(FormatError::Truncated)?;
+        let header = source.read(MAGIC.len() as u64 + 8, header_end)?;
+        if crc32c::crc32c(&header) != crc {
             return Err(FormatError::Checksum("index header"));
         }
-        let mut h = Reader::new(header);
+        let mut h = Reader::new(&header);
         let (slots, words, numbers) = (h.varint32()?, h.varint()?, h.varint()?);
-        let mut at = MAGIC.len() + 8 + header_len;
-        let mut frames = [(0, 0, 0, 0); 3];
-        for frame in &mut frames {
-            let stored = usize::try_from(h.varint()?).map_err(|_| FormatError::Truncated)?;
+        let mut at = header_end;
+        let mut frames = Vec::new();
+        let mut frame = |h: &mut Reader| -> Result<(), FormatError> {
+            let stored = h.varint()?;
             let raw = h.varint()?;
             if raw > u64::from(MAX_INDEX) {
                 return Err(FormatError::Invalid("index frame larger than the limit"));
             }
-            let end = at.checked_add(stored).filter(|&e| e <= file.len()).ok_or(FormatError::Truncated)?;
-            *frame = (at, end, raw as usize, h.u32_le()?);
+            let end = at.checked_add(stored).filter(|&e| e <= file_len).ok_or(FormatError::Truncated)?;
+            frames.push((at, end, raw as usize, h.u32_le()?));
             at = end;
+            Ok(())
+        };
+        frame(&mut h)?;
+        frame(&mut h)?;
+        let groups = h.count()?;
+        if groups as u64 != words.saturating_add(numbers).div_ceil(POSTINGS_GROUP) {
+            return Err(FormatError::Invalid("index has the wrong number of postings groups"));
         }
-        if at != file.len() || !h.is_empty() {
+        for _ in 0..groups {
+            frame(&mut h)?;
+        }
+        if at != file_len || !h.is_empty() {
             return Err(FormatError::Invalid("index frames do not fill the file"));
         }
-        Ok(PackIndex { slots, words, numbers, file: file.to_vec(), frames })
+        Ok(PackIndex { slots, words, numbers, source, frames })
     }
 
     fn frame(&self, which: usize) -> Result<Vec<u8>, FormatError> {
-        let (start, end, raw_len, crc) = self.frames[which];
-        let stored = &self.file[start..end];
-        if crc32c::crc32c(stored) != crc {
+        let &(start, end, raw_len, crc) = self.frames.get(which).ok_or(FormatError::Invalid("no such index frame"))?;
+        let stored = self.source.read(start, end)?;
+        if crc32c::crc32c(&stored) != crc {
             return Err(FormatError::Checksum("index frame"));
         }
-        let raw = zstd::bulk::decompress(stored, raw_len).map_err(|_| FormatError::Invalid("index frame does not decompress"))?;
+        let raw = zstd::bulk::decompress(&stored, raw_len).map_err(|_| FormatError::Invalid("index frame does not decompress"))?;
         if raw.len() != raw_len {
             return Err(FormatError::Invalid("index frame length mismatch"));
         }
         Ok(raw)
+    }
+
+    /// Reads every frame: each against its checksum, and decompressed.
+    pub fn check(&self) -> Result<(), FormatError> {
+        self.blob()?;
+        self.numbers()?;
+        (GROUPS..self.frames.len()).try_for_each(|k| self.frame(k).map(drop))
     }
 
     /// The word dictionary, checked.
@@ -482,11 +558,25 @@ impl PackIndex {
         if ordinals.is_empty() {
             return Ok(Some(hit));
         }
-        let postings = self.frame(POSTINGS)?;
-        let mut r = Reader::new(&postings);
+        let total = self.words.saturating_add(self.numbers);
         let mut wanted = ordinals.iter().peekable();
-        for ordinal in 0..self.words.saturating_add(self.numbers) {
+        let mut group: Option<(u64, Vec<u8>, usize)> = None; // (number, raw, read so far)
+        let mut ordinal = 0;
+        while ordinal < total {
             let Some(&&next) = wanted.peek() else { break };
+            // Skip whole groups that hold no wanted ordinal.
+            if next / POSTINGS_GROUP > ordinal / POSTINGS_GROUP {
+                ordinal = next / POSTINGS_GROUP * POSTINGS_GROUP;
+                continue;
+            }
+            let number = ordinal / POSTINGS_GROUP;
+            if group.as_ref().map(|g| g.0) != Some(number) {
+                let raw = self.frame(GROUPS + usize::try_from(number).map_err(|_| FormatError::Truncated)?)?;
+                group = Some((number, raw, 0));
+            }
+            let Some((_, raw, read)) = group.as_mut() else { break };
+            let mut r = Reader::new(raw.get(*read..).unwrap_or_default());
+            let before = r.rest_len();
             let n = r.count()?;
             let take = next == ordinal;
             let mut slot = 0u64;
@@ -514,9 +604,11 @@ impl PackIndex {
                     hit[s].union(&if listed { Hit::Blocks(blocks) } else { Hit::All });
                 }
             }
+            *read += before - r.rest_len();
             if take {
                 wanted.next();
             }
+            ordinal += 1;
         }
         Ok(Some(hit))
     }
@@ -595,6 +687,24 @@ mod tests {
     }
 
     #[test]
+    fn lookups_find_tokens_in_every_group_of_postings() {
+        // 3000 words and 3000 numbers: several groups of postings each.
+        let first: String = (0..3000).map(|i| format!("w{i:04}x {}\n", 10_000 + i)).collect();
+        let second: String = (0..3000).step_by(7).map(|i| format!("w{i:04}x {}\n", 10_000 + i)).collect();
+        let idx = index_of(&[first.as_bytes(), second.as_bytes(), b"nothing\n"]);
+        assert!(idx.frames.len() > GROUPS + 4, "{} frames", idx.frames.len());
+        for i in [0, 1, 6, 7, 1023, 1024, 1025, 2047, 2048, 2999] {
+            let both = i % 7 == 0;
+            let ask = |p: Probe| idx.candidates(&p).ok().flatten().map(|v| v.iter().map(Hit::any).collect::<Vec<bool>>());
+            assert_eq!(ask(Probe::Exact(format!("w{i:04}x").into_bytes())), Some(vec![true, both, false]), "word {i}");
+            assert_eq!(ask(Probe::Exact(format!("{}", 10_000 + i).into_bytes())), Some(vec![true, both, false]), "number {i}");
+        }
+        let ask = |p: Probe| idx.candidates(&p).ok().flatten().map(|v| v.iter().map(Hit::any).collect::<Vec<bool>>());
+        assert_eq!(ask(Probe::Contains(b"299".to_vec())), Some(vec![true, true, false]));
+        assert!(idx.check().is_ok());
+    }
+
+    #[test]
     fn the_probe_of_a_literal_is_a_word_piece_the_match_must_hold() {
         assert_eq!(Probe::for_literal(b"realuser", false), Some(Probe::Contains(b"realuser".to_vec())));
         assert_eq!(Probe::for_literal(b"RealUser", true), Some(Probe::Exact(b"realuser".to_vec())));
@@ -609,7 +719,7 @@ mod tests {
         postings.varint(2); // postings of "ab": two deltas that overflow
         postings.varint(u64::MAX);
         postings.varint(u64::MAX);
-        let file = assemble(1, 1, 0, [b"\nab\n", b"", &postings.buf]).unwrap_or_default();
+        let file = assemble(1, 1, 0, b"\nab\n", b"", &[&postings.buf]).unwrap_or_default();
         let idx = PackIndex::decode(&file).unwrap_or_else(|e| panic!("{e}"));
         assert!(idx.candidates(&Probe::Exact(b"ab".to_vec())).is_err());
     }
