@@ -164,8 +164,8 @@ pub fn grep(
     };
     let work = |unit: &Unit| -> Found {
         let mut found = Found::default();
-        match unit {
-            &Unit::Chunk(file, k, ref blocks) => {
+        match *unit {
+            Unit::Chunk(file, k, ref blocks) => {
                 let chunk = &views[file].chunks()[k];
                 let read = match blocks {
                     None => archive.packs.chunk(chunk),
@@ -176,7 +176,7 @@ pub fn grep(
                     Err(e) => found.error = Some(format!("{}: {e} (skipped)", tree::display(&views[file].rel))),
                 }
             }
-            &Unit::Tail(file, start, end) => {
+            Unit::Tail(file, start, end) => {
                 let r = content::for_each_block(&views[file].path, start, end, 8 << 20, |b| {
                     scan(b, file, &mut found);
                     Ok(())

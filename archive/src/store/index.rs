@@ -188,10 +188,13 @@ impl Hit {
     }
 }
 
+/// A word's posting: a chunk's slot, and the blocks of it that hold the word (empty: all).
+type Posting = (u32, Vec<u32>);
+
 /// Collects the tokens of a pack's chunks, slot by slot.
 #[derive(Default)]
 pub struct IndexBuilder {
-    words: HashMap<Box<[u8]>, Vec<(u32, Vec<u32>)>>,
+    words: HashMap<Box<[u8]>, Vec<Posting>>,
     numbers: HashMap<u64, Vec<u32>, Numbers>,
     slots: u32,
 }
@@ -216,8 +219,7 @@ impl IndexBuilder {
 
     /// The index file's bytes: magic, raw length, CRC-32C of the length and the body, zstd body.
     pub fn encode(self) -> std::io::Result<Vec<u8>> {
-        type Posted = Vec<(u32, Vec<u32>)>;
-        let mut entries: Vec<(Box<[u8]>, Posted)> = self.words.into_iter().collect();
+        let mut entries: Vec<(Box<[u8]>, Vec<Posting>)> = self.words.into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut numbers: Vec<(u64, Vec<u32>)> = self.numbers.into_iter().collect();
         numbers.sort_unstable_by_key(|n| n.0);
@@ -238,7 +240,7 @@ impl IndexBuilder {
         let mut groups: Vec<Writer> = Vec::new();
         let mut token = 0u64;
         let mut next = |groups: &mut Vec<Writer>| {
-            if token % POSTINGS_GROUP == 0 {
+            if token.is_multiple_of(POSTINGS_GROUP) {
                 groups.push(Writer::default());
             }
             token += 1;
