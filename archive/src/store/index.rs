@@ -335,6 +335,10 @@ impl Probe {
             while i < literal.len() && is_word(literal[i]) {
                 i += 1;
             }
+            // A piece under 3 bytes is worth nothing to the index, however exact.
+            if i - start < 3 {
+                continue;
+            }
             let exact = whole_word || (start > 0 && i < literal.len());
             let better = match best {
                 None => true,
@@ -713,6 +717,9 @@ mod tests {
         assert_eq!(Probe::for_literal(b"for realuser from", false), Some(Probe::Exact(b"realuser".to_vec())));
         assert_eq!(Probe::for_literal(b"10.1.2.3", false), None);
         assert_eq!(Probe::for_literal(b"Failed password", false), Some(Probe::Contains(b"password".to_vec())));
+        // An exact piece too short to ask for does not hide a longer one.
+        assert_eq!(Probe::for_literal(b"OUT OF MEMORY", false), Some(Probe::Contains(b"memory".to_vec())));
+        assert_eq!(Probe::for_literal(b"a of b", false), None);
     }
 
     #[test]
