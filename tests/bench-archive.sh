@@ -192,7 +192,7 @@ expected() { # NAME GREPOPTS PATTERN
     # The line's own day: RSYSLOG_FileFormat's date, or the traditional Mmm dd (month 11).
     awk -v since="$since" '{
       i = index($0, ":"); line = substr($0, i + 1)
-      if (line ~ /^[0-9]{4}-/) day = substr(line, 1, 10)
+      if (line ~ /^[0-9][0-9][0-9][0-9]-/) day = substr(line, 1, 10)
       else day = sprintf("2026-11-%02d", substr(line, 5, 2) + 0)
       if (day >= since) print
     }' "$out/expected-$name" > "$out/expected-$name.since"

@@ -83,6 +83,11 @@ pub struct SealArgs {
     /// manifest (smaller: more, smaller commits; the tests use it).
     #[arg(long, value_name = "BYTES", default_value_t = crate::seal::PACK)]
     pub pack_bytes: u64,
+    /// A run that seals at least this many bytes trains a zstd dictionary
+    /// for its blocks (about 110 KiB, stored once per pack: worth it for
+    /// large runs only; the tests lower it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::seal::DICTIONARY_MIN)]
+    pub dictionary_min_bytes: u64,
     /// The collector's tree.
     #[arg(value_name = "ROOT")]
     pub root: PathBuf,

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn run_seal(args: SealArgs) -> anyhow::Result<ExitCode> {
-    let options = seal::SealOptions { level: args.level, pack_bytes: args.pack_bytes };
+    let options = seal::SealOptions { level: args.level, pack_bytes: args.pack_bytes, dictionary_min: args.dictionary_min_bytes };
     let (archive, summary) = seal::seal(&args.archive.dir, &args.root, options).context("seal")?;
     tracing::info!(
         files = summary.files,

@@ -12,6 +12,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -19,13 +20,24 @@ use crate::content;
 use crate::linetime::{self, PathDate};
 use crate::progress::Progress;
 use crate::store::index::{self, IndexBuilder};
-use crate::store::manifest::{self, Chunk, Generation, Manifest, PackMeta, FLAG_LONG_TOKEN, FLAG_NUL, FLAG_UNSTAMPED};
+use crate::store::manifest::{self, Block, Chunk, Generation, Manifest, PackMeta, FLAG_LONG_TOKEN, FLAG_NUL, FLAG_UNSTAMPED};
 use crate::store::pack::{PackWriter, MAX_CHUNK};
 use crate::store::{Archive, OpenError};
 use crate::tree::{self, TreeFile, HEAD};
 
-/// Lines per chunk: the unit of decompression and of the token index.
+/// Lines per chunk: the unit of the manifest and of the token index's slots.
 pub const CHUNK: usize = 4 << 20;
+/// Lines per block: the unit of decompression, and of the token index for
+/// rare tokens.
+pub const BLOCK: usize = 64 << 10;
+/// The dictionary of a run: its size, and the sample it is trained on
+/// (one block from each of up to that many files, spread over the tree).
+const DICTIONARY: usize = 110 << 10;
+/// Runs of fewer new bytes than this compress blocks without a dictionary
+/// (training costs time, and the dictionary space, that a small run does
+/// not win back).
+pub const DICTIONARY_MIN: u64 = 64 << 20;
+const SAMPLE_FILES: usize = 256;
 /// Lines per pack (and per manifest commit).
 pub const PACK: u64 = 256 << 20;
 /// Lines compressed together on all cores.
@@ -47,11 +59,13 @@ pub struct SealOptions {
     pub level: i32,
     /// Bytes of lines per pack (and per manifest commit).
     pub pack_bytes: u64,
+    /// A run of fewer new bytes gets no dictionary.
+    pub dictionary_min: u64,
 }
 
 impl Default for SealOptions {
     fn default() -> Self {
-        SealOptions { level: 9, pack_bytes: PACK }
+        SealOptions { level: 9, pack_bytes: PACK, dictionary_min: DICTIONARY_MIN }
     }
 }
 
@@ -81,13 +95,23 @@ struct Pending {
     raw: Vec<u8>,
 }
 
+/// The zstd dictionary of a run.
+struct Dictionary {
+    bytes: Vec<u8>,
+    crc: u32,
+    encoder: zstd::dict::EncoderDictionary<'static>,
+}
+
 /// A chunk ready to append.
 struct Ready {
     plan: usize,
+    /// Its blocks' frames, one after the other.
     frame: Vec<u8>,
     table: Vec<u8>,
     tokens: index::Tokens,
     meta: Chunk,
+    /// Compressed with the run's dictionary.
+    dictionary: bool,
 }
 
 pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Archive, SealSummary), SealError> {
@@ -123,8 +147,19 @@ pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Ar
         plans.push(Plan { file, from, new_generation: !continues, head, year });
     }
     let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
+    let dictionary = if total >= options.dictionary_min { train(&plans, options.level).map(Arc::new) } else { None };
     let progress = Progress::new("seal", total);
-    let mut run = Run { archive: &mut archive, manifest: None, pack: None, compressed: Vec::new(), pack_raw: 0, options, summary: SealSummary::default(), started: vec![false; plans.len()] };
+    let mut run = Run {
+        archive: &mut archive,
+        manifest: None,
+        pack: None,
+        compressed: Vec::new(),
+        pack_raw: 0,
+        options,
+        dictionary,
+        summary: SealSummary::default(),
+        started: vec![false; plans.len()],
+    };
     let mut batch: Vec<Pending> = Vec::new();
     let mut batch_bytes = 0;
     let mut fatal = None;
@@ -132,7 +167,9 @@ pub fn seal(archive_dir: &Path, root: &Path, options: SealOptions) -> Result<(Ar
         let mut sealed_here = false;
         let read = content::for_each_block(&plan.file.path, plan.from, plan.file.size, CHUNK, |block| {
             // Only complete lines: the final block may end in a partial one.
-            let Some(nl) = memchr::memrchr(b'\n', block) else { return Ok(()) };
+            let Some(nl) = memchr::memrchr(b'\n', block) else {
+                return Ok(());
+            };
             let lines = &block[..=nl];
             if lines.len() > MAX_CHUNK as usize {
                 return Err(io::Error::other(format!("a line longer than {MAX_CHUNK} bytes")));
@@ -173,12 +210,14 @@ struct Run<'a> {
     archive: &'a mut Archive,
     /// The manifest being built (committed at each pack's end).
     manifest: Option<Manifest>,
-    pack: Option<(PackWriter, IndexBuilder)>,
+    /// The pack being written, its index, and where the dictionary lies in it.
+    pack: Option<(PackWriter, IndexBuilder, Option<u64>)>,
     /// Chunks compressed, not appended yet.
     compressed: Vec<Ready>,
     /// Bytes of lines in the current pack.
     pack_raw: u64,
     options: SealOptions,
+    dictionary: Option<Arc<Dictionary>>,
     summary: SealSummary,
     started: Vec<bool>,
 }
@@ -189,8 +228,9 @@ impl Run<'_> {
     fn flush(&mut self, plans: &[Plan], batch: Vec<Pending>) -> Result<(), SealError> {
         let level = self.options.level;
         let previous = std::mem::take(&mut self.compressed);
+        let dictionary = self.dictionary.clone();
         let (ready, appended) = rayon::join(
-            || batch.into_par_iter().map(|p| prepare(p, plans, level)).collect::<io::Result<Vec<Ready>>>(),
+            || batch.into_par_iter().map(|p| prepare(p, plans, level, dictionary.as_deref())).collect::<io::Result<Vec<Ready>>>(),
             || previous.into_iter().try_for_each(|r| self.append(plans, r)),
         );
         appended?;
@@ -208,14 +248,28 @@ impl Run<'_> {
             let manifest = self.manifest.get_or_insert_with(|| self.archive.manifest.clone());
             let id = manifest.next_pack;
             manifest.next_pack += 1;
-            let writer = PackWriter::create(&Archive::packs_dir(&self.archive.dir), id).map_err(|source| SealError::Pack { pack: id, source })?;
-            self.pack = Some((writer, IndexBuilder::default()));
+            let writer =
+                PackWriter::create(&Archive::packs_dir(&self.archive.dir), id).map_err(|source| SealError::Pack { pack: id, source })?;
+            self.pack = Some((writer, IndexBuilder::default(), None));
         }
-        let Some((writer, index)) = self.pack.as_mut() else { return Ok(()) };
+        let Some((writer, index, dict_at)) = self.pack.as_mut() else {
+            return Ok(());
+        };
         let pack = writer.id;
         let err = |source| SealError::Pack { pack, source };
         let mut meta = r.meta;
         meta.pack = pack;
+        if let (Some(d), true) = (&self.dictionary, r.dictionary) {
+            let at = match *dict_at {
+                Some(at) => at,
+                None => {
+                    let at = writer.append(&d.bytes).map_err(err)?;
+                    *dict_at = Some(at);
+                    at
+                }
+            };
+            (meta.dict_offset, meta.dict_len, meta.dict_crc) = (at, d.bytes.len() as u32, d.crc);
+        }
         meta.offset = writer.append(&r.frame).map_err(err)?;
         writer.append(&r.table).map_err(err)?;
         meta.slot = index.add(r.tokens);
@@ -230,11 +284,14 @@ impl Run<'_> {
             self.summary.new_generations += usize::from(number > 1);
         }
         self.started[r.plan] = true;
-        let Some(generation) = record.generations.last_mut() else { return Ok(()) };
+        let Some(generation) = record.generations.last_mut() else {
+            return Ok(());
+        };
         generation.sealed += u64::from(meta.raw_len);
         let head_len = generation.sealed.min(HEAD).min(plan.head.len() as u64) as usize;
         generation.head_len = head_len as u32;
         generation.head_crc = crc32c::crc32c(&plan.head[..head_len]);
+        generation.stat = plan.file.stat;
         self.summary.bytes += u64::from(meta.raw_len);
         self.summary.chunks += 1;
         generation.chunks.push(meta);
@@ -246,7 +303,9 @@ impl Run<'_> {
 
     /// Makes the current pack durable and visible.
     fn commit_pack(&mut self) -> Result<(), SealError> {
-        let Some((writer, index)) = self.pack.take() else { return Ok(()) };
+        let Some((writer, index, _)) = self.pack.take() else {
+            return Ok(());
+        };
         self.pack_raw = 0;
         let id = writer.id;
         let chunks = index.slots();
@@ -261,15 +320,69 @@ impl Run<'_> {
     }
 }
 
+/// Where the blocks of `lines` end: after the first newline at or past
+/// each [`BLOCK`] bytes, and at the end.
+pub fn block_ends(lines: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::with_capacity(lines.len() / BLOCK + 1);
+    let mut start = 0;
+    while start < lines.len() {
+        let from = (start + BLOCK).min(lines.len()) - 1;
+        let end = memchr::memchr(b'\n', &lines[from..]).map_or(lines.len(), |k| from + k + 1);
+        ends.push(end);
+        start = end;
+    }
+    ends
+}
+
+/// Trains the run's dictionary on one block of new lines of up to
+/// [`SAMPLE_FILES`] files spread over the plan; `None` when there is too
+/// little to learn from (zstd then compresses each block on its own).
+fn train(plans: &[Plan], level: i32) -> Option<Dictionary> {
+    let step = plans.len().div_ceil(SAMPLE_FILES).max(1);
+    let mut samples = Vec::new();
+    for plan in plans.iter().step_by(step) {
+        let want = (plan.file.size - plan.from).min(BLOCK as u64) as usize;
+        let mut buf = vec![0; want];
+        let Ok(n) = std::fs::File::open(&plan.file.path).and_then(|f| content::read_full_at(&f, &mut buf, plan.from)) else {
+            continue;
+        };
+        buf.truncate(n);
+        if let Some(nl) = memchr::memrchr(b'\n', &buf) {
+            buf.truncate(nl + 1);
+            samples.push(buf);
+        }
+    }
+    let total: usize = samples.iter().map(Vec::len).sum();
+    if samples.len() < 8 || total < 4 * DICTIONARY {
+        return None;
+    }
+    let bytes = zstd::dict::from_samples(&samples, DICTIONARY).ok()?;
+    let encoder = zstd::dict::EncoderDictionary::copy(&bytes, level);
+    Some(Dictionary { crc: crc32c::crc32c(&bytes), bytes, encoder })
+}
+
 /// Compresses, checksums, tokenises and classifies one chunk.
-fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
+fn prepare(p: Pending, plans: &[Plan], level: i32, dictionary: Option<&Dictionary>) -> io::Result<Ready> {
     let raw = p.raw;
     let plan = &plans[p.plan];
     let rel = tree::display(&plan.file.rel);
-    let frame = zstd::bulk::compress(&raw, level)?;
+    let ends = block_ends(&raw);
+    let mut compressor = match dictionary {
+        Some(d) => zstd::bulk::Compressor::with_prepared_dictionary(&d.encoder)?,
+        None => zstd::bulk::Compressor::new(level)?,
+    };
+    let mut frame = Vec::new();
+    let mut blocks = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &end in &ends {
+        let stored = compressor.compress(&raw[start..end])?;
+        blocks.push(Block { stored_len: stored.len() as u32, raw_len: (end - start) as u32, stored_crc: crc32c::crc32c(&stored) });
+        frame.extend_from_slice(&stored);
+        start = end;
+    }
     let table = crate::sshd::extract(&rel, &raw);
     let table = if table.is_empty() { table } else { zstd::bulk::compress(&table, 3)? };
-    let tokens = index::tokens(&raw);
+    let tokens = index::tokens(&raw, &ends);
     let long = tokens.long;
     let (mut first, mut last) = (0, 0);
     let mut unstamped = false;
@@ -305,7 +418,8 @@ fn prepare(p: Pending, plans: &[Plan], level: i32) -> io::Result<Ready> {
         last,
         table_len: table.len() as u32,
         table_crc: crc32c::crc32c(&table),
+        blocks,
         ..Chunk::default()
     };
-    Ok(Ready { plan: p.plan, frame, table, tokens, meta })
+    Ok(Ready { plan: p.plan, frame, table, tokens, meta, dictionary: dictionary.is_some() })
 }

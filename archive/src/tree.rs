@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::store::manifest::Generation;
+use crate::store::manifest::{FileStat, Generation};
 
 /// How many leading bytes identify a file's content.
 pub const HEAD: u64 = 4096;
@@ -24,11 +24,15 @@ pub struct TreeFile {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
+    pub stat: FileStat,
 }
 
 impl TreeFile {
     pub fn from_meta(rel: Vec<u8>, path: PathBuf, meta: &Metadata) -> TreeFile {
-        TreeFile { rel, path, dev: meta.dev(), ino: meta.ino(), size: meta.len() }
+        let ns = |secs: i64, nsecs: i64| secs.saturating_mul(1_000_000_000).saturating_add(nsecs);
+        let stat =
+            FileStat { size: meta.len(), mtime_ns: ns(meta.mtime(), meta.mtime_nsec()), ctime_ns: ns(meta.ctime(), meta.ctime_nsec()) };
+        TreeFile { rel, path, dev: meta.dev(), ino: meta.ino(), size: meta.len(), stat }
     }
 
     /// The file's first `min(size, HEAD)` bytes.
@@ -45,10 +49,15 @@ impl TreeFile {
     }
 
     /// Whether this is still the file `generation` sealed, grown or not:
-    /// same device and inode, at least as long, same first bytes.
+    /// same device and inode, at least as long, same first bytes. A file
+    /// whose stat (size, mtime, ctime) is still the one the seal recorded
+    /// costs no read: any write or truncation since would have changed it.
     pub fn continues(&self, generation: &Generation) -> io::Result<bool> {
         if (self.dev, self.ino) != (generation.dev, generation.ino) || self.size < generation.sealed {
             return Ok(false);
+        }
+        if self.stat == generation.stat {
+            return Ok(true);
         }
         let n = generation.head_len as usize;
         let head = self.first_bytes(n)?;
@@ -134,4 +143,43 @@ pub fn join(root: &Path, rel: &[u8]) -> PathBuf {
 /// A relative path for messages and for the sshd tables.
 pub fn display(rel: &[u8]) -> String {
     String::from_utf8_lossy(rel).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::manifest::Generation;
+
+    fn tree_file(path: &Path) -> TreeFile {
+        let meta = fs::metadata(path).unwrap_or_else(|e| panic!("{e}"));
+        TreeFile::from_meta(b"f".to_vec(), path.to_path_buf(), &meta)
+    }
+
+    #[test]
+    fn an_unchanged_file_is_known_by_its_stat_and_a_changed_one_by_its_head() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("f");
+        fs::write(&path, b"first line\n").unwrap_or_else(|e| panic!("{e}"));
+        let f = tree_file(&path);
+        let head = f.head().unwrap_or_default();
+        // A head checksum that does not match: only a file whose stat is the
+        // recorded one is taken as unchanged without reading it.
+        let g = Generation {
+            dev: f.dev,
+            ino: f.ino,
+            sealed: 11,
+            head_len: head.len() as u32,
+            head_crc: !crc32c::crc32c(&head),
+            stat: f.stat,
+            ..Generation::default()
+        };
+        assert!(f.continues(&g).unwrap_or(false), "same stat: no read, taken as unchanged");
+        // Rewritten in place, same length: the stat differs, so the head is read.
+        fs::write(&path, b"other line\n").unwrap_or_else(|e| panic!("{e}"));
+        let f = tree_file(&path);
+        assert_ne!(f.stat, g.stat);
+        assert!(!f.continues(&g).unwrap_or(true), "rewritten: the head decides");
+        let g = Generation { head_crc: crc32c::crc32c(b"other line\n"), ..g };
+        assert!(f.continues(&g).unwrap_or(false), "grown or touched with the same head: continues");
+    }
 }

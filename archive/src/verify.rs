@@ -22,7 +22,10 @@ pub fn verify(archive_dir: &Path, root: &Path) -> Result<Vec<String>, OpenError>
         .manifest
         .packs
         .par_iter()
-        .filter_map(|p| archive.read_index(p.id).err().map(|e| format!("index of pack {}: {e}", p.id)))
+        .filter_map(|p| {
+            let checked = archive.read_index(p.id).and_then(|idx| idx.check().map_err(|e| e.to_string()));
+            checked.err().map(|e| format!("index of pack {}: {e}", p.id))
+        })
         .collect();
     let files: Vec<(&Vec<u8>, &FileRecord)> = archive.manifest.files.iter().collect();
     let per_file: Vec<Vec<String>> = files.par_iter().map(|(rel, rec)| verify_file(&archive, root, rel, rec, &progress)).collect();

@@ -17,7 +17,7 @@ use gsslog_archive::grep::filter::Filter;
 use gsslog_archive::grep::matcher::Mode;
 use gsslog_archive::grep::{grep, GrepOptions};
 use gsslog_archive::linetime::Day;
-use gsslog_archive::store::index::{assemble, PackIndex, Probe};
+use gsslog_archive::store::index::{assemble, PackIndex, Probe, POSTINGS_GROUP};
 use gsslog_archive::store::manifest::{Manifest, MAGIC};
 use gsslog_archive::store::Archive;
 use gsslog_fuzz::Cursor;
@@ -53,11 +53,16 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            // Counts, then the three frames' raw bytes (the target compresses them).
+            // Counts, then the frames' raw bytes (the target compresses them;
+            // the postings cut into as many groups as the counts ask for).
             let (slots, words, numbers) = (u32::from(input.u8()), u64::from(input.u16()), u64::from(input.u16()));
             let (a, b) = (usize::from(input.u16()), usize::from(input.u16()));
             let (blob, nums, postings) = (input.bytes(a), input.bytes(b), input.rest());
-            if let Ok(file) = assemble(slots, words, numbers, [blob, nums, postings]) {
+            let groups = usize::try_from((words + numbers).div_ceil(POSTINGS_GROUP)).unwrap_or(0);
+            let size = postings.len().div_ceil(groups.max(1)).max(1);
+            let mut pieces: Vec<&[u8]> = postings.chunks(size).collect();
+            pieces.resize(groups, &[]);
+            if let Ok(file) = assemble(slots, words, numbers, blob, nums, &pieces) {
                 if let Ok(index) = PackIndex::decode(&file) {
                     probes(&index);
                 }

@@ -8,6 +8,7 @@
 //! Patterns are Rust `regex` syntax, which agrees with POSIX ERE on the
 //! common ground; see docs/archive.md for where the two differ.
 
+use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexBuilder};
 use regex_syntax::hir::{Hir, HirKind};
 
@@ -17,6 +18,10 @@ pub struct Matcher {
     re: Regex,
     /// A word piece every matching line holds, for the token index.
     pub probe: Option<Probe>,
+    /// With `-i`, that piece found in any case: only the lines that hold it
+    /// are given to the regex (its own prefilter gives up on the many case
+    /// variants of a long literal and scans every byte with its DFA).
+    prefilter: Option<AhoCorasick>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,7 +36,12 @@ impl Matcher {
         let parts: Vec<String> = pattern.split('\n').map(|p| if mode.fixed { regex::escape(p) } else { p.to_string() }).collect();
         // Each pattern alone first, so that an error shows the admin's text, not ours.
         for part in &parts {
-            regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(part).map_err(|e| regex::Error::Syntax(e.to_string()))?;
+            regex_syntax::ParserBuilder::new()
+                .unicode(false)
+                .utf8(false)
+                .build()
+                .parse(part)
+                .map_err(|e| regex::Error::Syntax(e.to_string()))?;
         }
         let body = parts.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|");
         let body = if mode.word { format!("(?:^|[^0-9A-Za-z_])(?:{body})(?:[^0-9A-Za-z_]|$)") } else { body };
@@ -43,12 +53,33 @@ impl Matcher {
             .dfa_size_limit(1 << 28)
             .build()?;
         let probe = if parts.len() == 1 { probe_of(&parts[0], mode.word) } else { None };
-        Ok(Matcher { re, probe })
+        let prefilter = match &probe {
+            Some(Probe::Exact(piece) | Probe::Contains(piece)) if mode.ignore_case && !piece.is_empty() => {
+                AhoCorasick::builder().ascii_case_insensitive(true).build([piece]).ok()
+            }
+            _ => None,
+        };
+        Ok(Matcher { re, probe, prefilter })
     }
 
     /// Calls `each` with every matching line of `buf` (whole lines, the
     /// last one possibly without its newline), in order, until it returns false.
     pub fn for_each_line(&self, buf: &[u8], mut each: impl FnMut(&[u8]) -> bool) {
+        if let Some(pre) = &self.prefilter {
+            let mut pos = 0;
+            while pos < buf.len() {
+                let Some(hit) = pre.find(&buf[pos..]) else { break };
+                let at = pos + hit.start();
+                let start = memchr::memrchr(b'\n', &buf[pos..at]).map_or(pos, |i| pos + i + 1);
+                let end = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |i| at + i);
+                let line = &buf[start..end];
+                if self.re.is_match(line) && !each(line) {
+                    return;
+                }
+                pos = end + 1;
+            }
+            return;
+        }
         let mut pos = 0;
         while pos < buf.len() {
             let Some(m) = self.re.find_at(buf, pos) else { break };
@@ -127,6 +158,23 @@ mod tests {
         let i = Mode { ignore_case: true, ..Mode::default() };
         assert_eq!(lines("realuser", i, b"RealUser\n\xc3\x89x\nREALUSER"), vec!["RealUser", "REALUSER"]);
         assert_eq!(lines("\u{e9}", i, "\u{c9}\n\u{e9}\n".as_bytes()), vec!["\u{e9}"]);
+    }
+
+    #[test]
+    fn ignore_case_reads_only_lines_with_the_piece_and_matches_them_as_before() {
+        let i = Mode { ignore_case: true, ..Mode::default() };
+        let m = Matcher::new("OUT OF MEMORY: Killed", i).unwrap_or_else(|e| panic!("{e}"));
+        assert!(m.prefilter.is_some());
+        let buf = b"Out of memory: Killed process 1\nmemory ok\nOUT OF MEMORY: KILLED\nout of memory killed\nMemory: killed";
+        let mut got = Vec::new();
+        m.for_each_line(buf, |l| {
+            got.push(String::from_utf8_lossy(l).into_owned());
+            true
+        });
+        assert_eq!(got, vec!["Out of memory: Killed process 1", "OUT OF MEMORY: KILLED"]);
+        let w = Mode { ignore_case: true, word: true, ..Mode::default() };
+        assert_eq!(lines("^realuser$", w, b"RealUser\nxrealuser\nREALUSER"), vec!["RealUser", "REALUSER"]);
+        assert_eq!(lines("realuser", w, b"a realuser_x realuser\nrealuserx\n"), vec!["a realuser_x realuser"]);
     }
 
     #[test]

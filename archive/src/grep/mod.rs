@@ -23,6 +23,7 @@ use rayon::prelude::*;
 
 use crate::content::{self, FileView};
 use crate::linetime::PathDate;
+use crate::store::index::Hit;
 use crate::store::manifest::{Chunk, FLAG_LONG_TOKEN, FLAG_NUL};
 use crate::store::{Archive, OpenError};
 use crate::tree;
@@ -56,14 +57,15 @@ pub struct Outcome {
 }
 
 enum Unit {
-    Chunk(usize, usize),
+    /// A chunk of a file's view: all of it, or only these blocks.
+    Chunk(usize, usize, Option<Vec<u32>>),
     Tail(usize, u64, u64),
 }
 
 impl Unit {
     fn file(&self) -> usize {
         match *self {
-            Unit::Chunk(f, _) | Unit::Tail(f, _, _) => f,
+            Unit::Chunk(f, _, _) | Unit::Tail(f, _, _) => f,
         }
     }
 }
@@ -75,7 +77,14 @@ struct Found {
     error: Option<String>,
 }
 
-pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOptions, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome, GrepError> {
+pub fn grep(
+    archive_dir: &Path,
+    root: &Path,
+    pattern: &str,
+    options: &GrepOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome, GrepError> {
     let matcher = Matcher::new(pattern, options.mode).map_err(|e| GrepError::Pattern(e.to_string()))?;
     let archive = Archive::open(archive_dir)?;
     let mut errors = Vec::new();
@@ -97,8 +106,13 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     for (i, v) in views.iter().enumerate() {
         for (k, c) in v.chunks().iter().enumerate() {
             binary[i] |= c.flags & FLAG_NUL != 0;
-            if options.filter.chunk(c) && may_hold(&candidates, &matcher, c) {
-                units.push(Unit::Chunk(i, k));
+            if !options.filter.chunk(c) {
+                continue;
+            }
+            match may_hold(&candidates, &matcher, c) {
+                Hit::No => {}
+                Hit::All => units.push(Unit::Chunk(i, k, None)),
+                Hit::Blocks(blocks) => units.push(Unit::Chunk(i, k, Some(blocks))),
             }
         }
         if let Some((start, end)) = v.tail {
@@ -151,10 +165,17 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     let work = |unit: &Unit| -> Found {
         let mut found = Found::default();
         match *unit {
-            Unit::Chunk(file, k) => match archive.packs.chunk(&views[file].chunks()[k]) {
-                Ok(buf) => scan(&buf, file, &mut found),
-                Err(e) => found.error = Some(format!("{}: {e} (skipped)", tree::display(&views[file].rel))),
-            },
+            Unit::Chunk(file, k, ref blocks) => {
+                let chunk = &views[file].chunks()[k];
+                let read = match blocks {
+                    None => archive.packs.chunk(chunk),
+                    Some(blocks) => archive.packs.blocks(chunk, blocks),
+                };
+                match read {
+                    Ok(buf) => scan(&buf, file, &mut found),
+                    Err(e) => found.error = Some(format!("{}: {e} (skipped)", tree::display(&views[file].rel))),
+                }
+            }
             Unit::Tail(file, start, end) => {
                 let r = content::for_each_block(&views[file].path, start, end, 8 << 20, |b| {
                     scan(b, file, &mut found);
@@ -215,13 +236,15 @@ pub fn grep(archive_dir: &Path, root: &Path, pattern: &str, options: &GrepOption
     Ok(outcome)
 }
 
-/// Which slots of a pack may hold the probe; `None`: all of them.
-type Slots = Option<Vec<bool>>;
+/// Where the chunks of a pack may hold the probe, slot by slot; `None`: anywhere.
+type Slots = Option<Vec<Hit>>;
 type Candidates = HashMap<u64, Slots>;
 
 /// For every pack the views read, which slots may hold the probe (`None`: all).
 fn candidates(archive: &Archive, views: &[FileView], matcher: &Matcher, err: &mut dyn Write) -> Candidates {
-    let Some(probe) = &matcher.probe else { return Candidates::new() };
+    let Some(probe) = &matcher.probe else {
+        return Candidates::new();
+    };
     let mut packs: Vec<u64> = views.iter().flat_map(|v| v.chunks().iter().map(|c| c.pack)).collect();
     packs.sort_unstable();
     packs.dedup();
@@ -241,13 +264,21 @@ fn candidates(archive: &Archive, views: &[FileView], matcher: &Matcher, err: &mu
         .collect()
 }
 
-fn may_hold(candidates: &Candidates, matcher: &Matcher, c: &Chunk) -> bool {
-    let Some(probe) = &matcher.probe else { return true };
+/// Where chunk `c` may hold a match: nowhere, anywhere, or in some blocks.
+fn may_hold(candidates: &Candidates, matcher: &Matcher, c: &Chunk) -> Hit {
+    let Some(probe) = &matcher.probe else {
+        return Hit::All;
+    };
     if !probe.is_exact() && c.flags & FLAG_LONG_TOKEN != 0 {
-        return true;
+        return Hit::All;
     }
     match candidates.get(&c.pack) {
-        Some(Some(slots)) => slots.get(c.slot as usize).copied().unwrap_or(true),
-        _ => true,
+        Some(Some(slots)) => match slots.get(c.slot as usize) {
+            // A block the chunk does not have: the index is not this chunk's.
+            Some(Hit::Blocks(b)) if b.iter().any(|&k| k as usize >= c.blocks.len()) => Hit::All,
+            Some(hit) => hit.clone(),
+            None => Hit::All,
+        },
+        _ => Hit::All,
     }
 }

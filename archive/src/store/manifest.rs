@@ -10,10 +10,13 @@
 use std::collections::BTreeMap;
 
 use super::codec::{Reader, Writer};
-use crate::linetime::LineTime;
 use super::FormatError;
+use crate::linetime::LineTime;
 
-pub const MAGIC: &[u8; 8] = b"GSLMANI1";
+pub const MAGIC: &[u8; 8] = b"GSLMANI2";
+/// The manifest of format 1 (chunks as one frame, no block table): refused
+/// with a message that says so.
+pub const MAGIC_V1: &[u8; 8] = b"GSLMANI1";
 
 /// Chunk flag: the chunk holds a NUL byte (grep calls such files binary).
 pub const FLAG_NUL: u8 = 1;
@@ -75,8 +78,30 @@ pub struct Generation {
     /// The first `head_len` bytes (at most 4 KiB) have CRC-32C `head_crc`.
     pub head_len: u32,
     pub head_crc: u32,
+    /// The file's stat when it was last sealed: while size, mtime and ctime
+    /// (nanoseconds) are still these, the file is unchanged and its head is
+    /// not read again.
+    pub stat: FileStat,
     pub sealed: u64,
     pub chunks: Vec<Chunk>,
+}
+
+/// What a stat says of a file's content: any write or truncation changes
+/// mtime and ctime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileStat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+/// A block: a run of complete lines inside a chunk (about 64 KiB), stored
+/// as its own zstd frame so that it can be read alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Block {
+    pub stored_len: u32,
+    pub raw_len: u32,
+    pub stored_crc: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -99,11 +124,30 @@ pub struct Chunk {
     /// The sshd table stored after the frame (zstd), if any: length and CRC-32C.
     pub table_len: u32,
     pub table_crc: u32,
+    /// The zstd dictionary its blocks were compressed with (`dict_len` 0:
+    /// none): where it lies in the same pack, its length and CRC-32C.
+    pub dict_offset: u64,
+    pub dict_len: u32,
+    pub dict_crc: u32,
+    /// Its blocks, in order, one zstd frame each, from `offset` on: their
+    /// stored and raw lengths add up to the chunk's.
+    pub blocks: Vec<Block>,
 }
 
 impl Chunk {
     pub fn table_offset(&self) -> u64 {
         self.offset.saturating_add(u64::from(self.stored_len))
+    }
+
+    /// Where each block starts in the pack, and in the chunk's lines.
+    pub fn block_offsets(&self) -> impl Iterator<Item = (u64, u64, &Block)> + '_ {
+        let (mut stored, mut raw) = (self.offset, 0u64);
+        self.blocks.iter().map(move |b| {
+            let at = (stored, raw, b);
+            stored = stored.saturating_add(u64::from(b.stored_len));
+            raw = raw.saturating_add(u64::from(b.raw_len));
+            at
+        })
     }
 }
 
@@ -130,6 +174,9 @@ impl Manifest {
                 w.varint(g.ino);
                 w.varint(u64::from(g.head_len));
                 w.u32_le(g.head_crc);
+                w.varint(g.stat.size);
+                w.varint(g.stat.mtime_ns as u64);
+                w.varint(g.stat.ctime_ns as u64);
                 w.varint(g.sealed);
                 w.varint(g.chunks.len() as u64);
                 for c in &g.chunks {
@@ -146,6 +193,15 @@ impl Manifest {
                     w.varint(c.last);
                     w.varint(u64::from(c.table_len));
                     w.u32_le(c.table_crc);
+                    w.varint(c.dict_offset);
+                    w.varint(u64::from(c.dict_len));
+                    w.u32_le(c.dict_crc);
+                    w.varint(c.blocks.len() as u64);
+                    for b in &c.blocks {
+                        w.varint(u64::from(b.stored_len));
+                        w.varint(u64::from(b.raw_len));
+                        w.u32_le(b.stored_crc);
+                    }
                 }
             }
         }
@@ -155,6 +211,11 @@ impl Manifest {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Manifest, FormatError> {
+        if bytes.starts_with(MAGIC_V1) {
+            return Err(FormatError::Invalid(
+                "an archive of format 1 (gsslog before chunks had blocks): this gsslog reads format 2 only; seal the tree anew into an empty --archive folder",
+            ));
+        }
         if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
             return Err(FormatError::BadMagic("manifest"));
         }
@@ -182,11 +243,12 @@ impl Manifest {
                     ino: r.varint()?,
                     head_len: r.varint32()?,
                     head_crc: r.u32_le()?,
+                    stat: FileStat { size: r.varint()?, mtime_ns: r.varint()? as i64, ctime_ns: r.varint()? as i64 },
                     sealed: r.varint()?,
                     chunks: Vec::new(),
                 };
                 for _ in 0..r.count()? {
-                    g.chunks.push(Chunk {
+                    let mut c = Chunk {
                         pack: r.varint()?,
                         slot: r.varint32()?,
                         offset: r.varint()?,
@@ -200,7 +262,20 @@ impl Manifest {
                         last: r.varint()?,
                         table_len: r.varint32()?,
                         table_crc: r.u32_le()?,
-                    });
+                        dict_offset: r.varint()?,
+                        dict_len: r.varint32()?,
+                        dict_crc: r.u32_le()?,
+                        blocks: Vec::new(),
+                    };
+                    for _ in 0..r.count()? {
+                        c.blocks.push(Block { stored_len: r.varint32()?, raw_len: r.varint32()?, stored_crc: r.u32_le()? });
+                    }
+                    let stored: u64 = c.blocks.iter().map(|b| u64::from(b.stored_len)).sum();
+                    let raw: u64 = c.blocks.iter().map(|b| u64::from(b.raw_len)).sum();
+                    if stored != u64::from(c.stored_len) || raw != u64::from(c.raw_len) || c.blocks.is_empty() {
+                        return Err(FormatError::Invalid("a chunk's blocks do not add up to it"));
+                    }
+                    g.chunks.push(c);
                 }
                 let raw: u64 = g.chunks.iter().map(|c| u64::from(c.raw_len)).sum();
                 if raw != g.sealed {
@@ -228,8 +303,22 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
-        let chunk = Chunk { pack: 3, slot: 1, offset: 8, stored_len: 10, raw_len: 20, lines: 2, first: 20261207172917, ..Chunk::default() };
-        let g = Generation { number: 1, ino: 77, sealed: 20, chunks: vec![chunk], ..Generation::default() };
+        let blocks = vec![Block { stored_len: 4, raw_len: 12, stored_crc: 5 }, Block { stored_len: 6, raw_len: 8, stored_crc: 6 }];
+        let chunk = Chunk {
+            pack: 3,
+            slot: 1,
+            offset: 8,
+            stored_len: 10,
+            raw_len: 20,
+            lines: 2,
+            first: 20261207172917,
+            dict_offset: 100,
+            dict_len: 3,
+            blocks,
+            ..Chunk::default()
+        };
+        let stat = FileStat { size: 21, mtime_ns: -5, ctime_ns: 1_765_000_000_000_000_000 };
+        let g = Generation { number: 1, ino: 77, sealed: 20, stat, chunks: vec![chunk], ..Generation::default() };
         let mut files = BTreeMap::new();
         files.insert(b"2026/12/10.0.0.1/auth.log".to_vec(), FileRecord { generations: vec![g] });
         Manifest { next_pack: 4, packs: vec![PackMeta { id: 3, data_len: 30, index_len: 40, chunks: 2 }], files }
@@ -239,6 +328,14 @@ mod tests {
     fn a_manifest_round_trips() {
         let m = sample();
         assert_eq!(Manifest::decode(&m.encode()), Ok(m));
+    }
+
+    #[test]
+    fn a_manifest_of_format_1_is_refused_by_name() {
+        let mut bytes = sample().encode();
+        bytes[..8].copy_from_slice(MAGIC_V1);
+        let e = Manifest::decode(&bytes).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("format 1"), "{e}");
     }
 
     #[test]

@@ -122,11 +122,9 @@ impl Archive {
         Ok(())
     }
 
-    /// Reads a pack's index file.
+    /// Opens a pack's index file (its header read; the rest when asked).
     pub fn read_index(&self, pack: u64) -> Result<index::PackIndex, String> {
-        let path = pack::index_path(&Self::packs_dir(&self.dir), pack);
-        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        index::PackIndex::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+        index::PackIndex::open(&pack::index_path(&Self::packs_dir(&self.dir), pack))
     }
 }
 

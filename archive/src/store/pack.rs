@@ -1,19 +1,21 @@
-//! Pack files: the chunks one seal run stored, each a zstd frame followed by
-//! its sshd table (a zstd frame too, when the chunk has sshd lines). A pack
-//! is written under a temporary name and renamed once complete and fsynced;
-//! only the manifest makes it part of the archive.
+//! Pack files: the chunks one seal run stored, each a run of zstd frames (one
+//! per block, compressed with the run's dictionary, which the pack holds
+//! too) followed by its sshd table (a zstd frame too, when the chunk has sshd
+//! lines). A pack is written under a temporary name and renamed once
+//! complete and fsynced; only the manifest makes it part of the archive.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::fsutil;
 use super::manifest::{Chunk, Manifest};
 use super::ChunkError;
 
-pub const MAGIC: &[u8; 8] = b"GSLPACK1";
+pub const MAGIC: &[u8; 8] = b"GSLPACK2";
 /// The largest chunk (complete lines) a reader accepts: a longer line makes
 /// a longer chunk, up to this.
 pub const MAX_CHUNK: u32 = 256 << 20;
@@ -75,10 +77,14 @@ impl PackWriter {
     }
 }
 
+type Dictionaries = Mutex<HashMap<(u64, u64), Arc<zstd::dict::DecoderDictionary<'static>>>>;
+
 /// The packs of an archive, open for reading (from any thread).
 pub struct Packs {
     dir: PathBuf,
     files: HashMap<u64, Result<(File, u64), String>>,
+    /// Dictionaries read so far, by pack and offset.
+    dictionaries: Dictionaries,
 }
 
 impl Packs {
@@ -98,7 +104,7 @@ impl Packs {
                 (p.id, opened)
             })
             .collect();
-        Packs { dir: dir.to_path_buf(), files }
+        Packs { dir: dir.to_path_buf(), files, dictionaries: Mutex::default() }
     }
 
     pub fn dir(&self) -> &Path {
@@ -121,15 +127,78 @@ impl Packs {
         Ok(buf)
     }
 
+    /// The dictionary the chunk's blocks were compressed with, if any.
+    fn dictionary(&self, c: &Chunk) -> Result<Option<Arc<zstd::dict::DecoderDictionary<'static>>>, ChunkError> {
+        if c.dict_len == 0 {
+            return Ok(None);
+        }
+        let key = (c.pack, c.dict_offset);
+        if let Some(d) = self.dictionaries.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(Some(d));
+        }
+        let bytes = self.read_at(c.pack, c.dict_offset, c.dict_len)?;
+        if crc32c::crc32c(&bytes) != c.dict_crc {
+            return Err(ChunkError::Damaged(format!("pack {} at {}: dictionary checksum mismatch", c.pack, c.dict_offset)));
+        }
+        let d = Arc::new(zstd::dict::DecoderDictionary::copy(&bytes));
+        if let Ok(mut m) = self.dictionaries.lock() {
+            m.insert(key, Arc::clone(&d));
+        }
+        Ok(Some(d))
+    }
+
+    /// Decompresses one block (`stored`, checked by the caller).
+    fn block(&self, c: &Chunk, stored: &[u8], raw_len: u32) -> Result<Vec<u8>, ChunkError> {
+        let damaged = |e: String| ChunkError::Damaged(format!("pack {} at {}: {e}", c.pack, c.offset));
+        if raw_len > MAX_CHUNK {
+            return Err(damaged(format!("a block of {raw_len} bytes is over the limit of {MAX_CHUNK}")));
+        }
+        let raw = match self.dictionary(c)? {
+            Some(d) => zstd::bulk::Decompressor::with_prepared_dictionary(&d).and_then(|mut z| z.decompress(stored, raw_len as usize)),
+            None => zstd::bulk::decompress(stored, raw_len as usize),
+        }
+        .map_err(|e| damaged(format!("zstd: {e}")))?;
+        if raw.len() != raw_len as usize {
+            return Err(damaged("a block is shorter than the manifest says".into()));
+        }
+        Ok(raw)
+    }
+
     /// The chunk's lines, checked against both its checksums.
     pub fn chunk(&self, c: &Chunk) -> Result<Vec<u8>, ChunkError> {
         let stored = self.read_at(c.pack, c.offset, c.stored_len)?;
         if crc32c::crc32c(&stored) != c.stored_crc {
             return Err(ChunkError::Damaged(format!("pack {} at {}: stored checksum mismatch", c.pack, c.offset)));
         }
-        let raw = decompress(&stored, c.raw_len).map_err(|e| ChunkError::Damaged(format!("pack {} at {}: {e}", c.pack, c.offset)))?;
+        let mut raw = Vec::with_capacity(c.raw_len.min(MAX_CHUNK) as usize);
+        let mut at = 0usize;
+        for b in &c.blocks {
+            let end = at.saturating_add(b.stored_len as usize).min(stored.len());
+            raw.extend_from_slice(&self.block(c, &stored[at..end], b.raw_len)?);
+            at = end;
+        }
         if crc32c::crc32c(&raw) != c.raw_crc {
             return Err(ChunkError::Damaged(format!("pack {} at {}: checksum mismatch after decompression", c.pack, c.offset)));
+        }
+        Ok(raw)
+    }
+
+    /// The lines of the chunk's blocks `which` (ascending; ids past its
+    /// last block are ignored), each block checked against its checksum.
+    pub fn blocks(&self, c: &Chunk, which: &[u32]) -> Result<Vec<u8>, ChunkError> {
+        let mut raw = Vec::new();
+        let mut wanted = which.iter().copied().peekable();
+        for (k, (offset, _, b)) in c.block_offsets().enumerate() {
+            let Some(&next) = wanted.peek() else { break };
+            if next as usize != k {
+                continue;
+            }
+            wanted.next();
+            let stored = self.read_at(c.pack, offset, b.stored_len)?;
+            if crc32c::crc32c(&stored) != b.stored_crc {
+                return Err(ChunkError::Damaged(format!("pack {} at {offset}: block checksum mismatch", c.pack)));
+            }
+            raw.extend_from_slice(&self.block(c, &stored, b.raw_len)?);
         }
         Ok(raw)
     }
