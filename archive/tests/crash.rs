@@ -39,12 +39,21 @@ fn a_seal_killed_at_random_moments_then_run_again_loses_nothing_and_seals_nothin
         }
         rounds += 1;
         // Small packs: many commits, so that kills land between them too.
+        let spawned = std::time::SystemTime::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_gsslog"))
             .args(["seal", "--level", "3", "--pack-bytes", "20000", "--archive", path_str(&archive), path_str(&live)])
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap_or_else(|e| panic!("{e}"));
-        std::thread::sleep(Duration::from_millis(rng.below(kill_within)));
+        if round % 2 == 0 {
+            // A random moment: kills land between commits too.
+            std::thread::sleep(Duration::from_millis(rng.below(kill_within)));
+        } else {
+            // The moment a pack file is being written (one written since the
+            // start): on a loaded machine a random moment may always fall in
+            // the process's start-up, before any pack, and test nothing.
+            wait_for_a_pack_written_since(&archive.join("packs"), spawned, &mut child);
+        }
         let finished = matches!(child.try_wait(), Ok(Some(_)));
         let _ = child.kill();
         let _ = child.wait();
@@ -80,4 +89,22 @@ fn a_seal_killed_at_random_moments_then_run_again_loses_nothing_and_seals_nothin
         "{killed} of {rounds} runs killed before their end (within {kill_within} ms), {killed_with_leftovers} leaving uncommitted pack files"
     );
     assert!(killed_with_leftovers > 0, "no kill landed while a pack was uncommitted: the test tested nothing");
+}
+
+/// Returns once a file in `packs` was modified at or after `since` (a pack
+/// being written), once `child` has ended, or after a minute.
+fn wait_for_a_pack_written_since(packs: &std::path::Path, since: std::time::SystemTime, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let written = std::fs::read_dir(packs)
+            .map(|d| d.flatten().any(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since)))
+            .unwrap_or(false);
+        if written {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }
