@@ -314,6 +314,33 @@ pub struct Table<S: 'static, C: 'static = ()> {
     pub entries: &'static [Entry<S, C>],
 }
 
+/// The checks every daemon's table must pass, for the daemons' tests: no
+/// defects, no name that `shared` (the directives both daemons read) also
+/// has, every entry on `side`, and each documented default, read through
+/// `read` into settings made by `fresh`, leaves them as they started
+/// (`settle` clears what the settings keep aside, such as locations).
+pub fn check_daemon_table<S: std::fmt::Debug, C, SS, SC>(
+    table: &Table<S, C>,
+    shared: &Table<SS, SC>,
+    side: Side,
+    fresh: impl Fn() -> S,
+    read: impl Fn(&mut S, &str, &str) -> Vec<String>,
+    settle: impl Fn(&mut S),
+) {
+    assert_eq!(table.defects(), Vec::<String>::new());
+    let untouched = format!("{:?}", fresh());
+    for e in table.entries {
+        assert!(shared.find(e.name).is_none(), "{} is shared", e.name);
+        assert_eq!(e.side, side, "{}", e.name);
+        if let DefaultValue::Is(value) = e.default {
+            let mut s = fresh();
+            assert_eq!(read(&mut s, e.name, value), Vec::<String>::new(), "{}", e.name);
+            settle(&mut s);
+            assert_eq!(format!("{s:?}"), untouched, "${} {value} is not the default", e.name);
+        }
+    }
+}
+
 impl<S, C> Table<S, C> {
     /// The entry named `name` (any case).
     pub fn find(&self, name: &str) -> Option<&Entry<S, C>> {

@@ -860,40 +860,11 @@ mod tests {
     }
 
     #[test]
-    fn the_table_has_no_defects_and_no_name_of_the_shared_table() {
-        assert_eq!(TABLE.defects(), Vec::<String>::new());
-        for e in TABLE.entries {
-            assert!(
-                daemon::shared_directives::TABLE.find(e.name).is_none(),
-                "{} is shared",
-                e.name
-            );
-            assert_eq!(e.side, Side::Collector, "{}", e.name);
-        }
-    }
-
-    #[test]
-    fn each_default_in_the_table_is_what_the_settings_start_with() {
-        let fresh = format!("{:?}", Settings::new());
-        for e in TABLE.entries {
-            if let DefaultValue::Is(value) = e.default {
-                let mut s = Settings::new();
-                assert_eq!(
-                    read(&mut s, e.name, value),
-                    Vec::<String>::new(),
-                    "{}",
-                    e.name
-                );
-                // The location a few settings keep aside, the settings are unchanged.
-                s.front_door_lines = Default::default();
-                assert_eq!(
-                    format!("{s:?}"),
-                    fresh,
-                    "${} {value} is not the default",
-                    e.name
-                );
-            }
-        }
+    fn the_table_is_whole_and_its_defaults_are_what_the_settings_start_with() {
+        daemon::directive_table::check_daemon_table(&TABLE, &daemon::shared_directives::TABLE, Side::Collector, Settings::new, read, |s| {
+            // The location a few settings keep aside.
+            s.front_door_lines = Default::default()
+        });
     }
 
     #[test]

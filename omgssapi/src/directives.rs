@@ -520,39 +520,9 @@ mod tests {
     }
 
     #[test]
-    fn the_table_has_no_defects_and_no_name_of_the_shared_table() {
-        assert_eq!(TABLE.defects(), Vec::<String>::new());
-        for e in TABLE.entries {
-            assert!(
-                daemon::shared_directives::TABLE.find(e.name).is_none(),
-                "{} is shared",
-                e.name
-            );
-            assert_eq!(e.side, Side::Shipper, "{}", e.name);
-        }
-    }
-
-    #[test]
-    fn each_default_in_the_table_is_what_the_settings_start_with() {
-        let dir = Path::new("/var/spool/rsyslog");
-        let fresh = format!("{:?}", Settings::new(dir));
-        for e in TABLE.entries {
-            if let DefaultValue::Is(value) = e.default {
-                let mut s = Settings::new(dir);
-                assert_eq!(
-                    read(&mut s, e.name, value),
-                    Vec::<String>::new(),
-                    "{}",
-                    e.name
-                );
-                assert_eq!(
-                    format!("{s:?}"),
-                    fresh,
-                    "${} {value} is not the default",
-                    e.name
-                );
-            }
-        }
+    fn the_table_is_whole_and_its_defaults_are_what_the_settings_start_with() {
+        let fresh = || Settings::new(Path::new("/var/spool/rsyslog"));
+        daemon::directive_table::check_daemon_table(&TABLE, &daemon::shared_directives::TABLE, Side::Shipper, fresh, read, |_| {});
     }
 
     #[test]
