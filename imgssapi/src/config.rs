@@ -115,7 +115,8 @@ pub enum FileAction {
 
 #[derive(Debug, Clone)]
 pub enum RuleAction {
-    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
+    /// `at`: the rule's line, for `--check-config`'s findings.
+    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize, at: Location },
     Stop,
 }
 
@@ -597,7 +598,7 @@ fn build_action(
                 },
             };
             *file_actions += 1;
-            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1 })
+            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1, at: loc.clone() })
         }
         Action::Omgssapi(_) => {
             text.error(loc, "omgssapi forwarding is the shipper's job (omgssapi), not the collector's");
@@ -674,7 +675,7 @@ fn build_action_call(
     };
     let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
     *file_actions += 1;
-    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1, at: loc.clone() })
 }
 
 fn parse_mode(value: &str) -> Result<u32, String> {
@@ -773,9 +774,14 @@ pub fn load(path: &Path) -> (CollectorConfig, ConfigText) {
 }
 
 /// [`load`], and for `--check-config` also the advice a working setup may
-/// still need: a GSS listener that lets in any principal.
+/// still need: a GSS listener that lets in any principal; and whether this
+/// process, as it runs (the unit's user in its sandbox, for the unit's
+/// `ExecStartPre`), can write where the rules write ([`crate::write_check`]).
 pub fn load_checked(path: &Path, check_only: bool) -> (CollectorConfig, ConfigText) {
     let (config, mut text) = load(path);
+    if check_only && !text.has_errors() {
+        crate::write_check::check(&config, &mut text);
+    }
     if check_only && config.identity.allowed_principals.is_empty() {
         if let Some(loc) = &config.gss_run_line {
             text.warn(

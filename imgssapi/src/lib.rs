@@ -27,6 +27,7 @@ mod session_rate;
 mod slots;
 mod source;
 mod stats;
+mod write_check;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -208,3 +208,74 @@ fn the_logrotate_snippet_parses_and_signals_the_collector() {
     assert!(file.with_file_name("syslog.1").exists(), "rotated");
     assert!(!file.exists(), "nocreate: the collector makes the new file on its next message");
 }
+
+/// `imgssapi --check-config` on `conf`, run by `wrapper` (a command that runs
+/// its arguments differently: as another user, in another mount namespace).
+fn check_collector_config(wrapper: &[&str], conf: &Path) -> (bool, String) {
+    let out = Command::new(wrapper[0])
+        .args(&wrapper[1..])
+        .arg(bin_path("imgssapi").unwrap())
+        .arg("-f")
+        .arg(conf)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn the_collector_config_check_finds_what_the_unit_will_refuse() {
+    // What the packaged unit's ExecStartPre finds as the unit's user in its
+    // sandbox: an output on a read-only mount (ProtectSystem=strict), a
+    // directory the user may not write, a $FileGroup the user is not in.
+    assert!(daemon_is_root(), "this test needs root (setpriv, unshare, bind mounts)");
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, readonly, rootonly) = (dir.path().join("hosts"), dir.path().join("srv"), dir.path().join("rootonly"));
+    for d in [&tree, &readonly, &rootonly] {
+        std::fs::create_dir(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for d in [dir.path(), &tree, &readonly] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(&rootonly, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = dir.path().join("imgssapi.conf");
+    let write = |body: &str| {
+        std::fs::write(&conf, format!("$ModLoad imgssapi\n$InputGSSServerRun 5515\n$template PerHost,\"{}/%fromhost-ip%/syslog\"\n{body}", tree.display())).unwrap();
+    };
+    let as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"];
+
+    // The per-host tree, writable by the user: nothing to say.
+    write("*.* -?PerHost\n");
+    let (ok, said) = check_collector_config(&as_nobody, &conf);
+    assert!(ok, "{said}");
+
+    // A directory the user may not write (a root-owned tree not handed over).
+    write(&format!("*.* -?PerHost\n$template Other,\"{}/%fromhost-ip%.log\"\n*.* -?Other\n", rootonly.display()));
+    let (ok, said) = check_collector_config(&as_nobody, &conf);
+    assert!(!ok, "{said}");
+    assert!(said.contains(&format!(":6: this process cannot create files in {}", rootonly.display())) && said.contains("Permission denied"), "{said}");
+    let (ok, said) = check_collector_config(&["env"], &conf);
+    assert!(ok, "root may write there: {said}");
+
+    // Debian's $FileGroup adm, the user not in adm and without CAP_CHOWN.
+    write("$FileGroup adm\n*.* -?PerHost\n");
+    let (ok, said) = check_collector_config(&as_nobody, &conf);
+    assert!(!ok, "{said}");
+    assert!(said.contains(":5: $FileOwner/$FileGroup: group 4 is not one of this process's groups"), "{said}");
+    let in_adm = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=4", "--inh-caps=-all", "--bounding-set=-all"];
+    let (ok, said) = check_collector_config(&in_adm, &conf);
+    assert!(ok, "a member of adm may give its files to adm: {said}");
+
+    // A static output on a read-only mount, as ProtectSystem=strict makes
+    // everything outside the unit's own directories: even root is refused.
+    write(&format!("*.* -?PerHost\nauth.* {}/identity.log\n", readonly.display()));
+    let script = format!("mount --bind -o ro {0} {0} && exec \"$@\"", readonly.display());
+    let (ok, said) = check_collector_config(&["unshare", "--mount", "--propagation", "private", "sh", "-c", &script, "sh"], &conf);
+    assert!(!ok, "{said}");
+    assert!(said.contains(":5: this process cannot create files in") && said.contains("ReadWritePaths="), "{said}");
+}
+
+fn daemon_is_root() -> bool {
+    daemon::os::ids().uids[1] == 0
+}
