@@ -137,7 +137,7 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
     if config.listeners.iter().any(|l| l.gss.is_some()) {
         if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
-            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, config.privileges.final_group());
+            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, &config.privileges.final_groups());
             needed.readable.push(("the keytab", keytab));
         }
         // MIT's replay cache (krb5_UID.rcache2), written at every accept.

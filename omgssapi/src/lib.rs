@@ -204,14 +204,14 @@ fn open_queue(config: &queue::QueueConfig) -> Result<(queue::Producer, queue::Co
 /// fetch), the credential cache and the queue directories writable.
 fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
-    let group = config.privileges.final_group();
+    let group = config.privileges.final_groups();
     if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
-        daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, group);
+        daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, &group);
         needed.readable.push(("the client keytab", keytab));
     }
     for keytab in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)).filter_map(|f| f.identity.keytab.as_deref()) {
         let path = keytab.strip_prefix("FILE:").unwrap_or(keytab);
-        daemon::keytab_mode::warn_if_exposed("the client keytab ($GssForwardKeytab)", std::path::Path::new(path), group);
+        daemon::keytab_mode::warn_if_exposed("the client keytab ($GssForwardKeytab)", std::path::Path::new(path), &group);
     }
     // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
     if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {

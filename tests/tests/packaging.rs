@@ -101,6 +101,14 @@ fn the_units_are_hardened() {
     assert_eq!(collector["CapabilityBoundingSet"], ["CAP_NET_BIND_SERVICE"], "port 515, nothing else");
     assert_eq!(collector["AmbientCapabilities"], ["CAP_NET_BIND_SERVICE"]);
     assert_eq!(collector["LogsDirectory"], ["hosts"], "the packaged tree, /var/log/hosts");
+    assert_eq!(collector["StateDirectory"], ["gsslog-collector"], "the senders' table in /var/lib/gsslog-collector, across restarts");
+    assert_eq!(collector["StateDirectoryMode"], ["0700"]);
+    assert_eq!(collector["Group"], ["adm"], "a taken-over tree stays readable by group adm");
+    assert_eq!(collector["SupplementaryGroups"], ["gsslog-collector"], "the keytab is root:gsslog-collector 0640");
+    let config = std::fs::read_to_string(packaging().join("config/imgssapi.conf")).unwrap();
+    for line in ["$WorkDirectory /var/lib/gsslog-collector", "$DirCreateMode 0750", "$FileCreateMode 0640"] {
+        assert!(config.lines().any(|l| l == line), "the packaged collector config lacks '{line}'");
+    }
     let shipper = unit_keys(&unit("gsslog-shipper.service"));
     assert_eq!(shipper["CapabilityBoundingSet"], [""], "the shipper needs no capability");
     assert_eq!(shipper["StateDirectoryMode"], ["0700"], "the queue holds authpriv messages");
