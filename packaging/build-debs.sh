@@ -107,6 +107,7 @@ package() { # pkg binary seed-config
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
   [ "$pkg" != gsslog-collector ] || collector_monitoring "$stage"
   [ "$pkg" != gsslog-shipper ] || install -D -m 0755 packaging/omprog/gsslog-shipper-omprog "$stage/usr/libexec/gsslog/gsslog-shipper-omprog"
+  [ "$pkg" != gsslog-shipper ] || install -D -m 0644 packaging/default/gsslog-shipper "$stage/etc/default/gsslog-shipper"
   docs "$pkg" "$stage"
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"
 

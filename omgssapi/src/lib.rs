@@ -47,7 +47,8 @@ pub fn main() -> ExitCode {
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
     let check_credentials = cli.check_credentials;
-    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
+    let collector = cli.collector.clone();
+    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, collector.as_deref(), check_credentials);
     daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 

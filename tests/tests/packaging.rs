@@ -156,6 +156,43 @@ fn the_packaged_shipper_config_checks_without_a_warning() {
 }
 
 #[test]
+fn the_collector_can_be_named_in_etc_default_instead_of_the_config() {
+    // Fleet automation: the packaged config keeps its placeholder, and
+    // /etc/default/gsslog-shipper names the collector for the unit and the
+    // omprog wrapper.
+    let service = unit_keys(&unit("gsslog-shipper.service"));
+    assert_eq!(service["EnvironmentFile"], ["-/etc/default/gsslog-shipper"]);
+    let wrapper = std::fs::read_to_string(packaging().join("omprog/gsslog-shipper-omprog")).unwrap();
+    assert!(wrapper.contains(". /etc/default/gsslog-shipper") && wrapper.contains("export GSSLOG_COLLECTOR"), "{wrapper}");
+    let default = std::fs::read_to_string(packaging().join("default/gsslog-shipper")).unwrap();
+    assert!(default.lines().any(|l| l == "#GSSLOG_COLLECTOR=collector.example.org:515"), "{default}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(packaging().join("config/omgssapi.conf")).unwrap();
+    let include = dir.path().join("omgssapi.d");
+    std::fs::create_dir_all(&include).unwrap();
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, text.replace("/etc/gsslog/omgssapi.d", include.to_str().unwrap())).unwrap();
+    let check = |env: Option<&str>| {
+        let mut cmd = Command::new(bin_path("omgssapi").unwrap());
+        cmd.arg("-f").arg(&conf).arg("--check-config").env_remove("GSSLOG_COLLECTOR");
+        if let Some(v) = env {
+            cmd.env("GSSLOG_COLLECTOR", v);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+    };
+    let (ok, said) = check(None);
+    assert!(!ok && said.contains("placeholder <server_name>:<port>") && said.contains("/etc/default/gsslog-shipper"), "{said}");
+    let (ok, said) = check(Some("collector.example.org:515"));
+    assert!(ok, "{said}");
+    assert!(!said.to_lowercase().contains("warning"), "{said}");
+    // The queue tool reads the queue whether or not the collector is named.
+    let out = Command::new(bin_path("omgssapi").unwrap()).args(["queue", "show", "-f"]).arg(&conf).env_remove("GSSLOG_COLLECTOR").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queue srvrfwd1 in /var/lib/gsslog-shipper "), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn systemd_analyze_verify_accepts_the_sealing_service_and_timer() {
     let units = [("gsslog-seal.service", unit("gsslog-seal.service")), ("gsslog-seal.timer", unit("gsslog-seal.timer"))];
     verify(&units).unwrap();
