@@ -100,6 +100,7 @@ package() { # pkg binary seed-config
   chmod 0644 "$debug"
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
+  [ "$pkg" != gsslog-shipper ] || install -D -m 0644 packaging/systemd/gsslog-shipper-kmsg.socket "$stage/lib/systemd/system/gsslog-shipper-kmsg.socket"
   install -D -m 0644 "$seed" "$stage/etc/gsslog/$bin.conf"
   install -d -m 0755 "$stage/etc/gsslog/$bin.d"   # its $IncludeConfig directory
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"

@@ -95,6 +95,11 @@ pub struct InputsConfig {
     pub unix_sockets: Vec<PathBuf>,
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
+    /// `$ModLoad imklog`: read `/dev/kmsg` when systemd does not pass it.
+    pub kernel_log: bool,
+    /// `$KLogPermitNonKernelFacility` (off): also forward records of other
+    /// facilities than kern (userspace writes to `/dev/kmsg`).
+    pub permit_non_kernel_facility: bool,
 }
 
 #[derive(Debug)]
@@ -123,10 +128,9 @@ const IGNORED: &[&str] = &[
 /// happens to those messages on a node that runs only the shipper.
 fn explain_module(d: &mut Directive, module: &str) {
     let why = match module {
-        "imklog" => "the shipper does not read the kernel log: as the node's syslog daemon (socket activation) it gets the kernel's \
-                     messages from journald, which forwards them to syslog.socket (ForwardToSyslog=yes); under omprog, rsyslog's imklog reads them",
         "imjournal" => "the shipper does not read the journal: as the node's syslog daemon (socket activation) it gets what journald \
-                        forwards to syslog.socket (ForwardToSyslog=yes), kernel messages included; under omprog, rsyslog reads it",
+                        forwards to syslog.socket (ForwardToSyslog=yes), which is all but the kernel's messages: those come from \
+                        /dev/kmsg (gsslog-shipper-kmsg.socket, or $ModLoad imklog); under omprog, rsyslog reads the journal",
         _ => return,
     };
     d.warn(format!("$ModLoad {module}: {why}"));
@@ -326,6 +330,7 @@ impl Settings {
                 }
             }
             "addunixlistensocket" => self.inputs.unix_sockets.push(PathBuf::from(v)),
+            "klogpermitnonkernelfacility" => set(&mut self.inputs.permit_non_kernel_facility, d.bool()),
             "udpserveraddress" => set(&mut self.udp_addr, d.ip()),
             "udpserverrun" => {
                 if let Some(p) = d.port() {
@@ -508,6 +513,7 @@ pub fn build_for(text: &mut ConfigText, default_work_dir: &Path, collector: Opti
     let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, mark_period, .. }, mut forwards, .. } =
         reading;
     metrics.impstats = modules.iter().any(|m| m == "impstats");
+    inputs.kernel_log = modules.iter().any(|m| m == "imklog");
     if modules.iter().any(|m| m == "imuxsock") {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
@@ -659,16 +665,22 @@ mod tests {
     }
 
     #[test]
-    fn kernel_and_journal_inputs_say_where_those_messages_come_from() {
+    fn the_kernel_log_is_read_and_the_journal_input_says_where_its_messages_come_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.conf");
         std::fs::write(&path, "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n").unwrap();
         let (_, text) = load(&path, dir.path());
         let said = format!("{:?}", text.problems);
         assert!(!text.has_errors(), "{said}");
-        assert!(said.contains("$ModLoad imklog: the shipper does not read the kernel log"), "{said}");
+        assert!(!said.contains("$ModLoad imklog:"), "the shipper reads the kernel log as imklog does: {said}");
         assert!(said.contains("$ModLoad imjournal: the shipper does not read the journal"), "{said}");
-        assert!(said.contains("ForwardToSyslog=yes"), "{said}");
+        assert!(said.contains("ForwardToSyslog=yes") && said.contains("gsslog-shipper-kmsg.socket"), "{said}");
+        let (c, _) = load(&path, dir.path());
+        assert!(c.inputs.kernel_log && !c.inputs.permit_non_kernel_facility);
+        std::fs::write(&path, "$KLogPermitNonKernelFacility on\n*.* :omgssapi:collector:515\n").unwrap();
+        let (c, text) = load(&path, dir.path());
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        assert!(!c.inputs.kernel_log && c.inputs.permit_non_kernel_facility);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 mod forward;
 mod inputs;
+mod kmsg;
 mod mark;
 pub mod queue_cli;
 mod queue_command;
@@ -88,8 +89,36 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         guards.push(guard);
         readers.push(reader);
     }
+    let kernel_log = |kmsg: std::fs::File| -> anyhow::Result<inputs::Reader> {
+        let dir = config.forwards.first().map(|f| f.queue.dir.clone()).unwrap_or_else(|| cli.work_directory.clone());
+        inputs.spawn_kmsg(kmsg, kmsg::position_file(&dir), config.inputs.permit_non_kernel_facility)
+    };
+    let mut kmsg_passed = false;
     for fd in daemon::systemd::take_listen_fds()? {
-        readers.push(inputs.spawn_activated(fd)?);
+        // A character device systemd opened for us is the kernel log
+        // (gsslog-shipper-kmsg.socket, ListenSpecial=/dev/kmsg).
+        let file = std::fs::File::from(fd);
+        if file.metadata().is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type())) {
+            readers.push(kernel_log(file)?);
+            kmsg_passed = true;
+        } else {
+            readers.push(inputs.spawn_activated(file.into())?);
+        }
+    }
+    // $ModLoad imklog without systemd's descriptor: open it here. Never
+    // under omprog, where rsyslog's imklog reads the kernel log.
+    if config.inputs.kernel_log && !kmsg_passed {
+        if cli.stdin {
+            tracing::info!("$ModLoad imklog: under omprog, rsyslog's imklog reads the kernel log, not the shipper");
+        } else {
+            match std::fs::File::open(KMSG) {
+                Ok(kmsg) => readers.push(kernel_log(kmsg)?),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "$ModLoad imklog: cannot open {KMSG}, the kernel log is not forwarded (under systemd, gsslog-shipper-kmsg.socket passes it)"
+                ),
+            }
+        }
     }
     for addr in &config.inputs.udp {
         readers.push(inputs.spawn_udp(*addr)?.1);
@@ -174,6 +203,9 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
 }
+
+/// The kernel log's device.
+const KMSG: &str = "/dev/kmsg";
 
 /// How long a starting shipper waits for another process to release its
 /// queue: the handover from rsyslog's omprog shipper to the socket-activated

@@ -63,8 +63,27 @@ fn unit(name: &str) -> String {
 
 #[test]
 fn systemd_analyze_verify_accepts_the_units() {
-    let units = [("gsslog-collector.service", unit("gsslog-collector.service")), ("gsslog-shipper.service", unit("gsslog-shipper.service"))];
+    let units = [
+        ("gsslog-collector.service", unit("gsslog-collector.service")),
+        ("gsslog-shipper.service", unit("gsslog-shipper.service")),
+        ("gsslog-shipper-kmsg.socket", unit("gsslog-shipper-kmsg.socket")),
+    ];
     verify(&units).unwrap();
+}
+
+#[test]
+fn the_shipper_unit_gets_the_kernel_log_from_systemd() {
+    // journald does not forward kernel messages to syslog.socket: systemd
+    // opens /dev/kmsg for the shipper, whose unit keeps ProtectKernelLogs.
+    let service = unit_keys(&unit("gsslog-shipper.service"));
+    assert!(service["Wants"].iter().any(|w| w == "gsslog-shipper-kmsg.socket"), "{:?}", service["Wants"]);
+    assert!(service["After"].iter().any(|a| a == "gsslog-shipper-kmsg.socket"), "{:?}", service["After"]);
+    assert_eq!(service["ProtectKernelLogs"], ["yes"]);
+    let socket = unit_keys(&unit("gsslog-shipper-kmsg.socket"));
+    assert_eq!(socket["ListenSpecial"], ["/dev/kmsg"]);
+    assert_eq!(socket["Service"], ["gsslog-shipper.service"]);
+    assert_eq!(socket["PartOf"], ["gsslog-shipper.service"], "stopping the shipper stops it: no start by a kernel message after a rollback");
+    assert!(!socket.contains_key("WantedBy"), "pulled in by the shipper only, never on an rsyslog node");
 }
 
 #[test]
