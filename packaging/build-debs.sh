@@ -62,7 +62,7 @@ docs() { # pkg stage
   install -d "$doc"
   # The admin's guide (README's "Deploying on Debian" and "Operations"), in
   # the packages an admin installs; the postinst messages point to it.
-  case $1 in *-dbgsym) ;; *) gzip -9n < "$root/README.md" > "$doc/README.md.gz" ;; esac
+  gzip -9n < "$root/README.md" > "$doc/README.md.gz"
   cat > "$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: gsslog
@@ -112,7 +112,10 @@ package() { # pkg binary seed-config
   docs "$pkg" "$stage"
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"
 
-  docs "$pkg-dbgsym" "$dbg"
+  # As Debian's dbgsym packages: the docs are the package's own (it is a
+  # dependency), by a symlink, no files of their own.
+  install -d "$dbg/usr/share/doc"
+  ln -s "$pkg" "$dbg/usr/share/doc/$pkg-dbgsym"
   mkdir -p "$dbg/DEBIAN"
   cat > "$dbg/DEBIAN/control" <<CONTROL
 Package: $pkg-dbgsym
