@@ -7,9 +7,9 @@ use std::path::Path;
 
 use syslog::config::{ActionCall, ConfigText, Filter, Location, Statement};
 
+use crate::directive_table::{Modules, Table};
 use crate::directives::Directive;
-use crate::metrics::MetricsSettings;
-use crate::privileges::PrivDrop;
+use crate::shared_directives::{self, SharedSettings};
 use crate::templates::TemplateRegistry;
 
 /// What a daemon does with each statement of its configuration.
@@ -29,24 +29,19 @@ pub trait Statements {
     fn template_defined(&mut self, _text: &mut ConfigText, _at: &Location, _name: &str, _options: &str) {}
 }
 
-/// The end of both daemons' directive match: the directives they share
-/// (privilege drop, impstats, the metrics endpoint), then rsyslog's that
-/// change nothing in `program` (listed in `ignored`: a warning), then an
-/// unknown directive (an error naming it).
-pub fn shared_or_unknown(
+/// Reads one directive line: from the daemon's own `table` into
+/// `settings`, else from the directives both daemons share (into the part of
+/// `settings` that `shared` gives, `modules` being the daemon's); a directive
+/// in neither table is an error naming it.
+pub fn read_directive<S, C>(
     d: &mut Directive,
-    privileges: &mut PrivDrop,
-    metrics: &mut MetricsSettings,
-    ignored: &[&str],
-    program: &str,
+    table: &Table<S, C>,
+    settings: &mut S,
+    context: &C,
+    shared: fn(&mut S) -> &mut SharedSettings,
+    modules: &Modules,
 ) {
-    if privileges.apply(d) || metrics.apply(d) {
-        return;
-    }
-    if ignored.contains(&d.name) {
-        let message = format!("${} is accepted and has no effect on this {program}", d.name);
-        d.warn(message);
-    } else {
+    if !table.apply(settings, d, context) && !shared_directives::TABLE.apply(shared(settings), d, modules) {
         d.unknown();
     }
 }

@@ -1,6 +1,8 @@
-//! Typed values of legacy `$Directive value` lines.
+//! Typed values of legacy `$Directive value` lines (and of RainerScript
+//! object parameters, read the same way).
 //!
-//! A [`Directive`] is one such line with its location. Its typed getters
+//! A [`Directive`] is one such line, or one `name="value"` parameter, with
+//! its location. Its typed getters
 //! check the value and, when it is bad, report an error naming the directive
 //! and its `FILE:LINE`, and return `None`: the daemon's assembly step then
 //! only says where each good value goes.
@@ -20,24 +22,60 @@ pub struct Directive<'a> {
     pub value: &'a str,
     /// Where the line is.
     pub location: &'a Location,
+    /// For a RainerScript parameter, its object as messages name it
+    /// (`action(type="omfile")`); `None` for a legacy `$Directive` line.
+    pub object: Option<&'a str>,
     problems: &'a mut ConfigText,
 }
 
 impl<'a> Directive<'a> {
     /// A directive line from `location`; problems go to `problems`.
     pub fn new(name: &'a str, spelled: &'a str, value: &'a str, location: &'a Location, problems: &'a mut ConfigText) -> Self {
-        Directive { name, spelled, value, location, problems }
+        Directive { name, spelled, value, location, object: None, problems }
+    }
+
+    /// A parameter `spelled="value"` of the RainerScript `object`; `name` is
+    /// `spelled` lowercased.
+    pub fn parameter(
+        object: &'a str,
+        name: &'a str,
+        spelled: &'a str,
+        value: &'a str,
+        location: &'a Location,
+        problems: &'a mut ConfigText,
+    ) -> Self {
+        Directive { name, spelled, value, location, object: Some(object), problems }
+    }
+
+    /// The directive as messages name it: `$Spelled`, or `object: spelled`.
+    pub fn shown(&self) -> String {
+        match self.object {
+            None => format!("${}", self.spelled),
+            Some(object) => format!("{object}: {}", self.spelled),
+        }
     }
 
     /// Reports an error about this directive's value.
     pub fn error(&mut self, why: impl std::fmt::Display) {
-        let message = format!("${}: {why}", self.spelled);
+        let message = format!("{}: {why}", self.shown());
         self.problems.error(self.location, message);
     }
 
-    /// Reports that the daemon has no such directive.
+    /// Reports that the daemon has no such directive (or the object no such parameter).
     pub fn unknown(&mut self) {
-        let message = format!("unknown directive ${}", self.name);
+        let message = match self.object {
+            None => format!("unknown directive ${}", self.name),
+            Some(object) => format!("{object}: parameter '{}' is not supported", self.spelled),
+        };
+        self.problems.error(self.location, message);
+    }
+
+    /// [`Directive::unknown`], naming the `known` ones.
+    pub fn unknown_among(&mut self, known: &[&str]) {
+        let message = match self.object {
+            None => format!("unknown directive ${}", self.name),
+            Some(object) => format!("{object}: parameter '{}' is not supported ({})", self.spelled, known.join(", ")),
+        };
         self.problems.error(self.location, message);
     }
 

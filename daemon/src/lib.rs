@@ -25,6 +25,9 @@
 //!   spoken to systemd directly;
 //! - [`directives::Directive`]: typed, checked values of legacy `$Directive`
 //!   lines, each error reported against its `FILE:LINE`;
+//! - [`directive_table`]: the table type each daemon defines its directives
+//!   with (parser dispatch, `--check-config`, man pages and docs from one
+//!   definition), and [`shared_directives`], the directives both daemons read;
 //! - [`templates::TemplateRegistry`]: `$template` statements and the
 //!   built-in templates, looked up by name.
 
@@ -32,6 +35,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod directive_table;
 pub mod directives;
 pub mod keytab_mode;
 pub mod logging;
@@ -40,8 +44,9 @@ pub mod metrics_http;
 pub mod os;
 pub mod pid_file;
 pub mod privileges;
-pub mod replace_file;
 pub mod rate_limited;
+pub mod replace_file;
+pub mod shared_directives;
 pub mod signals;
 pub mod systemd;
 pub mod templates;

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::directives::Directive;
 
 /// Whether a value only grows (a counter) or goes up and down (a gauge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,9 +194,6 @@ impl Registry {
     }
 }
 
-/// The directives [`MetricsSettings::apply`] takes besides `$ModLoad impstats`.
-pub const DIRECTIVES: &[&str] = &["pstatinterval", "pstatsinterval", "pstatfacility", "pstatseverity", "pstatjson", "pstatcee", "gssmetricslisten"];
-
 /// The statistics directives both daemons take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsSettings {
@@ -212,31 +208,6 @@ pub struct MetricsSettings {
 impl Default for MetricsSettings {
     fn default() -> Self {
         MetricsSettings { impstats: false, interval: Duration::from_secs(300), listen: None }
-    }
-}
-
-impl MetricsSettings {
-    /// Takes `$ModLoad impstats`, `$PStatInterval` and `$GssMetricsListen`
-    /// (and warns about the impstats options that do not apply); `false`
-    /// for any other directive.
-    pub fn apply(&mut self, d: &mut Directive) -> bool {
-        match d.name {
-            "modload" if d.value.trim() == "impstats" => self.impstats = true,
-            "pstatinterval" | "pstatsinterval" => {
-                if let Some(n) = d.count(1) {
-                    self.interval = Duration::from_secs(n as u64);
-                }
-            }
-            "pstatfacility" | "pstatseverity" | "pstatjson" | "pstatcee" => {
-                d.warn(format!("${} ignored: impstats lines go to the daemon's own log, in the legacy format", d.spelled))
-            }
-            "gssmetricslisten" => match d.value.trim().parse::<SocketAddr>() {
-                Ok(addr) => self.listen = Some(addr),
-                Err(_) => d.error(format!("'{}' is not ADDRESS:PORT (e.g. 127.0.0.1:9515)", d.value)),
-            },
-            _ => return false,
-        }
-        true
     }
 }
 
@@ -287,23 +258,5 @@ mod tests {
         assert!(r.prometheus_text().ends_with("gsslog_shipper_queue_size{queue=\"fwd\"} 7\n# TYPE x gauge\nx{a=\"1\"} 2\n"));
         assert_eq!(r.page("/x"), Some(("application/json", "{}".to_string())));
         assert_eq!(r.page("/y"), None);
-    }
-
-    #[test]
-    fn directives() {
-        use std::sync::Arc as A;
-        use syslog::config::{ConfigText, Location};
-        let mut text = ConfigText::default();
-        let loc = Location { file: A::from("a.conf"), line: 2 };
-        let mut m = MetricsSettings::default();
-        for (name, value) in [("ModLoad", "impstats"), ("PStatInterval", "1"), ("GssMetricsListen", "127.0.0.1:9515"), ("PStatJSON", "on")] {
-            let lower = name.to_ascii_lowercase();
-            assert!(m.apply(&mut Directive::new(&lower, name, value, &loc, &mut text)));
-        }
-        assert!(!m.apply(&mut Directive::new("modload", "ModLoad", "imuxsock", &loc, &mut text)));
-        assert_eq!(m, MetricsSettings { impstats: true, interval: Duration::from_secs(1), listen: Some("127.0.0.1:9515".parse().unwrap()) });
-        assert!(!text.has_errors());
-        assert!(m.apply(&mut Directive::new("gssmetricslisten", "GssMetricsListen", "localhost", &loc, &mut text)));
-        assert!(text.has_errors(), "a listen address without a port is an error");
     }
 }

@@ -16,11 +16,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::directive_table::Kind;
 use crate::directives::Directive;
 use crate::os;
 
-/// The directives [`PrivDrop::apply`] takes (lowercase, as daemons match them).
-pub const DIRECTIVES: &[&str] = &["privdroptouser", "privdroptouserid", "privdroptogroup", "privdroptogroupid"];
 
 /// Why dropping privileges failed; the daemon does not start.
 #[derive(Debug, thiserror::Error)]
@@ -137,35 +136,6 @@ pub struct Dropped {
 }
 
 impl PrivDrop {
-    /// Takes the directive if it is one of the four; `false` otherwise.
-    pub fn apply(&mut self, d: &mut Directive) -> bool {
-        match d.name {
-            "privdroptouser" => {
-                if let Some(account) = user_named(d) {
-                    self.user = Some(TargetUser { uid: account.uid, account: Some(account) });
-                }
-            }
-            "privdroptouserid" => {
-                if let Some(uid) = numeric_id(d) {
-                    let account = os::user_by_id(uid).ok().flatten();
-                    self.user = Some(TargetUser { uid, account });
-                }
-            }
-            "privdroptogroup" => {
-                if let Some(gid) = group_named(d) {
-                    self.group = Some(gid);
-                }
-            }
-            "privdroptogroupid" => {
-                if let Some(gid) = numeric_id(d) {
-                    self.group = Some(gid);
-                }
-            }
-            _ => return false,
-        }
-        true
-    }
-
     /// Whether any of the directives was given.
     pub fn is_requested(&self) -> bool {
         self.user.is_some() || self.group.is_some()
@@ -275,6 +245,20 @@ pub fn keytab_file(variable: &str, default: Option<&str>) -> Option<PathBuf> {
     (path.starts_with('/')).then(|| PathBuf::from(path))
 }
 
+/// A user account by name (`$PrivDropToUser`).
+pub const USER: Kind<os::User> = Kind { syntax: "NAME", parse: user_named };
+/// A user id from a user name (`$FileOwner`).
+pub const USER_ID: Kind<u32> = Kind { syntax: "NAME", parse: user_id };
+/// A group id from a group name (`$FileGroup`, `$PrivDropToGroup`).
+pub const GROUP_ID: Kind<u32> = Kind { syntax: "NAME", parse: group_id };
+/// A numeric user or group id (`$FileOwnerNum`, `$PrivDropToUserID`).
+pub const NUMERIC_ID: Kind<u32> = Kind { syntax: "ID", parse: numeric_id };
+
+/// The account a numeric `$PrivDropToUserID` names, if the database has it.
+pub fn target_user(uid: u32) -> TargetUser {
+    TargetUser { uid, account: os::user_by_id(uid).ok().flatten() }
+}
+
 /// A user id from a user name (`$FileOwner`, `$PrivDropToUser`, ...).
 pub fn user_id(d: &mut Directive) -> Option<u32> {
     user_named(d).map(|a| a.uid)
@@ -336,12 +320,13 @@ mod tests {
     fn read(lines: &[(&str, &str)]) -> (PrivDrop, Vec<String>) {
         let mut text = ConfigText::default();
         let loc = Location { file: Arc::from("a.conf"), line: 1 };
-        let mut p = PrivDrop::default();
+        let mut shared = crate::shared_directives::SharedSettings::default();
         for (name, value) in lines {
             let lower = name.to_ascii_lowercase();
-            assert!(p.apply(&mut Directive::new(&lower, name, value, &loc, &mut text)));
+            let d = &mut Directive::new(&lower, name, value, &loc, &mut text);
+            assert!(crate::shared_directives::TABLE.apply(&mut shared, d, &crate::shared_directives::NO_MODULES));
         }
-        (p, text.problems.iter().map(|p| p.to_string()).collect())
+        (shared.privileges, text.problems.iter().map(|p| p.to_string()).collect())
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use daemon::config::Statements;
 use daemon::directives::Directive;
+use daemon::shared_directives::SharedSettings;
 use daemon::templates::TemplateRegistry;
 use gsswire::FrameOrder;
 use syslog::config::{parse_action, Action, ActionCall, ConfigText, FileTarget, Filter, Location};
@@ -192,7 +193,7 @@ impl Default for FrontDoorLimits {
 /// The default of `$InputGSSServerMemoryLimit`: 512 MiB.
 pub const DEFAULT_MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
 /// The smallest `$InputGSSServerMemoryLimit`: room for a few sessions' tokens.
-const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
+pub(crate) const MIN_MEMORY_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// A session's rate limit, rsyslog's `ratelimit.interval` and
 /// `ratelimit.burst`: at most `burst` messages in each `interval`.
@@ -246,49 +247,40 @@ pub struct CollectorConfig {
     pub senders: crate::senders::SenderSettings,
 }
 
-/// Directives rsyslog has that do not change what this collector does; they
-/// are accepted so that a site's existing file loads, with a warning.
-const IGNORED: &[&str] = &[
-    "repeatedmsgreduction", "actionfileenablesync", "omfileflushontxend",
-    "omfileiobuffersize", "preservefqdn", "failonchownfailure", "mainmsgqueuesize", "mainmsgqueuetype",
-    "systemlogratelimitinterval", "systemlogratelimitburst", "escapecontrolcharactersonreceive",
-    "droptrailinglfonreception", "maxopenfiles", "resetconfigvariables",
-];
-
 /// Step one: every directive read and checked, in file order; a value holds
 /// from its line on (file settings for the actions below it).
-struct Settings {
-    gss_port: Option<(u16, Location)>,
-    tcp_port: Option<u16>,
-    gss: GssSettings,
-    gss_loaded: bool,
-    bind: IpAddr,
-    keepalive: bool,
-    sessions: SessionCaps,
-    front_door: FrontDoorLimits,
-    front_door_lines: FrontDoorLines,
-    port_file: Option<PathBuf>,
-    token_timeout: Option<Duration>,
-    drain_timeout: Duration,
-    memory_limit: u64,
-    rate_limit: RateLimitSettings,
-    ack_after_fsync: bool,
-    max_message_size: usize,
-    umask: Option<u32>,
-    allowed: AllowedSenders,
-    default_template: String,
-    files: FileSettings,
-    dns: bool,
-    privileges: daemon::privileges::PrivDrop,
-    metrics: daemon::metrics::MetricsSettings,
-    identity: IdentitySettings,
+/// Its fields are set by the entries of [`crate::directives::TABLE`].
+#[derive(Debug)]
+pub struct Settings {
+    pub(crate) gss_port: Option<(u16, Location)>,
+    pub(crate) tcp_port: Option<u16>,
+    pub(crate) gss: GssSettings,
+    pub(crate) bind: IpAddr,
+    pub(crate) keepalive: bool,
+    pub(crate) sessions: SessionCaps,
+    pub(crate) front_door: FrontDoorLimits,
+    pub(crate) front_door_lines: FrontDoorLines,
+    pub(crate) port_file: Option<PathBuf>,
+    pub(crate) token_timeout: Option<Duration>,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) memory_limit: u64,
+    pub(crate) rate_limit: RateLimitSettings,
+    pub(crate) ack_after_fsync: bool,
+    pub(crate) umask: Option<u32>,
+    pub(crate) allowed: AllowedSenders,
+    pub(crate) default_template: String,
+    pub(crate) files: FileSettings,
+    pub(crate) dns: bool,
+    /// The directives both daemons read (`$ModLoad`, privileges, metrics, `$MaxMessageSize`).
+    pub(crate) shared: SharedSettings,
+    pub(crate) identity: IdentitySettings,
     /// Where `$InputGSSServerHostMapFile` stands, to point warnings at it.
-    host_map_line: Option<Location>,
-    senders: crate::senders::SenderSettings,
+    pub(crate) host_map_line: Option<Location>,
+    pub(crate) senders: crate::senders::SenderSettings,
 }
 
 impl Settings {
-    fn new() -> Settings {
+    pub(crate) fn new() -> Settings {
         Settings {
             gss_port: None,
             tcp_port: None,
@@ -299,7 +291,6 @@ impl Settings {
                 require_encryption: false,
                 acknowledge: true,
             },
-            gss_loaded: false,
             bind: IpAddr::from([0u16; 8]),
             keepalive: false,
             sessions: SessionCaps { total: 200, per_sender: 8, per_host: 64 },
@@ -311,137 +302,15 @@ impl Settings {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             rate_limit: RateLimitSettings::default(),
             ack_after_fsync: false,
-            max_message_size: 8096,
             umask: None,
             allowed: AllowedSenders::default(),
             default_template: "RSYSLOG_FileFormat".into(),
             files: FileSettings::default(),
             dns: true,
-            privileges: daemon::privileges::PrivDrop::default(),
-            metrics: daemon::metrics::MetricsSettings::default(),
+            shared: SharedSettings::default(),
             identity: IdentitySettings::default(),
             host_map_line: None,
             senders: crate::senders::SenderSettings::default(),
-        }
-    }
-
-    /// Checks one directive's value and keeps it.
-    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        let v = d.value;
-        match d.name {
-            "modload" => match v {
-                "imgssapi" => self.gss_loaded = true,
-                "imtcp" => {}
-                "impstats" => self.metrics.impstats = true,
-                other => d.warn(format!("$ModLoad {other} ignored: this collector provides imgssapi (and plain imtcp) only")),
-            },
-            "inputgssserverrun" => {
-                if let Some(p) = d.port() {
-                    self.gss_port = Some((p, d.location.clone()));
-                }
-            }
-            "inputtcpserverrun" => set(&mut self.tcp_port, d.port().map(Some)),
-            "inputgssserverservicename" if !v.is_empty() => self.gss.service_name = v.to_string(),
-            "inputgssserverpermitplaintcp" => set(&mut self.gss.permit_plain_tcp, d.bool()),
-            "inputgssserverkeepalive" => set(&mut self.keepalive, d.bool()),
-            "inputgssserverrequireencryption" => set(&mut self.gss.require_encryption, d.bool()),
-            "inputgssserveracknowledge" => set(&mut self.gss.acknowledge, d.bool()),
-            "inputgssserverackafterfsync" => set(&mut self.ack_after_fsync, d.bool()),
-            "inputgssservermaxsessions" => set(&mut self.sessions.total, d.count(1)),
-            "inputgssservermaxsessionsperprincipal" => set(&mut self.sessions.per_sender, d.count(1)),
-            "inputgssservermaxsessionsperhost" => set(&mut self.sessions.per_host, d.count(1)),
-            // No "0 = no limit" for these: an unbounded wait before
-            // authentication is what they exist to prevent.
-            "inputgssservermaxhandshakes" => {
-                set(&mut self.front_door.max_handshakes, d.count(1));
-                self.front_door_lines.counts = Some(d.location.clone());
-            }
-            "inputgssservermaxhandshakesperhost" => {
-                set(&mut self.front_door.max_handshakes_per_host, d.count(1));
-                self.front_door_lines.counts = Some(d.location.clone());
-            }
-            "inputgssservermaxhandshakespersubnet" => {
-                set(&mut self.front_door.max_handshakes_per_subnet, d.count(1));
-                self.front_door_lines.counts = Some(d.location.clone());
-            }
-            "inputgssserversubnetprefixipv4" => set(&mut self.front_door.prefixes.ipv4_subnet, prefix_bits(d, 32)),
-            "inputgssserverhostprefixipv6" => set(&mut self.front_door.prefixes.ipv6_host, prefix_bits(d, 128)),
-            "inputgssserversubnetprefixipv6" => set(&mut self.front_door.prefixes.ipv6_subnet, prefix_bits(d, 128)),
-            "inputgssserverfirstbytetimeout" => {
-                set(&mut self.front_door.first_byte_timeout, d.positive_seconds());
-                self.front_door_lines.timeouts = Some(d.location.clone());
-            }
-            "inputgssserverhandshaketimeout" => {
-                set(&mut self.front_door.handshake_timeout, d.positive_seconds());
-                self.front_door_lines.timeouts = Some(d.location.clone());
-            }
-            "inputgsslistenportfilename" => self.port_file = Some(PathBuf::from(v)),
-            "inputgssservertokeniotimeout" => set(&mut self.token_timeout, d.seconds(true)),
-            "inputgssserverdraintimeout" => set(&mut self.drain_timeout, d.seconds(false).flatten()),
-            "inputgssservermemorylimit" => set(&mut self.memory_limit, d.size(MIN_MEMORY_LIMIT)),
-            "inputgssserverratelimitinterval" => set(&mut self.rate_limit.interval, d.seconds(true)),
-            "inputgssserverratelimitburst" => set(&mut self.rate_limit.burst, d.count(1).map(|n| n as u64)),
-            "inputgssserverbindaddress" => set(&mut self.bind, d.ip()),
-            "inputgssserverframebyteorder" => set(&mut self.gss.byte_order, d.parse()),
-            "inputgssserverallowedprincipal" => {
-                for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                    // The packaged config ships `host/*@<REALM>`: the service
-                    // must not start until the site has named its realm.
-                    if entry.rsplit_once('@').is_some_and(|(_, realm)| realm.starts_with('<') && realm.ends_with('>')) {
-                        d.error(format!("'{entry}': replace the placeholder after '@' with your Kerberos realm"));
-                        continue;
-                    }
-                    match PrincipalPattern::parse(entry) {
-                        Ok(p) => self.identity.allowed_principals.push(p),
-                        Err(why) => d.error(why),
-                    }
-                }
-            }
-            "inputgssserverallowanonymous" => set(&mut self.identity.allow_anonymous, d.bool()),
-            "inputgssserverhostprincipalbinding" => set(&mut self.identity.host_binding, d.parse()),
-            "inputgssserverhostmapfile" => match HostMap::load(Path::new(v.trim())) {
-                Ok(map) => {
-                    self.identity.host_map = Some(map);
-                    self.host_map_line = Some(d.location.clone());
-                }
-                Err(why) => d.error(why),
-            },
-            "inputgssserverexpiresessions" => set(&mut self.identity.expire_sessions, d.bool()),
-            "actionfiledefaulttemplate" => {
-                if templates.knows(v) {
-                    self.default_template = v.to_string();
-                } else {
-                    d.error(format!("no template named '{v}' is defined above"));
-                }
-            }
-            "dynafilecachesize" => {
-                if let Some(n) = d.count(0) {
-                    if n > 25000 {
-                        d.warn(format!("$DynaFileCacheSize {n} is very large"));
-                    }
-                    self.files.cache_size = n.max(1);
-                }
-            }
-            "createdirs" => set(&mut self.files.create_dirs, d.bool()),
-            "dircreatemode" => set(&mut self.files.dir_mode, d.mode()),
-            "filecreatemode" => set(&mut self.files.file_mode, d.mode()),
-            "umask" => set(&mut self.umask, d.mode().map(Some)),
-            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
-            "allowedsender" => parse_allowed(d, &mut self.allowed),
-            "net.enabledns" => set(&mut self.dns, d.bool()),
-            "fileowner" => self.files.file_owner = daemon::privileges::user_id(d).or(self.files.file_owner),
-            "fileownernum" => self.files.file_owner = daemon::privileges::numeric_id(d).or(self.files.file_owner),
-            "filegroup" => self.files.file_group = daemon::privileges::group_id(d).or(self.files.file_group),
-            "filegroupnum" => self.files.file_group = daemon::privileges::numeric_id(d).or(self.files.file_group),
-            "dirowner" => self.files.dir_owner = daemon::privileges::user_id(d).or(self.files.dir_owner),
-            "dirownernum" => self.files.dir_owner = daemon::privileges::numeric_id(d).or(self.files.dir_owner),
-            "dirgroup" => self.files.dir_group = daemon::privileges::group_id(d).or(self.files.dir_group),
-            "dirgroupnum" => self.files.dir_group = daemon::privileges::numeric_id(d).or(self.files.dir_group),
-            _ => {
-                if !self.senders.apply(d) {
-                    daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "collector");
-                }
-            }
         }
     }
 
@@ -449,7 +318,7 @@ impl Settings {
     fn listeners(&mut self, text: &mut ConfigText) -> Vec<ListenerConfig> {
         let mut listeners = Vec::new();
         if let Some((port, loc)) = self.gss_port.clone() {
-            if !self.gss_loaded {
+            if !self.shared.loaded("imgssapi") {
                 text.warn(&loc, "$InputGSSServerRun without $ModLoad imgssapi (accepted)");
             }
             listeners.push(ListenerConfig { port, bind: self.bind, gss: Some(self.gss.clone()), keepalive: self.keepalive });
@@ -464,13 +333,6 @@ impl Settings {
     }
 }
 
-/// Keeps a checked value; a bad one was already reported where it stands.
-fn set<T>(slot: &mut T, checked: Option<T>) {
-    if let Some(v) = checked {
-        *slot = v;
-    }
-}
-
 /// The collector's side of the walk: directives into [`Settings`], rules
 /// and their file actions assembled from the settings above them.
 struct Reading {
@@ -481,7 +343,8 @@ struct Reading {
 
 impl Statements for Reading {
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        self.settings.apply(d, templates);
+        let (table, modules) = (&crate::directives::TABLE, &crate::directives::MODULES);
+        daemon::config::read_directive(d, table, &mut self.settings, templates, |s| &mut s.shared, modules);
     }
 
     fn template_defined(&mut self, text: &mut ConfigText, at: &Location, name: &str, options: &str) {
@@ -540,12 +403,10 @@ pub fn build(text: &mut ConfigText) -> CollectorConfig {
         memory_limit,
         rate_limit,
         ack_after_fsync,
-        max_message_size,
         umask,
         allowed,
         dns,
-        privileges,
-        metrics,
+        shared: SharedSettings { privileges, metrics, max_message_size, .. },
         identity,
         senders,
         ..
@@ -611,6 +472,17 @@ fn build_action(
     }
 }
 
+/// The parameters of one `action(type="omfile" ...)`, as read through
+/// [`crate::directives::OMFILE`].
+#[derive(Debug, Default)]
+pub struct OmfileParams {
+    pub(crate) file: Option<String>,
+    pub(crate) dyna: Option<String>,
+    pub(crate) template: Option<String>,
+    /// The legacy directives' file settings above the line, changed by the parameters.
+    pub(crate) files: FileSettings,
+}
+
 /// RainerScript's `action(type="omfile" ...)`: `file` or `dynaFile`,
 /// `template`, and the file settings, which default to the legacy
 /// directives above the line (as in rsyslog).
@@ -626,31 +498,11 @@ fn build_action_call(
         text.error(loc, format!("action(type=\"{}\") is not supported: the collector writes files (type=\"omfile\")", call.kind));
         return None;
     }
-    let mut files = settings.files.clone();
-    let (mut file, mut dyna, mut template) = (None, None, None);
-    let mut ok = true;
-    for (name, value) in &call.params {
-        let mut check = |parsed: Result<(), String>| {
-            if let Err(e) = parsed {
-                text.error(loc, format!("action(type=\"omfile\"): {name}: {e}"));
-                ok = false;
-            }
-        };
-        match name.as_str() {
-            "file" => file = Some(value.clone()),
-            "dynafile" => dyna = Some(value.clone()),
-            "template" => template = Some(value.clone()),
-            "dircreatemode" => check(parse_mode(value).map(|m| files.dir_mode = m)),
-            "filecreatemode" => check(parse_mode(value).map(|m| files.file_mode = m)),
-            "createdirs" => check(syslog::config::parse_bool(value).map(|b| files.create_dirs = b)),
-            "dynafilecachesize" => check(value.trim().parse::<usize>().map(|n| files.cache_size = n.max(1)).map_err(|_| format!("'{value}' is not a number"))),
-            "name" => {}
-            other => check(Err(format!("parameter '{other}' is not supported (file, dynaFile, template, dirCreateMode, fileCreateMode, createDirs, dynaFileCacheSize, name)"))),
-        }
-    }
-    if !ok {
+    let mut params = OmfileParams { files: settings.files.clone(), ..OmfileParams::default() };
+    if !crate::directives::OMFILE.apply_parameters("action(type=\"omfile\")", &call.params, &mut params, text, loc, templates) {
         return None;
     }
+    let OmfileParams { file, dyna, template, files } = params;
     let target = match (file, dyna) {
         (Some(f), None) if f.starts_with('/') => FileAction::Static(PathBuf::from(f)),
         (Some(f), None) => {
@@ -678,18 +530,11 @@ fn build_action_call(
     Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1, at: loc.clone() })
 }
 
-fn parse_mode(value: &str) -> Result<u32, String> {
-    match u32::from_str_radix(value.trim(), 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!("'{value}' is not an octal mode such as 0644")),
-    }
-}
-
 // Where the front-door directives were set, to point warnings at them.
-#[derive(Default)]
-struct FrontDoorLines {
-    counts: Option<Location>,
-    timeouts: Option<Location>,
+#[derive(Debug, Default)]
+pub(crate) struct FrontDoorLines {
+    pub(crate) counts: Option<Location>,
+    pub(crate) timeouts: Option<Location>,
 }
 
 /// Relations between the front-door limits that make one of them pointless.
@@ -721,48 +566,6 @@ fn check_front_door(text: &mut ConfigText, at: &FrontDoorLines, limits: &FrontDo
                 limits.handshake_timeout.as_secs()
             ),
         );
-    }
-}
-
-/// A prefix length of 1 to `max` bits.
-fn prefix_bits(d: &mut Directive, max: u8) -> Option<u8> {
-    match d.value.trim().parse::<u8>() {
-        Ok(bits) if (1..=max).contains(&bits) => Some(bits),
-        _ => {
-            d.error(format!("'{}' is not a prefix length of 1 to {max} bits", d.value));
-            None
-        }
-    }
-}
-
-fn parse_allowed(d: &mut Directive, allowed: &mut AllowedSenders) {
-    let mut parts = d.value.split(',').map(str::trim);
-    let kind = parts.next().unwrap_or("").to_ascii_uppercase();
-    let list = match kind.as_str() {
-        "GSS" => &mut allowed.gss,
-        "TCP" => &mut allowed.tcp,
-        "UDP" => {
-            d.warn("$AllowedSender UDP ignored: the collector has no UDP input");
-            return;
-        }
-        other => {
-            d.error(format!("unknown kind '{other}' (expected GSS or TCP)"));
-            return;
-        }
-    };
-    for entry in parts.filter(|e| !e.is_empty()) {
-        let (addr, bits) = entry.split_once('/').unwrap_or((entry, ""));
-        let Some(ip) = daemon::directives::parse_ip(addr) else {
-            d.error(format!("'{entry}' is not an address (host names are not supported; use address/bits)"));
-            continue;
-        };
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let bits = if bits.is_empty() { max } else { bits.parse().unwrap_or(255) };
-        if bits > max {
-            d.error(format!("bad prefix length in '{entry}'"));
-            continue;
-        }
-        list.push((ip, bits));
     }
 }
 

@@ -9,6 +9,7 @@ mod admission;
 mod chunks;
 pub mod cli;
 pub mod config;
+pub mod directives;
 mod detect;
 pub mod dns;
 mod event_log;

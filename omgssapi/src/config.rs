@@ -12,8 +12,9 @@ use gsswire::{ByteOrder, ClientIdentity, Protection};
 use queue::{FullPolicy, QueueConfig};
 use daemon::config::Statements;
 use daemon::directives::Directive;
+use daemon::shared_directives::SharedSettings;
 use daemon::templates::TemplateRegistry;
-use syslog::config::{parse_action, parse_size, Action, ConfigText, Filter, Location};
+use syslog::config::{parse_action, Action, ConfigText, Filter, Location};
 use syslog::template::Template;
 
 use crate::backoff::Schedule;
@@ -115,53 +116,18 @@ pub struct ShipperConfig {
     pub mark_period: Option<Duration>,
 }
 
-/// Directives accepted so that a node's existing file loads, with a warning.
-const IGNORED: &[&str] = &[
-    "actionqueueworkerthreads", "actionqueuetimeoutshutdown", "actionqueuetimeoutactioncompletion",
-    "actionqueuecheckpointinterval", "actionqueuesyncqueuefiles", "actionqueuediscardseverity", "actionqueuediscardmark",
-    "actionqueuedequeuebatchsize", "actionqueueworkertimeoutthreadshutdown", "repeatedmsgreduction", "fileowner",
-    "filegroup", "dirowner", "dirgroup", "omfileflushontxend", "preservefqdn",
-    "actionfiledefaulttemplate", "resetconfigvariables", "gsstokeniotimeout",
-];
-
-/// `$ModLoad` of an rsyslog input this shipper has no counterpart for: what
-/// happens to those messages on a node that runs only the shipper.
-fn explain_module(d: &mut Directive, module: &str) {
-    let why = match module {
-        "imjournal" => "the shipper does not read the journal: as the node's syslog daemon (socket activation) it gets what journald \
-                        forwards to syslog.socket (ForwardToSyslog=yes), which is all but the kernel's messages: those come from \
-                        /dev/kmsg (gsslog-shipper-kmsg.socket, or $ModLoad imklog); under omprog, rsyslog reads the journal",
-        _ => return,
-    };
-    d.warn(format!("$ModLoad {module}: {why}"));
-}
-
-/// `$ActionQueueType`: rsyslog's disk-assisted queue (LinkedList or
-/// FixedArray with a file name) and its disk queue are what this queue always
-/// is, so they pass in silence; Direct (no queue) cannot be had.
-fn check_queue_type(d: &mut Directive, value: &str) {
-    const KINDS: [&str; 3] = ["linkedlist", "fixedarray", "disk"];
-    let kind = value.trim().to_ascii_lowercase();
-    if kind == "direct" {
-        d.warn("$ActionQueueType Direct: this shipper always queues on disk (as rsyslog's Disk type)");
-    } else if !KINDS.contains(&kind.as_str()) {
-        d.error(format!("'{value}' is not a queue type (LinkedList, FixedArray, Disk or Direct)"));
-    }
-}
-
 /// Per-action settings that rsyslog resets after each action.
-#[derive(Clone)]
-struct QueueSettings {
-    file_name: Option<String>,
-    max_disk: Option<u64>,
-    max_file: Option<u64>,
-    size: Option<usize>,
-    high: Option<usize>,
-    low: Option<usize>,
-    timeout_enqueue: Duration,
-    save_on_shutdown: bool,
-    drop_oldest: bool,
-    fsync: Option<Duration>,
+#[derive(Debug, Clone)]
+pub(crate) struct QueueSettings {
+    pub(crate) file_name: Option<String>,
+    pub(crate) max_disk: Option<u64>,
+    pub(crate) max_file: Option<u64>,
+    pub(crate) size: Option<usize>,
+    pub(crate) high: Option<usize>,
+    pub(crate) low: Option<usize>,
+    pub(crate) timeout_enqueue: Duration,
+    pub(crate) drop_oldest: bool,
+    pub(crate) fsync: Option<Duration>,
 }
 
 impl Default for QueueSettings {
@@ -175,7 +141,6 @@ impl Default for QueueSettings {
             high: None,
             low: None,
             timeout_enqueue: Duration::from_millis(50),
-            save_on_shutdown: true,
             drop_oldest: false,
             fsync: Some(Duration::from_secs(1)),
         }
@@ -185,36 +150,36 @@ impl Default for QueueSettings {
 /// Step one: every directive read and checked, in file order. A value holds
 /// from its line on, for every action below it, except the `$ActionQueue*`
 /// block, which applies to the next action only.
-struct Settings {
-    service: String,
-    protection: Protection,
-    default_template: String,
-    byte_order: ByteOrder,
-    batch_bytes: usize,
-    one_per_token: bool,
-    retry: Schedule,
+/// Its fields are set by the entries of [`crate::directives::TABLE`].
+#[derive(Debug)]
+pub struct Settings {
+    pub(crate) service: String,
+    pub(crate) protection: Protection,
+    pub(crate) default_template: String,
+    pub(crate) byte_order: ByteOrder,
+    pub(crate) batch_bytes: usize,
+    pub(crate) one_per_token: bool,
+    pub(crate) retry: Schedule,
     /// `$ActionExecOnlyWhenPreviousIsSuspended`: holds until turned off, as in rsyslog.
-    backup: bool,
-    handshake_timeout: Duration,
-    acknowledged: Acknowledged,
-    heartbeat: Option<Duration>,
-    bind: Option<IpAddr>,
-    identity: ClientIdentity,
-    work_dir: PathBuf,
-    queue: QueueSettings,
-    max_message_size: usize,
-    modules: Vec<String>,
-    inputs: InputsConfig,
-    udp_addr: IpAddr,
-    tcp_addr: IpAddr,
-    unix_default: Option<PathBuf>,
-    privileges: daemon::privileges::PrivDrop,
-    metrics: daemon::metrics::MetricsSettings,
-    mark_period: Duration,
+    pub(crate) backup: bool,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) acknowledged: Acknowledged,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) bind: Option<IpAddr>,
+    pub(crate) identity: ClientIdentity,
+    pub(crate) work_dir: PathBuf,
+    pub(crate) queue: QueueSettings,
+    pub(crate) inputs: InputsConfig,
+    pub(crate) udp_addr: IpAddr,
+    pub(crate) tcp_addr: IpAddr,
+    pub(crate) unix_default: Option<PathBuf>,
+    /// The directives both daemons read (`$ModLoad`, privileges, metrics, `$MaxMessageSize`).
+    pub(crate) shared: SharedSettings,
+    pub(crate) mark_period: Duration,
 }
 
 impl Settings {
-    fn new(default_work_dir: &Path) -> Settings {
+    pub(crate) fn new(default_work_dir: &Path) -> Settings {
         Settings {
             service: "host".into(),
             // Our default is encryption; rsyslog up to 8.2602 silently used integrity.
@@ -232,123 +197,17 @@ impl Settings {
             identity: ClientIdentity::default(),
             work_dir: default_work_dir.to_path_buf(),
             queue: QueueSettings::default(),
-            max_message_size: 8096,
-            modules: Vec::new(),
             inputs: InputsConfig::default(),
             udp_addr: IpAddr::from([0, 0, 0, 0]),
             tcp_addr: IpAddr::from([0, 0, 0, 0]),
             unix_default: Some(PathBuf::from("/dev/log")),
-            privileges: daemon::privileges::PrivDrop::default(),
-            metrics: daemon::metrics::MetricsSettings::default(),
+            shared: SharedSettings::default(),
             mark_period: crate::mark::DEFAULT_PERIOD,
         }
     }
 
-    /// Checks one directive's value and keeps it.
-    fn apply(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        let v = d.value;
-        let q = &mut self.queue;
-        match d.name {
-            "modload" => {
-                explain_module(d, v.trim());
-                self.modules.push(v.to_string());
-            }
-            "markmessageperiod" => set(&mut self.mark_period, d.positive_seconds()),
-            "gssforwardservicename" => self.service = v.to_string(),
-            "gssmode" => set(&mut self.protection, d.parse()),
-            "actiongssforwarddefaulttemplate" => {
-                if templates.knows(v) {
-                    self.default_template = v.to_string();
-                } else {
-                    d.error(format!("no template named '{v}' is defined above"));
-                }
-            }
-            "gssforwardframebyteorder" => set(&mut self.byte_order, d.parse()),
-            "actiongssforwardbatchsize" => match parse_size(v) {
-                Ok(n) if (1..=120 * 1024).contains(&n) => self.batch_bytes = n as usize,
-                _ => d.error(format!("'{v}' must be a size from 1 to 120k (rsyslog's receive buffer is 128k)")),
-            },
-            "actiongssforwardonemessagepertoken" => set(&mut self.one_per_token, d.bool()),
-            "actiongssforwardbackoffbase" => {
-                if let Some(base) = d.millis(false).flatten() {
-                    self.retry = Schedule::Doubling { base, max: self.doubling_max() };
-                }
-            }
-            "actiongssforwardbackoffmax" => {
-                if let Some(max) = d.millis(false).flatten() {
-                    self.retry = Schedule::Doubling { base: self.doubling_base(), max };
-                }
-            }
-            "actionresumeinterval" => {
-                if let Some(interval) = d.positive_seconds() {
-                    self.retry = Schedule::ResumeInterval(interval);
-                }
-            }
-            "actionexeconlywhenpreviousissuspended" => set(&mut self.backup, d.bool()),
-            "actiongssforwardhandshaketimeout" => set(&mut self.handshake_timeout, d.millis(false).flatten()),
-            "actiongssforwardacknowledged" => set(&mut self.acknowledged, d.parse()),
-            "actiongssforwardheartbeat" => set(&mut self.heartbeat, d.seconds(true)),
-            "actiongssforwardbindaddress" => set(&mut self.bind, d.ip().map(Some)),
-            "gssforwardprincipal" => match v.trim() {
-                "" => d.error("an empty principal (leave the directive out for MIT's default)"),
-                p if p.contains(char::is_whitespace) => d.error(format!("'{p}' is not a principal name")),
-                p => self.identity.principal = Some(p.to_string()),
-            },
-            "gssforwardkeytab" => match v.trim() {
-                "" => d.error("an empty keytab path (leave the directive out for the environment's KRB5_CLIENT_KTNAME)"),
-                k => {
-                    let path = k.strip_prefix("FILE:").unwrap_or(k);
-                    if !Path::new(path).is_absolute() {
-                        d.error(format!("'{k}' is not an absolute path"));
-                    } else {
-                        self.identity.keytab = Some(format!("FILE:{path}"));
-                    }
-                }
-            },
-            "workdirectory" => self.work_dir = PathBuf::from(v),
-            "actionqueuetype" => check_queue_type(d, v),
-            "maxmessagesize" => set(&mut self.max_message_size, d.size(128).map(|n| n as usize)),
-            "actionqueuefilename" => q.file_name = Some(v.to_string()),
-            "actionqueuemaxdiskspace" => set(&mut q.max_disk, d.size(0).map(|n| (n > 0).then_some(n))),
-            "actionqueuemaxfilesize" => set(&mut q.max_file, d.size(0).map(Some)),
-            "actionqueuesize" => set(&mut q.size, d.count(0).map(Some)),
-            "actionqueuehighwatermark" => set(&mut q.high, d.count(0).map(Some)),
-            "actionqueuelowwatermark" => set(&mut q.low, d.count(0).map(Some)),
-            "actionqueuetimeoutenqueue" => set(&mut q.timeout_enqueue, d.millis(false).flatten()),
-            "actionqueuesaveonshutdown" => set(&mut q.save_on_shutdown, d.bool()),
-            "actionqueuedropoldest" => set(&mut q.drop_oldest, d.bool()),
-            "actionqueuefsyncinterval" => set(&mut q.fsync, d.millis(true)),
-            "actionresumeretrycount" => match v.trim().parse::<i64>() {
-                Ok(-1) => {}
-                Ok(_) => d.warn("$ActionResumeRetryCount: this shipper always retries forever (-1); the value is ignored"),
-                Err(_) => d.error(format!("'{v}' is not a number")),
-            },
-            "systemlogsocketname" => self.unix_default = Some(PathBuf::from(v)),
-            "omitlocallogging" => {
-                if d.bool() == Some(true) {
-                    self.unix_default = None;
-                }
-            }
-            "addunixlistensocket" => self.inputs.unix_sockets.push(PathBuf::from(v)),
-            "klogpermitnonkernelfacility" => set(&mut self.inputs.permit_non_kernel_facility, d.bool()),
-            "udpserveraddress" => set(&mut self.udp_addr, d.ip()),
-            "udpserverrun" => {
-                if let Some(p) = d.port() {
-                    self.inputs.udp.push(SocketAddr::new(self.udp_addr, p));
-                }
-            }
-            "inputtcpserverbindaddress" => set(&mut self.tcp_addr, d.ip()),
-            "inputtcpserverrun" => {
-                if let Some(p) = d.port() {
-                    self.inputs.tcp.push(SocketAddr::new(self.tcp_addr, p));
-                }
-            }
-            _ => daemon::config::shared_or_unknown(d, &mut self.privileges, &mut self.metrics, IGNORED, "shipper"),
-        }
-    }
-
     /// The doubling schedule's base; the default's after a resume interval.
-    fn doubling_base(&self) -> Duration {
+    pub(crate) fn doubling_base(&self) -> Duration {
         match self.retry {
             Schedule::Doubling { base, .. } => base,
             Schedule::ResumeInterval(_) => Duration::from_secs(1),
@@ -356,7 +215,7 @@ impl Settings {
     }
 
     /// The doubling schedule's maximum; the default's after a resume interval.
-    fn doubling_max(&self) -> Duration {
+    pub(crate) fn doubling_max(&self) -> Duration {
         match self.retry {
             Schedule::Doubling { max, .. } => max,
             Schedule::ResumeInterval(_) => Duration::from_secs(3),
@@ -386,13 +245,6 @@ impl Settings {
             location: location.clone(),
             backups: Vec::new(),
         }
-    }
-}
-
-/// Keeps a checked value; a bad one was already reported where it stands.
-fn set<T>(slot: &mut T, checked: Option<T>) {
-    if let Some(v) = checked {
-        *slot = v;
     }
 }
 
@@ -471,7 +323,8 @@ impl Reading {
 
 impl Statements for Reading {
     fn directive(&mut self, d: &mut Directive, templates: &TemplateRegistry) {
-        self.settings.apply(d, templates);
+        let (table, modules) = (&crate::directives::TABLE, &crate::directives::MODULES);
+        daemon::config::read_directive(d, table, &mut self.settings, templates, |s| &mut s.shared, modules);
     }
 
     fn rule(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, action: &str, templates: &TemplateRegistry) {
@@ -510,11 +363,12 @@ pub fn build_for(text: &mut ConfigText, default_work_dir: &Path, collector: Opti
         last_filter: None,
     };
     daemon::config::walk(text, &mut reading);
-    let Reading { settings: Settings { mut inputs, modules, unix_default, max_message_size, privileges, mut metrics, mark_period, .. }, mut forwards, .. } =
-        reading;
-    metrics.impstats = modules.iter().any(|m| m == "impstats");
-    inputs.kernel_log = modules.iter().any(|m| m == "imklog");
-    if modules.iter().any(|m| m == "imuxsock") {
+    let Reading { settings: Settings { mut inputs, unix_default, shared, mark_period, .. }, mut forwards, .. } = reading;
+    let imuxsock = shared.loaded("imuxsock");
+    let immark = shared.loaded("immark");
+    inputs.kernel_log = shared.loaded("imklog");
+    let SharedSettings { privileges, metrics, max_message_size, .. } = shared;
+    if imuxsock {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
         }
@@ -542,7 +396,7 @@ pub fn build_for(text: &mut ConfigText, default_work_dir: &Path, collector: Opti
     for f in &mut forwards {
         f.queue.also_owned_by = drop_to;
     }
-    let mark_period = modules.iter().any(|m| m == "immark").then_some(mark_period);
+    let mark_period = immark.then_some(mark_period);
     ShipperConfig { forwards, inputs, max_message_size, privileges, metrics, mark_period }
 }
 
@@ -559,7 +413,6 @@ fn queue_config(q: &QueueSettings, work_dir: &Path, n: usize) -> QueueConfig {
     c.high_watermark = q.high;
     c.low_watermark = q.low;
     c.enqueue_timeout = q.timeout_enqueue;
-    c.save_on_shutdown = q.save_on_shutdown;
     c.when_full = if q.drop_oldest { FullPolicy::DropOldest } else { FullPolicy::DropNewest };
     c.fsync_interval = q.fsync;
     c

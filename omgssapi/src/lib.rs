@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod directives;
 mod forward;
 mod inputs;
 mod kmsg;

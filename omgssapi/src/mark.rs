@@ -52,7 +52,7 @@ mod tests {
     fn a_mark_is_rsyslogs_on_the_wire() {
         let origin = Arc::new(Origin { fromhost: "node1".into(), fromhost_ip: "127.0.0.1".into(), inputname: "immark", provenance: Default::default() });
         let now = syslog::Timestamp::now();
-        let m = syslog::parse(MARK, origin, now, &syslog::ParseOptions { max_message_size: 8096 }).unwrap();
+        let m = syslog::parse(MARK, origin, now, &syslog::ParseOptions::default()).unwrap();
         assert_eq!((m.facility(), m.severity()), (5, 6));
         let mut out = Vec::new();
         syslog::template::builtin("RSYSLOG_TraditionalForwardFormat").unwrap().render(&m, &now, &mut out);

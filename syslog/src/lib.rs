@@ -38,5 +38,5 @@ mod rainerscript;
 pub mod template;
 pub mod time;
 
-pub use message::{parse, HostBinding, Message, Origin, ParseOptions, Protocol, ProtectionSeen, Provenance};
+pub use message::{parse, HostBinding, DEFAULT_MAX_MESSAGE_SIZE, Message, Origin, ParseOptions, Protocol, ProtectionSeen, Provenance};
 pub use time::Timestamp;

@@ -93,6 +93,9 @@ impl HostBinding {
     }
 }
 
+/// rsyslog's default `$MaxMessageSize`, both daemons' too.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 8096;
+
 /// Settings of the reception path that change how bytes become a message.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseOptions {
@@ -102,7 +105,7 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { max_message_size: 8096 }
+        ParseOptions { max_message_size: DEFAULT_MAX_MESSAGE_SIZE }
     }
 }
 

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use daemon::directives::Directive;
-
 use super::expected::ExpectedSenders;
 
 /// When no `$InputGSSServerSilentAfter` and no `$MarkMessagePeriod` say otherwise.
@@ -24,29 +22,6 @@ pub struct SenderSettings {
 }
 
 impl SenderSettings {
-    /// Takes the directives above; `false` for any other.
-    pub fn apply(&mut self, d: &mut Directive) -> bool {
-        match d.name {
-            "workdirectory" => self.work_directory = Some(PathBuf::from(d.value.trim())),
-            "inputgssserverexpectedsenders" => match ExpectedSenders::load(std::path::Path::new(d.value.trim())) {
-                Ok(list) => self.expected = Some(list),
-                Err(e) => d.error(e),
-            },
-            "inputgssserversilentafter" => {
-                if let Some(s) = d.positive_seconds() {
-                    self.silent_after = Some(s);
-                }
-            }
-            "markmessageperiod" => {
-                if let Some(s) = d.positive_seconds() {
-                    self.mark_period = Some(s);
-                }
-            }
-            _ => return false,
-        }
-        true
-    }
-
     /// `$InputGSSServerSilentAfter`, else three `$MarkMessagePeriod`s, else 10 minutes.
     pub fn silent_after(&self) -> Duration {
         self.silent_after.or(self.mark_period.map(|p| p * 3)).unwrap_or(DEFAULT_SILENT_AFTER)
@@ -62,14 +37,22 @@ impl SenderSettings {
 mod tests {
     use std::sync::Arc;
 
+    use daemon::directives::Directive;
+    use daemon::templates::TemplateRegistry;
     use syslog::config::{ConfigText, Location};
 
     use super::*;
 
+    /// Reads `$name value` through the collector's table into `settings`.
     fn apply(settings: &mut SenderSettings, name: &str, value: &str) -> ConfigText {
         let mut text = ConfigText::default();
         let loc = Location { file: Arc::from("c.conf"), line: 3 };
-        assert!(settings.apply(&mut Directive::new(&name.to_ascii_lowercase(), name, value, &loc, &mut text)));
+        let mut all = crate::config::Settings::new();
+        all.senders = settings.clone();
+        let lower = name.to_ascii_lowercase();
+        let d = &mut Directive::new(&lower, name, value, &loc, &mut text);
+        assert!(crate::directives::TABLE.apply(&mut all, d, &TemplateRegistry::default()));
+        *settings = all.senders;
         text
     }
 
@@ -95,8 +78,5 @@ mod tests {
         assert!(apply(&mut s, "InputGSSServerExpectedSenders", dir.path().join("missing").to_str().unwrap()).has_errors());
         assert!(!apply(&mut s, "WorkDirectory", "/var/spool/rsyslog").has_errors());
         assert_eq!(s.state_file(), Some(PathBuf::from("/var/spool/rsyslog/imgssapi-senders.state")));
-        let mut text = ConfigText::default();
-        let loc = Location { file: Arc::from("c.conf"), line: 3 };
-        assert!(!s.apply(&mut Directive::new("modload", "ModLoad", "immark", &loc, &mut text)), "not ours");
     }
 }

@@ -167,7 +167,7 @@ fn inline(text: &str) -> String {
 /// Backslashes are roff's escape character; any other character beyond
 /// ASCII becomes groff's `\[uXXXX]`, so that the page renders the same
 /// whatever the locale `man` runs in (troff itself reads bytes).
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -180,7 +180,7 @@ fn escape(text: &str) -> String {
 }
 
 /// A text line starting with `.` or `'` would be a roff request.
-fn guard_line(line: &str) -> String {
+pub(crate) fn guard_line(line: &str) -> String {
     if line.starts_with('.') || line.starts_with('\'') {
         format!("\\&{line}")
     } else {
