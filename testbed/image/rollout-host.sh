@@ -230,8 +230,12 @@ load after-rsyslog 100; wait_loads
 expect after-rsyslog 100
 # The guide's documented choice: what journald forwards while rsyslog's
 # removal and purge have the socket down is not forwarded (journald counts
-# it); nothing arrives twice, and the loss stays within those moments.
-expect purge-rsyslog 300 60 150
+# it); nothing arrives twice, and the loss stays within those moments. At
+# about 50 messages a second, 40 to 55 of 300 were measured in CI runs
+# (two gaps: rsyslog's prerm stops syslog.socket until our trigger runs at
+# the end of dpkg's run, ~31; the purge takes the syslog.service alias and
+# our trigger restarts the socket to give it back, ~9): at most 75.
+expect purge-rsyslog 300 60 75
 systemctl is-active -q syslog.socket gsslog-shipper || fail "syslog.socket or gsslog-shipper not active after rsyslog's purge"
 [ "$(readlink /etc/systemd/system/syslog.service)" = /lib/systemd/system/gsslog-shipper.service ] || fail "rsyslog's purge took syslog.service"
 ok "rsyslog purged: gsslog-shipper is syslog.service and forwards"
