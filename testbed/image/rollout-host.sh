@@ -157,8 +157,9 @@ expect switch 300
 kmsg_token=rollout-kmsg-$$
 kmsg() { echo "<6>$kmsg_token $1" > /dev/kmsg; }
 kmsg_count() { grep -rhoa -- "$kmsg_token $1\$" /var/log/hosts 2>/dev/null | wc -l; }
+kmsg_arrived() { [ "$(kmsg_count "$1")" -ge 1 ]; }
 kmsg_once() { # what
-  wait_for 60 test "$(kmsg_count "$1")" -ge 1 || fail "the kernel log record '$1' did not arrive: $(systemctl status --no-pager gsslog-shipper-kmsg.socket 2>&1 | tail -5)"
+  wait_for 60 kmsg_arrived "$1" || fail "the kernel log record '$1' did not arrive: $(systemctl status --no-pager gsslog-shipper-kmsg.socket 2>&1 | tail -5)"
   sleep 2
   [ "$(kmsg_count "$1")" = 1 ] || fail "the kernel log record '$1' arrived $(kmsg_count "$1") times"
 }
