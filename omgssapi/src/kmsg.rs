@@ -84,9 +84,15 @@ impl Position {
     }
 }
 
-/// This boot's id (`/proc/sys/kernel/random/boot_id`); empty if unreadable.
+/// This boot's id: `$GSSLOG_BOOT_ID` (the packaged unit sets it from
+/// systemd's `%b`, since its `ProcSubset=pid` hides /proc/sys), else
+/// `/proc/sys/kernel/random/boot_id`; empty if neither is there, and then no
+/// position is kept ([`Filter::position`]).
 pub fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+    match std::env::var("GSSLOG_BOOT_ID") {
+        Ok(id) if !id.trim().is_empty() => id.trim().to_string(),
+        _ => std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default(),
+    }
 }
 
 /// Which records to forward: those after the saved position of this boot,
@@ -117,6 +123,9 @@ impl Filter {
 
     /// The position to save, once something was read.
     pub fn position(&self) -> Option<Position> {
+        if self.boot_id.is_empty() {
+            return None;
+        }
         self.last_seq.map(|seq| Position { boot_id: self.boot_id.clone(), seq })
     }
 }
