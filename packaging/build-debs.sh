@@ -114,6 +114,7 @@ package() { # pkg binary seed-config
   chmod 0644 "$debug"
   objcopy --strip-debug --strip-unneeded --remove-section=.comment "$stage/usr/sbin/$bin"
   install -D -m 0644 "packaging/systemd/$pkg.service" "$stage/lib/systemd/system/$pkg.service"
+  [ "$pkg" != gsslog-shipper ] || install -D -m 0644 packaging/systemd/gsslog-shipper-kmsg.socket "$stage/lib/systemd/system/gsslog-shipper-kmsg.socket"
   install -D -m 0644 "$seed" "$stage/etc/gsslog/$bin.conf"
   install -d -m 0755 "$stage/etc/gsslog/$bin.d"   # its $IncludeConfig directory
   install -D -m 0644 "$out/stage/man/$bin.8" "$stage/usr/share/man/man8/$bin.8"
@@ -121,10 +122,14 @@ package() { # pkg binary seed-config
   [ "$pkg" != gsslog-collector ] || install -D -m 0644 packaging/logrotate/gsslog-collector "$stage/etc/logrotate.d/gsslog-collector"
   [ "$pkg" != gsslog-collector ] || collector_monitoring "$stage"
   [ "$pkg" != gsslog-shipper ] || install -D -m 0755 packaging/omprog/gsslog-shipper-omprog "$stage/usr/libexec/gsslog/gsslog-shipper-omprog"
+  [ "$pkg" != gsslog-shipper ] || install -D -m 0644 packaging/default/gsslog-shipper "$stage/etc/default/gsslog-shipper"
   docs "$pkg" "$stage"
   finish "$pkg" "$stage" "$(shlibs "$root/target/release/$bin")"
 
-  docs "$pkg-dbgsym" "$dbg"
+  # As Debian's dbgsym packages: the docs are the package's own (it is a
+  # dependency), by a symlink, no files of their own.
+  install -d "$dbg/usr/share/doc"
+  ln -s "$pkg" "$dbg/usr/share/doc/$pkg-dbgsym"
   mkdir -p "$dbg/DEBIAN"
   cat > "$dbg/DEBIAN/control" <<CONTROL
 Package: $pkg-dbgsym

@@ -6,7 +6,10 @@
 # (target/debian, built by build.sh), copied in at run time. On a real node
 # systemd as PID 1 raises net.unix.max_dgram_qlen to 512 at boot (journald's
 # forwarding to syslog.socket drops what does not fit); a container's
-# /proc/sys is read-only to it, so docker sets it here.
+# /proc/sys is read-only to it, so docker sets it here. The kernel log: the
+# host's /dev/kmsg, which systemd opens for the shipper (CAP_SYSLOG, as
+# kernel.dmesg_restrict=1 asks of a reader); the scenario writes its test
+# records there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=gt-rollout-$$
@@ -18,6 +21,7 @@ docker run -d --label gsslog-rollout --name "$name" --hostname node1.grid.test \
   --network none --add-host node1.grid.test:127.0.0.1 \
   --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
   --sysctl net.unix.max_dgram_qlen=512 \
+  --device /dev/kmsg --cap-add SYSLOG \
   -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
   gsslog-testbed-systemd /lib/systemd/systemd >/dev/null
 docker exec "$name" mkdir -p /rollout

@@ -18,6 +18,9 @@ fn verify_names_a_flipped_byte_in_a_segment_and_in_a_source_and_grep_skips_the_d
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (live, archive) = (dir.path().join("live"), dir.path().join("archive"));
     make_tree(&live, 4, 300);
+    // pbs_mom's per-service daily file of the packaged collector config.
+    let pbs = "pbs/2026/09/log.20260901";
+    write(&live.join(pbs), b"Sep  1 00:00:00 node2 pbs_mom: job 42 started\n");
     seal(&archive, &live, &[]);
     let out = gsslog(&["verify", "--archive", path_str(&archive), path_str(&live)]);
     assert!(out.status.success(), "a fresh archive verifies: {}", String::from_utf8_lossy(&out.stdout));
@@ -62,4 +65,12 @@ fn verify_names_a_flipped_byte_in_a_segment_and_in_a_source_and_grep_skips_the_d
     assert!(stderr.contains(&format!("kept {kept}")), "{stderr}");
     assert!(live.join(kept).exists(), "a source whose archived bytes do not read back stays");
     assert!(!live.join("2026/09/10.0.0.2/syslog").exists(), "a source verified against the archive goes");
+    // The per-service daily files (auth.log.YYYYMMDD, pbs/.../log.YYYYMMDD)
+    // are not logrotate's: the nightly seal compresses them into the archive
+    // and removes a closed month's, which stays readable byte for byte.
+    for daily in ["auth/2026/09/auth.log.20260901", pbs] {
+        assert!(!live.join(daily).exists(), "{daily} of a closed month is removed once sealed");
+    }
+    let out = gsslog(&["cat", "--archive", path_str(&archive), path_str(&live), pbs]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Sep  1 00:00:00 node2 pbs_mom: job 42 started\n");
 }

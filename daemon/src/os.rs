@@ -151,6 +151,29 @@ pub(crate) fn signal_self(signal: libc::c_int) {
     unsafe { libc::kill(std::process::id() as libc::pid_t, signal) };
 }
 
+/// Waits up to `timeout` for `fd` to be readable (`poll`): `Ok(true)` when
+/// it is, `Ok(false)` when the time ran out or a signal came.
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) -> std::io::Result<bool> {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: poll reads and writes exactly one pollfd, the local `pfd`, whose
+    // address and count (1) are passed; the descriptor is borrowed, so it
+    // stays open for the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, millis) };
+    match rc {
+        n if n > 0 => Ok(true),
+        0 => Ok(false),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 /// An account from the user database (`getpwnam_r` / `getpwuid_r`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

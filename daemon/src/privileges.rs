@@ -113,6 +113,17 @@ impl PrivDrop {
             .or_else(|| self.user.as_ref().and_then(|u| u.account.as_ref()).map(|a| a.gid))
             .unwrap_or_else(|| os::ids().gids[1])
     }
+
+    /// Every group the daemon runs with once dropped: without a drop, the
+    /// ones it runs with now (a unit's `Group=` and `SupplementaryGroups=`);
+    /// with one, the final group.
+    pub fn final_groups(&self) -> Vec<u32> {
+        let mut groups = vec![self.final_group()];
+        if self.user.is_none() && self.group.is_none() {
+            groups.extend(os::supplementary_groups().unwrap_or_default());
+        }
+        groups
+    }
 }
 
 /// What the process runs as after [`PrivDrop::drop_now`].

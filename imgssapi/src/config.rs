@@ -237,7 +237,7 @@ fn build_action(
                 },
             };
             *file_actions += 1;
-            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1 })
+            Some(RuleAction::File { target, template: content, settings: settings.files.clone(), id: *file_actions - 1, at: loc.clone() })
         }
         Action::Omgssapi(_) => {
             text.error(loc, "omgssapi forwarding is the shipper's job (omgssapi), not the collector's");
@@ -295,7 +295,7 @@ fn build_action_call(
     };
     let content = templates.for_action(text, loc, template.as_deref().unwrap_or(&settings.default_template))?;
     *file_actions += 1;
-    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1 })
+    Some(RuleAction::File { target, template: content, settings: files, id: *file_actions - 1, at: loc.clone() })
 }
 
 

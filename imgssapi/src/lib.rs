@@ -49,6 +49,7 @@ mod settings;
 mod slots;
 mod source;
 mod stats;
+mod write_check;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,7 +66,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     daemon::logging::init();
     let common = cli.common.clone();
-    let load = |path: &std::path::Path| config::load_checked(path, common.check_config);
+    let load = |path: &std::path::Path| {
+        let (config, mut text) = config::load_checked(path, common.check_config);
+        // And whether this process, as it runs (the unit's user in its
+        // sandbox, for the unit's `ExecStartPre`), can write where the rules write.
+        if common.check_config && !text.has_errors() {
+            write_check::check(&config, &mut text);
+        }
+        (config, text)
+    };
     daemon::config::start("imgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
@@ -183,7 +192,7 @@ fn drop_privileges(config: &config::CollectorConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
     if config.listeners.iter().any(|l| l.gss.is_some()) {
         if let Some(keytab) = daemon::privileges::keytab_file("KRB5_KTNAME", Some("/etc/krb5.keytab")) {
-            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, config.privileges.final_group());
+            daemon::keytab_mode::warn_if_exposed("the keytab", &keytab, &config.privileges.final_groups());
             needed.readable.push(("the keytab", keytab));
         }
         // MIT's replay cache (krb5_UID.rcache2), written at every accept.

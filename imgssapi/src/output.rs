@@ -45,8 +45,11 @@ pub struct OutputStats {
     pub evicted: AtomicU64,
     /// Files closed after [`IDLE_CLOSE`] unused.
     pub closed_idle: AtomicU64,
-    /// The last line could not be written (the health check says so).
-    pub last_write_failed: std::sync::atomic::AtomicBool,
+    /// Files whose last write failed (open, chown, write or flush) and that
+    /// have not been written since, forgotten after [`FAILING_FOR`] without a
+    /// new failure: the health check is not ok while there is one, however
+    /// well the other files are written.
+    pub failing_files: AtomicU64,
     /// Lines lost because the file system refused the file name a sender's
     /// values made (too long, bytes it does not take): counted and shown,
     /// but one sender's input never marks the collector unhealthy.
@@ -54,6 +57,11 @@ pub struct OutputStats {
 }
 
 const IDLE_CLOSE: Duration = Duration::from_secs(600);
+/// How long a failed file counts as failing without a new failure.
+const FAILING_FOR: Duration = Duration::from_secs(600);
+/// At most this many failing files are named (a read-only tree fails every
+/// host's file); beyond, the count stays at the cap.
+const FAILING_MAX: usize = 4096;
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
 struct OpenFile {
@@ -90,6 +98,8 @@ pub struct Output {
     actions: Vec<ActionFiles>,
     stats: Arc<OutputStats>,
     last_error_log: HashMap<PathBuf, Instant>,
+    /// Files that failed, with the time of their last failure ([`OutputStats::failing_files`]).
+    failing: HashMap<PathBuf, Instant>,
     /// When the current batch started (one clock read per batch).
     batch_started: Instant,
     /// Batches of acknowledged sessions written in this burst, to report
@@ -115,6 +125,7 @@ impl Output {
             actions,
             stats,
             last_error_log: HashMap::new(),
+            failing: HashMap::new(),
             batch_started: Instant::now(),
             to_acknowledge: Vec::new(),
             sync_before_ack: false,
@@ -152,6 +163,7 @@ impl Output {
             self.flush_and_acknowledge();
             if last_sweep.elapsed() > Duration::from_secs(30) {
                 self.close_idle();
+                self.forget_old_failures();
                 last_sweep = Instant::now();
             }
             let open: usize = self.actions.iter().map(|a| a.files.len()).sum();
@@ -282,12 +294,24 @@ impl Output {
             return;
         }
         self.stats.written.fetch_add(1, Ordering::Relaxed);
-        self.stats.last_write_failed.store(false, Ordering::Relaxed);
+        if !self.failing.is_empty() && self.failing.remove(Path::new(OsStr::from_bytes(path))).is_some() {
+            self.stats.failing_files.store(self.failing.len() as u64, Ordering::Relaxed);
+        }
     }
 
+    /// A line lost by the collector's fault (the disk, the sandbox, the
+    /// configuration): the file counts as failing until it is written again.
     fn lose(&mut self, path: &Path, why: &str) {
-        self.stats.last_write_failed.store(true, Ordering::Relaxed);
+        if self.failing.len() < FAILING_MAX || self.failing.contains_key(path) {
+            self.failing.insert(path.to_path_buf(), Instant::now());
+            self.stats.failing_files.store(self.failing.len() as u64, Ordering::Relaxed);
+        }
         self.lose_to_name(path, why);
+    }
+
+    fn forget_old_failures(&mut self) {
+        self.failing.retain(|_, at| at.elapsed() < FAILING_FOR);
+        self.stats.failing_files.store(self.failing.len() as u64, Ordering::Relaxed);
     }
 
     /// Counts and logs a lost line, without marking the output as failing.
@@ -494,6 +518,37 @@ mod tests {
         out.handle(batch(&dir.path().join("out.log"), "fine\n", acks.next_token()));
         out.flush_and_acknowledge();
         assert_eq!(progress(&mut acks).await, Some(WrittenThrough::Failed), "token 2 must not cover token 1");
+    }
+
+    #[tokio::test]
+    async fn a_failing_file_stays_failing_while_other_files_are_written() {
+        // Outputs outside the unit's writable tree fail while the per-host
+        // files are written: the health check must not follow the last line.
+        let dir = tempfile::tempdir().unwrap();
+        let (bad, good) = (dir.path().join("missing-dir/out.log"), dir.path().join("out.log"));
+        let mut out = output(false);
+        let mut acks = Acknowledger::new();
+        out.handle(batch(&bad, "lost\n", acks.next_token()));
+        out.handle(batch(&good, "fine\n", acks.next_token()));
+        out.flush_and_acknowledge();
+        // (What /health says of it: `stats::tests`.)
+        assert_eq!(out.stats.failing_files.load(Ordering::Relaxed), 1, "the good file's line does not clear the bad one");
+        // Written again: no longer failing.
+        std::fs::create_dir(bad.parent().unwrap()).unwrap();
+        out.handle(batch(&bad, "back\n", acks.next_token()));
+        out.flush_and_acknowledge();
+        assert_eq!(out.stats.failing_files.load(Ordering::Relaxed), 0);
+        // A failure not repeated is forgotten after a while.
+        std::fs::remove_file(&bad).unwrap();
+        std::fs::remove_dir(bad.parent().unwrap()).unwrap();
+        out.handle(Command::Reopen);
+        out.handle(batch(&bad, "lost again\n", acks.next_token()));
+        assert_eq!(out.stats.failing_files.load(Ordering::Relaxed), 1);
+        for at in out.failing.values_mut() {
+            *at = at.checked_sub(FAILING_FOR).unwrap();
+        }
+        out.forget_old_failures();
+        assert_eq!(out.stats.failing_files.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

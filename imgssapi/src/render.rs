@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use syslog::config::Filter;
+use syslog::config::{Filter, Location};
 use syslog::template::Template;
 use syslog::{Message, Timestamp};
 
@@ -51,7 +51,8 @@ pub enum FileAction {
 
 #[derive(Debug, Clone)]
 pub enum RuleAction {
-    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize },
+    /// `at`: the rule's line, for `--check-config`'s findings.
+    File { target: FileAction, template: Arc<Template>, settings: FileSettings, id: usize, at: Location },
     /// `action(type="omclickhouse")`: the row rendered for the action's
     /// queue; `id` indexes [`crate::config::CollectorConfig::clickhouse`].
     ClickHouse { format: Arc<omclickhouse::RowFormat>, id: usize },

@@ -115,21 +115,28 @@ pub fn register(registry: &Registry, admission: Arc<Admission>, budgets: Budgets
         )
         .counter("messages.discarded", "Messages received and not rendered (render threads gone).", read(&STATS.messages_discarded))
         .counter("messages.truncated", "Compressed messages cut at $MaxMessageSize.", || crate::rate_limited::INFLATED_PAST_LIMIT.total());
-    let (f, e, i) = (o.clone(), o.clone(), o);
+    let (f, e, i, fl) = (o.clone(), o.clone(), o.clone(), o);
     object = object
         .gauge("files.open", "Output files open now.", move || f.open_files.load(Ordering::Relaxed))
+        .gauge(
+            "files.failing",
+            "Output files whose last write failed (open, owner, write or flush) and not written since (10 minutes without a new failure forget one); /health is not ok while above 0.",
+            move || fl.failing_files.load(Ordering::Relaxed),
+        )
         .counter("files.evicted", "Files closed to make room in a $DynaFileCacheSize cache.", move || e.evicted.load(Ordering::Relaxed))
         .counter("files.closed_idle", "Files closed after 10 minutes unused.", move || i.closed_idle.load(Ordering::Relaxed));
     registry.register(object);
 }
 
-/// Serving: the listeners accept, and the last write to a file worked. A
+/// Serving: the listeners accept, and no output file is failing (one that
+/// failed and has not been written since, whatever the other files do). A
 /// file name the file system refused is a sender's bad input, not the
 /// collector's failure: counted in the detail, never a 503.
 pub fn health(ports: Vec<u16>, output: Arc<OutputStats>) -> HealthCheck {
     Arc::new(move || {
         let listening = STATS.listening.load(Ordering::Relaxed);
-        let writing = !output.last_write_failed.load(Ordering::Relaxed);
+        let failing = output.failing_files.load(Ordering::Relaxed);
+        let writing = failing == 0;
         let bad_names = output.lost_to_file_names.load(Ordering::Relaxed);
         let detail = match (listening, writing) {
             (true, true) if bad_names > 0 => {
@@ -137,7 +144,7 @@ pub fn health(ports: Vec<u16>, output: Arc<OutputStats>) -> HealthCheck {
             }
             (true, true) => format!("listening on {ports:?}, writing"),
             (false, _) => format!("not listening on {ports:?} (shutting down)"),
-            (true, false) => format!("listening on {ports:?}, but the last write to an output file failed"),
+            (true, false) => format!("listening on {ports:?}, but writing to {failing} output file(s) failed and they have not been written since"),
         };
         Health { serving: listening && writing, detail }
     })
@@ -173,5 +180,23 @@ pub fn register_clickhouse(registry: &Registry, actions: &[omclickhouse::Action]
             .gauge("queue.size", "Rows queued and not yet inserted (or refused).", move || q.queue_stats().queued)
             .gauge("queue.bytes", "Bytes of the action's queue files on disk.", move || b.queue_stats().bytes_on_disk);
         registry.register(object);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_is_not_ok_while_an_output_file_is_failing() {
+        let output = Arc::new(OutputStats::default());
+        let health = health(vec![515], output.clone());
+        STATS.listening.store(true, Ordering::Relaxed);
+        assert!(health().serving);
+        output.failing_files.store(1, Ordering::Relaxed);
+        let said = health();
+        assert!(!said.serving && said.detail.contains("1 output file(s) failed"), "{}", said.detail);
+        output.failing_files.store(0, Ordering::Relaxed);
+        assert!(health().serving);
     }
 }

@@ -33,6 +33,12 @@ pub struct Cli {
     /// the KDC, as its first handshake would (no connection to the collector).
     #[arg(long, requires = "check_config")]
     pub check_credentials: bool,
+    /// The collector (HOST:PORT) for a forwarding action whose target is the
+    /// packaged config's placeholder `<server_name>:<port>`: fleet
+    /// automation sets it in /etc/default/gsslog-shipper, which the unit and
+    /// the omprog wrapper read, instead of editing the config on every node.
+    #[arg(long, env = "GSSLOG_COLLECTOR", value_name = "HOST:PORT")]
+    pub collector: Option<String>,
     /// Where queues live when the config has no $WorkDirectory.
     #[arg(long, default_value = DEFAULT_WORK_DIRECTORY)]
     pub work_directory: PathBuf,

@@ -96,6 +96,11 @@ pub struct InputsConfig {
     pub unix_sockets: Vec<PathBuf>,
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
+    /// `$ModLoad imklog`: read `/dev/kmsg` when systemd does not pass it.
+    pub kernel_log: bool,
+    /// `$KLogPermitNonKernelFacility` (off): also forward records of other
+    /// facilities than kern (userspace writes to `/dev/kmsg`).
+    pub permit_non_kernel_facility: bool,
 }
 
 #[derive(Debug)]
@@ -247,6 +252,8 @@ impl Settings {
 /// `:omgssapi:` action assembled from the settings above it.
 struct Reading {
     settings: Settings,
+    /// `--collector` (GSSLOG_COLLECTOR): what the placeholder target stands for.
+    collector: Option<String>,
     forwards: Vec<ForwardConfig>,
     /// The template name of each of `forwards`, for checking its backups.
     template_names: Vec<String>,
@@ -259,6 +266,24 @@ impl Reading {
     /// `$ActionExecOnlyWhenPreviousIsSuspended on`, a backup of the action
     /// above it that shares that action's queue.
     fn omgssapi(&mut self, text: &mut ConfigText, at: &Location, filter: &Filter, spec: &str, templates: &TemplateRegistry) {
+        let filled;
+        let spec = match (spec.find(PLACEHOLDER), &self.collector) {
+            (Some(_), Some(collector)) => {
+                filled = spec.replacen(PLACEHOLDER, collector, 1);
+                filled.as_str()
+            }
+            (Some(_), None) => {
+                return text.error(
+                    at,
+                    format!(
+                        "the collector is the packaged placeholder {PLACEHOLDER}: replace it with the collector's canonical \
+                         name and port here, or set GSSLOG_COLLECTOR=HOST:PORT in /etc/default/gsslog-shipper (the unit and \
+                         the omprog wrapper read it; from a shell, --collector HOST:PORT)"
+                    ),
+                )
+            }
+            (None, _) => spec,
+        };
         let (target, template_name) = match parse_target(spec) {
             Ok(t) => t,
             Err(e) => return text.error(at, e),
@@ -321,20 +346,35 @@ impl Statements for Reading {
     }
 }
 
+/// The packaged config's collector, to be replaced or given by `--collector`.
+pub const PLACEHOLDER: &str = "<server_name>:<port>";
+
 pub fn build(text: &mut ConfigText, default_work_dir: &Path) -> ShipperConfig {
-    let mut reading =
-        Reading { settings: Settings::new(default_work_dir), forwards: Vec::new(), template_names: Vec::new(), last_filter: None };
+    build_for(text, default_work_dir, None)
+}
+
+/// [`build`], with `collector` (HOST:PORT) standing for the placeholder target.
+pub fn build_for(text: &mut ConfigText, default_work_dir: &Path, collector: Option<&str>) -> ShipperConfig {
+    let mut reading = Reading {
+        settings: Settings::new(default_work_dir),
+        collector: collector.map(str::to_string),
+        forwards: Vec::new(),
+        template_names: Vec::new(),
+        last_filter: None,
+    };
     daemon::config::walk(text, &mut reading);
     let Reading { settings: Settings { mut inputs, unix_default, shared, mark_period, .. }, mut forwards, .. } = reading;
     let imuxsock = shared.loaded("imuxsock");
     let immark = shared.loaded("immark");
+    inputs.kernel_log = shared.loaded("imklog");
     let SharedSettings { privileges, metrics, max_message_size, .. } = shared;
     if imuxsock {
         if let Some(p) = unix_default {
             inputs.unix_sockets.insert(0, p);
         }
     }
-    if forwards.is_empty() {
+    // (Not said again when an action line was refused: that line says why.)
+    if forwards.is_empty() && !text.has_errors() {
         text.error(&Location { file: Arc::from("config"), line: 0 }, "no :omgssapi: action: nothing would be forwarded");
     }
     for f in forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
@@ -417,8 +457,13 @@ pub fn parse_target(spec: &str) -> Result<(Target, Option<String>), String> {
 }
 
 pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText) {
+    load_for(path, default_work_dir, None)
+}
+
+/// [`load`], with `collector` (HOST:PORT) standing for the placeholder target.
+pub fn load_for(path: &Path, default_work_dir: &Path, collector: Option<&str>) -> (ShipperConfig, ConfigText) {
     let mut text = syslog::config::read_file(path);
-    let config = build(&mut text, default_work_dir);
+    let config = build_for(&mut text, default_work_dir, collector);
     (config, text)
 }
 
@@ -426,8 +471,8 @@ pub fn load(path: &Path, default_work_dir: &Path) -> (ShipperConfig, ConfigText)
 /// credentials can be obtained: a ticket for the collector's service from
 /// the KDC, as the action's first handshake would get it (no connection to
 /// the collector is made). A failure is an error at the action's line.
-pub fn load_checked(path: &Path, default_work_dir: &Path, check_credentials: bool) -> (ShipperConfig, ConfigText) {
-    let (config, mut text) = load(path, default_work_dir);
+pub fn load_checked(path: &Path, default_work_dir: &Path, collector: Option<&str>, check_credentials: bool) -> (ShipperConfig, ConfigText) {
+    let (config, mut text) = load_for(path, default_work_dir, collector);
     if check_credentials && !text.has_errors() {
         for f in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)) {
             // MIT only says "no credentials" for a keytab it cannot open.
@@ -473,16 +518,22 @@ mod tests {
     }
 
     #[test]
-    fn kernel_and_journal_inputs_say_where_those_messages_come_from() {
+    fn the_kernel_log_is_read_and_the_journal_input_says_where_its_messages_come_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.conf");
         std::fs::write(&path, "$ModLoad imklog\n$ModLoad imjournal\n*.* :omgssapi:collector:515\n").unwrap();
         let (_, text) = load(&path, dir.path());
         let said = format!("{:?}", text.problems);
         assert!(!text.has_errors(), "{said}");
-        assert!(said.contains("$ModLoad imklog: the shipper does not read the kernel log"), "{said}");
+        assert!(!said.contains("$ModLoad imklog:"), "the shipper reads the kernel log as imklog does: {said}");
         assert!(said.contains("$ModLoad imjournal: the shipper does not read the journal"), "{said}");
-        assert!(said.contains("ForwardToSyslog=yes"), "{said}");
+        assert!(said.contains("ForwardToSyslog=yes") && said.contains("gsslog-shipper-kmsg.socket"), "{said}");
+        let (c, _) = load(&path, dir.path());
+        assert!(c.inputs.kernel_log && !c.inputs.permit_non_kernel_facility);
+        std::fs::write(&path, "$KLogPermitNonKernelFacility on\n*.* :omgssapi:collector:515\n").unwrap();
+        let (c, text) = load(&path, dir.path());
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        assert!(!c.inputs.kernel_log && c.inputs.permit_non_kernel_facility);
     }
 
     #[test]
@@ -537,6 +588,25 @@ mod tests {
         let (_, text) = load(&path, dir.path());
         let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
         assert!(p.iter().any(|m| m.contains(":2: warning: $GssForwardKeytab without $GssForwardPrincipal")), "{p:?}");
+    }
+
+    #[test]
+    fn the_placeholder_collector_is_given_by_collector_or_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("omgssapi.conf");
+        std::fs::write(&path, "*.*:omgssapi:<server_name>:<port>\n*.*:omgssapi:(z9)<server_name>:<port>;RSYSLOG_ForwardFormat\n").unwrap();
+        let (_, text) = load(&path, dir.path());
+        let p: Vec<String> = text.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains(":1: the collector is the packaged placeholder <server_name>:<port>") && p[0].contains("/etc/default/gsslog-shipper"), "{p:?}");
+        let (c, text) = load_for(&path, dir.path(), Some("collector.grid.example:1515"));
+        assert!(text.problems.is_empty(), "{:?}", text.problems);
+        assert_eq!((c.forwards[0].target.host.as_str(), c.forwards[0].target.port), ("collector.grid.example", 1515));
+        assert_eq!(c.forwards[1].target.zlib_level, Some(9), "the options around the placeholder stay");
+        // A target of its own is never replaced.
+        std::fs::write(&path, "*.*:omgssapi:mine.example:515\n").unwrap();
+        let (c, _) = load_for(&path, dir.path(), Some("collector.grid.example:1515"));
+        assert_eq!(c.forwards[0].target.host, "mine.example");
     }
 
     #[test]

@@ -27,18 +27,16 @@ pub static MODULES: Modules = Modules {
         Module { name: "impstats", doc: "statistics lines in the shipper's own log ($PStatInterval)", origin: Origin::Rsyslog("") },
         Module {
             name: "imklog",
-            doc: "the kernel log",
-            origin: Origin::Ignored(
-                "the shipper does not read the kernel log: as the node's syslog daemon (socket activation) it gets the kernel's \
-                 messages from journald, which forwards them to syslog.socket (ForwardToSyslog=yes); under omprog, rsyslog's imklog reads them",
-            ),
+            doc: "the kernel log: /dev/kmsg, as passed by systemd (gsslog-shipper-kmsg.socket) or opened here; never under omprog",
+            origin: Origin::Rsyslog(""),
         },
         Module {
             name: "imjournal",
             doc: "the journal",
             origin: Origin::Ignored(
                 "the shipper does not read the journal: as the node's syslog daemon (socket activation) it gets what journald \
-                 forwards to syslog.socket (ForwardToSyslog=yes), kernel messages included; under omprog, rsyslog reads it",
+                 forwards to syslog.socket (ForwardToSyslog=yes), which is all but the kernel's messages: those come from \
+                 /dev/kmsg (gsslog-shipper-kmsg.socket, or $ModLoad imklog); under omprog, rsyslog reads the journal",
             ),
         },
     ],
@@ -426,6 +424,13 @@ pub static TABLE: Table<Settings, C> = Table {
             "no imuxsock socket (other sockets still read)",
         ),
         rsyslog(
+            "KLogPermitNonKernelFacility",
+            &Set { kind: kind::BOOL, to: |s: &mut Settings, on, _, _| s.inputs.permit_non_kernel_facility = on },
+            DefaultValue::Is("off"),
+            Scope::Input,
+            "imklog: also forward kernel log records of other facilities than kern (written by user space)",
+        ),
+        rsyslog(
             "AddUnixListenSocket",
             &Set { kind: kind::PATH, to: |s: &mut Settings, path: PathBuf, _, _| s.inputs.unix_sockets.push(path) },
             DefaultValue::Unset("none"),
@@ -557,8 +562,8 @@ mod tests {
             Vec::<String>::new(),
             "other modules pass in silence, as before"
         );
-        assert!(read(&mut s, "ModLoad", "imklog")[0]
-            .contains("$ModLoad imklog: the shipper does not read the kernel log"));
+        assert_eq!(read(&mut s, "ModLoad", "imklog"), Vec::<String>::new(), "the shipper reads the kernel log");
+        assert!(read(&mut s, "ModLoad", "imjournal")[0].contains("$ModLoad imjournal: the shipper does not read the journal"));
         assert_eq!(read(&mut s, "GssTokenIOTimeout", "5"), ["n.conf:5: warning: $GssTokenIOTimeout is accepted and ignored: see $ActionGSSForwardHandshakeTimeout"]);
         assert_eq!(
             read(&mut s, "InputGSSServerRun", "515"),

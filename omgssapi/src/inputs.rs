@@ -1,6 +1,6 @@
 //! Where the node's messages come in: rsyslog's omprog on stdin (with
 //! confirmations), a local datagram socket like `/dev/log` (bound here or
-//! passed by systemd), UDP and TCP.
+//! passed by systemd), UDP and TCP, and the kernel log (`/dev/kmsg`).
 //! Each input runs on its own thread: enqueueing may wait (up to the enqueue
 //! timeout), and that must never hold up the async forwarders.
 
@@ -131,6 +131,71 @@ impl Inputs {
         })?;
         tracing::info!(%local, "listening on UDP");
         Ok((local, Reader(handle)))
+    }
+
+    /// The kernel log (`/dev/kmsg`, see [`crate::kmsg`]): one record per
+    /// read, each forwarded once across restarts by the position kept in
+    /// `position_file`. Like the datagram inputs it stops reading first at
+    /// a stop, and queues the record it read.
+    pub fn spawn_kmsg(self: &Arc<Self>, kmsg: std::fs::File, position_file: PathBuf, permit_non_kernel: bool) -> anyhow::Result<Reader> {
+        let me = self.clone();
+        let handle = std::thread::Builder::new().name("input-kmsg".into()).spawn(move || {
+            let origin = me.origin("127.0.0.1".into(), "imklog");
+            let mut filter = crate::kmsg::Filter::new(crate::kmsg::boot_id(), crate::kmsg::Position::load(&position_file), permit_non_kernel);
+            let save = |filter: &crate::kmsg::Filter| {
+                if let Some(p) = filter.position() {
+                    if let Err(e) = p.save(&position_file) {
+                        tracing::error!(error = %e, path = %position_file.display(), "saving the kernel log's position failed");
+                    }
+                }
+            };
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut unsaved = false;
+            let mut overwritten_said = false;
+            while !me.shutdown.is_triggered() {
+                use std::os::fd::AsFd;
+                match daemon::os::wait_readable(kmsg.as_fd(), STOP_POLL) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        if std::mem::take(&mut unsaved) {
+                            save(&filter);
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "waiting for the kernel log failed: it takes no more messages");
+                        break;
+                    }
+                }
+                match (&kmsg).read(&mut buf) {
+                    Ok(n) => {
+                        let Some(record) = crate::kmsg::parse(&buf[..n]) else { continue };
+                        let (line, moved) = filter.take(&record);
+                        if let Some(line) = line {
+                            let _ = me.router.route(&line, &origin);
+                        }
+                        unsaved |= moved;
+                    }
+                    // The ring buffer overwrote records before they were read;
+                    // the next read returns the oldest one left.
+                    Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+                        if !std::mem::replace(&mut overwritten_said, true) {
+                            tracing::warn!("kernel log records were overwritten in the ring buffer before they were read");
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the kernel log failed: it takes no more messages");
+                        break;
+                    }
+                }
+            }
+            if unsaved {
+                save(&filter);
+            }
+        })?;
+        tracing::info!("reading the kernel log");
+        Ok(Reader(handle))
     }
 
     /// Reads datagrams until shutdown: the stop is checked before every

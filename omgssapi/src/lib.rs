@@ -9,6 +9,7 @@ pub mod config;
 pub mod directives;
 mod forward;
 mod inputs;
+mod kmsg;
 mod mark;
 pub mod queue_cli;
 mod queue_command;
@@ -48,7 +49,8 @@ pub fn main() -> ExitCode {
     let common = cli.common.clone();
     let work_directory = cli.work_directory.clone();
     let check_credentials = cli.check_credentials;
-    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, check_credentials);
+    let collector = cli.collector.clone();
+    let load = |path: &std::path::Path| config::load_checked(path, &work_directory, collector.as_deref(), check_credentials);
     daemon::config::start("omgssapi", &common.config, common.check_config, load, |config| run(cli, config))
 }
 
@@ -88,8 +90,36 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
         guards.push(guard);
         readers.push(reader);
     }
+    let kernel_log = |kmsg: std::fs::File| -> anyhow::Result<inputs::Reader> {
+        let dir = config.forwards.first().map(|f| f.queue.dir.clone()).unwrap_or_else(|| cli.work_directory.clone());
+        inputs.spawn_kmsg(kmsg, kmsg::position_file(&dir), config.inputs.permit_non_kernel_facility)
+    };
+    let mut kmsg_passed = false;
     for fd in daemon::systemd::take_listen_fds()? {
-        readers.push(inputs.spawn_activated(fd)?);
+        // A character device systemd opened for us is the kernel log
+        // (gsslog-shipper-kmsg.socket, ListenSpecial=/dev/kmsg).
+        let file = std::fs::File::from(fd);
+        if file.metadata().is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type())) {
+            readers.push(kernel_log(file)?);
+            kmsg_passed = true;
+        } else {
+            readers.push(inputs.spawn_activated(file.into())?);
+        }
+    }
+    // $ModLoad imklog without systemd's descriptor: open it here. Never
+    // under omprog, where rsyslog's imklog reads the kernel log.
+    if config.inputs.kernel_log && !kmsg_passed {
+        if cli.stdin {
+            tracing::info!("$ModLoad imklog: under omprog, rsyslog's imklog reads the kernel log, not the shipper");
+        } else {
+            match std::fs::File::open(KMSG) {
+                Ok(kmsg) => readers.push(kernel_log(kmsg)?),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "$ModLoad imklog: cannot open {KMSG}, the kernel log is not forwarded (under systemd, gsslog-shipper-kmsg.socket passes it)"
+                ),
+            }
+        }
     }
     for addr in &config.inputs.udp {
         readers.push(inputs.spawn_udp(*addr)?.1);
@@ -175,6 +205,9 @@ fn run(cli: Cli, mut config: config::ShipperConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kernel log's device.
+const KMSG: &str = "/dev/kmsg";
+
 /// How long a starting shipper waits for another process to release its
 /// queue: the handover from rsyslog's omprog shipper to the socket-activated
 /// one, which systemd may start while rsyslog is still stopping.
@@ -205,14 +238,14 @@ fn open_queue(config: &queue::QueueConfig) -> Result<(queue::Producer, queue::Co
 /// fetch), the credential cache and the queue directories writable.
 fn drop_privileges(config: &config::ShipperConfig) -> anyhow::Result<()> {
     let mut needed = daemon::privileges::StillNeeded::default();
-    let group = config.privileges.final_group();
+    let group = config.privileges.final_groups();
     if let Some(keytab) = daemon::privileges::keytab_file("KRB5_CLIENT_KTNAME", None) {
-        daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, group);
+        daemon::keytab_mode::warn_if_exposed("the client keytab", &keytab, &group);
         needed.readable.push(("the client keytab", keytab));
     }
     for keytab in config.forwards.iter().flat_map(|f| std::iter::once(f).chain(&f.backups)).filter_map(|f| f.identity.keytab.as_deref()) {
         let path = keytab.strip_prefix("FILE:").unwrap_or(keytab);
-        daemon::keytab_mode::warn_if_exposed("the client keytab ($GssForwardKeytab)", std::path::Path::new(path), group);
+        daemon::keytab_mode::warn_if_exposed("the client keytab ($GssForwardKeytab)", std::path::Path::new(path), &group);
     }
     // MIT stores the tickets it fetches there (by default /tmp/krb5cc_UID, per user).
     if let Some(dir) = daemon::privileges::keytab_file("KRB5CCNAME", None).as_deref().and_then(std::path::Path::parent) {

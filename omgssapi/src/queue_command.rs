@@ -43,7 +43,9 @@ pub fn main() -> ExitCode {
 
 fn load(args: &QueueArgs) -> Result<crate::config::ShipperConfig, ExitCode> {
     let default = args.work_directory.clone().unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_WORK_DIRECTORY));
-    let (mut config, text) = crate::config::load(&args.config, &default);
+    // The queues are found by their settings, not by the collector: the
+    // packaged placeholder (set in /etc/default/gsslog-shipper) is no error here.
+    let (mut config, text) = crate::config::load_for(&args.config, &default, Some("collector.invalid:515"));
     if let Some(exit) = text.gate("omgssapi", false) {
         return Err(exit);
     }

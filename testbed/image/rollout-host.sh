@@ -95,6 +95,14 @@ systemctl restart krb5-kdc
 # The guide's apt commands as written, answered yes (no terminal here).
 echo 'APT::Get::Assume-Yes "true";' > /etc/apt/apt.conf.d/90rollout-yes
 
+# An old tree from the node's rsyslog, as Debian's rsyslog writes it
+# (directories root 0755, files root:adm 0640): after the take-over group
+# adm still reads it, and the collector's new files too.
+old=/var/log/hosts/2025/12/10.0.0.9
+mkdir -p "$old" && echo "Dec 31 23:59:59 oldnode old rsyslog line" > "$old/syslog"
+chown root:adm "$old/syslog" && chmod 0640 "$old/syslog"
+as_adm() { setpriv --reuid=nobody --regid=adm --clear-groups "$@"; }
+
 # Roll out, step 1: the collector. Step 2: the shipper through omprog.
 cd /rollout
 apt-get install -y -qq ./gsslog-collector_*.deb ./gsslog-shipper_*.deb >/dev/null 2>&1 \
@@ -108,7 +116,13 @@ sed -i 's#@<REALM>#@GRID.TEST#' /etc/gsslog/imgssapi.conf
 imgssapi -f /etc/gsslog/imgssapi.conf --check-config
 systemctl start gsslog-collector
 journalctl -u gsslog-collector --no-pager | grep -F "collector running" >/dev/null || fail "no 'collector running'"
-sed -i "s#<server_name>:<port>#$H:515#" /etc/gsslog/omgssapi.conf
+as_adm cat "$old/syslog" >/dev/null || fail "group adm can no longer read the old tree: $(ls -la "$old")"
+ok "the old tree taken over ($(stat -c %U:%G "$old/syslog")), still readable by group adm"
+# The collector named as the guide says, in /etc/default (the config keeps its placeholder).
+guide_block "GSSLOG_COLLECTOR=" | sed "s/collector\.example\.org/$H/" | bash -eu
+grep -F '<server_name>:<port>' /etc/gsslog/omgssapi.conf >/dev/null || fail "the packaged config lost its placeholder"
+# The kernel log test records below are written from user space (facility user).
+echo '$KLogPermitNonKernelFacility on' > /etc/gsslog/omgssapi.d/rollout-kmsg.conf
 guide_run "--check-config --check-credentials"
 # The same check with a keytab the service user cannot read says so.
 chmod 0600 /etc/gsslog/shipper.keytab
@@ -125,6 +139,9 @@ logger -p daemon.info -t pbs_mom "rollout pbs job started"
 pbs=/var/log/hosts/pbs/$(date +%Y/%m)/log.$(date +%Y%m%d)
 wait_for 30 grep -qF "rollout pbs job started" "$pbs" || fail "pbs_mom's line is not in $pbs"
 ok "the packaged collector config writes $pbs"
+new=$(ls /var/log/hosts/$(date +%Y/%m)/127.0.0.1/syslog)
+as_adm cat "$new" "$pbs" >/dev/null || fail "group adm cannot read the collector's new files: $(ls -la "$new" "$pbs")"
+ok "group adm reads the new files ($(stat -c %U:%G:%a "$new"))"
 journalctl -t omgssapi --no-pager | grep -F "shipper running" >/dev/null || fail "the omprog shipper's log is not in the journal (journalctl -t omgssapi)"
 ok "omprog route: the shipper's log is in the journal"
 
@@ -135,12 +152,40 @@ wait_loads
 expect switch 300
 [ "$(readlink /etc/systemd/system/syslog.service)" = /lib/systemd/system/gsslog-shipper.service ] || fail "gsslog-shipper is not syslog.service"
 
+# The kernel log (journald does not forward it): each record once, across
+# the restarts below too.
+kmsg_token=rollout-kmsg-$$
+kmsg() { echo "<6>$kmsg_token $1" > /dev/kmsg; }
+kmsg_count() { grep -rhoa -- "$kmsg_token $1\$" /var/log/hosts 2>/dev/null | wc -l; }
+kmsg_arrived() { [ "$(kmsg_count "$1")" -ge 1 ]; }
+kmsg_once() { # what
+  wait_for 60 kmsg_arrived "$1" || fail "the kernel log record '$1' did not arrive: $(systemctl status --no-pager gsslog-shipper-kmsg.socket 2>&1 | tail -5)"
+  sleep 2
+  [ "$(kmsg_count "$1")" = 1 ] || fail "the kernel log record '$1' arrived $(kmsg_count "$1") times"
+}
+systemctl is-active -q gsslog-shipper-kmsg.socket || fail "gsslog-shipper-kmsg.socket is not active: $(systemctl status --no-pager gsslog-shipper-kmsg.socket 2>&1 | tail -5)"
+kmsg "before the restarts"
+kmsg_once "before the restarts"
+journalctl -u gsslog-shipper --no-pager | grep -F "reading the kernel log" >/dev/null || fail "the shipper does not say it reads the kernel log"
+ok "the kernel log reaches the collector (gsslog-shipper-kmsg.socket)"
+
 # Ten restarts of the socket-activated shipper under load, 2.5 s apart
 # (systemd refuses a sixth start within 10 s: StartLimitBurst).
 load restarts 1400
-for _ in $(seq 1 10); do systemctl restart gsslog-shipper; sleep 2.5; done
+for i in $(seq 1 10); do systemctl restart gsslog-shipper; [ "$i" != 5 ] || kmsg "during the restarts"; sleep 2.5; done
 wait_loads
 expect restarts 1400 90
+kmsg_once "before the restarts"
+kmsg_once "during the restarts"
+ok "the kernel log across 10 restarts: each record once"
+
+# The collector's senders' table in its StateDirectory, across a restart.
+state=/var/lib/gsslog-collector/imgssapi-senders.state
+systemctl restart gsslog-collector
+grep -F 127.0.0.1 "$state" >/dev/null || fail "no senders' state file with this node in $state: $(ls -la /var/lib/gsslog-collector)"
+systemctl restart gsslog-collector
+grep -F 127.0.0.1 "$state" >/dev/null || fail "the senders' state file lost this node across a restart: $(cat "$state")"
+ok "the senders' table is kept in $state across restarts"
 
 # The queue tool finds the service's queue, and says how to stop it.
 systemctl stop gsslog-collector
@@ -186,8 +231,12 @@ load after-rsyslog 100; wait_loads
 expect after-rsyslog 100
 # The guide's documented choice: what journald forwards while rsyslog's
 # removal and purge have the socket down is not forwarded (journald counts
-# it); nothing arrives twice, and the loss stays within those moments.
-expect purge-rsyslog 300 60 150
+# it); nothing arrives twice, and the loss stays within those moments. At
+# about 50 messages a second, 40 to 55 of 300 were measured in CI runs
+# (two gaps: rsyslog's prerm stops syslog.socket until our trigger runs at
+# the end of dpkg's run, ~31; the purge takes the syslog.service alias and
+# our trigger restarts the socket to give it back, ~9): at most 75.
+expect purge-rsyslog 300 60 75
 systemctl is-active -q syslog.socket gsslog-shipper || fail "syslog.socket or gsslog-shipper not active after rsyslog's purge"
 [ "$(readlink /etc/systemd/system/syslog.service)" = /lib/systemd/system/gsslog-shipper.service ] || fail "rsyslog's purge took syslog.service"
 ok "rsyslog purged: gsslog-shipper is syslog.service and forwards"
@@ -195,7 +244,9 @@ ok "rsyslog purged: gsslog-shipper is syslog.service and forwards"
 # No warning the guide's configuration causes, in any journal.
 # Excepted: the collector outages this scenario makes, and the packaged
 # collector config's missing allowed principal (another change sets it).
-warnings=$(journalctl -b -p warning --no-pager -o cat | grep -iE "omgssapi|imgssapi|gsslog|omprog|syslog\.(socket|service)|notify" \
+# The kernel's records (this container shares the host's kernel log) are
+# the host's, not the guide's configuration's: left out.
+warnings=$(journalctl -b -p warning --no-pager -o cat _TRANSPORT=journal _TRANSPORT=syslog _TRANSPORT=stdout _TRANSPORT=driver | grep -iE "omgssapi|imgssapi|gsslog|omprog|syslog\.(socket|service)|notify" \
   | grep -vE "no \\\$InputGSSServerAllowedPrincipal|^collector unreachable" || true)
 [ -z "$warnings" ] || fail "warnings in the journal:
 $warnings"

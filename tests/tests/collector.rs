@@ -594,9 +594,12 @@ async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_s
     // A site's rule in the include directory applies.
     let site_log = dir.path().join("site.log");
     std::fs::write(include.join("site.conf"), format!("*.* {}\n", site_log.display())).unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
     let config = packaged
         .replace("/var/log/hosts", &root.display().to_string())
         .replace("/etc/gsslog/imgssapi.d", &include.display().to_string())
+        .replace("/var/lib/gsslog-collector", &state.display().to_string())
         .replace("$InputGSSServerRun 515", &format!("$InputGSSServerRun {port}"))
         // The test's client is not a host principal.
         .replace("host/*@<REALM>", &format!("client@{}", gsslog_tests::realm::REALM));
@@ -612,7 +615,7 @@ async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_s
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("PbsService") && !said.contains("can never match"), "{said}");
 
-    let collector = start_collector(&dir.path().join("collector"), &config);
+    let mut collector = start_collector(&dir.path().join("collector"), &config);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut node = GssClient::connect(addr, Some(ip("127.0.0.2")), Protection::Encryption, ByteOrder::Little).await.unwrap();
     node.send_lines(&["<30>Nov 23 12:00:04 node2 pbs_mom: job 42 started", "<30>Nov 23 12:00:05 node2 pbs_server: not pbs_mom"]).await.unwrap();
@@ -629,4 +632,15 @@ async fn the_packaged_config_writes_pbs_moms_daily_file_and_checks_without_the_s
     let opened = log.lines().find(|l| l.contains("GSS session opened")).unwrap_or_default();
     assert!(opened.contains("byte_order=\"le\"") || opened.contains("byte_order=le"), "{opened}");
     assert!(!opened.contains("Some("), "{opened}");
+    // Group adm (the unit's group) reads the tree: directories 0750, files 0640.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root.join(&y).join(&m).join("127.0.0.2")), 0o750);
+    assert_eq!(mode(&pbs), 0o640);
+    // The senders' table is kept in the packaged $WorkDirectory.
+    drop(node);
+    let stopped = collector.stop(WAIT).unwrap();
+    assert!(stopped.success());
+    let table = std::fs::read_to_string(state.join("imgssapi-senders.state")).unwrap_or_default();
+    assert!(table.contains("127.0.0.2"), "the senders' state file: {table:?}");
 }

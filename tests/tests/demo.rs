@@ -11,6 +11,10 @@ fn the_demo_runs_and_shows_the_per_host_tree() {
         assert!(stdout.lines().any(|l| l.starts_with("--- ") && l.ends_with(file)), "{file} missing:\n{stdout}");
     }
     assert!(stdout.contains("node2 sshd[99]: Failed password"), "{stdout}");
+    // The packaged config's per-service pbs_mom file (issue #22 item 10).
+    let pbs = stdout.lines().find(|l| l.starts_with("--- pbs/") && l.contains("/log.")).unwrap_or_else(|| panic!("no pbs/YEAR/MONTH/log.YYYYMMDD:\n{stdout}"));
+    let after_pbs = stdout.split(pbs).nth(1).unwrap_or_default();
+    assert!(after_pbs.lines().nth(1).is_some_and(|l| l.contains("pbs_mom: Job 4711.headnode started")), "{pbs}:\n{stdout}");
     // gsslog grep -F alice: RELPATH:LINE, from the sealed auth.log of node 1.
     let after = |heading: &str| stdout.split(heading).nth(1).unwrap_or_else(|| panic!("no '{heading}' in:\n{stdout}")).to_string();
     let grep = after("== gsslog grep");

@@ -63,8 +63,27 @@ fn unit(name: &str) -> String {
 
 #[test]
 fn systemd_analyze_verify_accepts_the_units() {
-    let units = [("gsslog-collector.service", unit("gsslog-collector.service")), ("gsslog-shipper.service", unit("gsslog-shipper.service"))];
+    let units = [
+        ("gsslog-collector.service", unit("gsslog-collector.service")),
+        ("gsslog-shipper.service", unit("gsslog-shipper.service")),
+        ("gsslog-shipper-kmsg.socket", unit("gsslog-shipper-kmsg.socket")),
+    ];
     verify(&units).unwrap();
+}
+
+#[test]
+fn the_shipper_unit_gets_the_kernel_log_from_systemd() {
+    // journald does not forward kernel messages to syslog.socket: systemd
+    // opens /dev/kmsg for the shipper, whose unit keeps ProtectKernelLogs.
+    let service = unit_keys(&unit("gsslog-shipper.service"));
+    assert!(service["Wants"].iter().any(|w| w == "gsslog-shipper-kmsg.socket"), "{:?}", service["Wants"]);
+    assert!(service["After"].iter().any(|a| a == "gsslog-shipper-kmsg.socket"), "{:?}", service["After"]);
+    assert_eq!(service["ProtectKernelLogs"], ["yes"]);
+    let socket = unit_keys(&unit("gsslog-shipper-kmsg.socket"));
+    assert_eq!(socket["ListenSpecial"], ["/dev/kmsg"]);
+    assert_eq!(socket["Service"], ["gsslog-shipper.service"]);
+    assert_eq!(socket["PartOf"], ["gsslog-shipper.service"], "stopping the shipper stops it: no start by a kernel message after a rollback");
+    assert!(!socket.contains_key("WantedBy"), "pulled in by the shipper only, never on an rsyslog node");
 }
 
 #[test]
@@ -101,6 +120,14 @@ fn the_units_are_hardened() {
     assert_eq!(collector["CapabilityBoundingSet"], ["CAP_NET_BIND_SERVICE"], "port 515, nothing else");
     assert_eq!(collector["AmbientCapabilities"], ["CAP_NET_BIND_SERVICE"]);
     assert_eq!(collector["LogsDirectory"], ["hosts"], "the packaged tree, /var/log/hosts");
+    assert_eq!(collector["StateDirectory"], ["gsslog-collector"], "the senders' table in /var/lib/gsslog-collector, across restarts");
+    assert_eq!(collector["StateDirectoryMode"], ["0700"]);
+    assert_eq!(collector["Group"], ["adm"], "a taken-over tree stays readable by group adm");
+    assert_eq!(collector["SupplementaryGroups"], ["gsslog-collector"], "the keytab is root:gsslog-collector 0640");
+    let config = std::fs::read_to_string(packaging().join("config/imgssapi.conf")).unwrap();
+    for line in ["$WorkDirectory /var/lib/gsslog-collector", "$DirCreateMode 0750", "$FileCreateMode 0640"] {
+        assert!(config.lines().any(|l| l == line), "the packaged collector config lacks '{line}'");
+    }
     let shipper = unit_keys(&unit("gsslog-shipper.service"));
     assert_eq!(shipper["CapabilityBoundingSet"], [""], "the shipper needs no capability");
     assert_eq!(shipper["StateDirectoryMode"], ["0700"], "the queue holds authpriv messages");
@@ -145,6 +172,43 @@ fn the_packaged_shipper_config_checks_without_a_warning() {
     let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{said}");
     assert!(!said.to_lowercase().contains("warning"), "the packaged config warns at every start:\n{said}");
+}
+
+#[test]
+fn the_collector_can_be_named_in_etc_default_instead_of_the_config() {
+    // Fleet automation: the packaged config keeps its placeholder, and
+    // /etc/default/gsslog-shipper names the collector for the unit and the
+    // omprog wrapper.
+    let service = unit_keys(&unit("gsslog-shipper.service"));
+    assert_eq!(service["EnvironmentFile"], ["-/etc/default/gsslog-shipper"]);
+    let wrapper = std::fs::read_to_string(packaging().join("omprog/gsslog-shipper-omprog")).unwrap();
+    assert!(wrapper.contains(". /etc/default/gsslog-shipper") && wrapper.contains("export GSSLOG_COLLECTOR"), "{wrapper}");
+    let default = std::fs::read_to_string(packaging().join("default/gsslog-shipper")).unwrap();
+    assert!(default.lines().any(|l| l == "#GSSLOG_COLLECTOR=collector.example.org:515"), "{default}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(packaging().join("config/omgssapi.conf")).unwrap();
+    let include = dir.path().join("omgssapi.d");
+    std::fs::create_dir_all(&include).unwrap();
+    let conf = dir.path().join("omgssapi.conf");
+    std::fs::write(&conf, text.replace("/etc/gsslog/omgssapi.d", include.to_str().unwrap())).unwrap();
+    let check = |env: Option<&str>| {
+        let mut cmd = Command::new(bin_path("omgssapi").unwrap());
+        cmd.arg("-f").arg(&conf).arg("--check-config").env_remove("GSSLOG_COLLECTOR");
+        if let Some(v) = env {
+            cmd.env("GSSLOG_COLLECTOR", v);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+    };
+    let (ok, said) = check(None);
+    assert!(!ok && said.contains("placeholder <server_name>:<port>") && said.contains("/etc/default/gsslog-shipper"), "{said}");
+    let (ok, said) = check(Some("collector.example.org:515"));
+    assert!(ok, "{said}");
+    assert!(!said.to_lowercase().contains("warning"), "{said}");
+    // The queue tool reads the queue whether or not the collector is named.
+    let out = Command::new(bin_path("omgssapi").unwrap()).args(["queue", "show", "-f"]).arg(&conf).env_remove("GSSLOG_COLLECTOR").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queue srvrfwd1 in /var/lib/gsslog-shipper "), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -207,4 +271,75 @@ fn the_logrotate_snippet_parses_and_signals_the_collector() {
     assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
     assert!(file.with_file_name("syslog.1").exists(), "rotated");
     assert!(!file.exists(), "nocreate: the collector makes the new file on its next message");
+}
+
+/// `imgssapi --check-config` on `conf`, run by `wrapper` (a command that runs
+/// its arguments differently: as another user, in another mount namespace).
+fn check_collector_config(wrapper: &[&str], conf: &Path) -> (bool, String) {
+    let out = Command::new(wrapper[0])
+        .args(&wrapper[1..])
+        .arg(bin_path("imgssapi").unwrap())
+        .arg("-f")
+        .arg(conf)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn the_collector_config_check_finds_what_the_unit_will_refuse() {
+    // What the packaged unit's ExecStartPre finds as the unit's user in its
+    // sandbox: an output on a read-only mount (ProtectSystem=strict), a
+    // directory the user may not write, a $FileGroup the user is not in.
+    assert!(daemon_is_root(), "this test needs root (setpriv, unshare, bind mounts)");
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, readonly, rootonly) = (dir.path().join("hosts"), dir.path().join("srv"), dir.path().join("rootonly"));
+    for d in [&tree, &readonly, &rootonly] {
+        std::fs::create_dir(d).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for d in [dir.path(), &tree, &readonly] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::set_permissions(&rootonly, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = dir.path().join("imgssapi.conf");
+    let write = |body: &str| {
+        std::fs::write(&conf, format!("$ModLoad imgssapi\n$InputGSSServerRun 5515\n$template PerHost,\"{}/%fromhost-ip%/syslog\"\n{body}", tree.display())).unwrap();
+    };
+    let as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"];
+
+    // The per-host tree, writable by the user: nothing to say.
+    write("*.* -?PerHost\n");
+    let (ok, said) = check_collector_config(&as_nobody, &conf);
+    assert!(ok, "{said}");
+
+    // A directory the user may not write (a root-owned tree not handed over).
+    write(&format!("*.* -?PerHost\n$template Other,\"{}/%fromhost-ip%.log\"\n*.* -?Other\n", rootonly.display()));
+    let (ok, said) = check_collector_config(&as_nobody, &conf);
+    assert!(!ok, "{said}");
+    assert!(said.contains(&format!(":6: this process cannot create files in {}", rootonly.display())) && said.contains("Permission denied"), "{said}");
+    let (ok, said) = check_collector_config(&["env"], &conf);
+    assert!(ok, "root may write there: {said}");
+
+    // Debian's $FileGroup adm, the user not in adm and without CAP_CHOWN.
+    write("$FileGroup adm\n*.* -?PerHost\n");
+    let (ok, said) = check_collector_config(&as_nobody, &conf);
+    assert!(!ok, "{said}");
+    assert!(said.contains(":5: $FileOwner/$FileGroup: group 4 is not one of this process's groups"), "{said}");
+    let in_adm = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=4", "--inh-caps=-all", "--bounding-set=-all"];
+    let (ok, said) = check_collector_config(&in_adm, &conf);
+    assert!(ok, "a member of adm may give its files to adm: {said}");
+
+    // A static output on a read-only mount, as ProtectSystem=strict makes
+    // everything outside the unit's own directories: even root is refused.
+    write(&format!("*.* -?PerHost\nauth.* {}/identity.log\n", readonly.display()));
+    let script = format!("mount --bind -o ro {0} {0} && exec \"$@\"", readonly.display());
+    let (ok, said) = check_collector_config(&["unshare", "--mount", "--propagation", "private", "sh", "-c", &script, "sh"], &conf);
+    assert!(!ok, "{said}");
+    assert!(said.contains(":5: this process cannot create files in") && said.contains("ReadWritePaths="), "{said}");
+}
+
+fn daemon_is_root() -> bool {
+    daemon::os::ids().uids[1] == 0
 }

@@ -665,3 +665,53 @@ fn a_shipper_whose_stderr_is_gone_still_stops_when_stdin_closes() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_kernel_log_reaches_the_collector_once_across_a_restart() {
+    // journald does not forward the kernel's messages to syslog.socket: a
+    // node whose syslog daemon is the shipper reads /dev/kmsg itself
+    // ($ModLoad imklog here; the packaged unit gets it from
+    // gsslog-shipper-kmsg.socket). /dev/kmsg gives every reader the whole
+    // ring buffer: a restart must neither send a record again nor skip one
+    // written while it was stopped. Lines written from user space have the
+    // user facility, so this test permits it ($KLogPermitNonKernelFacility).
+    assert_eq!(daemon::os::ids().uids[1], 0, "this test writes to and reads /dev/kmsg: it needs root");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let out = dir.path().join("received.log");
+    let collector = start_collector(&dir.path().join("collector"), port, &out);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    // Info level, and no daemon's name in it: the testbed's rollout scenario
+    // (which may share this kernel) looks for warnings that name the daemons.
+    let token = format!("kmsg-test-{}-{nanos}", std::process::id());
+    let kmsg = |what: &str| std::fs::write("/dev/kmsg", format!("<6>{token} {what}\n")).unwrap();
+    let count = |what: &str| {
+        let needle = format!("{token} {what}");
+        String::from_utf8_lossy(&std::fs::read(&out).unwrap_or_default()).lines().filter(|l| l.ends_with(&needle)).count()
+    };
+    let wait_for = |what: &str, daemons: &[&Daemon]| {
+        let start = Instant::now();
+        while count(what) == 0 {
+            assert!(start.elapsed() < WAIT, "'{what}' did not arrive; logs:\n{}", daemons.iter().map(|d| d.log()).collect::<String>());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let config = stanza(port, "$ModLoad imklog\n$KLogPermitNonKernelFacility on\n");
+    kmsg("before the start");
+    let mut shipper = start_shipper(&dir.path().join("shipper"), &config, &[]);
+    wait_for("before the start", &[&collector, &shipper]);
+    kmsg("while running");
+    wait_for("while running", &[&collector, &shipper]);
+    assert!(shipper.stop(WAIT).unwrap().success());
+    kmsg("while stopped");
+    let shipper = start_shipper(&dir.path().join("shipper"), &config, &[]);
+    wait_for("while stopped", &[&collector, &shipper]);
+    kmsg("after the restart");
+    wait_for("after the restart", &[&collector, &shipper]);
+    std::thread::sleep(Duration::from_secs(1)); // a late copy would show now
+    for what in ["before the start", "while running", "while stopped", "after the restart"] {
+        assert_eq!(count(what), 1, "'{what}' arrived {} times", count(what));
+    }
+    let line = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).lines().find(|l| l.contains(&token)).unwrap_or_default().to_string();
+    assert!(line.starts_with(" ") || line.starts_with(&token), "imklog's message text: {line:?}");
+}

@@ -62,10 +62,12 @@ fn collector() -> Page {
         own_sections: COLLECTOR_SECTIONS,
         files: "\
 .TP\n/etc/gsslog/imgssapi.conf\nThe configuration the packaged unit uses (the grid's server.conf).\n\
-.TP\n/var/log/hosts/\nThe per-host tree the packaged configuration writes.\n\
+.TP\n/var/log/hosts/\nThe per-host tree the packaged configuration writes (gsslog\\-collector:adm, directories 0750, files 0640).\n\
+.TP\n/var/lib/gsslog\\-collector/\nThe packaged $WorkDirectory (the unit's StateDirectory): the senders' table across restarts.\n\
 .TP\n/etc/logrotate.d/gsslog\\-collector\nRotates the tree's files and sends SIGHUP, which closes them.\n\
 .TP\n/etc/gsslog/collector.keytab\nThe host key for the packaged unit, root:gsslog\\-collector mode 0640 (made by the admin from the host keytab).\n\
-.TP\n/lib/systemd/system/gsslog\\-collector.service\nThe hardened unit (user gsslog\\-collector, CAP_NET_BIND_SERVICE only).\n",
+.TP\n/lib/systemd/system/gsslog\\-collector.service\nThe hardened unit (user gsslog\\-collector, group adm, CAP_NET_BIND_SERVICE only; ExecStartPre runs \\-\\-check\\-config).\n\
+.TP\n/usr/share/doc/gsslog\\-collector/admin\\-guide.md.gz\nThe admin's guide (also in DEPLOYING ON DEBIAN above).\n",
         environment: "\
 .TP\nKRB5_KTNAME\nThe acceptor's keytab (the unit sets FILE:/etc/gsslog/collector.keytab).\n\
 .TP\nKRB5RCACHEDIR\nWhere the replay cache lives.\n",
@@ -80,7 +82,11 @@ fn shipper() -> Page {
         subcommands: Some(omgssapi_queue_cli::QueueCli::command()),
         own_sections: SHIPPER_SECTIONS,
         files: "\
-.TP\n/etc/gsslog/omgssapi.conf\nThe configuration the packaged unit uses (the grid's client stanza; replace <server_name>:<port>).\n\
+.TP\n/etc/gsslog/omgssapi.conf\nThe configuration the packaged unit uses (the grid's client stanza; replace <server_name>:<port>, or set GSSLOG_COLLECTOR).\n\
+.TP\n/etc/default/gsslog\\-shipper\nGSSLOG_COLLECTOR=HOST:PORT for the packaged config's placeholder, read by the unit and the omprog wrapper.\n\
+.TP\n/var/lib/gsslog\\-shipper/kmsg.position\nThe last kernel log record forwarded (boot id, sequence number).\n\
+.TP\n/lib/systemd/system/gsslog\\-shipper\\-kmsg.socket\nOpens /dev/kmsg for the unit (the kernel log, which journald does not forward).\n\
+.TP\n/usr/share/doc/gsslog\\-shipper/admin\\-guide.md.gz\nThe admin's guide (also in DEPLOYING ON DEBIAN above).\n\
 .TP\n/var/lib/gsslog\\-shipper/\nThe queue directory of the packaged unit (mode 0700).\n\
 .TP\n/etc/gsslog/shipper.keytab\nThe host key for the packaged unit, root:gsslog\\-shipper mode 0640 (made by the admin from the host keytab).\n\
 .TP\n/usr/libexec/gsslog/gsslog\\-shipper\\-omprog\nThe shipper for rsyslog's omprog (binary=), run as gsslog\\-shipper with the packaged config, keytab and queue directory.\n\
@@ -89,7 +95,8 @@ fn shipper() -> Page {
         environment: "\
 .TP\nKRB5_CLIENT_KTNAME\nThe host keytab the initiator takes tickets with (the unit sets FILE:/etc/gsslog/shipper.keytab).\n\
 .TP\nKRB5CCNAME\nThe ticket cache MIT Kerberos keeps.\n\
-.TP\nLISTEN_FDS, LISTEN_PID\nSocket activation: every datagram socket systemd passes is read as a local syslog socket.\n",
+.TP\nLISTEN_FDS, LISTEN_PID\nSocket activation: every datagram socket systemd passes is read as a local syslog socket, a character device as the kernel log (/dev/kmsg).\n\
+.TP\nGSSLOG_COLLECTOR\nThe collector (HOST:PORT) for the placeholder target <server_name>:<port> (\\-\\-collector).\n",
         see_also: "imgssapi(8), rsyslogd(8), rsyslog.conf(5), systemd.socket(5)",
     }
 }
@@ -97,6 +104,9 @@ fn shipper() -> Page {
 /// What both daemons' pages show after their directives: the security model
 /// and identity, the acknowledged mode, operations, monitoring.
 const SHARED_SECTIONS: &[DocSection] = &[
+    // The admin's guide first: the keytab (ktutil), rollout, rollback,
+    // monitoring, upgrade and purge, as the packages install it.
+    DocSection::new("admin-guide.md", "Deploying on Debian", "DEPLOYING ON DEBIAN"),
     DocSection::new("security.md", "Security model", "SECURITY"),
     DocSection::new("protocol.md", "Acknowledged mode (our extension, `gsswire::ack`)", "ACKNOWLEDGED MODE"),
     DocSection::new("admin-guide.md", "Operations: privileges, logging, a stopped queue", "OPERATIONS"),
@@ -240,6 +250,19 @@ mod tests {
         assert!(missing.is_empty(), "sections the man pages read that docs/ lacks: {missing:#?}");
         for section in &named {
             assert!(section.text().unwrap().trim().len() > 40, "{section:?} is (nearly) empty");
+        }
+    }
+
+    #[test]
+    fn both_pages_carry_the_admins_guide() {
+        // The keytab recipe, the rollout, rollback and purge steps (issue #22
+        // item 7): in the pages, not only in the README.
+        for page in [collector(), shipper()] {
+            let name = page.command.get_name().to_string();
+            let text = String::from_utf8(render(page).unwrap()).unwrap();
+            for needed in [".SH \"DEPLOYING ON DEBIAN\"", "| ktutil", "systemctl stop syslog.socket gsslog\\-shipper", "apt purge", "GSSLOG_COLLECTOR"] {
+                assert!(text.contains(needed), "{name}(8) lacks '{needed}'");
+            }
         }
     }
 

@@ -57,6 +57,19 @@ impl Template {
         })
     }
 
+    /// The text before the first property (every message renders it the
+    /// same): for a file template, where its files go at the least.
+    pub fn literal_prefix(&self) -> Vec<u8> {
+        let mut prefix = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(l) => prefix.extend_from_slice(l),
+                Part::Property(_) => break,
+            }
+        }
+        prefix
+    }
+
     /// Renders the template for `m`; `now` is the time `$NOW` and friends use.
     pub fn render(&self, m: &Message, now: &Timestamp, out: &mut Vec<u8>) {
         self.render_with(m, now, out, false);

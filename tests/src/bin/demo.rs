@@ -1,4 +1,5 @@
-//! The demo: a throwaway realm, our collector with the grid's seed config,
+//! The demo: a throwaway realm, our collector with the packaged config (the
+//! grid's server.conf as it was meant, pbs_mom's daily file included),
 //! two worker nodes (Debian's stock rsyslog forwarding with omgssapi, and our
 //! shipper with the grid's client stanza), sample logs, and the tree that
 //! results; then the archive: `gsslog seal` of that tree, one `gsslog grep`
@@ -25,10 +26,17 @@ fn main() -> Result<()> {
     realm.install_env("client");
 
     let port = free_port()?;
-    let config = include_str!("../../../syslog/testdata/server.conf")
+    let (include, state) = (base.join("collector/imgssapi.d"), base.join("collector/state"));
+    std::fs::create_dir_all(&include)?;
+    std::fs::create_dir_all(&state)?;
+    let config = include_str!("../../../packaging/config/imgssapi.conf")
         .replace("/var/log/hosts", &root.display().to_string())
+        .replace("/etc/gsslog/imgssapi.d", &include.display().to_string())
+        .replace("/var/lib/gsslog-collector", &state.display().to_string())
+        // The demo's nodes sign in as user principals of the throwaway realm.
+        .replace("host/*@<REALM>", &format!("*@{}", gsslog_tests::realm::REALM))
         .replace("$InputGSSServerRun 515", &format!("$InputGSSServerRun {port}"));
-    println!("== collector: imgssapi with the grid's server.conf (paths and port changed) on port {port}");
+    println!("== collector: imgssapi with the packaged /etc/gsslog/imgssapi.conf (paths, port and principals changed) on port {port}");
     let mut collector = Daemon::start("imgssapi", &base.join("collector"), &config, &realm.server_env(), &["-x"])?;
     collector.wait_for_log("collector running", Duration::from_secs(20))?;
 
@@ -75,6 +83,11 @@ fn main() -> Result<()> {
     wait_for_file(&root.join(&y).join(&m).join("127.0.0.1/kern.log"), Duration::from_secs(20), |t| !t.is_empty())
         .with_context(|| collector.log())?;
     wait_for_file(&root.join(&y).join(&m).join("127.0.0.2/syslog"), Duration::from_secs(20), |t| !t.is_empty())?;
+    let day = {
+        let now = syslog::Timestamp::now();
+        format!("{y}{m}{:02}", now.day)
+    };
+    wait_for_file(&root.join("pbs").join(&y).join(&m).join(format!("log.{day}")), Duration::from_secs(20), |t| t.contains("pbs_mom"))?;
     std::thread::sleep(Duration::from_millis(300));
     // Nodes first: a stock rsyslog never closes its session, so the collector
     // would otherwise wait out its drain timeout.
@@ -84,8 +97,9 @@ fn main() -> Result<()> {
 
     println!("\n== the tree the collector wrote:");
     print_tree(&root, &root)?;
-    println!("\n(The seed's ':programname, contains, \"pbs mom\"' rule never matches, as in rsyslog;");
-    println!(" the collector warned about it at start, in collector/imgssapi.log.)");
+    println!("\n(pbs_mom's line is also in pbs/YEAR/MONTH/log.YYYYMMDD: the packaged config has the grid's");
+    println!(" PbsService template and pbs_mom rule fixed; the seed, syslog/testdata/server.conf, loads too,");
+    println!(" and warns that its 'contains \"pbs mom\"' rule never matches, as in rsyslog.)");
 
     let archive = base.join("archive");
     let (archive, tree) = (archive.display().to_string(), root.display().to_string());
