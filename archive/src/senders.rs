@@ -127,7 +127,7 @@ pub fn from_state_file(path: &Path) -> Result<Senders, SendersError> {
     let now = now();
     let judged_at = saved.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut rows: Vec<_> = rows.into_iter().collect();
-    rows.sort_by_key(|(ip, r)| (rank(r.status), *ip));
+    rows.sort_by_key(|(ip, r)| (r.status.rank(), *ip));
     let entries: Vec<SenderEntry> = rows
         .into_iter()
         .map(|(ip, r)| SenderEntry {
@@ -143,15 +143,6 @@ pub fn from_state_file(path: &Path) -> Result<Senders, SendersError> {
         .collect();
     let judged = entries.iter().any(|e| e.status != Status::Unlisted);
     Ok(Senders { judged_at, now, judged, from_state_file: Some(path.to_path_buf()), entries })
-}
-
-fn rank(s: Status) -> u8 {
-    match s {
-        Status::Silent => 0,
-        Status::Unexpected => 1,
-        Status::Expected => 2,
-        Status::Unlisted => 3,
-    }
 }
 
 fn now() -> u64 {

@@ -30,6 +30,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// Where the listings put it: silent first, then unexpected, expected,
+    /// unlisted (`/senders`, `/senders.txt`, `gsslog senders`).
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Silent => 0,
+            Status::Unexpected => 1,
+            Status::Expected => 2,
+            Status::Unlisted => 3,
+        }
+    }
+
     /// The name in the state file, `/senders` and `/senders.txt`.
     pub fn name(self) -> &'static str {
         match self {

@@ -90,7 +90,7 @@ pub fn document(inner: &Inner, now: u64) -> SendersDocument {
     let mut senders: Vec<SenderEntry> = inner.unseen_principals.iter().filter(|(_, s)| **s == Status::Silent).map(unseen).collect();
     senders.extend(inner.unseen_principals.iter().filter(|(_, s)| **s != Status::Silent).map(unseen));
     let mut rows = sorted(inner);
-    rows.sort_by_key(|(_, r)| rank(r.status));
+    rows.sort_by_key(|(_, r)| r.status.rank());
     senders.extend(rows.into_iter().map(|(ip, r)| {
         let today = r.day == now / 86_400;
         SenderEntry {
@@ -121,26 +121,17 @@ pub fn text(inner: &Inner, now: u64) -> String {
     let list = inner.expected.as_ref().map_or("-".to_string(), |l| gsslog_senders::state_file::escape(&l.path.display().to_string()));
     let mut out = format!("now\t{now}\tsilent_after\t{}\tlist\t{list}\n", inner.silent_after);
     let mut unseen: Vec<_> = inner.unseen_principals.iter().collect();
-    unseen.sort_by_key(|(_, s)| rank(**s));
+    unseen.sort_by_key(|(_, s)| (**s).rank());
     for (p, status) in unseen {
         let _ = writeln!(out, "{}\t-\t{}\t-", status.name(), gsslog_senders::state_file::escape(p));
     }
     let mut rows = sorted(inner);
-    rows.sort_by_key(|(_, r)| rank(r.status));
+    rows.sort_by_key(|(_, r)| r.status.rank());
     for (ip, r) in rows {
         let principal = r.principal.as_deref().map_or("-".to_string(), gsslog_senders::state_file::escape);
         let _ = writeln!(out, "{}\t{ip}\t{principal}\t{}", r.status.name(), r.last_seen().map_or("-".to_string(), |t| t.to_string()));
     }
     out
-}
-
-fn rank(s: Status) -> u8 {
-    match s {
-        Status::Silent => 0,
-        Status::Unexpected => 1,
-        Status::Expected => 2,
-        Status::Unlisted => 3,
-    }
 }
 
 /// What `/health` adds: how many expected senders are silent (never a reason
