@@ -171,3 +171,9 @@ pub fn start_shipper(dir: &Path, config: &str, args: &[&str], wait: Duration) ->
     d.wait_for_log("shipper running", wait)?;
     Ok(d)
 }
+
+/// The largest `unacknowledged_total=` a shipper's log holds (0 if none):
+/// the most records its broken sessions may have sent twice.
+pub fn logged_unacknowledged(log: &str) -> u64 {
+    log.split("unacknowledged_total=").filter_map(|t| t.split_whitespace().next()?.parse().ok()).max().unwrap_or(0)
+}

@@ -95,6 +95,34 @@ pub fn established_ago(stream: &std::net::TcpStream) -> Result<Duration> {
     Ok(Duration::from_millis(u64::from(info.tcpi_last_data_recv)))
 }
 
+/// Writes `count` lines, `line(0)` to `line(count - 1)` each with its line
+/// feed, to 127.0.0.1:`port` at about `rate` lines a second (in bursts every
+/// 5 ms), storing how many are written in `progress` as it goes. Returns
+/// the number written.
+pub fn paced_lines(port: u16, count: u64, rate: u64, line: impl Fn(u64) -> String, progress: Option<&std::sync::atomic::AtomicU64>) -> u64 {
+    use std::io::Write;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let start = Instant::now();
+    let mut seq = 0;
+    let mut buf = Vec::new();
+    while seq < count {
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        let until = due.min(count).max(seq + 1);
+        buf.clear();
+        for q in seq..until {
+            buf.extend_from_slice(line(q).as_bytes());
+            buf.push(b'\n');
+        }
+        s.write_all(&buf).unwrap();
+        seq = until;
+        if let Some(p) = progress {
+            p.store(seq, std::sync::atomic::Ordering::Relaxed);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    seq
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gsslog_tests::daemon::{bin_path, Daemon};
-use gsslog_tests::net::{free_port, wait_for_listener};
+use gsslog_tests::daemon::{bin_path, logged_unacknowledged, Daemon};
+use gsslog_tests::net::{free_port, paced_lines, wait_for_listener};
 use gsslog_tests::realm::{TestRealm, REALM, SHARED_CLIENT};
 use gsslog_tests::rsyslog::Rsyslogd;
 
@@ -159,7 +159,7 @@ impl Feed {
     /// [`Feed::start`] at `rate` messages per second over all senders.
     fn start_at(input: u16, count: u64, rate: u64) -> Feed {
         let threads =
-            (1..=SENDERS).map(|sender| (sender, std::thread::spawn(move || paced_tcp(input, sender, count, rate)))).collect();
+            (1..=SENDERS).map(|sender| (sender, std::thread::spawn(move || paced_lines(input, count, rate / u64::from(SENDERS), |q| message(sender, q), None)))).collect();
         Feed { threads }
     }
 
@@ -167,32 +167,6 @@ impl Feed {
     fn join(self) -> BTreeMap<u32, u64> {
         self.threads.into_iter().map(|(s, t)| (s, t.join().unwrap())).collect()
     }
-}
-
-fn paced_tcp(input: u16, sender: u32, count: u64, rate: u64) -> u64 {
-    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
-    let per_sender = rate / u64::from(SENDERS);
-    let start = Instant::now();
-    let mut seq = 0;
-    let mut buf = Vec::new();
-    while seq < count {
-        let due = (start.elapsed().as_secs_f64() * per_sender as f64) as u64;
-        let until = due.min(count).max(seq + 1);
-        buf.clear();
-        for q in seq..until {
-            buf.extend_from_slice(message(sender, q).as_bytes());
-            buf.push(b'\n');
-        }
-        s.write_all(&buf).unwrap();
-        seq = until;
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    seq
-}
-
-/// The total of `unacknowledged_total=` the shipper logged (0 if none).
-fn logged_unacknowledged(log: &str) -> u64 {
-    log.split("unacknowledged_total=").filter_map(|t| t.split_whitespace().next()?.parse().ok()).max().unwrap_or(0)
 }
 
 /// One shipper with its TCP input, a collector restarted under load by

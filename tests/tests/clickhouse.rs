@@ -12,8 +12,7 @@
 //!   up in the table, and duplicates stay within what was unacknowledged.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use gsslog_tests::clickhouse::{unhex, ClickHouse, PASSWORD, USER};
 use gsslog_tests::client::GssClient;
-use gsslog_tests::daemon::Daemon;
-use gsslog_tests::net::free_port;
+use gsslog_tests::daemon::{logged_unacknowledged, Daemon};
+use gsslog_tests::net::{free_port, paced_lines};
 use gsslog_tests::realm::TestRealm;
 use gsswire::{ByteOrder, Protection};
 
@@ -290,34 +289,6 @@ fn identifiers(text: &str) -> Vec<(u32, u64)> {
     found
 }
 
-/// One sender writing numbered messages into the shipper's TCP input at
-/// `rate` a second; `progress` counts what it wrote.
-fn paced_tcp(input: u16, sender: u32, count: u64, rate: u64, progress: Arc<AtomicU64>) -> u64 {
-    let mut s = TcpStream::connect(("127.0.0.1", input)).unwrap();
-    let start = Instant::now();
-    let mut seq = 0;
-    let mut buf = Vec::new();
-    while seq < count {
-        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
-        let until = due.min(count).max(seq + 1);
-        buf.clear();
-        for q in seq..until {
-            buf.extend_from_slice(numbered(sender, q).as_bytes());
-            buf.push(b'\n');
-        }
-        s.write_all(&buf).unwrap();
-        seq = until;
-        progress.store(seq, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    seq
-}
-
-/// The largest `unacknowledged_total=` the shipper logged.
-fn logged_unacknowledged(log: &str) -> u64 {
-    log.split("unacknowledged_total=").filter_map(|t| t.split_whitespace().next()?.parse().ok()).max().unwrap_or(0)
-}
-
 /// How many times each (sender, seq) is in the table.
 fn stored_ids(server: &ClickHouse) -> BTreeMap<(u32, u64), u64> {
     let text = server.query("SELECT message FROM rsyslog.SystemEvents FORMAT TSV").unwrap_or_default();
@@ -349,7 +320,7 @@ fn server_down_30_s_under_load_and_collector_killed_meanwhile_loses_nothing_ackn
     let feed: Vec<_> = (1..=SENDERS)
         .map(|s| {
             let p = progress[s as usize - 1].clone();
-            std::thread::spawn(move || paced_tcp(input, s, RATE * SECONDS, RATE, p))
+            std::thread::spawn(move || paced_lines(input, RATE * SECONDS, RATE, |q| numbered(s, q), Some(&p)))
         })
         .collect();
     let fed_from = Instant::now();
